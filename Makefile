@@ -1,0 +1,110 @@
+# dpm — build, test, fuzz, bench, demo.
+#   make            build/dpm and build/dpm-test-apiserver
+#   make test       everything CI checks (unit, cases, e2e; then again under ASan+UBSan)
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
+#   make bench      benchmarks in bench/
+#   make demo       installs missing packages, builds, runs the demo
+# Variables: CC (gcc or clang), BUILD (output dir), SAN=1 (ASan+UBSan build).
+
+CC ?= cc
+BUILD ?= build
+SAN ?=
+FUZZ_SECONDS ?= 20
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKGS := yaml-0.1 jansson libcurl openssl libwebsockets
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DDPM_VERSION='"$(VERSION)"' -Iinclude $(PKG_CFLAGS) $(WARN) -g -MMD -MP
+OPT := -O2
+ifeq ($(SAN),1)
+OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_LDFLAGS := -fsanitize=address,undefined
+endif
+CFLAGS ?=
+ALL_CFLAGS := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+DPM_SRC := $(wildcard cmd/*.c operator/*.c webhook/*.c)
+APISERVER_SRC := $(wildcard tests/apiserver/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_SUPPORT_SRC := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+BENCH_SRC := $(wildcard bench/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+DPM_OBJ := $(call obj,$(DPM_SRC))
+APISERVER_OBJ := $(call obj,$(APISERVER_SRC))
+UNIT_SUPPORT_OBJ := $(call obj,$(UNIT_SUPPORT_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all unit test test-fast fuzz fuzz-build bench demo clean deps
+all: $(BUILD)/dpm $(BUILD)/dpm-test-apiserver
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libdpm.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/dpm: $(DPM_OBJ) $(BUILD)/libdpm.a
+	$(CC) $(SAN_LDFLAGS) -o $@ $(DPM_OBJ) $(BUILD)/libdpm.a $(LDLIBS)
+
+$(BUILD)/dpm-test-apiserver: $(APISERVER_OBJ) $(BUILD)/libdpm.a
+	$(CC) $(SAN_LDFLAGS) -o $@ $(APISERVER_OBJ) $(BUILD)/libdpm.a $(LDLIBS)
+
+# Unit tests link the whole library; a test of an apiserver module may also
+# link tests/apiserver objects (all but main.o).
+APISERVER_LIB_OBJ := $(filter-out %/main.o,$(APISERVER_OBJ))
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $< $(BUILD)/libdpm.a $(LDLIBS)
+
+# The whole test suite, as CI runs it: normal build first, then ASan+UBSan.
+test: all unit
+	$(MAKE) --no-print-directory SAN=1 BUILD=build/asan all unit
+	tests/run.sh build build/asan
+
+# Only the normal build (quicker while developing).
+test-fast: all unit
+	tests/run.sh build
+
+# libFuzzer: each target is built from its own source plus the library
+# sources compiled with clang and the fuzzer instrumentation.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DDPM_VERSION='"$(VERSION)"' -Iinclude $(PKG_CFLAGS) -g -O1 \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DDPM_FUZZING
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+fuzz-build: $(FUZZ_BIN)
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
+
+bench: all $(BENCH_BIN)
+	bench/run.sh $(BUILD)
+
+deps:
+	.ci/install-deps
+
+demo: deps
+	$(MAKE) --no-print-directory all
+	examples/demo.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
