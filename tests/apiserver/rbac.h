@@ -11,9 +11,9 @@
  *     namespace/name, i.e. user "system:serviceaccount:NS:NAME"); groups
  *     come only from struct as_user (the authenticator adds
  *     system:authenticated, system:serviceaccounts, system:serviceaccounts:NS);
- *   - rules: verbs, apiGroups, resources ("*", "res", "res/sub", "*\/sub",
- *     "res/*"), resourceNames (never match a request without a name, e.g.
- *     list/create), nonResourceURLs ("/healthz", "/apis/*" prefix match);
+ *   - rules: verbs, apiGroups, resources ("*", "res", "res/sub", "*" + "/sub",
+ *     "res/ *" i.e. any subresource), resourceNames (never match a request without a name, e.g.
+ *     list/create), nonResourceURLs ("/healthz", "/apis/" followed by "*" is a prefix match);
  *   - ClusterRoles with an aggregationRule get the rules of every ClusterRole
  *     whose labels match one of its clusterRoleSelectors (one level).
  * Nothing is cached or global, so the caller can evaluate against a
