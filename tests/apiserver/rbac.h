@@ -11,8 +11,9 @@
  *     namespace/name, i.e. user "system:serviceaccount:NS:NAME"); groups
  *     come only from struct as_user (the authenticator adds
  *     system:authenticated, system:serviceaccounts, system:serviceaccounts:NS);
- *   - rules: verbs, apiGroups, resources ("*", "res", "res/sub", "*" + "/sub",
- *     "res/ *" i.e. any subresource), resourceNames (never match a request without a name, e.g.
+ *   - rules: verbs, apiGroups, resources ("*" (any resource and subresource), "res",
+ *     "res/sub", "*" + "/sub" (that subresource of any resource); like kube,
+ *     "res/" + "*" is not special), resourceNames (never match a request without a name, e.g.
  *     list/create), nonResourceURLs ("/healthz", "/apis/" followed by "*" is a prefix match);
  *   - ClusterRoles with an aggregationRule get the rules of every ClusterRole
  *     whose labels match one of its clusterRoleSelectors (one level).
@@ -53,7 +54,9 @@ struct as_attrs {
 /* Returns true when the user may do attrs.  reason (may be NULL) receives a
  * short explanation in kube's style, e.g.
  *   RBAC: allowed by ClusterRoleBinding "admin-x" of ClusterRole "admin" to User "bob"
- * or "" when nothing allows it (kube then reports no reason).  Always
+ * On a denial it is "" unless a binding refers to a Role/ClusterRole that
+ * does not exist: then, as kube, 'RBAC: role.rbac.authorization.k8s.io "x"
+ * not found' (several joined with ", " in brackets).  Always
  * NUL-terminates reason when reason_len > 0.  Malformed objects (wrong
  * types) are skipped, never a crash: they grant nothing. */
 bool as_rbac_authorize(const json_t *roles, const json_t *cluster_roles,
@@ -68,7 +71,11 @@ bool as_rbac_authorize(const json_t *roles, const json_t *cluster_roles,
  *   configmaps is forbidden: User "bob" cannot list resource "configmaps" in API group "" at the cluster scope
  *   dataproducts.mesh.io "x" is forbidden: User "bob" cannot update resource "dataproducts/status" in API group "mesh.io" in the namespace "ns"
  *   forbidden: User "bob" cannot get path "/metrics"
- * (the caller appends nothing; kube's Status message is exactly this). */
+ * The user name is HTML-escaped (& < >) as kube does.  When
+ * as_rbac_authorize() denied with a non-empty reason (a binding names a
+ * missing role: 'RBAC: clusterrole.rbac.authorization.k8s.io "x" not
+ * found'), kube's message continues with ": <reason>"; the caller appends
+ * it. */
 int as_rbac_forbidden_message(const struct as_user *user,
                               const struct as_attrs *attrs, char *buf,
                               size_t n);
