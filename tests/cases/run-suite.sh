@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Data-driven CLI cases, jansson style: adding a case needs no C.
+#
+#   tests/cases/<suite>/<case>/
+#     input.yaml            the document(s) to check
+#     policy*.yaml          optional: passed as -p FILE (in name order)
+#     old.yaml              optional: passed as --old old.yaml
+#     args                  optional: the whole dpm command line instead, run
+#                           from the repository root (e.g. for examples/)
+#     expected              the exact output (stdout then stderr) and a last
+#                           line "exit N"
+#
+# Usage: tests/cases/run-suite.sh BUILD [CASE-DIR...]
+#   DPM_UPDATE_EXPECTED=1 rewrites the expected files (review the diff!).
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}
+case $build in /*) ;; *) build=$root/$build ;; esac
+shift || true
+dpm=$build/dpm
+[ -x "$dpm" ] || { echo "no $dpm"; echo "0 passed, 1 failed"; exit 1; }
+if [ $# -gt 0 ]; then cases=("$@"); else
+    mapfile -t cases < <(find "$root/tests/cases" -mindepth 2 -maxdepth 2 -type d | sort)
+fi
+pass=0; fail=0
+for c in "${cases[@]}"; do
+    [ -f "$c/expected" ] || [ -n "${DPM_UPDATE_EXPECTED:-}" ] || continue
+    name=${c#"$root/tests/cases/"}
+    if [ -f "$c/args" ]; then
+        read -r -a argv < "$c/args"
+        actual=$(cd "$root" && timeout 20 "$dpm" "${argv[@]}" 2>&1 </dev/null; echo "exit $?")
+    else
+        argv=(validate)
+        for p in "$c"/policy*.yaml; do [ -f "$p" ] && argv+=(-p "$(basename "$p")"); done
+        [ -f "$c/old.yaml" ] && argv+=(--old old.yaml)
+        argv+=(input.yaml)
+        actual=$(cd "$c" && timeout 20 "$dpm" "${argv[@]}" 2>&1 </dev/null; echo "exit $?")
+    fi
+    if [ -n "${DPM_UPDATE_EXPECTED:-}" ]; then
+        printf '%s\n' "$actual" > "$c/expected"
+    fi
+    if [ "$actual" == "$(cat "$c/expected")" ]; then
+        pass=$((pass + 1)); echo "ok $name"
+    else
+        fail=$((fail + 1)); echo "FAIL $name"
+        diff <(cat "$c/expected") <(printf '%s\n' "$actual") | head -30 | sed 's/^/    /'
+    fi
+done
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
