@@ -134,8 +134,12 @@ static dpm_rc parse_item(int f, const char *item, size_t len, uint64_t *bits,
         return item_error(err, f, item, len, "unexpected character");
     if (!star) {
         if (a < lo || a > hi || b < lo || b > hi) {
-            snprintf(what, sizeof what, "value %d out of range %d-%d",
-                     (a < lo || a > hi) ? a : b, lo, hi);
+            int bad = (a < lo || a > hi) ? a : b;
+            if (bad >= 1000) /* clamped while parsing: the text is huge */
+                snprintf(what, sizeof what, "value out of range %d-%d", lo, hi);
+            else
+                snprintf(what, sizeof what, "value %d out of range %d-%d",
+                         bad, lo, hi);
             return item_error(err, f, item, len, what);
         }
         if (a > b) {
