@@ -83,9 +83,9 @@ int main(int argc, char **argv)
     struct dpm_policy *pol = NULL;
     size_t ylen = 0;
     char *yaml = slurp(PRODUCT, &ylen), *json_text = NULL;
-    struct series s[3] = {{"reference: jansson parse of JSON"},
-                          {"validate + gdpr-baseline"},
-                          {"YAML load + validate + policy"}};
+    struct series s[3] = {{.name = "reference: jansson parse of JSON"},
+                          {.name = "validate + gdpr-baseline"},
+                          {.name = "YAML load + validate + policy"}};
     for (int i = 0; i < 3; i++)
         s[i].samples = calloc(n, sizeof(double));
     if (!yaml || dpm_load_file(PRODUCT, NULL, &docs, &err) || dpm_load_file(POLICY, NULL, &pdocs, &err) ||
