@@ -157,9 +157,12 @@ void dpm_kube_creds_free(struct dpm_kube_creds *c);
  *    is set, and (in cluster) at least every DPM_INCLUSTER_TOKEN_REREAD_SEC;
  *  - exec plugin: the cached ExecCredential until its expirationTimestamp,
  *    else (or when `refresh`) the plugin is run again.
- * `refresh` is what the client passes after a 401.  On failure *out is
- * zeroed and err names the file or the plugin and what went wrong; a
- * previously cached credential is kept for the next call. */
+ * `refresh` is what the client passes after a 401.  A failed re-read of a
+ * token file that was read successfully before returns the last good token
+ * (a rotating writer may briefly remove the file).  Otherwise, on failure
+ * *out is zeroed and err names the file or plugin and what went wrong; the
+ * cached exec credential is kept for the next call.  The caller releases
+ * *out with dpm_kube_credential_clear(). */
 dpm_rc dpm_kube_creds_get(struct dpm_kube_creds *c, bool refresh,
                           struct dpm_kube_credential *out,
                           struct dpm_error *err);
