@@ -123,4 +123,18 @@ dpm_rc as_admission_validate(const json_t *validating_configs,
 
 void as_admission_result_clear(struct as_admission_result *res);
 
+/* Whether one webhook (an element of .webhooks[]) applies to req: rules
+ * (operations, apiGroups, apiVersions, resources with kube's "res/sub",
+ * "*", "res/" + "*", "*" + "/" + "*" forms, scope), namespaceSelector
+ * (ignored for cluster-scoped requests other than on Namespaces; a
+ * Namespace being created/updated is matched by its own new labels) and
+ * objectSelector (object or old_object may match).  matchPolicy Equivalent
+ * (the conversion to other versions of the same resource) is not done.
+ * DPM_ENOTFOUND ('namespaces "NS" not found', kube answers 404) when the
+ * selector needs the labels of a namespace the caller did not pass;
+ * DPM_EINVALID for a malformed selector. */
+dpm_rc as_admission_webhook_matches(const json_t *webhook, const json_t *namespace_obj,
+                                    const struct as_admission_request *req, bool *match,
+                                    struct dpm_error *err);
+
 #endif
