@@ -9,10 +9,11 @@
  * description, priority} in order; a printer column's jsonPath is evaluated
  * on the object with as_jsonpath (simple paths: .a.b, .a[0].b,
  * .a[?(@.type=="Ready")].status, .a[*].b), and its cell is rendered as kube
- * does for the type: string -> the value (a non-string value printed as
- * JSON, several results joined by ','), integer -> number, number -> number,
- * boolean -> true/false, date -> an age like "5m", "2d3h" (kubectl's
- * HumanDuration of now - value); a missing value -> null cell.
+ * does for the type, from the first match only: string -> the value (a
+ * number or boolean printed as text, an object or array as JSON), integer
+ * -> integer, number -> number, boolean -> true/false, date -> an age like
+ * "5m", "2d3h" (HumanDuration of now - value, "<invalid>" when the value is
+ * not an RFC 3339 time); no match or a value of another type -> null.
  * Without printer_columns: the default table kube serves for a resource it
  * has no printer for: "Name" and "Created At" (type date, description
  * from ObjectMeta.creationTimestamp), the created-at cell being the
