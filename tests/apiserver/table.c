@@ -2,6 +2,7 @@
  * convertors do. */
 #include "table.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
