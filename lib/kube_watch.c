@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "dpm/buf.h"
+#include "dpm/kube_client.h"
+#include "dpm/ratelimit.h"
 
 struct dpm_watch_decoder {
     struct dpm_buf partial; /* the current incomplete line: holds no '\n' */
@@ -280,5 +282,231 @@ dpm_rc dpm_watch_event_error(const struct dpm_watch_event *ev,
         err->http_status = code;
         snprintf(err->reason, sizeof(err->reason), "%s", reason);
     }
+    return rc;
+}
+
+/* ---- the watch loop ------------------------------------------------- */
+
+struct loop {
+    const struct dpm_watch_opts *o;
+    struct dpm_watch_decoder *dec;
+    char *rv;             /* last resourceVersion seen (owned) */
+    dpm_rc user_rc;       /* on_event's code when it stopped the stream */
+    struct dpm_error stream_err; /* decoder or ERROR-event error */
+    unsigned long events_this_conn;
+};
+
+static dpm_rc loop_event(const struct dpm_watch_event *ev, void *ctx)
+{
+    struct loop *l = ctx;
+    if (ev->type == DPM_WATCH_ERROR)
+        return dpm_watch_event_error(ev, &l->stream_err);
+    /* remember where to resume before handing the event on: even when the
+     * handler fails, this event was seen */
+    if (ev->resource_version && ev->resource_version[0]) {
+        char *rv = strdup(ev->resource_version);
+        if (!rv)
+            return dpm_error_set(&l->stream_err, DPM_ENOMEM, "watch",
+                                 "out of memory");
+        free(l->rv);
+        l->rv = rv;
+    }
+    l->events_this_conn++;
+    if (l->o->stats)
+        l->o->stats->events++;
+    dpm_rc rc = l->o->on_event(ev, l->o->ctx);
+    if (rc != DPM_OK)
+        l->user_rc = rc;
+    return rc;
+}
+
+static dpm_rc loop_chunk(void *ud, const char *data, size_t len)
+{
+    struct loop *l = ud;
+    return dpm_watch_decoder_feed(l->dec, data, len, loop_event, l,
+                                  &l->stream_err);
+}
+
+/* Sleeps ns, waking early (DPM_ECANCELED) when cancelled. */
+static dpm_rc sleep_cancellable(uint64_t ns, struct dpm_kube_cancel *c)
+{
+    const uint64_t slice = 50 * 1000000ULL;
+    while (ns) {
+        if (c && dpm_kube_cancelled(c))
+            return DPM_ECANCELED;
+        uint64_t d = ns < slice ? ns : slice;
+        dpm_sleep_ns(d);
+        ns -= d;
+    }
+    return c && dpm_kube_cancelled(c) ? DPM_ECANCELED : DPM_OK;
+}
+
+static dpm_rc watch_path(struct dpm_buf *p, const struct dpm_watch_opts *o,
+                         const char *rv, long timeout_s,
+                         struct dpm_error *err)
+{
+    char num[32];
+    dpm_rc rc = dpm_kube_path(p, o->resource, o->ns, NULL, NULL, err);
+    if (rc != DPM_OK)
+        return rc;
+    snprintf(num, sizeof num, "%ld", timeout_s);
+    if ((rc = dpm_kube_query(p, "watch", "1")) != DPM_OK ||
+        (rc = dpm_kube_query(p, "allowWatchBookmarks", "true")) != DPM_OK ||
+        (rc = dpm_kube_query(p, "resourceVersion", rv)) != DPM_OK ||
+        (rc = dpm_kube_query(p, "timeoutSeconds", num)) != DPM_OK)
+        goto fail;
+    if (o->label_selector && o->label_selector[0] &&
+        (rc = dpm_kube_query(p, "labelSelector", o->label_selector)) != DPM_OK)
+        goto fail;
+    if (o->field_selector && o->field_selector[0] &&
+        (rc = dpm_kube_query(p, "fieldSelector", o->field_selector)) != DPM_OK)
+        goto fail;
+    return DPM_OK;
+fail:
+    return dpm_error_set(err, rc, "watch", "building the watch path: %s",
+                         dpm_strerror(rc));
+}
+
+dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
+                     struct dpm_error *err)
+{
+    if (!o || !o->resource || !o->on_event || !o->relist)
+        return dpm_error_set(err, DPM_EINVAL, "watch",
+                             "dpm_watch_run needs a resource, on_event and "
+                             "relist");
+    dpm_rc rc = DPM_OK;
+    struct dpm_buf path = DPM_BUF_INIT(64 * 1024);
+    struct loop l = {.o = o};
+    struct dpm_backoff bo;
+    dpm_backoff_init(&bo, o->backoff_base_ns ? o->backoff_base_ns
+                                             : DPM_WATCH_BACKOFF_BASE_DEFAULT,
+                     o->backoff_cap_ns ? o->backoff_cap_ns
+                                       : DPM_WATCH_BACKOFF_CAP_DEFAULT);
+    unsigned failures = 0;
+    bool need_relist = !o->resource_version || !o->resource_version[0];
+    long idle = o->idle_timeout_s == 0 ? DPM_WATCH_IDLE_TIMEOUT_S_DEFAULT
+                                       : (o->idle_timeout_s < 0 ? 0
+                                                                : o->idle_timeout_s);
+    l.dec = dpm_watch_decoder_new(o->max_event);
+    if (!l.dec || (!need_relist && !(l.rv = strdup(o->resource_version)))) {
+        rc = dpm_error_set(err, DPM_ENOMEM, "watch", "out of memory");
+        goto out;
+    }
+    for (;;) {
+        struct dpm_error e;
+        dpm_error_clear(&e);
+        if (o->cancel && dpm_kube_cancelled(o->cancel)) {
+            rc = dpm_error_set(err, DPM_ECANCELED, "watch", "watch cancelled");
+            goto out;
+        }
+        if (need_relist) {
+            char *rv = NULL;
+            if (o->stats)
+                o->stats->relists++;
+            rc = o->relist(o->ctx, &rv, &e);
+            if (rc == DPM_OK && (!rv || !rv[0])) {
+                rc = dpm_error_set(&e, DPM_EAPI, "watch",
+                                   "the list returned no resourceVersion to "
+                                   "watch from");
+            }
+            if (rc == DPM_OK) {
+                free(l.rv);
+                l.rv = rv;
+                need_relist = false;
+                /* the relist does not reset the backoff: a server that
+                 * answers lists but fails watches must not be hammered */
+            } else {
+                free(rv);
+                if (rc == DPM_ECANCELED) {
+                    *(err ? err : &e) = e;
+                    goto out;
+                }
+                goto failed;
+            }
+        }
+        /* client-go spreads reconnects over 5..10 minutes so that many
+         * watchers do not all reconnect at once */
+        long timeout_s = o->timeout_seconds > 0
+                             ? o->timeout_seconds
+                             : 300 + (long)((dpm_monotonic_ns() / 1000) % 301);
+        dpm_buf_reset(&path);
+        rc = watch_path(&path, o, l.rv, timeout_s, &e);
+        if (rc != DPM_OK) {
+            *(err ? err : &e) = e;
+            goto out;
+        }
+        dpm_watch_decoder_reset(l.dec);
+        dpm_error_clear(&l.stream_err);
+        l.user_rc = DPM_OK;
+        l.events_this_conn = 0;
+        struct dpm_kube_request req = {
+            .method = "GET",
+            .path = dpm_buf_str(&path),
+            /* the server ends the stream at timeoutSeconds; allow a margin
+             * before calling it hung */
+            .timeout_ms = (timeout_s + 60) * 1000L,
+            .idle_timeout_s = idle,
+            .on_chunk = loop_chunk,
+            .ud = &l,
+            .cancel = o->cancel,
+        };
+        if (o->stats)
+            o->stats->connects++;
+        uint64_t started = dpm_monotonic_ns();
+        rc = dpm_kube_do(k, &req, NULL, &e);
+        if (l.events_this_conn) {
+            /* events flowed: the connection was healthy */
+            dpm_backoff_reset(&bo);
+            failures = 0;
+        }
+        if (l.user_rc != DPM_OK) {
+            rc = l.user_rc;
+            *(err ? err : &e) = e;
+            goto out;
+        }
+        if (rc == DPM_OK) {
+            /* the server closed the stream: resume at once, unless it
+             * closes every stream at once (then back off, not spin) */
+            if (l.events_this_conn || dpm_monotonic_ns() - started >= DPM_NS_PER_SEC)
+                continue;
+            dpm_error_set(&e, DPM_EHTTP, "watch",
+                          "%s: the server ended the watch at once, without "
+                          "events", dpm_buf_str(&path));
+            goto failed;
+        }
+        /* errors raised inside the stream (decoder, ERROR events) are in
+         * stream_err; transport and HTTP errors in e */
+        if (l.stream_err.code != DPM_OK && rc == l.stream_err.code)
+            e = l.stream_err;
+        if (rc == DPM_ECANCELED && o->cancel && dpm_kube_cancelled(o->cancel)) {
+            *(err ? err : &e) = e;
+            goto out;
+        }
+        if (rc == DPM_EGONE) {
+            /* our resourceVersion is too old: relist without delay */
+            need_relist = true;
+            if (o->on_error)
+                o->on_error(o->ctx, &e);
+            continue;
+        }
+    failed:
+        failures++;
+        if (o->stats)
+            o->stats->failures++;
+        if (o->on_error)
+            o->on_error(o->ctx, &e);
+        if (o->max_failures && failures >= o->max_failures) {
+            *(err ? err : &e) = e;
+            goto out;
+        }
+        if (sleep_cancellable(dpm_backoff_next(&bo), o->cancel) != DPM_OK) {
+            rc = dpm_error_set(err, DPM_ECANCELED, "watch", "watch cancelled");
+            goto out;
+        }
+    }
+out:
+    free(l.rv);
+    dpm_watch_decoder_free(l.dec);
+    dpm_buf_free(&path);
     return rc;
 }

@@ -90,4 +90,71 @@ size_t dpm_watch_decoder_pending(const struct dpm_watch_decoder *dec);
 uint64_t dpm_watch_decoder_events(const struct dpm_watch_decoder *dec);
 uint64_t dpm_watch_decoder_bytes(const struct dpm_watch_decoder *dec);
 
+/* ---- the watch loop ------------------------------------------------- */
+
+struct dpm_kube;
+struct dpm_kube_cancel;
+struct dpm_gvr;
+
+#define DPM_WATCH_IDLE_TIMEOUT_S_DEFAULT 120L
+#define DPM_WATCH_BACKOFF_BASE_DEFAULT (800ULL * 1000000ULL)  /* 800 ms */
+#define DPM_WATCH_BACKOFF_CAP_DEFAULT (30ULL * 1000000000ULL) /* 30 s */
+
+/* Called when the loop needs a fresh starting point: at the start when no
+ * resource_version was given, and after 410 Gone.  It lists the resource
+ * (delivering the state to its owner, e.g. an informer replacing its store)
+ * and returns the list's resourceVersion in *resource_version (a malloc'd
+ * string the loop frees).  A failure is retried with backoff. */
+typedef dpm_rc (*dpm_watch_relist_fn)(void *ctx, char **resource_version,
+                                      struct dpm_error *err);
+
+/* Told about every failure the loop recovers from (the loop never prints);
+ * may be NULL. */
+typedef void (*dpm_watch_error_fn)(void *ctx, const struct dpm_error *err);
+
+struct dpm_watch_stats {
+    unsigned long connects; /* watch requests sent */
+    unsigned long relists;  /* relist calls (initial and after 410) */
+    unsigned long events;   /* events delivered, bookmarks included */
+    unsigned long failures; /* failed connections or streams */
+};
+
+struct dpm_watch_opts {
+    const struct dpm_gvr *resource;
+    const char *ns;              /* NULL: all namespaces / cluster-scoped */
+    const char *label_selector;  /* may be NULL */
+    const char *field_selector;  /* may be NULL */
+    const char *resource_version;/* start after this; NULL or "": relist first */
+    long timeout_seconds;        /* server-side timeoutSeconds per
+                                    connection; 0: random 300..600 (client-go) */
+    long idle_timeout_s;         /* reconnect when no byte arrives for this
+                                    long (bookmarks keep a quiet watch
+                                    alive); 0: default 120; < 0: never */
+    size_t max_event;            /* 0: DPM_WATCH_MAX_EVENT_DEFAULT */
+    uint64_t backoff_base_ns;    /* 0: 800 ms */
+    uint64_t backoff_cap_ns;     /* 0: 30 s */
+    unsigned max_failures;       /* consecutive failures before giving up
+                                    with the last error; 0: never give up */
+    dpm_watch_event_fn on_event; /* ADDED/MODIFIED/DELETED/BOOKMARK */
+    dpm_watch_relist_fn relist;  /* required */
+    dpm_watch_error_fn on_error; /* may be NULL */
+    void *ctx;                   /* passed to the three callbacks */
+    struct dpm_kube_cancel *cancel; /* may be NULL: then only an error or a
+                                       callback's code ends the loop */
+    struct dpm_watch_stats *stats;  /* may be NULL; updated as it runs */
+};
+
+/* Runs list-then-watch until cancelled: each connection resumes from the
+ * last resourceVersion seen (objects and bookmarks); a stream the server
+ * ends (timeoutSeconds) is reopened at once; a 410 (HTTP or ERROR event)
+ * calls relist; a dropped, refused, throttled or silent connection is
+ * reopened after a capped, jittered backoff that resets once events flow.
+ *
+ * Returns DPM_ECANCELED when cancelled, the code of on_event or relist when
+ * they return something other than DPM_OK (relist errors are retried unless
+ * they are DPM_ECANCELED), or after max_failures consecutive failures the
+ * last error.  DPM_EINVAL when resource, on_event or relist is missing. */
+dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *opts,
+                     struct dpm_error *err);
+
 #endif
