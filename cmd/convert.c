@@ -75,7 +75,7 @@ static int convert_doc(const struct dpm_doc *d, const char *ns, json_t **out)
     json_t *meta = json_object_get(obj, "metadata");
     json_t *spec = json_object_get(obj, "spec");
     *out = obj;
-    if (dpm_object_kind(obj) != DPM_KIND_DATAPRODUCT || !json_is_object(meta))
+    if (dpm_object_kind(obj) != DPM_OBJ_DATAPRODUCT || !json_is_object(meta))
         return 0;
     if (!json_is_object(spec)) {
         if (spec) {

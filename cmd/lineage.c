@@ -267,7 +267,7 @@ int dpm_cmd_lineage(int argc, char **argv)
     size_t n = 0;
     for (size_t i = 0; ps && i < docs.n; i++) {
         const json_t *o = docs.items[i].root;
-        if (dpm_object_kind(o) != DPM_KIND_DATAPRODUCT)
+        if (dpm_object_kind(o) != DPM_OBJ_DATAPRODUCT)
             continue;
         const json_t *meta = json_object_get(o, "metadata");
         const json_t *spec = json_object_get(o, "spec");

@@ -68,13 +68,13 @@ static const char *doc_name(const json_t *obj)
 
 /* "fintech-core/payments", "gdpr-baseline" (cluster-scoped), or
  * "document 3" when the object has no name. */
-static void doc_label(const struct dpm_doc *d, enum dpm_kind kind, const char *dflt_ns,
+static void doc_label(const struct dpm_doc *d, enum dpm_obj_kind kind, const char *dflt_ns,
                       char *buf, size_t n)
 {
     const char *name = doc_name(d->root);
     if (!name)
         snprintf(buf, n, "document %zu", d->index + 1);
-    else if (kind == DPM_KIND_DATAPRODUCT)
+    else if (kind == DPM_OBJ_DATAPRODUCT)
         snprintf(buf, n, "%s/%s", doc_ns(d->root, dflt_ns), name);
     else
         snprintf(buf, n, "%s", name);
@@ -87,7 +87,7 @@ static const json_t *find_old(const struct dpm_docs *old, const json_t *obj, con
         return NULL;
     for (size_t i = 0; i < old->n; i++) {
         const json_t *o = old->items[i].root;
-        if (dpm_object_kind(o) != DPM_KIND_DATAPRODUCT)
+        if (dpm_object_kind(o) != DPM_OBJ_DATAPRODUCT)
             continue;
         const char *on = doc_name(o);
         if (on && strcmp(on, name) == 0 &&
@@ -140,7 +140,7 @@ static int check_doc(const struct opts *o, const struct dpm_doc *d,
                      const struct dpm_docs *old, json_t *jdocs)
 {
     struct dpm_report report = DPM_REPORT_INIT;
-    enum dpm_kind kind;
+    enum dpm_obj_kind kind;
     const json_t *old_obj = old ? find_old(old, d->root, o->ns) : NULL;
     struct dpm_validate_input in = {
         .object = d->root, .old_object = old_obj, .policies = policies,
@@ -157,7 +157,7 @@ static int check_doc(const struct opts *o, const struct dpm_doc *d,
     const char *api_s = json_string_value(json_object_get(d->root, "apiVersion"));
     size_t nv = dpm_report_count(&report, DPM_SEV_VIOLATION);
     size_t nw = dpm_report_count(&report, DPM_SEV_WARNING);
-    const char *verdict = kind == DPM_KIND_OTHER ? "skipped" : nv ? "rejected" : "accepted";
+    const char *verdict = kind == DPM_OBJ_OTHER ? "skipped" : nv ? "rejected" : "accepted";
     if (nv)
         status = DPM_EXIT_FINDINGS;
 
@@ -170,14 +170,14 @@ static int check_doc(const struct opts *o, const struct dpm_doc *d,
                                "apiVersion", api_s, "kind", kind_s, "object", label,
                                "verdict", verdict, "findings", findings,
                                "truncated", report.truncated);
-        if (kind == DPM_KIND_DATAPRODUCT && old)
+        if (kind == DPM_OBJ_DATAPRODUCT && old)
             json_object_set_new(jd, "operation", json_string(old_obj ? "UPDATE" : "CREATE"));
         json_array_append_new(jdocs, jd);
         dpm_report_free(&report);
         return status;
     }
 
-    if (kind == DPM_KIND_OTHER) {
+    if (kind == DPM_OBJ_OTHER) {
         printf("%s: %s %s %s: skipped (not a DataProduct or MeshPolicy)\n", d->source,
                api_s ? api_s : "?", kind_s ? kind_s : "?", label);
         dpm_report_free(&report);
@@ -187,13 +187,13 @@ static int check_doc(const struct opts *o, const struct dpm_doc *d,
         print_finding_text(d, &report.items[i]);
     if (report.truncated)
         printf("%s: error: more than %zu findings; the rest are not shown\n", d->source, report.n);
-    if (kind == DPM_KIND_DATAPRODUCT && old && !old_obj)
+    if (kind == DPM_OBJ_DATAPRODUCT && old && !old_obj)
         printf("%s: note: %s has no previous version in %s: checked as a CREATE\n", d->source,
                label, o->old_file);
     char v[64], w[64];
     plural(v, sizeof(v), nv, "violation");
     plural(w, sizeof(w), nw, "warning");
-    const char *kname = kind == DPM_KIND_UNKNOWN_MESH ? (kind_s ? kind_s : "object") : kind_s;
+    const char *kname = kind == DPM_OBJ_UNKNOWN_MESH ? (kind_s ? kind_s : "object") : kind_s;
     if (nv && nw)
         printf("%s: %s %s: rejected (%s, %s)\n", d->source, kname, label, v, w);
     else if (nv)
@@ -213,7 +213,7 @@ static int load_policies(const struct opts *o, struct dpm_docs *pdocs,
     int status = dpm_cmd_load_all("validate", (char **)o->policy_files, o->npolicy_files, pdocs);
     for (size_t i = 0; i < pdocs->n; i++) {
         const struct dpm_doc *d = &pdocs->items[i];
-        if (dpm_object_kind(d->root) != DPM_KIND_MESHPOLICY) {
+        if (dpm_object_kind(d->root) != DPM_OBJ_MESHPOLICY) {
             fprintf(stderr, "dpm validate: %s: document %zu is not a MeshPolicy\n", d->source,
                     d->index + 1);
             status = DPM_EXIT_INPUT;

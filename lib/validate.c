@@ -5,23 +5,23 @@
 #include "dpm/check.h"
 #include "dpm/compat.h"
 
-enum dpm_kind dpm_object_kind(const json_t *obj)
+enum dpm_obj_kind dpm_object_kind(const json_t *obj)
 {
     const char *api = json_string_value(json_object_get(obj, "apiVersion"));
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     if (!json_is_object(obj))
-        return DPM_KIND_UNKNOWN_MESH;
+        return DPM_OBJ_UNKNOWN_MESH;
     if (kind && strcmp(kind, "DataProduct") == 0 &&
         (!api || strncmp(api, "mesh.io/", 8) == 0))
-        return DPM_KIND_DATAPRODUCT;
+        return DPM_OBJ_DATAPRODUCT;
     if (kind && strcmp(kind, "MeshPolicy") == 0 &&
         (!api || strncmp(api, "mesh.io/", 8) == 0))
-        return DPM_KIND_MESHPOLICY;
+        return DPM_OBJ_MESHPOLICY;
     /* Without apiVersion or kind we cannot tell whose object it is: treat it
      * as ours so the user hears about it instead of a silent skip. */
     if (!api || !kind || strncmp(api, "mesh.io/", 8) == 0)
-        return DPM_KIND_UNKNOWN_MESH;
-    return DPM_KIND_OTHER;
+        return DPM_OBJ_UNKNOWN_MESH;
+    return DPM_OBJ_OTHER;
 }
 
 static dpm_rc validate_dataproduct(const struct dpm_validate_input *in,
@@ -50,15 +50,15 @@ static dpm_rc validate_dataproduct(const struct dpm_validate_input *in,
 }
 
 dpm_rc dpm_validate(const struct dpm_validate_input *in,
-                    struct dpm_report *report, enum dpm_kind *kind)
+                    struct dpm_report *report, enum dpm_obj_kind *kind)
 {
-    enum dpm_kind k = dpm_object_kind(in->object);
+    enum dpm_obj_kind k = dpm_object_kind(in->object);
     if (kind)
         *kind = k;
     switch (k) {
-    case DPM_KIND_DATAPRODUCT:
+    case DPM_OBJ_DATAPRODUCT:
         return validate_dataproduct(in, report);
-    case DPM_KIND_MESHPOLICY: {
+    case DPM_OBJ_MESHPOLICY: {
         struct dpm_policy *p = NULL;
         struct dpm_error err;
         dpm_rc rc = dpm_policy_compile(in->object, &p, report, &err);
@@ -66,7 +66,7 @@ dpm_rc dpm_validate(const struct dpm_validate_input *in,
         /* An invalid policy is a finding, not a failure to run. */
         return rc == DPM_EINVALID ? DPM_OK : rc;
     }
-    case DPM_KIND_UNKNOWN_MESH: {
+    case DPM_OBJ_UNKNOWN_MESH: {
         const json_t *kv = json_object_get(in->object, "kind");
         if (!json_is_object(in->object))
             return dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "",
@@ -84,7 +84,7 @@ dpm_rc dpm_validate(const struct dpm_validate_input *in,
                               "unknown kind \"%s\" (expected DataProduct or MeshPolicy)",
                               json_string_value(kv));
     }
-    case DPM_KIND_OTHER:
+    case DPM_OBJ_OTHER:
         break;
     }
     return DPM_OK;

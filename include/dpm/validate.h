@@ -7,7 +7,7 @@
  * (policy.h), then, when old_object is given (UPDATE), the immutability and
  * schema-compatibility checks (compat.h).  For a MeshPolicy: the policy's
  * own validation.  Any other object of the mesh.io group is a violation
- * (unknown kind); objects of other groups are DPM_KIND_OTHER and not checked.
+ * (unknown kind); objects of other groups are DPM_OBJ_OTHER and not checked.
  *
  * The object is rejected when the report holds at least one
  * DPM_SEV_VIOLATION; warnings and audit records never reject.
@@ -23,11 +23,11 @@
 #include "dpm/policy.h"
 #include "dpm/report.h"
 
-enum dpm_kind {
-    DPM_KIND_OTHER = 0,   /* not ours: not checked */
-    DPM_KIND_DATAPRODUCT,
-    DPM_KIND_MESHPOLICY,
-    DPM_KIND_UNKNOWN_MESH /* mesh.io group but not a kind we know: a violation */
+enum dpm_obj_kind {
+    DPM_OBJ_OTHER = 0,   /* not ours: not checked */
+    DPM_OBJ_DATAPRODUCT,
+    DPM_OBJ_MESHPOLICY,
+    DPM_OBJ_UNKNOWN_MESH /* mesh.io group but not a kind we know: a violation */
 };
 
 struct dpm_validate_input {
@@ -39,13 +39,13 @@ struct dpm_validate_input {
 };
 
 /* Classifies an object by apiVersion and kind. */
-enum dpm_kind dpm_object_kind(const json_t *obj);
+enum dpm_obj_kind dpm_object_kind(const json_t *obj);
 
 /* Runs every check that applies and appends the findings to report.
  * Returns DPM_OK when the checks ran (whatever they found), DPM_ENOMEM when
  * they could not; *kind (may be NULL) says what the object was. */
 dpm_rc dpm_validate(const struct dpm_validate_input *in,
-                    struct dpm_report *report, enum dpm_kind *kind);
+                    struct dpm_report *report, enum dpm_obj_kind *kind);
 
 /* True when the report rejects the object. */
 int dpm_report_rejects(const struct dpm_report *report);
