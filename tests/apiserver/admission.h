@@ -13,17 +13,31 @@
  *   - the server certificate is verified against caBundle (base64 PEM) or,
  *     without a caBundle, the system trust store; never insecure;
  *   - timeoutSeconds (default 10, kube's range 1..30) bounds the whole call;
- *   - failurePolicy Fail (default) turns a call failure into code 500 and
- *     'failed calling webhook "NAME": <why>'; Ignore skips the webhook;
- *   - a denial gives code status.code (default 403) and
+ *   - failurePolicy Fail (default) turns a call failure (unreachable, TLS
+ *     verification, timeout, non-2xx, malformed AdmissionReview) into code
+ *     500, reason InternalError and kube's message
+ *     'Internal error occurred: failed calling webhook "NAME": failed to
+ *     call webhook: Post "URL?timeout=10s": context deadline exceeded';
+ *     Ignore skips the webhook;
+ *   - a denial gives code status.code, raised to 400 when below 400 (kube's
+ *     ToStatusErr: a webhook that sets no code yields 400, NOT 403 as first
+ *     agreed), reason status.reason, and the message
  *     'admission webhook "NAME" denied the request: <status.message>'
- *     (without a message: 'admission webhook "NAME" denied the request
- *     without explanation');
+ *     (no message: status.reason after the colon; neither:
+ *     'admission webhook "NAME" denied the request without explanation');
  *   - mutating webhooks' JSONPatch responses (base64 patch, patchType
  *     JSONPatch) are applied in turn with as_json_patch (patch.h);
  *   - response warnings are collected in order.
- * Requests with dry_run set skip webhooks whose sideEffects is not None or
- * NoneOnDryRun (kube rejects such requests; see as_admission_validate).
+ * A dry_run request reaching a webhook whose sideEffects is not None or
+ * NoneOnDryRun is rejected with 400 BadRequest 'admission webhook "NAME"
+ * does not support dry run', as kube does.  A namespaceSelector needing a
+ * namespace that does not exist gives 404 NotFound 'namespaces "NS" not
+ * found'.  Requests on admissionregistration.k8s.io objects never reach
+ * webhooks.  Not done: reinvocationPolicy IfNeeded, matchPolicy
+ * Equivalent, matchConditions (CEL).
+ *
+ * CHANGE to the agreed interface (additive): struct as_admission_result has
+ * a reason field (metav1.Status reason for the rejection).
  *
  * Ownership: every input is borrowed.  struct as_admission_result owns
  * message and warnings; release with as_admission_result_clear() (also
@@ -90,7 +104,8 @@ struct as_admission_request {
 
 struct as_admission_result {
     bool allowed;
-    int code;       /* HTTP status for the client when !allowed (403, 500, ...) */
+    int code;       /* HTTP status for the client when !allowed (400, 403, 500, ...) */
+    char reason[64]; /* metav1.Status reason when !allowed ("" = none given) */
     char *message;  /* malloc'd; NULL when allowed */
     json_t *warnings; /* array of strings, or NULL when none */
 };
