@@ -1,0 +1,735 @@
+/* libyaml events -> jansson trees.
+ *
+ * One pass over yaml_parser_parse() events with an explicit stack of open
+ * collections (bounded by max_depth), so no input can recurse the C stack.
+ * The current node's path is kept in one buffer (each frame remembers its
+ * length) and serves both the position map and error paths.  Anchors are
+ * stored with their node count and height so an alias is checked against
+ * max_alias_nodes and max_depth before anything is copied: a billion-laughs
+ * document stops at the first alias that would pass the bound. */
+#include "yaml_private.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
+
+struct anchor {
+    char *name;
+    json_t *value;  /* reference held */
+    size_t nodes;   /* json values in value */
+    size_t height;  /* nesting levels of collections in value (scalar 0) */
+};
+
+struct frame {
+    json_t *node;         /* the collection being filled (reference held) */
+    bool is_map;
+    size_t path_len;      /* length of this collection's own path */
+    char *anchor;         /* registered when the collection ends */
+    size_t nodes_at_start;
+    size_t height;        /* max height of the children so far */
+    size_t keypos_base;   /* first entry of this map in b->keylines */
+    /* mapping state */
+    bool have_key;
+    bool key_is_merge;
+    char *key;
+    size_t key_len;
+    int key_line, key_col;
+    json_t *merges;       /* values of "<<" keys, applied at the end */
+};
+
+struct builder {
+    const char *data;
+    size_t len;
+    const char *source;
+    const struct dpm_load_opts *opts;
+    struct dpm_error *err;
+    struct dpm_docs *out;
+
+    struct frame *st;
+    size_t depth, cap;
+
+    struct dpm_buf path;
+    int *keylines; /* line of every key of the open maps, in insertion order */
+    size_t nkeylines, capkeylines;
+
+    struct anchor *anchors;
+    size_t nanchors, capanchors;
+    json_t *anchor_index; /* name -> index into anchors */
+
+    size_t nodes;       /* json values made in this document */
+    size_t alias_nodes; /* of which by alias expansion */
+
+    /* document */
+    size_t doc_no;      /* documents seen in the stream, empty ones too */
+    int doc_line;
+    size_t doc_start_byte;
+    json_t *root;
+    bool root_empty;
+    struct dpm_posmap *pos;
+
+    /* char index -> byte offset cursor (libyaml marks count characters) */
+    size_t cur_ch, cur_byte;
+};
+
+static size_t utf8_len(unsigned char c)
+{
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+static size_t byte_offset(struct builder *b, size_t ch)
+{
+    if (ch < b->cur_ch) {
+        b->cur_ch = 0;
+        b->cur_byte = 0;
+    }
+    while (b->cur_ch < ch && b->cur_byte < b->len) {
+        b->cur_byte += utf8_len((unsigned char)b->data[b->cur_byte]);
+        b->cur_ch++;
+    }
+    return b->cur_byte < b->len ? b->cur_byte : b->len;
+}
+
+void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
+                              int *line, int *column)
+{
+    int l = 1, c = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        unsigned char ch = (unsigned char)data[i];
+        if (ch == '\n') {
+            l++;
+            c = 1;
+        } else if ((ch & 0xC0) != 0x80) {
+            c++;
+        }
+    }
+    *line = l;
+    *column = c;
+}
+
+/* Sets err at a libyaml mark (0-based) with the current path. */
+static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    dpm_error_vset(b->err, code, dpm_buf_str(&b->path), fmt, ap);
+    va_end(ap);
+    dpm_error_at(b->err, b->source, m ? (int)m->line + 1 : 0,
+                 m ? (int)m->column + 1 : 0);
+    return code;
+}
+
+static dpm_rc oom(struct builder *b, const yaml_mark_t *m)
+{
+    return fail_at(b, DPM_ENOMEM, m, "out of memory");
+}
+
+/* "!!int" for the core tags, the tag as written otherwise. */
+static void tag_name(const char *tag, char *buf, size_t n)
+{
+    size_t pl = strlen(YAML_TAG_PREFIX);
+    if (strncmp(tag, YAML_TAG_PREFIX, pl) == 0)
+        snprintf(buf, n, "!!%s", tag + pl);
+    else
+        snprintf(buf, n, "%s", tag);
+}
+
+static bool tag_is(const char *tag, const char *name)
+{
+    size_t pl = strlen(YAML_TAG_PREFIX);
+    return tag && strncmp(tag, YAML_TAG_PREFIX, pl) == 0 &&
+           strcmp(tag + pl, name) == 0;
+}
+
+/* ---- anchors ---- */
+
+static void anchors_reset(struct builder *b)
+{
+    for (size_t i = 0; i < b->nanchors; i++) {
+        free(b->anchors[i].name);
+        json_decref(b->anchors[i].value);
+    }
+    b->nanchors = 0;
+    json_object_clear(b->anchor_index);
+}
+
+static dpm_rc anchor_define(struct builder *b, const char *name, json_t *v,
+                            size_t nodes, size_t height, const yaml_mark_t *m)
+{
+    if (b->nanchors == b->capanchors) {
+        size_t cap = b->capanchors ? b->capanchors * 2 : 8;
+        struct anchor *a = realloc(b->anchors, cap * sizeof(*a));
+        if (!a)
+            return oom(b, m);
+        b->anchors = a;
+        b->capanchors = cap;
+    }
+    char *nm = strdup(name);
+    if (!nm || json_object_set_new(b->anchor_index, name,
+                                   json_integer((json_int_t)b->nanchors))) {
+        free(nm);
+        return oom(b, m);
+    }
+    b->anchors[b->nanchors++] = (struct anchor){nm, json_incref(v), nodes, height};
+    return DPM_OK;
+}
+
+/* ---- building ---- */
+
+static dpm_rc path_push_key_or_index(struct builder *b, struct frame *p,
+                                     const yaml_mark_t *m)
+{
+    dpm_rc rc;
+    if (p->is_map)
+        rc = dpm_path_add_key(&b->path, p->key, p->key_len);
+    else
+        rc = dpm_buf_printf(&b->path, "[%zu]", json_array_size(p->node));
+    if (rc)
+        return fail_at(b, rc, m, "path of a node is too long");
+    return DPM_OK;
+}
+
+/* Called at the start of every value node: extends the path and records its
+ * position (a mapping value is placed at its key). */
+static dpm_rc node_begin(struct builder *b, const yaml_mark_t *m)
+{
+    if (b->depth > 0) {
+        struct frame *p = &b->st[b->depth - 1];
+        dpm_rc rc = path_push_key_or_index(b, p, m);
+        if (rc)
+            return rc;
+    }
+    if (b->pos) {
+        int line = (int)m->line + 1, col = (int)m->column + 1;
+        if (b->depth > 0 && b->st[b->depth - 1].is_map) {
+            line = b->st[b->depth - 1].key_line;
+            col = b->st[b->depth - 1].key_col;
+        }
+        if (dpm_posmap_add(b->pos, b->path.data ? b->path.data : "",
+                           b->path.len, line, col))
+            return oom(b, m);
+    }
+    return DPM_OK;
+}
+
+/* Attaches a finished value (reference stolen) to the open collection or
+ * makes it the document root, and truncates the path back. */
+static dpm_rc node_end(struct builder *b, json_t *v, size_t height,
+                       const yaml_mark_t *m)
+{
+    if (b->depth == 0) {
+        b->root = v;
+        dpm_buf_reset(&b->path);
+        return DPM_OK;
+    }
+    struct frame *p = &b->st[b->depth - 1];
+    if (height + 1 > p->height)
+        p->height = height + 1;
+    if (!p->is_map) {
+        if (json_array_append_new(p->node, v))
+            return oom(b, m);
+    } else if (p->key_is_merge) {
+        if (!p->merges && !(p->merges = json_array())) {
+            json_decref(v);
+            return oom(b, m);
+        }
+        if (json_array_append_new(p->merges, v))
+            return oom(b, m);
+    } else {
+        if (b->nkeylines == b->capkeylines) {
+            size_t cap = b->capkeylines ? b->capkeylines * 2 : 64;
+            int *kl = realloc(b->keylines, cap * sizeof(*kl));
+            if (!kl) {
+                json_decref(v);
+                return oom(b, m);
+            }
+            b->keylines = kl;
+            b->capkeylines = cap;
+        }
+        if (json_object_setn_new(p->node, p->key, p->key_len, v))
+            return oom(b, m);
+        b->keylines[b->nkeylines++] = p->key_line;
+    }
+    if (p->is_map) {
+        free(p->key);
+        p->key = NULL;
+        p->have_key = false;
+        p->key_is_merge = false;
+    }
+    b->path.len = p->path_len;
+    if (b->path.data)
+        b->path.data[b->path.len] = '\0';
+    return DPM_OK;
+}
+
+/* A scalar as a mapping key: its text, whatever it would resolve to. */
+static dpm_rc take_key(struct builder *b, struct frame *p, const yaml_event_t *e)
+{
+    const char *v = (const char *)e->data.scalar.value;
+    size_t n = e->data.scalar.length;
+    const char *tag = (const char *)e->data.scalar.tag;
+    if (tag && strcmp(tag, "!") != 0 && !tag_is(tag, "str") && !tag_is(tag, "int") &&
+        !tag_is(tag, "float") && !tag_is(tag, "bool") && !tag_is(tag, "null") &&
+        !tag_is(tag, "merge")) {
+        char tn[128];
+        tag_name(tag, tn, sizeof(tn));
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "unknown tag %s", tn);
+    }
+    bool merge = n == 2 && memcmp(v, "<<", 2) == 0 &&
+                 ((!tag && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) ||
+                  tag_is(tag, "merge"));
+    if (tag_is(tag, "merge") && !merge)
+        return fail_at(b, DPM_EPARSE, &e->start_mark,
+                       "!!merge is only allowed on a \"<<\" key");
+    if (!merge && json_object_getn(p->node, v, n)) {
+        /* keys are inserted in order and keylines follows that order */
+        size_t idx = 0;
+        const char *k;
+        json_t *val;
+        int first = 0;
+        json_object_foreach((json_t *)p->node, k, val) {
+            size_t kl = json_object_iter_key_len(json_object_key_to_iter(k));
+            if (kl == n && memcmp(k, v, n) == 0) {
+                first = b->keylines[p->keypos_base + idx];
+                break;
+            }
+            idx++;
+        }
+        return fail_at(b, DPM_EPARSE, &e->start_mark,
+                       "duplicate key \"%.*s\" (first at line %d, again at line %d)",
+                       (int)(n > 200 ? 200 : n), v, first,
+                       (int)e->start_mark.line + 1);
+    }
+    p->key = malloc(n + 1);
+    if (!p->key)
+        return oom(b, &e->start_mark);
+    memcpy(p->key, v, n);
+    p->key[n] = '\0';
+    p->key_len = n;
+    p->have_key = true;
+    p->key_is_merge = merge;
+    p->key_line = (int)e->start_mark.line + 1;
+    p->key_col = (int)e->start_mark.column + 1;
+    return DPM_OK;
+}
+
+static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **out)
+{
+    const char *v = (const char *)e->data.scalar.value;
+    size_t n = e->data.scalar.length;
+    const char *tag = (const char *)e->data.scalar.tag;
+    bool plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    struct dpm_yaml_scalar r;
+    char tn[128];
+    *out = NULL;
+
+    if (!tag && !plain) {
+        *out = json_stringn(v, n);
+    } else if (tag && (strcmp(tag, "!") == 0 || tag_is(tag, "str"))) {
+        *out = json_stringn(v, n);
+    } else if (!tag) {
+        dpm_yaml_resolve(v, n, &r);
+        switch (r.kind) {
+        case DPM_YAML_STR: *out = json_stringn(v, n); break;
+        case DPM_YAML_NULL: *out = json_null(); break;
+        case DPM_YAML_BOOL: *out = json_boolean(r.b); break;
+        case DPM_YAML_INT: *out = json_integer((json_int_t)r.i); break;
+        case DPM_YAML_FLOAT: *out = json_real(r.d); break;
+        case DPM_YAML_NONFINITE:
+            if (memchr(v, 'n', n) || memchr(v, 'N', n))
+                return fail_at(b, DPM_EPARSE, &e->start_mark,
+                               ".nan/.inf is not representable in JSON");
+            return fail_at(b, DPM_EPARSE, &e->start_mark,
+                           "%.*s is out of range for a double (.nan/.inf is not representable in JSON)",
+                           (int)(n > 64 ? 64 : n), v);
+        case DPM_YAML_INT_RANGE:
+            return fail_at(b, DPM_EPARSE, &e->start_mark,
+                           "integer %.*s is out of range for a 64-bit integer",
+                           (int)(n > 64 ? 64 : n), v);
+        }
+    } else {
+        tag_name(tag, tn, sizeof(tn));
+        dpm_yaml_resolve(v, n, &r);
+        if (tag_is(tag, "int") && r.kind == DPM_YAML_INT)
+            *out = json_integer((json_int_t)r.i);
+        else if (tag_is(tag, "float") && r.kind == DPM_YAML_INT)
+            *out = json_real((double)r.i);
+        else if (tag_is(tag, "float") && r.kind == DPM_YAML_FLOAT)
+            *out = json_real(r.d);
+        else if (tag_is(tag, "bool") && r.kind == DPM_YAML_BOOL)
+            *out = json_boolean(r.b);
+        else if (tag_is(tag, "null") && r.kind == DPM_YAML_NULL)
+            *out = json_null();
+        else if (tag_is(tag, "int") || tag_is(tag, "float") ||
+                 tag_is(tag, "bool") || tag_is(tag, "null")) {
+            if (r.kind == DPM_YAML_NONFINITE)
+                return fail_at(b, DPM_EPARSE, &e->start_mark,
+                               ".nan/.inf is not representable in JSON");
+            return fail_at(b, DPM_EPARSE, &e->start_mark,
+                           "\"%.*s\" is not a valid %s", (int)(n > 64 ? 64 : n), v, tn);
+        } else if (tag_is(tag, "map") || tag_is(tag, "seq")) {
+            return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a scalar", tn);
+        } else {
+            return fail_at(b, DPM_EPARSE, &e->start_mark, "unknown tag %s", tn);
+        }
+    }
+    if (!*out)
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "scalar is not valid UTF-8");
+    return DPM_OK;
+}
+
+static dpm_rc on_scalar(struct builder *b, const yaml_event_t *e)
+{
+    if (b->depth > 0) {
+        struct frame *p = &b->st[b->depth - 1];
+        if (p->is_map && !p->have_key)
+            return take_key(b, p, e);
+    }
+    dpm_rc rc = node_begin(b, &e->start_mark);
+    if (rc)
+        return rc;
+    json_t *v;
+    if ((rc = scalar_value(b, e, &v)))
+        return rc;
+    b->nodes++;
+    if (b->depth == 0 && e->data.scalar.length == 0 && !e->data.scalar.tag &&
+        !e->data.scalar.anchor && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+        b->root_empty = true;
+    if (e->data.scalar.anchor &&
+        (rc = anchor_define(b, (const char *)e->data.scalar.anchor, v, 1, 0,
+                            &e->start_mark))) {
+        json_decref(v);
+        return rc;
+    }
+    return node_end(b, v, 0, &e->start_mark);
+}
+
+static dpm_rc on_alias(struct builder *b, const yaml_event_t *e)
+{
+    const char *name = (const char *)e->data.alias.anchor;
+    if (b->depth > 0) {
+        struct frame *p = &b->st[b->depth - 1];
+        if (p->is_map && !p->have_key)
+            return fail_at(b, DPM_EPARSE, &e->start_mark,
+                           "alias *%s used as a mapping key is not supported", name);
+    }
+    json_t *ix = json_object_get(b->anchor_index, name);
+    if (!ix) {
+        for (size_t i = 0; i < b->depth; i++)
+            if (b->st[i].anchor && strcmp(b->st[i].anchor, name) == 0)
+                return fail_at(b, DPM_EPARSE, &e->start_mark,
+                               "alias *%s refers to a node that contains it", name);
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "undefined alias *%s", name);
+    }
+    const struct anchor *a = &b->anchors[json_integer_value(ix)];
+    size_t max_nodes = b->opts->max_alias_nodes;
+    if (a->nodes > max_nodes || b->alias_nodes > max_nodes - a->nodes)
+        return fail_at(b, DPM_ELIMIT, &e->start_mark,
+                       "alias expansion exceeds %zu nodes (max_alias_nodes) at *%s",
+                       max_nodes, name);
+    if (b->depth + a->height > b->opts->max_depth)
+        return fail_at(b, DPM_ELIMIT, &e->start_mark,
+                       "nesting depth exceeds %zu (max_depth) through alias *%s",
+                       b->opts->max_depth, name);
+    dpm_rc rc = node_begin(b, &e->start_mark);
+    if (rc)
+        return rc;
+    json_t *v = json_deep_copy(a->value);
+    if (!v)
+        return oom(b, &e->start_mark);
+    b->alias_nodes += a->nodes;
+    b->nodes += a->nodes;
+    return node_end(b, v, a->height, &e->start_mark);
+}
+
+static dpm_rc on_start(struct builder *b, const yaml_event_t *e, bool is_map)
+{
+    const char *tag = is_map ? (const char *)e->data.mapping_start.tag
+                             : (const char *)e->data.sequence_start.tag;
+    const char *anchor = is_map ? (const char *)e->data.mapping_start.anchor
+                                : (const char *)e->data.sequence_start.anchor;
+    if (b->depth > 0) {
+        struct frame *p = &b->st[b->depth - 1];
+        if (p->is_map && !p->have_key)
+            return fail_at(b, DPM_EPARSE, &e->start_mark,
+                           "complex mapping keys are not supported");
+    }
+    if (tag && strcmp(tag, "!") != 0 && !tag_is(tag, is_map ? "map" : "seq")) {
+        char tn[128];
+        tag_name(tag, tn, sizeof(tn));
+        if (tag_is(tag, "map") || tag_is(tag, "seq") || tag_is(tag, "str") ||
+            tag_is(tag, "int") || tag_is(tag, "float") || tag_is(tag, "bool") ||
+            tag_is(tag, "null"))
+            return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a %s", tn,
+                           is_map ? "mapping" : "sequence");
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "unknown tag %s", tn);
+    }
+    if (b->depth + 1 > b->opts->max_depth)
+        return fail_at(b, DPM_ELIMIT, &e->start_mark,
+                       "nesting depth exceeds %zu (max_depth)", b->opts->max_depth);
+    dpm_rc rc = node_begin(b, &e->start_mark);
+    if (rc)
+        return rc;
+    if (b->depth == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        struct frame *st = realloc(b->st, cap * sizeof(*st));
+        if (!st)
+            return oom(b, &e->start_mark);
+        b->st = st;
+        b->cap = cap;
+    }
+    struct frame *f = &b->st[b->depth];
+    memset(f, 0, sizeof(*f));
+    f->is_map = is_map;
+    f->path_len = b->path.len;
+    f->nodes_at_start = b->nodes;
+    f->keypos_base = b->nkeylines;
+    f->node = is_map ? json_object() : json_array();
+    if (!f->node)
+        return oom(b, &e->start_mark);
+    b->depth++;
+    b->nodes++;
+    if (anchor && !(f->anchor = strdup(anchor)))
+        return oom(b, &e->start_mark);
+    return DPM_OK;
+}
+
+static void frame_clear(struct frame *f)
+{
+    json_decref(f->node);
+    json_decref(f->merges);
+    free(f->key);
+    free(f->anchor);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Applies "<<" values: explicit keys win, then earlier merged mappings win
+ * over later ones (the YAML merge-key spec, as go-yaml v3). */
+static dpm_rc apply_merges(struct builder *b, struct frame *f,
+                           const yaml_mark_t *m)
+{
+    size_t i;
+    json_t *mv;
+    json_array_foreach(f->merges, i, mv) {
+        if (json_is_object(mv)) {
+            if (json_object_update_missing(f->node, mv))
+                return oom(b, m);
+            continue;
+        }
+        size_t j;
+        json_t *item;
+        bool ok = json_is_array(mv);
+        json_array_foreach(mv, j, item) {
+            if (!json_is_object(item)) {
+                ok = false;
+                break;
+            }
+            if (json_object_update_missing(f->node, item))
+                return oom(b, m);
+        }
+        if (!ok)
+            return fail_at(b, DPM_EPARSE, m,
+                           "the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
+    }
+    return DPM_OK;
+}
+
+static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
+{
+    struct frame *f = &b->st[b->depth - 1];
+    dpm_rc rc;
+    if (f->merges) {
+        b->path.len = f->path_len;
+        if (b->path.data)
+            b->path.data[b->path.len] = '\0';
+        if ((rc = apply_merges(b, f, &e->start_mark)))
+            return rc;
+    }
+    json_t *v = f->node;
+    f->node = NULL;
+    size_t height = f->height ? f->height : 1;
+    size_t nodes = b->nodes - f->nodes_at_start;
+    char *anchor = f->anchor;
+    f->anchor = NULL;
+    b->nkeylines = f->keypos_base;
+    frame_clear(f);
+    b->depth--;
+    rc = DPM_OK;
+    if (anchor)
+        rc = anchor_define(b, anchor, v, nodes, height, &e->start_mark);
+    free(anchor);
+    if (rc) {
+        json_decref(v);
+        return rc;
+    }
+    return node_end(b, v, height, &e->start_mark);
+}
+
+/* A libyaml error as a dpm_error: 1-based positions, problem and context. */
+static dpm_rc parser_error(struct builder *b, const yaml_parser_t *p)
+{
+    if (p->error == YAML_MEMORY_ERROR)
+        return fail_at(b, DPM_ENOMEM, NULL, "out of memory");
+    if (p->error == YAML_READER_ERROR) {
+        int line, col;
+        dpm_yaml_offset_position(b->data, b->len, p->problem_offset, &line, &col);
+        if (p->problem_value >= 0)
+            dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid UTF-8: %s 0x%02x at byte %zu",
+                          p->problem ? p->problem : "bad input",
+                          (unsigned)p->problem_value, p->problem_offset);
+        else
+            dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid input: %s at byte %zu",
+                          p->problem ? p->problem : "bad input", p->problem_offset);
+        dpm_error_at(b->err, b->source, line, col);
+        return DPM_EPARSE;
+    }
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    const yaml_mark_t *pm = &p->problem_mark;
+    size_t off = byte_offset(b, pm->index);
+    if (strcmp(problem, "found character that cannot start any token") == 0 &&
+        off < b->len && b->data[off] == '\t')
+        problem = "found a tab character where indentation is expected (YAML forbids tabs for indentation)";
+    if (p->context && (p->context_mark.line != pm->line ||
+                       p->context_mark.column != pm->column))
+        return fail_at(b, DPM_EPARSE, pm, "%s (%s at line %zu, column %zu)",
+                       problem, p->context, p->context_mark.line + 1,
+                       p->context_mark.column + 1);
+    if (p->context)
+        return fail_at(b, DPM_EPARSE, pm, "%s (%s)", problem, p->context);
+    return fail_at(b, DPM_EPARSE, pm, "%s", problem);
+}
+
+static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
+{
+    dpm_rc rc = DPM_OK;
+    json_t *root = b->root;
+    struct dpm_posmap *pos = b->pos;
+    b->root = NULL;
+    b->pos = NULL;
+    anchors_reset(b);
+    if (!root || b->root_empty) {
+        json_decref(root);
+        dpm_posmap_free(pos);
+        return DPM_OK;
+    }
+    if (pos && dpm_posmap_seal(pos)) {
+        json_decref(root);
+        dpm_posmap_free(pos);
+        return oom(b, m);
+    }
+    rc = dpm_docs_push(b->out, root, b->source, b->doc_no - 1, b->doc_line, pos);
+    if (rc)
+        return oom(b, m);
+    return DPM_OK;
+}
+
+dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
+                      const struct dpm_load_opts *opts, struct dpm_docs *out,
+                      struct dpm_error *err)
+{
+    struct builder b;
+    memset(&b, 0, sizeof(b));
+    b.data = data;
+    b.len = len;
+    b.source = source;
+    b.opts = opts;
+    b.err = err;
+    b.out = out;
+    dpm_buf_init(&b.path, len + 64);
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    bool have_ev = false, done = false;
+    dpm_rc rc = DPM_OK;
+
+    if (!yaml_parser_initialize(&parser))
+        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+    b.anchor_index = json_object();
+    if (!b.anchor_index) {
+        rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+        goto out;
+    }
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = parser_error(&b, &parser);
+            goto out;
+        }
+        have_ev = true;
+        if (b.doc_no > 0 && ev.type != YAML_STREAM_END_EVENT &&
+            ev.type != YAML_DOCUMENT_START_EVENT) {
+            size_t end = byte_offset(&b, ev.end_mark.index);
+            if (end - b.doc_start_byte > opts->max_doc_bytes) {
+                dpm_error_set(err, DPM_ELIMIT, NULL,
+                              "document %zu is larger than %zu bytes", b.doc_no,
+                              opts->max_doc_bytes);
+                dpm_error_at(err, source, b.doc_line, 1);
+                rc = DPM_ELIMIT;
+                goto out;
+            }
+        }
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            b.doc_no++;
+            b.doc_line = (int)ev.start_mark.line + 1;
+            b.doc_start_byte = byte_offset(&b, ev.start_mark.index);
+            b.root_empty = false;
+            b.nodes = b.alias_nodes = 0;
+            if (opts->keep_positions && !(b.pos = dpm_posmap_new())) {
+                rc = oom(&b, &ev.start_mark);
+                goto out;
+            }
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+            rc = on_document_end(&b, &ev.start_mark);
+            break;
+        case YAML_SCALAR_EVENT:
+            rc = on_scalar(&b, &ev);
+            break;
+        case YAML_ALIAS_EVENT:
+            rc = on_alias(&b, &ev);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            rc = on_start(&b, &ev, false);
+            break;
+        case YAML_MAPPING_START_EVENT:
+            rc = on_start(&b, &ev, true);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            rc = on_end(&b, &ev);
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+        have_ev = false;
+        if (rc)
+            goto out;
+    }
+out:
+    if (have_ev)
+        yaml_event_delete(&ev);
+    yaml_parser_delete(&parser);
+    for (size_t i = 0; i < b.depth; i++)
+        frame_clear(&b.st[i]);
+    free(b.st);
+    free(b.keylines);
+    anchors_reset(&b);
+    free(b.anchors);
+    json_decref(b.anchor_index);
+    json_decref(b.root);
+    dpm_posmap_free(b.pos);
+    dpm_buf_free(&b.path);
+    return rc;
+}
