@@ -1,0 +1,281 @@
+/* The informer's indexed object store; see include/dpm/informer.h.
+ *
+ * Layout: `objects` maps key -> object; each index maps a value to a set
+ * (json object of key -> true).  The index values an object contributes are
+ * recomputed from the old and new object on every put/remove, so indexes
+ * never hold stale keys.  Empty sets are deleted so an index does not grow
+ * with values that no longer occur. */
+#include "dpm/informer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NINDEX 3
+
+struct dpm_store {
+    pthread_rwlock_t lock;
+    json_t *objects;
+    json_t *index[NINDEX];
+};
+
+struct dpm_store *dpm_store_new(void)
+{
+    struct dpm_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->objects = json_object();
+    bool ok = s->objects != NULL;
+    for (int i = 0; i < NINDEX; i++) {
+        s->index[i] = json_object();
+        ok = ok && s->index[i];
+    }
+    if (!ok) {
+        json_decref(s->objects);
+        for (int i = 0; i < NINDEX; i++)
+            json_decref(s->index[i]);
+        free(s);
+        return NULL;
+    }
+    pthread_rwlock_init(&s->lock, NULL);
+    return s;
+}
+
+void dpm_store_free(struct dpm_store *s)
+{
+    if (!s)
+        return;
+    json_decref(s->objects);
+    for (int i = 0; i < NINDEX; i++)
+        json_decref(s->index[i]);
+    pthread_rwlock_destroy(&s->lock);
+    free(s);
+}
+
+dpm_rc dpm_store_key(const json_t *obj, char *buf, size_t n,
+                     struct dpm_error *err)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(md, "name"));
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    if (!name || !name[0])
+        return dpm_error_set(err, DPM_EINVAL, "metadata.name",
+                             "object has no metadata.name");
+    int w = ns && ns[0] ? snprintf(buf, n, "%s/%s", ns, name)
+                        : snprintf(buf, n, "%s", name);
+    if (w < 0 || (size_t)w >= n)
+        return dpm_error_set(err, DPM_EINVAL, "metadata.name",
+                             "object key is longer than %zu bytes", n - 1);
+    return DPM_OK;
+}
+
+/* Calls fn for every index value obj contributes. */
+typedef int (*index_fn)(struct dpm_store *s, int idx, const char *value,
+                        const char *key);
+
+static int index_each(struct dpm_store *s, const json_t *obj, const char *key,
+                      index_fn fn)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    int rc = fn(s, DPM_INDEX_NAMESPACE, ns ? ns : "", key);
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(md, "ownerReferences"), i, ref) {
+        const char *uid = json_string_value(json_object_get(ref, "uid"));
+        if (uid && uid[0])
+            rc |= fn(s, DPM_INDEX_OWNER, uid, key);
+    }
+    const char *lk;
+    json_t *lv;
+    char buf[1024];
+    json_object_foreach(json_object_get(md, "labels"), lk, lv) {
+        const char *v = json_string_value(lv);
+        int w = snprintf(buf, sizeof buf, "%s=%s", lk, v ? v : "");
+        /* label keys are <= 317 bytes and values <= 63 in Kubernetes; a
+         * longer pair cannot be valid and is simply not indexed */
+        if (w > 0 && (size_t)w < sizeof buf)
+            rc |= fn(s, DPM_INDEX_LABEL, buf, key);
+    }
+    return rc;
+}
+
+static int index_add(struct dpm_store *s, int idx, const char *value,
+                     const char *key)
+{
+    json_t *set = json_object_get(s->index[idx], value);
+    if (!set) {
+        set = json_object();
+        if (!set || json_object_set_new(s->index[idx], value, set) != 0)
+            return -1;
+    }
+    return json_object_set_new(set, key, json_true());
+}
+
+static int index_del(struct dpm_store *s, int idx, const char *value,
+                     const char *key)
+{
+    json_t *set = json_object_get(s->index[idx], value);
+    if (set) {
+        json_object_del(set, key);
+        if (json_object_size(set) == 0)
+            json_object_del(s->index[idx], value);
+    }
+    return 0;
+}
+
+dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old,
+                     struct dpm_error *err)
+{
+    char key[512];
+    dpm_rc rc;
+    if (old)
+        *old = NULL;
+    if ((rc = dpm_store_key(obj, key, sizeof key, err)) != DPM_OK) {
+        json_decref(obj);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&s->lock);
+    json_t *prev = json_incref(json_object_get(s->objects, key));
+    if (json_object_set(s->objects, key, obj) != 0) {
+        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s",
+                           key);
+        goto out;
+    }
+    if (prev)
+        index_each(s, prev, key, index_del);
+    if (index_each(s, obj, key, index_add) != 0) {
+        /* keep the store consistent: an object is either fully indexed or
+         * absent */
+        index_each(s, obj, key, index_del);
+        json_object_del(s->objects, key);
+        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory indexing %s",
+                           key);
+    }
+out:
+    pthread_rwlock_unlock(&s->lock);
+    json_decref(obj);
+    if (old && rc == DPM_OK)
+        *old = prev;
+    else
+        json_decref(prev);
+    return rc;
+}
+
+dpm_rc dpm_store_remove(struct dpm_store *s, const char *key, json_t **old)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    json_t *prev = json_incref(json_object_get(s->objects, key));
+    if (prev) {
+        index_each(s, prev, key, index_del);
+        json_object_del(s->objects, key);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (old)
+        *old = prev;
+    else
+        json_decref(prev);
+    return DPM_OK;
+}
+
+json_t *dpm_store_get_key(struct dpm_store *s, const char *key)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    json_t *o = json_incref(json_object_get(s->objects, key));
+    pthread_rwlock_unlock(&s->lock);
+    return o;
+}
+
+json_t *dpm_store_get(struct dpm_store *s, const char *ns, const char *name)
+{
+    char key[512];
+    int w = ns && ns[0] ? snprintf(key, sizeof key, "%s/%s", ns, name)
+                        : snprintf(key, sizeof key, "%s", name);
+    if (w < 0 || (size_t)w >= sizeof key)
+        return NULL;
+    return dpm_store_get_key(s, key);
+}
+
+json_t *dpm_store_list(struct dpm_store *s)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    pthread_rwlock_rdlock(&s->lock);
+    const char *k;
+    json_t *v;
+    json_object_foreach(s->objects, k, v) {
+        if (json_array_append(arr, v) != 0) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return arr;
+}
+
+json_t *dpm_store_keys(struct dpm_store *s)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    pthread_rwlock_rdlock(&s->lock);
+    const char *k;
+    json_t *v;
+    json_object_foreach(s->objects, k, v) {
+        if (json_array_append_new(arr, json_string(k)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return arr;
+}
+
+json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx,
+                           const char *value)
+{
+    if ((int)idx < 0 || idx >= NINDEX || !value)
+        return json_array();
+    json_t *arr = json_array();
+    if (!arr)
+        return NULL;
+    pthread_rwlock_rdlock(&s->lock);
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(s->index[idx], value), k, v) {
+        json_t *o = json_object_get(s->objects, k);
+        if (o && json_array_append(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return arr;
+}
+
+size_t dpm_store_len(struct dpm_store *s)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    size_t n = json_object_size(s->objects);
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}
+
+json_t *dpm_transform_default(json_t *obj, void *ctx)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    json_object_del(md, "managedFields");
+    json_t *ann = json_object_get(md, "annotations");
+    if (ann) {
+        json_object_del(ann,
+                        "kubectl.kubernetes.io/last-applied-configuration");
+        if (json_object_size(ann) == 0)
+            json_object_del(md, "annotations");
+    }
+    return json_incref(obj);
+}
