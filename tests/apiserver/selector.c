@@ -92,7 +92,9 @@ static enum tok peek(struct lex *l, bool values, char *lit, size_t n)
 {
     size_t save = l->pos;
     enum tok t = scan(l, values);
-    snprintf(lit, n, "%s", l->lit);
+    size_t len = strnlen(l->lit, n - 1); /* truncated: only quoted in messages */
+    memcpy(lit, l->lit, len);
+    lit[len] = '\0';
     l->pos = save;
     return t;
 }
@@ -258,9 +260,9 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
         t = scan(l, true);
     }
     if (t != T_IDENT)
-        PERR("found '%s', expected: identifier", l->lit);
+        PERR("found '%.200s', expected: identifier", l->lit);
     if (!key_check(l->lit, why, sizeof why))
-        PERR("key: Invalid value: \"%s\": %s", l->lit, why);
+        PERR("key: Invalid value: \"%.300s\": %.2000s", l->lit, why);
     if (!(r->key = strdup(l->lit)))
         return DPM_ENOMEM;
     enum tok nt = peek(l, true, la, sizeof la);
@@ -269,7 +271,7 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
         return DPM_OK;
     }
     if (negate)
-        PERR("found '%s', expected: ',' or 'end of string'", la);
+        PERR("found '%.200s', expected: ',' or 'end of string'", la);
     t = scan(l, false);
     switch (t) {
     case T_IN: r->op = OP_IN; break;
@@ -279,12 +281,12 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
     case T_GT: r->op = OP_GT; break;
     case T_LT: r->op = OP_LT; break;
     default:
-        PERR("found '%s', expected: in, notin, =, ==, !=, gt, lt", l->lit);
+        PERR("found '%.200s', expected: in, notin, =, ==, !=, gt, lt", l->lit);
     }
     if (r->op == OP_IN || r->op == OP_NOTIN) {
         t = scan(l, true);
         if (t != T_OPEN)
-            PERR("found '%s' expected: '('", l->lit);
+            PERR("found '%.200s' expected: '('", l->lit);
         nt = peek(l, true, la, sizeof la);
         if (nt == T_CLOSE) {
             scan(l, true);
@@ -301,7 +303,7 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
                         continue;
                     if (nt == T_CLOSE)
                         break;
-                    PERR("found '%s', expected: ',' or ')'", la);
+                    PERR("found '%.200s', expected: ',' or ')'", la);
                 } else if (t == T_COMMA) {
                     if (r->nvals == 0 && add_val(r, "") != 0)
                         return DPM_ENOMEM;
@@ -317,12 +319,12 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
                             return DPM_ENOMEM;
                     }
                 } else {
-                    PERR("found '%s', expected: ',', or identifier", l->lit);
+                    PERR("found '%.200s', expected: ',', or identifier", l->lit);
                 }
             }
             scan(l, true); /* the ')' seen by peek */
         } else {
-            PERR("found '%s', expected: ',', ')' or identifier", la);
+            PERR("found '%.200s', expected: ',', ')' or identifier", la);
         }
     } else {
         nt = peek(l, true, la, sizeof la);
@@ -332,7 +334,7 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
         } else {
             t = scan(l, true);
             if (t != T_IDENT)
-                PERR("found '%s', expected: identifier", l->lit);
+                PERR("found '%.200s', expected: identifier", l->lit);
             if (add_val(r, l->lit) != 0)
                 return DPM_ENOMEM;
         }
@@ -343,13 +345,13 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
         errno = 0;
         (void)strtoll(r->vals[0], &end, 10);
         if (!*r->vals[0] || *end || errno)
-            PERR("values[0]: Invalid value: \"%s\": for 'Gt', 'Lt' operators, the value must be an integer",
+            PERR("values[0]: Invalid value: \"%.300s\": for 'Gt', 'Lt' operators, the value must be an integer",
                  r->vals[0]);
     }
     qsort(r->vals, r->nvals, sizeof *r->vals, cmp_str);
     for (size_t i = 0; i < r->nvals; i++)
         if (!value_check(r->vals[i], why, sizeof why))
-            PERR("values[%zu][%s]: Invalid value: \"%s\": %s", i, r->key,
+            PERR("values[%zu][%.300s]: Invalid value: \"%.300s\": %.2000s", i, r->key,
                  r->vals[i], why);
     return DPM_OK;
 }
@@ -381,7 +383,7 @@ dpm_rc as_label_selector_parse(const char *s, struct as_label_selector **out,
             break;
         if (t != T_IDENT && t != T_NOT) {
             rc = dpm_error_set(err, DPM_EINVAL, "labelSelector",
-                               "found '%s', expected: !, identifier, or 'end of string'",
+                               "found '%.200s', expected: !, identifier, or 'end of string'",
                                la);
             goto out;
         }
@@ -414,14 +416,14 @@ dpm_rc as_label_selector_parse(const char *s, struct as_label_selector **out,
             break;
         if (t != T_COMMA) {
             rc = dpm_error_set(err, DPM_EINVAL, "labelSelector",
-                               "found '%s', expected: ',' or 'end of string'",
+                               "found '%.200s', expected: ',' or 'end of string'",
                                l->lit);
             goto out;
         }
         t = peek(l, true, la, sizeof la);
         if (t != T_IDENT && t != T_NOT) {
             rc = dpm_error_set(err, DPM_EINVAL, "labelSelector",
-                               "found '%s', expected: identifier after ','", la);
+                               "found '%.200s', expected: identifier after ','", la);
             goto out;
         }
     }
@@ -651,7 +653,7 @@ dpm_rc as_field_selector_parse(const char *s, const char *group,
         }
         if (oplen == 0) {
             rc = dpm_error_set(err, DPM_EINVAL, "fieldSelector",
-                               "invalid selector: '%s'; can't understand '%.*s'",
+                               "invalid selector: '%.200s'; can't understand '%.*s'",
                                s, (int)(tl > 200 ? 200 : tl), term);
             goto out;
         }
