@@ -217,7 +217,17 @@ dpm_rc dpm_kube_exec_run(const struct dpm_kube_exec *e, const char *source,
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
     posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-    int se = posix_spawnp(&pid, e->command, &fa, NULL, argv, envp);
+    /* Its own process group, so a timeout kills the plugin's children too
+     * (a shell script's `sleep` would otherwise outlive it). */
+    posix_spawnattr_t attr;
+    if (posix_spawnattr_init(&attr) != 0) {
+        rc = dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
+        goto out;
+    }
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    int se = posix_spawnp(&pid, e->command, &fa, &attr, argv, envp);
+    posix_spawnattr_destroy(&attr);
     if (se != 0) {
         pid = -1;
         rc = dpm_error_set(err, DPM_EEXEC, path, "cannot run plugin \"%s\": %s%s%s",
@@ -236,7 +246,7 @@ dpm_rc dpm_kube_exec_run(const struct dpm_kube_exec *e, const char *source,
     while (out_open || err_open) {
         long long left = (long long)timeout_sec * 1000 - elapsed_ms(&t0);
         if (left <= 0) {
-            kill(pid, SIGKILL);
+            kill(-pid, SIGKILL);
             rc = dpm_error_set(err, DPM_EEXEC, path,
                                "plugin \"%s\" did not finish within %u s and was killed",
                                e->command, timeout_sec);
@@ -294,7 +304,7 @@ reap:;
     rc = parse_credential(dpm_buf_str(&ob), ob.len, e, path, out, err);
 out:
     if (pid > 0) {
-        kill(pid, SIGKILL);
+        kill(-pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
