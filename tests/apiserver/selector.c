@@ -266,12 +266,11 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
     if (!(r->key = strdup(l->lit)))
         return DPM_ENOMEM;
     enum tok nt = peek(l, true, la, sizeof la);
-    if (nt == T_END || nt == T_COMMA) {
+    if (nt == T_END || nt == T_COMMA || negate) {
+        /* "!key" takes no operator; what follows is the caller's error */
         r->op = negate ? OP_NOTEXISTS : OP_EXISTS;
         return DPM_OK;
     }
-    if (negate)
-        PERR("found '%.200s', expected: ',' or 'end of string'", la);
     t = scan(l, false);
     switch (t) {
     case T_IN: r->op = OP_IN; break;
