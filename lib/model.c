@@ -2,7 +2,7 @@
  * in lib/model_defaults.c.  See include/dpm/model.h. */
 #include "dpm/model.h"
 
-#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +165,27 @@ static dpm_rc dec_str(struct dec *d, const json_t *o, const char *key,
     if (rc == DPM_OK)
         dpm_cpath_pop(&d->p, mark);
     return rc;
+}
+
+/* Quantities as written; an unquoted YAML number (cpu: 2) is a valid
+ * quantity, kept in its shortest spelling. */
+static dpm_rc dec_quantity(struct dec *d, const json_t *o, const char *key,
+                           char **out)
+{
+    const json_t *v = dpm_member(o, key);
+    char num[64];
+    if (json_is_integer(v) || json_is_real(v)) {
+        if (json_is_integer(v))
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+        else
+            snprintf(num, sizeof num, "%.15g", json_real_value(v));
+        if ((*out = strdup(num)) == NULL) {
+            dpm_cpath_key(&d->p, key);
+            return dec_fail(d, DPM_ENOMEM, "out of memory");
+        }
+        return DPM_OK;
+    }
+    return dec_str(d, o, key, false, out);
 }
 
 /* Enum members: parse returns 0 for an unknown value. */
@@ -369,8 +390,8 @@ static dpm_rc dec_transformation(struct dec *d, const json_t *spec,
     TRY(dec_object(d, tr, "resources", false, &res));
     if (res != NULL) {
         size_t m = dpm_cpath_key(&d->p, "resources");
-        TRY(dec_str(d, res, "memory", false, &t->resources.memory));
-        TRY(dec_str(d, res, "cpu", false, &t->resources.cpu));
+        TRY(dec_quantity(d, res, "memory", &t->resources.memory));
+        TRY(dec_quantity(d, res, "cpu", &t->resources.cpu));
         dpm_cpath_pop(&d->p, m);
     }
     TRY(dec_object(d, tr, "executors", false, &ex));
@@ -378,8 +399,8 @@ static dpm_rc dec_transformation(struct dec *d, const json_t *spec,
         size_t m = dpm_cpath_key(&d->p, "executors");
         TRY(dec_int(d, ex, "instances", 1, DPM_EXECUTORS_MAX,
                     &t->executors.instances));
-        TRY(dec_str(d, ex, "memory", false, &t->executors.memory));
-        TRY(dec_str(d, ex, "cpu", false, &t->executors.cpu));
+        TRY(dec_quantity(d, ex, "memory", &t->executors.memory));
+        TRY(dec_quantity(d, ex, "cpu", &t->executors.cpu));
         dpm_cpath_pop(&d->p, m);
     }
     dpm_cpath_pop(&d->p, mark);
@@ -478,7 +499,7 @@ static dpm_rc dec_outputs(struct dec *d, const json_t *spec,
         if (st != NULL) {
             size_t m = dpm_cpath_key(&d->p, "storage");
             o->has_storage = true;
-            TRY(dec_str(d, st, "size", false, &o->storage.size));
+            TRY(dec_quantity(d, st, "size", &o->storage.size));
             TRY(dec_str(d, st, "storageClassName", false,
                         &o->storage.storage_class_name));
             dpm_cpath_pop(&d->p, m);

@@ -103,10 +103,27 @@ static void default_labels(struct dctx *c, const json_t *obj, const json_t *spec
     }
 }
 
+/* The driver's resources[key]: when absent, *dflt is added and stays the
+ * effective value; when present, the effective value becomes a reference to
+ * it if it is a string or number (a usable quantity), else NULL. */
+static void pick(struct dctx *c, const json_t *res, const char *ptr,
+                 const char *key, json_t **dflt)
+{
+    const json_t *v = dpm_member(res, key);
+    if (v == NULL) {
+        put(c, res, ptr, key, json_incref(*dflt));
+        return;
+    }
+    json_decref(*dflt);
+    *dflt = json_is_string(v) || json_is_number(v) ? json_incref((json_t *)v)
+                                                   : NULL;
+}
+
 static void default_transformation(struct dctx *c, const json_t *spec)
 {
     const json_t *t = dpm_member(spec, "transformation");
-    const char *version, *mode, *mem, *cpu;
+    const char *version, *mode;
+    json_t *mem, *cpu;
     const json_t *res, *ex;
     char buf[160];
     if (!json_is_object(t))
@@ -139,33 +156,30 @@ static void default_transformation(struct dctx *c, const json_t *spec)
             put(c, t, "/spec/transformation", "schedule", json_string(buf));
     }
 
-    res = dpm_member(t, "resources");
-    mem = DPM_DEFAULT_DRIVER_MEMORY;
-    cpu = DPM_DEFAULT_DRIVER_CPU;
-    if (res == NULL) {
-        put(c, t, "/spec/transformation", "resources",
-            json_pack("{s:s, s:s}", "memory", mem, "cpu", cpu));
-    } else if (json_is_object(res)) {
-        if (absent(res, "memory"))
-            put(c, res, "/spec/transformation/resources", "memory", json_string(mem));
-        else
-            mem = str_member(res, "memory");
-        if (absent(res, "cpu"))
-            put(c, res, "/spec/transformation/resources", "cpu", json_string(cpu));
-        else
-            cpu = str_member(res, "cpu");
-    } else {
-        mem = cpu = NULL;
-    }
-
     /* Executors default to one executor the size of the driver; a driver
      * value of the wrong type is not copied (the checks report it). */
+    res = dpm_member(t, "resources");
+    mem = json_string(DPM_DEFAULT_DRIVER_MEMORY);
+    cpu = json_string(DPM_DEFAULT_DRIVER_CPU);
+    if (res == NULL) {
+        put(c, t, "/spec/transformation", "resources",
+            json_pack("{s:O, s:O}", "memory", mem, "cpu", cpu));
+    } else if (json_is_object(res)) {
+        pick(c, res, "/spec/transformation/resources", "memory", &mem);
+        pick(c, res, "/spec/transformation/resources", "cpu", &cpu);
+    } else {
+        json_decref(mem);
+        json_decref(cpu);
+        mem = cpu = NULL;
+    }
     ex = dpm_member(t, "executors");
     if (ex == NULL) {
         json_t *e = json_pack("{s:i}", "instances", DPM_DEFAULT_EXECUTOR_INSTANCES);
-        if (e != NULL && mem != NULL && json_object_set_new(e, "memory", json_string(mem)) != 0)
+        if (e != NULL && mem != NULL &&
+            json_object_set_new(e, "memory", json_deep_copy(mem)) != 0)
             c->rc = DPM_ENOMEM;
-        if (e != NULL && cpu != NULL && json_object_set_new(e, "cpu", json_string(cpu)) != 0)
+        if (e != NULL && cpu != NULL &&
+            json_object_set_new(e, "cpu", json_deep_copy(cpu)) != 0)
             c->rc = DPM_ENOMEM;
         put(c, t, "/spec/transformation", "executors", e);
     } else if (json_is_object(ex)) {
@@ -173,10 +187,12 @@ static void default_transformation(struct dctx *c, const json_t *spec)
             put(c, ex, "/spec/transformation/executors", "instances",
                 json_integer(DPM_DEFAULT_EXECUTOR_INSTANCES));
         if (mem != NULL && absent(ex, "memory"))
-            put(c, ex, "/spec/transformation/executors", "memory", json_string(mem));
+            put(c, ex, "/spec/transformation/executors", "memory", json_deep_copy(mem));
         if (cpu != NULL && absent(ex, "cpu"))
-            put(c, ex, "/spec/transformation/executors", "cpu", json_string(cpu));
+            put(c, ex, "/spec/transformation/executors", "cpu", json_deep_copy(cpu));
     }
+    json_decref(mem);
+    json_decref(cpu);
 }
 
 static void default_outputs(struct dctx *c, const json_t *spec)
