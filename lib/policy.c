@@ -286,7 +286,8 @@ static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
         if (!json_is_boolean(v))
             problem(c, p, "must be true or false, found %s", type_name(v));
         r->required = json_is_true(v);
-        any = any || r->required;
+        /* A non-boolean is reported above; do not pile "needs an operator" on. */
+        any = any || r->required || !json_is_boolean(v);
     }
     if ((v = json_object_get(jr, "pattern"))) {
         any = true;
