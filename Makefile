@@ -90,6 +90,12 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DDPM_VERSION='"$(VERSION)"' -Iinclude $(P
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+# fuzz_as_* targets exercise the in-tree API server's modules: they also
+# link tests/apiserver/*.c except main.c.
+APISERVER_FUZZ_SRC := $(filter-out tests/apiserver/main.c,$(APISERVER_SRC))
+$(BUILD)/fuzz/fuzz_as_%: tests/fuzz/fuzz_as_%.c $(LIB_SRC) $(APISERVER_FUZZ_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(APISERVER_FUZZ_SRC) $(LDLIBS)
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
