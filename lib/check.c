@@ -537,7 +537,12 @@ static void check_inputs(struct dpm_chk *c, const json_t *spec)
                 dpm_chk_add(c, DPM_SEV_VIOLATION, "dataProductRef",
                             "required for type data-product");
         } else if (type != 0) {
-            dpm_chk_string(c, in, "connection", true, true);
+            if (dpm_member(in, "connection") == NULL)
+                dpm_chk_add(c, DPM_SEV_VIOLATION, "connection",
+                            "required for type %s",
+                            dpm_input_type_name((enum dpm_input_type)type));
+            else
+                dpm_chk_string(c, in, "connection", true, true);
             if (ref != NULL) {
                 dpm_chk_add(c, DPM_SEV_VIOLATION, "dataProductRef",
                             "only allowed for type data-product");
