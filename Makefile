@@ -61,12 +61,15 @@ $(BUILD)/dpm: $(DPM_OBJ) $(BUILD)/libdpm.a
 $(BUILD)/dpm-test-apiserver: $(APISERVER_OBJ) $(BUILD)/libdpm.a
 	$(CC) $(SAN_LDFLAGS) -o $@ $(APISERVER_OBJ) $(BUILD)/libdpm.a $(LDLIBS)
 
-# Unit tests link the whole library; a test of an apiserver module may also
-# link tests/apiserver objects (all but main.o).
+# Unit tests link the whole library; tests of apiserver modules
+# (test_as_*) also link the tests/apiserver objects (all but main.o).
 APISERVER_LIB_OBJ := $(filter-out %/main.o,$(APISERVER_OBJ))
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a
+$(BUILD)/tests/test_as_%: $(BUILD)/obj/tests/unit/test_as_%.o $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 

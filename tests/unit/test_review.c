@@ -1,0 +1,284 @@
+/* AdmissionReview handling (lib/review.c): what the webhook answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpm/policy.h"
+#include "dpm/review.h"
+#include "dpm/yaml.h"
+
+static json_t *load_one(const char *path)
+{
+    struct dpm_docs d = DPM_DOCS_INIT;
+    struct dpm_error e;
+    if (dpm_load_file(path, NULL, &d, &e) != DPM_OK) {
+        fail_msg("%s: %s", path, e.message);
+    }
+    json_t *o = json_incref(d.items[0].root);
+    dpm_docs_free(&d);
+    return o;
+}
+
+/* An AdmissionReview request around obj (stolen) and old (stolen, may be NULL). */
+static char *review_body(const char *api, const char *op, json_t *obj, json_t *old)
+{
+    json_t *req = json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s, s:s}, s:b}",
+                            "uid", "705ab4f5-6393-11e8-b7cc-42010a800002", "kind", "group", "mesh.io",
+                            "version", "v1alpha1", "kind", "DataProduct", "resource", "group", "mesh.io",
+                            "version", "v1alpha1", "resource", "dataproducts", "name", "x", "namespace",
+                            "fintech-core", "operation", op, "userInfo", "username", "alice", "uid", "1",
+                            "dryRun", 0);
+    json_object_set_new(req, "object", obj ? obj : json_null());
+    json_object_set_new(req, "oldObject", old ? old : json_null());
+    json_t *r = json_pack("{s:s, s:s, s:o}", "apiVersion", api, "kind", "AdmissionReview", "request", req);
+    char *s = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    return s;
+}
+
+static json_t *decide(enum dpm_review_endpoint ep, const char *body, const struct dpm_policy *const *p,
+                      size_t np, struct dpm_review *rv)
+{
+    struct dpm_error e;
+    dpm_error_clear(&e);
+    memset(rv, 0, sizeof(*rv));
+    assert_int_equal(dpm_review_decide(ep, body, strlen(body), p, np, rv, &e), DPM_OK);
+    char *out;
+    size_t len;
+    assert_int_equal(dpm_review_response(rv, &out, &len, &e), DPM_OK);
+    json_t *j = json_loadb(out, len, 0, NULL);
+    free(out);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_malformed_bodies(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body, *path, *msg;
+        dpm_rc rc;
+    } cases[] = {
+        {"{\"apiVersion\": ", "", "malformed JSON at byte", DPM_EPARSE},
+        {"[]", "", "must be a JSON object", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Pod\"}", "kind", "must be AdmissionReview", DPM_EINVAL},
+        {"{\"apiVersion\":\"v1\",\"kind\":\"AdmissionReview\"}", "apiVersion", "must be admission.k8s.io/v1", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "request", "required", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{}}", "request.uid",
+         "required", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+         "\"operation\":\"CREATE\",\"object\":[1]}}",
+         "request.object", "must be an object or null", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+         "\"operation\":\"CREATE\"}}",
+         "request.object", "required for CREATE", DPM_EINVAL},
+        {"{\"a\":1,\"a\":2}", "", "duplicate", DPM_EPARSE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct dpm_review rv = {0};
+        struct dpm_error e;
+        dpm_error_clear(&e);
+        dpm_rc rc = dpm_review_decide(DPM_REVIEW_VALIDATE, cases[i].body, strlen(cases[i].body), NULL, 0,
+                                      &rv, &e);
+        assert_int_equal(rc, cases[i].rc);
+        assert_string_equal(e.path, cases[i].path);
+        if (!strstr(e.message, cases[i].msg))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.message, cases[i].msg);
+        dpm_review_clear(&rv);
+    }
+}
+
+static void test_good_product_admitted_v1beta1(void **state)
+{
+    (void)state;
+    char *body = review_body("admission.k8s.io/v1beta1", "CREATE",
+                             load_one("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
+    struct dpm_review rv;
+    json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
+    assert_string_equal(json_string_value(json_object_get(j, "apiVersion")), "admission.k8s.io/v1beta1");
+    json_t *resp = json_object_get(j, "response");
+    assert_string_equal(json_string_value(json_object_get(resp, "uid")), "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert_true(json_is_true(json_object_get(resp, "allowed")));
+    assert_null(json_object_get(resp, "status"));
+    assert_true(rv.checked);
+    assert_string_equal(rv.user, "alice");
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+}
+
+static void test_broken_contract_denied_with_every_reason(void **state)
+{
+    (void)state;
+    char *body = review_body("admission.k8s.io/v1", "CREATE", load_one("examples/invalid/broken-contract.yaml"), NULL);
+    struct dpm_review rv;
+    json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
+    json_t *resp = json_object_get(j, "response");
+    assert_true(json_is_false(json_object_get(resp, "allowed")));
+    json_t *st = json_object_get(resp, "status");
+    assert_int_equal(json_integer_value(json_object_get(st, "code")), 403);
+    const char *msg = json_string_value(json_object_get(st, "message"));
+    size_t nv = dpm_report_count(&rv.report, DPM_SEV_VIOLATION);
+    assert_true(nv >= 5);
+    char first[64];
+    snprintf(first, sizeof(first), "%zu violations:\n", nv);
+    assert_memory_equal(msg, first, strlen(first));
+    /* Every violation is a line of the message, formatted as dpm validate prints it. */
+    for (size_t i = 0; i < rv.report.n; i++) {
+        if (rv.report.items[i].severity != DPM_SEV_VIOLATION)
+            continue;
+        char line[1024];
+        dpm_finding_format(&rv.report.items[i], line, sizeof(line));
+        assert_non_null(strstr(msg, line));
+    }
+    assert_non_null(strstr(msg, "spec.owner"));
+    assert_non_null(strstr(msg, "spec.transformation.version"));
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+}
+
+static void test_delete_and_other_kinds_allowed(void **state)
+{
+    (void)state;
+    char *body = review_body("admission.k8s.io/v1", "DELETE", NULL, load_one("examples/invalid/broken-contract.yaml"));
+    struct dpm_review rv;
+    json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
+    assert_false(rv.checked);
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+
+    body = review_body("admission.k8s.io/v1", "CREATE",
+                       json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", "x"),
+                       NULL);
+    j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
+    assert_false(rv.checked);
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+}
+
+static struct dpm_policy *compile(const char *path)
+{
+    json_t *o = load_one(path);
+    struct dpm_policy *p = NULL;
+    struct dpm_error e;
+    assert_int_equal(dpm_policy_compile(o, &p, NULL, &e), DPM_OK);
+    json_decref(o);
+    return p;
+}
+
+static void test_policies_deny_and_warn(void **state)
+{
+    (void)state;
+    struct dpm_policy *gdpr = compile("examples/policies/gdpr-baseline.yaml");
+    struct dpm_policy *ceil = compile("examples/policies/resource-ceilings.yaml");
+    const struct dpm_policy *ps[] = {gdpr, ceil};
+    /* A product over the ceilings: admitted with warnings. */
+    json_t *dp = load_one("examples/dataproducts/fraud-scores.yaml");
+    char *body = review_body("admission.k8s.io/v1", "CREATE", dp, NULL);
+    struct dpm_review rv;
+    json_t *j = decide(DPM_REVIEW_VALIDATE, body, ps, 2, &rv);
+    json_t *resp = json_object_get(j, "response");
+    assert_true(json_is_true(json_object_get(resp, "allowed")));
+    json_t *w = json_object_get(resp, "warnings");
+    assert_true(json_array_size(w) >= 1);
+    assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "resource-ceilings/"));
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+    /* Untagged PII outside the EU: denied by gdpr-baseline. */
+    body = review_body("admission.k8s.io/v1", "CREATE", load_one("examples/invalid/untagged-pii-outside-eu.yaml"), NULL);
+    j = decide(DPM_REVIEW_VALIDATE, body, ps, 2, &rv);
+    resp = json_object_get(j, "response");
+    assert_true(json_is_false(json_object_get(resp, "allowed")));
+    const char *msg = json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+    assert_non_null(strstr(msg, "gdpr-baseline/eu-residency: spec.outputPorts[0].region"));
+    assert_non_null(strstr(msg, "gdpr-baseline/pii-tagged"));
+    assert_non_null(strstr(msg, "gdpr-baseline/retention-cap"));
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+    dpm_policy_free(gdpr);
+    dpm_policy_free(ceil);
+}
+
+static void test_update_breaking_schema_denied(void **state)
+{
+    (void)state;
+    char *body = review_body("admission.k8s.io/v1", "UPDATE",
+                             load_one("examples/update/payment-transactions-enriched-v2-breaking.yaml"),
+                             load_one("examples/dataproducts/payment-transactions-enriched.yaml"));
+    struct dpm_review rv;
+    json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
+    json_t *resp = json_object_get(j, "response");
+    assert_true(json_is_false(json_object_get(resp, "allowed")));
+    const char *msg = json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+    assert_non_null(strstr(msg, "compatibility/BACKWARD_TRANSITIVE: spec.outputPorts[0].contract.schema[merchant_country]"));
+    assert_non_null(strstr(msg, "compatibility/BACKWARD_TRANSITIVE: spec.outputPorts[0].contract.schema[transaction_id]"));
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+    /* The compatible update is admitted. */
+    body = review_body("admission.k8s.io/v1", "UPDATE",
+                       load_one("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
+                       load_one("examples/dataproducts/payment-transactions-enriched.yaml"));
+    j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+}
+
+static void test_mutate_patch(void **state)
+{
+    (void)state;
+    char *body = review_body("admission.k8s.io/v1", "CREATE", load_one("examples/dataproducts/merchants.yaml"), NULL);
+    struct dpm_review rv;
+    json_t *j = decide(DPM_REVIEW_MUTATE, body, NULL, 0, &rv);
+    json_t *resp = json_object_get(j, "response");
+    assert_true(json_is_true(json_object_get(resp, "allowed")));
+    assert_string_equal(json_string_value(json_object_get(resp, "patchType")), "JSONPatch");
+    const char *b64 = json_string_value(json_object_get(resp, "patch"));
+    assert_non_null(b64);
+    unsigned char decoded[8192];
+    int n = EVP_DecodeBlock(decoded, (const unsigned char *)b64, (int)strlen(b64));
+    assert_true(n > 0);
+    while (n > 0 && decoded[n - 1] == 0)
+        n--; /* EVP_DecodeBlock pads with zero bytes */
+    json_t *ops = json_loadb((const char *)decoded, (size_t)n, 0, NULL);
+    assert_true(json_is_array(ops));
+    char *text = json_dumps(ops, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"mesh.io/domain\":\"merchant-core\""));
+    assert_non_null(strstr(text, "merchant-core"));
+    assert_non_null(strstr(text, "/spec/deletionPolicy"));
+    free(text);
+    json_decref(ops);
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_malformed_bodies),
+        cmocka_unit_test(test_good_product_admitted_v1beta1),
+        cmocka_unit_test(test_broken_contract_denied_with_every_reason),
+        cmocka_unit_test(test_delete_and_other_kinds_allowed),
+        cmocka_unit_test(test_policies_deny_and_warn),
+        cmocka_unit_test(test_update_breaking_schema_denied),
+        cmocka_unit_test(test_mutate_patch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,158 @@
+/* dpm webhook: options. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cmd/cmd.h"
+#include "dpm/log.h"
+#include "webhook.h"
+
+static void help(FILE *out)
+{
+    fputs("Usage: dpm webhook (--cert-dir DIR | --cert FILE --key FILE) [--listen ADDR:PORT]\n"
+          "                   [--client-ca FILE] [--tls-min-version 1.2|1.3] [-p POLICY.yaml]...\n"
+          "                   [--max-body BYTES] [--read-timeout SECONDS] [--max-connections N]\n"
+          "                   [--log-level debug|info|warn|error]\n"
+          "\n"
+          "The HTTPS admission server: POST /validate (DataProduct), /validate-policy\n"
+          "(MeshPolicy), /mutate (defaults and the mesh.io/domain label as a JSONPatch);\n"
+          "GET /healthz, /readyz, /metrics. The certificate and key are re-read when their\n"
+          "files change (a Secret volume update included), without dropping connections.\n"
+          "\n"
+          "  --cert-dir DIR         tls.crt and tls.key in DIR\n"
+          "  --cert, --key FILE     the serving certificate (chain) and key, PEM\n"
+          "  --listen ADDR:PORT     where to listen (default 0.0.0.0:8443)\n"
+          "  --client-ca FILE       require client certificates signed by these CAs\n"
+          "  --tls-min-version V    1.2 (default) or 1.3\n"
+          "  -p, --policy FILE      MeshPolicies from FILE (repeatable; re-read on change)\n"
+          "  --max-body BYTES       request body limit (default 3145728, as kube-apiserver)\n"
+          "  --read-timeout SECONDS time for a request's headers and body (default 10)\n"
+          "  --max-connections N    concurrent connections (default 1024)\n"
+          "\n"
+          "It prints \"ready https://ADDR:PORT\" once it listens; SIGTERM drains and stops.\n",
+          out);
+}
+
+static int parse_int(const char *opt, const char *v, long min, long max, long *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < min || n > max) {
+        fprintf(stderr, "dpm webhook: %s takes a number from %ld to %ld, not \"%s\"\n", opt, min, max, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int dpm_cmd_webhook(int argc, char **argv)
+{
+    static struct wh_config cfg;
+    static char cert_path[4096], key_path[4096], addr[256];
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.listen_addr = "0.0.0.0";
+    cfg.port = 8443;
+    cfg.tls_min = 12;
+    cfg.max_body = 3u * 1024 * 1024;
+    cfg.read_timeout = 10;
+    cfg.max_connections = 1024;
+    cfg.reload_interval_ms = 1000;
+    const char *cert_dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL, *a = argv[i];
+        long n;
+        if (dpm_cmd_is_help(a) && strcmp(a, "help") != 0) {
+            help(stdout);
+            return 0;
+        }
+#define OPT(s, l) dpm_cmd_opt(argc, argv, &i, s, l, &v)
+        if (OPT(NULL, "--cert-dir") || OPT(NULL, "--cert") || OPT(NULL, "--key") ||
+            OPT(NULL, "--listen") || OPT(NULL, "--client-ca") || OPT(NULL, "--tls-min-version") ||
+            OPT("-p", "--policy") || OPT(NULL, "--max-body") || OPT(NULL, "--read-timeout") ||
+            OPT(NULL, "--max-connections") || OPT(NULL, "--log-level") || OPT(NULL, "--kubeconfig")) {
+#undef OPT
+            if (!v) {
+                fprintf(stderr, "dpm webhook: %s needs a value\n", a);
+                return 2;
+            }
+            if (strncmp(a, "--cert-dir", 10) == 0)
+                cert_dir = v;
+            else if (strncmp(a, "--cert", 6) == 0)
+                cfg.cert_file = v;
+            else if (strncmp(a, "--key", 5) == 0)
+                cfg.key_file = v;
+            else if (strncmp(a, "--client-ca", 11) == 0)
+                cfg.client_ca = v;
+            else if (strncmp(a, "--kubeconfig", 12) == 0)
+                cfg.kubeconfig = v;
+            else if (strncmp(a, "--listen", 8) == 0) {
+                const char *colon = strrchr(v, ':');
+                if (!colon || colon == v || (size_t)(colon - v) >= sizeof(addr) ||
+                    parse_int("--listen port", colon + 1, 1, 65535, &n)) {
+                    fprintf(stderr, "dpm webhook: --listen takes ADDR:PORT, not \"%s\"\n", v);
+                    return 2;
+                }
+                snprintf(addr, sizeof(addr), "%.*s", (int)(colon - v), v);
+                cfg.listen_addr = addr;
+                cfg.port = (int)n;
+            } else if (strncmp(a, "--tls-min-version", 17) == 0) {
+                if (strcmp(v, "1.2") == 0)
+                    cfg.tls_min = 12;
+                else if (strcmp(v, "1.3") == 0)
+                    cfg.tls_min = 13;
+                else {
+                    fprintf(stderr, "dpm webhook: --tls-min-version takes 1.2 or 1.3, not \"%s\"\n", v);
+                    return 2;
+                }
+            } else if (strcmp(a, "-p") == 0 || strncmp(a, "--policy", 8) == 0) {
+                if (cfg.npolicy_files >= WH_MAX_POLICY_FILES) {
+                    fprintf(stderr, "dpm webhook: at most %d policy files\n", WH_MAX_POLICY_FILES);
+                    return 2;
+                }
+                cfg.policy_files[cfg.npolicy_files++] = v;
+            } else if (strncmp(a, "--max-body", 10) == 0) {
+                if (parse_int(a, v, 1024, 64L << 20, &n))
+                    return 2;
+                cfg.max_body = (size_t)n;
+            } else if (strncmp(a, "--read-timeout", 14) == 0) {
+                if (parse_int(a, v, 1, 3600, &n))
+                    return 2;
+                cfg.read_timeout = (int)n;
+            } else if (strncmp(a, "--max-connections", 17) == 0) {
+                if (parse_int(a, v, 1, 100000, &n))
+                    return 2;
+                cfg.max_connections = (int)n;
+            } else if (strncmp(a, "--log-level", 11) == 0) {
+                int lvl = dpm_log_level_parse(v);
+                if (lvl < 0) {
+                    fprintf(stderr, "dpm webhook: --log-level takes debug, info, warn or error\n");
+                    return 2;
+                }
+                dpm_log_setup(2, (enum dpm_log_level)lvl);
+            }
+            continue;
+        }
+        fprintf(stderr, "dpm webhook: unknown argument \"%s\" (see dpm webhook --help)\n", a);
+        return 2;
+    }
+    if (cert_dir) {
+        if (cfg.cert_file || cfg.key_file) {
+            fprintf(stderr, "dpm webhook: give --cert-dir or --cert/--key, not both\n");
+            return 2;
+        }
+        snprintf(cert_path, sizeof(cert_path), "%s/tls.crt", cert_dir);
+        snprintf(key_path, sizeof(key_path), "%s/tls.key", cert_dir);
+        cfg.cert_file = cert_path;
+        cfg.key_file = key_path;
+    }
+    if (!cfg.cert_file || !cfg.key_file) {
+        fprintf(stderr, "dpm webhook: a serving certificate is required: --cert-dir DIR, or --cert and --key\n");
+        return 2;
+    }
+    if (cfg.kubeconfig) {
+        fprintf(stderr, "dpm webhook: watching MeshPolicies through --kubeconfig is not available in this "
+                        "build; give the policies with -p\n");
+        return 2;
+    }
+    return wh_serve(&cfg) == 0 ? 0 : 1;
+}

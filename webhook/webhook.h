@@ -1,0 +1,77 @@
+/* dpm webhook: private interfaces between the server, its TLS certificate
+ * reloader and its policy cache. */
+#ifndef DPM_WEBHOOK_H
+#define DPM_WEBHOOK_H
+
+#include <openssl/ssl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dpm/error.h"
+#include "dpm/metrics.h"
+#include "dpm/policy.h"
+
+#define WH_MAX_POLICY_FILES 64
+
+struct wh_config {
+    const char *cert_file, *key_file; /* --cert/--key or <cert-dir>/tls.crt, tls.key */
+    const char *client_ca;            /* --client-ca: require client certificates */
+    const char *listen_addr;          /* "0.0.0.0" */
+    int port;                         /* 8443 */
+    int tls_min;                      /* 12 or 13 */
+    const char *kubeconfig;           /* --kubeconfig; NULL: in-cluster when available */
+    bool cluster;                     /* watch MeshPolicies through the API */
+    const char *policy_files[WH_MAX_POLICY_FILES];
+    int npolicy_files;
+    size_t max_body;                  /* 3 MiB, as kube-apiserver */
+    int read_timeout;                 /* seconds for headers and body: 10 */
+    int max_connections;              /* 1024 */
+    int reload_interval_ms;           /* how often files are checked: 1000 */
+};
+
+/* ---- certificates (webhook/tls.c) ------------------------------------ */
+
+struct wh_certs;
+
+/* Loads the certificate and key (DPM_ETLS naming the file on error). */
+dpm_rc wh_certs_new(const char *cert_file, const char *key_file, struct dpm_metrics *m,
+                    struct wh_certs **out, struct dpm_error *err);
+void wh_certs_free(struct wh_certs *c);
+/* Re-reads the files when they changed (a Secret volume update swaps a
+ * symlink: the file's inode or mtime changes).  A pair that does not load or
+ * whose key does not match the certificate is logged and ignored: the old
+ * pair keeps serving. Returns true when a new pair was installed. */
+bool wh_certs_poll(struct wh_certs *c);
+/* Makes every new handshake on ctx use the current pair and applies the
+ * TLS policy (minimum version, ciphers). */
+dpm_rc wh_certs_attach(struct wh_certs *c, SSL_CTX *ctx, int tls_min, struct dpm_error *err);
+
+/* ---- policies (webhook/policies.c) ------------------------------------ */
+
+/* An immutable snapshot of the policies in force; readers hold a reference
+ * for the duration of one review. */
+struct wh_snapshot {
+    atomic_int refs;
+    struct dpm_policy_set *set;
+    const struct dpm_policy **list; /* the set's policies in name order */
+    size_t n;
+};
+
+struct wh_policies;
+
+dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
+                       struct wh_policies **out, struct dpm_error *err);
+void wh_policies_free(struct wh_policies *p);
+/* Re-reads the -p files when they changed. */
+void wh_policies_poll(struct wh_policies *p);
+/* True once the policies have been loaded (files) or listed (cluster). */
+bool wh_policies_synced(struct wh_policies *p);
+struct wh_snapshot *wh_policies_acquire(struct wh_policies *p);
+void wh_snapshot_release(struct wh_snapshot *s);
+
+/* ---- the server (webhook/server.c) ------------------------------------ */
+
+int wh_serve(const struct wh_config *cfg);
+
+#endif
