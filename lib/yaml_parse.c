@@ -74,6 +74,7 @@ struct builder {
 
     /* char index -> byte offset cursor (libyaml marks count characters) */
     size_t cur_ch, cur_byte;
+    bool ascii; /* no byte >= 0x80: characters are bytes */
 };
 
 static size_t utf8_len(unsigned char c)
@@ -83,6 +84,8 @@ static size_t utf8_len(unsigned char c)
 
 static size_t byte_offset(struct builder *b, size_t ch)
 {
+    if (b->ascii)
+        return ch < b->len ? ch : b->len;
     if (ch < b->cur_ch) {
         b->cur_ch = 0;
         b->cur_byte = 0;
@@ -118,8 +121,18 @@ static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
                       const char *fmt, ...)
 {
     va_list ap;
+    const char *path = dpm_buf_str(&b->path);
+    char shortened[DPM_ERROR_PATH_MAX];
+    if (b->path.len >= DPM_ERROR_PATH_MAX) {
+        /* keep whole segments and say that the rest was cut */
+        size_t cut = DPM_ERROR_PATH_MAX - 4;
+        while (cut > 0 && path[cut] != '.' && path[cut] != '[')
+            cut--;
+        snprintf(shortened, sizeof(shortened), "%.*s...", (int)cut, path);
+        path = shortened;
+    }
     va_start(ap, fmt);
-    dpm_error_vset(b->err, code, dpm_buf_str(&b->path), fmt, ap);
+    dpm_error_vset(b->err, code, path, fmt, ap);
     va_end(ap);
     dpm_error_at(b->err, b->source, m ? (int)m->line + 1 : 0,
                  m ? (int)m->column + 1 : 0);
@@ -280,11 +293,15 @@ static dpm_rc take_key(struct builder *b, struct frame *p, const yaml_event_t *e
         !tag_is(tag, "merge")) {
         char tn[128];
         tag_name(tag, tn, sizeof(tn));
-        return fail_at(b, DPM_EPARSE, &e->start_mark, "unknown tag %s", tn);
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
     }
     bool merge = n == 2 && memcmp(v, "<<", 2) == 0 &&
                  ((!tag && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) ||
                   tag_is(tag, "merge"));
+    if (memchr(v, '\0', n))
+        /* jansson's object copies and comparisons stop keys at a NUL */
+        return fail_at(b, DPM_EPARSE, &e->start_mark,
+                       "mapping key contains a NUL character, which is not supported");
     if (tag_is(tag, "merge") && !merge)
         return fail_at(b, DPM_EPARSE, &e->start_mark,
                        "!!merge is only allowed on a \"<<\" key");
@@ -377,7 +394,7 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
         } else if (tag_is(tag, "map") || tag_is(tag, "seq")) {
             return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a scalar", tn);
         } else {
-            return fail_at(b, DPM_EPARSE, &e->start_mark, "unknown tag %s", tn);
+            return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
         }
     }
     if (!*out)
@@ -469,7 +486,7 @@ static dpm_rc on_start(struct builder *b, const yaml_event_t *e, bool is_map)
             tag_is(tag, "null"))
             return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a %s", tn,
                            is_map ? "mapping" : "sequence");
-        return fail_at(b, DPM_EPARSE, &e->start_mark, "unknown tag %s", tn);
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
     }
     if (b->depth + 1 > b->opts->max_depth)
         return fail_at(b, DPM_ELIMIT, &e->start_mark,
@@ -643,6 +660,9 @@ dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
     b.err = err;
     b.out = out;
     dpm_buf_init(&b.path, len + 64);
+    b.ascii = true;
+    for (size_t i = 0; i < len && b.ascii; i++)
+        b.ascii = (unsigned char)data[i] < 0x80;
     yaml_parser_t parser;
     yaml_event_t ev;
     bool have_ev = false, done = false;

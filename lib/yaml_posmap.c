@@ -119,7 +119,8 @@ dpm_rc dpm_path_add_key(struct dpm_buf *b, const char *key, size_t len)
         plain = ident_char(key[i]);
     dpm_rc rc;
     if (plain) {
-        if ((rc = dpm_buf_addc(b, '.')) || (rc = dpm_buf_add(b, key, len)))
+        if ((b->len > 0 && (rc = dpm_buf_addc(b, '.'))) ||
+            (rc = dpm_buf_add(b, key, len)))
             return rc;
         return DPM_OK;
     }

@@ -58,8 +58,9 @@ dpm_rc dpm_posmap_add(struct dpm_posmap *m, const char *path, size_t len,
 dpm_rc dpm_posmap_seal(struct dpm_posmap *m);
 
 /* Appends one path segment for a mapping key to b, following the rule of
- * include/dpm/yaml.h: ".key" when key is made of [A-Za-z0-9_-] only, else
- * ["key"] with " and \ escaped by a backslash. */
+ * include/dpm/yaml.h: ".key" (no dot at the start of a path) when key is
+ * made of [A-Za-z0-9_-] only, else ["key"] with " and \ escaped by a
+ * backslash. */
 dpm_rc dpm_path_add_key(struct dpm_buf *b, const char *key, size_t len);
 
 /* ---- parser ---- */
