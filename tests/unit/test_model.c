@@ -216,7 +216,9 @@ static void test_decode_errors(void **state)
         struct dpm_dataproduct *dp = (struct dpm_dataproduct *)1;
         struct dpm_error err;
         dpm_error_clear(&err);
-        json_object_update(json_object_get(o, "spec"), J(t[i].ptr_json));
+        json_t *patch = J(t[i].ptr_json);
+        json_object_update(json_object_get(o, "spec"), patch);
+        json_decref(patch);
         assert_int_equal(dpm_model_decode(o, &dp, &err), DPM_EINVALID);
         assert_null(dp);
         assert_string_equal(err.path, t[i].path);
