@@ -19,6 +19,8 @@ static const struct command commands[] = {
      "turn seed-style manifests (metadata.domain/owner) into canonical DataProducts"},
     {"lineage", dpm_cmd_lineage,
      "the mesh's dependency graph as DOT, or SVG through Graphviz"},
+    {"certs", dpm_cmd_certs,
+     "a CA and serving certificate for the webhook, for development"},
     {"webhook", dpm_cmd_webhook,
      "the HTTPS admission server (/validate, /validate-policy, /mutate, /metrics)"},
 };

@@ -3,7 +3,7 @@
 # closing line "N passed, N failed".
 #   tests/run.sh build [build/asan]
 # Suites: the cmocka unit binaries (BUILD/tests/test_*), then every
-# tests/*/run-suite.sh (data-driven cases, CLI golden tests, e2e), each of
+# tests/*/run-suite*.sh (data-driven cases, CLI golden tests, e2e), each of
 # which prints its own "N passed, N failed" line last.
 set -u
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ for build in "$@"; do
         fi
         printf '%-50s %4d passed, %d failed\n' "$t" "$p" "$f"
     done
-    for s in tests/*/run-suite.sh; do
+    for s in tests/*/run-suite*.sh; do
         [ -x "$s" ] || continue
         out=$("$s" "$build" 2>&1); rc=$?
         last=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
