@@ -140,6 +140,25 @@ static const char *const TYPES[] = {"array", "boolean", "integer", "number", "ob
 static void check_schema(struct cctx *c, const json_t *s, const char *path, bool root,
                          bool in_junctor, int depth);
 
+/* kube's one exception to "no type inside junctors": under
+ * x-kubernetes-int-or-string, anyOf (possibly inside allOf) may be
+ * [{type: integer}, {type: string}]. */
+static bool int_or_string_junctor(const json_t *parent, const json_t *junctor)
+{
+    size_t i;
+    const json_t *x;
+    if (!json_is_true(json_object_get(parent, "x-kubernetes-int-or-string")))
+        return false;
+    if (json_array_size(junctor) != 2)
+        return false;
+    json_array_foreach(junctor, i, x) {
+        const char *t = jstr(x, "type");
+        if (!t || strcmp(t, i == 0 ? "integer" : "string") != 0 || json_object_size(x) != 1)
+            return false;
+    }
+    return true;
+}
+
 static void check_junctors(struct cctx *c, const json_t *s, const char *path, int depth)
 {
     static const char *const J[] = {"allOf", "anyOf", "oneOf"};
@@ -147,6 +166,8 @@ static void check_junctors(struct cctx *c, const json_t *s, const char *path, in
     size_t i;
     const json_t *x;
     for (int k = 0; k < 3; k++) {
+        if (int_or_string_junctor(s, json_object_get(s, J[k])))
+            continue;
         json_array_foreach(json_object_get(s, J[k]), i, x) {
             snprintf(p, sizeof(p), "%s.%s[%zu]", path, J[k], i);
             check_schema(c, x, p, false, true, depth + 1);
