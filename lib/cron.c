@@ -384,6 +384,24 @@ double dpm_cron_max_interval(const struct dpm_cron *c)
             best = 1440 - last + first;
         return (double)best * 60.0;
     }
+    /* Only weekdays restrict (the common "MON-FRI"): a weekly cycle. */
+    if (c->months == 0x1ffe && c->mday_star && (c->wdays & 0x7f) != 0) {
+        int prevd = -1, firstd = -1, maxdays = 0;
+        for (int wd = 0; wd < 7; wd++) {
+            if (!((c->wdays >> wd) & 1u))
+                continue;
+            if (firstd < 0)
+                firstd = wd;
+            if (prevd >= 0 && wd - prevd > maxdays)
+                maxdays = wd - prevd;
+            prevd = wd;
+        }
+        if (firstd + 7 - prevd > maxdays)
+            maxdays = firstd + 7 - prevd;
+        if ((int64_t)maxdays * 1440 - last + first > best)
+            best = (int64_t)maxdays * 1440 - last + first;
+        return (double)best * 60.0;
+    }
     /* Window: matching days from 2024-01-01 for four years (one leap day
      * inside, Feb 29 2024), plus the first matching day after it so the
      * gap that crosses the end is counted. */
