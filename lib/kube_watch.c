@@ -1,6 +1,8 @@
 /* Incremental watch-stream decoder; see include/dpm/kube_watch.h. */
 #include "dpm/kube_watch.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +291,17 @@ dpm_rc dpm_watch_event_error(const struct dpm_watch_event *ev,
 
 struct loop {
     const struct dpm_watch_opts *o;
+    /* the silent-connection watchdog: libcurl's low-speed check averages
+     * over several seconds, so a thread watches the time of the last byte
+     * and cancels the request itself */
+    pthread_t dog;
+    bool dog_started;
+    _Atomic uint64_t last_byte_ns;
+    atomic_bool in_request;
+    atomic_bool idle_fired;
+    atomic_bool finished;
+    uint64_t idle_ns;
+    struct dpm_kube_cancel conn_cancel;
     struct dpm_watch_decoder *dec;
     char *rv;             /* last resourceVersion seen (owned) */
     dpm_rc user_rc;       /* on_event's code when it stopped the stream */
@@ -323,8 +336,28 @@ static dpm_rc loop_event(const struct dpm_watch_event *ev, void *ctx)
 static dpm_rc loop_chunk(void *ud, const char *data, size_t len)
 {
     struct loop *l = ud;
+    atomic_store(&l->last_byte_ns, dpm_monotonic_ns());
     return dpm_watch_decoder_feed(l->dec, data, len, loop_event, l,
                                   &l->stream_err);
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct loop *l = arg;
+    while (!atomic_load(&l->finished)) {
+        dpm_sleep_ns(20 * 1000000ULL);
+        if (!atomic_load(&l->in_request))
+            continue;
+        if (l->o->cancel && dpm_kube_cancelled(l->o->cancel)) {
+            dpm_kube_cancel_fire(&l->conn_cancel);
+        } else if (l->idle_ns &&
+                   dpm_monotonic_ns() - atomic_load(&l->last_byte_ns) >
+                       l->idle_ns) {
+            atomic_store(&l->idle_fired, true);
+            dpm_kube_cancel_fire(&l->conn_cancel);
+        }
+    }
+    return NULL;
 }
 
 /* Sleeps ns, waking early (DPM_ECANCELED) when cancelled. */
@@ -387,6 +420,18 @@ dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
     long idle = o->idle_timeout_s == 0 ? DPM_WATCH_IDLE_TIMEOUT_S_DEFAULT
                                        : (o->idle_timeout_s < 0 ? 0
                                                                 : o->idle_timeout_s);
+    l.idle_ns = (uint64_t)idle * DPM_NS_PER_SEC;
+    atomic_init(&l.last_byte_ns, 0);
+    atomic_init(&l.in_request, false);
+    atomic_init(&l.idle_fired, false);
+    atomic_init(&l.finished, false);
+    dpm_kube_cancel_init(&l.conn_cancel);
+    if (pthread_create(&l.dog, NULL, watchdog_main, &l) != 0) {
+        rc = dpm_error_set(err, DPM_ENOMEM, "watch",
+                           "cannot start the watch watchdog thread");
+        goto out;
+    }
+    l.dog_started = true;
     l.dec = dpm_watch_decoder_new(o->max_event);
     if (!l.dec || (!need_relist && !(l.rv = strdup(o->resource_version)))) {
         rc = dpm_error_set(err, DPM_ENOMEM, "watch", "out of memory");
@@ -445,15 +490,24 @@ dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
             /* the server ends the stream at timeoutSeconds; allow a margin
              * before calling it hung */
             .timeout_ms = (timeout_s + 60) * 1000L,
-            .idle_timeout_s = idle,
             .on_chunk = loop_chunk,
             .ud = &l,
-            .cancel = o->cancel,
+            .cancel = &l.conn_cancel,
         };
         if (o->stats)
             o->stats->connects++;
         uint64_t started = dpm_monotonic_ns();
+        dpm_kube_cancel_init(&l.conn_cancel);
+        atomic_store(&l.idle_fired, false);
+        atomic_store(&l.last_byte_ns, started);
+        atomic_store(&l.in_request, true);
         rc = dpm_kube_do(k, &req, NULL, &e);
+        atomic_store(&l.in_request, false);
+        if (rc == DPM_ECANCELED && atomic_load(&l.idle_fired) &&
+            !(o->cancel && dpm_kube_cancelled(o->cancel)))
+            rc = dpm_error_set(&e, DPM_ETIMEDOUT, "watch",
+                               "%s: no data for %ld s (not even a bookmark): "
+                               "reconnecting", dpm_buf_str(&path), idle);
         if (l.events_this_conn) {
             /* events flowed: the connection was healthy */
             dpm_backoff_reset(&bo);
@@ -505,6 +559,9 @@ dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
         }
     }
 out:
+    atomic_store(&l.finished, true);
+    if (l.dog_started)
+        pthread_join(l.dog, NULL);
     free(l.rv);
     dpm_watch_decoder_free(l.dec);
     dpm_buf_free(&path);

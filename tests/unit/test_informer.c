@@ -1,0 +1,425 @@
+/* Informer and watch loop against the scripted API stub: list+watch,
+ * indexes, handlers, transform, resume after a dropped connection, 410
+ * relist (catching a deletion missed meanwhile), 429 Retry-After, silent
+ * connections, resync; and the store alone. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpm/informer.h"
+#include "dpm/kube_client.h"
+#include "dpm/ratelimit.h"
+#include "kube_stub.h"
+
+#define MS DPM_NS_PER_MS
+#define COLL_A "/apis/mesh.io/v1alpha1/namespaces/a/dataproducts"
+#define COLL_B "/apis/mesh.io/v1alpha1/namespaces/b/dataproducts"
+
+static const struct dpm_gvr DP = {"mesh.io", "v1alpha1", "dataproducts", true};
+
+static json_t *dp(const char *name, const char *owner_uid, const char *team)
+{
+    json_t *o = json_pack(
+        "{s:s,s:s,s:{s:s,s:{s:s},s:{s:s},s:[{s:s,s:s}]},s:{s:s,s:s}}",
+        "apiVersion", "mesh.io/v1alpha1", "kind", "DataProduct", "metadata",
+        "name", name, "labels", "team", team, "annotations",
+        "kubectl.kubernetes.io/last-applied-configuration", "{\"big\":1}",
+        "managedFields", "manager", "kubectl", "operation", "Apply", "spec",
+        "domain", "fintech", "owner", "x@company.com");
+    if (owner_uid) {
+        json_t *md = json_object_get(o, "metadata");
+        json_object_set_new(md, "ownerReferences",
+                            json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1",
+                                      "kind", "X", "name", "owner", "uid",
+                                      owner_uid));
+    }
+    return o;
+}
+
+static struct dpm_kube *client_for(struct stub *s)
+{
+    const char *kc = stub_kubeconfig(s);
+    struct dpm_kube_config *cfg = NULL;
+    struct dpm_error err;
+    assert_int_equal(dpm_kube_config_from_buffer(kc, strlen(kc), "stub.yaml",
+                                                 NULL, &cfg, &err),
+                     DPM_OK);
+    struct dpm_kube_options o = {.config = cfg, .qps = -1,
+                                 .retry_base_ms = 20};
+    struct dpm_kube *k = dpm_kube_new(&o, &err);
+    assert_non_null(k);
+    return k;
+}
+
+struct counts {
+    atomic_int adds, updates, deletes, resyncs, errors;
+    char last_deleted[128];
+    pthread_mutex_t mu;
+};
+
+static void on_add(void *ctx, const json_t *o)
+{
+    struct counts *c = ctx;
+    /* the default transform has run */
+    json_t *md = json_object_get(o, "metadata");
+    assert_null(json_object_get(md, "managedFields"));
+    assert_null(json_object_get(md, "annotations"));
+    atomic_fetch_add(&c->adds, 1);
+}
+static void on_update(void *ctx, const json_t *old, const json_t *o)
+{
+    struct counts *c = ctx;
+    if (old == o)
+        atomic_fetch_add(&c->resyncs, 1);
+    else
+        atomic_fetch_add(&c->updates, 1);
+}
+static void on_delete(void *ctx, const json_t *o)
+{
+    struct counts *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->last_deleted, sizeof c->last_deleted, "%s",
+             json_string_value(json_object_get(json_object_get(o, "metadata"),
+                                               "name")));
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_add(&c->deletes, 1);
+}
+static void on_err(void *ctx, const struct dpm_error *e)
+{
+    struct counts *c = ctx;
+    if (getenv("DEBUG_INFORMER"))
+        fprintf(stderr, "informer error: %s: %s\n", dpm_rc_name(e->code), e->message);
+    atomic_fetch_add(&c->errors, 1);
+}
+
+/* Polls cond for up to 5 s. */
+#define WAIT_FOR(cond)                                                        \
+    do {                                                                      \
+        uint64_t t_end_ = dpm_monotonic_ns() + 5000 * MS;                     \
+        while (!(cond) && dpm_monotonic_ns() < t_end_)                        \
+            dpm_sleep_ns(5 * MS);                                             \
+        if (!(cond))                                                          \
+            fail_msg("timed out waiting for %s", #cond);                      \
+    } while (0)
+
+static struct dpm_informer *start_informer(struct dpm_kube *k,
+                                           struct counts *c,
+                                           uint64_t resync_ns,
+                                           long idle_s)
+{
+    struct dpm_informer_opts o = {
+        .resource = DP,
+        .resync_ns = resync_ns,
+        .handlers = {on_add, on_update, on_delete, c},
+        .on_error = on_err,
+        .error_ctx = c,
+        .list_page = 2, /* several pages: exercises continue */
+        .idle_timeout_s = idle_s,
+        .backoff_base_ns = 20 * MS,
+        .backoff_cap_ns = 200 * MS,
+    };
+    struct dpm_error err;
+    struct dpm_informer *inf = dpm_informer_new(k, &o, &err);
+    assert_non_null(inf);
+    assert_int_equal(dpm_informer_start(inf, &err), DPM_OK);
+    return inf;
+}
+
+static void seed(struct stub *s)
+{
+    stub_put(s, COLL_A, dp("a1", "u-1", "pay"), false);
+    stub_put(s, COLL_A, dp("a2", "u-1", "pay"), false);
+    stub_put(s, COLL_A, dp("a3", NULL, "risk"), false);
+    stub_put(s, COLL_B, dp("b1", "u-2", "pay"), false);
+    stub_put(s, COLL_B, dp("b2", NULL, "ops"), false);
+}
+
+static size_t arr_len_free(json_t *a)
+{
+    size_t n = json_array_size(a);
+    json_decref(a);
+    return n;
+}
+
+static void test_list_watch_indexes_handlers(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    seed(s);
+    struct dpm_kube *k = client_for(s);
+    struct counts c = {0};
+    pthread_mutex_init(&c.mu, NULL);
+    struct dpm_informer *inf = start_informer(k, &c, 0, 0);
+    struct dpm_error err;
+    assert_int_equal(dpm_informer_wait_synced(inf, 5000 * MS, &err), DPM_OK);
+    assert_true(dpm_informer_synced(inf));
+    struct dpm_store *st = dpm_informer_store(inf);
+    assert_int_equal(dpm_store_len(st), 5);
+    assert_int_equal(atomic_load(&c.adds), 5);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_NAMESPACE, "a")), 3);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_OWNER, "u-1")), 2);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "team=pay")), 3);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "team=none")), 0);
+    /* the list was paged (limit 2: three pages) */
+    assert_true(stub_requests(s, "list") >= 3);
+
+    /* create through the client: arrives as an add */
+    json_t *obj = dp("a4", NULL, "risk");
+    assert_int_equal(dpm_kube_create(k, &DP, "a", obj, NULL, NULL, &err), DPM_OK);
+    json_decref(obj);
+    WAIT_FOR(dpm_store_len(st) == 6);
+    assert_int_equal(atomic_load(&c.adds), 6);
+
+    /* relabel: update handler, and the label index moves */
+    json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "team", "pay");
+    assert_int_equal(dpm_kube_patch(k, &DP, "a", "a3", DPM_PATCH_MERGE, patch,
+                                    NULL, NULL, &err), DPM_OK);
+    json_decref(patch);
+    WAIT_FOR(atomic_load(&c.updates) == 1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "team=pay")), 4);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "team=risk")), 1);
+
+    assert_int_equal(dpm_kube_delete(k, &DP, "b", "b2", NULL, NULL, &err), DPM_OK);
+    WAIT_FOR(atomic_load(&c.deletes) == 1);
+    assert_string_equal(c.last_deleted, "b2");
+    json_t *gone = dpm_store_get(st, "b", "b2");
+    assert_null(gone);
+    json_t *a1 = dpm_store_get(st, "a", "a1");
+    assert_non_null(a1);
+    json_decref(a1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_NAMESPACE, "b")), 1);
+
+    dpm_informer_free(inf);
+    dpm_kube_free(k);
+    stub_stop(s);
+    pthread_mutex_destroy(&c.mu);
+}
+
+static void test_resume_relist_throttle(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    seed(s);
+    struct dpm_kube *k = client_for(s);
+    struct counts c = {0};
+    pthread_mutex_init(&c.mu, NULL);
+    /* the first list is throttled once: Retry-After honoured, then synced */
+    stub_fail_next(s, 1, 429, 1);
+    uint64_t t0 = dpm_monotonic_ns();
+    struct dpm_informer *inf = start_informer(k, &c, 0, 0);
+    struct dpm_error err;
+    assert_int_equal(dpm_informer_wait_synced(inf, 5000 * MS, &err), DPM_OK);
+    assert_true(dpm_monotonic_ns() - t0 >= 900 * MS);
+    struct dpm_store *st = dpm_informer_store(inf);
+    WAIT_FOR(stub_open_watches(s) == 1);
+
+    /* a dropped connection resumes from the last resourceVersion: no
+     * relist, and an object created meanwhile arrives */
+    struct dpm_watch_stats ws;
+    stub_drop_watches(s);
+    stub_put(s, COLL_A, dp("late", NULL, "x"), false);
+    WAIT_FOR(dpm_store_len(st) == 6);
+    dpm_informer_stats(inf, &ws);
+    assert_int_equal(ws.relists, 1);
+    /* reconnected (by the loop, or by the transport's own retry of a GET
+     * that had not received anything yet) */
+    assert_true(stub_requests(s, "watch") >= 2);
+    assert_int_equal(atomic_load(&c.adds), 6);
+
+    /* history compacted and the watch dropped: 410 -> relist; a deletion
+     * that happened while no watch saw it is caught by the relist */
+    WAIT_FOR(stub_open_watches(s) == 1);
+    stub_remove_quietly(s, COLL_A "/a2");
+    stub_compact(s);
+    stub_drop_watches(s);
+    WAIT_FOR(atomic_load(&c.deletes) == 1);
+    assert_string_equal(c.last_deleted, "a2");
+    dpm_informer_stats(inf, &ws);
+    assert_int_equal(ws.relists, 2);
+    assert_int_equal(dpm_store_len(st), 5);
+    /* the relist re-delivered the survivors as updates, not adds */
+    assert_int_equal(atomic_load(&c.adds), 6);
+    assert_true(atomic_load(&c.errors) >= 1); /* the 410 was reported */
+
+    dpm_informer_free(inf);
+    dpm_kube_free(k);
+    stub_stop(s);
+    pthread_mutex_destroy(&c.mu);
+}
+
+static void test_silent_connection_and_bookmarks(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    seed(s);
+    struct dpm_kube *k = client_for(s);
+    struct counts c = {0};
+    pthread_mutex_init(&c.mu, NULL);
+    /* bookmarks every 300 ms keep a quiet watch alive past a 1 s idle
+     * timeout */
+    stub_set_bookmark_ms(s, 300);
+    struct dpm_informer *inf = start_informer(k, &c, 0, 1);
+    struct dpm_error err;
+    assert_int_equal(dpm_informer_wait_synced(inf, 5000 * MS, &err), DPM_OK);
+    dpm_sleep_ns(2500 * MS);
+    struct dpm_watch_stats ws;
+    dpm_informer_stats(inf, &ws);
+    assert_int_equal(ws.connects, 1);
+    assert_int_equal(stub_requests(s, "watch"), 1);
+    assert_true(ws.events >= 3); /* bookmarks */
+    /* a silent connection is detected and re-established */
+    stub_set_silent(s, true);
+    dpm_sleep_ns(2500 * MS);
+    stub_set_silent(s, false);
+    dpm_informer_stats(inf, &ws);
+    assert_true(stub_requests(s, "watch") >= 2);
+    assert_int_equal(ws.relists, 1);
+    /* and still delivers */
+    stub_put(s, COLL_B, dp("after", NULL, "x"), false);
+    WAIT_FOR(dpm_store_len(dpm_informer_store(inf)) == 6);
+    dpm_informer_free(inf);
+    dpm_kube_free(k);
+    stub_stop(s);
+    pthread_mutex_destroy(&c.mu);
+}
+
+static void test_resync(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    seed(s);
+    struct dpm_kube *k = client_for(s);
+    struct counts c = {0};
+    pthread_mutex_init(&c.mu, NULL);
+    struct dpm_informer *inf = start_informer(k, &c, 100 * MS, 0);
+    struct dpm_error err;
+    assert_int_equal(dpm_informer_wait_synced(inf, 5000 * MS, &err), DPM_OK);
+    /* each resync re-delivers all 5 objects as update(o, o) */
+    WAIT_FOR(atomic_load(&c.resyncs) >= 10);
+    assert_int_equal(atomic_load(&c.updates), 0);
+    dpm_informer_free(inf);
+    /* stopped: no more handler calls */
+    int n = atomic_load(&c.resyncs);
+    dpm_sleep_ns(250 * MS);
+    assert_int_equal(atomic_load(&c.resyncs), n);
+    dpm_kube_free(k);
+    stub_stop(s);
+    pthread_mutex_destroy(&c.mu);
+}
+
+static void test_wait_synced_reports_error(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    struct dpm_kube *k = client_for(s);
+    struct counts c = {0};
+    stub_fail_next(s, 1000, 403, 0);
+    struct dpm_informer *inf = start_informer(k, &c, 0, 0);
+    struct dpm_error err;
+    assert_int_equal(dpm_informer_wait_synced(inf, 400 * MS, &err), DPM_ETIMEDOUT);
+    assert_non_null(strstr(err.message, "dataproducts not synced"));
+    assert_non_null(strstr(err.message, "last error"));
+    assert_false(dpm_informer_synced(inf));
+    dpm_informer_free(inf);
+    stub_fail_next(s, 0, 0, 0);
+    dpm_kube_free(k);
+    stub_stop(s);
+}
+
+static json_t *keep_spec_domain(json_t *obj, void *ctx)
+{
+    (void)ctx;
+    json_t *md = json_object_get(obj, "metadata");
+    return json_pack("{s:{s:O,s:O,s:O},s:{s:O}}", "metadata", "name",
+                     json_object_get(md, "name"), "namespace",
+                     json_object_get(md, "namespace"), "uid",
+                     json_object_get(md, "uid"), "spec", "domain",
+                     json_object_get(json_object_get(obj, "spec"), "domain"));
+}
+
+static void test_custom_transform(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    seed(s);
+    struct dpm_kube *k = client_for(s);
+    struct dpm_informer_opts o = {.resource = DP, .transform = keep_spec_domain,
+                                  .label_selector = "team=pay"};
+    struct dpm_error err;
+    struct dpm_informer *inf = dpm_informer_new(k, &o, &err);
+    assert_int_equal(dpm_informer_start(inf, &err), DPM_OK);
+    assert_int_equal(dpm_informer_wait_synced(inf, 5000 * MS, &err), DPM_OK);
+    struct dpm_store *st = dpm_informer_store(inf);
+    assert_int_equal(dpm_store_len(st), 3); /* the selector applies */
+    json_t *a1 = dpm_store_get(st, "a", "a1");
+    assert_non_null(a1);
+    assert_null(json_object_get(a1, "apiVersion"));
+    assert_null(json_object_get(json_object_get(a1, "spec"), "owner"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(a1, "spec"), "domain")),
+                        "fintech");
+    json_decref(a1);
+    dpm_informer_free(inf);
+    dpm_kube_free(k);
+    stub_stop(s);
+}
+
+static void test_store_alone(void **state)
+{
+    (void)state;
+    struct dpm_store *st = dpm_store_new();
+    struct dpm_error err;
+    json_t *old = (json_t *)1;
+    assert_int_equal(dpm_store_put(st, json_pack("{s:{s:s}}", "metadata",
+                                                 "namespace", "x"),
+                                   &old, &err),
+                     DPM_EINVAL);
+    assert_string_equal(err.path, "metadata.name");
+    assert_null(old);
+    json_t *ns = json_pack("{s:{s:s,s:{s:s}}}", "metadata", "name", "n1",
+                           "labels", "k", "v");
+    assert_int_equal(dpm_store_put(st, ns, &old, &err), DPM_OK);
+    assert_null(old);
+    json_t *got = dpm_store_get(st, NULL, "n1");
+    assert_non_null(got);
+    json_decref(got);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_NAMESPACE, "")), 1);
+    /* replacing drops the old index entries */
+    assert_int_equal(dpm_store_put(st, json_pack("{s:{s:s}}", "metadata",
+                                                 "name", "n1"),
+                                   &old, &err),
+                     DPM_OK);
+    assert_non_null(old);
+    json_decref(old);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "k=v")), 0);
+    assert_int_equal(dpm_store_remove(st, "n1", &old), DPM_OK);
+    assert_non_null(old);
+    json_decref(old);
+    assert_int_equal(dpm_store_remove(st, "n1", &old), DPM_OK);
+    assert_null(old);
+    assert_int_equal(dpm_store_len(st), 0);
+    dpm_store_free(st);
+    dpm_store_free(NULL);
+    dpm_informer_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_alone),
+        cmocka_unit_test(test_list_watch_indexes_handlers),
+        cmocka_unit_test(test_resume_relist_throttle),
+        cmocka_unit_test(test_silent_connection_and_bookmarks),
+        cmocka_unit_test(test_resync),
+        cmocka_unit_test(test_wait_synced_reports_error),
+        cmocka_unit_test(test_custom_transform),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
