@@ -1,22 +1,64 @@
 /* Loading YAML and JSON documents into jansson trees, and writing trees back
  * as YAML.
  *
- * YAML goes through libyaml, with YAML 1.2 core-schema typing of plain
- * scalars (null ~ "" / true false / ints incl. 0x 0o / floats incl. .inf
- * .nan); quoted and block scalars always stay strings.  Multi-document
- * streams ("---") give one dpm_doc each (empty documents are skipped).
- * Anchors and aliases are expanded with bounds on total expanded nodes and
- * nesting depth, so a billion-laughs document fails fast with DPM_ELIMIT.
- * Duplicate mapping keys, tabs used as indentation, invalid UTF-8 and
- * non-string mapping keys are errors with source:line:column.  A document
- * larger than opts->max_doc_bytes (default 4 MiB) is DPM_ELIMIT.
+ * YAML goes through libyaml's event parser (input must be UTF-8), with YAML
+ * 1.2 core-schema typing of PLAIN scalars only:
+ *   null   ~ null Null NULL and the empty scalar
+ *   bool   true True TRUE false False FALSE (not yes/no/on/off)
+ *   int    [-+]?[0-9]+ (so 0123 is 123), 0o[0-7]+, 0x[0-9a-fA-F]+.  A decimal
+ *          past the int64 range becomes a real, as Kubernetes' JSON decoding
+ *          does; a 0x/0o integer past it is an error.
+ *   float  1.5 .5 1. 1e3 -2.5E-3; .inf -.Inf .nan and overflowing floats
+ *          are errors ".nan/.inf is not representable in JSON".
+ * Quoted, literal and folded scalars always stay strings ("3.2.1", '3.2').
+ * Explicit tags are honoured: !!str !!int !!float !!bool !!null !!map !!seq
+ * and the non-specific "!" (a string); a value that does not fit its tag or
+ * any other tag (!!binary, !foo) is an error naming the tag.
+ *
+ * Multi-document streams ("---") give one dpm_doc each; empty documents
+ * (only comments, or "---" alone) are skipped, an explicit "~" is not.
+ * Anchors and aliases are expanded into copies; before copying, the nodes an
+ * alias would add are checked against max_alias_nodes (a total per
+ * document) and its nesting against max_depth, so a billion-laughs document
+ * fails at the first alias past the bound with DPM_ELIMIT.  An undefined
+ * alias, an alias inside its own anchor and an alias used as a key are
+ * errors.
+ *
+ * Mapping keys must be scalars and are taken by their text ("1: a" gives
+ * key "1"); a sequence or mapping as key is "complex mapping keys are not
+ * supported", a key holding a NUL character is refused, and a duplicate key
+ * is an error naming the key and both lines.  Merge keys ("<<", plain or
+ * !!merge) are SUPPORTED: the value is a mapping or a sequence of mappings;
+ * keys written in the mapping win over merged ones wherever they appear, and
+ * earlier merged mappings win over later ones (the YAML merge-key spec, as
+ * go-yaml v3; go-yaml v2 behind kubectl differs only when an explicit key
+ * comes before "<<" and the merged mapping has it too).  A quoted "<<" is an
+ * ordinary key.
+ *
+ * Errors carry source, 1-based line and column (column in characters), the
+ * path of the node where known, and a message (libyaml's problem and context
+ * text kept, e.g. "did not find expected ',' or ']' (while parsing a flow
+ * sequence at line 1, column 4)"; tabs as indentation read "found a tab
+ * character where indentation is expected"; invalid UTF-8 names the byte
+ * offset).  A document larger than opts->max_doc_bytes (default 4 MiB) is
+ * DPM_ELIMIT "document N is larger than 4194304 bytes" (N counts from 1 in
+ * the stream); a whole input is capped at 64 * max_doc_bytes.
  *
  * JSON input (first non-blank byte '{' or '[') is parsed with jansson
- * (JSON_REJECT_DUPLICATES), one document per input.
+ * (JSON_REJECT_DUPLICATES), one document per input, errors with jansson's
+ * line:column.  What jansson refuses is tried as YAML, a superset of JSON, so
+ * flow-style YAML ("{a: 1}") loads as kubectl loads it; when YAML fails too,
+ * jansson's error is the one reported (unless YAML hit a limit).  Its
+ * position map holds the root only.
  *
- * Positions: every document keeps a map from field path
- * ("spec.outputPorts[1].name") to the line/column of the node, so checks can
- * point at the YAML line of a violation.
+ * Positions (opts->keep_positions): every node's path maps to the line and
+ * column of the node (of its key, for a mapping value).  Path rule, shared
+ * with error paths: a key made only of [A-Za-z0-9_-] is written ".key" (no
+ * dot at the start of the path); any other key is written ["key"] with "
+ * and \ escaped by a backslash; a sequence index is [N].  So
+ * "spec.outputPorts[1].contract.partitioning[0]" and
+ * "metadata.labels[\"app.kubernetes.io/name\"]".  Paths past 1024 bytes are
+ * not recorded (lookups fall back to an ancestor).
  */
 #ifndef DPM_YAML_H
 #define DPM_YAML_H
@@ -45,8 +87,10 @@ struct dpm_posmap; /* private */
 struct dpm_doc {
     json_t *root;          /* owned reference */
     char *source;          /* file name ("-" for stdin), owned */
-    size_t index;          /* 0-based position of the document in its stream */
-    int line;              /* line where the document starts */
+    size_t index;          /* 0-based position of the document in its stream,
+                              skipped empty documents counted */
+    int line;              /* 1-based line where the document starts ("---"
+                              or its first content) */
     struct dpm_posmap *pos; /* NULL unless keep_positions */
 };
 
@@ -58,31 +102,51 @@ struct dpm_docs {
 
 #define DPM_DOCS_INIT {NULL, 0, 0}
 
-/* Parses a YAML (or JSON) stream and appends its documents to out.  On error
- * out is left unaltered (documents parsed before the error are discarded)
- * and err carries source, line, column and what is wrong. opts may be NULL. */
+/* Parses a YAML (or JSON) stream and appends its documents to out (which
+ * owns them: release with dpm_docs_free()).  On error out is left unaltered
+ * (documents parsed before the error are discarded) and err carries
+ * source, line, column, path and what is wrong: DPM_EPARSE for bad input,
+ * DPM_ELIMIT for a size, alias or depth limit, DPM_ENOMEM.  opts may be
+ * NULL; source may be NULL (""). */
 dpm_rc dpm_load_buffer(const char *data, size_t len, const char *source,
                        const struct dpm_load_opts *opts, struct dpm_docs *out,
                        struct dpm_error *err);
 
 /* Reads a file ("-" = stdin) and calls dpm_load_buffer().  The file itself is
- * capped at 64 times max_doc_bytes. */
+ * capped at 64 times max_doc_bytes (DPM_ELIMIT); an unreadable file is
+ * DPM_EIO "cannot read PATH: <strerror>" with err->source = PATH. */
 dpm_rc dpm_load_file(const char *path, const struct dpm_load_opts *opts,
                      struct dpm_docs *out, struct dpm_error *err);
 
+/* Releases every document and the array; docs is left empty and reusable.
+ * Accepts NULL and an already-freed list. */
 void dpm_docs_free(struct dpm_docs *docs);
 
-/* Position of the node at path, or of its nearest ancestor present in the
- * map ("spec.outputPorts[0].contract.schema[card_number]" falls back to
- * "spec.outputPorts[0].contract").  Returns false (and 0/0) when nothing is
- * known. doc may be NULL. */
+/* Position (1-based line/column) of the node at path, or of its nearest
+ * ancestor present in the map (strip the last .x or [..] until found).
+ * Besides the map's own notation, path may select an element of an array of
+ * objects by its "name" field, as the checks write it:
+ * "spec.outputPorts[0].contract.schema[card_number]" is the schema entry
+ * whose name is card_number (falling back to ".schema" when there is none).
+ * Returns false (and 0/0) when nothing is known (no map, doc NULL).
+ * line/column may be NULL. */
 bool dpm_doc_position(const struct dpm_doc *doc, const char *path, int *line,
                       int *column);
 
-/* Appends the tree as block-style YAML to out (keys in the tree's order;
- * strings quoted whenever a plain scalar would be read back as another type
- * or would be ambiguous).  Reading the output back with dpm_load_buffer()
- * gives an equal tree. */
+/* Appends the tree as block-style YAML to out (keys in the tree's order,
+ * two-space indentation, empty {} and [] inline).  Strings are plain unless
+ * that would read back as another type or hit YAML syntax ("true", "1",
+ * "3.2", "null", "", leading/trailing blanks, ": ", " #", a leading
+ * indicator - ? : [ { ! & * > | % @ ` quotes #, "<<", control or
+ * non-printable characters): those are double-quoted with escapes.
+ * Multi-line strings are literal blocks (|, |-, |+) when that is exact, else
+ * double-quoted with \n.  Integers as is, reals in the shortest form that
+ * reads back equal (always with a '.' or exponent).  Keys past 1000
+ * characters use the explicit "? key" form.  Reading the output back with
+ * dpm_load_buffer() gives an equal tree (for every tree the loader can
+ * produce).  On error (DPM_ELIMIT: out's cap, or nesting past 2048;
+ * DPM_EINVAL: invalid UTF-8 or non-finite real; DPM_ENOMEM) out is left as it
+ * was. */
 dpm_rc dpm_yaml_dump(const json_t *root, struct dpm_buf *out,
                      struct dpm_error *err);
 
