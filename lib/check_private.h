@@ -22,26 +22,41 @@ static inline void dpm_cpath_init(struct dpm_cpath *p)
     p->len = 0;
 }
 
+/* Appends raw bytes, truncating at the buffer's end.  (No snprintf: the
+ * checks build a path per field and must stay in the microseconds.) */
+static inline void dpm_cpath_raw(struct dpm_cpath *p, const char *s, size_t n)
+{
+    size_t room = sizeof p->s - 1 - p->len;
+    if (n > room)
+        n = room;
+    memcpy(p->s + p->len, s, n);
+    p->len += n;
+    p->s[p->len] = '\0';
+}
+
 /* Appends ".key" ("key" at the start); returns the length to pop back to. */
 static inline size_t dpm_cpath_key(struct dpm_cpath *p, const char *key)
 {
     size_t old = p->len;
-    int n = snprintf(p->s + p->len, sizeof p->s - p->len, "%s%s",
-                     p->len ? "." : "", key);
-    if (n > 0)
-        p->len += (size_t)n < sizeof p->s - p->len ? (size_t)n
-                                                   : sizeof p->s - p->len - 1;
+    if (p->len)
+        dpm_cpath_raw(p, ".", 1);
+    dpm_cpath_raw(p, key, strlen(key));
     return old;
 }
 
 /* Appends "[i]". */
 static inline size_t dpm_cpath_index(struct dpm_cpath *p, size_t i)
 {
+    char tmp[24];
+    size_t n = sizeof tmp;
     size_t old = p->len;
-    int n = snprintf(p->s + p->len, sizeof p->s - p->len, "[%zu]", i);
-    if (n > 0)
-        p->len += (size_t)n < sizeof p->s - p->len ? (size_t)n
-                                                   : sizeof p->s - p->len - 1;
+    tmp[--n] = ']';
+    do {
+        tmp[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i != 0);
+    tmp[--n] = '[';
+    dpm_cpath_raw(p, tmp + n, sizeof tmp - n);
     return old;
 }
 
