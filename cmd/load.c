@@ -12,6 +12,7 @@ int dpm_cmd_load_all(const char *cmd, char **files, int nfiles,
     for (int i = 0; i < nfiles; i++) {
         struct dpm_error err;
         dpm_error_clear(&err);
+        size_t before = docs->n;
         if (dpm_load_file(files[i], &opts, docs, &err) != DPM_OK) {
             char msg[1024];
             if (!err.source[0])
@@ -19,6 +20,10 @@ int dpm_cmd_load_all(const char *cmd, char **files, int nfiles,
             dpm_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "dpm %s: %s\n", cmd, msg);
             rc = DPM_EXIT_INPUT;
+        } else if (docs->n == before) {
+            /* Not an error (a file of comments is valid YAML), but an empty
+             * input passing a CI gate silently would hide a mistake. */
+            fprintf(stderr, "dpm %s: %s: no documents\n", cmd, files[i]);
         }
     }
     return rc;

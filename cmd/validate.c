@@ -193,15 +193,17 @@ static int check_doc(const struct opts *o, const struct dpm_doc *d,
     char v[64], w[64];
     plural(v, sizeof(v), nv, "violation");
     plural(w, sizeof(w), nw, "warning");
-    const char *kname = kind == DPM_OBJ_UNKNOWN_MESH ? (kind_s ? kind_s : "object") : kind_s;
+    /* "DataProduct ns/name", or just "document 3" when the kind is unknown. */
+    char what[700];
+    snprintf(what, sizeof(what), "%s%s%s", kind_s ? kind_s : "", kind_s ? " " : "", label);
     if (nv && nw)
-        printf("%s: %s %s: rejected (%s, %s)\n", d->source, kname, label, v, w);
+        printf("%s: %s: rejected (%s, %s)\n", d->source, what, v, w);
     else if (nv)
-        printf("%s: %s %s: rejected (%s)\n", d->source, kname, label, v);
+        printf("%s: %s: rejected (%s)\n", d->source, what, v);
     else if (nw)
-        printf("%s: %s %s: accepted with %s\n", d->source, kname, label, w);
+        printf("%s: %s: accepted with %s\n", d->source, what, w);
     else
-        printf("%s: %s %s: accepted\n", d->source, kname, label);
+        printf("%s: %s: accepted\n", d->source, what);
     dpm_report_free(&report);
     return status;
 }

@@ -7,6 +7,7 @@
 #     old.yaml              optional: passed as --old old.yaml
 #     args                  optional: the whole dpm command line instead, run
 #                           from the repository root (e.g. for examples/)
+#     stdin                 optional: fed to dpm's standard input
 #     expected              the exact output (stdout then stderr) and a last
 #                           line "exit N"
 #
@@ -26,15 +27,17 @@ pass=0; fail=0
 for c in "${cases[@]}"; do
     [ -f "$c/expected" ] || [ -n "${DPM_UPDATE_EXPECTED:-}" ] || continue
     name=${c#"$root/tests/cases/"}
+    stdin=/dev/null
+    [ -f "$c/stdin" ] && stdin=$c/stdin
     if [ -f "$c/args" ]; then
         read -r -a argv < "$c/args"
-        actual=$(cd "$root" && timeout 20 "$dpm" "${argv[@]}" 2>&1 </dev/null; echo "exit $?")
+        actual=$(cd "$root" && timeout 20 "$dpm" "${argv[@]}" 2>&1 <"$stdin"; echo "exit $?")
     else
         argv=(validate)
         for p in "$c"/policy*.yaml; do [ -f "$p" ] && argv+=(-p "$(basename "$p")"); done
         [ -f "$c/old.yaml" ] && argv+=(--old old.yaml)
         argv+=(input.yaml)
-        actual=$(cd "$c" && timeout 20 "$dpm" "${argv[@]}" 2>&1 </dev/null; echo "exit $?")
+        actual=$(cd "$c" && timeout 20 "$dpm" "${argv[@]}" 2>&1 <"$stdin"; echo "exit $?")
     fi
     if [ -n "${DPM_UPDATE_EXPECTED:-}" ]; then
         printf '%s\n' "$actual" > "$c/expected"
