@@ -387,6 +387,11 @@ static dpm_rc dec_transformation(struct dec *d, const json_t *spec,
     TRY(dec_enum(d, tr, "mode", false, p_mode, &mode));
     t->mode = (enum dpm_mode)mode;
     TRY(dec_str(d, tr, "schedule", false, &t->schedule));
+    if (t->mode == DPM_MODE_STREAMING && t->schedule != NULL &&
+        *t->schedule == '\0') {
+        free(t->schedule); /* "" = none, and a streaming job has none */
+        t->schedule = NULL;
+    }
     TRY(dec_object(d, tr, "resources", false, &res));
     if (res != NULL) {
         size_t m = dpm_cpath_key(&d->p, "resources");

@@ -175,6 +175,7 @@ static void test_decode_defaults(void **state)
     assert_true(dp->expectations.completeness_percent > 99);
     dpm_dataproduct_free(dp);
     json_object_set_new(tr, "mode", json_string("streaming"));
+    json_object_set_new(tr, "schedule", json_string(""));
     json_object_set_new(tr, "resources", J("{\"cpu\": 2, \"memory\": 1.5e9}"));
     assert_int_equal(dpm_model_decode(o, &dp, NULL), DPM_OK);
     assert_null(dp->transformation.schedule);
