@@ -304,12 +304,14 @@ struct xfer {
     bool delivered;            /* on_chunk received data */
     dpm_rc cb_rc;              /* why a callback aborted */
     long retry_after_ms;       /* -1: none */
+    uint64_t last_rx_ns;       /* monotonic time of the last byte received */
 };
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     struct xfer *x = ud;
     size_t len = size * n;
+    x->last_rx_ns = dpm_monotonic_ns();
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
         char v[64];
         size_t l = len - 12;
@@ -340,6 +342,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
 {
     struct xfer *x = ud;
     size_t len = size * n;
+    x->last_rx_ns = dpm_monotonic_ns();
     if (x->status == 0)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
     if (dpm_kube_cancelled(x->req->cancel)) {
@@ -420,10 +423,6 @@ static dpm_rc setup(struct dpm_kube *k, struct xfer *x, const char *url,
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, k->connect_timeout_ms);
     long to = req->timeout_ms > 0 ? req->timeout_ms : req->timeout_ms < 0 ? 0 : k->timeout_ms;
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, to);
-    if (req->idle_timeout_s > 0) {
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, req->idle_timeout_s);
-    }
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
     if (k->connect_to) {
         struct curl_slist *ct = curl_slist_append(NULL, k->connect_to);
@@ -517,13 +516,20 @@ oom:
     return DPM_ENOMEM;
 }
 
-/* Drives the transfer through the multi handle, polling for cancellation. */
-static CURLcode run(struct conn *c, const struct dpm_kube_cancel *cancel,
-                    bool *cancelled)
+/* Drives the transfer through the multi handle, polling every
+ * CANCEL_POLL_MS for cancellation and for the idle timeout (curl's
+ * LOW_SPEED_* averages over a window of seconds, too coarse for "no byte
+ * for N seconds"). */
+static CURLcode run(struct conn *c, struct xfer *x, bool *cancelled, bool *idle)
 {
     CURLcode res = CURLE_OK;
     int running = 1;
+    const struct dpm_kube_cancel *cancel = x->req->cancel;
+    uint64_t idle_ns = x->req->idle_timeout_s > 0
+                           ? (uint64_t)x->req->idle_timeout_s * DPM_NS_PER_SEC : 0;
     *cancelled = false;
+    *idle = false;
+    x->last_rx_ns = dpm_monotonic_ns();
     if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
         return CURLE_FAILED_INIT;
     while (running) {
@@ -539,13 +545,18 @@ static CURLcode run(struct conn *c, const struct dpm_kube_cancel *cancel,
             res = CURLE_ABORTED_BY_CALLBACK;
             break;
         }
+        if (idle_ns && dpm_monotonic_ns() - x->last_rx_ns > idle_ns) {
+            *idle = true;
+            res = CURLE_OPERATION_TIMEDOUT;
+            break;
+        }
         mc = curl_multi_poll(c->multi, NULL, 0, CANCEL_POLL_MS, NULL);
         if (mc != CURLM_OK) {
             res = CURLE_FAILED_INIT;
             break;
         }
     }
-    if (!*cancelled) {
+    if (!*cancelled && !*idle) {
         CURLMsg *m;
         int left;
         while ((m = curl_multi_info_read(c->multi, &left)))
@@ -603,7 +614,8 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
             cred_error = true; /* err names the kubeconfig file and field */
             goto out;
         }
-        struct xfer x = {k, c.easy, req, &resp->body, 0, false, DPM_OK, -1};
+        struct xfer x = {.k = k, .easy = c.easy, .req = req, .body = &resp->body,
+                         .cb_rc = DPM_OK, .retry_after_ms = -1};
         struct curl_slist *hdrs[2] = {NULL, NULL};
         char errbuf[CURL_ERROR_SIZE] = "";
         dpm_buf_reset(&resp->body);
@@ -616,9 +628,9 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
             rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
             goto out;
         }
-        bool cancelled = false;
+        bool cancelled = false, idle = false;
         STAT_ADD(k, requests, 1);
-        CURLcode res = run(&c, req->cancel, &cancelled);
+        CURLcode res = run(&c, &x, &cancelled, &idle);
         long nconn = 0;
         curl_easy_getinfo(c.easy, CURLINFO_NUM_CONNECTS, &nconn);
         STAT_ADD(k, connects, (unsigned long)nconn);
@@ -628,6 +640,11 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
 
         if (cancelled || x.cb_rc == DPM_ECANCELED) {
             rc = dpm_error_set(err, DPM_ECANCELED, NULL, "request cancelled");
+            goto out;
+        }
+        if (idle) {
+            rc = dpm_error_set(err, DPM_ETIMEDOUT, NULL,
+                               "no data from the server for %ld s", req->idle_timeout_s);
             goto out;
         }
         if (res == CURLE_WRITE_ERROR && x.cb_rc) {
