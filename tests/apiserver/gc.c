@@ -1,0 +1,396 @@
+/* In-tree test API server: the controllers kube runs beside the API server
+ * that dpm's tests can observe: the garbage collector (ownerReferences,
+ * "foregroundDeletion" and "orphan" finalizers), the namespace controller
+ * (a Terminating namespace loses its content, then goes) and the service
+ * account controller (a "default" ServiceAccount in every namespace).
+ * One background thread, woken by store writes, at most every GC_PERIOD_MS.
+ * Also the bootstrap objects.  See api.h. */
+#include "api.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GC_PERIOD_MS 200
+
+static pthread_t gc_thread;
+static bool gc_running;
+
+/* Stores a new object the server itself creates (store locked). */
+static void put_new(struct as_api *api, const char *group, const char *resource, const char *ns,
+                    json_t *obj)
+{
+    struct as_store *s = api->store;
+    struct as_coll *c = as_store_coll(s, group, resource);
+    if (!c || !obj || as_coll_get(c, ns, as_obj_name(obj))) {
+        json_decref(obj);
+        return;
+    }
+    json_t *m = as_meta(obj);
+    char uid[37], now[64], rv[32];
+    as_uuid(uid);
+    as_now_rfc3339(now, sizeof now);
+    uint64_t nrv = as_store_next_rv(s);
+    snprintf(rv, sizeof rv, "%llu", (unsigned long long)nrv);
+    if (ns && *ns) json_object_set_new(m, "namespace", json_string(ns));
+    json_object_set_new(m, "uid", json_string(uid));
+    json_object_set_new(m, "creationTimestamp", json_string(now));
+    json_object_set_new(m, "resourceVersion", json_string(rv));
+    as_coll_put(s, c, ns, as_obj_name(obj), obj, nrv);
+}
+
+static json_t *rule(const char *groups, const char *resources, const char *verbs)
+{
+    json_t *r = json_object();
+    json_t *g = json_array(), *res = json_array(), *v = json_array();
+    char buf[512];
+    struct { const char *src; json_t *dst; } parts[] = {{groups, g}, {resources, res}, {verbs, v}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(buf, sizeof buf, "%s", parts[i].src);
+        for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
+            json_array_append_new(parts[i].dst, json_string(strcmp(p, "-") == 0 ? "" : p));
+    }
+    json_object_set_new(r, "apiGroups", g);
+    json_object_set_new(r, "resources", res);
+    json_object_set_new(r, "verbs", v);
+    return r;
+}
+
+static json_t *cluster_role(const char *name, json_t *rules)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:o}", "apiVersion",
+                     "rbac.authorization.k8s.io/v1", "kind", "ClusterRole", "metadata", "name", name,
+                     "labels", "kubernetes.io/bootstrapping", "rbac-defaults", "rules", rules);
+}
+
+static json_t *binding(const char *name, const char *role, const char *group1, const char *group2)
+{
+    json_t *subjects = json_array();
+    const char *gs[] = {group1, group2};
+    for (size_t i = 0; i < 2; i++)
+        if (gs[i])
+            json_array_append_new(subjects, json_pack("{s:s, s:s, s:s}", "kind", "Group", "apiGroup",
+                                                      "rbac.authorization.k8s.io", "name", gs[i]));
+    return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:s}, s:o}", "apiVersion",
+                     "rbac.authorization.k8s.io/v1", "kind", "ClusterRoleBinding", "metadata",
+                     "name", name, "labels", "kubernetes.io/bootstrapping", "rbac-defaults",
+                     "roleRef", "apiGroup", "rbac.authorization.k8s.io", "kind", "ClusterRole",
+                     "name", role, "subjects", subjects);
+}
+
+void as_bootstrap(struct as_api *api)
+{
+    static const char *const namespaces[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+    for (size_t i = 0; i < 4; i++)
+        put_new(api, "", "namespaces", "",
+                json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}", "apiVersion", "v1",
+                          "kind", "Namespace", "metadata", "name", namespaces[i], "labels",
+                          "kubernetes.io/metadata.name", namespaces[i], "spec", "finalizers",
+                          "kubernetes", "status", "phase", "Active"));
+    const char *rbac = "rbac.authorization.k8s.io";
+    json_t *all = json_pack("[o, {s:[s], s:[s]}]", rule("*", "*", "*"), "nonResourceURLs", "*",
+                            "verbs", "*");
+    put_new(api, rbac, "clusterroles", "", cluster_role("cluster-admin", all));
+    json_t *edit = json_pack("[o, o, o, o]",
+                             rule("-", "configmaps,secrets,services,serviceaccounts,persistentvolumeclaims,pods,events,endpoints",
+                                  "create,delete,deletecollection,get,list,patch,update,watch"),
+                             rule("apps,batch,policy,coordination.k8s.io", "*",
+                                  "create,delete,deletecollection,get,list,patch,update,watch"),
+                             rule("-", "namespaces", "get,list,watch"),
+                             rule("rbac.authorization.k8s.io", "roles,rolebindings",
+                                  "create,delete,deletecollection,get,list,patch,update,watch"));
+    put_new(api, rbac, "clusterroles", "", cluster_role("admin", json_deep_copy(edit)));
+    put_new(api, rbac, "clusterroles", "", cluster_role("edit", edit));
+    json_t *view = json_pack("[o, o]",
+                             rule("-", "configmaps,services,serviceaccounts,persistentvolumeclaims,pods,events,endpoints,namespaces",
+                                  "get,list,watch"),
+                             rule("apps,batch,policy", "*", "get,list,watch"));
+    put_new(api, rbac, "clusterroles", "", cluster_role("view", view));
+    put_new(api, rbac, "clusterroles", "",
+            cluster_role("system:discovery",
+                         json_pack("[{s:[s,s,s,s,s,s,s,s,s,s,s], s:[s]}]", "nonResourceURLs", "/api",
+                                   "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                                   "/openapi/*", "/readyz", "/version", "/version/", "verbs", "get")));
+    put_new(api, rbac, "clusterroles", "",
+            cluster_role("system:basic-user",
+                         json_pack("[o, o]",
+                                   rule("authorization.k8s.io", "selfsubjectaccessreviews,selfsubjectrulesreviews", "create"),
+                                   rule("authentication.k8s.io", "selfsubjectreviews", "create"))));
+    put_new(api, rbac, "clusterroles", "",
+            cluster_role("system:public-info-viewer",
+                         json_pack("[{s:[s,s,s,s,s], s:[s]}]", "nonResourceURLs", "/healthz",
+                                   "/livez", "/readyz", "/version", "/version/", "verbs", "get")));
+    put_new(api, rbac, "clusterrolebindings", "",
+            binding("cluster-admin", "cluster-admin", "system:masters", NULL));
+    put_new(api, rbac, "clusterrolebindings", "",
+            binding("system:discovery", "system:discovery", "system:authenticated", NULL));
+    put_new(api, rbac, "clusterrolebindings", "",
+            binding("system:basic-user", "system:basic-user", "system:authenticated", NULL));
+    put_new(api, rbac, "clusterrolebindings", "",
+            binding("system:public-info-viewer", "system:public-info-viewer",
+                    "system:authenticated", "system:unauthenticated"));
+}
+
+static bool has_finalizer(const json_t *obj, const char *f)
+{
+    json_t *fs = json_object_get(json_object_get(obj, "metadata"), "finalizers");
+    size_t i;
+    json_t *v;
+    json_array_foreach(fs, i, v) {
+        if (strcmp(json_string_value(v), f) == 0) return true;
+    }
+    return false;
+}
+
+static void write_obj(struct as_store *s, struct as_coll *c, json_t *obj /* stolen */)
+{
+    uint64_t rv = as_store_next_rv(s);
+    char rvs[32];
+    snprintf(rvs, sizeof rvs, "%llu", (unsigned long long)rv);
+    json_object_set_new(as_meta(obj), "resourceVersion", json_string(rvs));
+    json_t *m = json_object_get(obj, "metadata");
+    if (json_object_get(m, "deletionTimestamp") && json_array_size(json_object_get(m, "finalizers")) == 0)
+        as_coll_remove(s, c, as_obj_ns(obj), as_obj_name(obj), obj, rv);
+    else
+        as_coll_put(s, c, as_obj_ns(obj), as_obj_name(obj), obj, rv);
+}
+
+void as_finish_delete_locked(struct as_api *api, struct as_rtype *t, struct as_coll *c, json_t *obj)
+{
+    (void)t;
+    json_t *o = json_deep_copy(obj);
+    if (!o) return;
+    json_t *m = as_meta(o);
+    if (!json_object_get(m, "deletionTimestamp")) {
+        char now[64];
+        as_now_rfc3339(now, sizeof now);
+        json_object_set_new(m, "deletionTimestamp", json_string(now));
+        json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(0));
+    } else if (json_array_size(json_object_get(m, "finalizers")) > 0) {
+        json_decref(o);
+        return; /* waiting for its finalizers */
+    }
+    write_obj(api->store, c, o);
+}
+
+static void remove_finalizer(struct as_store *s, struct as_coll *c, json_t *obj, const char *f)
+{
+    json_t *o = json_deep_copy(obj);
+    if (!o) return;
+    json_t *fs = json_object_get(as_meta(o), "finalizers");
+    for (size_t i = json_array_size(fs); i > 0; i--)
+        if (strcmp(json_string_value(json_array_get(fs, i - 1)), f) == 0) json_array_remove(fs, i - 1);
+    write_obj(s, c, o);
+}
+
+/* One pass; store locked.  Returns true when it changed something. */
+static bool gc_pass(struct as_api *api)
+{
+    struct as_store *s = api->store;
+    bool changed = false;
+    json_t *uids = json_object();
+    json_t *todo = json_array(); /* [coll index, obj, action] */
+    struct as_coll *nsc = as_store_coll(s, "", "namespaces");
+    struct as_coll *sac = as_store_coll(s, "", "serviceaccounts");
+    bool any_refs = false;
+    for (size_t ci = 0; ci < s->ncolls; ci++) {
+        struct as_coll *c = s->colls[ci];
+        for (size_t i = 0; i < c->n; i++) {
+            json_t *m = json_object_get(c->items[i].obj, "metadata");
+            json_object_set(uids, as_jstr(m, "uid"), c->items[i].obj);
+            if (json_object_get(m, "ownerReferences") || json_object_get(m, "deletionTimestamp"))
+                any_refs = true;
+        }
+    }
+    /* namespaces: default service account; content of terminating ones */
+    for (size_t i = 0; nsc && sac && i < nsc->n; i++) {
+        json_t *ns = nsc->items[i].obj;
+        const char *name = as_obj_name(ns);
+        bool terminating = json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp") != NULL;
+        if (!terminating && !as_coll_get(sac, name, "default")) {
+            put_new(api, "", "serviceaccounts", name,
+                    json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
+                              "metadata", "name", "default"));
+            changed = true;
+        }
+        if (!terminating) continue;
+        size_t left = 0;
+        for (size_t ci = 0; ci < s->ncolls; ci++) {
+            struct as_coll *c = s->colls[ci];
+            if (c == nsc) continue;
+            char prefix[300];
+            snprintf(prefix, sizeof prefix, "%s/", name);
+            for (size_t k = as_coll_after(c, prefix); k < c->n; k++) {
+                if (strncmp(c->items[k].key, prefix, strlen(prefix)) != 0) break;
+                left++;
+                if (!json_object_get(json_object_get(c->items[k].obj, "metadata"), "deletionTimestamp"))
+                    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)ci, c->items[k].obj, "delete"));
+            }
+        }
+        bool spec_fin = false;
+        size_t fk;
+        json_t *fv;
+        json_array_foreach(json_object_get(json_object_get(ns, "spec"), "finalizers"), fk, fv) {
+            if (strcmp(json_string_value(fv), "kubernetes") == 0) spec_fin = true;
+        }
+        if (left == 0 && !spec_fin) {
+            json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)-1, ns, "ns-remove"));
+        } else if (left == 0) {
+            json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)-1, ns, "ns-finalize"));
+        }
+    }
+    if (any_refs) {
+        for (size_t ci = 0; ci < s->ncolls; ci++) {
+            struct as_coll *c = s->colls[ci];
+            for (size_t i = 0; i < c->n; i++) {
+                json_t *o = c->items[i].obj;
+                json_t *m = json_object_get(o, "metadata");
+                json_t *refs = json_object_get(m, "ownerReferences");
+                if (json_array_size(refs) == 0) continue;
+                size_t dangling = 0, k;
+                json_t *r;
+                bool orphan = false, foreground = false;
+                json_array_foreach(refs, k, r) {
+                    json_t *owner = json_object_get(uids, as_jstr(r, "uid"));
+                    if (!owner) {
+                        dangling++;
+                        continue;
+                    }
+                    if (json_object_get(json_object_get(owner, "metadata"), "deletionTimestamp")) {
+                        if (has_finalizer(owner, "orphan")) orphan = true;
+                        else if (has_finalizer(owner, "foregroundDeletion")) foreground = true;
+                    }
+                }
+                bool deleting = json_object_get(m, "deletionTimestamp") != NULL;
+                if (orphan)
+                    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)ci, o, "orphan"));
+                else if (!deleting && (foreground || dangling == json_array_size(refs)))
+                    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)ci, o, "delete"));
+            }
+        }
+        /* owners waiting on orphan/foreground finalizers */
+        for (size_t ci = 0; ci < s->ncolls; ci++) {
+            struct as_coll *c = s->colls[ci];
+            for (size_t i = 0; i < c->n; i++) {
+                json_t *o = c->items[i].obj;
+                json_t *m = json_object_get(o, "metadata");
+                if (!json_object_get(m, "deletionTimestamp")) continue;
+                bool fo = has_finalizer(o, "orphan"), ff = has_finalizer(o, "foregroundDeletion");
+                if (!fo && !ff) continue;
+                const char *uid = as_jstr(m, "uid");
+                bool has_dependents = false;
+                for (size_t cj = 0; cj < s->ncolls && !has_dependents; cj++)
+                    for (size_t j = 0; j < s->colls[cj]->n && !has_dependents; j++) {
+                        json_t *refs = json_object_get(json_object_get(s->colls[cj]->items[j].obj, "metadata"),
+                                                       "ownerReferences");
+                        size_t k;
+                        json_t *r;
+                        json_array_foreach(refs, k, r) {
+                            if (strcmp(as_jstr(r, "uid"), uid) == 0) has_dependents = true;
+                        }
+                    }
+                if (!has_dependents)
+                    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)ci, o,
+                                                          fo ? "unfinalize-orphan" : "unfinalize-fg"));
+            }
+        }
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(todo, i, a) {
+        json_int_t ci = json_integer_value(json_array_get(a, 0));
+        json_t *o = json_array_get(a, 1);
+        const char *act = json_string_value(json_array_get(a, 2));
+        struct as_coll *c = ci < 0 ? nsc : s->colls[ci];
+        /* act only on the state we looked at */
+        json_t *cur = as_coll_get(c, as_obj_ns(o), as_obj_name(o));
+        if (!cur || as_obj_rv(cur) != as_obj_rv(o)) continue;
+        changed = true;
+        if (strcmp(act, "delete") == 0) {
+            as_finish_delete_locked(api, NULL, c, cur);
+        } else if (strcmp(act, "orphan") == 0) {
+            json_t *n = json_deep_copy(cur);
+            json_t *refs = json_object_get(as_meta(n), "ownerReferences");
+            for (size_t k = json_array_size(refs); k > 0; k--) {
+                json_t *owner = json_object_get(uids, as_jstr(json_array_get(refs, k - 1), "uid"));
+                if (owner && has_finalizer(owner, "orphan")) json_array_remove(refs, k - 1);
+            }
+            if (json_array_size(refs) == 0) json_object_del(as_meta(n), "ownerReferences");
+            write_obj(s, c, n);
+        } else if (strcmp(act, "unfinalize-orphan") == 0) {
+            remove_finalizer(s, c, cur, "orphan");
+        } else if (strcmp(act, "unfinalize-fg") == 0) {
+            remove_finalizer(s, c, cur, "foregroundDeletion");
+        } else if (strcmp(act, "ns-finalize") == 0) {
+            json_t *n = json_deep_copy(cur);
+            json_t *spec = json_object_get(n, "spec");
+            json_t *fs = json_object_get(spec, "finalizers");
+            for (size_t k = json_array_size(fs); k > 0; k--)
+                if (strcmp(json_string_value(json_array_get(fs, k - 1)), "kubernetes") == 0)
+                    json_array_remove(fs, k - 1);
+            write_obj(s, c, n);
+        } else if (strcmp(act, "ns-remove") == 0) {
+            if (json_array_size(json_object_get(json_object_get(cur, "metadata"), "finalizers")) == 0) {
+                json_t *n = json_deep_copy(cur);
+                uint64_t rv = as_store_next_rv(s);
+                char rvs[32];
+                snprintf(rvs, sizeof rvs, "%llu", (unsigned long long)rv);
+                json_object_set_new(as_meta(n), "resourceVersion", json_string(rvs));
+                as_coll_remove(s, c, "", as_obj_name(n), n, rv);
+            }
+        }
+    }
+    json_decref(todo);
+    json_decref(uids);
+    return changed;
+}
+
+static struct as_api *gc_api;
+
+static void *gc_main(void *arg)
+{
+    struct as_api *api = arg;
+    struct as_store *s = api->store;
+    as_store_lock(s);
+    while (!s->stopping) {
+        if (!s->dirty) {
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_sec += 1;
+            pthread_cond_timedwait(&s->changed, &s->mu, &dl);
+            continue;
+        }
+        s->dirty = false;
+        while (gc_pass(api) && !s->stopping) {
+        }
+        s->dirty = false;
+        as_store_unlock(s);
+        usleep(GC_PERIOD_MS * 1000);
+        as_store_lock(s);
+    }
+    as_store_unlock(s);
+    return NULL;
+}
+
+dpm_rc as_gc_start(struct as_api *api)
+{
+    gc_api = api;
+    if (pthread_create(&gc_thread, NULL, gc_main, api) != 0) return DPM_EINTERNAL;
+    gc_running = true;
+    return DPM_OK;
+}
+
+void as_gc_stop(void)
+{
+    if (!gc_running) return;
+    as_store_lock(gc_api->store);
+    gc_api->store->stopping = true;
+    pthread_cond_broadcast(&gc_api->store->changed);
+    as_store_unlock(gc_api->store);
+    pthread_join(gc_thread, NULL);
+    gc_running = false;
+}

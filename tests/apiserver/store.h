@@ -1,0 +1,166 @@
+/* In-tree test API server: resource types, the generic object store and
+ * watch fan-out (internal, prefix as_).
+ *
+ * Resource types (struct as_rtype): the built-in table plus one per served
+ * CRD.  Objects are stored per group/resource (all versions of a resource
+ * share one collection; reading through another version only rewrites
+ * apiVersion: no conversion), sorted by "namespace/name" as etcd keys sort.
+ *
+ * Concurrency: one store mutex.  Every as_store_ and as_coll_ call below
+ * requires it held (as_store_lock) unless documented otherwise.  Stored
+ * objects are immutable: a write replaces the json_t, so a reader may
+ * json_incref() an object under the lock and serialise it after unlocking.
+ *
+ * Watch: every write appends an event to the collection's bounded history
+ * (capacity from as_store_new) and to each open watcher's bounded queue.
+ * Writers never block on watchers: a watcher whose queue is full is marked
+ * overflowed and its stream is closed (as kube-apiserver closes a watcher
+ * that cannot keep up).  A watch from a resourceVersion older than the
+ * history gets 410 Expired.
+ *
+ * Ownership: struct as_store owns everything; as_store_free() releases it
+ * (NULL accepted).  Pointers to rtypes stay valid until as_store_free()
+ * (removed CRD types are only marked unserved).
+ */
+#ifndef AS_STORE_H
+#define AS_STORE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "dpm/error.h"
+
+#define AS_MAX_VERSIONS 8
+
+struct as_rtype {
+    char group[128];
+    char resource[128];
+    char kind[128];
+    char list_kind[140];
+    char singular[128];
+    char versions[AS_MAX_VERSIONS][32]; /* served versions, preferred first */
+    size_t nversions;
+    char storage_version[32];
+    bool namespaced;
+    bool has_status;     /* status subresource */
+    bool has_scale;      /* scale subresource (deployments) */
+    bool has_token;      /* serviceaccounts/token */
+    bool create_only;    /* reviews: only POST, nothing stored */
+    bool generation;     /* metadata.generation maintained */
+    bool unconditional_update; /* PUT without resourceVersion allowed */
+    bool served;
+    bool is_crd;
+    const char *short_names[4]; /* built-ins */
+    const char *categories[2];
+    json_t *crd; /* CRD types: the CRD object (owned reference), else NULL */
+};
+
+struct as_event {
+    const char *type; /* "ADDED" "MODIFIED" "DELETED" (static strings) */
+    uint64_t rv;
+    json_t *obj; /* owned reference */
+    json_t *old; /* previous state or NULL, owned reference */
+};
+
+struct as_entry {
+    char *key; /* "ns/name" or "name" */
+    json_t *obj;
+};
+
+struct as_coll {
+    char group[128];
+    char resource[128];
+    struct as_entry *items;
+    size_t n, cap;
+    struct as_event *hist; /* ring */
+    size_t hist_cap, hist_start, hist_len;
+    uint64_t evicted_rv; /* rv of the newest event dropped from the ring, 0 = none */
+    struct as_watcher *watchers;
+};
+
+struct as_watcher {
+    struct as_coll *coll;
+    struct as_event *q; /* ring of owned events */
+    size_t q_cap, q_start, q_len;
+    bool overflow;
+    bool closed; /* closed on demand (fault injection) or at shutdown */
+    pthread_cond_t cv;
+    struct as_watcher *next;
+};
+
+struct as_store {
+    pthread_mutex_t mu;
+    uint64_t rv;
+    struct as_rtype **types;
+    size_t ntypes, types_cap;
+    struct as_coll **colls;
+    size_t ncolls, colls_cap;
+    size_t history_cap;
+    size_t watcher_queue_cap;
+    bool stopping;
+    bool dirty; /* a write happened since the last GC pass / snapshot */
+    uint64_t snapshot_rv; /* rv at the last persisted snapshot */
+    pthread_cond_t changed; /* broadcast on every write (GC, persist) */
+    bool emulate_120;
+};
+
+dpm_rc as_store_new(size_t history_cap, size_t watcher_queue_cap, bool emulate_120,
+                    struct as_store **out);
+void as_store_free(struct as_store *s);
+void as_store_lock(struct as_store *s);
+void as_store_unlock(struct as_store *s);
+
+/* ---- types ---- */
+/* The served type for group/version/resource, NULL when not served. */
+struct as_rtype *as_store_type(struct as_store *s, const char *group, const char *version,
+                               const char *resource);
+/* By group + kind (ownerReferences), any served version. */
+struct as_rtype *as_store_type_by_kind(struct as_store *s, const char *group, const char *kind);
+/* Adds or replaces the type a CRD defines (from crd, incref'd) and marks it
+ * served; a CRD being deleted unserves it. */
+dpm_rc as_store_sync_crd(struct as_store *s, json_t *crd);
+void as_store_unserve_crd(struct as_store *s, const char *crd_name);
+bool as_rtype_serves_version(const struct as_rtype *t, const char *version);
+
+/* ---- objects ---- */
+struct as_coll *as_store_coll(struct as_store *s, const char *group, const char *resource);
+void as_make_key(char *buf, size_t n, const char *ns, const char *name);
+/* Borrowed reference or NULL. */
+json_t *as_coll_get(struct as_coll *c, const char *ns, const char *name);
+/* Index of the first entry whose key is > after (after NULL: 0). */
+size_t as_coll_after(struct as_coll *c, const char *after);
+/* Next resourceVersion (not yet used). */
+uint64_t as_store_next_rv(struct as_store *s);
+/* Stores obj (reference stolen) under ns/name with the rv already set in
+ * its metadata, records the event ADDED or MODIFIED.  DPM_ENOMEM leaves the
+ * store unaltered (obj is released). */
+dpm_rc as_coll_put(struct as_store *s, struct as_coll *c, const char *ns, const char *name,
+                   json_t *obj, uint64_t rv);
+/* Removes ns/name, records DELETED with final (reference stolen; its rv is
+ * the deletion's). */
+dpm_rc as_coll_remove(struct as_store *s, struct as_coll *c, const char *ns, const char *name,
+                      json_t *final, uint64_t rv);
+/* Loads an object without recording an event (state restore). */
+dpm_rc as_coll_load(struct as_coll *c, const char *ns, const char *name, json_t *obj);
+
+/* ---- watch ---- */
+/* Opens a watcher receiving events with rv > from_rv.  Events still in the
+ * history are queued first.  Returns DPM_EGONE (and *oldest) when from_rv is
+ * older than the history. */
+dpm_rc as_watch_open(struct as_store *s, struct as_coll *c, uint64_t from_rv,
+                     struct as_watcher **out, uint64_t *oldest);
+/* Pops one event into *ev (caller owns its references) waiting until
+ * deadline (CLOCK_REALTIME) at most.  Returns 1 with an event, 0 on timeout,
+ * -1 when the watcher is closed/overflowed or the store is stopping. */
+int as_watch_next(struct as_store *s, struct as_watcher *w, const struct timespec *deadline,
+                  struct as_event *ev);
+void as_watch_close(struct as_store *s, struct as_watcher *w);
+/* Closes every open watcher (fault injection, shutdown). */
+void as_watch_close_all(struct as_store *s);
+void as_event_clear(struct as_event *ev);
+
+#endif
