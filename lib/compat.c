@@ -286,6 +286,28 @@ static int hist_cmp(const void *a, const void *b)
     return x->version < y->version ? -1 : x->version > y->version;
 }
 
+/* The same schema: the same fields in the same order with the same name,
+ * type and required (other keys, e.g. pii or classification, do not make a
+ * new version). */
+static bool same_schema(const json_t *a, const json_t *b)
+{
+    if (json_array_size(a) != json_array_size(b))
+        return false;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
+        static const char *const keys[] = {"name", "type"};
+        for (size_t k = 0; k < 2; k++) {
+            const json_t *u = json_object_get(x, keys[k]), *v = json_object_get(y, keys[k]);
+            if (!(u == v || (u && v && json_equal((json_t *)u, (json_t *)v))))
+                return false;
+        }
+        if (json_is_true(json_object_get(x, "required")) !=
+            json_is_true(json_object_get(y, "required")))
+            return false;
+    }
+    return true;
+}
+
 /* Checks one output port of the new object. */
 static dpm_rc check_port(const json_t *old_obj, const json_t *new_port, size_t idx,
                          const char *mode, unsigned dirs, bool transitive,
@@ -338,7 +360,7 @@ static dpm_rc check_port(const json_t *old_obj, const json_t *new_port, size_t i
     /* The previous schema's version: the newest recorded one when it is
      * that very schema, else the next number. */
     long long prev_version = top + 1;
-    if (nh && old_list && json_equal(hv[nh - 1].schema, (json_t *)old_list))
+    if (nh && old_list && same_schema(hv[nh - 1].schema, old_list))
         prev_version = hv[nh - 1].version;
 
     struct changes cs = {0};

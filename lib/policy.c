@@ -256,6 +256,102 @@ static int first_bit(unsigned kinds)
     return -1;
 }
 
+/* glibc's regcomp() copies the parse tree of a repeated atom once per
+ * repetition ("a{100}" is 100 copies, "a+" two), so stacked or nested
+ * repetitions ("a++++...", "((a{50}){50}){50}") grow exponentially and a
+ * short pattern can exhaust memory; back-references (a GNU extension, not
+ * POSIX ERE) make regexec() exponential in time.  Before compiling we
+ * estimate the tree size by the same multiplication and refuse patterns
+ * past REGEX_WEIGHT_MAX, and refuse back-references, so a policy cannot take
+ * the webhook down.  Returns NULL when the pattern is acceptable, else why. */
+#define REGEX_WEIGHT_MAX 5000
+#define REGEX_DEPTH_MAX 32
+
+static const char *regex_too_complex(const char *p)
+{
+    size_t sum[REGEX_DEPTH_MAX + 1] = {0}, last[REGEX_DEPTH_MAX + 1] = {0};
+    int d = 0;
+    for (size_t i = 0; p[i]; i++) {
+        size_t atom = 1;
+        char c = p[i];
+        if (c == '\\') {
+            if (p[i + 1] >= '1' && p[i + 1] <= '9')
+                return "back-references are not supported (not POSIX ERE)";
+            if (p[i + 1])
+                i++;
+        } else if (c == '[') {
+            i++;
+            if (p[i] == '^')
+                i++;
+            if (p[i] == ']')
+                i++;
+            while (p[i] && p[i] != ']') {
+                if (p[i] == '[' && (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+                    char close = p[i + 1];
+                    i += 2;
+                    while (p[i] && !(p[i] == close && p[i + 1] == ']'))
+                        i++;
+                    if (p[i])
+                        i++;
+                }
+                if (p[i])
+                    i++;
+            }
+            if (!p[i])
+                return NULL; /* unterminated: regcomp reports it */
+        } else if (c == '(') {
+            if (d == REGEX_DEPTH_MAX)
+                return "groups nested too deeply";
+            d++;
+            sum[d] = last[d] = 0;
+            continue;
+        } else if (c == ')' && d > 0) {
+            atom = sum[d] ? sum[d] : 1;
+            d--;
+        } else if (c == '|') {
+            last[d] = 0;
+            continue;
+        } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+            size_t mult = 2;
+            if (c == '{') {
+                size_t n = 0, m = 0, j = i + 1;
+                bool comma = false, digits = false;
+                while (p[j] >= '0' && p[j] <= '9' && n < 100000)
+                    n = n * 10 + (size_t)(p[j++] - '0'), digits = true;
+                if (p[j] == ',') {
+                    comma = true;
+                    j++;
+                    while (p[j] >= '0' && p[j] <= '9' && m < 100000)
+                        m = m * 10 + (size_t)(p[j++] - '0');
+                }
+                if (p[j] != '}' || !digits) {
+                    sum[d] += 1; /* a literal '{' */
+                    last[d] = 1;
+                    continue;
+                }
+                i = j;
+                mult = comma ? (m > n ? m : n + 1) : n;
+                if (mult < 1)
+                    mult = 1;
+            }
+            if (last[d] && mult > 1) {
+                if (last[d] > REGEX_WEIGHT_MAX / mult)
+                    return "too complex (repetitions multiply its size)";
+                sum[d] += last[d] * (mult - 1);
+                last[d] *= mult;
+            }
+            if (sum[d] > REGEX_WEIGHT_MAX)
+                return "too complex (repetitions multiply its size)";
+            continue;
+        }
+        sum[d] += atom;
+        last[d] = atom;
+        if (sum[d] > REGEX_WEIGHT_MAX)
+            return "too complex (repetitions multiply its size)";
+    }
+    return NULL;
+}
+
 static const char *const RULE_FIELDS[] = {"name", "check", "path", "required", "pattern",
                                           "in", "notIn", "min", "max", NULL};
 static const char *const OPERATORS[] = {"required", "pattern", "in", "notIn", "min", "max",
@@ -290,6 +386,7 @@ static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
         any = any || r->required || !json_is_boolean(v);
     }
     if ((v = json_object_get(jr, "pattern"))) {
+        const char *why;
         any = true;
         snprintf(p, sizeof(p), "%s.pattern", rp);
         if (!json_is_string(v)) {
@@ -298,14 +395,18 @@ static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
             problem(c, p, "longer than %d characters", PATTERN_MAX);
         } else if (strlen(json_string_value(v)) != json_string_length(v)) {
             problem(c, p, "contains a NUL byte");
+        } else if ((why = regex_too_complex(json_string_value(v)))) {
+            char text[PATTERN_MAX + 64];
+            problem(c, p, "invalid regular expression %s: %s",
+                    dpm_scalar_text(v, true, text, sizeof(text)), why);
         } else {
             int e = regcomp(&r->re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
             if (e) {
-                char why[256], text[PATTERN_MAX + 64];
-                regerror(e, &r->re, why, sizeof(why));
+                char reason[256], text[PATTERN_MAX + 64];
+                regerror(e, &r->re, reason, sizeof(reason));
                 regfree(&r->re);
                 problem(c, p, "invalid regular expression %s: %s",
-                        dpm_scalar_text(v, true, text, sizeof(text)), why);
+                        dpm_scalar_text(v, true, text, sizeof(text)), reason);
             } else {
                 r->has_pattern = true;
                 if (!(r->pattern = strdup(json_string_value(v))))
@@ -355,16 +456,28 @@ static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
                        "min, max");
 }
 
+static void compile_rule_body(struct ctx *c, const struct dpm_policy *pol, const json_t *jr,
+                              const char *rp, size_t idx, struct dpm_rule *r);
+
+/* One rule: its own fields first, unknown fields last. */
 static void compile_rule(struct ctx *c, const struct dpm_policy *pol, const json_t *jr,
                          size_t idx, struct dpm_rule *r)
 {
-    char rp[64], p[DPM_PATH_CONCRETE_MAX];
-    struct dpm_error e;
+    char rp[64];
     snprintf(rp, sizeof(rp), "spec.rules[%zu]", idx);
     if (!json_is_object(jr)) {
         problem(c, rp, "must be an object, found %s", type_name(jr));
         return;
     }
+    compile_rule_body(c, pol, jr, rp, idx, r);
+    unknown_fields(c, jr, rp, RULE_FIELDS);
+}
+
+static void compile_rule_body(struct ctx *c, const struct dpm_policy *pol, const json_t *jr,
+                              const char *rp, size_t idx, struct dpm_rule *r)
+{
+    char p[DPM_PATH_CONCRETE_MAX];
+    struct dpm_error e;
     const json_t *name = json_object_get(jr, "name");
     snprintf(p, sizeof(p), "%s.name", rp);
     if (!name) {
@@ -387,7 +500,6 @@ static void compile_rule(struct ctx *c, const struct dpm_policy *pol, const json
         if (!r->name || !r->source)
             c->rc = DPM_ENOMEM;
     }
-    unknown_fields(c, jr, rp, RULE_FIELDS);
     const json_t *check = json_object_get(jr, "check");
     const json_t *path = json_object_get(jr, "path");
     if ((check != NULL) == (path != NULL)) {

@@ -36,8 +36,10 @@
  * ignored; of several entries with one version, the first counts; at most
  * the first 1000 entries are read.  The old object's own schema for the port
  * (the previous schema) is version N when the newest recorded entry for the
- * port is that same schema, else the newest recorded version + 1 (1 with no
- * history): it is the schema of the current version either way.
+ * port is that same schema (the same fields in the same order with the
+ * same name, type and required; other keys such as pii do not count), else
+ * the newest recorded version + 1 (1 with no history): it is the schema of
+ * the current version either way.
  *
  * Non-transitive modes compare with the previous schema only; *_TRANSITIVE
  * modes also with every recorded schema of the port.  A change that breaks

@@ -481,6 +481,55 @@ static void test_path_grammar_limits(void **state)
     free(p);
 }
 
+/* Patterns whose compiled form would explode are refused before regcomp. */
+static void test_regex_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *pattern; /* JSON-escaped */
+        const char *why;     /* NULL: accepted */
+    } rows[] = {
+        {"^[^@]+@company\\\\.com$", NULL},
+        {"^[a-z]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]+)*$", NULL},
+        {"^[0-9]{1,3}(\\\\.[0-9]{1,3}){3}$", NULL},
+        {"^[[:alpha:]][[:alnum:]_]{0,62}$", NULL},
+        {"a{1000}", NULL},
+        {"^v[0-9]+$", NULL},
+        {"a++++++++++++++++++++++++++++++++++++++++", "too complex"},
+        {"((a{50}){50}){50}", "too complex"},
+        {"(ab)\\\\1", "back-references are not supported"},
+        {"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))", "nested too deeply"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char rule[512], *p;
+        snprintf(rule, sizeof(rule), "{\"name\":\"r\",\"path\":\"spec.a\",\"pattern\":\"%s\"}",
+                 rows[i].pattern);
+        p = policy1("Deny", rule);
+        json_t *pj = load(p);
+        struct dpm_policy *pol = NULL;
+        struct dpm_report r = DPM_REPORT_INIT;
+        dpm_rc rc = dpm_policy_compile(pj, &pol, &r, NULL);
+        if (!rows[i].why) {
+            if (rc != DPM_OK) {
+                fprintf(stderr, "%s: %s\n", rows[i].pattern, r.n ? r.items[0].message : "?");
+                fail();
+            }
+        } else {
+            assert_int_equal(rc, DPM_EINVALID);
+            assert_int_equal(r.n, 1);
+            assert_string_equal(r.items[0].path, "spec.rules[0].pattern");
+            if (!strstr(r.items[0].message, rows[i].why)) {
+                fprintf(stderr, "%s: %s\n", rows[i].pattern, r.items[0].message);
+                fail();
+            }
+        }
+        dpm_policy_free(pol);
+        dpm_report_free(&r);
+        json_decref(pj);
+        free(p);
+    }
+}
+
 /* ---- built-in checks ---- */
 
 static void test_pii_checks(void **state)
@@ -653,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_compile_rule_errors),
         cmocka_unit_test(test_path_grammar),
         cmocka_unit_test(test_path_grammar_limits),
+        cmocka_unit_test(test_regex_limits),
         cmocka_unit_test(test_pii_checks),
         cmocka_unit_test(test_match_globs),
         cmocka_unit_test(test_policy_set),
