@@ -659,7 +659,9 @@ dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
     b.opts = opts;
     b.err = err;
     b.out = out;
-    dpm_buf_init(&b.path, len + 64);
+    /* a path is at most every key on one branch, each escaped (x2), plus an
+     * index segment per level */
+    dpm_buf_init(&b.path, 2 * len + 32 * (opts->max_depth + 2));
     b.ascii = true;
     for (size_t i = 0; i < len && b.ascii; i++)
         b.ascii = (unsigned char)data[i] < 0x80;

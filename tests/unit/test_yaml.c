@@ -361,6 +361,13 @@ static void test_keys(void **state)
                     "duplicate key \"b\" (first at line 2, again at line 6)");
     assert_contains(load_err("\"a\\0b\": 1\n", NULL, DPM_EPARSE),
                     "1:1: mapping key contains a NUL character");
+    /* a key whose path form (escaped) is twice as long as its source */
+    char qk[512] = "'";
+    memset(qk + 1, '\"', 300);
+    strcpy(qk + 301, "': [[1]]\n");
+    json_t *q = load1(qk);
+    assert_int_equal(json_object_size(q), 1);
+    json_decref(q);
     /* scalar keys are taken by their text */
     json_t *r = load1("1: a\ntrue: b\n~: c\n\"q\": d\n");
     json_t *w = json_pack("{s:s,s:s,s:s,s:s}", "1", "a", "true", "b", "~", "c", "q", "d");
