@@ -45,6 +45,8 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all unit test test-fast fuzz fuzz-build bench demo clean deps
+# Keep the objects of pattern chains (unit tests, benches): no rebuild each run.
+.SECONDARY:
 all: $(BUILD)/dpm $(BUILD)/dpm-test-apiserver
 
 $(BUILD)/obj/%.o: %.c
