@@ -177,6 +177,10 @@ static bool translate_regex(const char *re, struct dpm_buf *out)
             case 'n': rep = "\n"; break;
             case 't': rep = "\t"; break;
             default:
+                /* RE2 has no backreferences (kube rejects them), and in
+                 * glibc they make matching exponential */
+                if (e >= '0' && e <= '9')
+                    return false;
                 if (in_class) {
                     /* inside brackets POSIX has no escapes: the char itself */
                     if (e == ']' || e == '\\' || e == '-' || e == '^')
