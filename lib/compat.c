@@ -308,24 +308,45 @@ static bool same_schema(const json_t *a, const json_t *b)
     return true;
 }
 
+/* The old object's output ports by name (sorted; the first of duplicate
+ * names wins), so matching many ports stays O(n log n). */
+struct named_port {
+    const char *name;
+    const json_t *port;
+    size_t order;
+};
+
+static int named_port_cmp(const void *a, const void *b)
+{
+    const struct named_port *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->order < y->order ? -1 : x->order > y->order);
+}
+
+static const json_t *old_port_find(const struct named_port *v, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* leftmost match: the first of duplicates */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(v[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(v[lo].name, name) == 0 ? v[lo].port : NULL;
+}
+
 /* Checks one output port of the new object. */
-static dpm_rc check_port(const json_t *old_obj, const json_t *new_port, size_t idx,
-                         const char *mode, unsigned dirs, bool transitive,
-                         struct dpm_report *report)
+static dpm_rc check_port(const json_t *old_obj, const struct named_port *old_ports,
+                         size_t nold, const json_t *new_port, size_t idx, const char *mode,
+                         unsigned dirs, bool transitive, struct dpm_report *report)
 {
     const char *pname = json_string_value(json_object_get(new_port, "name"));
     const json_t *new_list = json_object_get(json_object_get(new_port, "contract"), "schema");
     if (!pname || !json_is_array(new_list))
         return DPM_OK;
-    const json_t *old_port = NULL, *p;
+    const json_t *old_port = old_port_find(old_ports, nold, pname), *p;
     size_t i;
-    json_array_foreach(json_object_get(json_object_get(old_obj, "spec"), "outputPorts"), i, p) {
-        const char *n = json_string_value(json_object_get(p, "name"));
-        if (n && strcmp(n, pname) == 0) {
-            old_port = p;
-            break;
-        }
-    }
     const json_t *old_list =
         old_port ? json_object_get(json_object_get(old_port, "contract"), "schema") : NULL;
 
@@ -448,13 +469,27 @@ dpm_rc dpm_check_update(const json_t *old_obj, const json_t *new_obj,
      * from the new one is not a schema break: its data stops being
      * published (consumers see that as a missing dependency, which lineage
      * reports), no reader is handed data it cannot decode. */
-    size_t i;
+    size_t i, nold = 0;
     const json_t *port;
-    json_array_foreach(json_object_get(new_spec, "outputPorts"), i, port) {
-        rc = check_port(old_obj, port, i, modes[m].name, modes[m].dirs, modes[m].transitive,
-                        report);
-        if (rc)
-            return rc;
+    const json_t *old_list = json_object_get(old_spec, "outputPorts");
+    struct named_port *old_ports = NULL;
+    if (json_array_size(old_list)) {
+        old_ports = calloc(json_array_size(old_list), sizeof(*old_ports));
+        if (!old_ports)
+            return DPM_ENOMEM;
+        json_array_foreach(old_list, i, port) {
+            const char *n = json_string_value(json_object_get(port, "name"));
+            if (n)
+                old_ports[nold++] = (struct named_port){n, port, i};
+        }
+        qsort(old_ports, nold, sizeof(*old_ports), named_port_cmp);
     }
-    return DPM_OK;
+    json_array_foreach(json_object_get(new_spec, "outputPorts"), i, port) {
+        rc = check_port(old_obj, old_ports, nold, port, i, modes[m].name, modes[m].dirs,
+                        modes[m].transitive, report);
+        if (rc)
+            break;
+    }
+    free(old_ports);
+    return rc;
 }
