@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "patch.h"
+#include "proto.h"
 #include "rest_private.h"
 #include "status.h"
 
@@ -22,11 +23,28 @@ json_t *as_decode_body(struct as_ctx *ctx)
 {
     const char *ct = as_req_header(ctx->req, "Content-Type");
     if (ct && strstr(ct, "protobuf")) {
-        as_send_status(ctx, as_status(415, "UnsupportedMediaType", NULL,
-                                      "the body of the request was in an unknown format - "
-                                      "accepted media types include: application/json, "
-                                      "application/yaml"));
-        return NULL;
+        json_t *o = NULL;
+        struct dpm_error err = {0};
+        dpm_rc rc = as_proto_decode((const unsigned char *)ctx->req->body, ctx->req->body_len,
+                                    &o, &err);
+        if (rc == DPM_EUNSUPPORTED)
+            as_send_status(ctx, as_status(415, "UnsupportedMediaType", NULL,
+                                          "the body of the request was in an unknown format - "
+                                          "accepted media types include: application/json, "
+                                          "application/yaml (%s)", err.message));
+        else if (rc != DPM_OK)
+            as_send_status(ctx, as_status_bad_request("%s", err.message));
+        return o;
+    }
+    if (ct && (strncmp(ct, "application/yaml", 16) == 0)) {
+        struct dpm_error err = {0};
+        json_t *o = as_parse_yaml_or_json(ctx->req->body, ctx->req->body_len, &err);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            as_send_status(ctx, as_status_bad_request("yaml: %s", err.message));
+            return NULL;
+        }
+        return o;
     }
     json_error_t je;
     json_t *o = json_loadb(ctx->req->body, ctx->req->body_len, JSON_REJECT_DUPLICATES, &je);
