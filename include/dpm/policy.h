@@ -112,8 +112,9 @@ void dpm_policy_set_free(struct dpm_policy_set *s);
 
 /* Adds p, replacing the policy of the same name if any (that one loses the
  * set's reference).  The set takes over the caller's reference to p (call
- * dpm_policy_ref() first to keep one).  On DPM_ENOMEM the set is unaltered
- * and the reference is dropped (p freed if it was the last). */
+ * dpm_policy_ref() first to keep one).  On error (DPM_EINVAL for a NULL
+ * set or policy, DPM_ELIMIT past 10000 policies, DPM_ENOMEM) the set is
+ * unaltered and the reference is dropped (p freed if it was the last). */
 dpm_rc dpm_policy_set_put(struct dpm_policy_set *s, struct dpm_policy *p);
 
 /* Removes the policy of that name; false when there is none. */
