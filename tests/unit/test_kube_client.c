@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "dpm/kube_client.h"
+#include "dpm/kube_discovery.h"
 #include "dpm/ratelimit.h"
 
 #define TLS "tests/unit/fixtures/tls/"
@@ -815,7 +816,8 @@ static void test_streaming(void **state)
     t0 = now_s();
     assert_int_equal(dpm_kube_do(k, &rq, NULL, &err), DPM_ETIMEDOUT);
     double dt = now_s() - t0;
-    assert_true(dt >= 0.9 && dt < 4);
+    if (!(dt >= 0.9 && dt < 4))
+        fail_msg("idle timeout after %.3f s: %s", dt, err.message);
     /* the callback's error aborts the stream */
     rq.idle_timeout_s = 0;
     rq.ud = &c;
@@ -973,6 +975,87 @@ static void test_rate_limit(void **state)
     srv_stop(s);
 }
 
+/* Discovery: core v1, batch v1beta1 (v1 once s->ud says so), mesh.io, and
+ * an aggregated API that is down. */
+static void h_discovery(struct srv *s, const struct req *rq, struct resp *rs)
+{
+    bool new_batch = s->ud != NULL;
+    const char *p = rq->path;
+    if (strcmp(p, "/api") == 0) {
+        snprintf(rs->body, sizeof(rs->body), "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"]}");
+    } else if (strcmp(p, "/apis") == 0) {
+        snprintf(rs->body, sizeof(rs->body),
+                 "{\"kind\":\"APIGroupList\",\"groups\":["
+                 "{\"name\":\"batch\",\"versions\":[%s{\"groupVersion\":\"batch/v1beta1\",\"version\":\"v1beta1\"}]},"
+                 "{\"name\":\"metrics.k8s.io\",\"versions\":[{\"groupVersion\":\"metrics.k8s.io/v1beta1\",\"version\":\"v1beta1\"}]},"
+                 "{\"name\":\"mesh.io\",\"versions\":[{\"groupVersion\":\"mesh.io/v1alpha1\",\"version\":\"v1alpha1\"}]}]}",
+                 new_batch ? "{\"groupVersion\":\"batch/v1\",\"version\":\"v1\"}," : "");
+    } else if (strcmp(p, "/api/v1") == 0) {
+        snprintf(rs->body, sizeof(rs->body),
+                 "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
+                 "{\"name\":\"pods\",\"kind\":\"Pod\",\"namespaced\":true},"
+                 "{\"name\":\"pods/status\",\"kind\":\"Pod\",\"namespaced\":true},"
+                 "{\"name\":\"namespaces\",\"kind\":\"Namespace\",\"namespaced\":false}]}");
+    } else if (strcmp(p, "/apis/batch/v1beta1") == 0 || (new_batch && strcmp(p, "/apis/batch/v1") == 0)) {
+        snprintf(rs->body, sizeof(rs->body),
+                 "{\"kind\":\"APIResourceList\",\"resources\":["
+                 "{\"name\":\"cronjobs\",\"kind\":\"CronJob\",\"namespaced\":true}]}");
+    } else if (strcmp(p, "/apis/mesh.io/v1alpha1") == 0) {
+        snprintf(rs->body, sizeof(rs->body),
+                 "{\"kind\":\"APIResourceList\",\"resources\":["
+                 "{\"name\":\"dataproducts\",\"kind\":\"DataProduct\",\"namespaced\":true},"
+                 "{\"name\":\"meshpolicies\",\"kind\":\"MeshPolicy\",\"namespaced\":false}]}");
+    } else {
+        rs->status = 503;
+        snprintf(rs->body, sizeof(rs->body), "{\"kind\":\"Status\",\"code\":503}");
+    }
+}
+
+static void test_discovery(void **state)
+{
+    struct srv *s = srv_start(h_discovery, NULL, false);
+    struct dpm_kube *k = client_for(s->port, NULL, NULL, 0, 0);
+    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0);
+    struct dpm_error err;
+    struct dpm_gvr r;
+    bool served = true;
+    assert_int_equal(dpm_kube_discovery_resolve(d, "mesh.io/v1alpha1", "DataProduct", &r, &err), DPM_OK);
+    assert_string_equal(r.group, "mesh.io");
+    assert_string_equal(r.resource, "dataproducts");
+    assert_true(r.namespaced);
+    assert_int_equal(dpm_kube_discovery_resolve(d, "mesh.io/v1alpha1", "MeshPolicy", &r, &err), DPM_OK);
+    assert_false(r.namespaced);
+    assert_int_equal(dpm_kube_discovery_resolve(d, "v1", "Namespace", &r, &err), DPM_OK);
+    assert_string_equal(r.group, "");
+    assert_string_equal(r.resource, "namespaces");
+    assert_int_equal(dpm_kube_discovery_refreshes(d), 1); /* hits come from the cache */
+    /* the operator's choice: CronJob batch/v1 where served, else v1beta1 */
+    assert_int_equal(dpm_kube_discovery_served(d, "batch", "v1beta1", "cronjobs", &served, &err), DPM_OK);
+    assert_true(served);
+    assert_int_equal(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err), DPM_OK);
+    assert_false(served);
+    assert_int_equal(dpm_kube_discovery_served(d, "sparkoperator.k8s.io", "v1beta2",
+                                               "sparkapplications", &served, &err), DPM_OK);
+    assert_false(served);
+    assert_int_equal(dpm_kube_discovery_resolve(d, "v1", "Nope", &r, &err), DPM_ENOTFOUND);
+    assert_non_null(strstr(err.message, "kind Nope in v1"));
+    /* a miss refreshes: batch/v1 appears (an upgrade, a CRD installed) */
+    s->ud = (void *)1;
+    assert_int_equal(dpm_kube_discovery_resolve(d, "batch/v1", "CronJob", &r, &err), DPM_OK);
+    assert_string_equal(r.resource, "cronjobs");
+    unsigned n = dpm_kube_discovery_refreshes(d);
+    dpm_kube_discovery_free(d);
+    /* with a refresh interval, repeated misses do not refetch */
+    d = dpm_kube_discovery_new(k, 3600);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(dpm_kube_discovery_resolve(d, "v1", "Nope", &r, &err), DPM_ENOTFOUND);
+    assert_int_equal(dpm_kube_discovery_refreshes(d), 1);
+    assert_true(n >= 4);
+    dpm_kube_discovery_free(d);
+    dpm_kube_free(k);
+    srv_stop(s);
+}
+
 static void test_config_errors(void **state)
 {
     struct dpm_error err;
@@ -1003,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_list_paging),
         cmocka_unit_test(test_verbs),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_discovery),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
