@@ -98,6 +98,9 @@ void as_watch_serve(struct as_ctx *ctx);
 /* Reads the object for apiVersion group/version (rewritten when the stored
  * version differs); returns a new reference. */
 json_t *as_present(const struct as_rtype *t, const char *version, json_t *stored);
+/* Printer columns for Table output (new ref), NULL for Name + Created At;
+ * store locked. */
+json_t *as_printer_columns(const struct as_rtype *t, const char *version);
 /* Whether obj is in ns (when ns non-empty) and matches the label and field
  * selectors (either may be NULL). */
 struct as_label_selector;

@@ -51,11 +51,61 @@ static enum accept_as accept_as(struct as_ctx *ctx)
     return AS_JSON;
 }
 
-static json_t *printer_columns(const struct as_ctx *ctx)
+/* Columns of kube's built-in printers that a JSONPath can express (the
+ * rest, like a pod's READY count, are not rendered: see the docs). */
+static json_t *builtin_columns(const struct as_rtype *t)
 {
-    json_t *v = as_crd_version(ctx->type, ctx->version);
+    static const struct {
+        const char *group, *resource, *cols;
+    } table[] = {
+        {"", "namespaces", "Status|string|.status.phase"},
+        {"", "pods", "Status|string|.status.phase;IP|string|.status.podIP;Node|string|.spec.nodeName"},
+        {"", "persistentvolumeclaims", "Status|string|.status.phase;Volume|string|.spec.volumeName;"
+                                       "Capacity|string|.status.capacity.storage;"
+                                       "StorageClass|string|.spec.storageClassName"},
+        {"", "services", "Type|string|.spec.type;Cluster-IP|string|.spec.clusterIP"},
+        {"", "secrets", "Type|string|.type"},
+        {"", "events", "Type|string|.type;Reason|string|.reason;Object|string|.involvedObject.name;"
+                       "Message|string|.message"},
+        {"batch", "cronjobs", "Schedule|string|.spec.schedule;Suspend|boolean|.spec.suspend;"
+                              "Last Schedule|date|.status.lastScheduleTime"},
+        {"batch", "jobs", "Completions|integer|.status.succeeded"},
+        {"apps", "deployments", "Ready|integer|.status.readyReplicas;Up-to-date|integer|.status.updatedReplicas;"
+                                "Available|integer|.status.availableReplicas"},
+        {"coordination.k8s.io", "leases", "Holder|string|.spec.holderIdentity"},
+        {"rbac.authorization.k8s.io", "rolebindings", "Role|string|.roleRef.name"},
+        {"rbac.authorization.k8s.io", "clusterrolebindings", "Role|string|.roleRef.name"},
+        {"policy", "poddisruptionbudgets", "Min Available|string|.spec.minAvailable;"
+                                           "Max Unavailable|string|.spec.maxUnavailable"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(table[i].group, t->group) != 0 || strcmp(table[i].resource, t->resource) != 0)
+            continue;
+        json_t *cols = json_array();
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", table[i].cols);
+        for (char *save = NULL, *c = strtok_r(buf, ";", &save); c; c = strtok_r(NULL, ";", &save)) {
+            char name[64], type[32], path[128];
+            if (sscanf(c, "%63[^|]|%31[^|]|%127s", name, type, path) == 3)
+                json_array_append_new(cols, json_pack("{s:s, s:s, s:s}", "name", name, "type",
+                                                      type, "jsonPath", path));
+        }
+        json_array_append_new(cols, json_pack("{s:s, s:s, s:s}", "name", "Age", "type", "date",
+                                              "jsonPath", ".metadata.creationTimestamp"));
+        return cols;
+    }
+    /* kube's printers show at least the age of every built-in kind */
+    return json_pack("[{s:s, s:s, s:s}]", "name", "Age", "type", "date", "jsonPath",
+                     ".metadata.creationTimestamp");
+}
+
+/* New reference or NULL (Name + Created At). */
+json_t *as_printer_columns(const struct as_rtype *t, const char *version)
+{
+    json_t *v = as_crd_version(t, version);
     json_t *cols = json_object_get(v, "additionalPrinterColumns");
-    return json_array_size(cols) ? cols : NULL;
+    if (json_array_size(cols)) return json_deep_copy(cols);
+    return t->is_crd ? NULL : builtin_columns(t);
 }
 
 static json_t *partial(json_t *obj)
@@ -77,8 +127,7 @@ static void send_items(struct as_ctx *ctx, json_t *items, bool single, const cha
         struct dpm_error err = {0};
         json_t *cols = NULL;
         as_store_lock(ctx->api->store);
-        cols = printer_columns(ctx);
-        if (cols) cols = json_deep_copy(cols);
+        cols = as_printer_columns(ctx->type, ctx->version);
         as_store_unlock(ctx->api->store);
         dpm_rc rc = as_table_render(items, cols, inc ? inc : "Metadata", list_rv ? list_rv : "",
                                     cont ? cont : "", time(NULL), &table, &err);

@@ -22,12 +22,46 @@
 #include "dpm/buf.h"
 #include "selector.h"
 #include "status.h"
+#include "table.h"
+
+/* kubectl get -w asks for Table events: each object then travels as a
+ * one-row meta.k8s.io/v1 Table, as kube-apiserver sends them. */
+static bool want_table(struct as_ctx *ctx)
+{
+    const char *a = as_req_header(ctx->req, "Accept");
+    return a && strstr(a, "as=Table");
+}
+
+static json_t *table_of(struct as_ctx *ctx, json_t *obj)
+{
+    json_t *items = json_pack("[O]", obj);
+    json_t *cols = NULL, *table = NULL;
+    as_store_lock(ctx->api->store);
+    cols = as_printer_columns(ctx->type, ctx->version);
+    as_store_unlock(ctx->api->store);
+    char *inc = as_req_query(ctx->req, "includeObject");
+    struct dpm_error err = {0};
+    if (as_table_render(items, cols, inc ? inc : "Metadata", "", "", time(NULL), &table, &err) != DPM_OK)
+        table = NULL;
+    free(inc);
+    json_decref(cols);
+    json_decref(items);
+    return table;
+}
 
 static int send_event(struct as_ctx *ctx, const char *type, const json_t *obj)
 {
     json_t *p = NULL;
-    if (strcmp(type, "ERROR") == 0 || strcmp(type, "BOOKMARK") == 0) p = json_incref((json_t *)obj);
-    else p = as_present(ctx->type, ctx->version, (json_t *)obj);
+    if (strcmp(type, "ERROR") == 0 || strcmp(type, "BOOKMARK") == 0) {
+        p = json_incref((json_t *)obj);
+    } else {
+        p = as_present(ctx->type, ctx->version, (json_t *)obj);
+        if (p && want_table(ctx)) {
+            json_t *t = table_of(ctx, p);
+            json_decref(p);
+            p = t;
+        }
+    }
     json_t *ev = json_pack("{s:s, s:o}", "type", type, "object", p);
     char *s = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
