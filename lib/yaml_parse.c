@@ -283,7 +283,7 @@ static dpm_rc node_end(struct builder *b, json_t *v, size_t height,
 }
 
 /* A scalar as a mapping key: its text, whatever it would resolve to. */
-static dpm_rc take_key(struct builder *b, struct frame *p, const yaml_event_t *e)
+static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
 {
     const char *v = (const char *)e->data.scalar.value;
     size_t n = e->data.scalar.length;
@@ -324,11 +324,10 @@ static dpm_rc take_key(struct builder *b, struct frame *p, const yaml_event_t *e
                        (int)(n > 200 ? 200 : n), v, first,
                        (int)e->start_mark.line + 1);
     }
-    p->key = malloc(n + 1);
-    if (!p->key)
-        return oom(b, &e->start_mark);
-    memcpy(p->key, v, n);
-    p->key[n] = '\0';
+    /* take the text over from the event (libyaml allocates it with malloc
+     * and NUL-terminates it; yaml_event_delete() then skips it) */
+    p->key = (char *)e->data.scalar.value;
+    e->data.scalar.value = NULL;
     p->key_len = n;
     p->have_key = true;
     p->key_is_merge = merge;
@@ -402,7 +401,7 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
     return DPM_OK;
 }
 
-static dpm_rc on_scalar(struct builder *b, const yaml_event_t *e)
+static dpm_rc on_scalar(struct builder *b, yaml_event_t *e)
 {
     if (b->depth > 0) {
         struct frame *p = &b->st[b->depth - 1];
