@@ -88,19 +88,27 @@ test: all unit
 test-fast: all unit
 	tests/run.sh build
 
-# libFuzzer: each target is built from its own source plus the library
-# sources compiled with clang and the fuzzer instrumentation.
+# libFuzzer: the library (and, for fuzz_as_* targets, the in-tree API
+# server's modules) is compiled once with clang and the fuzzer
+# instrumentation (-fsanitize=fuzzer-no-link), then each target links it.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DDPM_VERSION='"$(VERSION)"' -Iinclude $(PKG_CFLAGS) -g -O1 \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DDPM_FUZZING
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
-# fuzz_as_* targets exercise the in-tree API server's modules: they also
-# link tests/apiserver/*.c except main.c.
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -DDPM_FUZZING
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
 APISERVER_FUZZ_SRC := $(filter-out tests/apiserver/main.c,$(APISERVER_SRC))
-$(BUILD)/fuzz/fuzz_as_%: tests/fuzz/fuzz_as_%.c $(LIB_SRC) $(APISERVER_FUZZ_SRC)
+FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRC))
+FUZZ_AS_OBJ := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(APISERVER_FUZZ_SRC))
+FUZZ_TARGET_OBJ := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(FUZZ_SRC))
+# A static pattern rule: these objects are explicit targets, so make builds
+# them as prerequisites of the pattern rules below.
+$(FUZZ_LIB_OBJ) $(FUZZ_AS_OBJ) $(FUZZ_TARGET_OBJ): $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(APISERVER_FUZZ_SRC) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/fuzz/fuzz_as_%: $(BUILD)/fuzzobj/tests/fuzz/fuzz_as_%.o $(FUZZ_LIB_OBJ) $(FUZZ_AS_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz/%: $(BUILD)/fuzzobj/tests/fuzz/%.o $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
@@ -118,4 +126,4 @@ demo: deps
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj -name '*.d' 2>/dev/null)
