@@ -1,0 +1,76 @@
+# Helpers for the e2e scenarios (sourced by run-suite.sh into every
+# scenario's shell).  Environment set by run-suite.sh:
+#   KUBECONFIG  the cluster; E2E_INTREE=1 when it is the in-tree server
+#   E2E_DIR     the in-tree server's --dir (CA, tokens.csv, admin.crt)
+#   E2E_SERVER  https://127.0.0.1:PORT (in-tree) ; E2E_PROXY http://127.0.0.1:PORT (kubectl proxy)
+#   E2E_BIN     the build directory ; E2E_TMP a scratch directory for this scenario
+# A scenario is a function scenario_NAME; it fails by calling fail "why"
+# (or by a non-zero exit); skip "why" ends it as skipped.
+
+k() { timeout 30 kubectl "$@"; }
+
+fail() { echo "E2E-FAIL: $*" >&2; exit 1; }
+skip() { echo "E2E-SKIP: $*" >&2; exit 3; }
+in_tree_only() { [ "${E2E_INTREE:-0}" = 1 ] || skip "needs the in-tree API server: $*"; }
+
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-value}: want [$2], got [$1]"; }
+assert_contains() {
+    case "$1" in *"$2"*) ;; *) fail "${3:-output}: want it to contain [$2], got [$1]" ;; esac
+}
+assert_not_contains() {
+    case "$1" in *"$2"*) fail "${3:-output}: want it not to contain [$2], got [$1]" ;; *) ;; esac
+}
+
+# A namespace for the scenario, deleted by run-suite.sh afterwards.
+new_ns() {
+    local ns="e2e-$1-$RANDOM"
+    k create namespace "$ns" >/dev/null || fail "cannot create namespace $ns"
+    echo "$ns" >> "$E2E_TMP/namespaces"
+    echo "$ns"
+}
+
+# raw METHOD PATH [BODY [CONTENT-TYPE]] through kubectl proxy: prints the
+# HTTP status on the first line, then the body.
+raw() {
+    local m=$1 p=$2 body=${3:-} ct=${4:-application/json}
+    if [ -n "$body" ]; then
+        curl -sS --max-time 20 -X "$m" -H "Content-Type: $ct" --data-binary "$body" \
+            -o "$E2E_TMP/raw.body" -w '%{http_code}\n' "$E2E_PROXY$p"
+    else
+        curl -sS --max-time 20 -X "$m" -o "$E2E_TMP/raw.body" -w '%{http_code}\n' "$E2E_PROXY$p"
+    fi
+    cat "$E2E_TMP/raw.body"
+}
+
+# jq-less JSON field extraction with python3 (present on the CI image).
+jget() { python3 -c 'import json,sys
+d=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    if k == "": continue
+    d = d[int(k)] if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
+    if d is None: break
+print("" if d is None else (json.dumps(d) if isinstance(d,(dict,list)) else d))' "$1"; }
+
+# Waits up to $1 seconds for a command to succeed.
+wait_for() {
+    local t=$1; shift
+    local i=0
+    while [ $i -lt $((t * 5)) ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2; i=$((i + 1))
+    done
+    return 1
+}
+
+# Direct HTTPS to the in-tree server with a bearer token (or none).
+direct() {
+    local tok=$1 m=$2 p=$3
+    shift 3
+    local auth=()
+    [ -n "$tok" ] && auth=(-H "Authorization: Bearer $tok")
+    curl -sS --max-time 20 --cacert "$E2E_DIR/ca.crt" "${auth[@]}" -X "$m" "$@" \
+        -o "$E2E_TMP/direct.body" -w '%{http_code}\n' "$E2E_SERVER$p"
+    cat "$E2E_TMP/direct.body"
+}
+
+token_of() { grep ",$1," "$E2E_DIR/tokens.csv" | head -1 | cut -d, -f1; }
