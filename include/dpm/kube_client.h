@@ -17,7 +17,11 @@
  *  - connection failures: a request that never reached the server (connect
  *    failed, DNS) is retried for every verb; one that may have reached it is
  *    retried only for GET/HEAD and never once a streaming callback received
- *    data; delays are capped and jittered (dpm_backoff);
+ *    data; delays are capped and jittered (dpm_backoff).  One exception
+ *    lives below this layer: libcurl itself re-sends a request once, on a
+ *    new connection, when a *reused* keep-alive connection closes before
+ *    any response byte (the usual sign of a server-side idle close), for
+ *    every verb, as browsers do;
  *  - an API error comes back as a dpm_rc from the HTTP status, with
  *    err->http_status, err->reason and err->message from the metav1.Status:
  *      404 DPM_ENOTFOUND, 409 DPM_EEXIST (reason AlreadyExists) else
