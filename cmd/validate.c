@@ -234,6 +234,7 @@ static int load_policies(const struct opts *o, struct dpm_docs *pdocs,
         } else {
             for (size_t k = 0; k < problems.n; k++)
                 print_finding_text(d, &problems.items[k]);
+            fflush(stdout); /* keep the findings before the verdict on a shared pipe */
             if (rc != DPM_EINVALID) {
                 char msg[1024];
                 dpm_error_format(&err, msg, sizeof(msg));
