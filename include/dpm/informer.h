@@ -18,11 +18,14 @@
  * controller-runtime's cache.TransformFunc): the default drops
  * metadata.managedFields and the kubectl last-applied-configuration
  * annotation, which are often most of an object's size; the operator passes
- * its own to keep only the fields it reads.  Stored objects are shared,
- * immutable jansson values.
+ * its own to keep only the fields it reads.  The store then keeps each
+ * object as compact JSON text, because a jansson tree costs 4-6 times its
+ * text (bench/client prints the figures), and parses a fresh copy on every
+ * read: reads by key or index are cheap, dpm_store_list() of a large store
+ * is not (it parses everything).
  *
- * Ownership: objects returned by the store and informer getters are new
- * references the caller releases with json_decref() and must not modify.
+ * Ownership: objects returned by the store getters are fresh copies owned
+ * by the caller (json_decref(); modifying them changes nothing stored).
  * Objects given to handlers are borrowed for the call (json_incref to keep
  * them).  Handlers run on the informer's threads, never two at once, and
  * must not call dpm_informer_stop().
