@@ -1056,6 +1056,52 @@ static void test_discovery(void **state)
     srv_stop(s);
 }
 
+struct par_arg {
+    struct dpm_kube *k;
+    int ok;
+};
+
+static void *par_main(void *ap)
+{
+    struct par_arg *a = ap;
+    for (int i = 0; i < 25; i++) {
+        struct dpm_error err;
+        json_t *obj = NULL;
+        char name[32];
+        snprintf(name, sizeof(name), "n%d", i);
+        if (dpm_kube_get(a->k, &NS, NULL, name, &obj, &err) == DPM_OK &&
+            strstr(json_string_value(json_object_get(obj, "path")), name))
+            a->ok++;
+        json_decref(obj);
+    }
+    return NULL;
+}
+
+/* One client shared by four threads: every request succeeds and the pooled
+ * handles keep their connections (at most one per thread). */
+static void test_threads_share_client(void **state)
+{
+    struct srv *s = srv_start(h_echo, NULL, false);
+    struct dpm_kube *k = client_for(s->port, NULL, NULL, -1, 0);
+    pthread_t th[4];
+    struct par_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i].k = k;
+        a[i].ok = 0;
+        pthread_create(&th[i], NULL, par_main, &a[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].ok, 25);
+    }
+    struct dpm_kube_stats st;
+    dpm_kube_get_stats(k, &st);
+    assert_int_equal(st.requests, 100);
+    assert_true(st.connects <= 4);
+    dpm_kube_free(k);
+    srv_stop(s);
+}
+
 static void test_config_errors(void **state)
 {
     struct dpm_error err;
@@ -1087,6 +1133,7 @@ int main(void)
         cmocka_unit_test(test_verbs),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_threads_share_client),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
