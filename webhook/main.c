@@ -21,7 +21,7 @@ static void help(FILE *out)
           "\n"
           "  --cert-dir DIR         tls.crt and tls.key in DIR\n"
           "  --cert, --key FILE     the serving certificate (chain) and key, PEM\n"
-          "  --listen ADDR:PORT     where to listen (default 0.0.0.0:8443)\n"
+          "  --listen ADDR:PORT     where to listen (default 0.0.0.0:8443; port 0 picks a free one)\n"
           "  --client-ca FILE       require client certificates signed by these CAs\n"
           "  --tls-min-version V    1.2 (default) or 1.3\n"
           "  -p, --policy FILE      MeshPolicies from FILE (repeatable; re-read on change)\n"
@@ -88,7 +88,7 @@ int dpm_cmd_webhook(int argc, char **argv)
             else if (strncmp(a, "--listen", 8) == 0) {
                 const char *colon = strrchr(v, ':');
                 if (!colon || colon == v || (size_t)(colon - v) >= sizeof(addr) ||
-                    parse_int("--listen port", colon + 1, 1, 65535, &n)) {
+                    parse_int("--listen port", colon + 1, 0, 65535, &n)) {
                     fprintf(stderr, "dpm webhook: --listen takes ADDR:PORT, not \"%s\"\n", v);
                     return 2;
                 }

@@ -505,8 +505,11 @@ int wh_serve(const struct wh_config *cfg)
     if (pthread_create(&th, NULL, watcher, NULL) != 0)
         goto out;
     th_started = 1;
-    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving on https://%s:%d", cfg->listen_addr, cfg->port);
-    printf("ready https://%s:%d\n", cfg->listen_addr, cfg->port);
+    /* With port 0 the kernel picked one: report the real one. */
+    struct lws_vhost *vh = lws_get_vhost_by_name(srv.ctx, "default");
+    int port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
+    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving on https://%s:%d", cfg->listen_addr, port);
+    printf("ready https://%s:%d\n", cfg->listen_addr, port);
     fflush(stdout);
     while (!atomic_load(&srv.stopping))
         lws_service(srv.ctx, 0);
