@@ -61,6 +61,7 @@ struct as_ctx {
     struct as_rtype *type;
     json_t *warnings;    /* array of strings sent as Warning headers */
     bool dry_run;
+    bool applying; /* server-side apply: managedFields already maintained */
 };
 
 /* ---- handlers.c ---- */

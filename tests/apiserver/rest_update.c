@@ -97,6 +97,7 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
             if (ct && strncmp(ct, "application/apply-patch+yaml", 28) == 0 && !*ctx->sub) {
                 bool apply_flag = false;
                 json_t *applied = as_apply_patch_body(ctx, NULL, &apply_flag);
+                ctx->applying = true;
                 if (applied) as_create_object(ctx, applied);
                 goto out;
             }

@@ -368,7 +368,7 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
     }
     if (!as_admit(ctx, "CREATE", &obj, NULL, NULL, false)) goto out;
     as_now_rfc3339(now, sizeof now);
-    as_managed_fields_update(NULL, obj, field_manager(ctx, fm, sizeof fm), now);
+    if (!ctx->applying) as_managed_fields_update(NULL, obj, field_manager(ctx, fm, sizeof fm), now);
     as_store_lock(ctx->api->store);
     json_t *st = store_create_locked(ctx, obj, &stored);
     as_store_unlock(ctx->api->store);

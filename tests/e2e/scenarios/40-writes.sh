@@ -1,0 +1,121 @@
+# PATCH in every flavour, server-side apply, deletion semantics, garbage
+# collection and namespace deletion.
+
+scenario_patch_types() {
+    local ns out
+    ns=$(new_ns patch)
+    k create cm p -n "$ns" --from-literal=a=1 --from-literal=b=2 >/dev/null || fail "create"
+    k patch cm p -n "$ns" --type=merge -p '{"data":{"a":"10","b":null}}' >/dev/null || fail "merge patch"
+    out=$(k get cm p -n "$ns" -o jsonpath='{.data}')
+    assert_eq "$out" '{"a":"10"}' "merge patch result"
+    k patch cm p -n "$ns" --type=json -p '[{"op":"add","path":"/data/c","value":"3"},{"op":"remove","path":"/data/a"}]' >/dev/null ||
+        fail "json patch"
+    out=$(k get cm p -n "$ns" -o jsonpath='{.data}')
+    assert_eq "$out" '{"c":"3"}' "json patch result"
+    out=$(k patch cm p -n "$ns" --type=json -p '[{"op":"test","path":"/data/c","value":"4"}]' 2>&1) &&
+        fail "a failing test op was accepted"
+    assert_contains "$out" "The request is invalid"
+    k patch cm p -n "$ns" -p '{"metadata":{"labels":{"x":"y"}}}' >/dev/null || fail "strategic merge patch"
+    assert_eq "$(k get cm p -n "$ns" -o jsonpath='{.metadata.labels.x}')" "y" "strategic patch"
+    out=$(raw PATCH "/api/v1/namespaces/$ns/configmaps/p" '{"data":{"d":"4"}}' application/strategic-merge-patch+json)
+    assert_eq "$(echo "$out" | head -1)" "200" "raw strategic merge patch"
+    out=$(raw PATCH "/api/v1/namespaces/$ns/configmaps/p" '{}' text/plain)
+    assert_eq "$(echo "$out" | head -1)" "415" "unknown patch type"
+    assert_contains "$out" "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+}
+
+scenario_patch_custom_resource_rejects_strategic() {
+    local ns out
+    k apply -f "$E2E_ROOT/crds/mesh.io_meshpolicies.yaml" >/dev/null || fail "apply CRD"
+    k wait --for condition=established crd/meshpolicies.mesh.io --timeout=20s >/dev/null || fail "established"
+    cat <<YAML | k apply -f - >/dev/null || fail "create policy"
+apiVersion: mesh.io/v1alpha1
+kind: MeshPolicy
+metadata: {name: e2e-strategic}
+spec:
+  enforcement: Warn
+  rules: [{name: described, path: spec.description, required: true}]
+YAML
+    out=$(raw PATCH "/apis/mesh.io/v1alpha1/meshpolicies/e2e-strategic" '{"spec":{"enforcement":"Deny"}}' application/strategic-merge-patch+json)
+    assert_eq "$(echo "$out" | head -1)" "415" "strategic merge patch of a custom resource"
+    k delete meshpolicy e2e-strategic >/dev/null || fail "delete"
+}
+
+scenario_server_side_apply() {
+    local ns out
+    ns=$(new_ns ssa)
+    cat > "$E2E_TMP/cm.yaml" <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ssa, namespace: $ns}
+data: {owner: first}
+YAML
+    out=$(k apply --server-side -f "$E2E_TMP/cm.yaml" 2>&1) || fail "apply --server-side: $out"
+    assert_eq "$out" "configmap/ssa serverside-applied"
+    out=$(k get cm ssa -n "$ns" -o jsonpath='{.metadata.managedFields[0].manager} {.metadata.managedFields[0].operation}')
+    assert_eq "$out" "kubectl Apply" "managedFields"
+    sed 's/first/second/' "$E2E_TMP/cm.yaml" > "$E2E_TMP/cm2.yaml"
+    out=$(k apply --server-side --field-manager=other -f "$E2E_TMP/cm2.yaml" 2>&1) && fail "a conflicting apply succeeded"
+    assert_contains "$out" 'Apply failed with 1 conflict: conflict with "kubectl"'
+    assert_contains "$out" ".data.owner"
+    out=$(k apply --server-side --field-manager=other --force-conflicts -f "$E2E_TMP/cm2.yaml" 2>&1) || fail "forced apply: $out"
+    assert_eq "$(k get cm ssa -n "$ns" -o jsonpath='{.data.owner}')" "second" "forced apply"
+}
+
+scenario_finalizers() {
+    local ns out
+    ns=$(new_ns fin)
+    cat <<YAML | k apply -f - >/dev/null || fail "create"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: held, namespace: $ns, finalizers: [example.com/hold]}
+YAML
+    k delete cm held -n "$ns" --wait=false >/dev/null || fail "delete"
+    out=$(k get cm held -n "$ns" -o jsonpath='{.metadata.deletionTimestamp}')
+    [ -n "$out" ] || fail "deletionTimestamp not set on an object with finalizers"
+    k patch cm held -n "$ns" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null || fail "remove finalizer"
+    wait_for 10 bash -c "! timeout 10 kubectl get cm held -n $ns" || fail "object not gone after its last finalizer"
+}
+
+owner_and_child() { # ns
+    k create cm owner -n "$1" >/dev/null || fail "create owner"
+    local uid
+    uid=$(k get cm owner -n "$1" -o jsonpath='{.metadata.uid}')
+    cat <<YAML | k apply -f - >/dev/null || fail "create child"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: child
+  namespace: $1
+  ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: owner, uid: $uid}]
+YAML
+}
+
+scenario_garbage_collection() {
+    local ns out
+    ns=$(new_ns gc)
+    owner_and_child "$ns"
+    k delete cm owner -n "$ns" >/dev/null || fail "delete owner"
+    wait_for 20 bash -c "! timeout 10 kubectl get cm child -n $ns" || fail "the dependent was not collected"
+    owner_and_child "$ns"
+    k delete cm owner -n "$ns" --cascade=orphan >/dev/null || fail "orphan delete"
+    wait_for 20 bash -c "! timeout 10 kubectl get cm owner -n $ns" || fail "owner not gone (orphan)"
+    out=$(k get cm child -n "$ns" -o jsonpath='{.metadata.ownerReferences}') || fail "orphaned child gone"
+    assert_eq "$out" "" "ownerReferences of an orphan"
+    k delete cm child -n "$ns" >/dev/null
+    owner_and_child "$ns"
+    k delete cm owner -n "$ns" --cascade=foreground >/dev/null || fail "foreground delete"
+    wait_for 20 bash -c "! timeout 10 kubectl get cm owner -n $ns" || fail "owner not gone (foreground)"
+    out=$(k get cm child -n "$ns" 2>&1) && fail "child left after a foreground delete"
+    true
+}
+
+scenario_namespace_deletion() {
+    local ns out
+    ns=$(new_ns nsdel)
+    k create cm inside -n "$ns" >/dev/null || fail "create"
+    k delete namespace "$ns" --wait=false >/dev/null || fail "delete ns"
+    wait_for 30 bash -c "! timeout 10 kubectl get namespace $ns" || fail "namespace not gone"
+    out=$(k get cm inside -n "$ns" 2>&1) && fail "content of a deleted namespace survived"
+    true
+}
