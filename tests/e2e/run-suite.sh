@@ -3,7 +3,7 @@
 # server (build/dpm-test-apiserver), or against any real cluster when
 # KUBECONFIG is set (scenarios that need the in-tree server are skipped
 # there, with a message).
-#   tests/e2e/run-suite.sh BUILD [SCENARIO...]
+#   tests/e2e/run-suite.sh BUILD [SCENARIO...]     (E2E_KEEP=1 keeps the logs)
 # Prints "ok NAME" / "FAIL NAME: reason" / "skip NAME: reason" per scenario
 # and "N passed, N failed" last.  Every kubectl call has a timeout, every
 # scenario a 180 s limit; the server is stopped on exit.
@@ -24,7 +24,7 @@ cleanup() {
         for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$SERVER_PID" 2>/dev/null
     fi
-    rm -rf "$TMP"
+    if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
