@@ -13,6 +13,8 @@ failures=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 for build in "$@"; do
+    # Integration tests find the binaries of the build they belong to here.
+    DPM_BUILD_DIR=$(cd "$build" && pwd); export DPM_BUILD_DIR
     for t in "$build"/tests/test_*; do
         [ -x "$t" ] || continue
         out=$("$t" 2>&1); rc=$?
