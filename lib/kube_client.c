@@ -48,6 +48,7 @@ struct dpm_kube {
 };
 
 #define CANCEL_POLL_MS 100
+#define STREAM_ERROR_BODY_MAX (1024u * 1024u)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_OK;
@@ -362,6 +363,10 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     }
     /* Error bodies of streaming requests are small Status objects: cap them
      * well below the body cap. */
+    if (x->req->on_chunk && x->body->len + len > STREAM_ERROR_BODY_MAX) {
+        x->cb_rc = DPM_ELIMIT;
+        return 0;
+    }
     dpm_rc rc = dpm_buf_add(x->body, p, len);
     if (rc) {
         x->cb_rc = rc;

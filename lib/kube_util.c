@@ -1,0 +1,164 @@
+/* Small helpers of the Kubernetes client modules: capped file reads,
+ * strict base64, RFC 3339 timestamps.  See lib/kube_private.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dpm/buf.h"
+#include "kube_private.h"
+
+char *dpm_kube_strdup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+dpm_rc dpm_kube_read_file(const char *file, size_t max, const char *source,
+                          const char *path, char **data, size_t *len,
+                          struct dpm_error *err)
+{
+    struct dpm_buf b = DPM_BUF_INIT(max);
+    dpm_rc rc = DPM_OK;
+    *data = NULL;
+    if (len)
+        *len = 0;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = dpm_error_set(err, DPM_ECONFIG, path, "cannot read %s: %s", file,
+                           strerror(errno));
+        goto out;
+    }
+    char chunk[16384];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = dpm_error_set(err, DPM_ECONFIG, path, "cannot read %s: %s",
+                               file, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        rc = dpm_buf_add(&b, chunk, (size_t)n);
+        if (rc == DPM_ELIMIT) {
+            dpm_error_set(err, rc, path, "%s is larger than %zu bytes", file,
+                          max);
+            goto out;
+        }
+        if (rc) {
+            dpm_error_set(err, rc, path, "reading %s: out of memory", file);
+            goto out;
+        }
+    }
+    if (len)
+        *len = b.len;
+    *data = dpm_buf_steal(&b);
+    if (!*data)
+        rc = dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
+out:
+    if (rc)
+        dpm_error_at(err, source ? source : file, 0, 0);
+    if (fd >= 0)
+        close(fd);
+    dpm_buf_free(&b);
+    return rc;
+}
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+dpm_rc dpm_kube_base64_decode(const char *in, size_t inlen, const char *source,
+                              const char *path, unsigned char **out,
+                              size_t *len, struct dpm_error *err)
+{
+    unsigned char *o = malloc(inlen / 4 * 3 + 4);
+    size_t n = 0;
+    unsigned acc = 0;
+    int bits = 0, pad = 0;
+    *out = NULL;
+    *len = 0;
+    if (!o)
+        return dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
+    for (size_t i = 0; i < inlen; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        int v = b64val(c);
+        if (v < 0 || pad) {
+            free(o);
+            dpm_error_at(err, source, 0, 0);
+            return dpm_error_set(err, DPM_EPARSE, path,
+                                 "invalid base64: unexpected %s at offset %zu",
+                                 v < 0 ? "character" : "data after padding", i);
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            o[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (bits >= 6 || pad > 2) {
+        free(o);
+        dpm_error_at(err, source, 0, 0);
+        return dpm_error_set(err, DPM_EPARSE, path,
+                             "invalid base64: truncated input");
+    }
+    o[n] = '\0';
+    *out = o;
+    *len = n;
+    return DPM_OK;
+}
+
+bool dpm_kube_parse_time(const char *s, time_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return false;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    long off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int hh = 0, mm = 0;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+            return false;
+        off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (*p)
+        return false;
+    *out = timegm(&tm) - off;
+    return true;
+}
