@@ -74,3 +74,27 @@ direct() {
 }
 
 token_of() { grep ",$1," "$E2E_DIR/tokens.csv" | head -1 | cut -d, -f1; }
+
+# An extra in-tree server for scenarios that need their own flags:
+#   extra_server NAME [FLAGS...]  -> sets XS_KUBECONFIG, XS_PID, XS_URL
+extra_server() {
+    local name=$1
+    shift
+    local d=$E2E_TMP/$name
+    mkdir -p "$d"
+    "$E2E_BIN/dpm-test-apiserver" --dir "$d/dir" --port 0 "$@" > "$d/out" 2> "$d/err" &
+    XS_PID=$!
+    echo "$XS_PID" >> "$E2E_TMP/pids"
+    local i
+    for i in $(seq 1 100); do grep -q '^ready ' "$d/out" 2>/dev/null && break; sleep 0.1; done
+    grep -q '^ready ' "$d/out" || fail "extra server $name did not start: $(cat "$d/err")"
+    XS_URL=$(sed -n 's/^ready //p' "$d/out")
+    XS_KUBECONFIG=$d/dir/admin.kubeconfig
+}
+
+stop_server() { # pid
+    kill -TERM "$1" 2>/dev/null || return 0
+    local i
+    for i in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    fail "server $1 did not exit within 5 s of SIGTERM"
+}

@@ -69,6 +69,9 @@ for f in tests/e2e/scenarios/*.sh; do
         timeout 180 bash -c 'set -eu; source tests/e2e/lib.sh; source "$1"; "$2"' _ "$f" "$fn" \
             > "$E2E_TMP/log" 2>&1
         rc=$?
+        if [ -f "$E2E_TMP/pids" ]; then
+            while read -r p; do kill -KILL "$p" 2>/dev/null; done < "$E2E_TMP/pids"
+        fi
         if [ -f "$E2E_TMP/namespaces" ]; then
             while read -r ns; do timeout 30 kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1; done < "$E2E_TMP/namespaces"
         fi
