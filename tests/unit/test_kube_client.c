@@ -586,7 +586,7 @@ static void test_retry_after(void **state)
     assert_int_equal(dpm_kube_create(k, &DP, "ns1", in, NULL, &obj, &err), DPM_OK);
     double dt = now_s() - t0;
     assert_true(dt >= 0.95);
-    assert_true(dt < 5);
+    assert_true(dt < 10);
     assert_string_equal(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")),
                         "made");
     json_decref(obj);
@@ -805,7 +805,7 @@ static void test_streaming(void **state)
     pthread_create(&th, NULL, cancel_later, &ca);
     double t0 = now_s();
     assert_int_equal(dpm_kube_do(k, &rq, NULL, &err), DPM_ECANCELED);
-    assert_true(now_s() - t0 < 1.5);
+    assert_true(now_s() - t0 < 3);
     pthread_join(th, NULL);
     assert_string_equal(dpm_buf_str(&c.b), want);
 
@@ -816,7 +816,7 @@ static void test_streaming(void **state)
     t0 = now_s();
     assert_int_equal(dpm_kube_do(k, &rq, NULL, &err), DPM_ETIMEDOUT);
     double dt = now_s() - t0;
-    if (!(dt >= 0.9 && dt < 4))
+    if (!(dt >= 0.9 && dt < 6))
         fail_msg("idle timeout after %.3f s: %s", dt, err.message);
     /* the callback's error aborts the stream */
     rq.idle_timeout_s = 0;
@@ -970,7 +970,7 @@ static void test_rate_limit(void **state)
     }
     double dt = now_s() - t0;
     assert_true(dt >= 0.95);
-    assert_true(dt < 4);
+    assert_true(dt < 8);
     dpm_kube_free(k);
     srv_stop(s);
 }
