@@ -22,15 +22,15 @@ struct dpm_kube_creds {
     struct timespec mtime;
     off_t size;
     ino_t ino;
-    time_t read_at; /* CLOCK_MONOTONIC seconds of the last read */
+    long long read_at; /* CLOCK_MONOTONIC milliseconds of the last read */
     unsigned loads;
 };
 
-static time_t mono_sec(void)
+static long long mono_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec;
+    return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
 }
 
 dpm_rc dpm_kube_creds_new(const struct dpm_kube_config *cfg,
@@ -106,7 +106,11 @@ static dpm_rc load_token_file(struct dpm_kube_creds *c, bool refresh,
     bool changed = !stat_ok || !c->have || st.st_mtim.tv_sec != c->mtime.tv_sec ||
                    st.st_mtim.tv_nsec != c->mtime.tv_nsec || st.st_size != c->size ||
                    st.st_ino != c->ino;
-    bool stale = cfg->in_cluster && mono_sec() - c->read_at >= DPM_INCLUSTER_TOKEN_REREAD_SEC;
+    /* a rewrite that keeps size, inode and mtime is still seen within the
+     * period */
+    long long period = 1000LL * (cfg->token_reread_sec ? cfg->token_reread_sec
+                                                       : DPM_INCLUSTER_TOKEN_REREAD_SEC);
+    bool stale = mono_ms() - c->read_at >= period;
     if (!changed && !stale && !refresh)
         return DPM_OK;
     char *data = NULL;
@@ -128,7 +132,7 @@ static dpm_rc load_token_file(struct dpm_kube_creds *c, bool refresh,
     free(c->cur.token);
     c->cur.token = data;
     c->have = true;
-    c->read_at = mono_sec();
+    c->read_at = mono_ms();
     if (stat_ok) {
         c->mtime = st.st_mtim;
         c->size = st.st_size;

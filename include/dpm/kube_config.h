@@ -36,8 +36,9 @@
  * dpm_kube_config_options.incluster_dir). */
 #define DPM_INCLUSTER_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
-/* How often the in-cluster token file is re-read even if it looks
- * unchanged (bound service-account tokens rotate). */
+/* How often a token file (tokenFile, the in-cluster token) is re-read even
+ * if it looks unchanged (bound service-account tokens rotate; client-go
+ * re-reads every minute too). */
 #define DPM_INCLUSTER_TOKEN_REREAD_SEC 60
 
 enum dpm_exec_interactive {
@@ -91,7 +92,8 @@ struct dpm_kube_config {
     char *username;               /* basic auth (rarely used); NULL if unset */
     char *password;
 
-    bool in_cluster;              /* token_file re-read at least every minute */
+    bool in_cluster;              /* came from the in-cluster files */
+    unsigned token_reread_sec;    /* token_file re-read period; 0: DPM_INCLUSTER_TOKEN_REREAD_SEC */
 };
 
 struct dpm_kube_config_options {
@@ -154,7 +156,7 @@ void dpm_kube_creds_free(struct dpm_kube_creds *c);
 /* Fills *out with a copy of the current credential:
  *  - static token: as configured;
  *  - token file: re-read when its mtime/size/inode change, when `refresh`
- *    is set, and (in cluster) at least every DPM_INCLUSTER_TOKEN_REREAD_SEC;
+ *    is set, and at least every token_reread_sec (default a minute);
  *  - exec plugin: the cached ExecCredential until its expirationTimestamp,
  *    else (or when `refresh`) the plugin is run again.
  * `refresh` is what the client passes after a 401.  A failed re-read of a

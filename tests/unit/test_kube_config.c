@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -367,9 +368,28 @@ static void test_incluster(void **state)
     assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);
     assert_string_equal(cred.token, "sa-token-1");
     dpm_kube_credential_clear(&cred);
-    write_file(dir, "token", "sa-token-2\n"); /* same size: mtime may not differ */
-    assert_int_equal(dpm_kube_creds_get(cr, true, &cred, &err), DPM_OK);
+    /* rotated in place with size, inode and mtime unchanged: only the
+     * periodic re-read notices (period shortened to 1 s for the test) */
+    char tp[128];
+    struct stat st0;
+    snprintf(tp, sizeof(tp), "%s/token", dir);
+    assert_int_equal(stat(tp, &st0), 0);
+    write_file(dir, "token", "sa-token-2\n");
+    struct timespec ts[2] = {st0.st_atim, st0.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, tp, ts, 0), 0);
+    c->token_reread_sec = 1;
+    assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);
+    assert_string_equal(cred.token, "sa-token-1");
+    dpm_kube_credential_clear(&cred);
+    usleep(1100 * 1000);
+    assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);
     assert_string_equal(cred.token, "sa-token-2");
+    dpm_kube_credential_clear(&cred);
+    /* after a 401 the client forces a re-read at once */
+    write_file(dir, "token", "sa-token-3\n");
+    assert_int_equal(utimensat(AT_FDCWD, tp, ts, 0), 0);
+    assert_int_equal(dpm_kube_creds_get(cr, true, &cred, &err), DPM_OK);
+    assert_string_equal(cred.token, "sa-token-3");
     dpm_kube_credential_clear(&cred);
     dpm_kube_creds_free(cr);
     dpm_kube_config_free(c);
