@@ -1,16 +1,19 @@
 /* dpm webhook: options. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../cmd/cmd.h"
+#include "dpm/kube_client.h"
 #include "dpm/log.h"
 #include "webhook.h"
 
 static void help(FILE *out)
 {
-    fputs("Usage: dpm webhook (--cert-dir DIR | --cert FILE --key FILE) [--listen ADDR:PORT]\n"
-          "                   [--client-ca FILE] [--tls-min-version 1.2|1.3] [-p POLICY.yaml]...\n"
+    fputs("Usage: dpm webhook (--cert-dir DIR | --cert FILE --key FILE | --self-signed-secret NS/NAME)\n"
+          "                   [--listen ADDR:PORT] [--client-ca FILE] [--tls-min-version 1.2|1.3]\n"
+          "                   [--kubeconfig FILE] [-p POLICY.yaml]...\n"
           "                   [--max-body BYTES] [--read-timeout SECONDS] [--max-connections N]\n"
           "                   [--log-level debug|info|warn|error]\n"
           "\n"
@@ -25,9 +28,33 @@ static void help(FILE *out)
           "  --client-ca FILE       require client certificates signed by these CAs\n"
           "  --tls-min-version V    1.2 (default) or 1.3\n"
           "  -p, --policy FILE      MeshPolicies from FILE (repeatable; re-read on change)\n"
+          "  --kubeconfig FILE      the API server: MeshPolicies are watched from it (unless -p is\n"
+          "                         given) and --self-signed-secret is kept in it. Without it, in a\n"
+          "                         pod (KUBERNETES_SERVICE_HOST set) the in-cluster configuration\n"
+          "                         is used; with -p outside a cluster no API server is touched\n"
+          "  --self-signed-secret NS/NAME\n"
+          "                         keep a CA and serving certificate in this kubernetes.io/tls\n"
+          "                         Secret: created when absent, renewed when less than a third of\n"
+          "                         its validity remains (served without a restart), and the\n"
+          "                         caBundle of dpm's webhook configurations (label\n"
+          "                         app.kubernetes.io/name=dpm, and each --webhook-config) patched\n"
+          "  --service-name S       DNS names of the certificate: S, S.NS, S.NS.svc,\n"
+          "                         S.NS.svc.cluster.local (default dpm-webhook)\n"
+          "  --self-signed-ip ADDR  an IP address in the certificate too (repeatable)\n"
+          "  --webhook-config NAME  also patch this Validating/MutatingWebhookConfiguration\n"
+          "                         (repeatable)\n"
+          "  --cert-check-interval SECONDS\n"
+          "                         how often the Secret and caBundles are checked (default 30)\n"
           "  --max-body BYTES       request body limit (default 3145728, as kube-apiserver)\n"
           "  --read-timeout SECONDS time for a request's headers and body (default 10)\n"
           "  --max-connections N    concurrent connections (default 1024)\n"
+          "\n"
+          "Cluster MeshPolicies: /readyz answers 503 until they have been listed. When the\n"
+          "MeshPolicy CRD is not installed the list fails: this is logged and retried with\n"
+          "backoff, and the webhook stays not ready, on purpose: a webhook that would admit\n"
+          "everything without governance must not look ready. A MeshPolicy that does not\n"
+          "compile is logged and counted (dpm_webhook_policy_load_errors_total) and not\n"
+          "applied; its previous version, if any, stays in force.\n"
           "\n"
           "It prints \"ready https://ADDR:PORT\" once it listens; SIGTERM drains and stops.\n",
           out);
@@ -69,7 +96,10 @@ int dpm_cmd_webhook(int argc, char **argv)
         if (OPT(NULL, "--cert-dir") || OPT(NULL, "--cert") || OPT(NULL, "--key") ||
             OPT(NULL, "--listen") || OPT(NULL, "--client-ca") || OPT(NULL, "--tls-min-version") ||
             OPT("-p", "--policy") || OPT(NULL, "--max-body") || OPT(NULL, "--read-timeout") ||
-            OPT(NULL, "--max-connections") || OPT(NULL, "--log-level") || OPT(NULL, "--kubeconfig")) {
+            OPT(NULL, "--max-connections") || OPT(NULL, "--log-level") || OPT(NULL, "--kubeconfig") ||
+            OPT(NULL, "--self-signed-secret") || OPT(NULL, "--service-name") ||
+            OPT(NULL, "--self-signed-ip") || OPT(NULL, "--webhook-config") ||
+            OPT(NULL, "--cert-check-interval")) {
 #undef OPT
             if (!v) {
                 fprintf(stderr, "dpm webhook: %s needs a value\n", a);
@@ -85,6 +115,23 @@ int dpm_cmd_webhook(int argc, char **argv)
                 cfg.client_ca = v;
             else if (strncmp(a, "--kubeconfig", 12) == 0)
                 cfg.kubeconfig = v;
+            else if (strncmp(a, "--self-signed-secret", 20) == 0)
+                cfg.self_signed_secret = v;
+            else if (strncmp(a, "--service-name", 14) == 0)
+                cfg.service_name = v;
+            else if (strncmp(a, "--self-signed-ip", 16) == 0 || strncmp(a, "--webhook-config", 16) == 0) {
+                int ip = strncmp(a, "--self-signed-ip", 16) == 0;
+                int *n_ = ip ? &cfg.nself_signed_ips : &cfg.nwebhook_configs;
+                if (*n_ >= WH_MAX_NAMES) {
+                    fprintf(stderr, "dpm webhook: at most %d %s\n", WH_MAX_NAMES, ip ? "--self-signed-ip" : "--webhook-config");
+                    return 2;
+                }
+                (ip ? cfg.self_signed_ips : cfg.webhook_configs)[(*n_)++] = v;
+            } else if (strncmp(a, "--cert-check-interval", 21) == 0) {
+                if (parse_int(a, v, 1, 86400, &n))
+                    return 2;
+                cfg.cert_check_interval = (int)n;
+            }
             else if (strncmp(a, "--listen", 8) == 0) {
                 const char *colon = strrchr(v, ':');
                 if (!colon || colon == v || (size_t)(colon - v) >= sizeof(addr) ||
@@ -145,14 +192,49 @@ int dpm_cmd_webhook(int argc, char **argv)
         cfg.cert_file = cert_path;
         cfg.key_file = key_path;
     }
-    if (!cfg.cert_file || !cfg.key_file) {
-        fprintf(stderr, "dpm webhook: a serving certificate is required: --cert-dir DIR, or --cert and --key\n");
+    if (cfg.self_signed_secret && (cfg.cert_file || cfg.key_file)) {
+        fprintf(stderr, "dpm webhook: give --self-signed-secret or --cert-dir/--cert/--key, not both\n");
         return 2;
     }
-    if (cfg.kubeconfig) {
-        fprintf(stderr, "dpm webhook: watching MeshPolicies through --kubeconfig is not available in this "
-                        "build; give the policies with -p\n");
+    if (!cfg.self_signed_secret && (!cfg.cert_file || !cfg.key_file)) {
+        fprintf(stderr, "dpm webhook: a serving certificate is required: --cert-dir DIR, --cert and --key, "
+                        "or --self-signed-secret NS/NAME\n");
         return 2;
     }
-    return wh_serve(&cfg) == 0 ? 0 : 1;
+    /* Where policies come from: -p files, else the cluster when there is
+     * one (--kubeconfig or in a pod), else only the built-in checks. */
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+    bool in_cluster = host && host[0];
+    cfg.cluster = cfg.npolicy_files == 0 && (cfg.kubeconfig || in_cluster);
+    if (cfg.npolicy_files && cfg.kubeconfig && !cfg.self_signed_secret) {
+        fprintf(stderr, "dpm webhook: policies come from -p files or from the cluster (--kubeconfig), not both\n");
+        return 2;
+    }
+    if (cfg.self_signed_secret && !cfg.kubeconfig && !in_cluster) {
+        fprintf(stderr, "dpm webhook: --self-signed-secret needs an API server: --kubeconfig FILE, or run in a "
+                        "cluster\n");
+        return 2;
+    }
+    if (!cfg.cluster && !cfg.self_signed_secret)
+        return wh_serve(&cfg) == 0 ? 0 : 1; /* files alone: no API server touched */
+    struct dpm_error err;
+    dpm_error_clear(&err);
+    struct dpm_kube_config_options ko = {.kubeconfig = cfg.kubeconfig, .in_cluster = !cfg.kubeconfig};
+    struct dpm_kube_config *kc = NULL;
+    if (dpm_kube_config_load(&ko, &kc, &err) != DPM_OK) {
+        char msg[1024];
+        dpm_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dpm webhook: %s\n", msg);
+        return 2;
+    }
+    struct dpm_kube_options opts = {.config = kc};
+    cfg.kube = dpm_kube_new(&opts, &err); /* takes over kc */
+    if (!cfg.kube) {
+        fprintf(stderr, "dpm webhook: %s\n", err.message);
+        return 2;
+    }
+    int rc = wh_serve(&cfg) == 0 ? 0 : 1;
+    dpm_kube_free(cfg.kube); /* wh_serve stopped every user of it */
+    cfg.kube = NULL;
+    return rc;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dpm/log.h"
+#include "dpm/policy_cache.h"
 #include "dpm/validate.h"
 #include "dpm/yaml.h"
 #include "webhook.h"
@@ -21,6 +22,7 @@ struct wh_policies {
     struct stat st[WH_MAX_POLICY_FILES];
     bool synced;
     struct dpm_metric *count, *last_sync, *load_errors;
+    struct dpm_policy_cache *cache; /* cluster MeshPolicies; NULL with files */
 };
 
 static struct wh_snapshot *snapshot_new(struct dpm_policy_set *set)
@@ -151,10 +153,54 @@ void wh_policies_poll(struct wh_policies *p)
 
 bool wh_policies_synced(struct wh_policies *p)
 {
+    if (p->cache)
+        return dpm_policy_cache_synced(p->cache);
     pthread_mutex_lock(&p->mu);
     bool s = p->synced;
     pthread_mutex_unlock(&p->mu);
     return s;
+}
+
+/* ---- cluster MeshPolicies ---------------------------------------------- */
+
+static void cluster_publish(void *ctx, struct dpm_policy_set *set)
+{
+    struct wh_policies *p = ctx;
+    size_t n = dpm_policy_set_count(set);
+    publish(p, set);
+    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "MeshPolicies changed: %zu in force", n);
+}
+
+/* A MeshPolicy that does not compile: every problem in the log, counted;
+ * the version in force before (if any) stays. */
+static void cluster_problem(void *ctx, const char *name, const char *rv, const struct dpm_report *problems,
+                            const struct dpm_error *err)
+{
+    struct wh_policies *p = ctx;
+    json_t *list = json_array();
+    for (size_t i = 0; i < problems->n; i++) {
+        char line[1024];
+        dpm_finding_format(&problems->items[i], line, sizeof(line));
+        json_array_append_new(list, json_string(line));
+    }
+    json_t *fields = json_pack("{s:s, s:o}", "resourceVersion", rv, "problems", list);
+    dpm_log(DPM_LOG_ERROR, "webhook", name, fields,
+            "MeshPolicy not applied (%s); the previous version, if any, stays in force", err->message);
+    json_decref(fields);
+    dpm_metric_add(p->load_errors, NULL, 1);
+}
+
+static void cluster_error(void *ctx, const struct dpm_error *err)
+{
+    (void)ctx;
+    char msg[1024];
+    dpm_error_format(err, msg, sizeof(msg));
+    if (err->code == DPM_ENOTFOUND)
+        dpm_log(DPM_LOG_ERROR, "webhook", NULL, NULL,
+                "the MeshPolicy CRD (meshpolicies.mesh.io) is not installed: retrying with backoff; "
+                "not ready until MeshPolicies can be listed (%s)", msg);
+    else
+        dpm_log(DPM_LOG_WARN, "webhook", NULL, NULL, "MeshPolicy watch: %s (retrying)", msg);
 }
 
 dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
@@ -186,7 +232,19 @@ dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
                                  "the policy files do not load (see the log above)");
         }
         publish(p, set);
-    } else if (!cfg->cluster) {
+    } else if (cfg->cluster) {
+        struct dpm_policy_cache_opts co = {.publish = cluster_publish, .on_problem = cluster_problem,
+                                           .on_error = cluster_error, .ctx = p};
+        dpm_rc rc = cfg->kube ? DPM_OK : dpm_error_set(err, DPM_ECONFIG, NULL, "no API server configured");
+        if (rc == DPM_OK && !(p->cache = dpm_policy_cache_new(&co, err)))
+            rc = err ? err->code : DPM_ENOMEM;
+        if (rc == DPM_OK)
+            rc = dpm_policy_cache_start(p->cache, cfg->kube, err);
+        if (rc != DPM_OK) {
+            wh_policies_free(p);
+            return rc;
+        }
+    } else {
         p->synced = true; /* no policies at all: only the built-in checks */
     }
     *out = p;
@@ -197,6 +255,7 @@ void wh_policies_free(struct wh_policies *p)
 {
     if (!p)
         return;
+    dpm_policy_cache_free(p->cache); /* stops the informer: nothing publishes after this */
     wh_snapshot_release(p->cur);
     pthread_mutex_destroy(&p->mu);
     free(p);

@@ -358,6 +358,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
     }
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        /* With --client-ca: lws accepts any client certificate unless this
+         * callback fails it; keep OpenSSL's verdict (len is preverify_ok),
+         * so only certificates chaining to --client-ca get in. */
+        return len ? 0 : 1;
     case LWS_CALLBACK_HTTP:
         return on_request(wsi, s, (const char *)in);
     case LWS_CALLBACK_HTTP_BODY:
@@ -459,6 +464,7 @@ int wh_serve(const struct wh_config *cfg)
     int rc = 1;
     pthread_t th;
     int th_started = 0;
+    struct wh_selfsigned *selfsigned = NULL;
     struct dpm_error err;
     dpm_error_clear(&err);
     memset(&srv, 0, sizeof(srv));
@@ -468,8 +474,23 @@ int wh_serve(const struct wh_config *cfg)
         fprintf(stderr, "dpm webhook: out of memory\n");
         goto out;
     }
-    if (wh_certs_new(cfg->cert_file, cfg->key_file, srv.metrics, &srv.certs, &err) != DPM_OK ||
-        wh_policies_new(cfg, srv.metrics, &srv.policies, &err) != DPM_OK) {
+    if (cfg->self_signed_secret) {
+        /* The pair comes from the Secret, never from files. */
+        if (wh_selfsigned_new(cfg, &selfsigned, &err) != DPM_OK ||
+            wh_certs_new_pem(wh_selfsigned_cert_pem(selfsigned), wh_selfsigned_key_pem(selfsigned), srv.metrics,
+                             &srv.certs, &err) != DPM_OK) {
+            char msg[1024];
+            dpm_error_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "dpm webhook: --self-signed-secret %s: %s\n", cfg->self_signed_secret, msg);
+            goto out;
+        }
+    } else if (wh_certs_new(cfg->cert_file, cfg->key_file, srv.metrics, &srv.certs, &err) != DPM_OK) {
+        char msg[1024];
+        dpm_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dpm webhook: %s\n", msg);
+        goto out;
+    }
+    if (wh_policies_new(cfg, srv.metrics, &srv.policies, &err) != DPM_OK) {
         char msg[1024];
         dpm_error_format(&err, msg, sizeof(msg));
         fprintf(stderr, "dpm webhook: %s\n", msg);
@@ -482,8 +503,21 @@ int wh_serve(const struct wh_config *cfg)
     info.iface = cfg->listen_addr;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6;
+    /* HTTP/1.1 only: lws 4.1's HTTP/2 server stalls on responses past its
+     * 4 KiB buffer (a /metrics page, a long denial), and kube-apiserver
+     * speaks HTTP/1.1 to a webhook that offers only that. */
+    info.alpn = "http/1.1";
     info.ssl_cert_filepath = cfg->cert_file;
     info.ssl_private_key_filepath = cfg->key_file;
+    if (selfsigned) {
+        /* lws loads an initial pair from memory; the certificate callback
+         * of wh_certs_attach() serves the current one on every handshake. */
+        const char *cp = wh_selfsigned_cert_pem(selfsigned), *kp = wh_selfsigned_key_pem(selfsigned);
+        info.server_ssl_cert_mem = cp;
+        info.server_ssl_cert_mem_len = (unsigned)strlen(cp);
+        info.server_ssl_private_key_mem = kp;
+        info.server_ssl_private_key_mem_len = (unsigned)strlen(kp);
+    }
     info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION;
     if (cfg->client_ca) {
         info.ssl_ca_filepath = cfg->client_ca;
@@ -500,6 +534,10 @@ int wh_serve(const struct wh_config *cfg)
     if (!srv.ctx) {
         fprintf(stderr, "dpm webhook: cannot listen on %s:%d with %s\n", cfg->listen_addr, cfg->port,
                 cfg->cert_file);
+        goto out;
+    }
+    if (selfsigned && wh_selfsigned_start(selfsigned, srv.certs, &err) != DPM_OK) {
+        fprintf(stderr, "dpm webhook: %s\n", err.message);
         goto out;
     }
     if (pthread_create(&th, NULL, watcher, NULL) != 0)
@@ -526,6 +564,7 @@ out:
     if (srv.ctx)
         lws_context_destroy(srv.ctx);
     wh_policies_free(srv.policies);
+    wh_selfsigned_free(selfsigned); /* its thread uses certs: stopped first */
     wh_certs_free(srv.certs);
     dpm_metrics_free(srv.metrics);
     return rc;

@@ -3,6 +3,7 @@
  * certificate callback, so a rotation never drops a connection in flight and
  * never refuses a new one. */
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -89,6 +90,38 @@ static dpm_rc load_pair(const char *cert_file, const char *key_file, struct pair
     return DPM_OK;
 }
 
+/* The same from PEM text in memory (--self-signed-secret: the pair comes
+ * from a Secret, never from files). */
+static dpm_rc load_pair_pem(const char *cert_pem, const char *key_pem, struct pair *out,
+                            struct dpm_error *err)
+{
+    struct pair p = {0};
+    BIO *b = BIO_new_mem_buf(cert_pem, -1);
+    p.cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    p.chain = sk_X509_new_null();
+    X509 *extra;
+    while (p.cert && p.chain && (extra = PEM_read_bio_X509(b, NULL, NULL, NULL)))
+        sk_X509_push(p.chain, extra);
+    ERR_clear_error();
+    BIO_free(b);
+    b = p.cert ? BIO_new_mem_buf(key_pem, -1) : NULL;
+    p.key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    ERR_clear_error();
+    if (!p.cert || !p.key || !p.chain) {
+        pair_free(&p);
+        return dpm_error_set(err, DPM_ETLS, NULL, "no PEM %s in the certificate Secret",
+                             !p.cert ? "certificate" : "private key");
+    }
+    if (X509_check_private_key(p.cert, p.key) != 1) {
+        ERR_clear_error();
+        pair_free(&p);
+        return dpm_error_set(err, DPM_ETLS, NULL, "the key does not match the certificate");
+    }
+    *out = p;
+    return DPM_OK;
+}
+
 static double not_after(X509 *cert)
 {
     struct tm tm;
@@ -96,6 +129,8 @@ static double not_after(X509 *cert)
         return 0;
     return (double)timegm(&tm);
 }
+
+static void register_metrics(struct wh_certs *c, struct dpm_metrics *m);
 
 dpm_rc wh_certs_new(const char *cert_file, const char *key_file, struct dpm_metrics *m,
                     struct wh_certs **out, struct dpm_error *err)
@@ -116,6 +151,30 @@ dpm_rc wh_certs_new(const char *cert_file, const char *key_file, struct dpm_metr
         wh_certs_free(c);
         return rc;
     }
+    register_metrics(c, m);
+    *out = c;
+    return DPM_OK;
+}
+
+dpm_rc wh_certs_new_pem(const char *cert_pem, const char *key_pem, struct dpm_metrics *m,
+                        struct wh_certs **out, struct dpm_error *err)
+{
+    struct wh_certs *c = calloc(1, sizeof(*c));
+    if (!c)
+        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    pthread_mutex_init(&c->mu, NULL);
+    dpm_rc rc = load_pair_pem(cert_pem, key_pem, &c->cur, err);
+    if (rc) {
+        wh_certs_free(c);
+        return rc;
+    }
+    register_metrics(c, m);
+    *out = c;
+    return DPM_OK;
+}
+
+static void register_metrics(struct wh_certs *c, struct dpm_metrics *m)
+{
     if (m) {
         c->expiry = dpm_metrics_add(m, DPM_GAUGE, "dpm_webhook_certificate_expiry_timestamp_seconds",
                                     "When the serving certificate expires (Unix time).", NULL, NULL,
@@ -125,8 +184,6 @@ dpm_rc wh_certs_new(const char *cert_file, const char *key_file, struct dpm_metr
                                      NULL, 0, NULL);
         dpm_metric_set(c->expiry, NULL, not_after(c->cur.cert));
     }
-    *out = c;
-    return DPM_OK;
 }
 
 void wh_certs_free(struct wh_certs *c)
@@ -152,6 +209,8 @@ static bool changed(const char *path, struct stat *old)
 
 bool wh_certs_poll(struct wh_certs *c)
 {
+    if (!c->cert_file)
+        return false; /* from memory: wh_certs_install_pem() replaces it */
     if (!changed(c->cert_file, &c->cert_st) && !changed(c->key_file, &c->key_st))
         return false;
     struct stat cst, kst;
@@ -177,6 +236,23 @@ bool wh_certs_poll(struct wh_certs *c)
     dpm_metric_set(c->expiry, NULL, not_after(p.cert));
     dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving certificate reloaded from %s", c->cert_file);
     return true;
+}
+
+dpm_rc wh_certs_install_pem(struct wh_certs *c, const char *cert_pem, const char *key_pem,
+                            struct dpm_error *err)
+{
+    struct pair p;
+    dpm_rc rc = load_pair_pem(cert_pem, key_pem, &p, err);
+    if (rc)
+        return rc; /* the old pair keeps serving */
+    pthread_mutex_lock(&c->mu);
+    struct pair old = c->cur;
+    c->cur = p;
+    pthread_mutex_unlock(&c->mu);
+    pair_free(&old);
+    dpm_metric_add(c->reloads, NULL, 1);
+    dpm_metric_set(c->expiry, NULL, not_after(p.cert));
+    return DPM_OK;
 }
 
 /* Runs in the handshake: installs the current pair on this connection.  The

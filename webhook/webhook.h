@@ -13,6 +13,9 @@
 #include "dpm/policy.h"
 
 #define WH_MAX_POLICY_FILES 64
+#define WH_MAX_NAMES 32
+
+struct dpm_kube;
 
 struct wh_config {
     const char *cert_file, *key_file; /* --cert/--key or <cert-dir>/tls.crt, tls.key */
@@ -28,6 +31,16 @@ struct wh_config {
     int read_timeout;                 /* seconds for headers and body: 10 */
     int max_connections;              /* 1024 */
     int reload_interval_ms;           /* how often files are checked: 1000 */
+    /* The API server (cluster MeshPolicies, --self-signed-secret); NULL
+     * when neither is used: then nothing talks to an API server. */
+    struct dpm_kube *kube;
+    const char *self_signed_secret;   /* --self-signed-secret NS/NAME, or NULL */
+    const char *service_name;         /* --service-name: dpm-webhook */
+    const char *self_signed_ips[WH_MAX_NAMES]; /* --self-signed-ip */
+    int nself_signed_ips;
+    const char *webhook_configs[WH_MAX_NAMES]; /* --webhook-config */
+    int nwebhook_configs;
+    int cert_check_interval;          /* seconds between Secret/caBundle checks: 30 */
 };
 
 /* ---- certificates (webhook/tls.c) ------------------------------------ */
@@ -37,7 +50,15 @@ struct wh_certs;
 /* Loads the certificate and key (DPM_ETLS naming the file on error). */
 dpm_rc wh_certs_new(const char *cert_file, const char *key_file, struct dpm_metrics *m,
                     struct wh_certs **out, struct dpm_error *err);
+/* The same from PEM text (--self-signed-secret); DPM_ETLS when it does not
+ * parse or the key does not match.  The text is copied. */
+dpm_rc wh_certs_new_pem(const char *cert_pem, const char *key_pem, struct dpm_metrics *m,
+                        struct wh_certs **out, struct dpm_error *err);
 void wh_certs_free(struct wh_certs *c);
+/* Installs a new pair from PEM text for every new handshake (connections
+ * in flight keep theirs).  On error the old pair keeps serving. */
+dpm_rc wh_certs_install_pem(struct wh_certs *c, const char *cert_pem, const char *key_pem,
+                            struct dpm_error *err);
 /* Re-reads the files when they changed (a Secret volume update swaps a
  * symlink: the file's inode or mtime changes).  A pair that does not load or
  * whose key does not match the certificate is logged and ignored: the old
@@ -69,6 +90,26 @@ void wh_policies_poll(struct wh_policies *p);
 bool wh_policies_synced(struct wh_policies *p);
 struct wh_snapshot *wh_policies_acquire(struct wh_policies *p);
 void wh_snapshot_release(struct wh_snapshot *s);
+
+/* ---- self-signed certificates in a Secret (webhook/selfsigned.c) ------ */
+
+struct wh_selfsigned;
+
+/* Reads or creates the Secret (cfg->self_signed_secret, through cfg->kube),
+ * retrying transient API errors for up to a minute, and patches the
+ * caBundles once (a failure there is logged, retried later).  On failure
+ * err says why (the webhook does not start). */
+dpm_rc wh_selfsigned_new(const struct wh_config *cfg, struct wh_selfsigned **out,
+                         struct dpm_error *err);
+/* The serving pair read at creation (owned by ss). */
+const char *wh_selfsigned_cert_pem(const struct wh_selfsigned *ss);
+const char *wh_selfsigned_key_pem(const struct wh_selfsigned *ss);
+/* Starts the thread that re-checks every cfg->cert_check_interval seconds:
+ * renews through the Secret, installs a new pair into certs, patches the
+ * caBundles where they differ. */
+dpm_rc wh_selfsigned_start(struct wh_selfsigned *ss, struct wh_certs *certs, struct dpm_error *err);
+/* Stops the thread; accepts NULL. */
+void wh_selfsigned_free(struct wh_selfsigned *ss);
 
 /* ---- the server (webhook/server.c) ------------------------------------ */
 
