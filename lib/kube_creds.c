@@ -158,8 +158,7 @@ dpm_rc dpm_kube_creds_get(struct dpm_kube_creds *c, bool refresh,
         bool expired = c->have && c->cur.expires && time(NULL) >= c->cur.expires;
         if (!c->have || expired || refresh) {
             struct dpm_kube_credential fresh;
-            rc = dpm_kube_exec_run(cfg->exec, cfg->source, cfg->user_name,
-                                   cfg->server, 0, &fresh, err);
+            rc = dpm_kube_exec_run(cfg, 0, &fresh, err);
             c->loads++;
             if (rc)
                 goto out;

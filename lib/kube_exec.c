@@ -43,18 +43,56 @@ static long long elapsed_ms(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000LL + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* Builds KUBERNETES_EXEC_INFO as client-go does. */
-static char *exec_info(const struct dpm_kube_exec *e, const char *server)
+static char *b64(const unsigned char *p, size_t n)
 {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *o = malloc((n + 2) / 3 * 4 + 1), *q = o;
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        *q++ = tab[v >> 18 & 63];
+        *q++ = tab[v >> 12 & 63];
+        *q++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *q++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *q = '\0';
+    return o;
+}
+
+/* Builds KUBERNETES_EXEC_INFO as client-go does (spec.cluster only with
+ * provideClusterInfo).  NULL on ENOMEM. */
+static char *exec_info(const struct dpm_kube_config *cfg)
+{
+    const struct dpm_kube_exec *e = cfg->exec;
     json_t *spec = json_pack("{s:b}", "interactive", 0);
     json_t *root = json_pack("{s:s, s:s, s:o}", "apiVersion", e->api_version,
                              "kind", "ExecCredential", "spec", spec);
     char *s = NULL;
     if (!root)
         return NULL;
-    if (e->provide_cluster_info && server)
-        json_object_set_new(spec, "cluster", json_pack("{s:s}", "server", server));
+    if (e->provide_cluster_info && cfg->server) {
+        json_t *cl = json_pack("{s:s}", "server", cfg->server);
+        if (!cl)
+            goto out;
+        json_object_set_new(spec, "cluster", cl);
+        if (cfg->tls_server_name)
+            json_object_set_new(cl, "tls-server-name", json_string(cfg->tls_server_name));
+        if (cfg->insecure_skip_tls_verify)
+            json_object_set_new(cl, "insecure-skip-tls-verify", json_true());
+        if (cfg->proxy_url)
+            json_object_set_new(cl, "proxy-url", json_string(cfg->proxy_url));
+        if (cfg->ca_data) {
+            char *ca = b64(cfg->ca_data, cfg->ca_data_len);
+            if (!ca)
+                goto out;
+            json_object_set_new(cl, "certificate-authority-data", json_string(ca));
+            free(ca);
+        }
+    }
     s = json_dumps(root, JSON_COMPACT);
+out:
     json_decref(root);
     return s;
 }
@@ -148,12 +186,12 @@ out:
     return rc;
 }
 
-dpm_rc dpm_kube_exec_run(const struct dpm_kube_exec *e, const char *source,
-                         const char *user, const char *server,
-                         unsigned timeout_sec,
+dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec,
                          struct dpm_kube_credential *out,
                          struct dpm_error *err)
 {
+    const struct dpm_kube_exec *e = cfg->exec;
+    const char *source = cfg->source, *user = cfg->user_name;
     char path[DPM_ERROR_PATH_MAX];
     dpm_rc rc = DPM_OK;
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
@@ -164,6 +202,8 @@ dpm_rc dpm_kube_exec_run(const struct dpm_kube_exec *e, const char *source,
     posix_spawn_file_actions_t fa;
 
     memset(out, 0, sizeof(*out));
+    if (!e)
+        return dpm_error_set(err, DPM_EINVAL, NULL, "no exec plugin configured");
     snprintf(path, sizeof(path), "users[%.200s].user.exec", user ? user : "");
     dpm_error_at(err, source, 0, 0);
     if (!timeout_sec)
@@ -182,7 +222,7 @@ dpm_rc dpm_kube_exec_run(const struct dpm_kube_exec *e, const char *source,
         nenv++;
     envp = calloc(nenv + e->nenv + 2, sizeof(char *));
     argv = calloc(e->nargs + 2, sizeof(char *));
-    info = exec_info(e, server);
+    info = exec_info(cfg);
     if (!envp || !argv || !info || asprintf(&infoenv, "KUBERNETES_EXEC_INFO=%s", info) < 0) {
         infoenv = NULL;
         rc = dpm_error_set(err, DPM_ENOMEM, path, "out of memory");

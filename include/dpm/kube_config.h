@@ -173,17 +173,18 @@ dpm_rc dpm_kube_creds_get(struct dpm_kube_creds *c, bool refresh,
  * (for tests and metrics). */
 unsigned dpm_kube_creds_loads(struct dpm_kube_creds *c);
 
-/* Runs an exec credential plugin once (client.authentication.k8s.io v1 or
- * v1beta1): the command with its args and env plus KUBERNETES_EXEC_INFO,
- * stdin closed when interactive is Never, stdout capped at 1 MiB, stderr
- * kept for the error message, killed after timeout_sec (0 = 60).  `source`
- * and `user` name the kubeconfig file and users[] entry in errors.  Returns
- * DPM_EEXEC when the command fails, exits non-zero, or prints something that
- * is not an ExecCredential of the configured apiVersion with a token or a
- * client certificate and key. */
-dpm_rc dpm_kube_exec_run(const struct dpm_kube_exec *e, const char *source,
-                         const char *user, const char *server,
-                         unsigned timeout_sec,
+/* Runs cfg->exec once (client.authentication.k8s.io v1 or v1beta1): the
+ * command with its args and env plus KUBERNETES_EXEC_INFO (with the
+ * cluster's server, certificate-authority-data, tls-server-name,
+ * insecure-skip-tls-verify and proxy-url when provideClusterInfo is set),
+ * stdin /dev/null (dpm never prompts), stdout capped at 1 MiB, stderr
+ * quoted in errors, the plugin's process group killed after timeout_sec
+ * (0 = 60).  Errors name cfg->source and users[<user>].user.exec.  Returns
+ * DPM_EEXEC when the command cannot run, exits non-zero, or prints
+ * something that is not an ExecCredential of the configured apiVersion with
+ * a token or a client certificate and key.  *out is released with
+ * dpm_kube_credential_clear(); zeroed on failure. */
+dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec,
                          struct dpm_kube_credential *out,
                          struct dpm_error *err);
 

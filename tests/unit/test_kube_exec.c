@@ -23,7 +23,8 @@ static struct dpm_kube_config *cfg_with(const char *api, const char *mode,
     char y[2048];
     snprintf(y, sizeof(y),
              "current-context: c\n"
-             "clusters:\n- {name: k, cluster: {server: 'https://127.0.0.1:6443'}}\n"
+             "clusters:\n- {name: k, cluster: {server: 'https://127.0.0.1:6443', "
+             "tls-server-name: kube.test, certificate-authority-data: QUJD}}\n"
              "contexts:\n- {name: c, context: {cluster: k, user: me}}\n"
              "users:\n- name: me\n  user:\n    exec:\n"
              "      apiVersion: client.authentication.k8s.io/%s\n"
@@ -54,8 +55,7 @@ static void test_v1_token_and_exec_info(void **state)
     struct dpm_kube_config *c = cfg_with("v1", "token", env);
     struct dpm_kube_credential cred;
     struct dpm_error err;
-    assert_int_equal(dpm_kube_exec_run(c->exec, c->source, c->user_name, c->server, 0,
-                                       &cred, &err),
+    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err),
                      DPM_OK);
     assert_string_equal(cred.token, "secret-1");
     assert_int_equal(cred.expires, 0);
@@ -71,6 +71,8 @@ static void test_v1_token_and_exec_info(void **state)
     assert_non_null(strstr(buf, "\"apiVersion\":\"client.authentication.k8s.io/v1\""));
     assert_non_null(strstr(buf, "\"interactive\":false"));
     assert_non_null(strstr(buf, "\"server\":\"https://127.0.0.1:6443\""));
+    assert_non_null(strstr(buf, "\"tls-server-name\":\"kube.test\""));
+    assert_non_null(strstr(buf, "\"certificate-authority-data\":\"QUJD\""));
     dpm_kube_config_free(c);
 }
 
@@ -79,8 +81,7 @@ static void test_v1beta1_and_cert(void **state)
     struct dpm_kube_config *c = cfg_with("v1beta1", "cert", NULL);
     struct dpm_kube_credential cred;
     struct dpm_error err;
-    assert_int_equal(dpm_kube_exec_run(c->exec, c->source, c->user_name, c->server, 0,
-                                       &cred, &err),
+    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err),
                      DPM_OK);
     assert_null(cred.token);
     assert_non_null(cred.cert_pem);
@@ -98,8 +99,7 @@ static void expect_fail(const char *api, const char *mode, const char *env,
     struct dpm_kube_credential cred;
     struct dpm_error err;
     dpm_error_clear(&err);
-    dpm_rc rc = dpm_kube_exec_run(c->exec, c->source, c->user_name, c->server, timeout,
-                                  &cred, &err);
+    dpm_rc rc = dpm_kube_exec_run(c, timeout, &cred, &err);
     if (rc != DPM_EEXEC || strcmp(err.path, path) != 0 || !strstr(err.message, msg) ||
         strcmp(err.source, SRC) != 0)
         fail_msg("mode %s: got %s path=%s msg=%s source=%s", mode, dpm_rc_name(rc), err.path,
@@ -139,7 +139,7 @@ static void test_missing_command(void **state)
     struct dpm_error err;
     assert_int_equal(dpm_kube_config_from_buffer(y, strlen(y), "k.yaml", NULL, &c, &err), DPM_OK);
     struct dpm_kube_credential cred;
-    assert_int_equal(dpm_kube_exec_run(c->exec, c->source, c->user_name, c->server, 0, &cred, &err),
+    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err),
                      DPM_EEXEC);
     assert_non_null(strstr(err.message, "dpm-no-such-plugin"));
     assert_non_null(strstr(err.message, "apt install it"));
