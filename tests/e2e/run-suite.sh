@@ -87,5 +87,21 @@ for f in tests/e2e/scenarios/*.sh; do
         fi
     done
 done
+# The in-tree server must leave cleanly on SIGTERM, without sanitizer reports.
+if [ -n "$SERVER_PID" ] && [ $# -eq 0 ]; then
+    kill -TERM "$SERVER_PID"
+    rc=""
+    for _ in $(seq 1 100); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then wait "$SERVER_PID"; rc=$?; break; fi
+        sleep 0.1
+    done
+    SERVER_PID=""
+    if [ "$rc" = 0 ] && ! grep -q 'Sanitizer' "$TMP/server.err"; then
+        echo "ok server_clean_exit"; passed=$((passed + 1))
+    else
+        echo "FAIL server_clean_exit: exit ${rc:-timeout}: $(grep -m1 -A3 'Sanitizer' "$TMP/server.err" | tr '\n' ' ')"
+        failed=$((failed + 1))
+    fi
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
