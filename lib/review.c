@@ -151,6 +151,8 @@ out:
     return rc;
 }
 
+static json_t *json_text(const char *s);
+
 /* Warnings within kube-apiserver's limits (it truncates past them anyway,
  * less helpfully). */
 static json_t *warnings_json(const struct dpm_report *r)
@@ -170,7 +172,7 @@ static json_t *warnings_json(const struct dpm_report *r)
             continue;
         }
         total += l;
-        json_array_append_new(w, json_string(line));
+        json_array_append_new(w, json_text(line));
     }
     if (w && left_out) {
         char line[128];
@@ -179,6 +181,40 @@ static json_t *warnings_json(const struct dpm_report *r)
         json_array_append_new(w, json_string(line));
     }
     return w;
+}
+
+/* A JSON string of s.  Findings quote input (a path, a value), and a
+ * message cut to a byte count or quoting one byte of a multi-byte
+ * character is not valid UTF-8, which json_string() refuses: such bytes
+ * become '?', so a denial never loses its message.  NULL only when out of
+ * memory. */
+static json_t *json_text(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s), o = 0;
+    char *t = malloc(n + 1);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        json_t *one = len && i + len <= n ? json_stringn(s + i, len) : NULL;
+        if (one) {
+            memcpy(t + o, s + i, len);
+            o += len;
+            i += len;
+            json_decref(one);
+        } else {
+            t[o++] = '?';
+            i++;
+        }
+    }
+    t[o] = 0;
+    j = json_string(t);
+    free(t);
+    return j;
 }
 
 static char *base64(const char *s, size_t n)
@@ -203,10 +239,11 @@ dpm_rc dpm_review_response(const struct dpm_review *r, char **body, size_t *len,
         goto out;
     json_object_set_new(resp, "uid", json_string(r->uid));
     json_object_set_new(resp, "allowed", json_boolean(r->allowed));
-    if (!r->allowed)
+    if (!r->allowed &&
         json_object_set_new(resp, "status",
-                            json_pack("{s:i, s:s, s:s}", "code", r->code, "reason", "Forbidden",
-                                      "message", r->message ? r->message : "denied"));
+                            json_pack("{s:i, s:s, s:o}", "code", r->code, "reason", "Forbidden",
+                                      "message", json_text(r->message ? r->message : "denied"))))
+        goto out; /* a denial without its reasons is never sent */
     json_t *w = warnings_json(&r->report);
     if (w && json_array_size(w))
         json_object_set_new(resp, "warnings", w);
