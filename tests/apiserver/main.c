@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     const char *authz = "rbac", *emulate = "current";
     int port = 0;
     long history = 1000, bookmark = 60;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -88,7 +88,6 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
     if (!dir) {
         fprintf(stderr, "dpm-test-apiserver: --dir is required\n");
