@@ -105,7 +105,11 @@ int dpm_cmd_webhook(int argc, char **argv)
                 fprintf(stderr, "dpm webhook: %s needs a value\n", a);
                 return 2;
             }
-            if (strncmp(a, "--cert-dir", 10) == 0)
+            if (strncmp(a, "--cert-check-interval", 21) == 0) { /* before --cert: same prefix */
+                if (parse_int(a, v, 1, 86400, &n))
+                    return 2;
+                cfg.cert_check_interval = (int)n;
+            } else if (strncmp(a, "--cert-dir", 10) == 0)
                 cert_dir = v;
             else if (strncmp(a, "--cert", 6) == 0)
                 cfg.cert_file = v;
@@ -127,10 +131,6 @@ int dpm_cmd_webhook(int argc, char **argv)
                     return 2;
                 }
                 (ip ? cfg.self_signed_ips : cfg.webhook_configs)[(*n_)++] = v;
-            } else if (strncmp(a, "--cert-check-interval", 21) == 0) {
-                if (parse_int(a, v, 1, 86400, &n))
-                    return 2;
-                cfg.cert_check_interval = (int)n;
             }
             else if (strncmp(a, "--listen", 8) == 0) {
                 const char *colon = strrchr(v, ':');
