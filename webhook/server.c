@@ -275,6 +275,14 @@ static int on_request(struct lws *wsi, struct session *s, const char *path)
     int post = method_is(wsi, WSI_TOKEN_POST_URI);
     int get = method_is(wsi, WSI_TOKEN_GET_URI);
 
+    if (!clen[0] && has_body) {
+        /* lws 4.1 does not decode chunked request bodies: waiting for one
+         * would only end at the read timeout.  kube-apiserver always sends
+         * Content-Length; the connection closes after (the body is unread). */
+        s->close_after = 1;
+        respond_text(wsi, s, 411, "Content-Length is required (chunked request bodies are not accepted)");
+        return 0;
+    }
     if (!r) {
         s->status = 404;
         snprintf(s->err, sizeof(s->err), "no such endpoint %s", path);
