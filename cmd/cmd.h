@@ -29,6 +29,16 @@ int dpm_cmd_load_all(const char *cmd, char **files, int nfiles,
 int dpm_cmd_opt(int argc, char **argv, int *i, const char *short_,
                 const char *long_, const char **val);
 
+/* An argument that is not an option the command knows: a file (or "-")
+ * is appended to files; anything else starting with '-' is an unknown
+ * option, reported on stderr as "dpm CMD: unknown option ...".  Returns 0,
+ * or DPM_EXIT_INPUT for an unknown option. */
+int dpm_cmd_positional(const char *cmd, const char *arg, char **files, int *nfiles);
+
+/* Reports "dpm CMD: no input files" and returns DPM_EXIT_INPUT when nfiles
+ * is 0; returns 0 otherwise. */
+int dpm_cmd_need_files(const char *cmd, int nfiles);
+
 /* Whether argv[i] asks for help. */
 int dpm_cmd_is_help(const char *arg);
 

@@ -122,19 +122,12 @@ int dpm_cmd_convert(int argc, char **argv)
                 goto out;
             }
             ns = val;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "dpm convert: unknown option \"%s\" (see dpm convert --help)\n", argv[i]);
-            status = DPM_EXIT_INPUT;
+        } else if ((status = dpm_cmd_positional("convert", argv[i], files, &nfiles)) != 0) {
             goto out;
-        } else {
-            files[nfiles++] = argv[i];
         }
     }
-    if (nfiles == 0) {
-        fprintf(stderr, "dpm convert: no input files (see dpm convert --help)\n");
-        status = DPM_EXIT_INPUT;
+    if ((status = dpm_cmd_need_files("convert", nfiles)) != 0)
         goto out;
-    }
     status = dpm_cmd_load_all("convert", files, nfiles, &docs);
     for (size_t i = 0; i < docs.n; i++) {
         json_t *c = NULL;

@@ -62,6 +62,30 @@ static void node_id(struct dpm_buf *b, const char *kind, const char *a, const ch
     q(b, id);
 }
 
+/* One node statement: "  <id> [label=<label> <attrs>];" */
+static void emit_node(struct dpm_buf *b, const char *kind, const char *a, const char *c,
+                      const char *label, const char *attrs)
+{
+    dpm_buf_adds(b, "  ");
+    node_id(b, kind, a, c);
+    dpm_buf_adds(b, " [label=");
+    q(b, label);
+    dpm_buf_printf(b, " %s];\n", attrs);
+}
+
+/* One edge statement from a node to a data product. */
+static void emit_edge(struct dpm_buf *b, const char *kind, const char *a, const char *c,
+                      const struct product *to, const char *label, const char *attrs)
+{
+    dpm_buf_adds(b, "  ");
+    node_id(b, kind, a, c);
+    dpm_buf_adds(b, " -> ");
+    node_id(b, "dp", to->ns, to->name);
+    dpm_buf_adds(b, " [label=");
+    q(b, label);
+    dpm_buf_printf(b, "%s%s];\n", *attrs ? " " : "", attrs);
+}
+
 static const struct product *find(const struct product *ps, size_t n, const char *ns,
                                   const char *name)
 {
@@ -114,13 +138,11 @@ static int build_graph(const struct product *ps, size_t n, struct dpm_buf *b)
         for (size_t j = i; j < n; j++) {
             if (strcmp(ps[j].domain, ps[i].domain) != 0)
                 continue;
-            dpm_buf_adds(b, "    ");
-            node_id(b, "dp", ps[j].ns, ps[j].name);
-            dpm_buf_adds(b, " [label=");
             char label[512];
             snprintf(label, sizeof(label), "%s\n%s", ps[j].name, ps[j].ns);
-            q(b, label);
-            dpm_buf_adds(b, " shape=box style=\"rounded,filled\" fillcolor=\"#dbeafe\"];\n");
+            dpm_buf_adds(b, "  ");
+            emit_node(b, "dp", ps[j].ns, ps[j].name, label,
+                      "shape=box style=\"rounded,filled\" fillcolor=\"#dbeafe\"");
         }
         dpm_buf_adds(b, "  }\n");
     }
@@ -145,41 +167,24 @@ static int build_graph(const struct product *ps, size_t n, struct dpm_buf *b)
                         fprintf(stderr,
                                 "dpm lineage: %s/%s: input %s: data product %s/%s is not among the inputs\n",
                                 ps[i].ns, ps[i].name, pname, rns, rname);
-                        dpm_buf_adds(b, "  ");
-                        node_id(b, "dp", rns, rname);
                         char label[512];
                         snprintf(label, sizeof(label), "%s\n%s\n(unresolved)", rname, rns);
-                        dpm_buf_adds(b, " [label=");
-                        q(b, label);
-                        dpm_buf_adds(b, " shape=box style=\"rounded,dashed\" color=red fontcolor=red];\n");
+                        emit_node(b, "dp", rns, rname, label,
+                                  "shape=box style=\"rounded,dashed\" color=red fontcolor=red");
                     } else {
                         fprintf(stderr,
                                 "dpm lineage: %s/%s: input %s: data product %s/%s has no output port %s\n",
                                 ps[i].ns, ps[i].name, pname, rns, rname, rport);
                     }
                 }
-                dpm_buf_adds(b, "  ");
-                node_id(b, "dp", rns, rname);
-                dpm_buf_adds(b, " -> ");
-                node_id(b, "dp", ps[i].ns, ps[i].name);
-                dpm_buf_adds(b, " [label=");
-                q(b, rport);
-                dpm_buf_adds(b, ok ? "];\n" : " style=dashed color=red fontcolor=red];\n");
+                emit_edge(b, "dp", rns, rname, &ps[i], rport,
+                          ok ? "" : "style=dashed color=red fontcolor=red");
             } else {
                 const char *conn = str(ip, "connection", pname);
-                dpm_buf_adds(b, "  ");
-                node_id(b, "src", type, conn);
                 char label[1024];
                 snprintf(label, sizeof(label), "%s\n%s", type, conn);
-                dpm_buf_adds(b, " [label=");
-                q(b, label);
-                dpm_buf_adds(b, " shape=cylinder style=filled fillcolor=\"#f1f5f9\"];\n  ");
-                node_id(b, "src", type, conn);
-                dpm_buf_adds(b, " -> ");
-                node_id(b, "dp", ps[i].ns, ps[i].name);
-                dpm_buf_adds(b, " [label=");
-                q(b, pname);
-                dpm_buf_adds(b, "];\n");
+                emit_node(b, "src", type, conn, label, "shape=cylinder style=filled fillcolor=\"#f1f5f9\"");
+                emit_edge(b, "src", type, conn, &ps[i], pname, "");
             }
         }
     }
@@ -243,19 +248,12 @@ int dpm_cmd_lineage(int argc, char **argv)
                 status = DPM_EXIT_INPUT;
                 goto out;
             }
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "dpm lineage: unknown option \"%s\" (see dpm lineage --help)\n", argv[i]);
-            status = DPM_EXIT_INPUT;
+        } else if ((status = dpm_cmd_positional("lineage", argv[i], files, &nfiles)) != 0) {
             goto out;
-        } else {
-            files[nfiles++] = argv[i];
         }
     }
-    if (nfiles == 0) {
-        fprintf(stderr, "dpm lineage: no input files (see dpm lineage --help)\n");
-        status = DPM_EXIT_INPUT;
+    if ((status = dpm_cmd_need_files("lineage", nfiles)) != 0)
         goto out;
-    }
     if (svg && !on_path("dot")) {
         fprintf(stderr, "dpm lineage: -f svg needs Graphviz's dot on PATH "
                         "(apt-get install graphviz), or use -f dot\n");
@@ -279,6 +277,12 @@ int dpm_cmd_lineage(int argc, char **argv)
         n++;
     }
     int unresolved = build_graph(ps, n, &dot);
+    if (dot.len + 4096 >= GRAPH_MAX) {
+        /* Appends past the cap were refused: the text would be cut. */
+        fprintf(stderr, "dpm lineage: the graph is larger than %u bytes\n", GRAPH_MAX);
+        status = DPM_EXIT_INPUT;
+        goto out;
+    }
     if (svg) {
         int s = render_svg(&dot);
         if (s > status)

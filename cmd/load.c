@@ -44,3 +44,21 @@ int dpm_cmd_opt(int argc, char **argv, int *i, const char *short_,
     }
     return 0;
 }
+
+int dpm_cmd_positional(const char *cmd, const char *arg, char **files, int *nfiles)
+{
+    if (arg[0] == '-' && arg[1]) {
+        fprintf(stderr, "dpm %s: unknown option \"%s\" (see dpm %s --help)\n", cmd, arg, cmd);
+        return DPM_EXIT_INPUT;
+    }
+    files[(*nfiles)++] = (char *)arg;
+    return 0;
+}
+
+int dpm_cmd_need_files(const char *cmd, int nfiles)
+{
+    if (nfiles > 0)
+        return 0;
+    fprintf(stderr, "dpm %s: no input files (see dpm %s --help)\n", cmd, cmd);
+    return DPM_EXIT_INPUT;
+}

@@ -294,12 +294,8 @@ int dpm_cmd_validate(int argc, char **argv)
                 status = DPM_EXIT_INPUT;
                 goto out;
             }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "dpm validate: unknown option \"%s\" (see dpm validate --help)\n", a);
-            status = DPM_EXIT_INPUT;
+        } else if ((status = dpm_cmd_positional("validate", a, files, &nfiles)) != 0) {
             goto out;
-        } else {
-            files[nfiles++] = argv[i];
         }
         continue;
     missing:
@@ -307,11 +303,8 @@ int dpm_cmd_validate(int argc, char **argv)
         status = DPM_EXIT_INPUT;
         goto out;
     }
-    if (nfiles == 0) {
-        fprintf(stderr, "dpm validate: no input files (see dpm validate --help)\n");
-        status = DPM_EXIT_INPUT;
+    if ((status = dpm_cmd_need_files("validate", nfiles)) != 0)
         goto out;
-    }
 
     int ps = load_policies(&o, &pdocs, policies, &npolicies);
     if (ps != DPM_EXIT_OK) {
