@@ -117,8 +117,8 @@ static json_t *partial(json_t *obj)
 
 /* Renders items (array, borrowed) as the negotiated representation and
  * sends it.  single: a GET of one object. */
-static void send_items(struct as_ctx *ctx, json_t *items, bool single, const char *list_rv,
-                       const char *cont, long long remaining)
+static void send_items(struct as_ctx *ctx, json_t *items, json_t *texts, bool single,
+                       const char *list_rv, const char *cont, long long remaining)
 {
     enum accept_as as = accept_as(ctx);
     if (as == AS_TABLE) {
@@ -169,6 +169,14 @@ static void send_items(struct as_ctx *ctx, json_t *items, bool single, const cha
     json_t *o;
     dpm_rc rc = DPM_OK;
     json_array_foreach(items, i, o) {
+        json_t *t = json_array_get(texts, i);
+        if (as != AS_PARTIAL && json_is_string(t) &&
+            strcmp(as_jstr(o, "apiVersion"), av) == 0) {
+            if (i) dpm_buf_addc(&b, ',');
+            rc = dpm_buf_add(&b, json_string_value(t), json_string_length(t));
+            if (rc != DPM_OK) break;
+            continue;
+        }
         json_t *x = as == AS_PARTIAL ? partial(o) : json_incref(o);
         char *s = x ? json_dumps(x, JSON_COMPACT) : NULL;
         json_decref(x);
@@ -231,7 +239,7 @@ static void rest_get(struct as_ctx *ctx)
         return;
     }
     json_t *items = json_pack("[o]", p);
-    send_items(ctx, items, true, NULL, NULL, 0);
+    send_items(ctx, items, NULL, true, NULL, NULL, 0);
     json_decref(items);
 }
 
@@ -310,6 +318,7 @@ static void rest_list(struct as_ctx *ctx)
     long long limit = lim ? atoll(lim) : 0;
     char *after = NULL;
     json_t *items = json_array();
+    json_t *texts = json_array(); /* cached serialisations, parallel to items */
     char *next = NULL;
     long long remaining = 0;
     char rvbuf[32];
@@ -347,12 +356,15 @@ static void rest_list(struct as_ctx *ctx)
             break;
         }
         json_array_append_new(items, as_present(ctx->type, ctx->version, o));
+        json_t *text = as_coll_text(c, i);
+        json_array_append(texts, text ? text : json_null());
         last = c->items[i].key;
     }
     as_store_unlock(s);
     if (ls || fs) remaining = 0;
-    send_items(ctx, items, false, rvbuf, next, remaining);
+    send_items(ctx, items, texts, false, rvbuf, next, remaining);
 out:
+    json_decref(texts);
     json_decref(items);
     free(next);
     free(after);

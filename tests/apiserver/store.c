@@ -56,6 +56,7 @@ void as_event_clear(struct as_event *ev)
     if (!ev) return;
     json_decref(ev->obj);
     json_decref(ev->old);
+    json_decref(ev->text);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -145,6 +146,7 @@ void as_store_free(struct as_store *s)
         for (size_t j = 0; j < c->n; j++) {
             free(c->items[j].key);
             json_decref(c->items[j].obj);
+            json_decref(c->items[j].text);
         }
         free(c->items);
         for (size_t j = 0; j < c->hist_len; j++)
@@ -355,8 +357,22 @@ uint64_t as_store_next_rv(struct as_store *s)
     return ++s->rv;
 }
 
+static json_t *serialise(const json_t *obj)
+{
+    char *t = json_dumps(obj, JSON_COMPACT);
+    json_t *s = t ? json_string_nocheck(t) : NULL;
+    free(t);
+    return s;
+}
+
+json_t *as_coll_text(struct as_coll *c, size_t i)
+{
+    if (!c->items[i].text) c->items[i].text = serialise(c->items[i].obj);
+    return c->items[i].text;
+}
+
 static void record(struct as_store *s, struct as_coll *c, const char *type, uint64_t rv,
-                   json_t *obj, json_t *old)
+                   json_t *obj, json_t *old, json_t *text)
 {
     /* history ring */
     if (c->hist_len == c->hist_cap) {
@@ -371,6 +387,7 @@ static void record(struct as_store *s, struct as_coll *c, const char *type, uint
     e->rv = rv;
     e->obj = json_incref(obj);
     e->old = old ? json_incref(old) : NULL;
+    e->text = json_incref(text);
     c->hist_len++;
     for (struct as_watcher *w = c->watchers; w; w = w->next) {
         if (w->overflow || w->closed) continue;
@@ -384,8 +401,9 @@ static void record(struct as_store *s, struct as_coll *c, const char *type, uint
         q->rv = rv;
         q->obj = json_incref(obj);
         q->old = old ? json_incref(old) : NULL;
-        w->q_len++;
-        pthread_cond_signal(&w->cv);
+        q->text = json_incref(text);
+        /* a watcher that already has events queued is awake or about to be */
+        if (w->q_len++ == 0) pthread_cond_signal(&w->cv);
     }
     s->dirty = true;
     pthread_cond_broadcast(&s->changed);
@@ -399,7 +417,9 @@ dpm_rc as_coll_load(struct as_coll *c, const char *ns, const char *name, json_t 
     size_t i = find(c, key, &found);
     if (found) {
         json_decref(c->items[i].obj);
+        json_decref(c->items[i].text);
         c->items[i].obj = obj;
+        c->items[i].text = NULL;
         return DPM_OK;
     }
     if (c->n == c->cap) {
@@ -420,6 +440,7 @@ dpm_rc as_coll_load(struct as_coll *c, const char *ns, const char *name, json_t 
     memmove(&c->items[i + 1], &c->items[i], (c->n - i) * sizeof *c->items);
     c->items[i].key = k;
     c->items[i].obj = obj;
+    c->items[i].text = NULL;
     c->n++;
     return DPM_OK;
 }
@@ -430,7 +451,16 @@ dpm_rc as_coll_put(struct as_store *s, struct as_coll *c, const char *ns, const 
     json_t *old = as_coll_get(c, ns, name);
     if (old) json_incref(old);
     dpm_rc rc = as_coll_load(c, ns, name, json_incref(obj));
-    if (rc == DPM_OK) record(s, c, old ? "MODIFIED" : "ADDED", rv, obj, old);
+    if (rc == DPM_OK) {
+        json_t *text = serialise(obj);
+        char key[600];
+        as_make_key(key, sizeof key, ns, name);
+        bool found;
+        size_t i = find(c, key, &found);
+        if (found && text) c->items[i].text = json_incref(text);
+        record(s, c, old ? "MODIFIED" : "ADDED", rv, obj, old, text);
+        json_decref(text);
+    }
     json_decref(old);
     json_decref(obj);
     return rc;
@@ -448,10 +478,13 @@ dpm_rc as_coll_remove(struct as_store *s, struct as_coll *c, const char *ns, con
         return DPM_ENOTFOUND;
     }
     json_t *old = c->items[i].obj;
+    json_decref(c->items[i].text);
     free(c->items[i].key);
     memmove(&c->items[i], &c->items[i + 1], (c->n - i - 1) * sizeof *c->items);
     c->n--;
-    record(s, c, "DELETED", rv, final, old);
+    json_t *text = serialise(final);
+    record(s, c, "DELETED", rv, final, old, text);
+    json_decref(text);
     json_decref(old);
     json_decref(final);
     return DPM_OK;
@@ -486,6 +519,7 @@ dpm_rc as_watch_open(struct as_store *s, struct as_coll *c, uint64_t from_rv,
         q->rv = e->rv;
         q->obj = json_incref(e->obj);
         q->old = e->old ? json_incref(e->old) : NULL;
+        q->text = e->text ? json_incref(e->text) : NULL;
     }
     w->next = c->watchers;
     c->watchers = w;
@@ -508,6 +542,18 @@ int as_watch_next(struct as_store *s, struct as_watcher *w, const struct timespe
         int r = pthread_cond_timedwait(&w->cv, &s->mu, deadline);
         if (r == ETIMEDOUT && w->q_len == 0) return 0;
     }
+}
+
+size_t as_watch_drain(struct as_watcher *w, struct as_event *evs, size_t max)
+{
+    size_t n = 0;
+    while (n < max && w->q_len > 0) {
+        evs[n++] = w->q[w->q_start];
+        memset(&w->q[w->q_start], 0, sizeof *evs);
+        w->q_start = (w->q_start + 1) % w->q_cap;
+        w->q_len--;
+    }
+    return n;
 }
 
 void as_watch_close(struct as_store *s, struct as_watcher *w)

@@ -64,11 +64,14 @@ struct as_event {
     uint64_t rv;
     json_t *obj; /* owned reference */
     json_t *old; /* previous state or NULL, owned reference */
+    json_t *text; /* obj serialised (a JSON string holding compact JSON), shared by
+                   * every watcher so an event is encoded once; owned reference */
 };
 
 struct as_entry {
     char *key; /* "ns/name" or "name" */
     json_t *obj;
+    json_t *text; /* obj serialised, as in struct as_event; NULL until needed */
 };
 
 struct as_coll {
@@ -144,6 +147,9 @@ dpm_rc as_coll_put(struct as_store *s, struct as_coll *c, const char *ns, const 
  * the deletion's). */
 dpm_rc as_coll_remove(struct as_store *s, struct as_coll *c, const char *ns, const char *name,
                       json_t *final, uint64_t rv);
+/* The compact JSON of entry i (cached; a borrowed JSON string), NULL on
+ * ENOMEM. */
+json_t *as_coll_text(struct as_coll *c, size_t i);
 /* Loads an object without recording an event (state restore). */
 dpm_rc as_coll_load(struct as_coll *c, const char *ns, const char *name, json_t *obj);
 
@@ -158,6 +164,8 @@ dpm_rc as_watch_open(struct as_store *s, struct as_coll *c, uint64_t from_rv,
  * -1 when the watcher is closed/overflowed or the store is stopping. */
 int as_watch_next(struct as_store *s, struct as_watcher *w, const struct timespec *deadline,
                   struct as_event *ev);
+/* Pops up to max queued events without waiting; returns how many. */
+size_t as_watch_drain(struct as_watcher *w, struct as_event *evs, size_t max);
 void as_watch_close(struct as_store *s, struct as_watcher *w);
 /* Closes every open watcher (fault injection, shutdown). */
 void as_watch_close_all(struct as_store *s);

@@ -24,6 +24,9 @@
 #include "status.h"
 #include "table.h"
 
+#define WATCH_BATCH 64
+#define AS_WATCH_MAX_EVENT_BYTES (4u * 1024u * 1024u)
+
 /* kubectl get -w asks for Table events: each object then travels as a
  * one-row meta.k8s.io/v1 Table, as kube-apiserver sends them. */
 static bool want_table(struct as_ctx *ctx)
@@ -49,10 +52,24 @@ static json_t *table_of(struct as_ctx *ctx, json_t *obj)
     return table;
 }
 
-static int send_event(struct as_ctx *ctx, const char *type, const json_t *obj)
+/* Appends one event line to out.  text (may be NULL) is the object's
+ * cached serialisation, used when the object travels as stored. */
+static int append_event(struct as_ctx *ctx, struct dpm_buf *out, const char *type,
+                        const json_t *obj, const json_t *text)
 {
+    char av[300];
+    if (*ctx->group) snprintf(av, sizeof av, "%s/%s", ctx->group, ctx->version);
+    else snprintf(av, sizeof av, "%s", ctx->version);
+    bool plain = strcmp(type, "ERROR") != 0 && strcmp(type, "BOOKMARK") != 0;
+    if (plain && text && !want_table(ctx) && strcmp(as_jstr(obj, "apiVersion"), av) == 0) {
+        if (dpm_buf_printf(out, "{\"type\":\"%s\",\"object\":", type) != DPM_OK ||
+            dpm_buf_add(out, json_string_value(text), json_string_length(text)) != DPM_OK ||
+            dpm_buf_adds(out, "}\n") != DPM_OK)
+            return -1;
+        return 0;
+    }
     json_t *p = NULL;
-    if (strcmp(type, "ERROR") == 0 || strcmp(type, "BOOKMARK") == 0) {
+    if (!plain) {
         p = json_incref((json_t *)obj);
     } else {
         p = as_present(ctx->type, ctx->version, (json_t *)obj);
@@ -66,16 +83,17 @@ static int send_event(struct as_ctx *ctx, const char *type, const json_t *obj)
     char *s = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     if (!s) return -1;
-    size_t n = strlen(s);
-    char *line = realloc(s, n + 2);
-    if (!line) {
-        free(s);
-        return -1;
-    }
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    int r = as_chunk(ctx->req->conn, line, n + 1);
-    free(line);
+    int r = dpm_buf_adds(out, s) == DPM_OK && dpm_buf_addc(out, '\n') == DPM_OK ? 0 : -1;
+    free(s);
+    return r;
+}
+
+static int send_event(struct as_ctx *ctx, const char *type, const json_t *obj)
+{
+    struct dpm_buf b = DPM_BUF_INIT(AS_WATCH_MAX_EVENT_BYTES);
+    int r = append_event(ctx, &b, type, obj, NULL);
+    if (r == 0) r = as_chunk(ctx->req->conn, b.data, b.len);
+    dpm_buf_free(&b);
     return r;
 }
 
@@ -120,6 +138,7 @@ void as_watch_serve(struct as_ctx *ctx)
     json_t *initial = NULL;
     struct as_watcher *w = NULL;
     struct as_store *s = ctx->api->store;
+    struct dpm_buf batch = DPM_BUF_INIT(WATCH_BATCH * AS_WATCH_MAX_EVENT_BYTES);
     if ((l && *l && as_label_selector_parse(l, &ls, &err) != DPM_OK) ||
         (f && *f && as_field_selector_parse(f, ctx->type->group, ctx->type->resource, &fs, &err) != DPM_OK)) {
         as_send_status(ctx, as_status_bad_request("%s", err.message));
@@ -144,7 +163,8 @@ void as_watch_serve(struct as_ctx *ctx)
         initial = json_array();
         for (size_t i = 0; i < c->n; i++)
             if (as_obj_matches(c->items[i].obj, ctx->ns, ls, fs))
-                json_array_append(initial, c->items[i].obj);
+                json_array_append_new(initial, json_pack("[O, O*]", c->items[i].obj,
+                                                         as_coll_text(c, i)));
     }
     as_store_unlock(s);
     if (rc == DPM_EGONE) {
@@ -164,12 +184,19 @@ void as_watch_serve(struct as_ctx *ctx)
     size_t i;
     json_t *o;
     json_array_foreach(initial, i, o) {
-        if (send_event(ctx, "ADDED", o) < 0) goto out;
+        if (append_event(ctx, &batch, "ADDED", json_array_get(o, 0), json_array_get(o, 1)) < 0)
+            goto out;
+        if (batch.len > 256 * 1024) {
+            if (as_chunk(ctx->req->conn, batch.data, batch.len) < 0) goto out;
+            dpm_buf_reset(&batch);
+        }
     }
+    if (batch.len && as_chunk(ctx->req->conn, batch.data, batch.len) < 0) goto out;
     if (send_initial && bookmarks && send_bookmark(ctx, start_rv, true) < 0) goto out;
     struct timespec deadline;
     add_seconds(&deadline, timeout);
     int bm_every = ctx->api->bookmark_interval_s > 0 ? ctx->api->bookmark_interval_s : 60;
+    struct as_event more[WATCH_BATCH];
     struct timespec next_bm;
     add_seconds(&next_bm, bm_every);
     for (;;) {
@@ -180,6 +207,7 @@ void as_watch_serve(struct as_ctx *ctx)
         struct as_event ev = {0};
         as_store_lock(s);
         int r = as_watch_next(s, w, &wake, &ev);
+        size_t nmore = r == 1 ? as_watch_drain(w, more, WATCH_BATCH - 1) : 0;
         uint64_t cur_rv = s->rv;
         as_store_unlock(s);
         if (r < 0) break;
@@ -194,14 +222,21 @@ void as_watch_serve(struct as_ctx *ctx)
             }
             continue;
         }
-        bool nm = as_obj_matches(ev.obj, ctx->ns, ls, fs);
-        bool om = ev.old && as_obj_matches(ev.old, ctx->ns, ls, fs);
-        const char *type = NULL;
-        if (strcmp(ev.type, "DELETED") == 0) type = (nm || om) ? "DELETED" : NULL;
-        else if (strcmp(ev.type, "ADDED") == 0) type = nm ? "ADDED" : NULL;
-        else type = nm && om ? "MODIFIED" : nm ? "ADDED" : om ? "DELETED" : NULL;
-        int wr = type ? send_event(ctx, type, ev.obj) : 0;
-        as_event_clear(&ev);
+        /* one chunk for everything that was queued: one TLS write */
+        int wr = 0;
+        dpm_buf_reset(&batch);
+        for (size_t k = 0; k <= nmore; k++) {
+            struct as_event *e = k == 0 ? &ev : &more[k - 1];
+            bool nm = as_obj_matches(e->obj, ctx->ns, ls, fs);
+            bool om = e->old && as_obj_matches(e->old, ctx->ns, ls, fs);
+            const char *type = NULL;
+            if (strcmp(e->type, "DELETED") == 0) type = (nm || om) ? "DELETED" : NULL;
+            else if (strcmp(e->type, "ADDED") == 0) type = nm ? "ADDED" : NULL;
+            else type = nm && om ? "MODIFIED" : nm ? "ADDED" : om ? "DELETED" : NULL;
+            if (type && wr == 0) wr = append_event(ctx, &batch, type, e->obj, e->text);
+            as_event_clear(e);
+        }
+        if (wr == 0 && batch.len) wr = as_chunk(ctx->req->conn, batch.data, batch.len);
         if (wr < 0) break;
     }
     as_chunked_end(ctx->req->conn);
@@ -211,6 +246,7 @@ out:
         as_watch_close(s, w);
         as_store_unlock(s);
     }
+    dpm_buf_free(&batch);
     json_decref(initial);
     free(l);
     free(f);
