@@ -387,6 +387,10 @@ static int read_request(struct as_conn *c, struct as_request *r)
         if (!conn_fill(c, AS_MAX_HEADER_BYTES + 4)) return 0;
     }
     size_t hlen = (size_t)(hend - c->in) + 4;
+    if (hlen > AS_MAX_HEADER_BYTES) {
+        simple_error(c, 431, "request header fields too large");
+        return -1;
+    }
     char *line = c->in;
     char *eol = strstr(line, "\r\n");
     *eol = '\0';
