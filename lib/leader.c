@@ -239,10 +239,12 @@ static void *elector_main(void *arg)
         /* leader: renew every retry period until the deadline passes */
         for (;;) {
             if (!wait_or_stop(l, l->retry_ns)) {
-                release(l);
+                /* the work stops before the lease is released: a
+                 * successor may start the moment it is */
                 atomic_store(&l->leading, false);
                 if (l->o.on_stopped)
                     l->o.on_stopped(l->o.ctx);
+                release(l);
                 return NULL;
             }
             dpm_error_clear(&e);

@@ -65,7 +65,7 @@ dpm_rc dpm_leader_start(struct dpm_leader *l, struct dpm_error *err);
 /* True while this candidate holds the lease. */
 bool dpm_leader_is_leader(struct dpm_leader *l);
 
-/* Stops the elector; a leader releases the lease and calls on_stopped
+/* Stops the elector; a leader calls on_stopped, then releases the lease,
  * before this returns.  Safe to call twice and before start. */
 void dpm_leader_stop(struct dpm_leader *l);
 
