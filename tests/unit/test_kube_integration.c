@@ -892,6 +892,7 @@ static void test_watch_retry_after(void **state)
     if (waited < 950 * MS || waited > 6 * SEC)
         fail_msg("t2 arrived %.3f s after the watch was closed; want 1 s (Retry-After) to 6 s",
                  (double)waited / 1e9);
+    print_message("re-watch after 429 + Retry-After: 1 delivered %.3f s later\n", (double)waited / 1e9);
     assert_true(s1.retries - s0.retries >= 1);
     assert_added_once(&w->t, "t", 1, 2);
     assert_int_equal(relists(&w->t), 1);
@@ -1307,6 +1308,8 @@ static void test_leader_election_processes(void **state)
     if (gap < LEASE_NS - 2 * RETRY_NS || gap > LEASE_NS + 4 * RETRY_NS + 1 * SEC)
         fail_msg("took over %.3f s after the leader was killed; want about the lease duration (%.1f s)",
                  (double)gap / 1e9, (double)LEASE_NS / 1e9);
+    print_message("takeover %.3f s after SIGKILL of the leader (lease %.1f s)\n", (double)gap / 1e9,
+                  (double)LEASE_NS / 1e9);
     assert_string_equal(lease_holder(f->k, holder, sizeof holder, &tr1), fid);
     assert_true(tr1 > tr0);
 
@@ -1321,6 +1324,8 @@ static void test_leader_election_processes(void **state)
     if (handover > LEASE_NS / 2)
         fail_msg("c2 took over %.3f s after a clean release; want well under the lease (%.1f s)",
                  (double)handover / 1e9, (double)LEASE_NS / 1e9);
+    print_message("takeover %.3f s after a clean release (on_stopped drains 0.5 s)\n",
+                  (double)handover / 1e9);
     struct cand_event exit_ev;
     bool exited = false;
     for (size_t i = 0; i < nev; i++)
