@@ -120,6 +120,11 @@ const char *as_obj_ns(const json_t *obj);
 uint64_t as_obj_rv(const json_t *obj);
 /* Name validation as kube's for the resource; findings into errs. */
 void as_validate_name(const struct as_rtype *t, const char *name, struct dpm_report *errs);
+/* Type errors in metadata (kube's decoding errors, a 400): the message in
+ * buf, or NULL when the types are right. */
+const char *as_check_meta_types(const json_t *obj, char *buf, size_t n);
+/* Label/annotation keys and values, ownerReferences: findings into errs. */
+void as_validate_meta(const json_t *obj, struct dpm_report *errs);
 /* Kube's generateName suffix (5 characters). */
 void as_generate_name(char *out, size_t n, const char *prefix);
 /* Removes unknown ObjectMeta fields, reporting them as unknown-field paths

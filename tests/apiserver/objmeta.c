@@ -248,3 +248,151 @@ json_t *as_crd_version(const struct as_rtype *t, const char *version)
     }
     return NULL;
 }
+
+static bool label_name_part(const char *s, size_t n)
+{
+    if (n == 0 || n > 63) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool an = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!an && !((c == '-' || c == '_' || c == '.') && i > 0 && i + 1 < n)) return false;
+    }
+    return true;
+}
+
+static void check_qualified_key(const char *path, const char *key, struct dpm_report *errs)
+{
+    const char *slash = strchr(key, '/');
+    const char *name = slash ? slash + 1 : key;
+    if (slash) {
+        char prefix[300];
+        size_t pl = (size_t)(slash - key);
+        snprintf(prefix, sizeof prefix, "%.*s", (int)(pl < 299 ? pl : 299), key);
+        if (pl == 0 || pl > 253 || !dns1123_subdomain(prefix))
+            dpm_report_add(errs, DPM_SEV_VIOLATION, NULL, path,
+                           "Invalid value: \"%s\": prefix part a lowercase RFC 1123 subdomain must "
+                           "consist of lower case alphanumeric characters, '-' or '.', and must "
+                           "start and end with an alphanumeric character (e.g. 'example.com', regex "
+                           "used for validation is "
+                           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                           key);
+    }
+    size_t nl = strlen(name);
+    if (nl > 63)
+        dpm_report_add(errs, DPM_SEV_VIOLATION, NULL, path,
+                       "Invalid value: \"%s\": name part must be no more than 63 characters", key);
+    else if (!label_name_part(name, nl))
+        dpm_report_add(errs, DPM_SEV_VIOLATION, NULL, path,
+                       "Invalid value: \"%s\": name part must consist of alphanumeric characters, "
+                       "'-', '_' or '.', and must start and end with an alphanumeric character "
+                       "(e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                       "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+                       key);
+}
+
+const char *as_check_meta_types(const json_t *obj, char *buf, size_t n)
+{
+    json_t *m = json_object_get(obj, "metadata");
+    if (m && !json_is_object(m)) {
+        snprintf(buf, n, "json: cannot unmarshal %s into Go struct field .metadata of type v1.ObjectMeta",
+                 json_is_array(m) ? "array" : json_is_string(m) ? "string" : "number");
+        return buf;
+    }
+    static const char *const strs[] = {"name", "generateName", "namespace", "uid",
+                                       "resourceVersion", NULL};
+    for (size_t i = 0; strs[i]; i++) {
+        json_t *v = json_object_get(m, strs[i]);
+        if (v && !json_is_string(v) && !json_is_null(v)) {
+            snprintf(buf, n, "json: cannot unmarshal non-string into Go struct field ObjectMeta.metadata.%s of type string", strs[i]);
+            return buf;
+        }
+    }
+    static const char *const maps[] = {"labels", "annotations", NULL};
+    for (size_t i = 0; maps[i]; i++) {
+        json_t *v = json_object_get(m, maps[i]);
+        if (!v || json_is_null(v)) continue;
+        const char *k;
+        json_t *x;
+        if (!json_is_object(v)) {
+            snprintf(buf, n, "json: cannot unmarshal non-object into Go struct field ObjectMeta.metadata.%s of type map[string]string", maps[i]);
+            return buf;
+        }
+        json_object_foreach(v, k, x) {
+            if (!json_is_string(x)) {
+                snprintf(buf, n, "json: cannot unmarshal non-string into Go struct field ObjectMeta.metadata.%s of type string", maps[i]);
+                return buf;
+            }
+        }
+    }
+    json_t *f = json_object_get(m, "finalizers");
+    if (f && !json_is_null(f)) {
+        size_t i;
+        json_t *x;
+        if (!json_is_array(f)) {
+            snprintf(buf, n, "json: cannot unmarshal non-array into Go struct field ObjectMeta.metadata.finalizers of type []string");
+            return buf;
+        }
+        json_array_foreach(f, i, x) {
+            if (!json_is_string(x)) {
+                snprintf(buf, n, "json: cannot unmarshal non-string into Go struct field ObjectMeta.metadata.finalizers of type string");
+                return buf;
+            }
+        }
+    }
+    json_t *o = json_object_get(m, "ownerReferences");
+    if (o && !json_is_null(o)) {
+        size_t i;
+        json_t *x;
+        if (!json_is_array(o)) {
+            snprintf(buf, n, "json: cannot unmarshal non-array into Go struct field ObjectMeta.metadata.ownerReferences of type []v1.OwnerReference");
+            return buf;
+        }
+        json_array_foreach(o, i, x) {
+            if (!json_is_object(x)) {
+                snprintf(buf, n, "json: cannot unmarshal non-object into Go struct field ObjectMeta.metadata.ownerReferences of type v1.OwnerReference");
+                return buf;
+            }
+        }
+    }
+    return NULL;
+}
+
+void as_validate_meta(const json_t *obj, struct dpm_report *errs)
+{
+    json_t *m = json_object_get(obj, "metadata");
+    json_t *labels = json_object_get(m, "labels");
+    const char *k;
+    json_t *v;
+    json_object_foreach(labels, k, v) {
+        check_qualified_key("metadata.labels", k, errs);
+        const char *val = json_string_value(v);
+        size_t vl = val ? strlen(val) : 0;
+        if (vl > 63)
+            dpm_report_add(errs, DPM_SEV_VIOLATION, NULL, "metadata.labels",
+                           "Invalid value: \"%s\": must be no more than 63 characters", val);
+        else if (vl && !label_name_part(val, vl))
+            dpm_report_add(errs, DPM_SEV_VIOLATION, NULL, "metadata.labels",
+                           "Invalid value: \"%s\": a valid label must be an empty string or "
+                           "consist of alphanumeric characters, '-', '_' or '.', and must start "
+                           "and end with an alphanumeric character (e.g. 'MyValue',  or "
+                           "'my_value',  or '12345', regex used for validation is "
+                           "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                           val);
+    }
+    json_object_foreach(json_object_get(m, "annotations"), k, v) {
+        check_qualified_key("metadata.annotations", k, errs);
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(m, "ownerReferences"), i, r) {
+        static const struct { const char *field, *what; } req[] = {
+            {"apiVersion", "version"}, {"kind", "kind"}, {"name", "name"}, {"uid", "uid"}};
+        for (size_t j = 0; j < 4; j++) {
+            if (*as_jstr(r, req[j].field)) continue;
+            char path[128];
+            snprintf(path, sizeof path, "metadata.ownerReferences.%s", req[j].field);
+            dpm_report_add(errs, DPM_SEV_VIOLATION, NULL, path,
+                           "Invalid value: \"\": %s must not be empty", req[j].what);
+        }
+    }
+}

@@ -147,6 +147,12 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
         json_object_set_new(obj, "apiVersion", json_string(av));
         json_object_set_new(obj, "kind", json_string(ctx->type->kind));
     }
+    char tmsg[300];
+    if (as_check_meta_types(obj, tmsg, sizeof tmsg)) {
+        as_send_status(ctx, as_status_bad_request("%s in version \"%s\" cannot be handled as a %s: %s",
+                                                  ctx->type->kind, ctx->version, ctx->type->kind, tmsg));
+        goto out;
+    }
     if (pinned && as_obj_rv(obj) != as_obj_rv(old)) {
         as_send_status(ctx, as_status_conflict(ctx->type->group, ctx->type->resource, ctx->name));
         goto out;
@@ -198,6 +204,7 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
     keep_server_meta(old, obj);
     bump_generation(ctx->type, old, obj);
     as_validate_name(ctx->type, as_obj_name(obj), &errs);
+    as_validate_meta(obj, &errs);
     if (!*ctx->type->group && old && json_is_true(json_object_get(old, "immutable"))) {
         const char *fields[] = {"data", "binaryData", "stringData"};
         for (size_t i = 0; i < 3; i++) {

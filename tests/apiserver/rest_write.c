@@ -328,6 +328,12 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
     json_t *stored = NULL;
     char fm[256], now[64];
     if (!check_gvk(ctx, obj)) goto out;
+    char tmsg[300];
+    if (as_check_meta_types(obj, tmsg, sizeof tmsg)) {
+        as_send_status(ctx, as_status_bad_request("%s in version \"%s\" cannot be handled as a %s: %s",
+                                                  ctx->type->kind, ctx->version, ctx->type->kind, tmsg));
+        goto out;
+    }
     json_t *m = as_meta(obj);
     if (ctx->type->namespaced) {
         const char *bns = as_obj_ns(obj);
@@ -361,6 +367,7 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
                        "Required value: name or generateName is required");
     else
         as_validate_name(ctx->type, as_obj_name(obj), &errs);
+    as_validate_meta(obj, &errs);
     type_validate(ctx->type, NULL, obj, &errs);
     if (dpm_report_count(&errs, DPM_SEV_VIOLATION)) {
         send_invalid(ctx, as_obj_name(obj), &errs);

@@ -72,6 +72,27 @@ YAML
     assert_contains "$out" "NotFound"
 }
 
+scenario_metadata_validation() {
+    local ns out
+    ns=$(new_ns meta)
+    cat > "$E2E_TMP/bad.yaml" <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: badlabel
+  namespace: $ns
+  labels: {app: "bad value"}
+YAML
+    out=$(k apply -f "$E2E_TMP/bad.yaml" 2>&1) && fail "an invalid label value was accepted"
+    assert_contains "$out" 'The ConfigMap "badlabel" is invalid: metadata.labels: Invalid value: "bad value": a valid label must be an empty string or consist of alphanumeric characters'
+    out=$(raw POST "/api/v1/namespaces/$ns/configmaps" '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","labels":{"a":5}}}')
+    assert_eq "$(echo "$out" | head -1)" "400" "a number as a label value"
+    assert_contains "$out" 'ConfigMap in version \"v1\" cannot be handled as a ConfigMap'
+    out=$(raw POST "/api/v1/namespaces/$ns/configmaps" '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"o"}]}}')
+    assert_eq "$(echo "$out" | head -1)" "422" "ownerReference without uid"
+    assert_contains "$out" 'metadata.ownerReferences.uid: Invalid value: \"\": uid must not be empty'
+}
+
 scenario_create_in_missing_namespace() {
     local out
     out=$(k create cm x -n no-such-namespace-e2e 2>&1) && fail "created in a missing namespace"
