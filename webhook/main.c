@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../cmd/cmd.h"
 #include "dpm/kube_client.h"
@@ -48,6 +49,7 @@ static void help(FILE *out)
           "  --max-body BYTES       request body limit (default 3145728, as kube-apiserver)\n"
           "  --read-timeout SECONDS time for a request's headers and body (default 10)\n"
           "  --max-connections N    concurrent connections (default 1024)\n"
+          "  --threads N            event-loop threads (default: the CPUs, at most 8)\n"
           "\n"
           "Cluster MeshPolicies: /readyz answers 503 until they have been listed. When the\n"
           "MeshPolicy CRD is not installed the list fails: this is logged and retried with\n"
@@ -83,6 +85,8 @@ int dpm_cmd_webhook(int argc, char **argv)
     cfg.max_body = 3u * 1024 * 1024;
     cfg.read_timeout = 10;
     cfg.max_connections = 1024;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg.threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
     cfg.reload_interval_ms = 1000;
     const char *cert_dir = NULL;
     for (int i = 1; i < argc; i++) {
@@ -96,7 +100,7 @@ int dpm_cmd_webhook(int argc, char **argv)
         if (OPT(NULL, "--cert-dir") || OPT(NULL, "--cert") || OPT(NULL, "--key") ||
             OPT(NULL, "--listen") || OPT(NULL, "--client-ca") || OPT(NULL, "--tls-min-version") ||
             OPT("-p", "--policy") || OPT(NULL, "--max-body") || OPT(NULL, "--read-timeout") ||
-            OPT(NULL, "--max-connections") || OPT(NULL, "--log-level") || OPT(NULL, "--kubeconfig") ||
+            OPT(NULL, "--max-connections") || OPT(NULL, "--threads") || OPT(NULL, "--log-level") || OPT(NULL, "--kubeconfig") ||
             OPT(NULL, "--self-signed-secret") || OPT(NULL, "--service-name") ||
             OPT(NULL, "--self-signed-ip") || OPT(NULL, "--webhook-config") ||
             OPT(NULL, "--cert-check-interval")) {
@@ -165,6 +169,10 @@ int dpm_cmd_webhook(int argc, char **argv)
                 if (parse_int(a, v, 1, 3600, &n))
                     return 2;
                 cfg.read_timeout = (int)n;
+            } else if (strncmp(a, "--threads", 9) == 0) {
+                if (parse_int(a, v, 1, 64, &n))
+                    return 2;
+                cfg.threads = (int)n;
             } else if (strncmp(a, "--max-connections", 17) == 0) {
                 if (parse_int(a, v, 1, 100000, &n))
                     return 2;

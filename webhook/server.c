@@ -8,6 +8,7 @@
  * idle keep-alive timeout. */
 #include <libwebsockets.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include "dpm/log.h"
 #include "dpm/review.h"
 #include "webhook.h"
+
+#define WH_MAX_THREADS 64
 
 enum endpoint { EP_NONE, EP_VALIDATE, EP_VALIDATE_POLICY, EP_MUTATE, EP_HEALTHZ, EP_READYZ, EP_METRICS };
 
@@ -41,6 +44,7 @@ struct server {
     struct lws_context *ctx;
     atomic_int stopping; /* a signal came: not ready, drain, stop */
     atomic_int done;     /* the event loop has ended: the watcher ends */
+    atomic_int service_done; /* the extra service threads end */
     atomic_int inflight;
     struct dpm_metric *m_requests, *m_duration, *m_inflight, *m_findings, *m_rejected;
 };
@@ -467,11 +471,23 @@ static int register_metrics(void)
     return srv.m_requests && srv.m_duration && srv.m_inflight && srv.m_findings && srv.m_rejected;
 }
 
+/* Extra event-loop threads: each serves the connections lws assigns to its
+ * service thread index.  A review is a pure function of the request and a
+ * policy snapshot, metrics and the policy cache lock internally, so the
+ * handler runs on several threads at once. */
+static void *service_thread(void *arg)
+{
+    int tsi = (int)(intptr_t)arg;
+    while (!atomic_load(&srv.service_done))
+        lws_service_tsi(srv.ctx, 0, tsi);
+    return NULL;
+}
+
 int wh_serve(const struct wh_config *cfg)
 {
     int rc = 1;
-    pthread_t th;
-    int th_started = 0;
+    pthread_t th, svc[WH_MAX_THREADS];
+    int th_started = 0, nsvc = 0;
     struct wh_selfsigned *selfsigned = NULL;
     struct dpm_error err;
     dpm_error_clear(&err);
@@ -534,7 +550,11 @@ int wh_serve(const struct wh_config *cfg)
     info.timeout_secs = (unsigned)cfg->read_timeout;
     info.timeout_secs_ah_idle = (unsigned)cfg->read_timeout;
     info.keepalive_timeout = 60;
-    info.fd_limit_per_thread = (unsigned)cfg->max_connections + 8;
+    int nthreads = cfg->threads > 0 ? cfg->threads : 1;
+    info.count_threads = (unsigned)nthreads;
+    /* The cap is per service thread: spread it, plus room for the
+     * listener and lws' own descriptors. */
+    info.fd_limit_per_thread = (unsigned)((cfg->max_connections + nthreads - 1) / nthreads) + 8;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -551,6 +571,10 @@ int wh_serve(const struct wh_config *cfg)
     if (pthread_create(&th, NULL, watcher, NULL) != 0)
         goto out;
     th_started = 1;
+    nthreads = lws_get_count_threads(srv.ctx);
+    for (int t = 1; t < nthreads && t < WH_MAX_THREADS; t++)
+        if (pthread_create(&svc[nsvc], NULL, service_thread, (void *)(intptr_t)t) == 0)
+            nsvc++;
     /* With port 0 the kernel picked one: report the real one. */
     struct lws_vhost *vh = lws_get_vhost_by_name(srv.ctx, "default");
     int port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
@@ -566,6 +590,11 @@ int wh_serve(const struct wh_config *cfg)
     dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "stopped");
     rc = 0;
 out:
+    atomic_store(&srv.service_done, 1);
+    for (int t = 0; t < nsvc; t++) {
+        lws_cancel_service(srv.ctx);
+        pthread_join(svc[t], NULL);
+    }
     atomic_store(&srv.done, 1);
     if (th_started)
         pthread_join(th, NULL);

@@ -30,6 +30,7 @@ struct wh_config {
     size_t max_body;                  /* 3 MiB, as kube-apiserver */
     int read_timeout;                 /* seconds for headers and body: 10 */
     int max_connections;              /* 1024 */
+    int threads;                      /* event-loop threads: the number of CPUs, at most 8 */
     int reload_interval_ms;           /* how often files are checked: 1000 */
     /* The API server (cluster MeshPolicies, --self-signed-secret); NULL
      * when neither is used: then nothing talks to an API server. */
