@@ -44,6 +44,7 @@ struct as_api {
     const char *state_dir;  /* NULL without --state-dir */
     int bookmark_interval_s;
     int min_request_timeout_s; /* default watch timeout upper bound, as kube's 1800 s */
+    char *ca_pem; /* the CA certificate, published as kube-root-ca.crt in every namespace */
 };
 
 /* One request after authentication and path parsing. */

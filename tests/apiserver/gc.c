@@ -2,7 +2,8 @@
  * that dpm's tests can observe: the garbage collector (ownerReferences,
  * "foregroundDeletion" and "orphan" finalizers), the namespace controller
  * (a Terminating namespace loses its content, then goes) and the service
- * account controller (a "default" ServiceAccount in every namespace).
+ * account controller (a "default" ServiceAccount in every namespace) and the
+ * root-CA publisher (a "kube-root-ca.crt" ConfigMap in every namespace).
  * One background thread, woken by store writes, at most every GC_PERIOD_MS.
  * Also the bootstrap objects.  See api.h. */
 #include "api.h"
@@ -215,6 +216,19 @@ static bool gc_pass(struct as_api *api)
             put_new(api, "", "serviceaccounts", name,
                     json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
                               "metadata", "name", "default"));
+            changed = true;
+        }
+        struct as_coll *cmc = as_store_coll(s, "", "configmaps");
+        if (!terminating && api->ca_pem && cmc && !as_coll_get(cmc, name, "kube-root-ca.crt")) {
+            put_new(api, "", "configmaps", name,
+                    json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
+                              "ConfigMap", "metadata", "name", "kube-root-ca.crt", "annotations",
+                              "kubernetes.io/description",
+                              "Contains a CA bundle that can be used to verify the kube-apiserver "
+                              "when using internal endpoints such as the internal service IP or "
+                              "kubernetes.default.svc. No other usage is guaranteed across "
+                              "distributions of Kubernetes clusters.",
+                              "data", "ca.crt", api->ca_pem));
             changed = true;
         }
         if (!terminating) continue;

@@ -135,8 +135,11 @@ int main(int argc, char **argv)
         if (as_certs_issue_client(dir, "admin", g, 1, path, kp, &err) != DPM_OK)
             return fail("admin client certificate", &err);
     }
-    if (as_service_map_parse(svc_map, &api.svcs, &err) != DPM_OK)
-        return fail("--webhook-service-map", &err);
+    if (as_read_file(ca, 1 << 20, &api.ca_pem, NULL, &err) != DPM_OK) return fail("ca.crt", &err);
+    if (as_service_map_parse(svc_map, &api.svcs, &err) != DPM_OK) {
+        rc = fail("--webhook-service-map", &err);
+        goto out;
+    }
     if (as_authn_new(&api.authn) != DPM_OK || as_faults_new(&api.faults) != DPM_OK ||
         as_store_new((size_t)history, 0, api.emulate_120, &api.store) != DPM_OK) {
         fprintf(stderr, "dpm-test-apiserver: out of memory\n");
@@ -214,5 +217,6 @@ out:
     as_faults_free(api.faults);
     as_authn_free(api.authn);
     as_store_free(api.store);
+    free(api.ca_pem);
     return rc;
 }

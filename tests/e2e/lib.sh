@@ -26,6 +26,9 @@ new_ns() {
     local ns="e2e-$1-$RANDOM"
     k create namespace "$ns" >/dev/null || fail "cannot create namespace $ns"
     echo "$ns" >> "$E2E_TMP/namespaces"
+    # the controllers' own objects arrive first, so watches see only ours
+    wait_for 10 timeout 10 kubectl get configmap kube-root-ca.crt -n "$ns" || true
+    wait_for 10 timeout 10 kubectl get serviceaccount default -n "$ns" || true
     echo "$ns"
 }
 
