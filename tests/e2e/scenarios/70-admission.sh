@@ -7,7 +7,7 @@ start_webhook() {
         -keyout "$d/ca.key" -out "$d/ca.crt" -days 1 2>/dev/null || fail "openssl ca"
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=webhook" \
         -keyout "$d/tls.key" -out "$d/tls.csr" 2>/dev/null || fail "openssl csr"
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/ext"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:webhook-svc.e2e-hooks.svc\n' > "$d/ext"
     openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
         -extfile "$d/ext" -out "$d/tls.crt" -days 1 2>/dev/null || fail "openssl sign"
     python3 "$E2E_ROOT/tests/e2e/support/webhook.py" "$d/tls.crt" "$d/tls.key" "$d/port" 2> "$d/err" &
@@ -104,4 +104,37 @@ YAML
     assert_contains "$out" 'Internal error occurred: failed calling webhook "down.e2e.example.com"'
     out=$(k create secret generic s -n "$ns" 2>&1) || fail "failurePolicy Ignore blocked: $out"
     k delete validatingwebhookconfiguration "e2e-down-$ns" >/dev/null
+}
+
+scenario_admission_service_reference() {
+    in_tree_only "--webhook-service-map is a flag of the in-tree server"
+    start_webhook
+    extra_server svc --webhook-service-map "e2e-hooks/webhook-svc:443=127.0.0.1:$WH_PORT"
+    local out
+    export KUBECONFIG=$XS_KUBECONFIG
+    cat <<YAML | k apply -f - >/dev/null || fail "create webhook configuration"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: e2e-service}
+webhooks:
+  - name: service.e2e.example.com
+    admissionReviewVersions: [v1]
+    sideEffects: None
+    failurePolicy: Fail
+    clientConfig:
+      service: {namespace: e2e-hooks, name: webhook-svc, path: /validate, port: 443}
+      caBundle: "$WH_CA"
+    objectSelector: {matchLabels: {checked: "yes"}}
+    rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}]
+YAML
+    cat <<YAML > "$E2E_TMP/deny.yaml"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: svc-deny, namespace: default, labels: {checked: "yes", deny: "true"}}
+YAML
+    out=$(k apply -f "$E2E_TMP/deny.yaml" 2>&1) && fail "the service-addressed webhook did not deny"
+    assert_contains "$out" 'admission webhook "service.e2e.example.com" denied the request: labelled deny'
+    out=$(k create cm unchecked -n default 2>&1) || fail "objectSelector: $out"
+    assert_not_contains "$out" "e2e warning" "objectSelector excludes unlabelled objects"
+    stop_server "$XS_PID"
 }
