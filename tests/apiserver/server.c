@@ -31,6 +31,7 @@ struct as_conn {
     bool close_after;
     bool broken;
     bool answered;
+    bool head; /* the current request is a HEAD: headers only */
     struct as_conn *next, *prev;
 };
 
@@ -234,7 +235,7 @@ int as_respond(struct as_conn *c, int code, const char *ctype,
     c->answered = true;
     snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", len);
     if (send_head(c, code, ctype, extra_headers, cl) < 0) return -1;
-    return len ? conn_write_all(c, body, len) : 0;
+    return len && !c->head ? conn_write_all(c, body, len) : 0;
 }
 
 int as_chunked_begin(struct as_conn *c, int code, const char *ctype,
@@ -506,6 +507,7 @@ static void *conn_main(void *arg)
             break;
         }
         c->answered = false;
+        c->head = strcmp(r.method, "HEAD") == 0;
         s->handler(&r, s->ud);
         if (!c->answered) {
             c->close_after = true;
