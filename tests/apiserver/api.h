@@ -5,6 +5,7 @@
  *   discovery.c  /api /apis /version and the OpenAPI v2/v3 documents
  *   rest.c       get/list/create/update/delete of stored resources
  *   rest_write.c the write pipeline (admission, CRD schema, metadata rules)
+ *   scale.c      the scale subresource
  *   watch.c      watch streams
  *   objmeta.c    metadata rules (names, uid, timestamps), JSON helpers
  *   gc.c         garbage collector, namespace lifecycle, finalizers
@@ -96,6 +97,7 @@ void as_rest_delete(struct as_ctx *ctx);
 void as_rest_delete_collection(struct as_ctx *ctx);
 void as_rest_review(struct as_ctx *ctx);
 void as_rest_token(struct as_ctx *ctx);
+void as_rest_scale(struct as_ctx *ctx);
 void as_watch_serve(struct as_ctx *ctx);
 /* Reads the object for apiVersion group/version (rewritten when the stored
  * version differs); returns a new reference. */

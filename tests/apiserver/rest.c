@@ -218,26 +218,6 @@ static void rest_get(struct as_ctx *ctx)
         as_send_status(ctx, as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
         return;
     }
-    if (strcmp(ctx->sub, "scale") == 0) {
-        json_t *spec = json_object_get(p, "spec");
-        json_t *scale = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:I}, s:{s:I}}",
-                                  "kind", "Scale", "apiVersion", "autoscaling/v1", "metadata",
-                                  "name", as_obj_name(p), "namespace", as_obj_ns(p), "uid",
-                                  as_jstr(json_object_get(p, "metadata"), "uid"),
-                                  "resourceVersion",
-                                  as_jstr(json_object_get(p, "metadata"), "resourceVersion"),
-                                  "creationTimestamp",
-                                  as_jstr(json_object_get(p, "metadata"), "creationTimestamp"),
-                                  "spec", "replicas",
-                                  (json_int_t)json_integer_value(json_object_get(spec, "replicas")),
-                                  "status", "replicas",
-                                  (json_int_t)json_integer_value(json_object_get(
-                                      json_object_get(p, "status"), "replicas")));
-        as_send_json(ctx, 200, scale);
-        json_decref(scale);
-        json_decref(p);
-        return;
-    }
     json_t *items = json_pack("[o]", p);
     send_items(ctx, items, NULL, true, NULL, NULL, 0);
     json_decref(items);
@@ -405,6 +385,9 @@ void as_rest(struct as_ctx *ctx)
         }
         if (strcmp(ctx->sub, "token") == 0) {
             if (strcmp(m, "POST") == 0) as_rest_token(ctx);
+            else method_not_allowed(ctx);
+        } else if (strcmp(ctx->sub, "scale") == 0) {
+            if (get || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0) as_rest_scale(ctx);
             else method_not_allowed(ctx);
         } else if (get) {
             rest_get(ctx);

@@ -119,3 +119,26 @@ scenario_namespace_deletion() {
     out=$(k get cm inside -n "$ns" 2>&1) && fail "content of a deleted namespace survived"
     true
 }
+
+scenario_scale_subresource() {
+    local ns out
+    ns=$(new_ns scale)
+    cat <<YAML | k apply -f - >/dev/null || fail "create deployment"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: $ns}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: a, image: registry.k8s.io/pause:3.9}]
+YAML
+    out=$(k scale deployment web -n "$ns" --replicas=3 2>&1) || fail "scale: $out"
+    assert_eq "$out" "deployment.apps/web scaled"
+    out=$(k get deployment web -n "$ns" -o jsonpath='{.spec.replicas} {.metadata.generation}')
+    assert_eq "$out" "3 2" "replicas and generation after scale"
+    out=$(k get --raw "/apis/apps/v1/namespaces/$ns/deployments/web/scale" | jget spec.replicas)
+    assert_eq "$out" "3" "Scale object"
+}
