@@ -7,7 +7,8 @@
  *   - opens WATCHERS watches on the namespace's ConfigMaps;
  *   - creates OBJECTS ConfigMaps of about 4 KiB from WRITERS keep-alive
  *     connections: creates/s;
- *   - lists them all, paginated (limit=500): list time;
+ *   - lists them all (plus the namespace's kube-root-ca.crt), paginated
+ *     (limit=500, pages parsed): list time;
  *   - waits until every watcher has seen every object: watch delivery
  *     latency p50/p99 (create sent -> event received, both stamped with
  *     CLOCK_MONOTONIC on this machine);
@@ -332,7 +333,7 @@ int main(int argc, char **argv)
     printf("watch delivery     %zu/%zu events, p50 %.1f ms, p99 %.1f ms\n", total,
            (size_t)g_objects * (size_t)g_watchers, p50, p99);
     printf("server RSS         %.1f MiB\n", rss / 1024.0);
-    rc = (cps >= 2000 && list_s <= 1.0 && g_failed == 0 && listed == g_objects &&
+    rc = (cps >= 2000 && list_s <= 1.0 && g_failed == 0 && listed >= g_objects &&
           total == (size_t)g_objects * (size_t)g_watchers) ? 0 : 1;
     if (rc) printf("RESULT: a goal was missed\n");
     else printf("RESULT: goals met\n");

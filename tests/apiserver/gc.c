@@ -198,14 +198,20 @@ static bool gc_pass(struct as_api *api)
     struct as_coll *nsc = as_store_coll(s, "", "namespaces");
     struct as_coll *sac = as_store_coll(s, "", "serviceaccounts");
     bool any_refs = false;
-    for (size_t ci = 0; ci < s->ncolls; ci++) {
+    for (size_t ci = 0; ci < s->ncolls && !any_refs; ci++) {
         struct as_coll *c = s->colls[ci];
-        for (size_t i = 0; i < c->n; i++) {
+        for (size_t i = 0; i < c->n && !any_refs; i++) {
             json_t *m = json_object_get(c->items[i].obj, "metadata");
-            json_object_set(uids, as_jstr(m, "uid"), c->items[i].obj);
             if (json_object_get(m, "ownerReferences") || json_object_get(m, "deletionTimestamp"))
                 any_refs = true;
         }
+    }
+    /* the uid index only when some object has owners or is being deleted */
+    for (size_t ci = 0; any_refs && ci < s->ncolls; ci++) {
+        struct as_coll *c = s->colls[ci];
+        for (size_t i = 0; i < c->n; i++)
+            json_object_set(uids, as_jstr(json_object_get(c->items[i].obj, "metadata"), "uid"),
+                            c->items[i].obj);
     }
     /* namespaces: default service account; content of terminating ones */
     for (size_t i = 0; nsc && sac && i < nsc->n; i++) {
