@@ -61,7 +61,13 @@ struct dpm_review {
  * (invalid JSON, not an AdmissionReview, no request.uid, an object that is
  * not a JSON object) returns DPM_EPARSE or DPM_EINVAL with err naming the
  * byte offset or field ("request.uid: required"); the server answers 400.
- * out must be zeroed or cleared; it is filled as far as parsing got. */
+ * out must be zeroed or cleared; it is filled as far as parsing got.
+ *
+ * The body is parsed with dpm_json_loadb() (json_load.h).  When the calling
+ * thread has an arena (dpm_arena_thread_set() and dpm_arena_json_install(),
+ * arena.h), the request's JSON tree is allocated from it and the arena is
+ * reset before this returns: the caller must keep nothing else in that
+ * arena across the call.  Nothing in out points into the arena. */
 dpm_rc dpm_review_decide(enum dpm_review_endpoint ep, const char *body, size_t len,
                          const struct dpm_policy *const *policies, size_t npolicies,
                          struct dpm_review *out, struct dpm_error *err);
