@@ -26,7 +26,37 @@ struct dpm_informer {
     struct dpm_watch_stats stats;      /* snapshot under mu */
 
     pthread_mutex_t handler_mu; /* handlers never run two at once */
+    char **label_keys; /* copy of opts->index_label_keys (NULL-terminated) */
 };
+
+static void free_keys(char **keys)
+{
+    for (size_t i = 0; keys && keys[i]; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+/* A deep copy of a NULL-terminated list; *out NULL for NULL.  False on
+ * ENOMEM. */
+static bool copy_keys(const char *const *keys, char ***out)
+{
+    size_t n = 0;
+    *out = NULL;
+    if (!keys)
+        return true;
+    while (keys[n])
+        n++;
+    char **c = calloc(n + 1, sizeof(*c));
+    if (!c)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(c[i] = strdup(keys[i]))) {
+            free_keys(c);
+            return false;
+        }
+    *out = c;
+    return true;
+}
 
 static void snapshot_stats(struct dpm_informer *inf)
 {
@@ -46,13 +76,17 @@ struct dpm_informer *dpm_informer_new(struct dpm_kube *k,
         return NULL;
     }
     struct dpm_informer *inf = calloc(1, sizeof(*inf));
-    if (!inf || !(inf->store = dpm_store_new())) {
+    if (!inf || !copy_keys(opts->index_label_keys, &inf->label_keys) ||
+        !(inf->store = dpm_store_new_indexed(opts->index_label_keys))) {
+        if (inf)
+            free_keys(inf->label_keys);
         free(inf);
         dpm_error_set(err, DPM_ENOMEM, "informer", "out of memory");
         return NULL;
     }
     inf->k = k;
     inf->o = *opts;
+    inf->o.index_label_keys = (const char *const *)inf->label_keys;
     if (!inf->o.transform)
         inf->o.transform = dpm_transform_default;
     if (!inf->o.resource.group)
@@ -101,26 +135,25 @@ static dpm_rc apply_upsert(struct dpm_informer *inf, json_t *obj,
     return rc;
 }
 
-static dpm_rc informer_relist(void *ctx, char **resource_version,
-                              struct dpm_error *err)
+/* The list being stored: the next contents of the cache, page by page. */
+struct staging {
+    struct dpm_informer *inf;
+    struct dpm_store *next;
+};
+
+/* dpm_kube_list_each callback: what the transform keeps of each item goes
+ * into the staging store as compact text; the page's trees are released by
+ * the list before the next page is fetched. */
+static dpm_rc stage_page(void *ctx, json_t *items, bool restart, struct dpm_error *err)
 {
-    struct dpm_informer *inf = ctx;
-    json_t *items = NULL, *seen = NULL, *keys = NULL;
-    struct dpm_kube_list_opts lo = {
-        .label_selector = inf->o.label_selector,
-        .field_selector = inf->o.field_selector,
-        .limit = inf->o.list_page,
-    };
-    dpm_rc rc = dpm_kube_list(inf->k, &inf->o.resource, inf->o.ns, &lo,
-                              &items, resource_version, err);
-    if (rc != DPM_OK)
-        goto out;
-    seen = json_object();
-    if (!seen) {
-        rc = dpm_error_set(err, DPM_ENOMEM, "informer", "out of memory");
-        goto out;
+    struct staging *sg = ctx;
+    struct dpm_informer *inf = sg->inf;
+    if (restart || !sg->next) {
+        /* the list started over: what was staged is from an older snapshot */
+        dpm_store_free(sg->next);
+        if (!(sg->next = dpm_store_new_indexed(inf->o.index_label_keys)))
+            return dpm_error_set(err, DPM_ENOMEM, "informer", "out of memory");
     }
-    pthread_mutex_lock(&inf->handler_mu);
     size_t i;
     json_t *obj;
     char key[512];
@@ -128,23 +161,83 @@ static dpm_rc informer_relist(void *ctx, char **resource_version,
         struct dpm_error e;
         if (dpm_store_key(obj, key, sizeof key, &e) != DPM_OK)
             continue; /* a nameless object cannot be cached */
-        json_object_set_new(seen, key, json_true());
-        if (apply_upsert(inf, obj, &e) != DPM_OK && inf->o.on_error)
+        json_t *keep = inf->o.transform(obj, inf->o.transform_ctx);
+        if (!keep)
+            continue; /* filtered out: a cached version is deleted below */
+        /* a bad object is reported, not fatal to the list */
+        if (dpm_store_put(sg->next, keep, NULL, &e) != DPM_OK && inf->o.on_error)
             inf->o.on_error(inf->o.error_ctx, &e);
     }
-    /* objects deleted while we were not watching */
-    keys = dpm_store_keys(inf->store);
+    return DPM_OK;
+}
+
+/* Tells the handlers what the replacement changed: old holds the contents
+ * the cache had, keys_new/keys_old the keys of each.  Called with
+ * handler_mu held, after the swap (the store already has the new
+ * contents). */
+static void deliver_replace(struct dpm_informer *inf, struct dpm_store *old,
+                            json_t *keys_new, json_t *keys_old)
+{
+    const struct dpm_informer_handlers *h = &inf->o.handlers;
+    size_t i;
     json_t *kv;
-    json_array_foreach(keys, i, kv) {
-        const char *k = json_string_value(kv);
-        if (json_object_get(seen, k))
-            continue;
-        json_t *old = NULL;
-        dpm_store_remove(inf->store, k, &old);
-        if (old && inf->o.handlers.on_delete)
-            inf->o.handlers.on_delete(inf->o.handlers.ctx, old);
-        json_decref(old);
+    if (h->on_add || h->on_update) {
+        json_array_foreach(keys_new, i, kv) {
+            const char *k = json_string_value(kv);
+            json_t *now = dpm_store_get_key(inf->store, k);
+            json_t *was = dpm_store_get_key(old, k);
+            if (now && was && h->on_update)
+                h->on_update(h->ctx, was, now);
+            else if (now && !was && h->on_add)
+                h->on_add(h->ctx, now);
+            json_decref(now);
+            json_decref(was);
+        }
     }
+    if (!h->on_delete)
+        return;
+    /* objects deleted while we were not watching, or filtered out now */
+    json_array_foreach(keys_old, i, kv) {
+        const char *k = json_string_value(kv);
+        json_t *now = dpm_store_get_key(inf->store, k);
+        json_t *was = now ? NULL : dpm_store_get_key(old, k);
+        if (was)
+            h->on_delete(h->ctx, was);
+        json_decref(now);
+        json_decref(was);
+    }
+}
+
+static dpm_rc informer_relist(void *ctx, char **resource_version,
+                              struct dpm_error *err)
+{
+    struct dpm_informer *inf = ctx;
+    struct staging sg = {inf, NULL};
+    json_t *keys_new = NULL, *keys_old = NULL;
+    struct dpm_kube_list_opts lo = {
+        .label_selector = inf->o.label_selector,
+        .field_selector = inf->o.field_selector,
+        .limit = inf->o.list_page,
+    };
+    dpm_rc rc = dpm_kube_list_each(inf->k, &inf->o.resource, inf->o.ns, &lo,
+                                   stage_page, &sg, resource_version, err);
+    if (rc != DPM_OK)
+        goto out; /* the cache stays as it was */
+    if (!sg.next && !(sg.next = dpm_store_new_indexed(inf->o.index_label_keys))) {
+        rc = dpm_error_set(err, DPM_ENOMEM, "informer", "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&inf->handler_mu);
+    keys_new = dpm_store_keys(sg.next);
+    keys_old = dpm_store_keys(inf->store);
+    if (!keys_new || !keys_old) {
+        pthread_mutex_unlock(&inf->handler_mu);
+        rc = dpm_error_set(err, DPM_ENOMEM, "informer", "out of memory");
+        goto out;
+    }
+    /* one step for readers; sg.next now holds the old contents */
+    dpm_store_swap(inf->store, sg.next);
+    deliver_replace(inf, sg.next, keys_new, keys_old);
     pthread_mutex_unlock(&inf->handler_mu);
     pthread_mutex_lock(&inf->mu);
     inf->synced = true;
@@ -157,9 +250,13 @@ out:
         pthread_mutex_unlock(&inf->mu);
     }
     snapshot_stats(inf);
-    json_decref(items);
-    json_decref(seen);
-    json_decref(keys);
+    dpm_store_free(sg.next);
+    json_decref(keys_new);
+    json_decref(keys_old);
+    if (rc != DPM_OK && resource_version) {
+        free(*resource_version);
+        *resource_version = NULL;
+    }
     return rc;
 }
 
@@ -319,6 +416,7 @@ void dpm_informer_free(struct dpm_informer *inf)
         return;
     dpm_informer_stop(inf);
     dpm_store_free(inf->store);
+    free_keys(inf->label_keys);
     pthread_cond_destroy(&inf->cond);
     pthread_mutex_destroy(&inf->mu);
     pthread_mutex_destroy(&inf->handler_mu);

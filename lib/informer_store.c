@@ -9,10 +9,16 @@
  * (json object of key -> true).  The index values an object contributes are
  * recomputed from the old and new object on every put/remove, so indexes
  * never hold stale keys.  Empty sets are deleted so an index does not grow
- * with values that no longer occur. */
+ * with values that no longer occur.
+ *
+ * Each index entry costs a hashtable pair and a copy of the key (about
+ * 100 bytes), per label: a store made with dpm_store_new_indexed() indexes
+ * only the label keys it names (`label_keys`, a set), and label lookups of
+ * other keys scan the objects instead. */
 #include "dpm/informer.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +29,10 @@ struct dpm_store {
     pthread_rwlock_t lock;
     json_t *objects;
     json_t *index[NINDEX];
+    json_t *label_keys; /* label key -> true; NULL: every label is indexed */
 };
 
-struct dpm_store *dpm_store_new(void)
+struct dpm_store *dpm_store_new_indexed(const char *const *label_keys)
 {
     struct dpm_store *s = calloc(1, sizeof(*s));
     if (!s)
@@ -36,15 +43,26 @@ struct dpm_store *dpm_store_new(void)
         s->index[i] = json_object();
         ok = ok && s->index[i];
     }
+    if (ok && label_keys) {
+        ok = (s->label_keys = json_object()) != NULL;
+        for (size_t i = 0; ok && label_keys[i]; i++)
+            ok = json_object_set_new(s->label_keys, label_keys[i], json_true()) == 0;
+    }
     if (!ok) {
         json_decref(s->objects);
         for (int i = 0; i < NINDEX; i++)
             json_decref(s->index[i]);
+        json_decref(s->label_keys);
         free(s);
         return NULL;
     }
     pthread_rwlock_init(&s->lock, NULL);
     return s;
+}
+
+struct dpm_store *dpm_store_new(void)
+{
+    return dpm_store_new_indexed(NULL);
 }
 
 void dpm_store_free(struct dpm_store *s)
@@ -54,8 +72,33 @@ void dpm_store_free(struct dpm_store *s)
     json_decref(s->objects);
     for (int i = 0; i < NINDEX; i++)
         json_decref(s->index[i]);
+    json_decref(s->label_keys);
     pthread_rwlock_destroy(&s->lock);
     free(s);
+}
+
+void dpm_store_swap(struct dpm_store *a, struct dpm_store *b)
+{
+    if (a == b)
+        return;
+    /* a fixed lock order: two swaps of the same pair never deadlock */
+    struct dpm_store *first = (uintptr_t)a < (uintptr_t)b ? a : b;
+    struct dpm_store *second = first == a ? b : a;
+    pthread_rwlock_wrlock(&first->lock);
+    pthread_rwlock_wrlock(&second->lock);
+    json_t *t = a->objects;
+    a->objects = b->objects;
+    b->objects = t;
+    for (int i = 0; i < NINDEX; i++) {
+        t = a->index[i];
+        a->index[i] = b->index[i];
+        b->index[i] = t;
+    }
+    t = a->label_keys;
+    a->label_keys = b->label_keys;
+    b->label_keys = t;
+    pthread_rwlock_unlock(&second->lock);
+    pthread_rwlock_unlock(&first->lock);
 }
 
 /* The stored text as a new tree; NULL when absent or on ENOMEM. */
@@ -105,6 +148,8 @@ static int index_each(struct dpm_store *s, const json_t *obj, const char *key,
     json_t *lv;
     char buf[1024];
     json_object_foreach(json_object_get(md, "labels"), lk, lv) {
+        if (s->label_keys && !json_object_get(s->label_keys, lk))
+            continue;
         const char *v = json_string_value(lv);
         int w = snprintf(buf, sizeof buf, "%s=%s", lk, v ? v : "");
         /* label keys are <= 317 bytes and values <= 63 in Kubernetes; a
@@ -273,15 +318,61 @@ json_t *dpm_store_keys(struct dpm_store *s)
     return arr;
 }
 
+/* True when value ("key=value") names a label key the store does not
+ * index; *klen receives the key's length. */
+static bool label_unindexed(const struct dpm_store *s, const char *value, size_t *klen)
+{
+    const char *eq = strchr(value, '=');
+    *klen = eq ? (size_t)(eq - value) : strlen(value);
+    return s->label_keys && !json_object_getn(s->label_keys, value, *klen);
+}
+
+/* The label lookup of a key that is not indexed: every object is parsed
+ * and its labels compared.  Called with the read lock held. */
+static json_t *scan_label(struct dpm_store *s, const char *value, size_t klen)
+{
+    json_t *arr = json_array();
+    const char *want = value[klen] == '=' ? value + klen + 1 : "";
+    const char *k;
+    json_t *v;
+    json_object_foreach(s->objects, k, v) {
+        json_t *o = thaw(v);
+        if (!o || !arr) {
+            json_decref(o);
+            json_decref(arr);
+            return NULL;
+        }
+        json_t *labels = json_object_get(json_object_get(o, "metadata"), "labels");
+        const char *lv = json_string_value(json_object_getn(labels, value, klen));
+        if (lv && strcmp(lv, want) == 0) {
+            if (json_array_append_new(arr, o) != 0) {
+                json_decref(arr);
+                return NULL;
+            }
+        } else {
+            json_decref(o);
+        }
+    }
+    return arr;
+}
+
 json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx,
                            const char *value)
 {
     if ((int)idx < 0 || idx >= NINDEX || !value)
         return json_array();
-    json_t *arr = json_array();
-    if (!arr)
-        return NULL;
+    size_t klen;
     pthread_rwlock_rdlock(&s->lock);
+    if (idx == DPM_INDEX_LABEL && label_unindexed(s, value, &klen)) {
+        json_t *found = scan_label(s, value, klen);
+        pthread_rwlock_unlock(&s->lock);
+        return found;
+    }
+    json_t *arr = json_array();
+    if (!arr) {
+        pthread_rwlock_unlock(&s->lock);
+        return NULL;
+    }
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(s->index[idx], value), k, v) {

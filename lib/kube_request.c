@@ -487,22 +487,19 @@ static void fill_kind(json_t *items, const json_t *list)
     }
 }
 
-dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r,
-                     const char *ns, const struct dpm_kube_list_opts *opts,
-                     json_t **items, char **resource_version,
-                     struct dpm_error *err)
+dpm_rc dpm_kube_list_each(struct dpm_kube *k, const struct dpm_gvr *r,
+                          const char *ns, const struct dpm_kube_list_opts *opts,
+                          dpm_kube_page_fn on_page, void *ctx,
+                          char **resource_version, struct dpm_error *err)
 {
     struct dpm_kube_list_opts o;
-    json_t *all = json_array(), *page = NULL;
+    json_t *page = NULL;
     char *cont = NULL;
     dpm_rc rc = DPM_OK;
-    bool restarted = false;
+    bool restarted = false, restart = false;
     const char *start = opts ? opts->continue_token : NULL;
-    *items = NULL;
     if (resource_version)
         *resource_version = NULL;
-    if (!all)
-        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     memset(&o, 0, sizeof(o));
     if (opts)
         o = *opts;
@@ -511,9 +508,8 @@ dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r,
         rc = dpm_kube_list_page(k, r, ns, &o, &page, err);
         if (rc == DPM_EGONE && cont && !restarted) {
             /* the continue token expired between pages: start over once */
-            restarted = true;
+            restarted = restart = true;
             start = NULL;
-            json_array_clear(all);
             free(cont);
             cont = NULL;
             continue;
@@ -522,10 +518,9 @@ dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r,
             goto out;
         json_t *pi = json_object_get(page, "items");
         fill_kind(pi, page);
-        if (json_array_extend(all, pi) != 0) {
-            rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+        if ((rc = on_page(ctx, pi, restart, err)) != DPM_OK)
             goto out;
-        }
+        restart = false;
         const json_t *meta = json_object_get(page, "metadata");
         const char *c = json_string_value(json_object_get(meta, "continue"));
         const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
@@ -545,18 +540,45 @@ dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r,
             rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
             goto out;
         }
+        /* this page is released before the next one is asked for */
         json_decref(page);
         page = NULL;
     }
 out:
     json_decref(page);
     free(cont);
+    if (rc && resource_version) {
+        free(*resource_version);
+        *resource_version = NULL;
+    }
+    return rc;
+}
+
+/* dpm_kube_list's page callback: appends to the array in ctx. */
+static dpm_rc collect_page(void *ctx, json_t *items, bool restart, struct dpm_error *err)
+{
+    json_t *all = ctx;
+    if (restart)
+        json_array_clear(all);
+    if (json_array_extend(all, items) != 0)
+        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    return DPM_OK;
+}
+
+dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r,
+                     const char *ns, const struct dpm_kube_list_opts *opts,
+                     json_t **items, char **resource_version,
+                     struct dpm_error *err)
+{
+    json_t *all = json_array();
+    *items = NULL;
+    if (resource_version)
+        *resource_version = NULL;
+    if (!all)
+        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    dpm_rc rc = dpm_kube_list_each(k, r, ns, opts, collect_page, all, resource_version, err);
     if (rc) {
         json_decref(all);
-        if (resource_version) {
-            free(*resource_version);
-            *resource_version = NULL;
-        }
         return rc;
     }
     *items = all;

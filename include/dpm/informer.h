@@ -10,7 +10,14 @@
  *  - struct dpm_informer: a thread that lists (following continue), fills
  *    the store, then watches from the list's resourceVersion with the loop
  *    of include/dpm/kube_watch.h (resume, 410 relist, reconnect with
- *    backoff), calling add/update/delete handlers; a periodic resync
+ *    backoff), calling add/update/delete handlers.  A list (the first one
+ *    and every relist) is stored page by page into a second store, never
+ *    holding more than one page as jansson trees, and then replaces the
+ *    cache in one step (client-go's Replace): readers see the old contents
+ *    or the new, never a mix; then the handlers are told (add for new
+ *    keys, update for kept ones, delete for keys the list no longer has),
+ *    each seeing the new contents in the store.  A list that fails leaves
+ *    the cache as it was.  A periodic resync
  *    re-delivers every object as an update; synced() turns true after the
  *    first complete list.
  *
@@ -53,8 +60,22 @@ enum dpm_index {
 
 struct dpm_store;
 
+/* A store indexing every label (NULL on ENOMEM). */
 struct dpm_store *dpm_store_new(void);
+
+/* A store whose label index covers only the label keys listed
+ * (NULL-terminated, copied; NULL: every label, as dpm_store_new).  Each
+ * indexed label costs about 100 bytes per object; a DPM_INDEX_LABEL lookup
+ * of a key not listed still answers correctly, by parsing every object.
+ * NULL on ENOMEM. */
+struct dpm_store *dpm_store_new_indexed(const char *const *label_keys);
+
 void dpm_store_free(struct dpm_store *s);
+
+/* Exchanges the whole contents of a and b (objects, indexes and the label
+ * keys indexed) at once: a reader of either sees all of the old contents or
+ * all of the new, never a mix.  Cannot fail. */
+void dpm_store_swap(struct dpm_store *a, struct dpm_store *b);
 
 /* "namespace/name" or "name" into buf (n bytes); DPM_EINVAL naming the
  * field when metadata.name is missing or the key does not fit. */
@@ -125,6 +146,9 @@ struct dpm_informer_opts {
     long idle_timeout_s;         /* 0: watch loop default */
     uint64_t backoff_base_ns;    /* 0: watch loop default */
     uint64_t backoff_cap_ns;     /* 0: watch loop default */
+    /* The label keys the store's label index covers (NULL-terminated,
+     * borrowed until dpm_informer_new returns); NULL: every label. */
+    const char *const *index_label_keys;
 };
 
 struct dpm_informer;

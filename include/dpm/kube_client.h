@@ -211,6 +211,24 @@ dpm_rc dpm_kube_list_page(struct dpm_kube *k, const struct dpm_gvr *r,
                           const char *ns, const struct dpm_kube_list_opts *opts,
                           json_t **list, struct dpm_error *err);
 
+/* Called by dpm_kube_list_each with each page's items, in order: items is
+ * borrowed for the call (the callback may modify the objects or take
+ * references to them) and released before the next page is requested, so
+ * only one page is ever held as jansson trees.  restart is true on the
+ * first page after the list started over (a continue token expired): what
+ * the callback kept from earlier pages is stale and must be dropped.  A
+ * return other than DPM_OK (with err set) ends the list with that code. */
+typedef dpm_rc (*dpm_kube_page_fn)(void *ctx, json_t *items, bool restart,
+                                   struct dpm_error *err);
+
+/* dpm_kube_list without the array: every page goes to on_page (items with
+ * apiVersion/kind filled in), following continue, with the same restart on
+ * a 410 and the same *resource_version (NULL on failure). */
+dpm_rc dpm_kube_list_each(struct dpm_kube *k, const struct dpm_gvr *r,
+                          const char *ns, const struct dpm_kube_list_opts *opts,
+                          dpm_kube_page_fn on_page, void *ctx,
+                          char **resource_version, struct dpm_error *err);
+
 struct dpm_kube_write_opts {
     bool dry_run;               /* dryRun=All */
     const char *field_manager;  /* fieldManager; required for server-side apply */
