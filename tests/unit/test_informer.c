@@ -1,7 +1,9 @@
 /* Informer and watch loop against the scripted API stub: list+watch,
  * indexes, handlers, transform, resume after a dropped connection, 410
  * relist (catching a deletion missed meanwhile), 429 Retry-After, silent
- * connections, resync; and the store alone. */
+ * connections, resync; a relist replacing the cache in one step; the list
+ * page by page (dpm_kube_list_each); and the store alone (label keys,
+ * swap). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -410,6 +412,257 @@ static void test_store_alone(void **state)
     dpm_informer_free(NULL);
 }
 
+/* ---- the list stored page by page, replacing the cache in one step ----- */
+
+#define COLL_C "/apis/mesh.io/v1alpha1/namespaces/c/dataproducts"
+
+/* What the handlers saw of the store while a relist delivered them. */
+struct replace_view {
+    struct dpm_store *st;
+    atomic_bool relisting;
+    atomic_int calls, bad; /* calls during the relist; calls that saw a mix */
+    atomic_int adds, updates, deletes;
+};
+
+/* The cache after the relist: a1, b1, b2, c1 (a2 and a3 gone). */
+static bool store_is_new(struct dpm_store *st)
+{
+    json_t *a2 = dpm_store_get(st, "a", "a2"), *c1 = dpm_store_get(st, "c", "c1");
+    bool ok = dpm_store_len(st) == 4 && !a2 && c1;
+    json_decref(a2);
+    json_decref(c1);
+    return ok;
+}
+
+static void rv_seen(struct replace_view *v)
+{
+    if (!atomic_load(&v->relisting))
+        return;
+    atomic_fetch_add(&v->calls, 1);
+    if (!store_is_new(v->st))
+        atomic_fetch_add(&v->bad, 1);
+}
+static void rv_add(void *ctx, const json_t *o)
+{
+    struct replace_view *v = ctx;
+    (void)o;
+    atomic_fetch_add(&v->adds, 1);
+    rv_seen(v);
+}
+static void rv_update(void *ctx, const json_t *old, const json_t *o)
+{
+    struct replace_view *v = ctx;
+    (void)old;
+    (void)o;
+    atomic_fetch_add(&v->updates, 1);
+    rv_seen(v);
+}
+static void rv_delete(void *ctx, const json_t *o)
+{
+    struct replace_view *v = ctx;
+    (void)o;
+    atomic_fetch_add(&v->deletes, 1);
+    rv_seen(v);
+}
+
+struct len_probe {
+    struct dpm_store *st;
+    atomic_bool stop;
+    atomic_int odd; /* lengths seen that are neither the old nor the new */
+};
+
+static void *len_probe_main(void *arg)
+{
+    struct len_probe *p = arg;
+    while (!atomic_load(&p->stop)) {
+        size_t n = dpm_store_len(p->st);
+        if (n != 5 && n != 4)
+            atomic_fetch_add(&p->odd, 1);
+    }
+    return NULL;
+}
+
+static void test_relist_replaces_in_one_step(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    seed(s);
+    struct dpm_kube *k = client_for(s);
+    struct replace_view v;
+    memset(&v, 0, sizeof v);
+    struct dpm_informer_opts o = {
+        .resource = DP,
+        .handlers = {rv_add, rv_update, rv_delete, &v},
+        .list_page = 1, /* five pages: each stored before the next is fetched */
+        .backoff_base_ns = 20 * MS,
+        .backoff_cap_ns = 200 * MS,
+    };
+    struct dpm_error err;
+    struct dpm_informer *inf = dpm_informer_new(k, &o, &err);
+    assert_non_null(inf);
+    v.st = dpm_informer_store(inf);
+    assert_int_equal(dpm_informer_start(inf, &err), DPM_OK);
+    assert_int_equal(dpm_informer_wait_synced(inf, 5000 * MS, &err), DPM_OK);
+    assert_int_equal(atomic_load(&v.adds), 5);
+    WAIT_FOR(stub_open_watches(s) == 1);
+
+    /* while nobody watches: a2 and a3 go, c1 comes; then a 410 relist */
+    stub_remove_quietly(s, COLL_A "/a2");
+    stub_remove_quietly(s, COLL_A "/a3");
+    stub_put(s, COLL_C, dp("c1", NULL, "pay"), true);
+    struct len_probe probe = {.st = v.st};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, len_probe_main, &probe), 0);
+    atomic_store(&v.relisting, true);
+    stub_compact(s);
+    stub_drop_watches(s);
+    WAIT_FOR(atomic_load(&v.deletes) == 2);
+    WAIT_FOR(atomic_load(&v.calls) == 6);
+    atomic_store(&probe.stop, true);
+    pthread_join(th, NULL);
+
+    /* add for the new key, update for the kept ones, delete for the gone */
+    assert_int_equal(atomic_load(&v.adds), 6);
+    assert_int_equal(atomic_load(&v.updates), 3);
+    assert_int_equal(atomic_load(&v.deletes), 2);
+    /* every handler of the relist saw the whole new contents ... */
+    assert_int_equal(atomic_load(&v.bad), 0);
+    /* ... and readers never saw a store between the old and the new one */
+    assert_int_equal(atomic_load(&probe.odd), 0);
+    assert_true(store_is_new(v.st));
+    /* the indexes moved with the contents */
+    assert_int_equal(arr_len_free(dpm_store_by_index(v.st, DPM_INDEX_NAMESPACE, "a")), 1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(v.st, DPM_INDEX_NAMESPACE, "c")), 1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(v.st, DPM_INDEX_OWNER, "u-1")), 1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(v.st, DPM_INDEX_LABEL, "team=risk")), 0);
+    assert_int_equal(arr_len_free(dpm_store_by_index(v.st, DPM_INDEX_LABEL, "team=pay")), 3);
+    struct dpm_watch_stats ws;
+    dpm_informer_stats(inf, &ws);
+    assert_int_equal(ws.relists, 2);
+
+    dpm_informer_free(inf);
+    dpm_kube_free(k);
+    stub_stop(s);
+}
+
+struct pages {
+    int calls;
+    size_t sizes[8];
+    int fail_at; /* 1-based call that fails; 0: none */
+};
+
+static dpm_rc count_page(void *ctx, json_t *items, bool restart, struct dpm_error *err)
+{
+    struct pages *p = ctx;
+    assert_false(restart);
+    if (p->calls < 8)
+        p->sizes[p->calls] = json_array_size(items);
+    p->calls++;
+    /* kind and apiVersion are filled in from the list */
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        assert_string_equal(json_string_value(json_object_get(it, "kind")), "DataProduct");
+        assert_string_equal(json_string_value(json_object_get(it, "apiVersion")),
+                            "mesh.io/v1alpha1");
+    }
+    if (p->calls == p->fail_at)
+        return dpm_error_set(err, DPM_ELIMIT, "test", "page %d refused", p->calls);
+    return DPM_OK;
+}
+
+static void test_list_each_pages(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    seed(s);
+    struct dpm_kube *k = client_for(s);
+    struct dpm_kube_list_opts lo = {.limit = 2};
+    struct pages p;
+    memset(&p, 0, sizeof p);
+    char *rv = NULL;
+    struct dpm_error err;
+    assert_int_equal(dpm_kube_list_each(k, &DP, NULL, &lo, count_page, &p, &rv, &err),
+                     DPM_OK);
+    assert_int_equal(p.calls, 3);
+    assert_int_equal(p.sizes[0], 2);
+    assert_int_equal(p.sizes[1], 2);
+    assert_int_equal(p.sizes[2], 1);
+    assert_non_null(rv);
+    free(rv);
+    /* a callback's error ends the list there, with its code and message */
+    memset(&p, 0, sizeof p);
+    p.fail_at = 2;
+    unsigned long lists = stub_requests(s, "list");
+    rv = (char *)"unchanged";
+    assert_int_equal(dpm_kube_list_each(k, &DP, NULL, &lo, count_page, &p, &rv, &err),
+                     DPM_ELIMIT);
+    assert_string_equal(err.message, "page 2 refused");
+    assert_null(rv);
+    assert_int_equal(p.calls, 2);
+    assert_int_equal(stub_requests(s, "list") - lists, 2);
+    dpm_kube_free(k);
+    stub_stop(s);
+}
+
+static json_t *labelled(const char *name, const char *team, const char *tier)
+{
+    return json_pack("{s:{s:s,s:s,s:{s:s,s:s}}}", "metadata", "name", name,
+                     "namespace", "a", "labels", "team", team, "tier", tier);
+}
+
+static void test_store_label_keys_and_swap(void **state)
+{
+    (void)state;
+    static const char *const team_only[] = {"team", NULL};
+    static const char *const none[] = {NULL};
+    struct dpm_store *st = dpm_store_new_indexed(team_only);
+    struct dpm_store *bare = dpm_store_new_indexed(none);
+    struct dpm_error err;
+    assert_non_null(st);
+    assert_non_null(bare);
+    assert_int_equal(dpm_store_put(st, labelled("x1", "pay", "gold"), NULL, &err), DPM_OK);
+    assert_int_equal(dpm_store_put(st, labelled("x2", "pay", "bronze"), NULL, &err), DPM_OK);
+    assert_int_equal(dpm_store_put(st, labelled("x3", "risk", "gold"), NULL, &err), DPM_OK);
+    /* an indexed key and one that is not answer alike */
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "team=pay")), 2);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "tier=gold")), 2);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "tier=silver")), 0);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "tier")), 0);
+    json_t *gold = dpm_store_by_index(st, DPM_INDEX_LABEL, "tier=gold");
+    size_t i;
+    json_t *o;
+    json_array_foreach(gold, i, o) {
+        const char *n = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+        assert_true(strcmp(n, "x1") == 0 || strcmp(n, "x3") == 0);
+    }
+    json_decref(gold);
+    /* a relabel moves both kinds of lookup */
+    assert_int_equal(dpm_store_put(st, labelled("x1", "risk", "bronze"), NULL, &err), DPM_OK);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "team=pay")), 1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "tier=gold")), 1);
+    /* a store indexing no label still finds by label */
+    assert_int_equal(dpm_store_put(bare, labelled("y1", "ops", "gold"), NULL, &err), DPM_OK);
+    assert_int_equal(arr_len_free(dpm_store_by_index(bare, DPM_INDEX_LABEL, "team=ops")), 1);
+
+    /* swap: everything changes sides at once, indexes and label keys too */
+    dpm_store_swap(st, bare);
+    assert_int_equal(dpm_store_len(st), 1);
+    assert_int_equal(dpm_store_len(bare), 3);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "team=ops")), 1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_NAMESPACE, "a")), 1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(bare, DPM_INDEX_LABEL, "team=risk")), 2);
+    assert_int_equal(arr_len_free(dpm_store_by_index(bare, DPM_INDEX_LABEL, "tier=gold")), 1);
+    assert_int_equal(arr_len_free(dpm_store_by_index(bare, DPM_INDEX_NAMESPACE, "a")), 3);
+    json_t *y1 = dpm_store_get(st, "a", "y1");
+    assert_non_null(y1);
+    json_decref(y1);
+    dpm_store_swap(st, st); /* no-op, no deadlock */
+    assert_int_equal(dpm_store_len(st), 1);
+    dpm_store_free(st);
+    dpm_store_free(bare);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +673,9 @@ int main(void)
         cmocka_unit_test(test_resync),
         cmocka_unit_test(test_wait_synced_reports_error),
         cmocka_unit_test(test_custom_transform),
+        cmocka_unit_test(test_relist_replaces_in_one_step),
+        cmocka_unit_test(test_list_each_pages),
+        cmocka_unit_test(test_store_label_keys_and_swap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
