@@ -160,6 +160,11 @@ static int conn_write_all(struct as_conn *c, const char *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
+    if (BIO_flush(SSL_get_wbio(c->ssl)) <= 0) {
+        c->broken = true;
+        ERR_clear_error();
+        return -1;
+    }
     return 0;
 }
 
@@ -208,8 +213,12 @@ static const char *find_crlfcrlf(const char *p, size_t n)
 
 /* ---- responses ---------------------------------------------------------- */
 
+/* Writes the status line and headers, and body when it is small: one
+ * SSL_write, so one TLS record and one syscall for most responses. */
+#define AS_INLINE_BODY_MAX (64u * 1024u)
 static int send_head(struct as_conn *c, int code, const char *ctype,
-                     const char *extra, const char *len_or_chunked)
+                     const char *extra, const char *len_or_chunked,
+                     const char *body, size_t body_len)
 {
     char date[64];
     time_t now = time(NULL);
@@ -223,6 +232,10 @@ static int send_head(struct as_conn *c, int code, const char *ctype,
                                code, reason_phrase(code), date, ctype ? ctype : "application/json",
                                extra ? extra : "", len_or_chunked,
                                c->close_after ? "Connection: close\r\n" : "");
+    if (rc == DPM_OK && body_len) {
+        b.max += body_len;
+        rc = dpm_buf_add(&b, body, body_len);
+    }
     int r = rc == DPM_OK ? conn_write_all(c, b.data, b.len) : -1;
     dpm_buf_free(&b);
     return r;
@@ -234,15 +247,18 @@ int as_respond(struct as_conn *c, int code, const char *ctype,
     char cl[64];
     c->answered = true;
     snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", len);
-    if (send_head(c, code, ctype, extra_headers, cl) < 0) return -1;
-    return len && !c->head ? conn_write_all(c, body, len) : 0;
+    bool send_body = len && !c->head;
+    if (send_body && len <= AS_INLINE_BODY_MAX)
+        return send_head(c, code, ctype, extra_headers, cl, body, len);
+    if (send_head(c, code, ctype, extra_headers, cl, NULL, 0) < 0) return -1;
+    return send_body ? conn_write_all(c, body, len) : 0;
 }
 
 int as_chunked_begin(struct as_conn *c, int code, const char *ctype,
                      const char *extra_headers)
 {
     c->answered = true;
-    return send_head(c, code, ctype, extra_headers, "Transfer-Encoding: chunked\r\n");
+    return send_head(c, code, ctype, extra_headers, "Transfer-Encoding: chunked\r\n", NULL, 0);
 }
 
 int as_chunk(struct as_conn *c, const char *data, size_t len)
@@ -257,6 +273,18 @@ int as_chunk(struct as_conn *c, const char *data, size_t len)
     int r = conn_write_all(c, b, (size_t)n + len + 2);
     free(b);
     return r;
+}
+
+int as_chunk_framed(struct as_conn *c, struct dpm_buf *b)
+{
+    if (b->len <= AS_CHUNK_HEADROOM) return 0; /* an empty chunk would end the stream */
+    size_t len = b->len - AS_CHUNK_HEADROOM;
+    char line[AS_CHUNK_HEADROOM + 1];
+    int n = snprintf(line, sizeof line, "%zx\r\n", len);
+    if (n <= 0 || n > AS_CHUNK_HEADROOM || dpm_buf_add(b, "\r\n", 2) != DPM_OK) return -1;
+    char *start = b->data + AS_CHUNK_HEADROOM - n;
+    memcpy(start, line, (size_t)n);
+    return conn_write_all(c, start, (size_t)n + len + 2);
 }
 
 int as_chunked_end(struct as_conn *c)
@@ -469,6 +497,30 @@ static int read_request(struct as_conn *c, struct as_request *r)
 
 /* ---- threads ------------------------------------------------------------ */
 
+/* TLS records carry at most 16 KiB, and OpenSSL hands each record to its
+ * write BIO separately: straight on the socket that is one write() (one
+ * loopback transmit, one wake-up of the reader) per 16 KiB.  A buffering BIO
+ * between them gathers the records of one SSL_write into writes of up to
+ * AS_WRITE_BUFFER bytes; conn_write_all() flushes it after every SSL_write
+ * (OpenSSL flushes it itself after handshake messages).  Reads go to the
+ * socket directly.  False on ENOMEM (nothing is attached then). */
+#define AS_WRITE_BUFFER (64 * 1024)
+static bool set_bios(SSL *ssl, int fd)
+{
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    BIO *buf = BIO_new(BIO_f_buffer());
+    if (!sock || !buf || BIO_set_write_buffer_size(buf, AS_WRITE_BUFFER) <= 0 ||
+        !BIO_up_ref(sock)) {
+        BIO_free(sock);
+        BIO_free(buf);
+        return false;
+    }
+    BIO_push(buf, sock);
+    SSL_set0_rbio(ssl, sock); /* takes one reference */
+    SSL_set0_wbio(ssl, buf);  /* takes the chain: the other reference */
+    return true;
+}
+
 static void conn_unlink_free(struct as_conn *c)
 {
     struct as_server *s = c->srv;
@@ -480,7 +532,8 @@ static void conn_unlink_free(struct as_conn *c)
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (c->ssl) {
-        if (!c->broken) SSL_shutdown(c->ssl);
+        if (!c->broken && SSL_shutdown(c->ssl) >= 0)
+            (void)BIO_flush(SSL_get_wbio(c->ssl)); /* close_notify is not flushed for us */
         SSL_free(c->ssl);
     }
     close(c->fd);
@@ -563,7 +616,12 @@ static void *accept_main(void *arg)
             free(c);
             continue;
         }
-        SSL_set_fd(c->ssl, fd);
+        if (!set_bios(c->ssl, fd)) {
+            SSL_free(c->ssl);
+            close(fd);
+            free(c);
+            continue;
+        }
         pthread_mutex_lock(&s->mu);
         if (s->nconns >= AS_MAX_CONNS) {
             pthread_mutex_unlock(&s->mu);

@@ -24,6 +24,7 @@
 
 #include <openssl/ssl.h>
 
+#include "dpm/buf.h"
 #include "dpm/error.h"
 
 #define AS_MAX_HEADER_BYTES (64u * 1024u)
@@ -71,6 +72,14 @@ int as_chunked_begin(struct as_conn *c, int code, const char *ctype,
                      const char *extra_headers);
 int as_chunk(struct as_conn *c, const char *data, size_t len);
 int as_chunked_end(struct as_conn *c);
+
+/* One chunk framed in place, without copying the data: b holds
+ * AS_CHUNK_HEADROOM reserved bytes followed by the chunk's data.  The size
+ * line is written into the reserved room and the CRLF appended to b (so b is
+ * altered), then everything leaves in one SSL_write.  A b holding no data
+ * sends nothing.  Returns -1 once the peer is gone or when b cannot grow. */
+#define AS_CHUNK_HEADROOM 18 /* 16 hex digits + CRLF */
+int as_chunk_framed(struct as_conn *c, struct dpm_buf *b);
 
 /* The verified client certificate's subject (CN -> *cn, every O -> groups,
  * malloc'd strings, caller frees), false when none or not verified. */

@@ -135,6 +135,7 @@ static void watcher_free(struct as_watcher *w)
     for (size_t i = 0; i < w->q_len; i++) as_event_clear(&w->q[(w->q_start + i) % w->q_cap]);
     free(w->q);
     pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
     free(w);
 }
 
@@ -390,20 +391,23 @@ static void record(struct as_store *s, struct as_coll *c, const char *type, uint
     e->text = json_incref(text);
     c->hist_len++;
     for (struct as_watcher *w = c->watchers; w; w = w->next) {
-        if (w->overflow || w->closed) continue;
-        if (w->q_len == w->q_cap) {
+        pthread_mutex_lock(&w->mu);
+        if (w->overflow || w->closed) {
+            /* nothing more for it */
+        } else if (w->q_len == w->q_cap) {
             w->overflow = true;
             pthread_cond_signal(&w->cv);
-            continue;
+        } else {
+            struct as_event *q = &w->q[(w->q_start + w->q_len) % w->q_cap];
+            q->type = type;
+            q->rv = rv;
+            q->obj = json_incref(obj);
+            q->old = old ? json_incref(old) : NULL;
+            q->text = json_incref(text);
+            /* a watcher that already has events queued is awake or about to be */
+            if (w->q_len++ == 0) pthread_cond_signal(&w->cv);
         }
-        struct as_event *q = &w->q[(w->q_start + w->q_len) % w->q_cap];
-        q->type = type;
-        q->rv = rv;
-        q->obj = json_incref(obj);
-        q->old = old ? json_incref(old) : NULL;
-        q->text = json_incref(text);
-        /* a watcher that already has events queued is awake or about to be */
-        if (w->q_len++ == 0) pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
     }
     s->dirty = true;
     pthread_cond_broadcast(&s->changed);
@@ -510,6 +514,7 @@ dpm_rc as_watch_open(struct as_store *s, struct as_coll *c, uint64_t from_rv,
         return DPM_ENOMEM;
     }
     pthread_cond_init(&w->cv, NULL);
+    pthread_mutex_init(&w->mu, NULL);
     w->coll = c;
     for (size_t i = 0; i < c->hist_len; i++) {
         struct as_event *e = &c->hist[(c->hist_start + i) % c->hist_cap];
@@ -530,29 +535,42 @@ dpm_rc as_watch_open(struct as_store *s, struct as_coll *c, uint64_t from_rv,
 int as_watch_next(struct as_store *s, struct as_watcher *w, const struct timespec *deadline,
                   struct as_event *ev)
 {
+    (void)s; /* shutdown reaches the watcher through as_watch_close_all() */
+    int r = 0;
+    pthread_mutex_lock(&w->mu);
     for (;;) {
         if (w->q_len > 0) {
             *ev = w->q[w->q_start];
             memset(&w->q[w->q_start], 0, sizeof *ev);
             w->q_start = (w->q_start + 1) % w->q_cap;
             w->q_len--;
-            return 1;
+            r = 1;
+            break;
         }
-        if (w->overflow || w->closed || s->stopping) return -1;
-        int r = pthread_cond_timedwait(&w->cv, &s->mu, deadline);
-        if (r == ETIMEDOUT && w->q_len == 0) return 0;
+        if (w->overflow || w->closed) {
+            r = -1;
+            break;
+        }
+        if (pthread_cond_timedwait(&w->cv, &w->mu, deadline) == ETIMEDOUT && w->q_len == 0) {
+            r = 0;
+            break;
+        }
     }
+    pthread_mutex_unlock(&w->mu);
+    return r;
 }
 
 size_t as_watch_drain(struct as_watcher *w, struct as_event *evs, size_t max)
 {
     size_t n = 0;
+    pthread_mutex_lock(&w->mu);
     while (n < max && w->q_len > 0) {
         evs[n++] = w->q[w->q_start];
         memset(&w->q[w->q_start], 0, sizeof *evs);
         w->q_start = (w->q_start + 1) % w->q_cap;
         w->q_len--;
     }
+    pthread_mutex_unlock(&w->mu);
     return n;
 }
 
@@ -569,7 +587,9 @@ void as_watch_close_all(struct as_store *s)
 {
     for (size_t i = 0; i < s->ncolls; i++)
         for (struct as_watcher *w = s->colls[i]->watchers; w; w = w->next) {
+            pthread_mutex_lock(&w->mu);
             w->closed = true;
             pthread_cond_signal(&w->cv);
+            pthread_mutex_unlock(&w->mu);
         }
 }

@@ -7,7 +7,10 @@
  * apiVersion: no conversion), sorted by "namespace/name" as etcd keys sort.
  *
  * Concurrency: one store mutex.  Every as_store_ and as_coll_ call below
- * requires it held (as_store_lock) unless documented otherwise.  Stored
+ * requires it held (as_store_lock) unless documented otherwise.  Each
+ * watcher's queue has its own mutex (taken after the store's, never
+ * before), so watch streams take events without contending with writers
+ * for the store mutex.  Stored
  * objects are immutable: a write replaces the json_t, so a reader may
  * json_incref() an object under the lock and serialise it after unlocking.
  *
@@ -86,7 +89,8 @@ struct as_coll {
 };
 
 struct as_watcher {
-    struct as_coll *coll;
+    struct as_coll *coll; /* the list of watchers: store mutex */
+    pthread_mutex_t mu;   /* q, overflow, closed */
     struct as_event *q; /* ring of owned events */
     size_t q_cap, q_start, q_len;
     bool overflow;
@@ -161,10 +165,14 @@ dpm_rc as_watch_open(struct as_store *s, struct as_coll *c, uint64_t from_rv,
                      struct as_watcher **out, uint64_t *oldest);
 /* Pops one event into *ev (caller owns its references) waiting until
  * deadline (CLOCK_REALTIME) at most.  Returns 1 with an event, 0 on timeout,
- * -1 when the watcher is closed/overflowed or the store is stopping. */
+ * -1 when the watcher is closed (as_watch_close_all, also at shutdown) or
+ * overflowed.  Takes only the watcher's mutex: call it without the store
+ * mutex (holding it while waiting would stall every writer); with it held
+ * only for a deadline already passed. */
 int as_watch_next(struct as_store *s, struct as_watcher *w, const struct timespec *deadline,
                   struct as_event *ev);
-/* Pops up to max queued events without waiting; returns how many. */
+/* Pops up to max queued events without waiting; returns how many.  Takes
+ * only the watcher's mutex (store mutex not needed). */
 size_t as_watch_drain(struct as_watcher *w, struct as_event *evs, size_t max);
 void as_watch_close(struct as_store *s, struct as_watcher *w);
 /* Closes every open watcher (fault injection, shutdown). */

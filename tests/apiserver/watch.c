@@ -25,6 +25,7 @@
 #include "table.h"
 
 #define WATCH_BATCH 64
+#define WATCH_COALESCE_NS (10L * 1000000L)
 #define AS_WATCH_MAX_EVENT_BYTES (4u * 1024u * 1024u)
 
 /* kubectl get -w asks for Table events: each object then travels as a
@@ -113,15 +114,45 @@ static int send_bookmark(struct as_ctx *ctx, uint64_t rv, bool initial_end)
     return r;
 }
 
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Empties b and reserves the room as_chunk_framed() frames the chunk in. */
+static int reset_framed(struct dpm_buf *b)
+{
+    static const char room[AS_CHUNK_HEADROOM];
+    dpm_buf_reset(b);
+    return dpm_buf_add(b, room, sizeof room) == DPM_OK ? 0 : -1;
+}
+
+/* Watch streams cost the server a thread wake-up (two context switches), a
+ * TLS record sequence and a write per chunk, whatever its size, and 100
+ * watchers of a busy collection pay that 100 times per event.  So a watcher
+ * that sent a chunk less than WATCH_COALESCE_NS ago sleeps out the rest of
+ * that interval before it looks at its queue: while events flow, whatever
+ * arrived meanwhile leaves in one chunk, at most 1 / WATCH_COALESCE_NS
+ * chunks a second per watcher, each event delayed by at most that interval;
+ * an event after a quiet spell wakes the watcher and goes out at once. */
+static void coalesce_wait(const struct timespec *last_send)
+{
+    struct timespec now, until = *last_send;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    until.tv_nsec += WATCH_COALESCE_NS;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (!before(&now, &until)) return;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
+    }
+}
+
 static void add_seconds(struct timespec *ts, long long s)
 {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_sec += (time_t)s;
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 void as_watch_serve(struct as_ctx *ctx)
@@ -197,6 +228,7 @@ void as_watch_serve(struct as_ctx *ctx)
     add_seconds(&deadline, timeout);
     int bm_every = ctx->api->bookmark_interval_s > 0 ? ctx->api->bookmark_interval_s : 60;
     struct as_event more[WATCH_BATCH];
+    struct timespec last_send = {0, 0};
     struct timespec next_bm;
     add_seconds(&next_bm, bm_every);
     for (;;) {
@@ -205,11 +237,9 @@ void as_watch_serve(struct as_ctx *ctx)
         add_seconds(&poll_at, 1); /* notice vanished clients at least every second */
         if (before(&poll_at, &wake)) wake = poll_at;
         struct as_event ev = {0};
-        as_store_lock(s);
+        coalesce_wait(&last_send);
         int r = as_watch_next(s, w, &wake, &ev);
         size_t nmore = r == 1 ? as_watch_drain(w, more, WATCH_BATCH - 1) : 0;
-        uint64_t cur_rv = s->rv;
-        as_store_unlock(s);
         if (r < 0) break;
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -217,6 +247,9 @@ void as_watch_serve(struct as_ctx *ctx)
             if (!before(&now, &deadline)) break;
             if (as_conn_peer_closed(ctx->req->conn)) break;
             if (bookmarks && !before(&now, &next_bm)) {
+                as_store_lock(s);
+                uint64_t cur_rv = s->rv;
+                as_store_unlock(s);
                 if (send_bookmark(ctx, cur_rv, false) < 0) break;
                 add_seconds(&next_bm, bm_every);
             }
@@ -224,7 +257,7 @@ void as_watch_serve(struct as_ctx *ctx)
         }
         /* one chunk for everything that was queued: one TLS write */
         int wr = 0;
-        dpm_buf_reset(&batch);
+        if (reset_framed(&batch) < 0) break;
         for (size_t k = 0; k <= nmore; k++) {
             struct as_event *e = k == 0 ? &ev : &more[k - 1];
             bool nm = as_obj_matches(e->obj, ctx->ns, ls, fs);
@@ -236,7 +269,10 @@ void as_watch_serve(struct as_ctx *ctx)
             if (type && wr == 0) wr = append_event(ctx, &batch, type, e->obj, e->text);
             as_event_clear(e);
         }
-        if (wr == 0 && batch.len) wr = as_chunk(ctx->req->conn, batch.data, batch.len);
+        if (wr == 0 && batch.len > AS_CHUNK_HEADROOM) {
+            wr = as_chunk_framed(ctx->req->conn, &batch);
+            clock_gettime(CLOCK_MONOTONIC, &last_send);
+        }
         if (wr < 0) break;
     }
     as_chunked_end(ctx->req->conn);
