@@ -33,8 +33,20 @@
 #include "server.h"
 #include "store.h"
 
+/* The four RBAC collections as jansson arrays for the authorizer, rebuilt
+ * only when one of them changed (struct as_coll gen); guarded by the store
+ * mutex.  The arrays are never modified once built: a request increfs them
+ * under the mutex and evaluates after unlocking. */
+struct as_rbac_view {
+    json_t *objs[4]; /* roles, clusterroles, rolebindings, clusterrolebindings */
+    uint64_t gen[4];
+    struct as_coll *colls[4];
+    bool valid;
+};
+
 struct as_api {
     struct as_store *store;
+    struct as_rbac_view rbac_view; /* as_api_release() frees it */
     struct as_authn *authn;
     struct as_faults *faults;
     struct as_service_map svcs;
@@ -67,6 +79,9 @@ struct as_ctx {
 };
 
 /* ---- handlers.c ---- */
+/* Releases what the handlers cache in api (the RBAC view); call before
+ * as_store_free().  NULL accepted. */
+void as_api_release(struct as_api *api);
 /* The server's request handler (ud is the struct as_api). */
 void as_api_handle(struct as_request *req, void *ud);
 

@@ -32,13 +32,8 @@ void as_crd_validate(const json_t *old, const json_t *crd, struct dpm_report *er
 {
     json_t *spec = json_object_get(crd, "spec");
     const char *group = as_jstr(spec, "group");
-    const char *plural = as_jstr(json_object_get(spec, "names"), "plural");
-    char want[600];
-    snprintf(want, sizeof want, "%s.%s", plural, group);
-    const char *name = as_obj_name(crd);
-    if (*name && *plural && *group && strcmp(name, want) != 0)
-        dpm_report_add(errs, DPM_SEV_VIOLATION, NULL, "metadata.name",
-                       "Invalid value: \"%s\": must be spec.names.plural+\".\"+spec.group", name);
+    /* as_crd_check covers the whole object, metadata.name (plural.group)
+     * included: each cause is reported once, as kube does */
     as_crd_check(crd, errs);
     if (old) {
         json_t *os = json_object_get(old, "spec");

@@ -68,6 +68,41 @@ void as_send_status(struct as_ctx *ctx, json_t *status)
     json_decref(status);
 }
 
+/* Brings api->rbac_view up to date (store locked).  Copying the four
+ * collections on every request cost every authorized request a walk over
+ * every RBAC object; now it happens once per RBAC change.  On ENOMEM the
+ * stale slot is dropped (NULL: grants nothing) and retried next time. */
+static void rbac_view_refresh(struct as_api *api)
+{
+    static const char *const res[4] = {"roles", "clusterroles", "rolebindings",
+                                       "clusterrolebindings"};
+    struct as_rbac_view *v = &api->rbac_view;
+    for (size_t k = 0; k < 4; k++) {
+        struct as_coll *c = as_store_coll(api->store, "rbac.authorization.k8s.io", res[k]);
+        if (v->valid && v->objs[k] && v->colls[k] == c && (!c || v->gen[k] == c->gen)) continue;
+        json_decref(v->objs[k]);
+        v->objs[k] = json_array();
+        for (size_t i = 0; c && v->objs[k] && i < c->n; i++)
+            if (json_array_append(v->objs[k], c->items[i].obj) != 0) {
+                json_decref(v->objs[k]);
+                v->objs[k] = NULL;
+            }
+        v->colls[k] = c;
+        v->gen[k] = c ? c->gen : 0;
+    }
+    v->valid = true;
+}
+
+void as_api_release(struct as_api *api)
+{
+    if (!api) return;
+    for (size_t k = 0; k < 4; k++) {
+        json_decref(api->rbac_view.objs[k]);
+        api->rbac_view.objs[k] = NULL;
+    }
+    api->rbac_view.valid = false;
+}
+
 bool as_authorized(struct as_api *api, const struct as_principal *user, const char *verb,
                    const char *group, const char *resource, const char *sub, const char *ns,
                    const char *name, const char *path, char *reason, size_t reason_len)
@@ -77,23 +112,14 @@ bool as_authorized(struct as_api *api, const struct as_principal *user, const ch
     struct as_user u = {user->name, user->uid, (const char *const *)user->groups, user->ngroups};
     struct as_attrs a = {resource != NULL, verb, group, resource, (sub && *sub) ? sub : NULL,
                          ns, name, path};
+    json_t *v[4] = {NULL, NULL, NULL, NULL};
     as_store_lock(api->store);
-    struct as_coll *r = as_store_coll(api->store, "rbac.authorization.k8s.io", "roles");
-    struct as_coll *cr = as_store_coll(api->store, "rbac.authorization.k8s.io", "clusterroles");
-    struct as_coll *rb = as_store_coll(api->store, "rbac.authorization.k8s.io", "rolebindings");
-    struct as_coll *crb =
-        as_store_coll(api->store, "rbac.authorization.k8s.io", "clusterrolebindings");
-    json_t *ar = json_array(), *acr = json_array(), *arb = json_array(), *acrb = json_array();
-    struct { struct as_coll *c; json_t *a; } all[] = {{r, ar}, {cr, acr}, {rb, arb}, {crb, acrb}};
-    for (size_t k = 0; k < 4; k++)
-        for (size_t i = 0; all[k].c && i < all[k].c->n; i++)
-            json_array_append(all[k].a, all[k].c->items[i].obj);
+    rbac_view_refresh(api);
+    for (size_t k = 0; k < 4; k++) v[k] = json_incref(api->rbac_view.objs[k]);
     as_store_unlock(api->store);
-    bool ok = as_rbac_authorize(ar, acr, arb, acrb, &u, &a, reason, reason_len);
-    json_decref(ar);
-    json_decref(acr);
-    json_decref(arb);
-    json_decref(acrb);
+    /* a view that could not be built (ENOMEM) is NULL: it grants nothing */
+    bool ok = as_rbac_authorize(v[0], v[1], v[2], v[3], &u, &a, reason, reason_len);
+    for (size_t k = 0; k < 4; k++) json_decref(v[k]);
     return ok;
 }
 
@@ -278,14 +304,19 @@ static bool apply_fault(struct as_ctx *ctx)
     return true;
 }
 
-static void forbidden(struct as_ctx *ctx, bool resource_request)
+/* kube's 403: the forbidden message, then ": " and the authorizer's reason
+ * when it gave one (a binding naming a missing role:
+ * ': RBAC: role.rbac.authorization.k8s.io "x" not found'). */
+static void forbidden(struct as_ctx *ctx, bool resource_request, const char *reason)
 {
     struct as_user u = {ctx->user.name, ctx->user.uid, (const char *const *)ctx->user.groups,
                         ctx->user.ngroups};
     struct as_attrs a = {resource_request, ctx->verb, ctx->group, ctx->resource,
                          *ctx->sub ? ctx->sub : NULL, ctx->ns, ctx->name, ctx->req->path};
-    char msg[2048];
-    as_rbac_forbidden_message(&u, &a, msg, sizeof msg);
+    char msg[3072];
+    int n = as_rbac_forbidden_message(&u, &a, msg, sizeof msg);
+    if (reason && *reason && n > 0 && (size_t)n < sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n, ": %s", reason);
     json_t *d = NULL;
     if (resource_request) {
         d = json_object();
@@ -322,10 +353,10 @@ static void route(struct as_ctx *ctx)
             goto out;
         }
         if (!public_path && !discovery) {
-            char reason[256] = "";
+            char reason[1024] = "";
             if (!as_authorized(ctx->api, &ctx->user, ctx->verb, NULL, NULL, NULL, NULL, NULL,
                                ctx->req->path, reason, sizeof reason)) {
-                forbidden(ctx, false);
+                forbidden(ctx, false, reason);
                 goto out;
             }
         }
@@ -382,10 +413,10 @@ static void route(struct as_ctx *ctx)
         send_text(ctx, 404, "404 page not found\n");
         goto out;
     }
-    char reason[256] = "";
+    char reason[1024] = "";
     if (!as_authorized(ctx->api, &ctx->user, ctx->verb, ctx->group, ctx->resource, ctx->sub,
                        ctx->ns, ctx->name, ctx->req->path, reason, sizeof reason)) {
-        forbidden(ctx, true);
+        forbidden(ctx, true, reason);
         goto out;
     }
     if (apply_fault(ctx)) goto out;

@@ -216,6 +216,7 @@ out:
     if (rc == 0 && as_persist_save(&api, &err) != DPM_OK) rc = fail("--state-dir", &err);
     as_faults_free(api.faults);
     as_authn_free(api.authn);
+    as_api_release(&api);
     as_store_free(api.store);
     free(api.ca_pem);
     return rc;

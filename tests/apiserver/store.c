@@ -390,6 +390,7 @@ static void record(struct as_store *s, struct as_coll *c, const char *type, uint
     e->old = old ? json_incref(old) : NULL;
     e->text = json_incref(text);
     c->hist_len++;
+    c->gen++;
     for (struct as_watcher *w = c->watchers; w; w = w->next) {
         pthread_mutex_lock(&w->mu);
         if (w->overflow || w->closed) {
@@ -419,6 +420,7 @@ dpm_rc as_coll_load(struct as_coll *c, const char *ns, const char *name, json_t 
     as_make_key(key, sizeof key, ns, name);
     bool found;
     size_t i = find(c, key, &found);
+    c->gen++;
     if (found) {
         json_decref(c->items[i].obj);
         json_decref(c->items[i].text);

@@ -86,6 +86,8 @@ struct as_coll {
     size_t hist_cap, hist_start, hist_len;
     uint64_t evicted_rv; /* rv of the newest event dropped from the ring, 0 = none */
     struct as_watcher *watchers;
+    uint64_t gen; /* bumped by every change (put, remove, load): caches built
+                   * from the collection compare it to know they are stale */
 };
 
 struct as_watcher {

@@ -31,6 +31,29 @@ scenario_rbac_service_account() {
     assert_contains "$out" "Unauthorized"
 }
 
+# A binding naming a Role that does not exist: kube appends the authorizer's
+# reason to the 403 message; creating the role then takes effect (the
+# server's RBAC view follows RBAC changes).
+scenario_rbac_missing_role() {
+    local ns tok out
+    ns=$(new_ns rbacmiss)
+    k create serviceaccount ghostly -n "$ns" >/dev/null || fail "create sa"
+    tok=$(k create token ghostly -n "$ns" 2>&1) || fail "create token: $tok"
+    k create rolebinding ghost-binding -n "$ns" --role=ghost --serviceaccount="$ns:ghostly" >/dev/null ||
+        fail "create rolebinding"
+    wait_for 10 bash -c "timeout 10 kubectl --token=$tok get cm -n $ns 2>&1 | grep -q 'RBAC: '" ||
+        fail "no RBAC reason in the denial"
+    out=$(k --token="$tok" get cm -n "$ns" 2>&1) && fail "listed without the role"
+    assert_contains "$out" "Error from server (Forbidden): configmaps is forbidden: User \"system:serviceaccount:$ns:ghostly\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"$ns\": RBAC: role.rbac.authorization.k8s.io \"ghost\" not found"
+    assert_eq "$(printf '%s\n' "$out" | grep -o 'not found' | wc -l | tr -d ' ')" "1" "the reason appears once"
+    k create role ghost -n "$ns" --verb=list --resource=configmaps >/dev/null || fail "create role"
+    wait_for 10 bash -c "timeout 10 kubectl --token=$tok get cm -n $ns >/dev/null 2>&1" ||
+        fail "the new role did not take effect"
+    k delete role ghost -n "$ns" >/dev/null || fail "delete role"
+    wait_for 10 bash -c "! timeout 10 kubectl --token=$tok get cm -n $ns >/dev/null 2>&1" ||
+        fail "the deleted role still grants"
+}
+
 scenario_authn_tokens_and_certs() {
     in_tree_only "uses the server's CA and token file"
     local out admin bob
