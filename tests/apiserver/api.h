@@ -87,6 +87,8 @@ void as_api_handle(struct as_request *req, void *ud);
 
 /* Serialises obj (borrowed) as the response, with the warnings of ctx. */
 void as_send_json(struct as_ctx *ctx, int code, const json_t *obj);
+/* The same with obj already serialised (body borrowed, len bytes). */
+void as_send_json_text(struct as_ctx *ctx, int code, const char *body, size_t len);
 /* Sends a metav1.Status (reference stolen; NULL = 500 out of memory) with
  * its "code" as the HTTP status. */
 void as_send_status(struct as_ctx *ctx, json_t *status);

@@ -39,6 +39,15 @@ static void warning_headers(struct as_ctx *ctx, struct dpm_buf *h)
     }
 }
 
+void as_send_json_text(struct as_ctx *ctx, int code, const char *body, size_t len)
+{
+    struct dpm_buf h = DPM_BUF_INIT(AS_MAX_HEADER_BYTES);
+    warning_headers(ctx, &h);
+    dpm_buf_adds(&h, "X-Kubernetes-Pf-Flowschema-Uid: dpm\r\n");
+    as_respond(ctx->req->conn, code, "application/json", dpm_buf_str(&h), body, len);
+    dpm_buf_free(&h);
+}
+
 void as_send_json(struct as_ctx *ctx, int code, const json_t *obj)
 {
     char *body = json_dumps(obj, JSON_COMPACT);
@@ -46,14 +55,7 @@ void as_send_json(struct as_ctx *ctx, int code, const json_t *obj)
         as_respond(ctx->req->conn, 500, "text/plain", "", "out of memory\n", 14);
         return;
     }
-    struct dpm_buf h = DPM_BUF_INIT(AS_MAX_HEADER_BYTES);
-    warning_headers(ctx, &h);
-    dpm_buf_adds(&h, "X-Kubernetes-Pf-Flowschema-Uid: dpm\r\n");
-    size_t len = strlen(body);
-    /* a trailing newline like kube's encoder */
-    body[len] = '\0';
-    as_respond(ctx->req->conn, code, "application/json", dpm_buf_str(&h), body, len);
-    dpm_buf_free(&h);
+    as_send_json_text(ctx, code, body, strlen(body));
     free(body);
 }
 

@@ -281,7 +281,9 @@ static void send_invalid(struct as_ctx *ctx, const char *name, struct dpm_report
 
 /* Storage step of a create; store locked.  Returns a status (new ref) on
  * failure, NULL on success with *out the stored object (new ref). */
-static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out)
+/* *text (may stay NULL) receives the stored object's cached serialisation,
+ * so the response need not serialise it again. */
+static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out, json_t **text)
 {
     struct as_store *s = ctx->api->store;
     const char *name = as_obj_name(obj);
@@ -315,6 +317,8 @@ static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out
     if (!ctx->dry_run) {
         if (as_coll_put(s, c, ctx->ns, name, json_incref(obj), nrv) != DPM_OK)
             return as_status_internal("out of memory");
+        json_t *t = as_coll_get_text(c, ctx->ns, name);
+        *text = t ? json_incref(t) : NULL;
         if (strcmp(ctx->type->group, "apiextensions.k8s.io") == 0) as_store_sync_crd(s, obj);
     }
     *out = json_incref(obj);
@@ -325,7 +329,7 @@ static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out
 void as_create_object(struct as_ctx *ctx, json_t *obj)
 {
     struct dpm_report errs = DPM_REPORT_INIT;
-    json_t *stored = NULL;
+    json_t *stored = NULL, *text = NULL;
     char fm[256], now[64];
     if (!check_gvk(ctx, obj)) goto out;
     char tmsg[300];
@@ -377,16 +381,20 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
     as_now_rfc3339(now, sizeof now);
     if (!ctx->applying) as_managed_fields_update(NULL, obj, field_manager(ctx, fm, sizeof fm), now);
     as_store_lock(ctx->api->store);
-    json_t *st = store_create_locked(ctx, obj, &stored);
+    json_t *st = store_create_locked(ctx, obj, &stored, &text);
     as_store_unlock(ctx->api->store);
     if (st) {
         as_send_status(ctx, st);
         goto out;
     }
     json_t *p = as_present(ctx->type, ctx->version, stored);
-    as_send_json(ctx, 201, p);
+    if (p == stored && text) /* presented as stored: its serialisation is at hand */
+        as_send_json_text(ctx, 201, json_string_value(text), json_string_length(text));
+    else
+        as_send_json(ctx, 201, p);
     json_decref(p);
 out:
+    json_decref(text);
     json_decref(stored);
     json_decref(obj);
     dpm_report_free(&errs);

@@ -372,6 +372,15 @@ json_t *as_coll_text(struct as_coll *c, size_t i)
     return c->items[i].text;
 }
 
+json_t *as_coll_get_text(struct as_coll *c, const char *ns, const char *name)
+{
+    char key[600];
+    as_make_key(key, sizeof key, ns, name);
+    bool found;
+    size_t i = find(c, key, &found);
+    return found ? as_coll_text(c, i) : NULL;
+}
+
 static void record(struct as_store *s, struct as_coll *c, const char *type, uint64_t rv,
                    json_t *obj, json_t *old, json_t *text)
 {

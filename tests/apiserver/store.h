@@ -156,6 +156,10 @@ dpm_rc as_coll_remove(struct as_store *s, struct as_coll *c, const char *ns, con
 /* The compact JSON of entry i (cached; a borrowed JSON string), NULL on
  * ENOMEM. */
 json_t *as_coll_text(struct as_coll *c, size_t i);
+/* The cached compact JSON of ns/name (a borrowed JSON string, valid while
+ * the store lock is held or after json_incref), NULL when absent or on
+ * ENOMEM. */
+json_t *as_coll_get_text(struct as_coll *c, const char *ns, const char *name);
 /* Loads an object without recording an event (state restore). */
 dpm_rc as_coll_load(struct as_coll *c, const char *ns, const char *name, json_t *obj);
 

@@ -25,7 +25,7 @@
 #include "table.h"
 
 #define WATCH_BATCH 64
-#define WATCH_COALESCE_NS (10L * 1000000L)
+#define WATCH_COALESCE_NS (20L * 1000000L)
 #define AS_WATCH_MAX_EVENT_BYTES (4u * 1024u * 1024u)
 
 /* kubectl get -w asks for Table events: each object then travels as a
