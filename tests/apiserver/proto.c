@@ -12,7 +12,10 @@
 
 #define MAX_DEPTH 32
 
-enum ftype { F_STR, F_BYTES, F_INT, F_BOOL, F_MSG, F_MAP_SS, F_MAP_SB, F_TIME };
+/* F_OPT_INT, F_OPT_BOOL: pointer fields in Go (*int64, *bool), where a
+ * zero that is present means something (gracePeriodSeconds: 0,
+ * orphanDependents: false), so it is kept */
+enum ftype { F_STR, F_BYTES, F_INT, F_BOOL, F_MSG, F_MAP_SS, F_MAP_SB, F_TIME, F_OPT_INT, F_OPT_BOOL };
 
 struct mdesc;
 struct fdesc {
@@ -129,10 +132,24 @@ static const struct fdesc binding_f[] = {{1, "metadata", F_MSG, false, &meta},
                                          {2, "subjects", F_MSG, true, &subject},
                                          {3, "roleRef", F_MSG, false, &roleref}};
 
+/* meta/v1 DeleteOptions: client-go (helm 4's release storage, for one)
+ * sends it as the protobuf body of DELETE requests, typed with the
+ * client's group version ("v1", "apps/v1", ...), hence any group. */
+static const struct fdesc precond_f[] = {{1, "uid", F_STR, false, NULL},
+                                         {2, "resourceVersion", F_STR, false, NULL}};
+static const struct mdesc precond = M(precond_f);
+static const struct fdesc delopts_f[] = {{1, "gracePeriodSeconds", F_OPT_INT, false, NULL},
+                                         {2, "preconditions", F_MSG, false, &precond},
+                                         {3, "orphanDependents", F_OPT_BOOL, false, NULL},
+                                         {4, "propagationPolicy", F_STR, false, NULL},
+                                         {5, "dryRun", F_STR, true, NULL}};
+
+#define ANY_GROUP "*"
 static const struct {
     const char *group, *kind;
     struct mdesc m;
 } kinds[] = {
+    {ANY_GROUP, "DeleteOptions", M(delopts_f)},
     {"", "ConfigMap", M(configmap_f)},
     {"", "Secret", M(secret_f)},
     {"", "Namespace", M(namespace_f)},
@@ -226,13 +243,15 @@ static dpm_rc field_value(struct rd *r, const struct fdesc *f, int wt, int depth
     const unsigned char *p;
     size_t n;
     dpm_rc rc;
-    bool want_varint = f->type == F_INT || f->type == F_BOOL;
+    bool want_varint = f->type == F_INT || f->type == F_BOOL || f->type == F_OPT_INT ||
+                       f->type == F_OPT_BOOL;
     if ((want_varint && wt != 0) || (!want_varint && wt != 2))
         return dpm_error_set(err, DPM_EPARSE, f->name, "protobuf: wire type %d for field %s at byte %zu",
                              wt, f->name, r->base + r->off);
     if (want_varint) {
         if ((rc = varint(r, &v, err)) != DPM_OK) return rc;
-        *val = f->type == F_BOOL ? json_boolean(v != 0) : json_integer((json_int_t)v);
+        *val = f->type == F_BOOL || f->type == F_OPT_BOOL ? json_boolean(v != 0)
+                                                          : json_integer((json_int_t)v);
         return *val ? DPM_OK : DPM_ENOMEM;
     }
     size_t at = r->base + r->off;
@@ -350,6 +369,8 @@ static dpm_rc message(const unsigned char *p, size_t len, size_t base, const str
                 json_object_set_new(out, f->name, a);
             }
             json_array_append_new(a, v);
+        } else if (f->type == F_OPT_INT || f->type == F_OPT_BOOL) {
+            json_object_set_new(out, f->name, v);
         } else if ((json_is_string(v) && json_string_length(v) == 0) || json_is_false(v) ||
                    (json_is_integer(v) && json_integer_value(v) == 0) ||
                    (f->type == F_TIME && strcmp(json_string_value(v), "1970-01-01T00:00:00Z") == 0)) {
@@ -403,8 +424,9 @@ dpm_rc as_proto_decode(const unsigned char *data, size_t len, json_t **out, stru
     const char *slash = strchr(av, '/');
     size_t glen = slash ? (size_t)(slash - av) : 0;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        if (strcmp(kinds[i].kind, kind) != 0 || strlen(kinds[i].group) != glen ||
-            strncmp(kinds[i].group, av, glen) != 0)
+        bool any_group = strcmp(kinds[i].group, ANY_GROUP) == 0;
+        if (strcmp(kinds[i].kind, kind) != 0 ||
+            (!any_group && (strlen(kinds[i].group) != glen || strncmp(kinds[i].group, av, glen) != 0)))
             continue;
         json_t *o = json_object();
         json_object_set(o, "apiVersion", json_object_get(tm, "apiVersion"));

@@ -3,7 +3,8 @@
  *
  * kubectl 1.32 sends typed requests (kubectl create configmap/secret/
  * namespace/serviceaccount/role/rolebinding/clusterrole/clusterrolebinding,
- * kubectl create token, kubectl auth can-i, kubectl auth whoami) as
+ * kubectl create token, kubectl auth can-i, kubectl auth whoami) and
+ * client-go the DeleteOptions of DELETE requests (helm 4 does) as
  * application/vnd.kubernetes.protobuf: the 4-byte magic "k8s\0" and a
  * runtime.Unknown envelope {typeMeta{apiVersion, kind}, raw, ...} whose raw
  * bytes are the object's generated protobuf message.  This module turns

@@ -31,12 +31,19 @@ static bool delete_options(struct as_ctx *ctx, struct del_opts *o, json_t **body
     memset(o, 0, sizeof *o);
     *body_out = NULL;
     if (ctx->req->body_len > 0) {
-        json_error_t je;
-        json_t *b = json_loadb(ctx->req->body, ctx->req->body_len, 0, &je);
-        if (!json_is_object(b)) {
-            json_decref(b);
-            as_send_status(ctx, as_status_bad_request("invalid DeleteOptions: %s", je.text));
-            return false;
+        const char *ct = as_req_header(ctx->req, "Content-Type");
+        json_t *b = NULL;
+        if (ct && strstr(ct, "protobuf")) {
+            /* client-go sends typed DeleteOptions as protobuf */
+            if (!(b = as_decode_body(ctx))) return false;
+        } else {
+            json_error_t je;
+            b = json_loadb(ctx->req->body, ctx->req->body_len, 0, &je);
+            if (!json_is_object(b)) {
+                json_decref(b);
+                as_send_status(ctx, as_status_bad_request("invalid DeleteOptions: %s", je.text));
+                return false;
+            }
         }
         snprintf(o->policy, sizeof o->policy, "%s", as_jstr(b, "propagationPolicy"));
         json_t *pre = json_object_get(b, "preconditions");

@@ -278,6 +278,37 @@ static void test_proto_configmap(void **state)
     assert_int_equal(as_proto_decode(env, vn, &o, &err), DPM_EUNSUPPORTED);
 }
 
+/* DeleteOptions as client-go sends them (helm's release storage): typed with
+ * the client's group version, any group. */
+static void test_proto_delete_options(void **state)
+{
+    (void)state;
+    unsigned char pre[32], opts[96], tm[40], env[192];
+    size_t pn = 0, on = 0, tn = 0, vn = 4;
+    pn = put_bytes(pre, pn, 1, "u-1", 3);
+    on = put_bytes(opts, on, 2, pre, pn);
+    on = put_bytes(opts, on, 4, "Foreground", 10);
+    on = put_bytes(opts, on, 5, "All", 3);
+    opts[on++] = 1 << 3; /* gracePeriodSeconds: 0, present: kept */
+    opts[on++] = 0;
+    opts[on++] = 3 << 3; /* orphanDependents: false, present: kept */
+    opts[on++] = 0;
+    tn = put_bytes(tm, tn, 1, "apps/v1", 7);
+    tn = put_bytes(tm, tn, 2, "DeleteOptions", 13);
+    memcpy(env, "k8s", 4);
+    vn = put_bytes(env, vn, 1, tm, tn);
+    vn = put_bytes(env, vn, 2, opts, on);
+    json_t *o = NULL;
+    struct dpm_error err = {0};
+    assert_int_equal(as_proto_decode(env, vn, &o, &err), DPM_OK);
+    char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(s, "{\"apiVersion\":\"apps/v1\",\"dryRun\":[\"All\"],"
+                           "\"gracePeriodSeconds\":0,\"kind\":\"DeleteOptions\","
+                           "\"orphanDependents\":false,\"preconditions\":{\"uid\":\"u-1\"},\"propagationPolicy\":\"Foreground\"}");
+    free(s);
+    json_decref(o);
+}
+
 static void test_token_file(void **state)
 {
     (void)state;
@@ -328,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_status_messages),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_proto_configmap),
+        cmocka_unit_test(test_proto_delete_options),
         cmocka_unit_test(test_token_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
