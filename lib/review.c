@@ -177,44 +177,8 @@ out:
     return rc;
 }
 
-static json_t *json_text(const char *s);
-
-/* Warnings within kube-apiserver's limits (it truncates past them anyway,
- * less helpfully). */
-static json_t *warnings_json(const struct dpm_report *r)
-{
-    json_t *w = json_array();
-    size_t total = 0, left_out = 0;
-    for (size_t i = 0; w && i < r->n; i++) {
-        if (r->items[i].severity != DPM_SEV_WARNING)
-            continue;
-        char line[DPM_REVIEW_WARNING_MAX + 1];
-        int n = dpm_finding_format(&r->items[i], line, sizeof(line));
-        if (n > DPM_REVIEW_WARNING_MAX)
-            memcpy(line + DPM_REVIEW_WARNING_MAX - 3, "...", 4);
-        size_t l = strlen(line);
-        if (total + l > DPM_REVIEW_WARNINGS_TOTAL - 80) {
-            left_out++;
-            continue;
-        }
-        total += l;
-        json_array_append_new(w, json_text(line));
-    }
-    if (w && left_out) {
-        char line[128];
-        snprintf(line, sizeof(line), "%zu more warning%s left out; run dpm validate to see all",
-                 left_out, left_out == 1 ? "" : "s");
-        json_array_append_new(w, json_string(line));
-    }
-    return w;
-}
-
-/* A JSON string of s.  Findings quote input (a path, a value), and a
- * message cut to a byte count or quoting one byte of a multi-byte
- * character is not valid UTF-8, which json_string() refuses: such bytes
- * become '?', so a denial never loses its message.  NULL only when out of
- * memory. */
-static json_t *json_text(const char *s)
+/* Invalid bytes become '?' (see review.h). */
+json_t *dpm_review_json_text(const char *s)
 {
     json_t *j = json_string(s);
     if (j)
@@ -243,6 +207,36 @@ static json_t *json_text(const char *s)
     return j;
 }
 
+/* Warnings within kube-apiserver's limits (it truncates past them anyway,
+ * less helpfully). */
+static json_t *warnings_json(const struct dpm_report *r)
+{
+    json_t *w = json_array();
+    size_t total = 0, left_out = 0;
+    for (size_t i = 0; w && i < r->n; i++) {
+        if (r->items[i].severity != DPM_SEV_WARNING)
+            continue;
+        char line[DPM_REVIEW_WARNING_MAX + 1];
+        int n = dpm_finding_format(&r->items[i], line, sizeof(line));
+        if (n > DPM_REVIEW_WARNING_MAX)
+            memcpy(line + DPM_REVIEW_WARNING_MAX - 3, "...", 4);
+        size_t l = strlen(line);
+        if (total + l > DPM_REVIEW_WARNINGS_TOTAL - 80) {
+            left_out++;
+            continue;
+        }
+        total += l;
+        json_array_append_new(w, dpm_review_json_text(line));
+    }
+    if (w && left_out) {
+        char line[128];
+        snprintf(line, sizeof(line), "%zu more warning%s left out; run dpm validate to see all",
+                 left_out, left_out == 1 ? "" : "s");
+        json_array_append_new(w, json_string(line));
+    }
+    return w;
+}
+
 static char *base64(const char *s, size_t n)
 {
     char *out = malloc(4 * ((n + 2) / 3) + 1);
@@ -268,7 +262,7 @@ dpm_rc dpm_review_response(const struct dpm_review *r, char **body, size_t *len,
     if (!r->allowed &&
         json_object_set_new(resp, "status",
                             json_pack("{s:i, s:s, s:o}", "code", r->code, "reason", "Forbidden",
-                                      "message", json_text(r->message ? r->message : "denied"))))
+                                      "message", dpm_review_json_text(r->message ? r->message : "denied"))))
         goto out; /* a denial without its reasons is never sent */
     json_t *w = warnings_json(&r->report);
     if (w && json_array_size(w))

@@ -1,13 +1,16 @@
 /* dpm webhook: the HTTPS admission server on libwebsockets + OpenSSL.
  *
- * One service thread runs the event loop; a review is a few microseconds of
- * CPU (lib/review.c), so the loop never blocks on it.  A second thread polls
- * the certificate and policy files and wakes the loop on shutdown.
- * Limits that keep slow or hostile clients from starving others: a body cap
- * (413), a read timeout for headers and body, a cap on connections, and an
- * idle keep-alive timeout. */
+ * One event loop per service thread (--threads); a review is a few
+ * microseconds of CPU (lib/review.c), so a loop never blocks on it.  Each
+ * service thread parses requests into its own arena (dpm/arena.h).  Another
+ * thread polls the certificate and policy files and wakes the loops on
+ * shutdown.  Limits that keep slow or hostile clients from starving others:
+ * a body cap (413), a read timeout for headers and body, a cap on
+ * connections (counted here: past it a new connection is closed at once),
+ * and an idle keep-alive timeout. */
 #include <libwebsockets.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,12 +20,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dpm/arena.h"
 #include "dpm/buf.h"
 #include "dpm/log.h"
 #include "dpm/review.h"
 #include "webhook.h"
 
 #define WH_MAX_THREADS 64
+/* Room for the response headers in front of the body: both go out in one
+ * write, so one TLS record and one syscall per response. */
+#define HDR_ROOM 1024
+/* Per service thread: a seed review's tree takes ~15 KiB; larger requests
+ * spill over to malloc. */
+#define ARENA_BYTES (256u * 1024)
 
 enum endpoint { EP_NONE, EP_VALIDATE, EP_VALIDATE_POLICY, EP_MUTATE, EP_HEALTHZ, EP_READYZ, EP_METRICS };
 
@@ -46,7 +56,13 @@ struct server {
     atomic_int done;     /* the event loop has ended: the watcher ends */
     atomic_int service_done; /* the extra service threads end */
     atomic_int inflight;
+    /* The connection cap: conn_marks[fd] is 1 while fd is an accepted
+     * connection counted in conns. */
+    atomic_int conns;
+    atomic_uchar *conn_marks;
+    size_t nconn_marks;
     struct dpm_metric *m_requests, *m_duration, *m_inflight, *m_findings, *m_rejected;
+    struct dpm_metric *m_conns, *m_refused;
 };
 
 static struct server srv;
@@ -58,7 +74,7 @@ struct session {
     int status;        /* an answer decided before the body was read: 4xx */
     char err[512];     /* its message */
     struct dpm_buf body;
-    unsigned char *resp; /* LWS_PRE bytes of headroom, then the body */
+    unsigned char *resp; /* LWS_PRE + HDR_ROOM bytes of headroom, then the body */
     size_t resp_len;
     const char *ctype;
     const char *allow;
@@ -91,20 +107,20 @@ static void respond(struct lws *wsi, struct session *s, int status, const char *
                     const char *text, size_t len)
 {
     free(s->resp);
-    s->resp = malloc(LWS_PRE + len + 1);
+    s->resp = malloc(LWS_PRE + HDR_ROOM + len + 1);
     if (!s->resp) {
         status = 500;
         text = "out of memory\n";
         len = strlen(text);
         ctype = "text/plain; charset=utf-8";
-        s->resp = malloc(LWS_PRE + len + 1);
+        s->resp = malloc(LWS_PRE + HDR_ROOM + len + 1);
         if (!s->resp) {
             s->close_after = 1;
             len = 0;
         }
     }
     if (s->resp)
-        memcpy(s->resp + LWS_PRE, text, len);
+        memcpy(s->resp + LWS_PRE + HDR_ROOM, text, len);
     s->resp_len = len;
     s->status = status;
     s->ctype = ctype;
@@ -156,12 +172,17 @@ static void log_decision(const struct dpm_review *rv)
             continue;
         char line[2048];
         dpm_finding_format(f, line, sizeof(line));
-        json_array_append_new(reasons, json_string(line));
+        /* Cut findings and quoted input may not be valid UTF-8: invalid
+         * bytes become '?' rather than the reason being dropped. */
+        json_array_append_new(reasons, dpm_review_json_text(line));
     }
     char object[600];
     snprintf(object, sizeof(object), "%s%s%s", rv->namespace_, rv->namespace_[0] ? "/" : "", rv->name);
-    json_t *fields = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o}", "uid", rv->uid, "user", rv->user,
-                               "operation", rv->operation, "kind", rv->kind, "dryRun", rv->dry_run,
+    /* The request's fields were cut to fit their buffers, maybe inside a
+     * character: the same replacement. */
+    json_t *fields = json_pack("{s:o, s:o, s:o, s:o, s:b, s:o}", "uid", dpm_review_json_text(rv->uid), "user",
+                               dpm_review_json_text(rv->user), "operation", dpm_review_json_text(rv->operation),
+                               "kind", dpm_review_json_text(rv->kind), "dryRun", rv->dry_run,
                                rv->allowed ? "audit" : "reasons", reasons);
     dpm_log(rv->allowed ? DPM_LOG_INFO : DPM_LOG_WARN, "webhook", object, fields,
             rv->allowed ? "admitted with audit findings" : "denied");
@@ -278,6 +299,11 @@ static int on_request(struct lws *wsi, struct session *s, const char *path)
     int has_body = clen[0] ? atoll(clen) > 0 : lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
     int post = method_is(wsi, WSI_TOKEN_POST_URI);
     int get = method_is(wsi, WSI_TOKEN_GET_URI);
+    /* "Connection: close": say so in the response and close after it
+     * (with close_notify), so the client knows the stream ends there. */
+    char conn[64] = "";
+    if (lws_hdr_copy(wsi, conn, sizeof(conn), WSI_TOKEN_CONNECTION) > 0 && strcasestr(conn, "close"))
+        s->close_after = 1;
 
     if (!clen[0] && has_body) {
         /* lws 4.1 does not decode chunked request bodies: waiting for one
@@ -341,21 +367,69 @@ static int on_writeable(struct lws *wsi, struct session *s)
     if (s->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                                       (const unsigned char *)"close", 5, &p, end))
         return 1;
-    if (lws_finalize_write_http_header(wsi, start, &p, end))
+    if (lws_finalize_http_header(wsi, &p, end))
         return 1;
-    if (s->resp_len && lws_write(wsi, s->resp + LWS_PRE, s->resp_len, LWS_WRITE_HTTP_FINAL) < 0)
+    /* Headers and body in one write (HTTP/1.1 only, see ALPN below: lws
+     * passes LWS_WRITE_HTTP_HEADERS bytes through as they are, and whatever
+     * the socket does not take now it buffers and sends first). */
+    size_t hlen = (size_t)(p - start);
+    if (hlen > HDR_ROOM || !s->resp)
         return 1;
-    char code[8];
-    snprintf(code, sizeof(code), "%d", s->status);
+    unsigned char *out = s->resp + LWS_PRE + HDR_ROOM - hlen;
+    memcpy(out, start, hlen);
+    if (lws_write(wsi, out, hlen + s->resp_len, LWS_WRITE_HTTP_HEADERS) < 0)
+        return 1;
+    char code[4] = {(char)('0' + s->status / 100 % 10), (char)('0' + s->status / 10 % 10),
+                    (char)('0' + s->status % 10), 0};
     const char *labels[] = {s->ep_name, s->operation, s->decision, code};
     dpm_metric_add(srv.m_requests, labels, 1);
     const char *dl[] = {s->ep_name};
     dpm_metric_observe(srv.m_duration, dl, now_s() - s->t0);
     int close = s->close_after;
     session_reset(s);
-    if (close)
+    if (close) {
+        /* An orderly TLS shutdown (close_notify) before the close, as nginx
+         * does: clients then see the end of the stream, not an error.  Only
+         * when the response is all out: lws sends what it still buffers
+         * before closing, and the alert must not overtake it. */
+        SSL *ssl = lws_get_ssl(wsi);
+        if (ssl && !lws_partial_buffered(wsi))
+            SSL_shutdown(ssl);
         return -1;
+    }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* A new connection is admitted while fewer than --max-connections are
+ * open; past that it is closed at once (before TLS), so the cap is exact
+ * whatever the number of service threads.  The count follows the event
+ * loops' descriptors: a connection is released when lws removes its
+ * descriptor (LWS_CALLBACK_DEL_POLL_FD, before the close, so the number
+ * cannot be reused meanwhile).  A descriptor whose adoption failed stays
+ * marked until the kernel hands its number out again, and is then counted
+ * once, not twice. */
+static bool conn_admit(int fd)
+{
+    if (fd < 0 || (size_t)fd >= srv.nconn_marks)
+        return false;
+    if (atomic_load(&srv.conn_marks[fd]))
+        return true;
+    if (atomic_fetch_add(&srv.conns, 1) >= srv.cfg->max_connections) {
+        atomic_fetch_sub(&srv.conns, 1);
+        dpm_metric_add(srv.m_refused, NULL, 1);
+        return false;
+    }
+    atomic_store(&srv.conn_marks[fd], 1);
+    dpm_metric_add(srv.m_conns, NULL, 1);
+    return true;
+}
+
+static void conn_release(int fd)
+{
+    if (fd >= 0 && (size_t)fd < srv.nconn_marks && atomic_exchange(&srv.conn_marks[fd], 0)) {
+        atomic_fetch_sub(&srv.conns, 1);
+        dpm_metric_add(srv.m_conns, NULL, -1);
+    }
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -375,6 +449,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
          * callback fails it; keep OpenSSL's verdict (len is preverify_ok),
          * so only certificates chaining to --client-ca get in. */
         return len ? 0 : 1;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return conn_admit((int)(intptr_t)in) ? 0 : 1;
+    case LWS_CALLBACK_DEL_POLL_FD:
+        conn_release(((struct lws_pollargs *)in)->fd);
+        return 0;
     case LWS_CALLBACK_HTTP:
         return on_request(wsi, s, (const char *)in);
     case LWS_CALLBACK_HTTP_BODY:
@@ -468,7 +547,13 @@ static int register_metrics(void)
                                      finding_labels, NULL, 0, NULL);
     srv.m_rejected = dpm_metrics_add(srv.metrics, DPM_COUNTER, "dpm_webhook_rejections_total",
                                      "Admission requests denied.", NULL, NULL, 0, NULL);
-    return srv.m_requests && srv.m_duration && srv.m_inflight && srv.m_findings && srv.m_rejected;
+    srv.m_conns = dpm_metrics_add(srv.metrics, DPM_GAUGE, "dpm_webhook_open_connections",
+                                  "Client connections open (at most --max-connections).", NULL, NULL, 0, NULL);
+    srv.m_refused = dpm_metrics_add(srv.metrics, DPM_COUNTER, "dpm_webhook_connections_refused_total",
+                                    "Connections closed at once because --max-connections were open.", NULL,
+                                    NULL, 0, NULL);
+    return srv.m_requests && srv.m_duration && srv.m_inflight && srv.m_findings && srv.m_rejected &&
+           srv.m_conns && srv.m_refused;
 }
 
 /* Extra event-loop threads: each serves the connections lws assigns to its
@@ -478,8 +563,12 @@ static int register_metrics(void)
 static void *service_thread(void *arg)
 {
     int tsi = (int)(intptr_t)arg;
+    struct dpm_arena *arena = dpm_arena_new(ARENA_BYTES); /* NULL: plain malloc */
+    dpm_arena_thread_set(arena);
     while (!atomic_load(&srv.service_done))
         lws_service_tsi(srv.ctx, 0, tsi);
+    dpm_arena_thread_set(NULL);
+    dpm_arena_free(arena);
     return NULL;
 }
 
@@ -489,12 +578,22 @@ int wh_serve(const struct wh_config *cfg)
     pthread_t th, svc[WH_MAX_THREADS];
     int th_started = 0, nsvc = 0;
     struct wh_selfsigned *selfsigned = NULL;
+    struct dpm_arena *arena = NULL;
     struct dpm_error err;
     dpm_error_clear(&err);
     memset(&srv, 0, sizeof(srv));
     srv.cfg = cfg;
+    /* One mark per possible descriptor (lazily zeroed pages). */
+    struct rlimit rl;
+    srv.nconn_marks = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 20)
+                          ? (size_t)rl.rlim_cur
+                          : (size_t)1 << 20;
+    srv.conn_marks = calloc(srv.nconn_marks, sizeof(*srv.conn_marks));
+    dpm_arena_json_install();
+    arena = dpm_arena_new(ARENA_BYTES);
+    dpm_arena_thread_set(arena);
     srv.metrics = dpm_metrics_new();
-    if (!srv.metrics || !register_metrics()) {
+    if (!srv.metrics || !register_metrics() || !srv.conn_marks) {
         fprintf(stderr, "dpm webhook: out of memory\n");
         goto out;
     }
@@ -552,9 +651,11 @@ int wh_serve(const struct wh_config *cfg)
     info.keepalive_timeout = 60;
     int nthreads = cfg->threads > 0 ? cfg->threads : 1;
     info.count_threads = (unsigned)nthreads;
-    /* The cap is per service thread: spread it, plus room for the
-     * listener and lws' own descriptors. */
-    info.fd_limit_per_thread = (unsigned)((cfg->max_connections + nthreads - 1) / nthreads) + 8;
+    /* conn_admit() enforces --max-connections; lws' own per-thread table
+     * must only never be the tighter limit (lws gives a new connection to
+     * the thread with the fewest): the cap plus the listener, the wake-up
+     * pipe and room for descriptors that are closing. */
+    info.fd_limit_per_thread = (unsigned)cfg->max_connections + 16;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -604,5 +705,8 @@ out:
     wh_selfsigned_free(selfsigned); /* its thread uses certs: stopped first */
     wh_certs_free(srv.certs);
     dpm_metrics_free(srv.metrics);
+    free(srv.conn_marks);
+    dpm_arena_thread_set(NULL);
+    dpm_arena_free(arena);
     return rc;
 }

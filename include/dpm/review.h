@@ -77,6 +77,14 @@ dpm_rc dpm_review_decide(enum dpm_review_endpoint ep, const char *body, size_t l
 dpm_rc dpm_review_response(const struct dpm_review *r, char **body, size_t *len,
                            struct dpm_error *err);
 
+/* A JSON string of s, for text that quotes input.  A finding cut to a byte
+ * count, or quoting one byte of a multi-byte character, is not valid UTF-8,
+ * which json_string() refuses: each byte that does not start a well-formed
+ * character becomes '?', so a message is never lost (the response's denial
+ * and warnings, the webhook's log lines).  A new reference (json_decref);
+ * NULL only when out of memory. */
+json_t *dpm_review_json_text(const char *s);
+
 /* Releases what a review holds and zeroes it; accepts NULL. */
 void dpm_review_clear(struct dpm_review *r);
 
