@@ -402,12 +402,11 @@ static int on_writeable(struct lws *wsi, struct session *s)
 
 /* A new connection is admitted while fewer than --max-connections are
  * open; past that it is closed at once (before TLS), so the cap is exact
- * whatever the number of service threads.  The count follows the event
- * loops' descriptors: a connection is released when lws removes its
- * descriptor (LWS_CALLBACK_DEL_POLL_FD, before the close, so the number
- * cannot be reused meanwhile).  A descriptor whose adoption failed stays
- * marked until the kernel hands its number out again, and is then counted
- * once, not twice. */
+ * whatever the number of service threads.  A connection is released when
+ * lws destroys its wsi (LWS_CALLBACK_WSI_DESTROY, while the descriptor is
+ * still open, so its number cannot be reused meanwhile).  A descriptor
+ * whose adoption failed stays marked until the kernel hands its number out
+ * again, and is then counted once, not twice. */
 static bool conn_admit(int fd)
 {
     if (fd < 0 || (size_t)fd >= srv.nconn_marks)
@@ -451,8 +450,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return len ? 0 : 1;
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         return conn_admit((int)(intptr_t)in) ? 0 : 1;
-    case LWS_CALLBACK_DEL_POLL_FD:
-        conn_release(((struct lws_pollargs *)in)->fd);
+    case LWS_CALLBACK_WSI_DESTROY:
+        conn_release(lws_get_socket_fd(wsi)); /* listener, pipe: never marked */
         return 0;
     case LWS_CALLBACK_HTTP:
         return on_request(wsi, s, (const char *)in);
