@@ -355,6 +355,13 @@ else fail "ECDSA key: forward-secret AEAD suite" "$(grep -E 'Cipher is|Peer sig'
 # HTTP/1.1 only (ALPN): lws 4.1's HTTP/2 server stalls on responses past 4 KiB.
 if handshake "$A_PORT" -alpn h2,http/1.1 && grep -q 'ALPN protocol: http/1.1' "$W/sclient"; then ok "ALPN: http/1.1 chosen over h2"
 else fail "ALPN: http/1.1 chosen over h2" "$(grep -i alpn "$W/sclient")"; fi
+# Connection: close is answered with "connection: close" and an orderly TLS
+# shutdown (close_notify), not a bare TCP close that clients report as an error.
+(printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'; sleep 2) |
+    timeout 10 openssl s_client -connect "127.0.0.1:$A_PORT" -ign_eof -msg >"$W/close.out" 2>&1
+if grep -qi '^connection: close' "$W/close.out" && grep -q '<<< .*Alert.*close_notify' "$W/close.out" &&
+    ! grep -qi 'unexpected eof' "$W/close.out"; then ok "Connection: close: answered with connection: close, then close_notify"
+else fail "Connection: close: answered with connection: close, then close_notify" "$(grep -i -E 'connection:|alert|eof' "$W/close.out")"; fi
 size=$(hcurl -o "$W/metrics2" -w '%{size_download} %{http_version}' "$URL/metrics")
 if [ "${size#* }" = 1.1 ] && [ "${size%% *}" -gt 4096 ] && [ "$(grep -c '^# HELP' "$W/metrics2")" = "$(grep -c '^# TYPE' "$W/metrics2")" ] &&
     [ -z "$(tail -c 1 "$W/metrics2")" ]; then ok "a response over 4 KiB arrives whole (/metrics, ${size%% *} bytes)"

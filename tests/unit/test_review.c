@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpm/arena.h"
 #include "dpm/policy.h"
 #include "dpm/review.h"
 #include "dpm/yaml.h"
@@ -269,6 +270,75 @@ static void test_mutate_patch(void **state)
     free(body);
 }
 
+/* Text quoting input may be cut inside a character: invalid bytes become
+ * '?', valid characters stay, nothing is dropped (the denial message and
+ * warnings, and the webhook's log lines, all go through it). */
+static void test_json_text_invalid_utf8(void **state)
+{
+    (void)state;
+    json_t *j = dpm_review_json_text("plain");
+    assert_string_equal(json_string_value(j), "plain");
+    json_decref(j);
+    j = dpm_review_json_text("caf\xc3\xa9 \xc3 cut \xe2\x82 \xff end \xf0\x9f\x98\x80");
+    assert_non_null(j);
+    assert_string_equal(json_string_value(j), "caf\xc3\xa9 ? cut ?? ? end \xf0\x9f\x98\x80");
+    json_decref(j);
+}
+
+/* The request's tree comes from the thread arena when there is one, and a
+ * /mutate patch (which holds values of the request) is moved off it: the
+ * response built after decide still reads it, and the arena is reset. */
+static int owned_anywhere(const struct dpm_arena *a, json_t *j)
+{
+    if (dpm_arena_owns(a, j))
+        return 1;
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j))
+        json_object_foreach(j, k, v) if (owned_anywhere(a, v)) return 1;
+    if (json_is_array(j))
+        json_array_foreach(j, i, v) if (owned_anywhere(a, v)) return 1;
+    return 0;
+}
+
+static void test_arena_decide(void **state)
+{
+    (void)state;
+    dpm_arena_json_install();
+    struct dpm_arena *a = dpm_arena_new(64 * 1024);
+    dpm_arena_thread_set(a);
+    for (int round = 0; round < 3; round++) {
+        char *body = review_body("admission.k8s.io/v1", "CREATE",
+                                 load_one("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
+        struct dpm_review rv = {0};
+        struct dpm_error err;
+        assert_int_equal(dpm_review_decide(DPM_REVIEW_MUTATE, body, strlen(body), NULL, 0, &rv, &err), DPM_OK);
+        assert_int_equal(dpm_arena_used(a), 0);
+        assert_true(dpm_arena_peak(a) > 0);
+        assert_non_null(rv.patch);
+        assert_false(owned_anywhere(a, rv.patch));
+        /* Use the arena for something else before the response is built. */
+        assert_true(dpm_arena_json_begin());
+        json_t *noise = json_pack("{s:s, s:[i, i, i]}", "overwrite", "the old tree", "n", 1, 2, 3);
+        dpm_arena_json_end();
+        char *resp;
+        size_t len;
+        assert_int_equal(dpm_review_response(&rv, &resp, &len, &err), DPM_OK);
+        json_t *r = json_loads(resp, 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(r, "response"), "patchType")),
+                            "JSONPatch");
+        json_decref(r);
+        free(resp);
+        json_decref(noise);
+        dpm_arena_reset(a);
+        dpm_review_clear(&rv);
+        free(body);
+    }
+    dpm_arena_thread_set(NULL);
+    dpm_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +349,8 @@ int main(void)
         cmocka_unit_test(test_policies_deny_and_warn),
         cmocka_unit_test(test_update_breaking_schema_denied),
         cmocka_unit_test(test_mutate_patch),
+        cmocka_unit_test(test_json_text_invalid_utf8),
+        cmocka_unit_test(test_arena_decide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
