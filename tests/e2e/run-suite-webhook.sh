@@ -70,6 +70,12 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 tool() { timeout 20 "$TOOL" "$@"; }
 
+# ---- --help: the documented limits -------------------------------------------
+"$DPM" webhook --help >"$W/help" 2>&1
+if grep -q 'read again only when it changes again' "$W/help" && grep -q 'closed at once, before the TLS handshake' "$W/help"; then
+    ok "--help documents the -p retry rule and the connection cap"
+else fail "--help documents the -p retry rule and the connection cap" "$(grep -A3 -e '--policy' "$W/help")"; fi
+
 # ---- servers ----------------------------------------------------------------
 # start_webhook NAME ARGS...: runs dpm webhook on a free port of 127.0.0.1
 # (--listen 127.0.0.1:0: the kernel picks it, the ready line reports it);
