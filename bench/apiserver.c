@@ -14,7 +14,8 @@
  *     CLOCK_MONOTONIC on this machine);
  *   - reads the server's VmRSS.
  * APISERVER_BENCH_RBAC=1 makes the clients a user bound to cluster-admin
- * instead of system:masters, so RBAC is evaluated on every request.
+ * instead of system:masters, so RBAC is evaluated on every request;
+ * APISERVER_BENCH_RBAC_OBJECTS=N adds N RoleBindings of other users.
  * Prints the figures and the goals (>= 2000 creates/s, full list <= 1 s);
  * exits 1 when a goal is missed or something failed.  Everything is bounded
  * (a 120 s watchdog on the watchers) and the server is stopped on exit. */
@@ -316,7 +317,28 @@ int main(int argc, char **argv)
                 snprintf(g_token, sizeof g_token, "%s", buf);
             }
         if (tf) fclose(tf);
-        printf("clients            user alice (RBAC evaluated on every request)\n");
+        /* APISERVER_BENCH_RBAC_OBJECTS=N more RoleBindings (of other users) for
+         * the authorizer to go through */
+        const char *nb = getenv("APISERVER_BENCH_RBAC_OBJECTS");
+        int nbind = nb ? atoi(nb) : 0;
+        if (nbind < 0 || nbind > 100000) nbind = 0;
+        for (int i = 0; i < nbind; i++) {
+            char rb[600];
+            snprintf(rb, sizeof rb,
+                     "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+                     "\"metadata\":{\"name\":\"rb-%d\"},\"roleRef\":{\"apiGroup\":"
+                     "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"view\"},"
+                     "\"subjects\":[{\"kind\":\"User\",\"name\":\"user-%d\"}]}", i, i);
+            dpm_buf_reset(&out);
+            if (request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings", rb,
+                        &out) != 201) {
+                fprintf(stderr, "apiserver bench: cannot create RoleBinding rb-%d\n", i);
+                dpm_buf_free(&out);
+                goto out;
+            }
+        }
+        printf("clients            user alice (RBAC evaluated on every request, %d more RoleBindings)\n",
+               nbind);
     }
     dpm_buf_reset(&out);
     request("GET", "/api/v1/namespaces/bench/configmaps?limit=1", NULL, &out);
