@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "cmd.h"
+#include "dpm/base64.h"
 #include "dpm/pki.h"
 
 #define MAX_IPS 32
@@ -152,11 +153,9 @@ int dpm_cmd_certs(int argc, char **argv)
         write_file(out, "tls.key", key_pem, 0600))
         goto out;
     if (print_bundle) {
-        size_t n = strlen(ca_pem);
-        char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+        char *b64 = dpm_base64_encode(ca_pem, strlen(ca_pem));
         if (!b64)
             goto out;
-        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)ca_pem, (int)n);
         printf("%s\n", b64);
         free(b64);
     } else {

@@ -18,6 +18,7 @@
 
 #include "dpm/buf.h"
 #include "kube_private.h"
+#include "dpm/base64.h"
 
 extern char **environ;
 
@@ -43,23 +44,6 @@ static long long elapsed_ms(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000LL + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static char *b64(const unsigned char *p, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *o = malloc((n + 2) / 3 * 4 + 1), *q = o;
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        *q++ = tab[v >> 18 & 63];
-        *q++ = tab[v >> 12 & 63];
-        *q++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        *q++ = i + 2 < n ? tab[v & 63] : '=';
-    }
-    *q = '\0';
-    return o;
-}
 
 /* Builds KUBERNETES_EXEC_INFO as client-go does (spec.cluster only with
  * provideClusterInfo).  NULL on ENOMEM. */
@@ -84,7 +68,7 @@ static char *exec_info(const struct dpm_kube_config *cfg)
         if (cfg->proxy_url)
             json_object_set_new(cl, "proxy-url", json_string(cfg->proxy_url));
         if (cfg->ca_data) {
-            char *ca = b64(cfg->ca_data, cfg->ca_data_len);
+            char *ca = dpm_base64_encode(cfg->ca_data, cfg->ca_data_len);
             if (!ca)
                 goto out;
             json_object_set_new(cl, "certificate-authority-data", json_string(ca));

@@ -11,6 +11,8 @@
 #include "dpm/buf.h"
 #include "kube_private.h"
 
+#include "dpm/base64.h"
+
 char *dpm_kube_strdup0(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -68,67 +70,19 @@ out:
     return rc;
 }
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 dpm_rc dpm_kube_base64_decode(const char *in, size_t inlen, const char *source,
                               const char *path, unsigned char **out,
                               size_t *len, struct dpm_error *err)
 {
-    unsigned char *o = malloc(inlen / 4 * 3 + 4);
-    size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    *out = NULL;
-    *len = 0;
-    if (!o)
-        return dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
-    for (size_t i = 0; i < inlen; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64val(c);
-        if (v < 0 || pad) {
-            free(o);
-            dpm_error_at(err, source, 0, 0);
-            return dpm_error_set(err, DPM_EPARSE, path,
-                                 "invalid base64: unexpected %s at offset %zu",
-                                 v < 0 ? "character" : "data after padding", i);
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            o[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (bits >= 6 || pad > 2) {
-        free(o);
+    dpm_rc rc = dpm_base64_decode(in, inlen, (size_t)-1, out, len, err);
+    if (rc && err) {
+        /* Name the file and field the data came from. */
+        char msg[DPM_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof(msg), "%s", err->message);
         dpm_error_at(err, source, 0, 0);
-        return dpm_error_set(err, DPM_EPARSE, path,
-                             "invalid base64: truncated input");
+        dpm_error_set(err, rc, path, "%s", msg);
     }
-    o[n] = '\0';
-    *out = o;
-    *len = n;
-    return DPM_OK;
+    return rc;
 }
 
 bool dpm_kube_parse_time(const char *s, time_t *out)

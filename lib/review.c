@@ -1,5 +1,7 @@
 #include "dpm/review.h"
 
+#include "dpm/base64.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,14 +239,6 @@ static json_t *warnings_json(const struct dpm_report *r)
     return w;
 }
 
-static char *base64(const char *s, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
-}
-
 dpm_rc dpm_review_response(const struct dpm_review *r, char **body, size_t *len,
                            struct dpm_error *err)
 {
@@ -271,7 +265,7 @@ dpm_rc dpm_review_response(const struct dpm_review *r, char **body, size_t *len,
         json_decref(w);
     if (r->allowed && r->patch && json_array_size(r->patch)) {
         patch_text = json_dumps(r->patch, JSON_COMPACT);
-        patch_b64 = patch_text ? base64(patch_text, strlen(patch_text)) : NULL;
+        patch_b64 = patch_text ? dpm_base64_encode(patch_text, strlen(patch_text)) : NULL;
         if (!patch_b64)
             goto out;
         json_object_set_new(resp, "patchType", json_string("JSONPatch"));

@@ -2,6 +2,8 @@
  * webhook configurations (see include/dpm/selfsigned.h). */
 #include "dpm/selfsigned.h"
 
+#include "dpm/base64.h"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -86,15 +88,6 @@ static long long asn1_time(const ASN1_TIME *t)
 static bool cert_due(X509 *c, time_t now)
 {
     return dpm_selfsigned_due(asn1_time(X509_get0_notBefore(c)), asn1_time(X509_get0_notAfter(c)), now);
-}
-
-static char *b64_encode(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
 }
 
 /* data[key] decoded into a string; NULL when absent or not base64. */
@@ -270,7 +263,7 @@ static dpm_rc set_data(json_t *obj, const struct material *m, struct dpm_error *
     const char *keys[] = {"ca.crt", "ca.key", "tls.crt", "tls.key"};
     const char *vals[] = {m->ca_pem, m->ca_key_pem, m->cert_pem, m->key_pem};
     for (int i = 0; i < 4; i++) {
-        char *b = b64_encode(vals[i]);
+        char *b = dpm_base64_encode(vals[i], strlen(vals[i]));
         if (!b || json_object_set_new(data, keys[i], json_string(b)) != 0) {
             free(b);
             return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
@@ -431,7 +424,7 @@ dpm_rc dpm_selfsigned_patch_ca_bundles(struct dpm_kube *k, const struct dpm_self
 {
     size_t count = 0;
     int max = o->max_conflicts > 0 ? o->max_conflicts : 5;
-    char *want = b64_encode(ca_pem);
+    char *want = dpm_base64_encode(ca_pem, strlen(ca_pem));
     json_t *done = json_object(); /* "resource/name" handled */
     dpm_rc rc = want && done ? DPM_OK : dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     dpm_rc missing = DPM_OK;

@@ -13,6 +13,8 @@
  */
 #include "admission.h"
 
+#include "dpm/base64.h"
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -71,46 +73,16 @@ static dpm_rc reject(struct as_admission_result *res, int code, const char *reas
 
 /* ---- base64 (caBundle, patch) -------------------------------------------- */
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Standard base64 with padding, whitespace ignored; false on bad input or
- * past max bytes. */
+/* Standard base64 into out; false on bad input or past max bytes. */
 static bool b64_decode(const char *in, size_t max, struct dpm_buf *out)
 {
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-        if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
-            continue;
-        if (*p == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64val(*p);
-        if (v < 0 || pad)
-            return false;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (out->len >= max || dpm_buf_addc(out, (char)((acc >> bits) & 0xff)) != DPM_OK)
-                return false;
-        }
-    }
-    return pad <= 2;
+    unsigned char *raw;
+    size_t len;
+    if (dpm_base64_decode(in, strlen(in), max, &raw, &len, NULL) != DPM_OK)
+        return false;
+    bool ok = dpm_buf_add(out, raw, len) == DPM_OK;
+    free(raw);
+    return ok;
 }
 
 /* ---- the call --------------------------------------------------------------- */

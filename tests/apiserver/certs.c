@@ -1,6 +1,8 @@
 /* In-tree test API server: certificates and kubeconfig.  See certs.h. */
 #include "certs.h"
 
+#include "dpm/base64.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -286,14 +288,12 @@ dpm_rc as_write_kubeconfig(const char *path, const char *ca_file, int port,
     size_t pem_len = 0;
     dpm_rc rc = as_read_file(ca_file, 1 << 20, &pem, &pem_len, err);
     if (rc != DPM_OK) return rc;
-    int b64len = 4 * (((int)pem_len + 2) / 3) + 1;
-    unsigned char *b64 = malloc((size_t)b64len);
+    char *b64 = dpm_base64_encode(pem, pem_len);
     struct dpm_buf b = DPM_BUF_INIT(1 << 20);
     if (!b64) {
         rc = dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
         goto out;
     }
-    EVP_EncodeBlock(b64, (const unsigned char *)pem, (int)pem_len);
     rc = dpm_buf_printf(&b,
                         "apiVersion: v1\n"
                         "kind: Config\n"

@@ -1,6 +1,8 @@
 /* In-tree test API server: Kubernetes protobuf request bodies.  See proto.h. */
 #include "proto.h"
 
+#include "dpm/base64.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 
 #define MAX_DEPTH 32
 
@@ -217,9 +218,8 @@ static dpm_rc skip(struct rd *r, int wt, struct dpm_error *err)
 
 static json_t *b64(const unsigned char *p, size_t n)
 {
-    char *o = malloc(4 * ((n + 2) / 3) + 1);
+    char *o = dpm_base64_encode(p, n);
     if (!o) return NULL;
-    EVP_EncodeBlock((unsigned char *)o, p, (int)n);
     json_t *s = json_string(o);
     free(o);
     return s;

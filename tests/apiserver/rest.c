@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 
+#include "dpm/base64.h"
 #include "dpm/buf.h"
 #include "selector.h"
 #include "status.h"
@@ -233,28 +233,21 @@ static char *encode_continue(uint64_t rv, const char *key)
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) return NULL;
-    size_t n = strlen(s);
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (out) EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+    char *out = dpm_base64_encode(s, strlen(s));
     free(s);
     return out;
 }
 
 static char *decode_continue(const char *tok)
 {
-    size_t n = strlen(tok);
-    if (n == 0 || n > 4096 || n % 4 != 0) return NULL;
-    unsigned char *raw = malloc(n);
-    if (!raw) return NULL;
-    int len = EVP_DecodeBlock(raw, (const unsigned char *)tok, (int)n);
+    unsigned char *raw;
+    size_t len;
     char *key = NULL;
-    if (len > 0) {
-        while (len > 0 && raw[len - 1] == '\0') len--; /* base64 padding */
-        json_t *j = json_loadb((const char *)raw, (size_t)len, 0, NULL);
-        const char *st = json_string_value(json_object_get(j, "start"));
-        if (st && strcmp(as_jstr(j, "v"), "meta.k8s.io/v1") == 0) key = strdup(st);
-        json_decref(j);
-    }
+    if (dpm_base64_decode(tok, strlen(tok), 4096, &raw, &len, NULL) != DPM_OK) return NULL;
+    json_t *j = json_loadb((const char *)raw, len, 0, NULL);
+    const char *st = json_string_value(json_object_get(j, "start"));
+    if (st && strcmp(as_jstr(j, "v"), "meta.k8s.io/v1") == 0) key = strdup(st);
+    json_decref(j);
     free(raw);
     return key;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dpm/base64.h"
 #include "dpm/buf.h"
 #include "dpm/error.h"
 #include "dpm/log.h"
@@ -251,6 +252,42 @@ static void test_metrics_series_cap(void **state)
     dpm_metrics_free(m);
 }
 
+static void test_base64(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *plain, *enc;
+    } v[] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
+             {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char *e = dpm_base64_encode(v[i].plain, strlen(v[i].plain));
+        assert_string_equal(e, v[i].enc);
+        free(e);
+        unsigned char *d;
+        size_t n;
+        assert_int_equal(dpm_base64_decode(v[i].enc, strlen(v[i].enc), 100, &d, &n, NULL), DPM_OK);
+        assert_int_equal(n, strlen(v[i].plain));
+        assert_string_equal((char *)d, v[i].plain);
+        free(d);
+    }
+    unsigned char *d;
+    size_t n;
+    struct dpm_error e;
+    /* Padding optional, whitespace (as in PEM and YAML block scalars) skipped. */
+    assert_int_equal(dpm_base64_decode("Zm9v\nYmE", 8, 100, &d, &n, &e), DPM_OK);
+    assert_string_equal((char *)d, "fooba");
+    free(d);
+    assert_int_equal(dpm_base64_decode("Zm9v*mE=", 8, 100, &d, &n, &e), DPM_EPARSE);
+    assert_null(d);
+    assert_non_null(strstr(e.message, "unexpected character at offset 4"));
+    assert_int_equal(dpm_base64_decode("Zg==Zg==", 8, 100, &d, &n, &e), DPM_EPARSE);
+    assert_non_null(strstr(e.message, "data after padding"));
+    assert_int_equal(dpm_base64_decode("Z", 1, 100, &d, &n, &e), DPM_EPARSE);
+    assert_non_null(strstr(e.message, "truncated"));
+    assert_int_equal(dpm_base64_decode("Zm9vYmFy", 8, 5, &d, &n, &e), DPM_ELIMIT);
+    assert_null(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_log_json_lines),
         cmocka_unit_test(test_metrics_render),
         cmocka_unit_test(test_metrics_series_cap),
+        cmocka_unit_test(test_base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
