@@ -6,6 +6,7 @@
  * Speed: one pass over the object, no regular expressions, no allocation
  * for products with up to 32 ports or schema fields (the name sets live on
  * the stack), hash sets beyond, so hostile inputs stay linear. */
+#include "dpm/jsonutil.h"
 #include "dpm/check.h"
 
 #include <ctype.h>
@@ -144,20 +145,6 @@ void dpm_chk_unknown(struct dpm_chk *c, const json_t *o,
     }
 }
 
-static const char *type_word(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
 /* "must be a string" with a hint: a YAML scalar that was typed as a number
  * or boolean (3.2, yes) just needs quotes. */
 static void not_a_string(struct dpm_chk *c, const char *key, const json_t *v)
@@ -171,7 +158,7 @@ static void not_a_string(struct dpm_chk *c, const char *key, const json_t *v)
         snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
     else {
         dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be a string, not %s",
-                    type_word(v));
+                    dpm_json_type_word(v));
         return;
     }
     dpm_chk_add(c, DPM_SEV_VIOLATION, key,
@@ -225,7 +212,7 @@ const json_t *dpm_chk_array(struct dpm_chk *c, const json_t *o,
     }
     if (!json_is_array(v)) {
         dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be a list, not %s",
-                    type_word(v));
+                    dpm_json_type_word(v));
         return NULL;
     }
     return v;
@@ -257,7 +244,7 @@ void dpm_chk_bool(struct dpm_chk *c, const json_t *o, const char *key)
                     dpm_chk_quote(json_string_value(v), q, sizeof q));
     else
         dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be true or false, not %s",
-                    type_word(v));
+                    dpm_json_type_word(v));
 }
 
 void dpm_chk_quantity(struct dpm_chk *c, const json_t *o, const char *key,
@@ -283,7 +270,7 @@ void dpm_chk_quantity(struct dpm_chk *c, const json_t *o, const char *key,
     } else {
         dpm_chk_add(c, DPM_SEV_VIOLATION, key,
                     "must be a quantity such as \"4Gi\" or \"500m\", not %s",
-                    type_word(v));
+                    dpm_json_type_word(v));
         return;
     }
     if (dpm_quantity_parse(json_is_string(v) ? json_string_value(v) : num, &q,
@@ -724,7 +711,7 @@ dpm_rc dpm_check_dataproduct(const json_t *obj, struct dpm_report *report)
     if (!json_is_object(obj)) {
         dpm_chk_add(&c, DPM_SEV_VIOLATION, NULL,
                     "a DataProduct must be an object, not %s",
-                    obj == NULL ? "nothing" : type_word(obj));
+                    obj == NULL ? "nothing" : dpm_json_type_word(obj));
         return c.rc;
     }
     check_const(&c, obj, "apiVersion", DPM_API_VERSION);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpm/jsonutil.h"
 #include "dpm/buf.h"
 #include "dpm/units.h"
 
@@ -53,21 +54,6 @@ static void problem(struct ctx *c, const char *path, const char *fmt, ...)
     if (dpm_report_vadd(c->problems, DPM_SEV_VIOLATION, NULL, path, fmt, ap))
         c->rc = DPM_ENOMEM;
     va_end(ap);
-}
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "a value";
 }
 
 /* Every key of obj not in allowed (NULL-terminated) is an unknown field;
@@ -150,7 +136,7 @@ static void compile_globs(struct ctx *c, const json_t *list, const char *path, c
     if (!list || json_is_null(list))
         return;
     if (!json_is_array(list)) {
-        problem(c, path, "must be a list of globs, found %s", type_name(list));
+        problem(c, path, "must be a list of globs, found %s", dpm_json_type_word(list));
         return;
     }
     size_t n = json_array_size(list);
@@ -169,7 +155,7 @@ static void compile_globs(struct ctx *c, const json_t *list, const char *path, c
         if (!json_is_string(g)) {
             char p[DPM_PATH_CONCRETE_MAX];
             snprintf(p, sizeof(p), "%s[%zu]", path, i);
-            problem(c, p, "must be a string, found %s", type_name(g));
+            problem(c, p, "must be a string, found %s", dpm_json_type_word(g));
             continue;
         }
         if (!(v[k++] = strdup(json_string_value(g))))
@@ -206,7 +192,7 @@ static void compile_list(struct ctx *c, const json_t *v, const char *path, json_
 {
     if (!json_is_array(v) || json_array_size(v) == 0) {
         problem(c, path, "must be a non-empty list of strings or numbers%s%s",
-                json_is_array(v) ? "" : ", found ", json_is_array(v) ? "" : type_name(v));
+                json_is_array(v) ? "" : ", found ", json_is_array(v) ? "" : dpm_json_type_word(v));
         return;
     }
     bool ok = true;
@@ -216,7 +202,7 @@ static void compile_list(struct ctx *c, const json_t *v, const char *path, json_
         if (!json_is_string(x) && !json_is_number(x)) {
             char p[DPM_PATH_CONCRETE_MAX];
             snprintf(p, sizeof(p), "%s[%zu]", path, i);
-            problem(c, p, "must be a string or a number, found %s", type_name(x));
+            problem(c, p, "must be a string or a number, found %s", dpm_json_type_word(x));
             ok = false;
         }
     }
@@ -233,7 +219,7 @@ static void compile_bound(struct ctx *c, const json_t *v, const char *path, stru
     char text[200];
     if (!json_is_string(v) && !json_is_number(v)) {
         problem(c, path, "must be a number, quantity, duration or percentage, found %s",
-                type_name(v));
+                dpm_json_type_word(v));
         return;
     }
     b->kinds = dpm_value_kinds(v, b->v);
@@ -365,7 +351,7 @@ static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
     r->type = DPM_RULE_PATH;
     snprintf(p, sizeof(p), "%s.path", rp);
     if (!json_is_string(path)) {
-        problem(c, p, "must be a string, found %s", type_name(path));
+        problem(c, p, "must be a string, found %s", dpm_json_type_word(path));
     } else if (strlen(json_string_value(path)) != json_string_length(path)) {
         problem(c, p, "malformed path: contains a NUL byte");
     } else {
@@ -380,7 +366,7 @@ static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
     if ((v = json_object_get(jr, "required"))) {
         snprintf(p, sizeof(p), "%s.required", rp);
         if (!json_is_boolean(v))
-            problem(c, p, "must be true or false, found %s", type_name(v));
+            problem(c, p, "must be true or false, found %s", dpm_json_type_word(v));
         r->required = json_is_true(v);
         /* A non-boolean is reported above; do not pile "needs an operator" on. */
         any = any || r->required || !json_is_boolean(v);
@@ -390,7 +376,7 @@ static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
         any = true;
         snprintf(p, sizeof(p), "%s.pattern", rp);
         if (!json_is_string(v)) {
-            problem(c, p, "must be a string, found %s", type_name(v));
+            problem(c, p, "must be a string, found %s", dpm_json_type_word(v));
         } else if (json_string_length(v) > PATTERN_MAX) {
             problem(c, p, "longer than %d characters", PATTERN_MAX);
         } else if (strlen(json_string_value(v)) != json_string_length(v)) {
@@ -466,7 +452,7 @@ static void compile_rule(struct ctx *c, const struct dpm_policy *pol, const json
     char rp[64];
     snprintf(rp, sizeof(rp), "spec.rules[%zu]", idx);
     if (!json_is_object(jr)) {
-        problem(c, rp, "must be an object, found %s", type_name(jr));
+        problem(c, rp, "must be an object, found %s", dpm_json_type_word(jr));
         return;
     }
     compile_rule_body(c, pol, jr, rp, idx, r);
@@ -483,7 +469,7 @@ static void compile_rule_body(struct ctx *c, const struct dpm_policy *pol, const
     if (!name) {
         problem(c, p, "is required");
     } else if (!json_is_string(name)) {
-        problem(c, p, "must be a string, found %s", type_name(name));
+        problem(c, p, "must be a string, found %s", dpm_json_type_word(name));
     } else if (dpm_error_clear(&e), !dpm_is_dns1123_label(json_string_value(name), &e)) {
         problem(c, p, "%s", e.message);
     } else {
@@ -513,7 +499,7 @@ static void compile_rule_body(struct ctx *c, const struct dpm_policy *pol, const
     snprintf(p, sizeof(p), "%s.check", rp);
     const char *cn = json_string_value(check);
     if (!json_is_string(check))
-        problem(c, p, "must be a string, found %s", type_name(check));
+        problem(c, p, "must be a string, found %s", dpm_json_type_word(check));
     else if (strcmp(cn, "piiTagged") == 0)
         r->type = DPM_RULE_PII_TAGGED;
     else if (strcmp(cn, "piiClassified") == 0)
@@ -556,11 +542,11 @@ static void compile_header(struct ctx *c, const json_t *obj, struct dpm_policy *
     struct dpm_error e;
     dpm_error_clear(&e);
     if (md && !json_is_object(md))
-        problem(c, "metadata", "must be an object, found %s", type_name(md));
+        problem(c, "metadata", "must be an object, found %s", dpm_json_type_word(md));
     else if (!name)
         problem(c, "metadata.name", "is required");
     else if (!json_is_string(name))
-        problem(c, "metadata.name", "must be a string, found %s", type_name(name));
+        problem(c, "metadata.name", "must be a string, found %s", dpm_json_type_word(name));
     else if (!dpm_is_dns1123_subdomain(json_string_value(name), &e))
         problem(c, "metadata.name", "%s", e.message);
     /* The name is the findings' source even when malformed, so the user
@@ -578,7 +564,7 @@ static void compile_spec(struct ctx *c, const json_t *spec, struct dpm_policy *p
         return;
     }
     if (!json_is_object(spec)) {
-        problem(c, "spec", "must be an object, found %s", type_name(spec));
+        problem(c, "spec", "must be an object, found %s", dpm_json_type_word(spec));
         return;
     }
     const json_t *v = json_object_get(spec, "enforcement");
@@ -597,7 +583,7 @@ static void compile_spec(struct ctx *c, const json_t *spec, struct dpm_policy *p
     }
     const json_t *match = json_object_get(spec, "match");
     if (match && !json_is_null(match) && !json_is_object(match)) {
-        problem(c, "spec.match", "must be an object, found %s", type_name(match));
+        problem(c, "spec.match", "must be an object, found %s", dpm_json_type_word(match));
     } else if (json_is_object(match)) {
         compile_globs(c, json_object_get(match, "domains"), "spec.match.domains", &p->domains,
                       &p->ndomains);
@@ -609,7 +595,7 @@ static void compile_spec(struct ctx *c, const json_t *spec, struct dpm_policy *p
     if (!rules) {
         problem(c, "spec.rules", "is required");
     } else if (!json_is_array(rules)) {
-        problem(c, "spec.rules", "must be a list, found %s", type_name(rules));
+        problem(c, "spec.rules", "must be a list, found %s", dpm_json_type_word(rules));
     } else if (json_array_size(rules) == 0) {
         problem(c, "spec.rules", "must have at least one rule");
     } else if (json_array_size(rules) > POLICY_RULES_MAX) {
@@ -635,7 +621,7 @@ dpm_rc dpm_policy_compile(const json_t *obj, struct dpm_policy **out,
     struct dpm_policy *p = NULL;
     *out = NULL;
     if (!json_is_object(obj)) {
-        problem(&c, "", "a MeshPolicy must be an object, found %s", obj ? type_name(obj) : "nothing");
+        problem(&c, "", "a MeshPolicy must be an object, found %s", obj ? dpm_json_type_word(obj) : "nothing");
         return dpm_error_set(err, DPM_EINVALID, NULL, "the MeshPolicy is invalid");
     }
     p = calloc(1, sizeof(*p));
