@@ -6,7 +6,6 @@
  * Speed: one pass over the object, no regular expressions, no allocation
  * for products with up to 32 ports or schema fields (the name sets live on
  * the stack), hash sets beyond, so hostile inputs stay linear. */
-#include "dpm/jsonutil.h"
 #include "dpm/check.h"
 
 #include <ctype.h>
@@ -19,6 +18,7 @@
 #include "dpm/cron.h"
 #include "dpm/model.h"
 #include "dpm/units.h"
+#include "dpm/jsonutil.h"
 
 /* ---- helpers ---- */
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dpm/jsonutil.h"
 #include "dpm/buf.h"
 #include "dpm/units.h"
+#include "dpm/jsonutil.h"
 
 #define POLICY_RULES_MAX 1000   /* more rules than this is a mistake, not a policy */
 #define POLICY_GLOBS_MAX 1000
