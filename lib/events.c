@@ -1,6 +1,7 @@
 /* Event recorder with aggregation and a per-object budget; see
  * include/dpm/events.h. */
 #include "dpm/events.h"
+#include "dpm/timefmt.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -119,10 +120,7 @@ static bool take_token(struct dpm_recorder *r, const char *uid, uint64_t now)
 
 static void wall_time(char *buf, size_t n)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    dpm_time_format(time(NULL), buf, n);
 }
 
 dpm_rc dpm_record_event(struct dpm_recorder *r, const json_t *obj,

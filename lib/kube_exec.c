@@ -19,6 +19,7 @@
 #include "dpm/buf.h"
 #include "kube_private.h"
 #include "dpm/base64.h"
+#include "dpm/timefmt.h"
 
 extern char **environ;
 
@@ -143,7 +144,7 @@ static dpm_rc parse_credential(const char *data, size_t len,
                            e->command);
         goto out;
     }
-    if (exp && !dpm_kube_parse_time(exp, &out->expires)) {
+    if (exp && !dpm_time_parse(exp, &out->expires)) {
         rc = dpm_error_set(err, DPM_EEXEC, path,
                            "plugin \"%s\": status.expirationTimestamp \"%s\" is not RFC 3339",
                            e->command, exp);

@@ -29,9 +29,6 @@ dpm_rc dpm_kube_base64_decode(const char *in, size_t inlen, const char *source,
                               const char *path, unsigned char **out,
                               size_t *len, struct dpm_error *err);
 
-/* Parses an RFC 3339 timestamp ("2024-05-01T10:00:00Z", fractions and
- * +hh:mm offsets allowed) as seconds since the epoch; false if malformed. */
-bool dpm_kube_parse_time(const char *s, time_t *out);
 
 /* strdup that accepts NULL (returns NULL). */
 char *dpm_kube_strdup0(const char *s);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dpm/ratelimit.h"
+#include "dpm/timefmt.h"
 
 static const struct dpm_gvr LEASES = {"coordination.k8s.io", "v1", "leases",
                                       true};
@@ -33,12 +34,8 @@ struct dpm_leader {
 void dpm_format_micro_time(char *buf, size_t n)
 {
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, n, "%s.%06ldZ", base, ts.tv_nsec / 1000);
+    dpm_time_format_micro(&ts, buf, n);
 }
 
 struct dpm_leader *dpm_leader_new(struct dpm_kube *k,

@@ -1,5 +1,6 @@
 /* In-tree test API server: metadata rules and JSON helpers.  See api.h. */
 #include "api.h"
+#include "dpm/timefmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,7 @@
 
 void as_now_rfc3339(char *buf, size_t n)
 {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    dpm_time_format(time(NULL), buf, n);
 }
 
 void as_uuid(char *buf)

@@ -2,6 +2,7 @@
 #include "proto.h"
 
 #include "dpm/base64.h"
+#include "dpm/timefmt.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -276,11 +277,8 @@ static dpm_rc field_value(struct rd *r, const struct fdesc *f, int wt, int depth
                 return rc;
             }
         }
-        time_t tt = (time_t)secs;
-        struct tm tm;
         char buf[64];
-        gmtime_r(&tt, &tm);
-        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        dpm_time_format((time_t)secs, buf, sizeof buf);
         *val = json_string(buf);
         return *val ? DPM_OK : DPM_ENOMEM;
     }

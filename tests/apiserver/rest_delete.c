@@ -18,6 +18,7 @@
 #include "rest_private.h"
 #include "selector.h"
 #include "status.h"
+#include "dpm/timefmt.h"
 
 struct del_opts {
     char policy[32];
@@ -386,9 +387,7 @@ void as_rest_token(struct as_ctx *ctx)
         return;
     }
     char ts[64];
-    struct tm tm;
-    gmtime_r(&exp, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    dpm_time_format(exp, ts, sizeof ts);
     json_object_set_new(body, "apiVersion", json_string("authentication.k8s.io/v1"));
     json_object_set_new(body, "kind", json_string("TokenRequest"));
     json_t *m = as_meta(body);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jsonpath.h"
+#include "dpm/timefmt.h"
 
 static const char DESC_NAME[] =
     "Name must be unique within a namespace. Is required when creating "
@@ -70,47 +71,6 @@ char *as_human_duration(long long sec, char *buf, size_t n)
 }
 
 /* RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets allowed). */
-static bool parse_rfc3339(const char *s, time_t *out)
-{
-    int Y, M, D, h, m, sec, used = 0;
-    if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &used) != 6 ||
-        used != 19)
-        return false;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return false;
-    const char *p = s + used;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, u2 = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &u2) != 2 || u2 != 5)
-            return false;
-        off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return false;
-    }
-    if (*p)
-        return false;
-    struct tm tm = {0};
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    *out = timegm(&tm) - off;
-    return true;
-}
-
 static json_t *coldef(const char *name, const char *type, const char *format,
                       const char *desc, json_int_t prio)
 {
@@ -168,7 +128,7 @@ static json_t *cell(const char *type, const json_t *v, time_t now)
         char buf[32];
         if (!json_is_string(v))
             return json_null();
-        if (!parse_rfc3339(json_string_value(v), &t))
+        if (!dpm_time_parse(json_string_value(v), &t))
             return json_string("<invalid>");
         return json_string(as_human_duration((long long)(now - t), buf, sizeof buf));
     }

@@ -17,6 +17,7 @@
 #include "dpm/log.h"
 #include "dpm/metrics.h"
 #include "dpm/report.h"
+#include "dpm/timefmt.h"
 
 static void test_strerror_covers_every_code(void **state)
 {
@@ -288,6 +289,35 @@ static void test_base64(void **state)
     assert_null(d);
 }
 
+static void test_timefmt(void **state)
+{
+    (void)state;
+    char buf[DPM_TIME_BUF];
+    dpm_time_format(1795605290, buf, sizeof(buf));
+    assert_string_equal(buf, "2026-11-25T11:14:50Z");
+    struct timespec ts = {1795605290, 123456789};
+    dpm_time_format_micro(&ts, buf, sizeof(buf));
+    assert_string_equal(buf, "2026-11-25T11:14:50.123456Z");
+    time_t t = 0;
+    assert_true(dpm_time_parse("2026-11-25T11:14:50Z", &t));
+    assert_int_equal(t, 1795605290);
+    assert_true(dpm_time_parse("2026-11-25T11:14:50.123456Z", &t));
+    assert_int_equal(t, 1795605290);
+    assert_true(dpm_time_parse("2026-11-25T12:14:50+01:00", &t));
+    assert_int_equal(t, 1795605290);
+    assert_true(dpm_time_parse("2026-11-25T10:44:50-00:30", &t));
+    assert_int_equal(t, 1795605290);
+    static const char *const bad[] = {"", "2026-11-25", "2026-11-25T11:14:50", "2026-13-25T11:14:50Z",
+                                      "2026-11-25T11:14:50.Z", "2026-11-25T11:14:50+0100",
+                                      "2026-11-25T11:14:50Zjunk", "2026-11-25T24:14:50Z"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        t = 42;
+        if (dpm_time_parse(bad[i], &t))
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_int_equal(t, 42);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_metrics_render),
         cmocka_unit_test(test_metrics_series_cap),
         cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_timefmt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
