@@ -7,9 +7,15 @@
  * shutdown.  Limits that keep slow or hostile clients from starving others:
  * a body cap (413), a read timeout for headers and body, a cap on
  * connections (counted here: past it a new connection is closed at once),
- * and an idle keep-alive timeout. */
+ * and an idle keep-alive timeout.  A request refused before its body was
+ * read (413, 411) is answered, then the connection closes with a lingering
+ * close, so the client reads the answer rather than a TCP reset. */
+#include <errno.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <stdint.h>
 #include <signal.h>
@@ -33,6 +39,11 @@
 /* Per service thread: a seed review's tree takes ~15 KiB; larger requests
  * spill over to malloc. */
 #define ARENA_BYTES (256u * 1024)
+/* Lingering close: at most this many sockets drained at once (past it a
+ * refused connection closes at once, as before), each for at most
+ * --read-timeout seconds and LINGER_BYTES bytes. */
+#define LINGER_SLOTS 64
+#define LINGER_BYTES (32u * 1024 * 1024)
 
 enum endpoint { EP_NONE, EP_VALIDATE, EP_VALIDATE_POLICY, EP_MUTATE, EP_HEALTHZ, EP_READYZ, EP_METRICS };
 
@@ -63,7 +74,16 @@ struct server {
     size_t nconn_marks;
     struct dpm_metric *m_requests, *m_duration, *m_inflight, *m_findings, *m_rejected;
     struct dpm_metric *m_conns, *m_refused;
+    /* Sockets in a lingering close (see linger_start), owned by the
+     * watcher thread once added; linger_mu guards the list. */
+    struct lingerer {
+        int fd;
+        double deadline;
+        size_t bytes;
+    } lingering[LINGER_SLOTS];
+    int nlinger;
 };
+static pthread_mutex_t linger_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static struct server srv;
 static volatile sig_atomic_t got_signal;
@@ -82,6 +102,7 @@ struct session {
     double t0;
     int counted; /* in flight */
     int close_after;
+    int body_unread; /* answered before the body was read: linger on close */
 };
 
 static double now_s(void)
@@ -310,6 +331,7 @@ static int on_request(struct lws *wsi, struct session *s, const char *path)
          * would only end at the read timeout.  kube-apiserver always sends
          * Content-Length; the connection closes after (the body is unread). */
         s->close_after = 1;
+        s->body_unread = 1;
         respond_text(wsi, s, 411, "Content-Length is required (chunked request bodies are not accepted)");
         return 0;
     }
@@ -336,6 +358,7 @@ static int on_request(struct lws *wsi, struct session *s, const char *path)
         } else if (clen[0] && (unsigned long long)atoll(clen) > srv.cfg->max_body) {
             /* Refuse before reading it; the connection closes after. */
             s->close_after = 1;
+            s->body_unread = 1;
             respond_text(wsi, s, 413, "request body of %s bytes is over the limit of %zu bytes", clen,
                          srv.cfg->max_body);
             return 0;
@@ -354,6 +377,73 @@ static int on_request(struct lws *wsi, struct session *s, const char *path)
     else
         handle_get(wsi, s);
     return 0;
+}
+
+/* Lingering close, as nginx's lingering_close: a client still sending a
+ * body that was refused unread (413, 411) would get a TCP reset when the
+ * socket closes with its data unread, and the reset may overtake the answer
+ * in the client's kernel (curl then reports "Connection reset by peer"
+ * instead of the 413).  So after the answer and close_notify, the socket is
+ * kept open through a duplicate descriptor (lws closes its own; the socket
+ * lives on), its sending side is shut (FIN: the client sees the end of the
+ * stream), and the watcher thread reads and discards what the client still
+ * sends until it closes, for at most --read-timeout seconds and LINGER_BYTES
+ * bytes.  When every slot is taken the socket closes at once. */
+static void linger_start(int fd)
+{
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&linger_mu);
+    if (srv.nlinger < LINGER_SLOTS) {
+        int d = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* shares O_NONBLOCK */
+        if (d >= 0) {
+            shutdown(d, SHUT_WR);
+            srv.lingering[srv.nlinger++] = (struct lingerer){d, now_s() + srv.cfg->read_timeout, 0};
+        }
+    }
+    pthread_mutex_unlock(&linger_mu);
+}
+
+/* Waits up to ms for data on the lingering sockets, discards what came and
+ * closes those that are done: the client closed (EOF) or failed, the
+ * deadline passed, or LINGER_BYTES were read.  all: close every one (exit). */
+static void linger_service(int ms, bool all)
+{
+    struct pollfd pfd[LINGER_SLOTS];
+    pthread_mutex_lock(&linger_mu);
+    int n = srv.nlinger;
+    for (int i = 0; i < n; i++)
+        pfd[i] = (struct pollfd){.fd = srv.lingering[i].fd, .events = POLLIN};
+    pthread_mutex_unlock(&linger_mu);
+    if (n && ms > 0 && !all)
+        poll(pfd, (nfds_t)n, ms);
+    else if (ms > 0 && !all)
+        usleep((useconds_t)ms * 1000);
+    static char scratch[16384]; /* the watcher's only: contents never used */
+    double t = now_s();
+    pthread_mutex_lock(&linger_mu);
+    for (int i = 0; i < srv.nlinger;) {
+        struct lingerer *l = &srv.lingering[i];
+        bool done = all || t >= l->deadline;
+        /* At most 1 MiB a pass, so one fast sender cannot hold the lock. */
+        for (size_t pass = 0; !done && pass < (1u << 20); ) {
+            ssize_t r = recv(l->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+            if (r > 0) {
+                l->bytes += (size_t)r;
+                pass += (size_t)r;
+                done = l->bytes >= LINGER_BYTES;
+                continue;
+            }
+            done = r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+            break;
+        }
+        if (done) {
+            close(l->fd);
+            *l = srv.lingering[--srv.nlinger];
+        } else
+            i++;
+    }
+    pthread_mutex_unlock(&linger_mu);
 }
 
 static int on_writeable(struct lws *wsi, struct session *s)
@@ -385,7 +475,7 @@ static int on_writeable(struct lws *wsi, struct session *s)
     dpm_metric_add(srv.m_requests, labels, 1);
     const char *dl[] = {s->ep_name};
     dpm_metric_observe(srv.m_duration, dl, now_s() - s->t0);
-    int close = s->close_after;
+    int close = s->close_after, unread = s->body_unread;
     session_reset(s);
     if (close) {
         /* An orderly TLS shutdown (close_notify) before the close, as nginx
@@ -393,8 +483,11 @@ static int on_writeable(struct lws *wsi, struct session *s)
          * when the response is all out: lws sends what it still buffers
          * before closing, and the alert must not overtake it. */
         SSL *ssl = lws_get_ssl(wsi);
-        if (ssl && !lws_partial_buffered(wsi))
+        if (ssl && !lws_partial_buffered(wsi)) {
             SSL_shutdown(ssl);
+            if (unread)
+                linger_start(lws_get_socket_fd(wsi));
+        }
         return -1;
     }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -464,6 +557,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        if (s->ctype)
+            return 0; /* answered before the body (413): already on its way */
         if (s->status)
             respond_text(wsi, s, s->status, "%s", s->err);
         else
@@ -503,7 +598,7 @@ static void *watcher(void *arg)
     int interval = srv.cfg->reload_interval_ms > 0 ? srv.cfg->reload_interval_ms : 1000;
     int waited = 0;
     while (!atomic_load(&srv.done)) {
-        usleep(50 * 1000);
+        linger_service(50, false);
         if (got_signal)
             atomic_store(&srv.stopping, 1);
         if (atomic_load(&srv.stopping)) {
@@ -517,6 +612,7 @@ static void *watcher(void *arg)
             wh_policies_poll(srv.policies);
         }
     }
+    linger_service(0, true);
     return NULL;
 }
 
