@@ -15,7 +15,8 @@ static void help(FILE *out)
     fputs("Usage: dpm webhook (--cert-dir DIR | --cert FILE --key FILE | --self-signed-secret NS/NAME)\n"
           "                   [--listen ADDR:PORT] [--client-ca FILE] [--tls-min-version 1.2|1.3]\n"
           "                   [--kubeconfig FILE] [-p POLICY.yaml]...\n"
-          "                   [--max-body BYTES] [--read-timeout SECONDS] [--max-connections N]\n"
+          "                   [--max-body BYTES] [--read-timeout SECONDS] [--idle-timeout SECONDS]\n"
+          "                   [--max-connections N]\n"
           "                   [--log-level debug|info|warn|error]\n"
           "\n"
           "The HTTPS admission server: POST /validate (DataProduct), /validate-policy\n"
@@ -50,7 +51,11 @@ static void help(FILE *out)
           "  --cert-check-interval SECONDS\n"
           "                         how often the Secret and caBundles are checked (default 30)\n"
           "  --max-body BYTES       request body limit (default 3145728, as kube-apiserver)\n"
-          "  --read-timeout SECONDS time for a request's headers and body (default 10)\n"
+          "  --read-timeout SECONDS time for the TLS handshake of a new connection, then for a\n"
+          "                         request's headers, and for its body (default 10): a client\n"
+          "                         that sends nothing or too slowly is closed, its slot freed\n"
+          "  --idle-timeout SECONDS time a keep-alive connection may wait between requests\n"
+          "                         (default 60); then it is closed\n"
           "  --max-connections N    open client connections (default 1024); past it a new\n"
           "                         connection is closed at once, before the TLS handshake\n"
           "  --threads N            event-loop threads (default: the CPUs, at most 8)\n"
@@ -88,6 +93,7 @@ int dpm_cmd_webhook(int argc, char **argv)
     cfg.tls_min = 12;
     cfg.max_body = 3u * 1024 * 1024;
     cfg.read_timeout = 10;
+    cfg.idle_timeout = 60;
     cfg.max_connections = 1024;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
@@ -103,7 +109,7 @@ int dpm_cmd_webhook(int argc, char **argv)
 #define OPT(s, l) dpm_cmd_opt(argc, argv, &i, s, l, &v)
         if (OPT(NULL, "--cert-dir") || OPT(NULL, "--cert") || OPT(NULL, "--key") ||
             OPT(NULL, "--listen") || OPT(NULL, "--client-ca") || OPT(NULL, "--tls-min-version") ||
-            OPT("-p", "--policy") || OPT(NULL, "--max-body") || OPT(NULL, "--read-timeout") ||
+            OPT("-p", "--policy") || OPT(NULL, "--max-body") || OPT(NULL, "--read-timeout") || OPT(NULL, "--idle-timeout") ||
             OPT(NULL, "--max-connections") || OPT(NULL, "--threads") || OPT(NULL, "--log-level") || OPT(NULL, "--kubeconfig") ||
             OPT(NULL, "--self-signed-secret") || OPT(NULL, "--service-name") ||
             OPT(NULL, "--self-signed-ip") || OPT(NULL, "--webhook-config") ||
@@ -173,6 +179,10 @@ int dpm_cmd_webhook(int argc, char **argv)
                 if (parse_int(a, v, 1, 3600, &n))
                     return 2;
                 cfg.read_timeout = (int)n;
+            } else if (strncmp(a, "--idle-timeout", 14) == 0) {
+                if (parse_int(a, v, 1, 3600, &n))
+                    return 2;
+                cfg.idle_timeout = (int)n;
             } else if (strncmp(a, "--threads", 9) == 0) {
                 if (parse_int(a, v, 1, 64, &n))
                     return 2;

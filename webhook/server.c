@@ -741,9 +741,16 @@ int wh_serve(const struct wh_config *cfg)
         info.ssl_ca_filepath = cfg->client_ca;
         info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
     }
+    /* lws' timeouts: timeout_secs bounds the TLS handshake (a TCP client
+     * that never completes it) and each wait for body data;
+     * timeout_secs_ah_idle the wait for a request's headers once the
+     * connection is up (a client that completed TLS and sends nothing);
+     * keepalive_timeout the wait for the next request on a kept-alive
+     * connection.  A connection cut by one of them frees its slot of
+     * --max-connections. */
     info.timeout_secs = (unsigned)cfg->read_timeout;
     info.timeout_secs_ah_idle = (unsigned)cfg->read_timeout;
-    info.keepalive_timeout = 60;
+    info.keepalive_timeout = cfg->idle_timeout > 0 ? cfg->idle_timeout : 60;
     int nthreads = cfg->threads > 0 ? cfg->threads : 1;
     info.count_threads = (unsigned)nthreads;
     /* conn_admit() enforces --max-connections; lws' own per-thread table

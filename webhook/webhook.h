@@ -28,7 +28,8 @@ struct wh_config {
     const char *policy_files[WH_MAX_POLICY_FILES];
     int npolicy_files;
     size_t max_body;                  /* 3 MiB, as kube-apiserver */
-    int read_timeout;                 /* seconds for headers and body: 10 */
+    int read_timeout;                 /* seconds for the TLS handshake, headers and body: 10 */
+    int idle_timeout;                 /* seconds a keep-alive connection may wait for its next request: 60 */
     int max_connections;              /* 1024 */
     int threads;                      /* event-loop threads: the number of CPUs, at most 8 */
     int reload_interval_ms;           /* how often files are checked: 1000 */

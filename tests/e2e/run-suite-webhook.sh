@@ -72,9 +72,10 @@ tool() { timeout 20 "$TOOL" "$@"; }
 
 # ---- --help: the documented limits -------------------------------------------
 "$DPM" webhook --help >"$W/help" 2>&1
-if grep -q 'read again only when it changes again' "$W/help" && grep -q 'closed at once, before the TLS handshake' "$W/help"; then
-    ok "--help documents the -p retry rule and the connection cap"
-else fail "--help documents the -p retry rule and the connection cap" "$(grep -A3 -e '--policy' "$W/help")"; fi
+if grep -q 'read again only when it changes again' "$W/help" && grep -q 'closed at once, before the TLS handshake' "$W/help" &&
+    grep -q -e '--idle-timeout SECONDS' "$W/help"; then
+    ok "--help documents the -p retry rule, the connection cap and --idle-timeout"
+else fail "--help documents the -p retry rule, the connection cap and --idle-timeout" "$(grep -A3 -e '--policy' -e '--idle' "$W/help")"; fi
 
 # ---- servers ----------------------------------------------------------------
 # start_webhook NAME ARGS...: runs dpm webhook on a free port of 127.0.0.1
@@ -322,6 +323,24 @@ printf "{}" >"$W/small"
 code=$(status_of -H "Content-Type: application/json" -H "Transfer-Encoding: chunked" --data-binary @"$W/small" "$URL/validate")
 if [ "$code" = 411 ] && grep -q Content-Length "$W/body"; then ok "chunked body (no Content-Length): 411 at once"
 else fail "chunked body (no Content-Length): 411 at once" "$code" "$(cat "$W/body")"; fi
+# Answered before the body is read, then a lingering close: the client,
+# still sending, reads the answer rather than a TCP reset (a close with its
+# data unread would reset the connection, and the reset can overtake the
+# answer).  Repeated, as a race would show only now and then.
+refused_repeatedly() { # refused_repeatedly CODE TEXT CURLARGS...
+    local want=$1 text=$2 i got
+    shift 2
+    for i in $(seq 1 25); do
+        got=$(status_of -H "Content-Type: application/json" "$@" --data-binary @"$W/big" "$URL/validate" 2>"$W/curl.err")
+        if [ "$got" != "$want" ] || ! grep -q "$text" "$W/body"; then
+            echo "attempt $i: $got $(cat "$W/curl.err")"
+            return 1
+        fi
+    done
+}
+check "body over --max-body: 413 read by the client 25 times of 25 (lingering close)" refused_repeatedly 413 200000
+check "chunked body of 300 KB: 411 read by the client 25 times of 25 (lingering close)" \
+    refused_repeatedly 411 Content-Length -H "Transfer-Encoding: chunked"
 printf '{"apiVersion": "admission.k8s.io/v1", "kind": ' >"$W/malformed"
 code=$(status_of -H 'Content-Type: application/json' --data-binary @"$W/malformed" "$URL/validate")
 if [ "$code" = 400 ] && grep -q 'byte [0-9]' "$W/body"; then ok "malformed JSON: 400 naming the byte ($(head -c 120 "$W/body"))"
@@ -375,7 +394,7 @@ else fail "a response over 4 KiB arrives whole" "$size"; fi
 
 # ---- slow and idle clients -----------------------------------------------------
 # Server B: short read timeout and a small connection cap.
-if start_webhook b --cert-dir "$W/ecdsa" --read-timeout 2 --max-connections 4 "${POLICIES[@]}"; then
+if start_webhook b --cert-dir "$W/ecdsa" --read-timeout 2 --idle-timeout 3 --max-connections 4 "${POLICIES[@]}"; then
     B_PORT=$PORT B_PID=$PID
     # slow_client NAME PAYLOAD: sends PAYLOAD then waits 9 s; writes how long
     # the connection lived (ms) to $W/NAME.ms.
@@ -421,6 +440,49 @@ if start_webhook b --cert-dir "$W/ecdsa" --read-timeout 2 --max-connections 4 "$
     open=$(awk '$1 == "dpm_webhook_open_connections" { print $2 }' "$W/b.metrics")
     if [ "${refused:-0}" -ge 7 ] && [ "${open:-x}" = 1 ]; then ok "metrics: $refused connections refused, $open open (the scrape's own)"
     else fail "metrics: refused connections counted, open connections back to 1" "refused=$refused open=$open"; fi
+    # Idle clients of every kind hold a slot only until their timeout: a
+    # TCP connection that sends nothing, one that stops inside its
+    # ClientHello, one that completes TLS and sends no request (each cut
+    # after --read-timeout 2), and a keep-alive connection idle after its
+    # answer (cut after --idle-timeout 3).
+    # lifetime NAME COMMAND...: how long COMMAND ran (ms), in $W/NAME.ms
+    lifetime() {
+        local name=$1 t0
+        shift
+        t0=$(date +%s%N)
+        "$@" >/dev/null 2>&1
+        echo $((($(date +%s%N) - t0) / 1000000)) >"$W/$name.ms"
+    }
+    tcp_silent() { exec 3<>"/dev/tcp/127.0.0.1/$B_PORT" && timeout 12 cat <&3; }
+    # a TLS record header announcing 512 bytes of ClientHello, then nothing
+    tcp_partial_hello() { exec 3<>"/dev/tcp/127.0.0.1/$B_PORT" && printf '\026\003\001\002\000\001\000' >&3 && timeout 12 cat <&3; }
+    tls_silent() { timeout 12 openssl s_client -quiet -connect "127.0.0.1:$B_PORT" < <(sleep 10); }
+    keepalive_idle() {
+        timeout 12 openssl s_client -quiet -connect "127.0.0.1:$B_PORT" < <(printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 10) >"$W/ka-idle.out" 2>&1
+    }
+    rm -f "$W"/idle-*.ms
+    lifetime idle-tcp tcp_silent &
+    lifetime idle-hello tcp_partial_hello &
+    lifetime idle-tls tls_silent &
+    sleep 0.3
+    lifetime idle-keepalive keepalive_idle &
+    sleep 0.4
+    if grep -q '^HTTP/1.1 200' "$W/ka-idle.out"; then ok "a client is served while three idle ones wait"
+    else fail "a client is served while three idle ones wait" "$(head -3 "$W/ka-idle.out")"; fi
+    if handshake "$B_PORT"; then fail "4 idle connections hold the 4 slots: a fifth is refused"
+    else ok "4 idle connections hold the 4 slots: a fifth is refused"; fi
+    t0=$(date +%s%N)
+    if wait_for 4 env CA="$CA" bash -c "$(declare -f hcurl); hcurl -o /dev/null https://127.0.0.1:$B_PORT/healthz"; then
+        ok "a new client gets a slot once the idle ones are cut ($((($(date +%s%N) - t0) / 1000000)) ms later)"
+    else fail "a new client gets a slot once the idle ones are cut"; fi
+    wait_for 10 test -s "$W/idle-tcp.ms" -a -s "$W/idle-hello.ms" -a -s "$W/idle-tls.ms" -a -s "$W/idle-keepalive.ms"
+    for c in "idle-tcp:TCP client sending nothing:1500:3500" "idle-hello:TCP client stopping inside its ClientHello:1500:3500" \
+        "idle-tls:TLS client sending no request:1500:3500" "idle-keepalive:keep-alive client idle after its answer:2500:4700"; do
+        IFS=: read -r f what lo hi <<<"$c"
+        ms=$(cat "$W/$f.ms" 2>/dev/null || echo 99999)
+        if [ "$ms" -ge "$lo" ] && [ "$ms" -le "$hi" ]; then ok "$what: closed after $ms ms (--read-timeout 2, --idle-timeout 3)"
+        else fail "$what: closed within ${lo}-${hi} ms" "lived $ms ms"; fi
+    done
     check "server B alive after slow and idle clients" kill -0 "$B_PID"
     stop "$B_PID"
 else
