@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpm/utf8.h"
+
 static bool is_name_start(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
@@ -28,35 +30,15 @@ void dpm_ppath_free(struct dpm_ppath *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* Bytes of the well-formed UTF-8 character at s (1 for ASCII), 0 when
- * there is none. */
-static size_t utf8_char_len(const unsigned char *s)
-{
-    size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-                                                            : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
 /* The character found is quoted whole (a path is UTF-8 text: quoting one
  * byte of a multi-byte character would make the message invalid UTF-8),
- * or as its byte value when it is not a character. */
+ * or as its byte value when it is not a character (dpm/utf8.h). */
 static dpm_rc path_error(char *msg, size_t msgn, const char *text, size_t pos,
                          const char *what)
 {
-    const unsigned char *c = (const unsigned char *)text + pos;
-    size_t n = *c ? utf8_char_len(c) : 0;
-    if (!*c)
-        snprintf(msg, msgn, "malformed path \"%s\": %s at position %zu, found the end", text,
-                 what, pos + 1);
-    else if (n && *c >= 0x20 && *c != 0x7F)
-        snprintf(msg, msgn, "malformed path \"%s\": %s at position %zu, found '%.*s'", text,
-                 what, pos + 1, (int)n, (const char *)c);
-    else
-        snprintf(msg, msgn, "malformed path \"%s\": %s at position %zu, found byte 0x%02X", text,
-                 what, pos + 1, *c);
+    char found[DPM_UTF8_QUOTE_SIZE];
+    snprintf(msg, msgn, "malformed path \"%s\": %s at position %zu, found %s", text, what, pos + 1,
+             dpm_utf8_quote(text + pos, found));
     return DPM_EINVALID;
 }
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpm/utf8.h"
+
 /* Texts longer than this are rejected before any parsing: no real quantity,
  * duration or percentage comes close, and it bounds the stack copies below. */
 #define UNITS_TEXT_MAX 128
@@ -37,6 +39,7 @@ static const char QUANTITY_SUFFIXES[] =
 dpm_rc dpm_quantity_parse(const char *s, long double *value,
                           struct dpm_error *err)
 {
+    char quoted[DPM_UTF8_QUOTE_SIZE]; /* the character named in a message */
     if (!s)
         return dpm_error_set(err, DPM_EINVAL, NULL, "invalid quantity: missing value");
     size_t len = strlen(s);
@@ -82,8 +85,8 @@ dpm_rc dpm_quantity_parse(const char *s, long double *value,
         pos++;
     if (s[pos] != '\0')
         return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid quantity \"%s\": unexpected '%c' at position %zu",
-                             s, s[pos], pos + 1);
+                             "invalid quantity \"%s\": unexpected %s at position %zu",
+                             s, dpm_utf8_quote(s + pos, quoted), pos + 1);
     const char *suffix = s + suffix_start;
     size_t suffix_len = len - suffix_start;
 
@@ -166,6 +169,7 @@ int dpm_quantity_cmp(const char *a, const char *b, struct dpm_error *err)
 
 dpm_rc dpm_duration_parse(const char *s, double *seconds, struct dpm_error *err)
 {
+    char quoted[DPM_UTF8_QUOTE_SIZE]; /* the character named in a message */
     if (!s)
         return dpm_error_set(err, DPM_EINVAL, NULL, "invalid duration: missing value");
     size_t len = strlen(s);
@@ -196,8 +200,8 @@ dpm_rc dpm_duration_parse(const char *s, double *seconds, struct dpm_error *err)
                                  s, start + 1);
         if (!has_digit)
             return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid duration \"%s\": unexpected '%c' at position %zu",
-                                 s, s[start], start + 1);
+                                 "invalid duration \"%s\": unexpected %s at position %zu",
+                                 s, dpm_utf8_quote(s + start, quoted), start + 1);
         char num[UNITS_TEXT_MAX + 1];
         memcpy(num, s + start, pos - start);
         num[pos - start] = '\0';
@@ -213,8 +217,8 @@ dpm_rc dpm_duration_parse(const char *s, double *seconds, struct dpm_error *err)
                                      "(expected s, m, h or d)",
                                      s, pos + 1);
             return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid duration \"%s\": unexpected '%c' at position %zu",
-                                 s, s[pos], pos + 1);
+                                 "invalid duration \"%s\": unexpected %s at position %zu",
+                                 s, dpm_utf8_quote(s + pos, quoted), pos + 1);
         }
         double mult;
         if (unit_len == 1 && s[unit_start] == 's')
@@ -285,6 +289,7 @@ int dpm_duration_format(double seconds, char *buf, size_t n)
 
 dpm_rc dpm_percent_parse(const char *s, double *value, struct dpm_error *err)
 {
+    char quoted[DPM_UTF8_QUOTE_SIZE]; /* the character named in a message */
     if (!s)
         return dpm_error_set(err, DPM_EINVAL, NULL, "invalid percentage: missing value");
     size_t len = strlen(s);
@@ -321,8 +326,8 @@ dpm_rc dpm_percent_parse(const char *s, double *value, struct dpm_error *err)
                              "invalid percentage \"%s\": must end with '%%'", s);
     if (s[pos] != '%' || s[pos + 1] != '\0')
         return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid percentage \"%s\": unexpected '%c' at position %zu",
-                             s, s[pos] == '%' ? s[pos + 1] : s[pos],
+                             "invalid percentage \"%s\": unexpected %s at position %zu",
+                             s, dpm_utf8_quote(s[pos] == '%' ? s + pos + 1 : s + pos, quoted),
                              s[pos] == '%' ? pos + 2 : pos + 1);
     char num[UNITS_TEXT_MAX + 1];
     memcpy(num, s + start, pos - start);
@@ -421,6 +426,7 @@ static bool is_atext(char c)
 
 bool dpm_is_email(const char *s, struct dpm_error *err)
 {
+    char quoted[DPM_UTF8_QUOTE_SIZE]; /* the character named in a message */
     if (!s || !*s) {
         dpm_error_set(err, DPM_EINVALID, NULL, "must be an e-mail address (local@domain): empty");
         return false;
@@ -456,9 +462,9 @@ bool dpm_is_email(const char *s, struct dpm_error *err)
                   (c == '.' && i > 0 && i + 1 < local_len && s[i + 1] != '.');
         if (!ok) {
             dpm_error_set(err, DPM_EINVALID, NULL,
-                          "must be an e-mail address (local@domain): unexpected '%c' at "
+                          "must be an e-mail address (local@domain): unexpected %s at "
                           "position %zu of \"%s\"",
-                          c, i + 1, s);
+                          dpm_utf8_quote(s + i, quoted), i + 1, s);
             return false;
         }
     }

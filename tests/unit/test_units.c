@@ -108,6 +108,11 @@ static const struct {
     {"1e999999", "invalid quantity \"1e999999\": exponent out of range"},
     {"1e5000", "invalid quantity \"1e5000\": value out of range"},
     {"aoeu", "expected a number at position 1"},
+    /* The whole character is quoted, or the byte when there is none. */
+    {"4G\xc2\xb5", "invalid quantity \"4G\xc2\xb5\": unexpected '\xc2\xb5' at position 3"},
+    {"1\x01", "invalid quantity \"1\x01\": unexpected byte 0x01 at position 2"},
+    {"1\xff", "unexpected byte 0xFF at position 2"},
+    {"1\xed\xa0\x80", "unexpected byte 0xED at position 2"}, /* a surrogate */
 };
 
 static void test_quantity_invalid(void **state)
@@ -203,6 +208,10 @@ static const struct {
     {"1.5.3h", "unexpected '.' at position 4"},
     {".h", "expected a number at position 1"},
     {"+5m", "unexpected '+' at position 1"},
+    {"1h\xe2\x82\xac", "invalid duration \"1h\xe2\x82\xac\": unexpected '\xe2\x82\xac' at position 3"},
+    {"5\xc3\xa9", "invalid duration \"5\xc3\xa9\": unexpected '\xc3\xa9' at position 2"},
+    {"5m\t", "unexpected byte 0x09 at position 3"},
+    {"5\xc3", "unexpected byte 0xC3 at position 2"}, /* cut inside a character */
     {"99999999999999999999d", "out of range"},
 };
 
@@ -267,6 +276,9 @@ static void test_percent(void **state)
         {"abc%", "expected a number at position 1"},
         {"5%%", "unexpected '%' at position 3"},
         {"5 %", "unexpected ' ' at position 2"},
+        {"5\xef\xbc\x85", "invalid percentage \"5\xef\xbc\x85\": unexpected '\xef\xbc\x85' at position 2"},
+        {"5%\xe2\x80\xb0", "unexpected '\xe2\x80\xb0' at position 3"},
+        {"5%\x7f", "unexpected byte 0x7F at position 3"},
         {"5.%", "expected a digit at position 3"},
     };
     for (size_t i = 0; i < N(bad); i++) {
@@ -377,6 +389,9 @@ static void test_email(void **state)
         {"a.@x.com", "unexpected '.' at position 2"},
         {"a..b@x.com", "unexpected '.' at position 2"},
         {"a b@x.com", "unexpected ' ' at position 2"},
+        {"j\xc3\xb6rg@x.com", "unexpected '\xc3\xb6' at position 2 of \"j\xc3\xb6rg@x.com\""},
+        {"\xe9t\xe9@x.com", "unexpected byte 0xE9 at position 1"}, /* Latin-1, not UTF-8 */
+        {"a\x7f@x.com", "unexpected byte 0x7F at position 2"},
         {"a@", "\"\" is not a valid domain"},
     };
     for (size_t i = 0; i < N(bad); i++) {
