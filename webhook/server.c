@@ -103,6 +103,7 @@ struct session {
     int counted; /* in flight */
     int close_after;
     int body_unread; /* answered before the body was read: linger on close */
+    int body_pending; /* the body is being read, under the --read-timeout timer */
 };
 
 static double now_s(void)
@@ -368,8 +369,13 @@ static int on_request(struct lws *wsi, struct session *s, const char *path)
         }
     }
     if (has_body) {
-        /* The answer waits for the body, so the connection stays in sync. */
+        /* The answer waits for the body, so the connection stays in sync.
+         * lws re-arms its own body timeout on every read, so a client
+         * trickling a byte a second would never meet it: a timer bounds
+         * the whole body to --read-timeout (LWS_CALLBACK_TIMER). */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, srv.cfg->read_timeout);
+        s->body_pending = 1;
+        lws_set_timer_usecs(wsi, (lws_usec_t)srv.cfg->read_timeout * LWS_USEC_PER_SEC);
         return 0;
     }
     if (s->status)
@@ -557,6 +563,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        s->body_pending = 0;
+        lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
         if (s->ctype)
             return 0; /* answered before the body (413): already on its way */
         if (s->status)
@@ -564,6 +572,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         else
             handle_review(wsi, s);
         return 0;
+    case LWS_CALLBACK_TIMER:
+        /* The body did not arrive within --read-timeout of the headers:
+         * close, as for headers that do not (its slot is freed). */
+        return s && s->body_pending ? -1 : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!s->ctype)
             return 0;

@@ -406,13 +406,24 @@ if start_webhook b --cert-dir "$W/ecdsa" --read-timeout 2 --idle-timeout 3 --max
     }
     slow_client slow-headers 'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: appl' &
     slow_client slow-body 'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"apiVersion":' &
+    # A body trickled a byte every 0.5 s: each read is in time, the whole is not.
+    trickle_client() {
+        local t0
+        t0=$(date +%s%N)
+        timeout 12 openssl s_client -quiet -connect "127.0.0.1:$B_PORT" < <(
+            printf 'POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n'
+            for _ in $(seq 1 18); do printf ' '; sleep 0.5; done
+        ) >/dev/null 2>&1
+        echo $((($(date +%s%N) - t0) / 1000000)) >"$W/trickle-body.ms"
+    }
+    trickle_client &
     sleep 0.5
     t=$(CA=$CA hcurl -o /dev/null -w '%{http_code} %{time_total}' -H 'Content-Type: application/json' \
         --data-binary @"$W/seed-v1.json" "https://127.0.0.1:$B_PORT/validate")
     if [ "${t%% *}" = 200 ] && awk -v s="${t#* }" 'BEGIN { exit !(s < 1.0) }'; then ok "other clients served while slow clients wait ($t s)"
     else fail "other clients served while slow clients wait" "$t"; fi
-    wait_for 12 test -s "$W/slow-headers.ms" -a -s "$W/slow-body.ms"
-    for s in slow-headers slow-body; do
+    wait_for 12 test -s "$W/slow-headers.ms" -a -s "$W/slow-body.ms" -a -s "$W/trickle-body.ms"
+    for s in slow-headers slow-body trickle-body; do
         ms=$(cat "$W/$s.ms" 2>/dev/null || echo 99999)
         if [ "$ms" -ge 1500 ] && [ "$ms" -le 5000 ]; then ok "$s client cut off after --read-timeout 2 (${ms} ms)"
         else fail "$s client cut off after --read-timeout 2" "lived ${ms} ms"; fi
