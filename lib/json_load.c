@@ -269,6 +269,17 @@ static bool read_string(struct parser *ps, const char **out, size_t *len)
     return true;
 }
 
+/* jansson 2.14 skips one NUL byte right after a number or a literal: its
+ * lexer reads one byte past those tokens and pushes it back, and its stream
+ * takes a pushed-back NUL for "buffer empty" and reads on.  So "[1\0]" and
+ * "[true\0]" are [1] and [true] to json_loadb; the same here, so that both
+ * readers accept exactly the same texts (tests/fuzz/fuzz_json_load.c).  A
+ * second NUL, or one anywhere else, is refused by both. */
+static const unsigned char *skip_lookahead_nul(const unsigned char *p, const unsigned char *end)
+{
+    return p < end && *p == 0 ? p + 1 : p;
+}
+
 static bool is_digit(const unsigned char *p, const unsigned char *end)
 {
     return p < end && *p >= '0' && *p <= '9';
@@ -318,7 +329,7 @@ static json_t *read_number(struct parser *ps)
             p++;
         real = true;
     }
-    ps->p = p;
+    ps->p = skip_lookahead_nul(p, e);
     if (!real) {
         /* json_int_t is long long: magnitudes up to 2^63 - 1, or 2^63 when
          * negative. */
@@ -478,7 +489,7 @@ static json_t *literal(struct parser *ps, const char *word, json_t *v)
         fail_near(ps, "invalid token");
         return NULL;
     }
-    ps->p += n;
+    ps->p = skip_lookahead_nul(ps->p + n, ps->end);
     return v;
 }
 

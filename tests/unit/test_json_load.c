@@ -57,6 +57,24 @@ static void test_agrees_with_jansson(void **state)
     /* NUL bytes inside the buffer. */
     same_as_jansson("[\"a\0b\"]", 7);
     same_as_jansson("{}\0", 3);
+    /* jansson skips one NUL right after a number or a literal (its lexer's
+     * pushed-back look-ahead byte); found by tests/fuzz/fuzz_json_load.c. */
+    static const struct {
+        const char *text;
+        size_t len;
+        int ok;
+    } nul[] = {
+        {"[2\0]", 4, 1},          {"[1\0\0]", 5, 0},    {"[true\0]", 7, 1}, {"{\"a\":null\0 }", 12, 1},
+        {"[1.5e3\0,2]", 10, 1},   {"[\0 1]", 5, 0},      {"[\"s\"\0]", 6, 0}, {"[1]\0", 4, 0},
+        {"[false\0\0]", 9, 0},
+    };
+    for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++) {
+        same_as_jansson(nul[i].text, nul[i].len);
+        json_t *j = dpm_json_loadb(nul[i].text, nul[i].len, NULL);
+        if (!j != !nul[i].ok)
+            fail_msg("NUL row %zu: %s", i, j ? "accepted" : "refused");
+        json_decref(j);
+    }
 }
 
 /* Every example manifest and fuzz seed of the repository, as JSON. */
