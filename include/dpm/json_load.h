@@ -3,8 +3,9 @@
  * dpm_json_loadb() accepts exactly what json_loadb(buf, len,
  * JSON_REJECT_DUPLICATES, err) accepts (RFC 8259 text whose top level is an
  * object or an array, UTF-8 only, no duplicate keys, no NUL in strings,
- * integers that fit json_int_t, finite reals, nesting up to 2048) and builds
- * the same tree, several times faster: it scans strings in place instead of
+ * integers that fit json_int_t, finite reals, nesting up to 2048; and, as
+ * jansson 2.14 does, one NUL byte right after a number or a literal is
+ * skipped) and builds the same tree, several times faster: it scans strings in place instead of
  * byte by byte through a stream, and copies a string only when it has
  * escapes.  The webhook parses every AdmissionReview with it; jansson's own
  * parser was most of a review's CPU time.
