@@ -10,12 +10,8 @@
  * and an idle keep-alive timeout.  A request refused before its body was
  * read (413, 411) is answered, then the connection closes with a lingering
  * close, so the client reads the answer rather than a TCP reset. */
-#include <errno.h>
-#include <fcntl.h>
 #include <libwebsockets.h>
-#include <poll.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <sys/resource.h>
 #include <stdint.h>
 #include <signal.h>
@@ -39,11 +35,6 @@
 /* Per service thread: a seed review's tree takes ~15 KiB; larger requests
  * spill over to malloc. */
 #define ARENA_BYTES (256u * 1024)
-/* Lingering close: at most this many sockets drained at once (past it a
- * refused connection closes at once, as before), each for at most
- * --read-timeout seconds and LINGER_BYTES bytes. */
-#define LINGER_SLOTS 64
-#define LINGER_BYTES (32u * 1024 * 1024)
 
 enum endpoint { EP_NONE, EP_VALIDATE, EP_VALIDATE_POLICY, EP_MUTATE, EP_HEALTHZ, EP_READYZ, EP_METRICS };
 
@@ -74,16 +65,7 @@ struct server {
     size_t nconn_marks;
     struct dpm_metric *m_requests, *m_duration, *m_inflight, *m_findings, *m_rejected;
     struct dpm_metric *m_conns, *m_refused;
-    /* Sockets in a lingering close (see linger_start), owned by the
-     * watcher thread once added; linger_mu guards the list. */
-    struct lingerer {
-        int fd;
-        double deadline;
-        size_t bytes;
-    } lingering[LINGER_SLOTS];
-    int nlinger;
 };
-static pthread_mutex_t linger_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static struct server srv;
 static volatile sig_atomic_t got_signal;
@@ -385,73 +367,6 @@ static int on_request(struct lws *wsi, struct session *s, const char *path)
     return 0;
 }
 
-/* Lingering close, as nginx's lingering_close: a client still sending a
- * body that was refused unread (413, 411) would get a TCP reset when the
- * socket closes with its data unread, and the reset may overtake the answer
- * in the client's kernel (curl then reports "Connection reset by peer"
- * instead of the 413).  So after the answer and close_notify, the socket is
- * kept open through a duplicate descriptor (lws closes its own; the socket
- * lives on), its sending side is shut (FIN: the client sees the end of the
- * stream), and the watcher thread reads and discards what the client still
- * sends until it closes, for at most --read-timeout seconds and LINGER_BYTES
- * bytes.  When every slot is taken the socket closes at once. */
-static void linger_start(int fd)
-{
-    if (fd < 0)
-        return;
-    pthread_mutex_lock(&linger_mu);
-    if (srv.nlinger < LINGER_SLOTS) {
-        int d = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* shares O_NONBLOCK */
-        if (d >= 0) {
-            shutdown(d, SHUT_WR);
-            srv.lingering[srv.nlinger++] = (struct lingerer){d, now_s() + srv.cfg->read_timeout, 0};
-        }
-    }
-    pthread_mutex_unlock(&linger_mu);
-}
-
-/* Waits up to ms for data on the lingering sockets, discards what came and
- * closes those that are done: the client closed (EOF) or failed, the
- * deadline passed, or LINGER_BYTES were read.  all: close every one (exit). */
-static void linger_service(int ms, bool all)
-{
-    struct pollfd pfd[LINGER_SLOTS];
-    pthread_mutex_lock(&linger_mu);
-    int n = srv.nlinger;
-    for (int i = 0; i < n; i++)
-        pfd[i] = (struct pollfd){.fd = srv.lingering[i].fd, .events = POLLIN};
-    pthread_mutex_unlock(&linger_mu);
-    if (n && ms > 0 && !all)
-        poll(pfd, (nfds_t)n, ms);
-    else if (ms > 0 && !all)
-        usleep((useconds_t)ms * 1000);
-    static char scratch[16384]; /* the watcher's only: contents never used */
-    double t = now_s();
-    pthread_mutex_lock(&linger_mu);
-    for (int i = 0; i < srv.nlinger;) {
-        struct lingerer *l = &srv.lingering[i];
-        bool done = all || t >= l->deadline;
-        /* At most 1 MiB a pass, so one fast sender cannot hold the lock. */
-        for (size_t pass = 0; !done && pass < (1u << 20); ) {
-            ssize_t r = recv(l->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
-            if (r > 0) {
-                l->bytes += (size_t)r;
-                pass += (size_t)r;
-                done = l->bytes >= LINGER_BYTES;
-                continue;
-            }
-            done = r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-            break;
-        }
-        if (done) {
-            close(l->fd);
-            *l = srv.lingering[--srv.nlinger];
-        } else
-            i++;
-    }
-    pthread_mutex_unlock(&linger_mu);
-}
-
 static int on_writeable(struct lws *wsi, struct session *s)
 {
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
@@ -492,7 +407,7 @@ static int on_writeable(struct lws *wsi, struct session *s)
         if (ssl && !lws_partial_buffered(wsi)) {
             SSL_shutdown(ssl);
             if (unread)
-                linger_start(lws_get_socket_fd(wsi));
+                wh_linger_start(lws_get_socket_fd(wsi), srv.cfg->read_timeout);
         }
         return -1;
     }
@@ -610,7 +525,7 @@ static void *watcher(void *arg)
     int interval = srv.cfg->reload_interval_ms > 0 ? srv.cfg->reload_interval_ms : 1000;
     int waited = 0;
     while (!atomic_load(&srv.done)) {
-        linger_service(50, false);
+        wh_linger_service(50);
         if (got_signal)
             atomic_store(&srv.stopping, 1);
         if (atomic_load(&srv.stopping)) {
@@ -624,7 +539,7 @@ static void *watcher(void *arg)
             wh_policies_poll(srv.policies);
         }
     }
-    linger_service(0, true);
+    wh_linger_close_all();
     return NULL;
 }
 

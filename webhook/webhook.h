@@ -113,6 +113,24 @@ dpm_rc wh_selfsigned_start(struct wh_selfsigned *ss, struct wh_certs *certs, str
 /* Stops the thread; accepts NULL. */
 void wh_selfsigned_free(struct wh_selfsigned *ss);
 
+/* ---- lingering close (webhook/linger.c) ------------------------------- */
+
+/* After an answer given before the request body was read (413, 411) and
+ * its close_notify: keeps the socket fd open through a duplicate
+ * descriptor (the caller, lws, closes its own), shuts its sending side and
+ * hands it to the watcher, which reads and discards what the client still
+ * sends, so that the close does not reset the connection under the answer.
+ * Bounded: at most 64 sockets at once (past that nothing is done and the
+ * caller's close is immediate), each for at most seconds and 32 MiB.
+ * Any thread. */
+void wh_linger_start(int fd, int seconds);
+/* The watcher's wait: up to ms milliseconds for data on the lingering
+ * sockets, then discards it and closes those done (the client closed or
+ * failed, the deadline passed, the byte cap reached).  Sleeps ms when none. */
+void wh_linger_service(int ms);
+/* Closes every lingering socket (at exit). */
+void wh_linger_close_all(void);
+
 /* ---- the server (webhook/server.c) ------------------------------------ */
 
 int wh_serve(const struct wh_config *cfg);
