@@ -16,13 +16,15 @@ bold=$(tput bold 2>/dev/null || true); off=$(tput sgr0 2>/dev/null || true)
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
 run() { printf '%s$ %s%s\n' "$bold" "$*" "$off"; "$@"; echo "(exit $?)"; }
 
-# Starts a server that prints "ready https://HOST:PORT"; echoes the URL.
+# Starts a server that prints "ready https://HOST:PORT" and sets $url to it.
+# Not called in a $(...) subshell, so the pid reaches the cleanup trap.
 start() {
     local log=$1; shift
+    url=
     "$@" >"$log.out" 2>"$log.err" &
     pids+=($!)
     for _ in $(seq 100); do
-        if grep -q '^ready ' "$log.out" 2>/dev/null; then sed -n 's/^ready //p' "$log.out" | head -1; return 0; fi
+        if grep -q '^ready ' "$log.out" 2>/dev/null; then url=$(sed -n 's/^ready //p' "$log.out" | head -1); return 0; fi
         sleep 0.1
     done
     echo "failed to start: $*" >&2; cat "$log.err" >&2; return 1
@@ -30,7 +32,8 @@ start() {
 
 cluster_demo() {
     local api wh ca
-    api=$(start "$work/apiserver" "$build/dpm-test-apiserver" --dir "$work/apiserver" --port 0) || return 1
+    start "$work/apiserver" "$build/dpm-test-apiserver" --dir "$work/apiserver" --port 0 || return 1
+    api=$url
     export KUBECONFIG=$work/apiserver/admin.kubeconfig
     k() { timeout 30 kubectl "$@"; }
     step "The in-tree Kubernetes API server is up at $api; install the CRDs with kubectl"
@@ -39,8 +42,9 @@ cluster_demo() {
 
     step "Start dpm webhook (TLS, certificate from dpm certs, the mesh's policies) and register it"
     "$dpm" certs --service dpm-webhook --namespace dpm-system --out "$work/certs" --ip 127.0.0.1 2>/dev/null
-    wh=$(start "$work/webhook" "$dpm" webhook --cert-dir "$work/certs" --listen 127.0.0.1:0 \
-        -p examples/policies/gdpr-baseline.yaml -p examples/policies/resource-ceilings.yaml) || return 1
+    start "$work/webhook" "$dpm" webhook --cert-dir "$work/certs" --listen 127.0.0.1:0 \
+        -p examples/policies/gdpr-baseline.yaml -p examples/policies/resource-ceilings.yaml || return 1
+    wh=$url
     echo "dpm webhook serving at $wh"
     ca=$(base64 -w0 "$work/certs/ca.crt")
     for kind in Validating Mutating; do
