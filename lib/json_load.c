@@ -3,6 +3,8 @@
  * grammar and the limits are jansson's, so both accept the same texts. */
 #include "dpm/json_load.h"
 
+#include "dpm/utf8.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -69,37 +71,9 @@ static void skip_ws(struct parser *ps)
         ps->p++;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, at most U+10FFFF), 0 when there is none. */
 static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
-    unsigned c = p[0];
-    size_t n;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
+    return dpm_utf8_char_len_n((const char *)p, (size_t)(end - p));
 }
 
 static int hex4(const unsigned char *p)

@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-size_t dpm_utf8_char_len(const char *str)
+size_t dpm_utf8_char_len_n(const char *str, size_t avail)
 {
     const unsigned char *s = (const unsigned char *)str;
     unsigned c = s[0], cp;
@@ -22,6 +22,8 @@ size_t dpm_utf8_char_len(const char *str)
     } else {
         return 0;
     }
+    if (avail < n)
+        return 0;
     /* A NUL is not a continuation byte: the loop stops there. */
     for (size_t i = 1; i < n; i++) {
         if ((s[i] & 0xC0) != 0x80)
@@ -31,6 +33,11 @@ size_t dpm_utf8_char_len(const char *str)
     if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
         return 0;
     return n;
+}
+
+size_t dpm_utf8_char_len(const char *str)
+{
+    return dpm_utf8_char_len_n(str, (size_t)-1);
 }
 
 const char *dpm_utf8_quote(const char *s, char out[DPM_UTF8_QUOTE_SIZE])

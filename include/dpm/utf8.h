@@ -17,6 +17,10 @@
  * s does not start one.  Reads at most 4 bytes and never past a NUL. */
 size_t dpm_utf8_char_len(const char *s);
 
+/* The same for a buffer that is not NUL-terminated: 0 as well when the
+ * character would run past avail bytes.  avail must be at least 1. */
+size_t dpm_utf8_char_len_n(const char *s, size_t avail);
+
 /* Room for what dpm_utf8_quote() writes, its NUL included. */
 #define DPM_UTF8_QUOTE_SIZE 16
 
