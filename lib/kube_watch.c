@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "dpm/buf.h"
@@ -167,6 +168,32 @@ out:
     return rc;
 }
 
+/* The per-event size limit: size bytes of an event so far (complete when a
+ * newline was seen).  DPM_ELIMIT naming the event and its size. */
+static dpm_rc check_size(const struct dpm_watch_decoder *dec, size_t size, bool complete,
+                         struct dpm_error *err)
+{
+    if (size <= dec->max_event)
+        return DPM_OK;
+    return dpm_error_set(err, DPM_ELIMIT, "watch",
+                         "watch event %llu is larger than the %zu-byte limit (%zu bytes%s)",
+                         (unsigned long long)dec->events, dec->max_event, size,
+                         complete ? "" : " without a newline so far");
+}
+
+/* Appends to the partial event, within the size limit. */
+static dpm_rc append_partial(struct dpm_watch_decoder *dec, const char *p, size_t n, bool complete,
+                             struct dpm_error *err)
+{
+    dpm_rc rc = check_size(dec, dec->partial.len + n, complete, err);
+    if (rc != DPM_OK)
+        return rc;
+    rc = dpm_buf_add(&dec->partial, p, n);
+    if (rc != DPM_OK)
+        dpm_error_set(err, rc, "watch", "watch event buffer: %s", dpm_strerror(rc));
+    return rc;
+}
+
 dpm_rc dpm_watch_decoder_feed(struct dpm_watch_decoder *dec, const char *data,
                               size_t len, dpm_watch_event_fn fn, void *ctx,
                               struct dpm_error *err)
@@ -183,60 +210,25 @@ dpm_rc dpm_watch_decoder_feed(struct dpm_watch_decoder *dec, const char *data,
         if (!nl) {
             /* keep the tail; the bytes in partial are known newline-free,
              * so they are never scanned again */
-            size_t n = (size_t)(end - p);
-            if (dec->partial.len + n > dec->max_event) {
-                rc = dpm_error_set(err, DPM_ELIMIT, "watch",
-                                   "watch event %llu is larger than the "
-                                   "%zu-byte limit (%zu bytes without a "
-                                   "newline so far)",
-                                   (unsigned long long)dec->events,
-                                   dec->max_event, dec->partial.len + n);
-                goto out;
-            }
-            rc = dpm_buf_add(&dec->partial, p, n);
-            if (rc != DPM_OK) {
-                dpm_error_set(err, rc, "watch", "watch event buffer: %s",
-                              dpm_strerror(rc));
-                goto out;
-            }
+            rc = append_partial(dec, p, (size_t)(end - p), false, err);
             break;
         }
         size_t n = (size_t)(nl - p);
         if (dec->partial.len == 0) {
             /* fast path: the whole line is inside this chunk */
-            if (n > dec->max_event) {
-                rc = dpm_error_set(err, DPM_ELIMIT, "watch",
-                                   "watch event %llu is larger than the "
-                                   "%zu-byte limit (%zu bytes)",
-                                   (unsigned long long)dec->events,
-                                   dec->max_event, n);
-                goto out;
-            }
-            rc = decode_line(dec, p, n, fn, ctx, err);
+            rc = check_size(dec, n, true, err);
+            if (rc == DPM_OK)
+                rc = decode_line(dec, p, n, fn, ctx, err);
         } else {
-            if (dec->partial.len + n > dec->max_event) {
-                rc = dpm_error_set(err, DPM_ELIMIT, "watch",
-                                   "watch event %llu is larger than the "
-                                   "%zu-byte limit (%zu bytes)",
-                                   (unsigned long long)dec->events,
-                                   dec->max_event, dec->partial.len + n);
-                goto out;
-            }
-            rc = dpm_buf_add(&dec->partial, p, n);
-            if (rc != DPM_OK) {
-                dpm_error_set(err, rc, "watch", "watch event buffer: %s",
-                              dpm_strerror(rc));
-                goto out;
-            }
-            rc = decode_line(dec, dec->partial.data, dec->partial.len, fn,
-                             ctx, err);
+            rc = append_partial(dec, p, n, true, err);
+            if (rc == DPM_OK)
+                rc = decode_line(dec, dec->partial.data, dec->partial.len, fn, ctx, err);
             dpm_buf_reset(&dec->partial);
         }
         if (rc != DPM_OK)
-            goto out;
+            break;
         p = nl + 1;
     }
-out:
     if (rc != DPM_OK)
         dec->broken = true;
     return rc;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "dpm/log.h"
+#include "dpm/pki.h"
 #include "webhook.h"
 
 struct pair {
@@ -122,14 +123,6 @@ static dpm_rc load_pair_pem(const char *cert_pem, const char *key_pem, struct pa
     return DPM_OK;
 }
 
-static double not_after(X509 *cert)
-{
-    struct tm tm;
-    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-        return 0;
-    return (double)timegm(&tm);
-}
-
 static void register_metrics(struct wh_certs *c, struct dpm_metrics *m);
 
 dpm_rc wh_certs_new(const char *cert_file, const char *key_file, struct dpm_metrics *m,
@@ -182,7 +175,7 @@ static void register_metrics(struct wh_certs *c, struct dpm_metrics *m)
         c->reloads = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_certificate_reloads_total",
                                      "Serving certificate reloads after the files changed.", NULL,
                                      NULL, 0, NULL);
-        dpm_metric_set(c->expiry, NULL, not_after(c->cur.cert));
+        dpm_metric_set(c->expiry, NULL, (double)dpm_pki_not_after(c->cur.cert));
     }
 }
 
@@ -233,7 +226,7 @@ bool wh_certs_poll(struct wh_certs *c)
     pthread_mutex_unlock(&c->mu);
     pair_free(&old);
     dpm_metric_add(c->reloads, NULL, 1);
-    dpm_metric_set(c->expiry, NULL, not_after(p.cert));
+    dpm_metric_set(c->expiry, NULL, (double)dpm_pki_not_after(p.cert));
     dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving certificate reloaded from %s", c->cert_file);
     return true;
 }
@@ -251,7 +244,7 @@ dpm_rc wh_certs_install_pem(struct wh_certs *c, const char *cert_pem, const char
     pthread_mutex_unlock(&c->mu);
     pair_free(&old);
     dpm_metric_add(c->reloads, NULL, 1);
-    dpm_metric_set(c->expiry, NULL, not_after(p.cert));
+    dpm_metric_set(c->expiry, NULL, (double)dpm_pki_not_after(p.cert));
     return DPM_OK;
 }
 
