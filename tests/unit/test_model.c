@@ -13,32 +13,10 @@
 
 #include "dpm/check.h"
 #include "dpm/model.h"
+#include "dp_fixture.h"
 
 /* DESIGN.md's canonical example, verbatim. */
-static const char BASE[] =
-"{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"DataProduct\",\"metadata\":{\"nam"
-    "e\":\"payment-transactions-enriched\",\"namespace\":\"fintech-core\"},\"spec\":"
-    "{\"domain\":\"fintech-core\",\"owner\":\"team-payments@company.com\",\"descript"
-    "ion\":\"Card payments joined with merchant and FX data\",\"inputPorts\":[{\""
-    "name\":\"raw-payment-stream\",\"type\":\"kafka-topic\",\"connection\":\"arn:aws:"
-    "kafka:us-east-1:123456789012:topic/raw-payments\"},{\"name\":\"merchants\","
-    "\"type\":\"data-product\",\"dataProductRef\":{\"namespace\":\"merchant-core\",\"n"
-    "ame\":\"merchants\",\"outputPort\":\"merchants-current\"}}],\"transformation\":"
-    "{\"engine\":\"spark-k8s\",\"version\":\"3.2.1\",\"image\":\"\",\"mainApplicationFil"
-    "e\":\"\",\"mode\":\"batch\",\"schedule\":\"\",\"resources\":{\"memory\":\"4Gi\",\"cpu\":\""
-    "2\"},\"executors\":{\"instances\":2,\"memory\":\"4Gi\",\"cpu\":\"2\"}},\"outputPorts"
-    "\":[{\"name\":\"enriched-transactions-historical\",\"type\":\"iceberg-table\",\""
-    "schemaRegistry\":\"http://schema-registry.internal/subjects/enriched-tx\""
-    ",\"region\":\"eu-west-1\",\"retention\":\"400d\",\"storage\":{\"size\":\"50Gi\",\"sto"
-    "rageClassName\":\"\"},\"contract\":{\"format\":\"parquet\",\"partitioning\":[\"tra"
-    "nsaction_date\",\"region\"],\"schema\":[{\"name\":\"transaction_id\",\"type\":\"st"
-    "ring\",\"required\":true,\"pii\":false},{\"name\":\"card_number\",\"type\":\"strin"
-    "g\",\"pii\":true,\"classification\":\"restricted\"},{\"name\":\"transaction_date"
-    "\",\"type\":\"date\",\"required\":true,\"pii\":false},{\"name\":\"region\",\"type\":\""
-    "string\",\"pii\":false}]}},{\"name\":\"enriched-transactions-live\",\"type\":\"g"
-    "rpc\",\"port\":9090}],\"expectations\":{\"freshness\":\"15m\",\"completeness\":\"9"
-    "9.99%\",\"schemaCompatibility\":\"BACKWARD_TRANSITIVE\"},\"deletionPolicy\":\""
-    "Retain\",\"suspend\":false}}";
+#define BASE dpm_test_canonical_dp
 
 /* The seed's product made canonical, with nothing optional. */
 static const char MINIMAL[] =
