@@ -1,417 +1,239 @@
 /* dpm webhook: the HTTPS admission server on libwebsockets + OpenSSL.
  *
+ * libwebsockets carries TLS and the event loops; HTTP/1.1 framing is ours
+ * (conn.c over lib/http1.c): connections are adopted as raw TLS sockets.
+ * Why not lws' own HTTP server (lws 4.1.6, Debian bookworm): it serves a
+ * connection's buffered, pipelined input whenever the connection is not
+ * rx-flow-controlled, whatever state its HTTP transaction is in.  A request
+ * pipelined behind another is then fed to lws_read_h1() while the first is
+ * still being answered: in LRS_BODY with nothing left to read it calls
+ * LWS_CALLBACK_HTTP_BODY_COMPLETION again and consumes 0 bytes, so the
+ * buffer never drains and lws_service_adjust_timeout() never lets poll()
+ * sleep: one client's "GET then POST" spun a loop at 100% CPU for good.
+ * Its parser also answers malformed requests with its own HTML 403 page
+ * and closes on an oversized URL or header block without an answer, and
+ * it cannot read a chunked body.  Here the connection stops reading while
+ * an answer is pending (lws_rx_flow_control), and resumes once it is sent,
+ * so pipelined requests are answered one by one, in order.
+ *
  * One event loop per service thread (--threads); a review is a few
  * microseconds of CPU (lib/review.c), so a loop never blocks on it.  Each
- * service thread parses requests into its own arena (dpm/arena.h).  Another
- * thread polls the certificate and policy files and wakes the loops on
- * shutdown.  Limits that keep slow or hostile clients from starving others:
- * a body cap (413), a read timeout for headers and body, a cap on
- * connections (counted here: past it a new connection is closed at once),
- * and an idle keep-alive timeout.  A request refused before its body was
- * read (413, 411) is answered, then the connection closes with a lingering
- * close, so the client reads the answer rather than a TCP reset. */
-#include <libwebsockets.h>
+ * service thread parses requests into its own arena (dpm/arena.h).  The
+ * watcher thread polls the certificate and policy files, wakes every loop
+ * each second (their liveness, /healthz), and turns SIGTERM into a drain
+ * of at most WH_DRAIN_SECONDS; past WH_STOP_SECONDS it ends the process
+ * whatever the loops are doing.  Limits that keep slow or hostile clients
+ * from starving others: the framing limits (lib/http1.h), a body cap, a
+ * deadline for each request from its first byte (--read-timeout), an idle
+ * keep-alive timeout, and a cap on connections (counted here: past it a
+ * new connection is closed at once).  A connection refused for its framing
+ * is answered, then closed with a lingering close, so the client reads the
+ * answer rather than a TCP reset. */
 #include <pthread.h>
-#include <sys/resource.h>
-#include <stdint.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "dpm/arena.h"
-#include "dpm/buf.h"
 #include "dpm/log.h"
-#include "dpm/review.h"
 #include "webhook.h"
 
-#define WH_MAX_THREADS 64
-/* Room for the response headers in front of the body: both go out in one
- * write, so one TLS record and one syscall per response. */
-#define HDR_ROOM 1024
 /* Per service thread: a seed review's tree takes ~15 KiB; larger requests
  * spill over to malloc. */
 #define ARENA_BYTES (256u * 1024)
+#define WH_DRAIN_SECONDS 4.0
+#define WH_STOP_SECONDS 4.8
 
-enum endpoint { EP_NONE, EP_VALIDATE, EP_VALIDATE_POLICY, EP_MUTATE, EP_HEALTHZ, EP_READYZ, EP_METRICS };
-
-static const struct route {
-    const char *path;
-    enum endpoint ep;
-    int post;
-} routes[] = {
-    {"/validate", EP_VALIDATE, 1},       {"/validate-policy", EP_VALIDATE_POLICY, 1},
-    {"/mutate", EP_MUTATE, 1},           {"/healthz", EP_HEALTHZ, 0},
-    {"/readyz", EP_READYZ, 0},           {"/metrics", EP_METRICS, 0},
-};
-
-struct server {
-    const struct wh_config *cfg;
-    struct dpm_metrics *metrics;
-    struct wh_certs *certs;
-    struct wh_policies *policies;
-    struct lws_context *ctx;
-    atomic_int stopping; /* a signal came: not ready, drain, stop */
-    atomic_int done;     /* the event loop has ended: the watcher ends */
-    atomic_int service_done; /* the extra service threads end */
-    atomic_int inflight;
-    /* The connection cap: conn_marks[fd] is 1 while fd is an accepted
-     * connection counted in conns. */
-    atomic_int conns;
-    atomic_uchar *conn_marks;
-    size_t nconn_marks;
-    struct dpm_metric *m_requests, *m_duration, *m_inflight, *m_findings, *m_rejected;
-    struct dpm_metric *m_conns, *m_refused;
-};
-
-static struct server srv;
+static struct wh_server srv;
 static volatile sig_atomic_t got_signal;
+/* Guards srv.ctx between the watcher's wake-ups and its destruction. */
+static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
 
-struct session {
-    enum endpoint ep;
-    const char *ep_name;
-    int status;        /* an answer decided before the body was read: 4xx */
-    char err[512];     /* its message */
-    struct dpm_buf body;
-    unsigned char *resp; /* LWS_PRE + HDR_ROOM bytes of headroom, then the body */
-    size_t resp_len;
-    const char *ctype;
-    const char *allow;
-    const char *operation, *decision;
-    double t0;
-    int counted; /* in flight */
-    int close_after;
-    int body_unread; /* answered before the body was read: linger on close */
-    int body_pending; /* the body is being read, under the --read-timeout timer */
-};
-
-static double now_s(void)
+/* Wakes every service loop; never blocks (the watcher must stay free to
+ * end a process whose loops do not stop). */
+static void wake_loops(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (pthread_mutex_trylock(&ctx_mu) != 0)
+        return;
+    if (srv.ctx)
+        lws_cancel_service(srv.ctx);
+    pthread_mutex_unlock(&ctx_mu);
 }
 
-static void session_reset(struct session *s)
+struct session {
+    struct wh_conn conn;
+    struct wh_response resp;
+    struct wh_labels labels;
+    bool init;
+    bool handshaken;    /* TLS is up and the first bytes came */
+    bool answering;     /* resp is queued: reading is paused */
+    bool written;       /* resp handed to lws_write (maybe partly buffered) */
+    bool cont_pending;  /* "100 Continue" to send */
+    bool reading;       /* a request's first byte is in: its deadline runs */
+    bool linger;        /* close with a lingering close (input left unread) */
+    bool counted;       /* in srv.inflight */
+    double t0;          /* the request's first byte */
+};
+
+static void arm(struct lws *wsi, int seconds)
 {
-    dpm_buf_free(&s->body);
-    free(s->resp);
+    lws_set_timer_usecs(wsi, (lws_usec_t)seconds * LWS_USEC_PER_SEC);
+}
+
+static void uncount(struct session *s)
+{
     if (s->counted) {
+        s->counted = false;
         atomic_fetch_sub(&srv.inflight, 1);
         dpm_metric_add(srv.m_inflight, NULL, -1);
     }
-    memset(s, 0, sizeof(*s));
 }
 
-/* Copies text into a response buffer with the headroom lws_write needs. */
-static void respond(struct lws *wsi, struct session *s, int status, const char *ctype,
-                    const char *text, size_t len)
+/* Queues s->resp: reading pauses until it is out (pipelined requests wait
+ * in lws' buffer and ours), and the answer must be taken by the client
+ * within --read-timeout. */
+static void queue_answer(struct lws *wsi, struct session *s)
 {
-    free(s->resp);
-    s->resp = malloc(LWS_PRE + HDR_ROOM + len + 1);
-    if (!s->resp) {
-        status = 500;
-        text = "out of memory\n";
-        len = strlen(text);
-        ctype = "text/plain; charset=utf-8";
-        s->resp = malloc(LWS_PRE + HDR_ROOM + len + 1);
-        if (!s->resp) {
-            s->close_after = 1;
-            len = 0;
-        }
-    }
-    if (s->resp)
-        memcpy(s->resp + LWS_PRE + HDR_ROOM, text, len);
-    s->resp_len = len;
-    s->status = status;
-    s->ctype = ctype;
+    s->answering = true;
+    s->written = false;
+    lws_rx_flow_control(wsi, 0);
+    arm(wsi, srv.cfg->read_timeout);
     lws_callback_on_writable(wsi);
 }
 
-static void respond_text(struct lws *wsi, struct session *s, int status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void respond_text(struct lws *wsi, struct session *s, int status, const char *fmt, ...)
+static void answer_request(struct lws *wsi, struct session *s)
 {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n > sizeof(msg) - 2)
-        n = (int)sizeof(msg) - 2;
-    msg[n++] = '\n';
-    respond(wsi, s, status, "text/plain; charset=utf-8", msg, (size_t)n);
-}
-
-static int method_is(struct lws *wsi, enum lws_token_indexes t)
-{
-    return lws_hdr_total_length(wsi, t) > 0;
-}
-
-static const char *method_name(struct lws *wsi)
-{
-    if (method_is(wsi, WSI_TOKEN_GET_URI))
-        return "GET";
-    if (method_is(wsi, WSI_TOKEN_POST_URI))
-        return "POST";
-    return "other";
-}
-
-/* The JSON line of a decision worth recording: denials and audit findings.
- * The object itself is never logged (it may carry secrets in annotations). */
-static void log_decision(const struct dpm_review *rv)
-{
-    size_t naudit = dpm_report_count(&rv->report, DPM_SEV_AUDIT);
-    if (rv->allowed && !naudit)
-        return;
-    json_t *reasons = json_array();
-    for (size_t i = 0; i < rv->report.n; i++) {
-        const struct dpm_finding *f = &rv->report.items[i];
-        if (f->severity == DPM_SEV_WARNING)
-            continue;
-        char line[2048];
-        dpm_finding_format(f, line, sizeof(line));
-        /* Cut findings and quoted input may not be valid UTF-8: invalid
-         * bytes become '?' rather than the reason being dropped. */
-        json_array_append_new(reasons, dpm_review_json_text(line));
-    }
-    char object[600];
-    snprintf(object, sizeof(object), "%s%s%s", rv->namespace_, rv->namespace_[0] ? "/" : "", rv->name);
-    /* The request's fields were cut to fit their buffers, maybe inside a
-     * character: the same replacement. */
-    json_t *fields = json_pack("{s:o, s:o, s:o, s:o, s:b, s:o}", "uid", dpm_review_json_text(rv->uid), "user",
-                               dpm_review_json_text(rv->user), "operation", dpm_review_json_text(rv->operation),
-                               "kind", dpm_review_json_text(rv->kind), "dryRun", rv->dry_run,
-                               rv->allowed ? "audit" : "reasons", reasons);
-    dpm_log(rv->allowed ? DPM_LOG_INFO : DPM_LOG_WARN, "webhook", object, fields,
-            rv->allowed ? "admitted with audit findings" : "denied");
-    json_decref(fields);
-}
-
-/* Counts findings by policy (the part of "<policy>/<rule>" before the
- * slash; "builtin" for the contract checks) and severity. */
-static void count_findings(const struct dpm_review *rv)
-{
-    static const char *const sev[] = {"violation", "warning", "audit"};
-    for (size_t i = 0; i < rv->report.n; i++) {
-        const struct dpm_finding *f = &rv->report.items[i];
-        char policy[256];
-        const char *slash = strchr(f->source, '/');
-        if (!f->source[0])
-            snprintf(policy, sizeof(policy), "builtin");
-        else
-            snprintf(policy, sizeof(policy), "%.*s", (int)(slash ? slash - f->source : 255), f->source);
-        const char *v[] = {policy, sev[f->severity]};
-        dpm_metric_add(srv.m_findings, v, 1);
-    }
-}
-
-static void handle_review(struct lws *wsi, struct session *s)
-{
-    static const enum dpm_review_endpoint map[] = {
-        [EP_VALIDATE] = DPM_REVIEW_VALIDATE,
-        [EP_VALIDATE_POLICY] = DPM_REVIEW_VALIDATE_POLICY,
-        [EP_MUTATE] = DPM_REVIEW_MUTATE,
-    };
-    struct dpm_review rv = {0};
-    struct dpm_error err;
-    dpm_error_clear(&err);
-    struct wh_snapshot *snap = wh_policies_acquire(srv.policies);
-    dpm_rc rc = dpm_review_decide(map[s->ep], dpm_buf_str(&s->body), s->body.len, snap->list, snap->n,
-                                  &rv, &err);
-    wh_snapshot_release(snap);
-    if (rc == DPM_EPARSE || rc == DPM_EINVAL) {
-        char msg[1024];
-        dpm_error_format(&err, msg, sizeof(msg));
-        s->decision = "bad-request";
-        respond_text(wsi, s, 400, "%s", msg);
-        goto out;
-    }
-    char *body = NULL;
-    size_t len = 0;
-    if (rc == DPM_OK)
-        rc = dpm_review_response(&rv, &body, &len, &err);
-    if (rc) {
-        s->decision = "error";
-        respond_text(wsi, s, 500, "%s", err.message);
-        goto out;
-    }
-    s->operation = rv.operation[0] == 'C'   ? "CREATE"
-                   : rv.operation[0] == 'U' ? "UPDATE"
-                   : rv.operation[0] == 'D' ? "DELETE"
-                                            : "other";
-    s->decision = !rv.allowed ? "denied"
-                  : dpm_report_count(&rv.report, DPM_SEV_WARNING) ? "allowed-with-warnings"
-                  : rv.patch && json_array_size(rv.patch)         ? "patched"
-                                                                  : "allowed";
-    if (!rv.allowed)
-        dpm_metric_add(srv.m_rejected, NULL, 1);
-    count_findings(&rv);
-    log_decision(&rv);
-    respond(wsi, s, 200, "application/json", body, len);
-    free(body);
-out:
-    dpm_review_clear(&rv);
-}
-
-static void handle_get(struct lws *wsi, struct session *s)
-{
-    if (s->ep == EP_HEALTHZ) {
-        respond_text(wsi, s, 200, "ok");
-    } else if (s->ep == EP_READYZ) {
-        if (atomic_load(&srv.stopping))
-            respond_text(wsi, s, 503, "shutting down");
-        else if (!wh_policies_synced(srv.policies))
-            respond_text(wsi, s, 503, "policy cache not synced");
-        else
-            respond_text(wsi, s, 200, "ok");
-    } else {
-        struct dpm_buf b = DPM_BUF_INIT(16u << 20);
-        if (dpm_metrics_render(srv.metrics, &b) != DPM_OK)
-            respond_text(wsi, s, 500, "metrics too large");
-        else
-            respond(wsi, s, 200, "text/plain; version=0.0.4; charset=utf-8", dpm_buf_str(&b), b.len);
-        dpm_buf_free(&b);
-    }
-}
-
-/* LWS_CALLBACK_HTTP: the request line and headers are in. */
-static int on_request(struct lws *wsi, struct session *s, const char *path)
-{
-    session_reset(s);
-    s->t0 = now_s();
-    s->decision = "n/a";
-    s->operation = "n/a";
-    dpm_buf_init(&s->body, srv.cfg->max_body);
-    const struct route *r = NULL;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (strcmp(path, routes[i].path) == 0)
-            r = &routes[i];
-    s->ep = r ? r->ep : EP_NONE;
-    s->ep_name = r ? r->path : "other";
-    s->counted = 1;
+    s->counted = true;
     atomic_fetch_add(&srv.inflight, 1);
     dpm_metric_add(srv.m_inflight, NULL, 1);
+    s->labels = (struct wh_labels){.close = atomic_load(&srv.stopping) != 0};
+    wh_handle(&srv, &s->conn, &s->resp, &s->labels);
+    queue_answer(wsi, s);
+}
 
-    char clen[32] = "";
-    lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH);
-    int has_body = clen[0] ? atoll(clen) > 0 : lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-    int post = method_is(wsi, WSI_TOKEN_POST_URI);
-    int get = method_is(wsi, WSI_TOKEN_GET_URI);
-    /* "Connection: close": say so in the response and close after it
-     * (with close_notify), so the client knows the stream ends there. */
-    char conn[64] = "";
-    if (lws_hdr_copy(wsi, conn, sizeof(conn), WSI_TOKEN_CONNECTION) > 0 && strcasestr(conn, "close"))
-        s->close_after = 1;
+static void answer_refusal(struct lws *wsi, struct session *s, const struct dpm_error *err)
+{
+    wh_handle_refusal(err, &s->resp, &s->labels);
+    s->linger = true;
+    if (!s->reading)
+        s->t0 = wh_now();
+    queue_answer(wsi, s);
+}
 
-    if (!clen[0] && has_body) {
-        /* lws 4.1 does not decode chunked request bodies: waiting for one
-         * would only end at the read timeout.  kube-apiserver always sends
-         * Content-Length; the connection closes after (the body is unread). */
-        s->close_after = 1;
-        s->body_unread = 1;
-        respond_text(wsi, s, 411, "Content-Length is required (chunked request bodies are not accepted)");
-        return 0;
-    }
-    if (!r) {
-        s->status = 404;
-        snprintf(s->err, sizeof(s->err), "no such endpoint %s", path);
-    } else if (r->post && !post) {
-        s->status = 405;
-        s->allow = "POST";
-        snprintf(s->err, sizeof(s->err), "%s takes POST, not %s", path, method_name(wsi));
-    } else if (!r->post && !get) {
-        s->status = 405;
-        s->allow = "GET";
-        snprintf(s->err, sizeof(s->err), "%s takes GET, not %s", path, method_name(wsi));
-    } else if (r->post) {
-        char ctype[128] = "";
-        lws_hdr_copy(wsi, ctype, sizeof(ctype), WSI_TOKEN_HTTP_CONTENT_TYPE);
-        size_t l = strcspn(ctype, ";");
-        while (l && ctype[l - 1] == ' ')
-            l--;
-        if (l != strlen("application/json") || strncasecmp(ctype, "application/json", l) != 0) {
-            s->status = 415;
-            snprintf(s->err, sizeof(s->err), "Content-Type must be application/json, not \"%s\"", ctype);
-        } else if (clen[0] && (unsigned long long)atoll(clen) > srv.cfg->max_body) {
-            /* Refuse before reading it; the connection closes after. */
-            s->close_after = 1;
-            s->body_unread = 1;
-            respond_text(wsi, s, 413, "request body of %s bytes is over the limit of %zu bytes", clen,
-                         srv.cfg->max_body);
+/* Frames what has arrived: a complete request is answered, a refused one
+ * answered and closed, a partial one waits under its deadline. */
+static int process(struct lws *wsi, struct session *s)
+{
+    for (;;) {
+        struct dpm_error err;
+        dpm_error_clear(&err);
+        switch (wh_conn_next(&s->conn, &err)) {
+        case WH_STEP_MORE:
+            if (s->conn.started && !s->reading) {
+                s->reading = true;
+                s->t0 = wh_now();
+                arm(wsi, srv.cfg->read_timeout);
+            }
             return 0;
-        } else if (!has_body) {
-            s->status = 400;
-            snprintf(s->err, sizeof(s->err), "empty request body: an AdmissionReview is expected");
+        case WH_STEP_CONTINUE:
+            s->cont_pending = true;
+            lws_callback_on_writable(wsi);
+            continue;
+        case WH_STEP_REQUEST:
+            answer_request(wsi, s);
+            return 0;
+        case WH_STEP_ERROR:
+            answer_refusal(wsi, s, &err);
+            return 0;
+        case WH_STEP_WAIT:
+            return 0;
         }
     }
-    if (has_body) {
-        /* The answer waits for the body, so the connection stays in sync.
-         * lws re-arms its own body timeout on every read, so a client
-         * trickling a byte a second would never meet it: a timer bounds
-         * the whole body to --read-timeout (LWS_CALLBACK_TIMER). */
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, srv.cfg->read_timeout);
-        s->body_pending = 1;
-        lws_set_timer_usecs(wsi, (lws_usec_t)srv.cfg->read_timeout * LWS_USEC_PER_SEC);
-        return 0;
-    }
-    if (s->status)
-        respond_text(wsi, s, s->status, "%s", s->err);
-    else
-        handle_get(wsi, s);
-    return 0;
+}
+
+static void count_answer(struct session *s)
+{
+    int st = s->resp.status;
+    char code[4] = {(char)('0' + st / 100 % 10), (char)('0' + st / 10 % 10), (char)('0' + st % 10), 0};
+    const char *labels[] = {s->labels.endpoint, s->labels.operation, s->labels.decision, code};
+    dpm_metric_add(srv.m_requests, labels, 1);
+    const char *dl[] = {s->labels.endpoint};
+    dpm_metric_observe(srv.m_duration, dl, wh_now() - s->t0);
 }
 
 static int on_writeable(struct lws *wsi, struct session *s)
 {
-    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned int)s->status, s->ctype, s->resp_len, &p, end))
-        return 1;
-    if (s->allow && lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-                                                (const unsigned char *)s->allow, (int)strlen(s->allow), &p, end))
-        return 1;
-    if (s->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                                      (const unsigned char *)"close", 5, &p, end))
-        return 1;
-    if (lws_finalize_http_header(wsi, &p, end))
-        return 1;
-    /* Headers and body in one write (HTTP/1.1 only, see ALPN below: lws
-     * passes LWS_WRITE_HTTP_HEADERS bytes through as they are, and whatever
-     * the socket does not take now it buffers and sends first). */
-    size_t hlen = (size_t)(p - start);
-    if (hlen > HDR_ROOM || !s->resp)
-        return 1;
-    unsigned char *out = s->resp + LWS_PRE + HDR_ROOM - hlen;
-    memcpy(out, start, hlen);
-    if (lws_write(wsi, out, hlen + s->resp_len, LWS_WRITE_HTTP_HEADERS) < 0)
-        return 1;
-    char code[4] = {(char)('0' + s->status / 100 % 10), (char)('0' + s->status / 10 % 10),
-                    (char)('0' + s->status % 10), 0};
-    const char *labels[] = {s->ep_name, s->operation, s->decision, code};
-    dpm_metric_add(srv.m_requests, labels, 1);
-    const char *dl[] = {s->ep_name};
-    dpm_metric_observe(srv.m_duration, dl, now_s() - s->t0);
-    int close = s->close_after, unread = s->body_unread;
-    session_reset(s);
+    if (s->cont_pending) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        unsigned char buf[WH_PRE + sizeof(cont)];
+        s->cont_pending = false;
+        if (!s->answering) { /* the final answer makes the interim one moot */
+            memcpy(buf + WH_PRE, cont, sizeof(cont) - 1);
+            if (lws_write(wsi, buf + WH_PRE, sizeof(cont) - 1, LWS_WRITE_RAW) < 0)
+                return -1;
+            return 0;
+        }
+    }
+    if (!s->answering)
+        return 0;
+    if (!s->written) {
+        if (!s->resp.mem || !s->resp.len)
+            return -1; /* no memory for an answer */
+        s->written = true;
+        if (lws_write(wsi, s->resp.mem + WH_PRE, s->resp.len, LWS_WRITE_RAW) < 0)
+            return -1;
+    }
+    /* lws sends what the socket did not take first, and calls back when
+     * it is out: only then is the answer complete. */
+    if (lws_partial_buffered(wsi))
+        return 0;
+    count_answer(s);
+    uncount(s);
+    bool close = s->resp.close || s->labels.close;
+    wh_response_free(&s->resp);
+    s->answering = false;
     if (close) {
         /* An orderly TLS shutdown (close_notify) before the close, as nginx
-         * does: clients then see the end of the stream, not an error.  Only
-         * when the response is all out: lws sends what it still buffers
-         * before closing, and the alert must not overtake it. */
+         * does: clients then see the end of the stream, not an error. */
         SSL *ssl = lws_get_ssl(wsi);
-        if (ssl && !lws_partial_buffered(wsi)) {
+        if (ssl) {
             SSL_shutdown(ssl);
-            if (unread)
+            if (s->linger)
                 wh_linger_start(lws_get_socket_fd(wsi), srv.cfg->read_timeout);
         }
         return -1;
     }
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    bool more = wh_conn_done(&s->conn);
+    s->reading = false;
+    lws_rx_flow_control(wsi, 1);
+    arm(wsi, srv.cfg->idle_timeout);
+    return more ? process(wsi, s) : 0;
+}
+
+/* A deadline passed: the request did not arrive whole within
+ * --read-timeout of its first byte (answered 408 if it began), the answer
+ * was not taken, or the connection was idle past --idle-timeout. */
+static int on_timer(struct lws *wsi, struct session *s)
+{
+    dpm_metric_add(srv.m_timeouts, NULL, 1);
+    if (s->answering)
+        return -1;
+    if (!s->reading) {
+        SSL *ssl = lws_get_ssl(wsi); /* idle: an orderly end of the stream */
+        if (ssl && s->handshaken)
+            SSL_shutdown(ssl);
+        return -1;
+    }
+    struct dpm_error err;
+    dpm_error_set(&err, DPM_ETIMEDOUT, NULL, "the request did not arrive whole within %d s", srv.cfg->read_timeout);
+    err.http_status = 408;
+    s->conn.phase = WH_PHASE_BROKEN;
+    answer_refusal(wsi, s, &err);
+    return 0;
 }
 
 /* A new connection is admitted while fewer than --max-connections are
@@ -445,6 +267,16 @@ static void conn_release(int fd)
     }
 }
 
+static void session_end(struct session *s)
+{
+    if (!s || !s->init)
+        return;
+    uncount(s);
+    wh_conn_free(&s->conn);
+    wh_response_free(&s->resp);
+    s->init = false;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     struct session *s = user;
@@ -467,47 +299,54 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_WSI_DESTROY:
         conn_release(lws_get_socket_fd(wsi)); /* listener, pipe: never marked */
         return 0;
-    case LWS_CALLBACK_HTTP:
-        return on_request(wsi, s, (const char *)in);
-    case LWS_CALLBACK_HTTP_BODY:
-        if (!s->status && dpm_buf_add(&s->body, in, len) != DPM_OK) {
-            s->status = 413;
-            snprintf(s->err, sizeof(s->err), "request body is over the limit of %zu bytes", srv.cfg->max_body);
-            s->close_after = 1;
+    case LWS_CALLBACK_RAW_ADOPT: {
+        struct dpm_http_limits lim = DPM_HTTP_LIMITS_DEFAULT;
+        lim.max_body = srv.cfg->max_body;
+        memset(s, 0, sizeof(*s));
+        wh_conn_init(&s->conn, &lim);
+        s->init = true;
+        /* The TLS handshake and the first request within --read-timeout. */
+        s->reading = true;
+        s->t0 = wh_now();
+        arm(wsi, srv.cfg->read_timeout);
+        return 0;
+    }
+    case LWS_CALLBACK_RAW_RX: {
+        struct dpm_error err;
+        dpm_error_clear(&err);
+        if (!s || !s->init)
+            return -1;
+        if (!s->handshaken) {
+            /* lws bounds the time from the TLS handshake to the first read
+             * (PENDING_TIMEOUT_ESTABLISH_WITH_SERVER, --read-timeout) and,
+             * for a raw socket, never clears it: our deadlines rule now. */
+            s->handshaken = true;
+            lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         }
-        return 0;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-        s->body_pending = 0;
-        lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
-        if (s->ctype)
-            return 0; /* answered before the body (413): already on its way */
-        if (s->status)
-            respond_text(wsi, s, s->status, "%s", s->err);
-        else
-            handle_review(wsi, s);
-        return 0;
-    case LWS_CALLBACK_TIMER:
-        /* The body did not arrive within --read-timeout of the headers:
-         * close, as for headers that do not (its slot is freed). */
-        return s && s->body_pending ? -1 : 0;
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (!s->ctype)
+        if (wh_conn_feed(&s->conn, in, len, &err) != DPM_OK) {
+            if (!s->answering) {
+                s->conn.phase = WH_PHASE_BROKEN;
+                answer_refusal(wsi, s, &err);
+            }
             return 0;
-        return on_writeable(wsi, s);
-    case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (s)
-            session_reset(s);
+        }
+        return s->answering ? 0 : process(wsi, s);
+    }
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        return s && s->init ? on_writeable(wsi, s) : 0;
+    case LWS_CALLBACK_TIMER:
+        return s && s->init ? on_timer(wsi, s) : 0;
+    case LWS_CALLBACK_RAW_CLOSE:
+        session_end(s);
         return 0;
     default:
         break;
     }
-    return lws_callback_http_dummy(wsi, reason, user, in, len);
+    return 0;
 }
 
 static const struct lws_protocols protocols[] = {
-    {"http", callback, sizeof(struct session), 0, 0, NULL, 0},
+    {"dpm-http", callback, sizeof(struct session), WH_RX_BYTES, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -517,22 +356,43 @@ static void on_signal(int sig)
     got_signal = 1;
 }
 
-/* Polls the certificate and policy files, turns a signal into a stop, and
- * keeps waking the event loop while it drains so it sees the deadline. */
+static void loop_seen(int tsi)
+{
+    atomic_store(&srv.loop_seen_ms[tsi], (long long)(wh_now() * 1000));
+}
+
+/* Polls the certificate and policy files, wakes every loop each second
+ * (liveness), turns a signal into a stop, keeps waking the loops while
+ * they drain, and ends the process if they do not stop in time. */
 static void *watcher(void *arg)
 {
     (void)arg;
     int interval = srv.cfg->reload_interval_ms > 0 ? srv.cfg->reload_interval_ms : 1000;
-    int waited = 0;
+    int waited = 0, ticked = 0;
+    double stop_at = 0;
     while (!atomic_load(&srv.done)) {
         wh_linger_service(50);
-        if (got_signal)
+        if (got_signal && !atomic_load(&srv.stopping))
             atomic_store(&srv.stopping, 1);
         if (atomic_load(&srv.stopping)) {
-            lws_cancel_service(srv.ctx);
+            if (stop_at == 0)
+                stop_at = wh_now();
+            if (wh_now() - stop_at > WH_STOP_SECONDS) {
+                /* A loop did not come back: a wedged process must still
+                 * end on SIGTERM, as the kubelet expects. */
+                dpm_log(DPM_LOG_ERROR, "webhook", NULL, NULL, "event loops did not stop within %.1f s: exiting",
+                        WH_STOP_SECONDS);
+                _exit(1);
+            }
+            wake_loops();
             continue;
         }
         waited += 50;
+        ticked += 50;
+        if (ticked >= 1000) {
+            ticked = 0;
+            wake_loops();
+        }
         if (waited >= interval) {
             waited = 0;
             wh_certs_poll(srv.certs);
@@ -551,33 +411,6 @@ static void lws_logger(int level, const char *line)
     dpm_log(level == LLL_ERR ? DPM_LOG_ERROR : DPM_LOG_WARN, "webhook", NULL, NULL, "lws: %.*s", (int)n, line);
 }
 
-static int register_metrics(void)
-{
-    static const char *const req_labels[] = {"endpoint", "operation", "decision", "code", NULL};
-    static const char *const ep_label[] = {"endpoint", NULL};
-    static const char *const finding_labels[] = {"policy", "severity", NULL};
-    srv.m_requests = dpm_metrics_add(srv.metrics, DPM_COUNTER, "dpm_webhook_requests_total",
-                                     "Requests by endpoint, operation, decision and HTTP code.", req_labels,
-                                     NULL, 0, NULL);
-    srv.m_duration = dpm_metrics_add(srv.metrics, DPM_HISTOGRAM, "dpm_webhook_request_duration_seconds",
-                                     "Time from the request's headers to its response.", ep_label, NULL, 0,
-                                     NULL);
-    srv.m_inflight = dpm_metrics_add(srv.metrics, DPM_GAUGE, "dpm_webhook_inflight_requests",
-                                     "Requests being read or answered.", NULL, NULL, 0, NULL);
-    srv.m_findings = dpm_metrics_add(srv.metrics, DPM_COUNTER, "dpm_webhook_findings_total",
-                                     "Findings by policy and severity (violation, warning, audit).",
-                                     finding_labels, NULL, 0, NULL);
-    srv.m_rejected = dpm_metrics_add(srv.metrics, DPM_COUNTER, "dpm_webhook_rejections_total",
-                                     "Admission requests denied.", NULL, NULL, 0, NULL);
-    srv.m_conns = dpm_metrics_add(srv.metrics, DPM_GAUGE, "dpm_webhook_open_connections",
-                                  "Client connections open (at most --max-connections).", NULL, NULL, 0, NULL);
-    srv.m_refused = dpm_metrics_add(srv.metrics, DPM_COUNTER, "dpm_webhook_connections_refused_total",
-                                    "Connections closed at once because --max-connections were open.", NULL,
-                                    NULL, 0, NULL);
-    return srv.m_requests && srv.m_duration && srv.m_inflight && srv.m_findings && srv.m_rejected &&
-           srv.m_conns && srv.m_refused;
-}
-
 /* Extra event-loop threads: each serves the connections lws assigns to its
  * service thread index.  A review is a pure function of the request and a
  * policy snapshot, metrics and the policy cache lock internally, so the
@@ -587,11 +420,90 @@ static void *service_thread(void *arg)
     int tsi = (int)(intptr_t)arg;
     struct dpm_arena *arena = dpm_arena_new(ARENA_BYTES); /* NULL: plain malloc */
     dpm_arena_thread_set(arena);
-    while (!atomic_load(&srv.service_done))
+    while (!atomic_load(&srv.service_done)) {
         lws_service_tsi(srv.ctx, 0, tsi);
+        loop_seen(tsi);
+    }
     dpm_arena_thread_set(NULL);
     dpm_arena_free(arena);
     return NULL;
+}
+
+static void print_error(const char *what, const struct dpm_error *err)
+{
+    char msg[1024];
+    dpm_error_format(err, msg, sizeof(msg));
+    fprintf(stderr, "dpm webhook: %s%s%s\n", what ? what : "", what ? ": " : "", msg);
+}
+
+/* The certificates (files or --self-signed-secret) and the policies. */
+static int load_inputs(const struct wh_config *cfg, struct wh_selfsigned **selfsigned)
+{
+    struct dpm_error err;
+    dpm_error_clear(&err);
+    if (cfg->self_signed_secret) {
+        /* The pair comes from the Secret, never from files. */
+        if (wh_selfsigned_new(cfg, selfsigned, &err) != DPM_OK ||
+            wh_certs_new_pem(wh_selfsigned_cert_pem(*selfsigned), wh_selfsigned_key_pem(*selfsigned), srv.metrics,
+                             &srv.certs, &err) != DPM_OK) {
+            char what[300];
+            snprintf(what, sizeof(what), "--self-signed-secret %s", cfg->self_signed_secret);
+            print_error(what, &err);
+            return -1;
+        }
+    } else if (wh_certs_new(cfg->cert_file, cfg->key_file, srv.metrics, &srv.certs, &err) != DPM_OK) {
+        print_error(NULL, &err);
+        return -1;
+    }
+    if (wh_policies_new(cfg, srv.metrics, &srv.policies, &err) != DPM_OK) {
+        print_error(NULL, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static struct lws_context *create_context(const struct wh_config *cfg, struct wh_selfsigned *selfsigned)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = cfg->port;
+    info.iface = cfg->listen_addr;
+    info.protocols = protocols;
+    /* Raw TLS sockets bound to our protocol: HTTP framing is conn.c's
+     * (see the top of this file for why). */
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6 |
+                   LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+    info.listen_accept_role = "raw-skt";
+    info.listen_accept_protocol = "dpm-http";
+    info.pt_serv_buf_size = WH_RX_BYTES;
+    info.alpn = "http/1.1";
+    info.ssl_cert_filepath = cfg->cert_file;
+    info.ssl_private_key_filepath = cfg->key_file;
+    if (selfsigned) {
+        /* lws loads an initial pair from memory; the certificate callback
+         * of wh_certs_attach() serves the current one on every handshake. */
+        const char *cp = wh_selfsigned_cert_pem(selfsigned), *kp = wh_selfsigned_key_pem(selfsigned);
+        info.server_ssl_cert_mem = cp;
+        info.server_ssl_cert_mem_len = (unsigned)strlen(cp);
+        info.server_ssl_private_key_mem = kp;
+        info.server_ssl_private_key_mem_len = (unsigned)strlen(kp);
+    }
+    info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION;
+    if (cfg->client_ca) {
+        info.ssl_ca_filepath = cfg->client_ca;
+        info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+    }
+    /* lws bounds the TLS handshake by timeout_secs; our own timer bounds
+     * the handshake and the first request together (RAW_ADOPT). */
+    info.timeout_secs = (unsigned)cfg->read_timeout;
+    int nthreads = cfg->threads > 0 ? cfg->threads : 1;
+    info.count_threads = (unsigned)nthreads;
+    /* conn_admit() enforces --max-connections; lws' own per-thread table
+     * must only never be the tighter limit (lws gives a new connection to
+     * the thread with the fewest): the cap plus the listener, the wake-up
+     * pipe and room for descriptors that are closing. */
+    info.fd_limit_per_thread = (unsigned)cfg->max_connections + 16;
+    return lws_create_context(&info);
 }
 
 int wh_serve(const struct wh_config *cfg)
@@ -615,94 +527,35 @@ int wh_serve(const struct wh_config *cfg)
     arena = dpm_arena_new(ARENA_BYTES);
     dpm_arena_thread_set(arena);
     srv.metrics = dpm_metrics_new();
-    if (!srv.metrics || !register_metrics() || !srv.conn_marks) {
+    if (!srv.metrics || !wh_register_metrics(&srv) || !srv.conn_marks) {
         fprintf(stderr, "dpm webhook: out of memory\n");
         goto out;
     }
-    if (cfg->self_signed_secret) {
-        /* The pair comes from the Secret, never from files. */
-        if (wh_selfsigned_new(cfg, &selfsigned, &err) != DPM_OK ||
-            wh_certs_new_pem(wh_selfsigned_cert_pem(selfsigned), wh_selfsigned_key_pem(selfsigned), srv.metrics,
-                             &srv.certs, &err) != DPM_OK) {
-            char msg[1024];
-            dpm_error_format(&err, msg, sizeof(msg));
-            fprintf(stderr, "dpm webhook: --self-signed-secret %s: %s\n", cfg->self_signed_secret, msg);
-            goto out;
-        }
-    } else if (wh_certs_new(cfg->cert_file, cfg->key_file, srv.metrics, &srv.certs, &err) != DPM_OK) {
-        char msg[1024];
-        dpm_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "dpm webhook: %s\n", msg);
+    if (load_inputs(cfg, &selfsigned) != 0)
         goto out;
-    }
-    if (wh_policies_new(cfg, srv.metrics, &srv.policies, &err) != DPM_OK) {
-        char msg[1024];
-        dpm_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "dpm webhook: %s\n", msg);
-        goto out;
-    }
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = cfg->port;
-    info.iface = cfg->listen_addr;
-    info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6;
-    /* HTTP/1.1 only: lws 4.1's HTTP/2 server stalls on responses past its
-     * 4 KiB buffer (a /metrics page, a long denial), and kube-apiserver
-     * speaks HTTP/1.1 to a webhook that offers only that. */
-    info.alpn = "http/1.1";
-    info.ssl_cert_filepath = cfg->cert_file;
-    info.ssl_private_key_filepath = cfg->key_file;
-    if (selfsigned) {
-        /* lws loads an initial pair from memory; the certificate callback
-         * of wh_certs_attach() serves the current one on every handshake. */
-        const char *cp = wh_selfsigned_cert_pem(selfsigned), *kp = wh_selfsigned_key_pem(selfsigned);
-        info.server_ssl_cert_mem = cp;
-        info.server_ssl_cert_mem_len = (unsigned)strlen(cp);
-        info.server_ssl_private_key_mem = kp;
-        info.server_ssl_private_key_mem_len = (unsigned)strlen(kp);
-    }
-    info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION;
-    if (cfg->client_ca) {
-        info.ssl_ca_filepath = cfg->client_ca;
-        info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
-    }
-    /* lws' timeouts: timeout_secs bounds the TLS handshake (a TCP client
-     * that never completes it) and each wait for body data;
-     * timeout_secs_ah_idle the wait for a request's headers once the
-     * connection is up (a client that completed TLS and sends nothing);
-     * keepalive_timeout the wait for the next request on a kept-alive
-     * connection.  A connection cut by one of them frees its slot of
-     * --max-connections. */
-    info.timeout_secs = (unsigned)cfg->read_timeout;
-    info.timeout_secs_ah_idle = (unsigned)cfg->read_timeout;
-    info.keepalive_timeout = cfg->idle_timeout > 0 ? cfg->idle_timeout : 60;
-    int nthreads = cfg->threads > 0 ? cfg->threads : 1;
-    info.count_threads = (unsigned)nthreads;
-    /* conn_admit() enforces --max-connections; lws' own per-thread table
-     * must only never be the tighter limit (lws gives a new connection to
-     * the thread with the fewest): the cap plus the listener, the wake-up
-     * pipe and room for descriptors that are closing. */
-    info.fd_limit_per_thread = (unsigned)cfg->max_connections + 16;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    srv.ctx = lws_create_context(&info);
+    srv.ctx = create_context(cfg, selfsigned);
     if (!srv.ctx) {
         fprintf(stderr, "dpm webhook: cannot listen on %s:%d with %s\n", cfg->listen_addr, cfg->port,
-                cfg->cert_file);
+                cfg->cert_file ? cfg->cert_file : "the certificate from the Secret");
         goto out;
     }
     if (selfsigned && wh_selfsigned_start(selfsigned, srv.certs, &err) != DPM_OK) {
-        fprintf(stderr, "dpm webhook: %s\n", err.message);
+        print_error(NULL, &err);
         goto out;
     }
+    srv.nloops = lws_get_count_threads(srv.ctx);
+    if (srv.nloops > WH_MAX_THREADS)
+        srv.nloops = WH_MAX_THREADS;
+    for (int t = 0; t < srv.nloops; t++)
+        loop_seen(t);
     if (pthread_create(&th, NULL, watcher, NULL) != 0)
         goto out;
     th_started = 1;
-    nthreads = lws_get_count_threads(srv.ctx);
-    for (int t = 1; t < nthreads && t < WH_MAX_THREADS; t++)
+    for (int t = 1; t < srv.nloops; t++)
         if (pthread_create(&svc[nsvc], NULL, service_thread, (void *)(intptr_t)t) == 0)
             nsvc++;
     /* With port 0 the kernel picked one: report the real one. */
@@ -711,11 +564,13 @@ int wh_serve(const struct wh_config *cfg)
     dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving on https://%s:%d", cfg->listen_addr, port);
     printf("ready https://%s:%d\n", cfg->listen_addr, port);
     fflush(stdout);
-    while (!atomic_load(&srv.stopping))
+    while (!atomic_load(&srv.stopping)) {
         lws_service(srv.ctx, 0);
+        loop_seen(0);
+    }
     /* Drain: answer what is in flight (bounded), then close. */
-    double deadline = now_s() + 5;
-    while (atomic_load(&srv.inflight) > 0 && now_s() < deadline)
+    double deadline = wh_now() + WH_DRAIN_SECONDS;
+    while (atomic_load(&srv.inflight) > 0 && wh_now() < deadline)
         lws_service(srv.ctx, 0);
     dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "stopped");
     rc = 0;
@@ -725,11 +580,14 @@ out:
         lws_cancel_service(srv.ctx);
         pthread_join(svc[t], NULL);
     }
+    pthread_mutex_lock(&ctx_mu);
+    if (srv.ctx)
+        lws_context_destroy(srv.ctx);
+    srv.ctx = NULL;
+    pthread_mutex_unlock(&ctx_mu);
     atomic_store(&srv.done, 1);
     if (th_started)
         pthread_join(th, NULL);
-    if (srv.ctx)
-        lws_context_destroy(srv.ctx);
     wh_policies_free(srv.policies);
     wh_selfsigned_free(selfsigned); /* its thread uses certs: stopped first */
     wh_certs_free(srv.certs);

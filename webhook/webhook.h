@@ -3,12 +3,15 @@
 #ifndef DPM_WEBHOOK_H
 #define DPM_WEBHOOK_H
 
+#include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dpm/buf.h"
 #include "dpm/error.h"
+#include "dpm/http1.h"
 #include "dpm/metrics.h"
 #include "dpm/policy.h"
 
@@ -130,6 +133,125 @@ void wh_linger_start(int fd, int seconds);
 void wh_linger_service(int ms);
 /* Closes every lingering socket (at exit). */
 void wh_linger_close_all(void);
+
+/* ---- one connection's HTTP/1.1 framing (webhook/conn.c) ---------------- */
+
+/* lws' service buffer: the most one read hands over. */
+#define WH_RX_BYTES 16384
+/* Room lws_write() needs in front of what it sends. */
+#define WH_PRE LWS_PRE
+/* The response head: status line and our few fields. */
+#define WH_HDR_ROOM 512
+
+enum wh_phase {
+    WH_PHASE_HEAD,   /* reading a request head */
+    WH_PHASE_BODY,   /* reading its body */
+    WH_PHASE_ANSWER, /* a whole request is in: its answer is pending */
+    WH_PHASE_BROKEN, /* framing lost: answer, then close */
+};
+
+enum wh_step {
+    WH_STEP_MORE,     /* read more */
+    WH_STEP_CONTINUE, /* send "HTTP/1.1 100 Continue", then read more */
+    WH_STEP_REQUEST,  /* a request is complete: c->req, wh_conn_body() */
+    WH_STEP_ERROR,    /* a refusal: err->http_status and message; answer and close */
+    WH_STEP_WAIT,     /* an answer is pending: nothing to do until wh_conn_done() */
+};
+
+struct wh_conn {
+    struct dpm_http_limits lim;
+    struct dpm_buf in;          /* received, not yet consumed */
+    struct dpm_http_scan scan;
+    struct dpm_http_request req;
+    struct dpm_http_chunked ch;
+    enum wh_phase phase;
+    size_t body_len;            /* the decoded body */
+    size_t raw_body_len;        /* its bytes on the wire */
+    bool continue_sent;
+    bool started;               /* bytes of the next request have arrived */
+};
+
+/* A connection's state; lim is copied.  wh_conn_free() releases the
+ * buffer (accepts NULL). */
+void wh_conn_init(struct wh_conn *c, const struct dpm_http_limits *lim);
+void wh_conn_free(struct wh_conn *c);
+/* Appends received bytes.  Past the buffer's cap (a head and a body at
+ * their limits plus one read): DPM_ELIMIT with http_status 413; the caller
+ * answers and closes.  On error the buffer is left unaltered. */
+dpm_rc wh_conn_feed(struct wh_conn *c, const void *data, size_t len, struct dpm_error *err);
+/* The next thing to do (see enum wh_step). */
+enum wh_step wh_conn_next(struct wh_conn *c, struct dpm_error *err);
+/* The complete request's body (body_len bytes; for chunked, decoded),
+ * valid until wh_conn_done(). */
+const char *wh_conn_body(const struct wh_conn *c);
+/* The request is answered: drops its bytes.  Returns true when bytes of a
+ * next (pipelined) request are already in. */
+bool wh_conn_done(struct wh_conn *c);
+/* A span of the current request as a C string, cut to size. */
+const char *wh_conn_span(const struct wh_conn *c, struct dpm_http_span s, char *out, size_t size);
+
+/* A response, head and body in one buffer after WH_PRE bytes of room, so
+ * one lws_write() sends it. */
+struct wh_response {
+    unsigned char *mem; /* WH_PRE + len bytes; owned */
+    size_t len;
+    int status;
+    bool close;
+};
+/* Builds the status line, date, content-type, content-length, allow (when
+ * not NULL), "connection: close" (when close) and the body (not with
+ * head_only: HEAD gets the GET's fields without the body).  On error the
+ * response is left without memory (len 0). */
+dpm_rc wh_response_build(struct wh_response *r, int status, const char *ctype, const char *allow,
+                         bool close, bool head_only, const char *body, size_t len);
+void wh_response_free(struct wh_response *r);
+
+/* ---- the server's shared state (server.c, handlers.c) ----------------- */
+
+#define WH_MAX_THREADS 64
+/* A service loop that has not come round for this long is wedged:
+ * /healthz says so (the watcher wakes every loop each second). */
+#define WH_LIVENESS_SECONDS 10
+
+struct wh_server {
+    const struct wh_config *cfg;
+    struct dpm_metrics *metrics;
+    struct wh_certs *certs;
+    struct wh_policies *policies;
+    struct lws_context *ctx;
+    atomic_int stopping;     /* a signal came: not ready, drain, stop */
+    atomic_int done;         /* the event loops have ended: the watcher ends */
+    atomic_int service_done; /* the extra service threads end */
+    atomic_int inflight;
+    /* The connection cap: conn_marks[fd] is 1 while fd is an accepted
+     * connection counted in conns. */
+    atomic_int conns;
+    atomic_uchar *conn_marks;
+    size_t nconn_marks;
+    /* Liveness: when each service loop last returned, in ms of CLOCK_MONOTONIC. */
+    int nloops;
+    atomic_llong loop_seen_ms[WH_MAX_THREADS];
+    struct dpm_metric *m_requests, *m_duration, *m_inflight, *m_findings, *m_rejected;
+    struct dpm_metric *m_conns, *m_refused, *m_timeouts;
+};
+
+/* What a request was, for the metrics and the answer's framing. */
+struct wh_labels {
+    const char *endpoint, *operation, *decision; /* static strings */
+    bool close;     /* in: the server closes after it; out: also when the request asked */
+    bool head_only; /* HEAD: no body */
+};
+
+/* CLOCK_MONOTONIC in seconds. */
+double wh_now(void);
+/* The answer to a complete request (c->req, its body): routing, reviews,
+ * health.  Fills *r (on no memory r->len is 0 and l->close set). */
+void wh_handle(struct wh_server *sv, const struct wh_conn *c, struct wh_response *r, struct wh_labels *l);
+/* The answer to a refused request (err->http_status, err->message);
+ * always closes. */
+void wh_handle_refusal(const struct dpm_error *err, struct wh_response *r, struct wh_labels *l);
+/* Registers the server's metrics in sv->metrics; 0 on no memory. */
+int wh_register_metrics(struct wh_server *sv);
 
 /* ---- the server (webhook/server.c) ------------------------------------ */
 
