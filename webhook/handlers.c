@@ -159,7 +159,7 @@ static bool loops_alive(struct wh_server *sv, char *why, size_t size)
     double now = wh_now();
     for (int t = 0; t < sv->nloops; t++) {
         double last = (double)atomic_load(&sv->loop_seen_ms[t]) / 1000.0;
-        if (now - last > WH_LIVENESS_SECONDS) {
+        if (now - last > sv->cfg->liveness_timeout) {
             snprintf(why, size, "event loop %d has not run for %.0f s", t, now - last);
             return false;
         }

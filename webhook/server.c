@@ -29,6 +29,10 @@
  * new connection is closed at once).  A connection refused for its framing
  * is answered, then closed with a lingering close, so the client reads the
  * answer rather than a TCP reset. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -36,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dpm/arena.h"
@@ -50,7 +55,14 @@
 
 static struct wh_server srv;
 static volatile sig_atomic_t got_signal;
-/* Guards srv.ctx between the watcher's wake-ups and its destruction. */
+/* The event loop this thread runs (0: the main thread). */
+static _Thread_local int this_loop;
+/* Tests only (DPM_WEBHOOK_TEST_WEDGE=SECONDS): the first request read by
+ * service loop 1 blocks it that long, as a wedged loop would, so the
+ * suite can see /healthz and SIGTERM deal with one. */
+static int test_wedge_seconds;
+static atomic_int test_wedged;
+/* Guards srv.ctxs between the watcher's wake-ups and their destruction. */
 static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Wakes every service loop; never blocks (the watcher must stay free to
@@ -59,8 +71,9 @@ static void wake_loops(void)
 {
     if (pthread_mutex_trylock(&ctx_mu) != 0)
         return;
-    if (srv.ctx)
-        lws_cancel_service(srv.ctx);
+    for (int t = 0; t < srv.nloops; t++)
+        if (srv.ctxs[t])
+            lws_cancel_service(srv.ctxs[t]);
     pthread_mutex_unlock(&ctx_mu);
 }
 
@@ -267,6 +280,55 @@ static void conn_release(int fd)
     }
 }
 
+/* A listening socket of one loop: each loop has its own on the same port
+ * (SO_REUSEPORT), so the kernel spreads new connections over the loops.
+ * With *port 0 the first picks a free port and sets *port. */
+static int listen_socket(const char *addr, int *port, struct dpm_error *err)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        dpm_error_set(err, DPM_ECONFIG, "--listen", "\"%s\" is not an IPv4 address", addr);
+        return -1;
+    }
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1024) != 0) {
+        dpm_error_set(err, DPM_EIO, "--listen", "cannot listen on %s:%d: %s", addr, *port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    socklen_t len = sizeof(sa);
+    if (*port == 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* The listener is readable: accepts what is queued (a bounded batch, so
+ * one loop's accepting cannot starve its connections), admits each under
+ * --max-connections, and adopts it as a raw TLS socket of this loop. */
+static void on_listener(struct lws *wsi)
+{
+    int lfd = lws_get_socket_fd(wsi);
+    struct lws_vhost *vh = lws_get_vhost(wsi);
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN: none left; another error: the next wake-up retries */
+        if (!conn_admit(fd)) {
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        lws_sock_file_fd_type sock = {.sockfd = fd};
+        /* On failure lws closes fd; its mark is released on its next use. */
+        if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_ALLOW_SSL, sock, "dpm-http", NULL))
+            conn_release(fd);
+    }
+}
+
 static void session_end(struct session *s)
 {
     if (!s || !s->init)
@@ -294,8 +356,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
          * callback fails it; keep OpenSSL's verdict (len is preverify_ok),
          * so only certificates chaining to --client-ca get in. */
         return len ? 0 : 1;
-    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        return conn_admit((int)(intptr_t)in) ? 0 : 1;
+    case LWS_CALLBACK_RAW_ADOPT_FILE: /* the loop's listening socket */
+        return 0;
+    case LWS_CALLBACK_RAW_RX_FILE:
+        on_listener(wsi);
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         conn_release(lws_get_socket_fd(wsi)); /* listener, pipe: never marked */
         return 0;
@@ -323,6 +390,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->handshaken = true;
             lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         }
+        if (test_wedge_seconds && this_loop == 1 && !atomic_exchange(&test_wedged, 1))
+            sleep((unsigned)test_wedge_seconds);
         if (wh_conn_feed(&s->conn, in, len, &err) != DPM_OK) {
             if (!s->answering) {
                 s->conn.phase = WH_PHASE_BROKEN;
@@ -411,21 +480,30 @@ static void lws_logger(int level, const char *line)
     dpm_log(level == LLL_ERR ? DPM_LOG_ERROR : DPM_LOG_WARN, "webhook", NULL, NULL, "lws: %.*s", (int)n, line);
 }
 
-/* Extra event-loop threads: each serves the connections lws assigns to its
- * service thread index.  A review is a pure function of the request and a
- * policy snapshot, metrics and the policy cache lock internally, so the
- * handler runs on several threads at once. */
-static void *service_thread(void *arg)
+/* One event loop: serves its context until a signal, then drains what is
+ * in flight (all loops together, bounded).  A review is a pure function of
+ * the request and a policy snapshot; metrics and the policy cache lock
+ * internally, so loops run the handler at once.  Each has its own parse
+ * arena. */
+static void run_loop(int t)
 {
-    int tsi = (int)(intptr_t)arg;
+    this_loop = t;
     struct dpm_arena *arena = dpm_arena_new(ARENA_BYTES); /* NULL: plain malloc */
     dpm_arena_thread_set(arena);
-    while (!atomic_load(&srv.service_done)) {
-        lws_service_tsi(srv.ctx, 0, tsi);
-        loop_seen(tsi);
+    while (!atomic_load(&srv.stopping)) {
+        lws_service(srv.ctxs[t], 0);
+        loop_seen(t);
     }
+    double deadline = wh_now() + WH_DRAIN_SECONDS;
+    while (atomic_load(&srv.inflight) > 0 && wh_now() < deadline)
+        lws_service(srv.ctxs[t], 0);
     dpm_arena_thread_set(NULL);
     dpm_arena_free(arena);
+}
+
+static void *loop_thread(void *arg)
+{
+    run_loop((int)(intptr_t)arg);
     return NULL;
 }
 
@@ -466,15 +544,12 @@ static struct lws_context *create_context(const struct wh_config *cfg, struct wh
 {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
-    info.port = cfg->port;
-    info.iface = cfg->listen_addr;
+    /* A TLS server vhost without a listener of lws': the loop accepts on
+     * its own socket (on_listener) and adopts each connection as a raw TLS
+     * socket bound to our protocol (see the top of this file for why). */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
-    /* Raw TLS sockets bound to our protocol: HTTP framing is conn.c's
-     * (see the top of this file for why). */
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6 |
-                   LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
-    info.listen_accept_role = "raw-skt";
-    info.listen_accept_protocol = "dpm-http";
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.pt_serv_buf_size = WH_RX_BYTES;
     info.alpn = "http/1.1";
     info.ssl_cert_filepath = cfg->cert_file;
@@ -496,12 +571,10 @@ static struct lws_context *create_context(const struct wh_config *cfg, struct wh
     /* lws bounds the TLS handshake by timeout_secs; our own timer bounds
      * the handshake and the first request together (RAW_ADOPT). */
     info.timeout_secs = (unsigned)cfg->read_timeout;
-    int nthreads = cfg->threads > 0 ? cfg->threads : 1;
-    info.count_threads = (unsigned)nthreads;
-    /* conn_admit() enforces --max-connections; lws' own per-thread table
-     * must only never be the tighter limit (lws gives a new connection to
-     * the thread with the fewest): the cap plus the listener, the wake-up
-     * pipe and room for descriptors that are closing. */
+    /* conn_admit() enforces --max-connections; lws' own table must only
+     * never be the tighter limit (the kernel may give every connection to
+     * one loop): the cap plus the listener, the wake-up pipe and room for
+     * descriptors that are closing. */
     info.fd_limit_per_thread = (unsigned)cfg->max_connections + 16;
     return lws_create_context(&info);
 }
@@ -509,14 +582,15 @@ static struct lws_context *create_context(const struct wh_config *cfg, struct wh
 int wh_serve(const struct wh_config *cfg)
 {
     int rc = 1;
-    pthread_t th, svc[WH_MAX_THREADS];
-    int th_started = 0, nsvc = 0;
+    pthread_t th, loops[WH_MAX_THREADS];
+    int th_started = 0, nstarted = 0;
     struct wh_selfsigned *selfsigned = NULL;
-    struct dpm_arena *arena = NULL;
     struct dpm_error err;
     dpm_error_clear(&err);
     memset(&srv, 0, sizeof(srv));
     srv.cfg = cfg;
+    const char *wedge = getenv("DPM_WEBHOOK_TEST_WEDGE");
+    test_wedge_seconds = wedge ? atoi(wedge) : 0;
     /* One mark per possible descriptor (lazily zeroed pages). */
     struct rlimit rl;
     srv.nconn_marks = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 20)
@@ -524,8 +598,6 @@ int wh_serve(const struct wh_config *cfg)
                           : (size_t)1 << 20;
     srv.conn_marks = calloc(srv.nconn_marks, sizeof(*srv.conn_marks));
     dpm_arena_json_install();
-    arena = dpm_arena_new(ARENA_BYTES);
-    dpm_arena_thread_set(arena);
     srv.metrics = dpm_metrics_new();
     if (!srv.metrics || !wh_register_metrics(&srv) || !srv.conn_marks) {
         fprintf(stderr, "dpm webhook: out of memory\n");
@@ -537,53 +609,61 @@ int wh_serve(const struct wh_config *cfg)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    srv.ctx = create_context(cfg, selfsigned);
-    if (!srv.ctx) {
-        fprintf(stderr, "dpm webhook: cannot listen on %s:%d with %s\n", cfg->listen_addr, cfg->port,
-                cfg->cert_file ? cfg->cert_file : "the certificate from the Secret");
-        goto out;
+    /* The first context binds the port (with port 0 the kernel picks it);
+     * the others share it. */
+    int nloops = cfg->threads > 0 ? (cfg->threads < WH_MAX_THREADS ? cfg->threads : WH_MAX_THREADS) : 1;
+    int port = cfg->port;
+    for (int t = 0; t < nloops; t++) {
+        int lfd = listen_socket(cfg->listen_addr, &port, &err);
+        if (lfd < 0) {
+            print_error(NULL, &err);
+            goto out;
+        }
+        pthread_mutex_lock(&ctx_mu);
+        srv.ctxs[t] = create_context(cfg, selfsigned);
+        if (srv.ctxs[t])
+            srv.nloops = t + 1;
+        pthread_mutex_unlock(&ctx_mu);
+        struct lws_vhost *vh = srv.ctxs[t] ? lws_get_vhost_by_name(srv.ctxs[t], "default") : NULL;
+        lws_sock_file_fd_type fd = {.filefd = lfd};
+        if (!vh || !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, "dpm-http", NULL)) {
+            close(lfd);
+            fprintf(stderr, "dpm webhook: cannot set up TLS with %s\n",
+                    cfg->cert_file ? cfg->cert_file : "the certificate from the Secret");
+            goto out;
+        }
     }
     if (selfsigned && wh_selfsigned_start(selfsigned, srv.certs, &err) != DPM_OK) {
         print_error(NULL, &err);
         goto out;
     }
-    srv.nloops = lws_get_count_threads(srv.ctx);
-    if (srv.nloops > WH_MAX_THREADS)
-        srv.nloops = WH_MAX_THREADS;
     for (int t = 0; t < srv.nloops; t++)
         loop_seen(t);
     if (pthread_create(&th, NULL, watcher, NULL) != 0)
         goto out;
     th_started = 1;
     for (int t = 1; t < srv.nloops; t++)
-        if (pthread_create(&svc[nsvc], NULL, service_thread, (void *)(intptr_t)t) == 0)
-            nsvc++;
-    /* With port 0 the kernel picked one: report the real one. */
-    struct lws_vhost *vh = lws_get_vhost_by_name(srv.ctx, "default");
-    int port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
-    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving on https://%s:%d", cfg->listen_addr, port);
+        if (pthread_create(&loops[nstarted], NULL, loop_thread, (void *)(intptr_t)t) == 0)
+            nstarted++;
+    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving on https://%s:%d (%d event loops)", cfg->listen_addr, port,
+            srv.nloops);
     printf("ready https://%s:%d\n", cfg->listen_addr, port);
     fflush(stdout);
-    while (!atomic_load(&srv.stopping)) {
-        lws_service(srv.ctx, 0);
-        loop_seen(0);
-    }
-    /* Drain: answer what is in flight (bounded), then close. */
-    double deadline = wh_now() + WH_DRAIN_SECONDS;
-    while (atomic_load(&srv.inflight) > 0 && wh_now() < deadline)
-        lws_service(srv.ctx, 0);
+    run_loop(0);
+    for (int t = 0; t < nstarted; t++)
+        pthread_join(loops[t], NULL);
+    nstarted = 0;
     dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "stopped");
     rc = 0;
 out:
-    atomic_store(&srv.service_done, 1);
-    for (int t = 0; t < nsvc; t++) {
-        lws_cancel_service(srv.ctx);
-        pthread_join(svc[t], NULL);
-    }
+    atomic_store(&srv.stopping, 1);
+    for (int t = 0; t < nstarted; t++)
+        pthread_join(loops[t], NULL);
     pthread_mutex_lock(&ctx_mu);
-    if (srv.ctx)
-        lws_context_destroy(srv.ctx);
-    srv.ctx = NULL;
+    for (int t = 0; t < srv.nloops; t++) {
+        lws_context_destroy(srv.ctxs[t]);
+        srv.ctxs[t] = NULL;
+    }
     pthread_mutex_unlock(&ctx_mu);
     atomic_store(&srv.done, 1);
     if (th_started)
@@ -593,7 +673,5 @@ out:
     wh_certs_free(srv.certs);
     dpm_metrics_free(srv.metrics);
     free(srv.conn_marks);
-    dpm_arena_thread_set(NULL);
-    dpm_arena_free(arena);
     return rc;
 }

@@ -33,6 +33,8 @@ struct wh_config {
     size_t max_body;                  /* 3 MiB, as kube-apiserver */
     int read_timeout;                 /* seconds for the TLS handshake, headers and body: 10 */
     int idle_timeout;                 /* seconds a keep-alive connection may wait for its next request: 60 */
+    int liveness_timeout;             /* seconds without a pass of an event loop before /healthz fails: 10
+                                       * (the watcher wakes every loop each second) */
     int max_connections;              /* 1024 */
     int threads;                      /* event-loop threads: the number of CPUs, at most 8 */
     int reload_interval_ms;           /* how often files are checked: 1000 */
@@ -209,19 +211,19 @@ void wh_response_free(struct wh_response *r);
 /* ---- the server's shared state (server.c, handlers.c) ----------------- */
 
 #define WH_MAX_THREADS 64
-/* A service loop that has not come round for this long is wedged:
- * /healthz says so (the watcher wakes every loop each second). */
-#define WH_LIVENESS_SECONDS 10
 
 struct wh_server {
     const struct wh_config *cfg;
     struct dpm_metrics *metrics;
     struct wh_certs *certs;
     struct wh_policies *policies;
-    struct lws_context *ctx;
+    /* One lws context per event loop, each with its own listening socket
+     * on the same port (SO_REUSEPORT: the kernel spreads connections):
+     * Debian's lws 4.1.6 is built with LWS_MAX_SMP 1, so one context never
+     * serves from more than one thread. */
+    struct lws_context *ctxs[WH_MAX_THREADS];
     atomic_int stopping;     /* a signal came: not ready, drain, stop */
     atomic_int done;         /* the event loops have ended: the watcher ends */
-    atomic_int service_done; /* the extra service threads end */
     atomic_int inflight;
     /* The connection cap: conn_marks[fd] is 1 while fd is an accepted
      * connection counted in conns. */
