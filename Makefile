@@ -69,6 +69,12 @@ APISERVER_LIB_OBJ := $(filter-out %/main.o,$(APISERVER_OBJ))
 $(BUILD)/tests/test_as_%: $(BUILD)/obj/tests/unit/test_as_%.o $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
+# Tests of the webhook's own modules (test_wh_*) link its objects too (all
+# but main.o, the command line).
+WEBHOOK_LIB_OBJ := $(filter-out %/main.o,$(call obj,$(wildcard webhook/*.c)))
+$(BUILD)/tests/test_wh_%: $(BUILD)/obj/tests/unit/test_wh_%.o $(UNIT_SUPPORT_OBJ) $(WEBHOOK_LIB_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(WEBHOOK_LIB_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
@@ -104,6 +110,14 @@ $(FUZZ_LIB_OBJ) $(FUZZ_AS_OBJ) $(FUZZ_TARGET_OBJ): $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/fuzz/fuzz_as_%: $(BUILD)/fuzzobj/tests/fuzz/fuzz_as_%.o $(FUZZ_LIB_OBJ) $(FUZZ_AS_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
+# fuzz_wh_* targets: the webhook's connection framing (webhook/conn.c) too.
+FUZZ_WH_OBJ := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,webhook/conn.c)
+$(FUZZ_WH_OBJ): $(BUILD)/fuzzobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/fuzz/fuzz_wh_%: $(BUILD)/fuzzobj/tests/fuzz/fuzz_wh_%.o $(FUZZ_LIB_OBJ) $(FUZZ_WH_OBJ)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/fuzz/%: $(BUILD)/fuzzobj/tests/fuzz/%.o $(FUZZ_LIB_OBJ)

@@ -142,10 +142,11 @@ static dpm_rc parse_request_line(const char *buf, size_t base, size_t n, const s
     size_t tlen = i - t0;
     if (tlen > lim->max_target)
         return refuse(err, 414, DPM_ELIMIT, "request target is over the limit of %zu bytes", lim->max_target);
-    if (tlen == 0 || i >= n || p[i] != ' ')
-        return refuse(err, 400, DPM_EPARSE, "request line: byte %s at column %zu is not allowed %s",
-                      show(i < n ? p[i] : '\n', b), i + 1,
-                      tlen ? "after the target (one space expected)" : "in a request target");
+    if (i >= n)
+        return refuse(err, 400, DPM_EPARSE, "request line ends after the target: no HTTP version");
+    if (tlen == 0 || p[i] != ' ')
+        return refuse(err, 400, DPM_EPARSE, "request line: byte %s at column %zu is not allowed in a request target",
+                      show(p[i], b), i + 1);
     /* The version: exactly HTTP/<digit>.<digit> up to the end of the line. */
     const unsigned char *v = p + i + 1;
     size_t vlen = n - i - 1;
