@@ -1,7 +1,7 @@
 /* dpm webhook: lingering close, as nginx's lingering_close.
  *
- * A client still sending a body that was refused unread (413 on its
- * Content-Length, 411 for a chunked one) would get a TCP reset when the
+ * A client still sending a request that was refused unread (413 on its
+ * Content-Length, a framing refusal) would get a TCP reset when the
  * socket closes with its data unread, and the reset may overtake the answer
  * in the client's kernel: curl then reports "Connection reset by peer"
  * instead of the 413.  So after the answer and close_notify the socket is
