@@ -211,7 +211,7 @@ echo "new TLS connection per request (16 connections, 5 s, Connection: close): w
 echo "ratio to nginx: $RATIO%; webhook peak RSS: $RSS_MIB MiB (nginx, all processes: $((NG_RSS_KB / 1024)) MiB);" \
     "webhook served $SERVED /validate requests with 200"
 goal() { if [ "$2" = 1 ]; then echo "goal met: $1"; else echo "goal missed: $1"; fi; }
-FX_RATIO=$(awk -v a="$FX_WH_P99" -v b="$FX_NG_P99" 'BEGIN { printf "%.2f", b > 0 ? a / b : 99 }')
+FX_RATIO=$(awk -v a="$FX_WH_P99" -v b="$FX_NG_P99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 99) }')
 goal ">= 35% of nginx's req/s ($RATIO%)" "$(awk -v r="$RATIO" 'BEGIN { print (r >= 35) }')"
 goal "p99 at 2,000 req/s within 1.5x nginx's ($FX_WH_P99 ms vs $FX_NG_P99 ms: ${FX_RATIO}x)" \
     "$(awk -v r="$FX_RATIO" 'BEGIN { print (r <= 1.5) }')"
