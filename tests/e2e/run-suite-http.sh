@@ -15,29 +15,8 @@ BUILD=${1:-build}
 shift || true
 DPM=$BUILD/dpm
 W=$(mktemp -d /tmp/dpm-http-suite.XXXXXX)
-pids=()
-passed=0
-failed=0
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-fail() {
-    echo "FAIL $1"
-    shift
-    [ $# -gt 0 ] && printf '    %s\n' "$@"
-    failed=$((failed + 1))
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit $?
-}
+# shellcheck source=support/checks.sh
+. tests/e2e/support/checks.sh
 if [ ! -x "$DPM" ]; then fail "prerequisites: $DPM (make BUILD=$BUILD)"; finish; fi
 san=()
 if nm "$BUILD/libdpm.a" 2>/dev/null | grep -q __asan_; then san=(-fsanitize=address,undefined); fi
