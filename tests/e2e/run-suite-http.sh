@@ -160,8 +160,12 @@ if grep -q '^dpm_webhook_connection_timeouts_total [1-9]' "$W/metrics" &&
 else fail "/metrics: the timeout and its 408 counted" "$(grep -e timeouts -e 'code="408"' "$W/metrics")"; fi
 
 # ---- SIGTERM while the loops are busy with hostile input ------------------------------
+hostile=()
 for r in 1 2 3 4; do
     (while :; do for c in "${cases[@]}"; do timeout 20 "$RAW" "$A_PORT" "$CA" "$c/request" >/dev/null 2>&1; done; done) &
+    hostile+=($!)
+    pids+=($!)
+    disown $! # killed below: no job notice in the suite's output
 done
 sleep 1.5
 t0=$(date +%s%N)
@@ -170,7 +174,7 @@ for _ in $(seq 1 100); do kill -0 "$A_PID" 2>/dev/null || break; sleep 0.1; done
 ms=$((($(date +%s%N) - t0) / 1000000))
 if ! kill -0 "$A_PID" 2>/dev/null; then ok "SIGTERM under hostile load: ended in ${ms} ms"
 else fail "SIGTERM under hostile load: ended within 5 s" "still running after ${ms} ms"; fi
-for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done
+for p in "${hostile[@]}"; do kids=$(pgrep -P "$p"); kill -9 "$p" $kids 2>/dev/null; done
 wait 2>/dev/null
 
 # ---- a wedged event loop: /healthz fails, SIGTERM still ends the process ------------------
