@@ -549,7 +549,11 @@ static struct lws_context *create_context(const struct wh_config *cfg, struct wh
      * socket bound to our protocol (see the top of this file for why). */
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6 |
+                   /* also keeps lws from building a client TLS context with the
+                    * system's CA store in every vhost (unused here; with more
+                    * than one context, lws 4.1.6 leaked it at exit) */
+                   LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
     info.pt_serv_buf_size = WH_RX_BYTES;
     info.alpn = "http/1.1";
     info.ssl_cert_filepath = cfg->cert_file;
