@@ -108,7 +108,21 @@ void dpm_op_diff_clear(struct dpm_op_diff *d)
 
 /* ---- comparison ---- */
 
-enum ctx { CTX_PLAIN = 0, CTX_QUANTITY, CTX_EXACT };
+/* Where a value sits, for how it compares: the body's root, directly under
+ * spec, a quantity (under requests/limits), a map owned whole. */
+enum ctx { CTX_PLAIN = 0, CTX_ROOT, CTX_SPEC, CTX_QUANTITY, CTX_EXACT };
+
+static enum ctx child_ctx(enum ctx ctx, const char *key)
+{
+    if (strcmp(key, "requests") == 0 || strcmp(key, "limits") == 0 || ctx == CTX_QUANTITY)
+        return CTX_QUANTITY;
+    if (ctx == CTX_ROOT && strcmp(key, "spec") == 0)
+        return CTX_SPEC;
+    /* A Service's selector: an extra key would select nothing. */
+    if (ctx == CTX_SPEC && strcmp(key, "selector") == 0)
+        return CTX_EXACT;
+    return CTX_PLAIN;
+}
 
 struct walk {
     struct dpm_op_diff *out;
@@ -142,10 +156,7 @@ static bool subset(const json_t *d, const json_t *o, enum ctx ctx)
         if (!json_is_object(o) || (ctx == CTX_EXACT && json_object_size(o) != json_object_size(d)))
             return false;
         json_object_foreach((json_t *)d, k, v) {
-            enum ctx c = strcmp(k, "requests") == 0 || strcmp(k, "limits") == 0
-                             ? CTX_QUANTITY
-                             : (ctx == CTX_QUANTITY ? CTX_QUANTITY : CTX_PLAIN);
-            if (!subset(v, json_object_get(o, k), c))
+            if (!subset(v, json_object_get(o, k), child_ctx(ctx, k)))
                 return false;
         }
         return true;
@@ -190,15 +201,13 @@ static bool diff_object(struct walk *w, const json_t *d, const json_t *o, json_t
     size_t mark = strlen(w->path);
     json_object_foreach((json_t *)d, k, v) {
         const json_t *ov = json_object_get(o, k);
-        enum ctx c = strcmp(k, "requests") == 0 || strcmp(k, "limits") == 0
-                         ? CTX_QUANTITY
-                         : (ctx == CTX_QUANTITY ? CTX_QUANTITY : CTX_PLAIN);
-        if (strcmp(w->path, "spec") == 0 && strcmp(k, "selector") == 0 && json_is_object(v))
-            c = CTX_EXACT;
+        enum ctx c = child_ctx(ctx, k);
         if (subset(v, ov, c))
             continue;
         drift = true;
-        note_field(w, k);
+        /* The innermost member that differs names the drift. */
+        if (!(json_is_object(v) && json_is_object(ov) && c != CTX_EXACT))
+            note_field(w, k);
         if (json_is_object(v) && json_is_object(ov) && c != CTX_EXACT) {
             json_t *sub = json_object();
             snprintf(w->path + mark, sizeof w->path - mark, "%s%s", mark ? "." : "", k);
@@ -363,7 +372,7 @@ dpm_rc dpm_op_diff(const json_t *desired, const json_t *observed, const char *dp
                 goto oom;
             }
         }
-        diff_object(&w, body, observed, patch, CTX_PLAIN);
+        diff_object(&w, body, observed, patch, CTX_ROOT);
         json_decref(body);
         if (is_kind(desired, "Job") && json_object_get(patch, "spec") != NULL)
             recreate = true;
