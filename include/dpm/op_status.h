@@ -61,11 +61,13 @@
  * schemaHistory: dpm_op_schema_history() of the stored one, for a Valid
  * product only.
  *
- * leadTimeSeconds: when Ready turns True for a generation (the stored
- * status was not Ready at this generation), now minus the time of the
- * spec change: the newest metadata.managedFields entry whose fieldsV1
- * touches f:spec, else creationTimestamp for generation 1; kept as stored
- * afterwards (and when the change time is unknown).  Whole seconds.
+ * leadTimeSeconds: the first time the product is Ready at a generation,
+ * now minus the time of the spec change: the newest metadata.managedFields
+ * entry whose fieldsV1 touches f:spec (the time of that manager's last
+ * write), else creationTimestamp for generation 1.  Kept while the
+ * generation lasts (a stored status of the same observedGeneration);
+ * absent from a new generation until it is Ready, and when the change
+ * time is unknown.  Whole seconds.
  *
  * No message contains a time relative to now, so an unchanged world gives
  * an unchanged status (dpm_op_status_changed() false: zero writes).

@@ -175,9 +175,11 @@ static bool subset(const json_t *d, const json_t *o, enum ctx ctx)
 
 static void note_field(struct walk *w, const char *key)
 {
-    if (w->out->field[0] == '\0')
+    /* A path past the buffer is cut: it still names where to look. */
+    if (w->out->field[0] == '\0' &&
         snprintf(w->out->field, sizeof w->out->field, "%s%s%s", w->path,
-                 w->path[0] ? "." : "", key);
+                 w->path[0] ? "." : "", key) >= (int)sizeof w->out->field)
+        w->out->field[sizeof w->out->field - 1] = '\0';
 }
 
 static bool set_patch(struct walk *w, json_t *patch, const char *key, json_t *v)

@@ -403,13 +403,19 @@ static time_t spec_change_time(const json_t *dp, long long gen)
     return best;
 }
 
+/* leadTimeSeconds is present exactly when it was measured for this
+ * generation: a new generation drops the old figure until it is Ready, the
+ * first Ready measures it, and it is kept while the generation lasts (a
+ * later False -> True does not measure it again). */
 static dpm_rc lead_time(struct st *s, json_t *status)
 {
-    const json_t *oldready = dpm_op_condition_find(s->oldconds, "Ready");
     const json_t *stored = json_object_get(s->old, "leadTimeSeconds");
-    bool was_ready = dpm_op_condition_true(s->oldconds, "Ready") &&
-                     json_integer_value(json_object_get(oldready, "observedGeneration")) == s->gen;
-    if (dpm_op_condition_true(s->conds, "Ready") && !was_ready) {
+    bool same_gen = json_integer_value(json_object_get(s->old, "observedGeneration")) == s->gen &&
+                    json_object_get(s->old, "observedGeneration") != NULL;
+    if (same_gen && json_is_number(stored))
+        return json_object_set(status, "leadTimeSeconds", (json_t *)stored) == 0 ? DPM_OK
+                                                                                 : DPM_ENOMEM;
+    if (dpm_op_condition_true(s->conds, "Ready")) {
         time_t t = spec_change_time(s->in->dp, s->gen);
         if (t > 0 && t <= s->in->now)
             return json_object_set_new(status, "leadTimeSeconds",
@@ -417,9 +423,6 @@ static dpm_rc lead_time(struct st *s, json_t *status)
                        ? DPM_OK
                        : DPM_ENOMEM;
     }
-    if (json_is_number(stored))
-        return json_object_set(status, "leadTimeSeconds", (json_t *)stored) == 0 ? DPM_OK
-                                                                                 : DPM_ENOMEM;
     return DPM_OK;
 }
 

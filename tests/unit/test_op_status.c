@@ -559,10 +559,29 @@ static void test_lead_time(void **state)
     st = compute(&w);
     assert_int_equal(json_integer_value(json_object_get(st, "leadTimeSeconds")), 600);
     json_decref(st);
-    /* A new generation turns Ready again: measured anew. */
+    /* Not Ready then Ready again in the same generation: not measured again. */
+    json_object_set_new(find_kind(w.children, "PersistentVolumeClaim"), "status",
+                        json_pack("{s:s}", "phase", "Pending"));
+    st = compute_store(&w);
+    assert_string_equal(phase(st), "Provisioning");
+    assert_int_equal(json_integer_value(json_object_get(st, "leadTimeSeconds")), 600);
+    json_object_set_new(find_kind(w.children, "PersistentVolumeClaim"), "status",
+                        json_pack("{s:s}", "phase", "Bound"));
+    w.now += MIN;
+    st = compute_store(&w);
+    assert_string_equal(phase(st), "Ready");
+    assert_int_equal(json_integer_value(json_object_get(st, "leadTimeSeconds")), 600);
+    /* A new generation: no figure until Ready, then measured anew. */
     json_object_set_new(json_object_get(w.dp, "metadata"), "generation", json_integer(3));
+    json_object_set_new(find_kind(w.children, "PersistentVolumeClaim"), "status",
+                        json_pack("{s:s}", "phase", "Pending"));
+    st = compute_store(&w);
+    assert_null(json_object_get(st, "leadTimeSeconds"));
+    json_object_set_new(find_kind(w.children, "PersistentVolumeClaim"), "status",
+                        json_pack("{s:s}", "phase", "Bound"));
+    w.now += MIN;
     st = compute(&w);
-    assert_int_equal(json_integer_value(json_object_get(st, "leadTimeSeconds")), 720);
+    assert_int_equal(json_integer_value(json_object_get(st, "leadTimeSeconds")), (T0 + 64 * MIN) - (T0 + 50 * MIN));
     json_decref(st);
     world_free(&w);
 }
