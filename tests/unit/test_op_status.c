@@ -512,7 +512,7 @@ static void test_schema_history_bounds(void **state)
     json_array_append_new(old, json_pack("{s:s}", "port", "bad"));
     for (int p = 0; p < 10; p++)
         for (int v = 1; v <= 10; v++) {
-            char port[8];
+            char port[16];
             snprintf(port, sizeof port, "p%d", p);
             json_array_append_new(old, json_pack("{s:s, s:i, s:[]}", "port", port, "version", v, "schema"));
         }
