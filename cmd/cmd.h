@@ -13,6 +13,7 @@ enum { DPM_EXIT_OK = 0, DPM_EXIT_FINDINGS = 1, DPM_EXIT_INPUT = 2 };
 int dpm_cmd_validate(int argc, char **argv);
 int dpm_cmd_convert(int argc, char **argv);
 int dpm_cmd_lineage(int argc, char **argv);
+int dpm_cmd_render(int argc, char **argv);
 int dpm_cmd_webhook(int argc, char **argv);
 int dpm_cmd_certs(int argc, char **argv);
 

@@ -17,6 +17,8 @@ static const struct command commands[] = {
      "the webhook's checks, offline: exit 0 clean, 1 violations, 2 unreadable input"},
     {"convert", dpm_cmd_convert,
      "turn seed-style manifests (metadata.domain/owner) into canonical DataProducts"},
+    {"render", dpm_cmd_render,
+     "the Kubernetes objects the operator creates for each DataProduct, as YAML"},
     {"lineage", dpm_cmd_lineage,
      "the mesh's dependency graph as DOT, or SVG through Graphviz"},
     {"certs", dpm_cmd_certs,

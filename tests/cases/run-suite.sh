@@ -8,6 +8,8 @@
 #     args                  optional: the whole dpm command line instead, run
 #                           from the repository root (e.g. for examples/)
 #     stdin                 optional: fed to dpm's standard input
+#     options               optional (render suite): options put before
+#                           input.yaml, e.g. "--spark-operator yes"
 #     expected              the exact output (stdout then stderr) and a last
 #                           line "exit N"
 #
@@ -32,6 +34,13 @@ for c in "${cases[@]}"; do
     if [ -f "$c/args" ]; then
         read -r -a argv < "$c/args"
         actual=$(cd "$root" && timeout 20 "$dpm" "${argv[@]}" 2>&1 <"$stdin"; echo "exit $?")
+    elif [ "${name%%/*}" = render ]; then
+        # The render suite: dpm render [options] input.yaml.
+        argv=(render)
+        opts=()
+        [ -f "$c/options" ] && { read -r -a opts || true; } < "$c/options"
+        argv+=("${opts[@]}" input.yaml)
+        actual=$(cd "$c" && timeout 20 "$dpm" "${argv[@]}" 2>&1 <"$stdin"; echo "exit $?")
     else
         argv=(validate)
         for p in "$c"/policy*.yaml; do [ -f "$p" ] && argv+=(-p "$(basename "$p")"); done
