@@ -155,8 +155,8 @@ static int check_doc(const struct opts *o, const struct dpm_doc *d,
     doc_label(d, kind, o->ns, label, sizeof(label));
     const char *kind_s = json_string_value(json_object_get(d->root, "kind"));
     const char *api_s = json_string_value(json_object_get(d->root, "apiVersion"));
-    size_t nv = dpm_report_count(&report, DPM_SEV_VIOLATION);
-    size_t nw = dpm_report_count(&report, DPM_SEV_WARNING);
+    size_t nv = dpm_report_total(&report, DPM_SEV_VIOLATION); /* past the cap too */
+    size_t nw = dpm_report_total(&report, DPM_SEV_WARNING);
     const char *verdict = kind == DPM_OBJ_OTHER ? "skipped" : nv ? "rejected" : "accepted";
     if (nv)
         status = DPM_EXIT_FINDINGS;

@@ -13,7 +13,22 @@
 #include "dpm/model.h"
 #include "dpm/validate.h"
 
-#define MESSAGE_MAX (64u * 1024)
+/* What each endpoint serves: the request.kind and request.resource that
+ * kube-apiserver sends for the rules docs/webhook.md registers (matchPolicy
+ * Equivalent converts a request made through another version to this one). */
+static const struct served {
+    const char *path, *group, *version, *api_version, *kind, *resource;
+} served[] = {
+    [DPM_REVIEW_VALIDATE] = {"/validate", "mesh.io", "v1alpha1", "mesh.io/v1alpha1", "DataProduct",
+                             "dataproducts"},
+    [DPM_REVIEW_VALIDATE_POLICY] = {"/validate-policy", "mesh.io", "v1alpha1", "mesh.io/v1alpha1",
+                                    "MeshPolicy", "meshpolicies"},
+    [DPM_REVIEW_MUTATE] = {"/mutate", "mesh.io", "v1alpha1", "mesh.io/v1alpha1", "DataProduct",
+                           "dataproducts"},
+};
+
+/* Room kept at the end of a denial for the "... and N more" line. */
+#define MESSAGE_TAIL_MAX 160
 
 /* Copies a string value, cut to fit (n > 0); "" for anything else.  A
  * plain copy: snprintf was a visible share of a review's time. */
@@ -27,10 +42,110 @@ static void copy_str(char *dst, size_t n, const json_t *v)
     dst[l] = 0;
 }
 
-/* Reads the request's identifying fields; everything but uid is optional
- * for the decision, as kube-apiserver always sends them. */
-static dpm_rc read_request(const json_t *review, struct dpm_review *out, const json_t **request,
-                           struct dpm_error *err)
+/* A string value equal to want (lengths compared: no prefix matches). */
+static bool str_is(const json_t *v, const char *want)
+{
+    size_t l = strlen(want);
+    return json_is_string(v) && json_string_length(v) == l && memcmp(json_string_value(v), want, l) == 0;
+}
+
+/* A value of the request as a 400 message quotes it: a string in quotes,
+ * printable ASCII only (anything else '?'), at most 40 characters then
+ * "...", so the answer stays one short clean line whatever the request
+ * held; any other JSON type by its name. */
+static const char *shown(const json_t *v, char *buf, size_t n)
+{
+    if (!json_is_string(v)) {
+        snprintf(buf, n, "%s", !v                  ? "nothing"
+                               : json_is_null(v)   ? "null"
+                               : json_is_object(v) ? "an object"
+                               : json_is_array(v)  ? "an array"
+                               : json_is_boolean(v) ? "a boolean"
+                                                    : "a number");
+        return buf;
+    }
+    const char *s = json_string_value(v);
+    size_t l = json_string_length(v), o = 0;
+    buf[o++] = '"';
+    for (size_t i = 0; i < l && i < 40 && o + 6 < n; i++)
+        buf[o++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    if (l > 40 && o + 5 < n) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o++] = '"';
+    buf[o] = 0;
+    return buf;
+}
+
+/* request.kind ({group, version, kind}) or request.resource ({group,
+ * version, resource}) must be what the endpoint serves: anything else means
+ * the webhook is registered for objects it does not judge, and allowing
+ * them unchecked would hide that (the 400 makes kube-apiserver apply the
+ * failurePolicy, and names the field).  Nothing is formatted unless it is
+ * wrong: snprintf was a visible share of a review's time. */
+static dpm_rc check_type(const json_t *req, const char *field, const char *path, const char *last,
+                         const char *want_last, enum dpm_review_endpoint ep, struct dpm_error *err)
+{
+    const struct served *w = &served[ep];
+    const json_t *t = json_object_get(req, field);
+    if (!json_is_object(t))
+        return dpm_error_set(err, DPM_EINVAL, path, "required (an object with group, version and %s)", last);
+    const json_t *g = json_object_get(t, "group"), *v = json_object_get(t, "version"), *k = json_object_get(t, last);
+    if (str_is(g, w->group) && str_is(v, w->version) && str_is(k, want_last))
+        return DPM_OK;
+    char gs[64], vs[64], ks[64];
+    return dpm_error_set(err, DPM_EINVAL, path,
+                         "group %s, version %s, %s %s is not served by %s, which takes group \"%s\", "
+                         "version \"%s\", %s \"%s\" (check the rules of the webhook configuration)",
+                         shown(g, gs, sizeof(gs)), shown(v, vs, sizeof(vs)), last, shown(k, ks, sizeof(ks)),
+                         w->path, w->group, w->version, last, want_last);
+}
+
+/* The object (or oldObject) kube-apiserver sends is converted to
+ * request.kind: its apiVersion and kind are that, or the review is not one
+ * kube-apiserver made. */
+static dpm_rc check_object_type(const json_t *o, const char *field, enum dpm_review_endpoint ep,
+                                struct dpm_error *err)
+{
+    const struct served *w = &served[ep];
+    const char *want_av = w->api_version;
+    char path[40], got[64];
+    const json_t *av = json_object_get(o, "apiVersion"), *kind = json_object_get(o, "kind");
+    if (!str_is(av, want_av)) {
+        snprintf(path, sizeof(path), "%s.apiVersion", field);
+        return dpm_error_set(err, DPM_EINVAL, path, "%s does not match request.kind (%s %s)",
+                             shown(av, got, sizeof(got)), want_av, w->kind);
+    }
+    if (!str_is(kind, w->kind)) {
+        snprintf(path, sizeof(path), "%s.kind", field);
+        return dpm_error_set(err, DPM_EINVAL, path, "%s does not match request.kind (%s %s)",
+                             shown(kind, got, sizeof(got)), want_av, w->kind);
+    }
+    return DPM_OK;
+}
+
+/* request.operation: one of kube-apiserver's four, exactly. */
+static dpm_rc check_operation(const json_t *req, struct dpm_review *out, struct dpm_error *err)
+{
+    static const char *const ops[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"};
+    const json_t *op = json_object_get(req, "operation");
+    char got[64];
+    if (!op || json_is_null(op))
+        return dpm_error_set(err, DPM_EINVAL, "request.operation", "required (CREATE, UPDATE, DELETE or CONNECT)");
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (str_is(op, ops[i])) {
+            copy_str(out->operation, sizeof(out->operation), op);
+            return DPM_OK;
+        }
+    return dpm_error_set(err, DPM_EINVAL, "request.operation", "must be CREATE, UPDATE, DELETE or CONNECT, not %s",
+                         shown(op, got, sizeof(got)));
+}
+
+/* Reads the request and refuses what kube-apiserver never sends (see
+ * review.h): a 400 names the first field that is wrong. */
+static dpm_rc read_request(enum dpm_review_endpoint ep, const json_t *review, struct dpm_review *out,
+                           const json_t **request, struct dpm_error *err)
 {
     if (!json_is_object(review))
         return dpm_error_set(err, DPM_EINVAL, "", "an AdmissionReview must be a JSON object");
@@ -54,45 +169,88 @@ static dpm_rc read_request(const json_t *review, struct dpm_review *out, const j
         return dpm_error_set(err, DPM_EINVAL, "request.uid", "longer than %zu characters",
                              sizeof(out->uid) - 1);
     copy_str(out->uid, sizeof(out->uid), uid);
-    copy_str(out->operation, sizeof(out->operation), json_object_get(req, "operation"));
     copy_str(out->kind, sizeof(out->kind), json_object_get(json_object_get(req, "kind"), "kind"));
     copy_str(out->namespace_, sizeof(out->namespace_), json_object_get(req, "namespace"));
     copy_str(out->name, sizeof(out->name), json_object_get(req, "name"));
     copy_str(out->user, sizeof(out->user),
              json_object_get(json_object_get(req, "userInfo"), "username"));
-    out->dry_run = json_is_true(json_object_get(req, "dryRun"));
-    for (const char *f = "object\0oldObject\0"; *f; f += strlen(f) + 1) {
-        const json_t *o = json_object_get(req, f);
-        if (o && !json_is_object(o) && !json_is_null(o))
-            return dpm_error_set(err, DPM_EINVAL, f[0] == 'o' && f[1] == 'b' ? "request.object"
-                                                                             : "request.oldObject",
-                                 "must be an object or null");
+    dpm_rc rc = check_operation(req, out, err);
+    if (rc)
+        return rc;
+    if ((rc = check_type(req, "kind", "request.kind", "kind", served[ep].kind, ep, err)) ||
+        (rc = check_type(req, "resource", "request.resource", "resource", served[ep].resource, ep, err)))
+        return rc;
+    const json_t *sub = json_object_get(req, "subResource");
+    if (sub && !json_is_string(sub) && !json_is_null(sub))
+        return dpm_error_set(err, DPM_EINVAL, "request.subResource", "must be a string");
+    const json_t *dry = json_object_get(req, "dryRun");
+    if (dry && !json_is_boolean(dry) && !json_is_null(dry))
+        return dpm_error_set(err, DPM_EINVAL, "request.dryRun", "must be a boolean");
+    out->dry_run = json_is_true(dry);
+    const json_t *obj = json_object_get(req, "object"), *old = json_object_get(req, "oldObject");
+    if (obj && !json_is_object(obj) && !json_is_null(obj))
+        return dpm_error_set(err, DPM_EINVAL, "request.object", "must be an object or null");
+    if (old && !json_is_object(old) && !json_is_null(old))
+        return dpm_error_set(err, DPM_EINVAL, "request.oldObject", "must be an object or null");
+    out->subresource = json_string_length(sub) > 0;
+    bool create = strcmp(out->operation, "CREATE") == 0, update = strcmp(out->operation, "UPDATE") == 0;
+    if (out->subresource || !(create || update)) {
+        /* DELETE (kube-apiserver sends object null and the stored object as
+         * oldObject), CONNECT, and a subresource such as status (which cannot
+         * change the spec): nothing of ours to judge, nothing required. */
+        *request = req;
+        return DPM_OK;
     }
+    if (!json_is_object(obj))
+        return dpm_error_set(err, DPM_EINVAL, "request.object", "required for %s", out->operation);
+    if (update && !json_is_object(old))
+        return dpm_error_set(err, DPM_EINVAL, "request.oldObject",
+                             "required for UPDATE (the stored object: spec.domain immutability and "
+                             "schema compatibility are checked against it)");
+    if (create && json_is_object(old))
+        return dpm_error_set(err, DPM_EINVAL, "request.oldObject",
+                             "must be null for CREATE (kube-apiserver sends none)");
+    if ((rc = check_object_type(obj, "request.object", ep, err)) ||
+        (update && (rc = check_object_type(old, "request.oldObject", ep, err))))
+        return rc;
     *request = req;
     return DPM_OK;
 }
 
-/* "N violation(s):\n<finding>\n<finding>..." */
+/* "N violation(s):\n<finding>\n<finding>..." within DPM_REVIEW_MESSAGE_MAX
+ * bytes: the first findings that fit, then the exact count of the rest, so
+ * a denial always shows reasons and never only a number. */
 static char *denial_message(const struct dpm_report *r)
 {
-    struct dpm_buf b = DPM_BUF_INIT(MESSAGE_MAX);
-    size_t nv = dpm_report_count(r, DPM_SEV_VIOLATION);
-    dpm_buf_printf(&b, "%zu violation%s:", nv, nv == 1 ? "" : "s");
+    struct dpm_buf b = DPM_BUF_INIT(DPM_REVIEW_MESSAGE_MAX);
+    size_t nv = dpm_report_total(r, DPM_SEV_VIOLATION), listed = 0;
+    char line[4096];
+    if (dpm_buf_printf(&b, "%zu violation%s:", nv, nv == 1 ? "" : "s"))
+        goto fail;
     for (size_t i = 0; i < r->n; i++) {
         if (r->items[i].severity != DPM_SEV_VIOLATION)
             continue;
-        char line[4096];
-        dpm_finding_format(&r->items[i], line, sizeof(line));
-        if (dpm_buf_printf(&b, "\n%s", line) != DPM_OK) {
-            /* Keep the message bounded; say that it was cut. */
-            dpm_buf_reset(&b);
-            dpm_buf_printf(&b, "%zu violations (too many to list; run dpm validate)", nv);
+        int n = dpm_finding_format(&r->items[i], line, sizeof(line));
+        if (n < 0)
+            continue;
+        if ((size_t)n >= sizeof(line))
+            memcpy(line + sizeof(line) - 4, "...", 4); /* a cut finding says so */
+        size_t l = strlen(line);
+        if (b.len + 1 + l + MESSAGE_TAIL_MAX > DPM_REVIEW_MESSAGE_MAX)
             break;
-        }
+        if (dpm_buf_printf(&b, "\n%s", line))
+            goto fail;
+        listed++;
     }
-    if (r->truncated)
-        dpm_buf_adds(&b, "\n(more findings were left out)");
+    if (listed < nv &&
+        dpm_buf_printf(&b, "\n... and %zu more violation%s not listed here (the message is kept within "
+                           "Kubernetes' limits); run dpm validate to see them all",
+                       nv - listed, nv - listed == 1 ? "" : "s"))
+        goto fail;
     return dpm_buf_steal(&b);
+fail:
+    dpm_buf_free(&b);
+    return NULL;
 }
 
 static dpm_rc decide_mutation(const json_t *obj, struct dpm_review *out)
@@ -124,32 +282,29 @@ dpm_rc dpm_review_decide(enum dpm_review_endpoint ep, const char *body, size_t l
             dpm_arena_reset(dpm_arena_thread());
         return DPM_EPARSE;
     }
-    dpm_rc rc = read_request(review, out, &req, err);
-    if (rc)
-        goto out;
-    if (strcmp(out->operation, "CREATE") != 0 && strcmp(out->operation, "UPDATE") != 0)
-        goto out; /* DELETE, CONNECT: nothing of ours to check */
-    const json_t *obj = json_object_get(req, "object");
-    const json_t *old = json_object_get(req, "oldObject");
-    if (!json_is_object(obj)) {
-        rc = dpm_error_set(err, DPM_EINVAL, "request.object", "required for %s", out->operation);
+    dpm_rc rc = DPM_OK;
+    if ((unsigned)ep >= sizeof(served) / sizeof(served[0])) {
+        rc = dpm_error_set(err, DPM_EINVAL, NULL, "unknown endpoint %d", (int)ep);
         goto out;
     }
+    rc = read_request(ep, review, out, &req, err);
+    if (rc)
+        goto out;
+    if (out->subresource || (strcmp(out->operation, "CREATE") != 0 && strcmp(out->operation, "UPDATE") != 0))
+        goto out; /* DELETE, CONNECT, subresources: allowed unchecked (read_request) */
+    const json_t *obj = json_object_get(req, "object");
+    const json_t *old = json_object_get(req, "oldObject");
     if (ep == DPM_REVIEW_MUTATE) {
         rc = decide_mutation(obj, out);
         goto out;
     }
-    enum dpm_obj_kind kind = dpm_object_kind(obj);
-    if (kind == DPM_OBJ_OTHER)
-        goto out;
     struct dpm_validate_input in = {
         .object = obj,
-        .old_object = strcmp(out->operation, "UPDATE") == 0 && json_is_object(old) ? old : NULL,
+        .old_object = strcmp(out->operation, "UPDATE") == 0 ? old : NULL, /* an object: read_request */
         .policies = policies,
         .npolicies = npolicies,
         .default_namespace = out->namespace_[0] ? out->namespace_ : NULL,
     };
-    (void)ep; /* both validating endpoints run the same checks: the kind decides */
     rc = dpm_validate(&in, &out->report, NULL);
     if (rc) {
         dpm_error_set(err, rc, NULL, "checks could not run: %s", dpm_strerror(rc));
@@ -209,12 +364,32 @@ json_t *dpm_review_json_text(const char *s)
     return j;
 }
 
-/* Warnings within kube-apiserver's limits (it truncates past them anyway,
- * less helpfully). */
+/* kube-apiserver drops a warning holding a control character (Go's
+ * unicode.IsControl: C0, DEL, and C1 U+0080..U+009F, which UTF-8 writes as
+ * 0xC2 0x80..0x9F) without a word: each becomes '?' so the warning arrives. */
+static void strip_controls(char *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0xC2 && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9F) {
+            s[o++] = '?';
+            i++;
+        } else {
+            s[o++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
+        }
+    }
+    s[o] = 0;
+}
+
+/* Warnings within kube-apiserver's limits (k8s.io/apiserver's warning
+ * recorder: past 4096 characters in all it cuts each to 256 and then drops
+ * the rest, without saying so): the first warnings that fit, each at most
+ * DPM_REVIEW_WARNING_MAX, then one saying exactly how many more there are. */
 static json_t *warnings_json(const struct dpm_report *r)
 {
     json_t *w = json_array();
-    size_t total = 0, left_out = 0;
+    size_t total = 0, listed = 0, nw = dpm_report_total(r, DPM_SEV_WARNING);
     for (size_t i = 0; w && i < r->n; i++) {
         if (r->items[i].severity != DPM_SEV_WARNING)
             continue;
@@ -222,18 +397,18 @@ static json_t *warnings_json(const struct dpm_report *r)
         int n = dpm_finding_format(&r->items[i], line, sizeof(line));
         if (n > DPM_REVIEW_WARNING_MAX)
             memcpy(line + DPM_REVIEW_WARNING_MAX - 3, "...", 4);
+        strip_controls(line);
         size_t l = strlen(line);
-        if (total + l > DPM_REVIEW_WARNINGS_TOTAL - 80) {
-            left_out++;
-            continue;
-        }
+        if (total + l > DPM_REVIEW_WARNINGS_TOTAL - 128)
+            break; /* the room left is the last line's */
         total += l;
         json_array_append_new(w, dpm_review_json_text(line));
+        listed++;
     }
-    if (w && left_out) {
+    if (w && listed < nw) {
         char line[128];
-        snprintf(line, sizeof(line), "%zu more warning%s left out; run dpm validate to see all",
-                 left_out, left_out == 1 ? "" : "s");
+        snprintf(line, sizeof(line), "%zu more warning%s not listed; run dpm validate to see them all",
+                 nw - listed, nw - listed == 1 ? "" : "s");
         json_array_append_new(w, json_string(line));
     }
     return w;

@@ -92,5 +92,5 @@ dpm_rc dpm_validate(const struct dpm_validate_input *in,
 
 int dpm_report_rejects(const struct dpm_report *report)
 {
-    return dpm_report_count(report, DPM_SEV_VIOLATION) > 0;
+    return dpm_report_total(report, DPM_SEV_VIOLATION) > 0; /* dropped ones too */
 }

@@ -132,10 +132,13 @@ static void handle_review(struct wh_server *sv, enum endpoint ep, const char *bo
         text(r, l, 500, NULL, "%s", msg);
         goto out;
     }
-    l->operation = rv.operation[0] == 'C'   ? "CREATE"
-                   : rv.operation[0] == 'U' ? "UPDATE"
-                   : rv.operation[0] == 'D' ? "DELETE"
-                                            : "other";
+    /* Static strings for the metric's label (the review's own is cut to
+     * its buffer); the review refused any other operation already. */
+    static const char *const ops[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"};
+    l->operation = "other";
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (strcmp(rv.operation, ops[i]) == 0)
+            l->operation = ops[i];
     l->decision = !rv.allowed ? "denied"
                   : dpm_report_count(&rv.report, DPM_SEV_WARNING) ? "allowed-with-warnings"
                   : rv.patch && json_array_size(rv.patch)         ? "patched"

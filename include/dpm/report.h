@@ -14,7 +14,12 @@
  * dpm_report_free() releases them (accepts NULL).  A report holds at most
  * `max` findings (default DPM_REPORT_MAX_DEFAULT when max is 0); past that
  * dpm_report_add() sets `truncated` and returns DPM_OK, dropping the finding,
- * so a hostile document cannot make the report grow without bound.
+ * so a hostile document cannot make the report grow without bound.  A dropped
+ * finding is still counted by severity (`dropped`), so dpm_report_total()
+ * stays exact however many there are ("2,417 violations", not "1,000+").
+ * A full report makes room for a violation by dropping its last warning or
+ * audit finding, so the findings that reject are the ones it keeps (and a
+ * caller listing them lists violations, not the warnings before them).
  */
 #ifndef DPM_REPORT_H
 #define DPM_REPORT_H
@@ -48,9 +53,10 @@ struct dpm_report {
     size_t cap;
     size_t max; /* 0 = DPM_REPORT_MAX_DEFAULT */
     bool truncated;
+    size_t dropped[3]; /* findings past max, by severity: counted, not stored */
 };
 
-#define DPM_REPORT_INIT {NULL, 0, 0, 0, false}
+#define DPM_REPORT_INIT {NULL, 0, 0, 0, false, {0, 0, 0}}
 
 void dpm_report_init(struct dpm_report *r);
 void dpm_report_free(struct dpm_report *r);
@@ -67,7 +73,12 @@ dpm_rc dpm_report_vadd(struct dpm_report *r, enum dpm_severity sev,
 /* Moves every finding of src to the end of dst; src is left empty. */
 dpm_rc dpm_report_move(struct dpm_report *dst, struct dpm_report *src);
 
+/* Findings of a severity that the report holds (items). */
 size_t dpm_report_count(const struct dpm_report *r, enum dpm_severity sev);
+
+/* Every finding of a severity that was added, held or dropped past `max`:
+ * dpm_report_count() plus dropped[sev]. */
+size_t dpm_report_total(const struct dpm_report *r, enum dpm_severity sev);
 
 /* "<source>: <path>: <message>" (parts that are empty are omitted).
  * Returns what snprintf returns. */

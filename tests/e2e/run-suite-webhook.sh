@@ -348,6 +348,25 @@ printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
 code=$(status_of -H 'Content-Type: application/json' --data-binary @"$W/nouid" "$URL/validate")
 if [ "$code" = 400 ] && grep -q 'request.uid' "$W/body"; then ok "AdmissionReview without request.uid: 400"
 else fail "AdmissionReview without request.uid: 400" "$code" "$(cat "$W/body")"; fi
+# Reviews that are not what kube-apiserver sends (400 naming the field) and
+# reviews exactly as it sends them (answered), a corpus: adding a case needs
+# no code.  tests/e2e/webhook/reviews/<case>/review.json is POSTed to the
+# endpoint in <case>/endpoint (default /validate); the first line of
+# <case>/expected is the HTTP status, each further line a text the body
+# must contain.
+for c in "$HERE"/reviews/*/; do
+    name=$(basename "$c")
+    ep=/validate
+    [ -f "$c/endpoint" ] && ep=$(cat "$c/endpoint")
+    code=$(status_of -H 'Content-Type: application/json' --data-binary @"$c/review.json" "$URL$ep")
+    missing=""
+    while IFS= read -r want; do
+        grep -qF -- "$want" "$W/body" || missing="$want"
+    done < <(tail -n +2 "$c/expected")
+    if [ "$code" = "$(head -1 "$c/expected")" ] && [ -z "$missing" ]; then ok "review corpus: $name ($code $ep)"
+    else fail "review corpus: $name ($ep)" "status $code, want $(head -1 "$c/expected")" "missing: $missing" \
+        "$(head -c 800 "$W/body")"; fi
+done
 code=$(status_of "$URL/nope")
 if [ "$code" = 404 ]; then ok "unknown path: 404"; else fail "unknown path: 404" "$code"; fi
 # the server is still fine after all of that, on one keep-alive connection

@@ -8,10 +8,18 @@
  *  - decide fails only as the server expects: DPM_EPARSE or DPM_EINVAL (the
  *    server answers 400), DPM_ENOMEM (500); any other code would surface as
  *    an unexplained 500;
+ *  - a review decided (not a 400) is one kube-apiserver could send, read
+ *    back independently with jansson: request.operation CREATE, UPDATE,
+ *    DELETE or CONNECT; request.kind and request.resource the endpoint's;
+ *    an UPDATE that was checked had an oldObject; a denial was checked;
  *  - on success the response parses as JSON, is an AdmissionReview of the
  *    version asked, carries the request's uid, and says allowed exactly as
  *    the decision did; a denial has status.code 403 and a message; a patch
  *    only on an allowed /mutate, base64 text;
+ *  - a denial's message fits DPM_REVIEW_MESSAGE_MAX, starts "N violation(s):"
+ *    with N the exact total, and lists findings: the lines listed plus the
+ *    "... and M more" count make N, and at least one is listed;
+ *  - warnings fit kube-apiserver's limits and hold no control character;
  *  - no crash, leak or hang (ASan, UBSan, libFuzzer's timeout). */
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,6 +74,62 @@ static int is_base64(const char *s)
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == n;
 }
 
+static const char *const served_kind[] = {"DataProduct", "MeshPolicy", "DataProduct"};
+static const char *const served_resource[] = {"dataproducts", "meshpolicies", "dataproducts"};
+
+static int str_is(const json_t *v, const char *want)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
+}
+
+/* The review was decided: it must be one kube-apiserver could send. */
+static void check_accepted_request(enum dpm_review_endpoint ep, const uint8_t *data, size_t size,
+                                   const struct dpm_review *rv)
+{
+    json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+    if (!doc)
+        abort(); /* decided, yet not JSON */
+    const json_t *req = json_object_get(doc, "request");
+    const json_t *op = json_object_get(req, "operation");
+    if (!str_is(op, "CREATE") && !str_is(op, "UPDATE") && !str_is(op, "DELETE") && !str_is(op, "CONNECT"))
+        abort(); /* allowed (or denied) a review without a real operation */
+    if (!str_is(json_object_get(json_object_get(req, "kind"), "kind"), served_kind[ep]) ||
+        !str_is(json_object_get(json_object_get(req, "kind"), "group"), "mesh.io") ||
+        !str_is(json_object_get(json_object_get(req, "resource"), "resource"), served_resource[ep]) ||
+        !str_is(json_object_get(json_object_get(req, "resource"), "version"), "v1alpha1"))
+        abort(); /* decided a review of something the endpoint does not serve */
+    if (rv->checked && str_is(op, "UPDATE") && !json_is_object(json_object_get(req, "oldObject")))
+        abort(); /* an UPDATE checked without what immutability is checked against */
+    if (!rv->allowed && !rv->checked)
+        abort();
+    json_decref(doc);
+}
+
+/* A denial's message: the exact count, then listed findings, then the
+ * exact count of the rest when some did not fit. */
+static void check_denial_message(const struct dpm_review *rv, const char *msg)
+{
+    size_t len = strlen(msg), total = dpm_report_total(&rv->report, DPM_SEV_VIOLATION);
+    if (len > DPM_REVIEW_MESSAGE_MAX || total == 0)
+        abort();
+    char head[64];
+    int hn = snprintf(head, sizeof(head), "%zu violation%s:", total, total == 1 ? "" : "s");
+    if (strncmp(msg, head, (size_t)hn) != 0 || (msg[hn] != '\n' && msg[hn] != 0))
+        abort();
+    size_t lines = 1;
+    const char *last = msg;
+    for (const char *p = msg; (p = strchr(p, '\n')); p++, lines++)
+        last = p + 1;
+    size_t listed = lines - 1, rest = 0;
+    if (lines > 1 && strncmp(last, "... and ", 8) == 0) {
+        listed--;
+        rest = strtoul(last + 8, NULL, 10);
+    }
+    /* A finding may itself hold a newline (quoted input): never fewer lines. */
+    if (listed == 0 || listed + rest < total)
+        abort();
+}
+
 static void check_response(enum dpm_review_endpoint ep, const struct dpm_review *rv)
 {
     char *body = NULL;
@@ -91,6 +155,8 @@ static void check_response(enum dpm_review_endpoint ep, const struct dpm_review 
     if (!rv->allowed && (json_integer_value(json_object_get(status, "code")) != 403 ||
                          !json_string_value(json_object_get(status, "message"))))
         abort();
+    if (!rv->allowed)
+        check_denial_message(rv, rv->message);
     const json_t *patch = json_object_get(resp, "patch");
     if (patch && (ep != DPM_REVIEW_MUTATE || !rv->allowed || !json_string_value(patch) ||
                   !is_base64(json_string_value(patch))))
@@ -98,9 +164,14 @@ static void check_response(enum dpm_review_endpoint ep, const struct dpm_review 
     const json_t *warnings = json_object_get(resp, "warnings");
     size_t total = 0;
     for (size_t i = 0; i < json_array_size(warnings); i++) {
-        size_t l = json_string_length(json_array_get(warnings, i));
+        const json_t *wi = json_array_get(warnings, i);
+        size_t l = json_string_length(wi);
         if (l > DPM_REVIEW_WARNING_MAX)
             abort();
+        const unsigned char *t = (const unsigned char *)json_string_value(wi);
+        for (size_t k = 0; k < l; k++)
+            if (t[k] < 0x20 || t[k] == 0x7f || (t[k] == 0xc2 && t[k + 1] >= 0x80 && t[k + 1] <= 0x9f))
+                abort(); /* kube-apiserver would drop this warning */
         total += l;
     }
     if (total > DPM_REVIEW_WARNINGS_TOTAL)
@@ -124,8 +195,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dpm_error_clear(&err);
         dpm_rc rc = dpm_review_decide(eps[e], (const char *)data, size, policies, NPOLICIES, &rv,
                                       &err);
-        if (rc == DPM_OK)
+        if (rc == DPM_OK) {
+            check_accepted_request(eps[e], data, size, &rv);
             check_response(eps[e], &rv);
+        }
         else if (rc != DPM_EPARSE && rc != DPM_EINVAL && rc != DPM_ENOMEM)
             abort();
         else if (!err.message[0])

@@ -137,6 +137,71 @@ static void test_report_cap(void **state)
     assert_int_equal(r.n, 5);
     assert_true(r.truncated);
     assert_string_equal(r.items[4].message, "4");
+    /* Dropped findings are still counted, by severity. */
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(dpm_report_add(&r, DPM_SEV_WARNING, "w/x", "p", "%d", i), DPM_OK);
+    assert_int_equal(r.n, 5);
+    assert_int_equal(dpm_report_count(&r, DPM_SEV_VIOLATION), 5);
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_VIOLATION), 20);
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_WARNING), 7);
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_AUDIT), 0);
+    /* Moving into a full report: what does not fit is counted there, and
+     * the source's own dropped counts come along. */
+    struct dpm_report src = DPM_REPORT_INIT;
+    src.max = 2;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(dpm_report_add(&src, DPM_SEV_AUDIT, "a/b", "p", "%d", i), DPM_OK);
+    assert_int_equal(dpm_report_move(&r, &src), DPM_OK);
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_AUDIT), 4);
+    assert_int_equal(dpm_report_total(&src, DPM_SEV_AUDIT), 0);
+    dpm_report_free(&src);
+    dpm_report_free(&r);
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_VIOLATION), 0);
+}
+
+/* A full report keeps what rejects: a violation takes the place of the last
+ * warning or audit finding (counted as dropped), in order. */
+static void test_report_cap_keeps_violations(void **state)
+{
+    (void)state;
+    struct dpm_report r = DPM_REPORT_INIT;
+    r.max = 4;
+    for (int i = 0; i < 3; i++)
+        dpm_report_add(&r, DPM_SEV_WARNING, "w/x", "p", "w%d", i);
+    dpm_report_add(&r, DPM_SEV_AUDIT, "a/x", "p", "a0");
+    dpm_report_add(&r, DPM_SEV_VIOLATION, NULL, "p", "v0");
+    dpm_report_add(&r, DPM_SEV_VIOLATION, NULL, "p", "v1");
+    assert_int_equal(r.n, 4);
+    assert_string_equal(r.items[0].message, "w0");
+    assert_string_equal(r.items[1].message, "w1");
+    assert_string_equal(r.items[2].message, "v0");
+    assert_string_equal(r.items[3].message, "v1");
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_WARNING), 3);
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_AUDIT), 1);
+    /* Warnings no longer get in; violations evict until none is left. */
+    dpm_report_add(&r, DPM_SEV_WARNING, "w/x", "p", "w3");
+    for (int i = 2; i < 10; i++)
+        dpm_report_add(&r, DPM_SEV_VIOLATION, NULL, "p", "v%d", i);
+    assert_int_equal(r.n, 4);
+    for (size_t i = 0; i < r.n; i++)
+        assert_int_equal(r.items[i].severity, DPM_SEV_VIOLATION);
+    assert_string_equal(r.items[3].message, "v3");
+    assert_int_equal(dpm_report_count(&r, DPM_SEV_VIOLATION), 4);
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_VIOLATION), 10);
+    assert_int_equal(dpm_report_total(&r, DPM_SEV_WARNING), 4);
+    /* The same through dpm_report_move. */
+    struct dpm_report a = DPM_REPORT_INIT, b = DPM_REPORT_INIT;
+    a.max = 2;
+    dpm_report_add(&a, DPM_SEV_WARNING, "w/x", "p", "w");
+    dpm_report_add(&a, DPM_SEV_AUDIT, "a/x", "p", "a");
+    dpm_report_add(&b, DPM_SEV_VIOLATION, NULL, "p", "v");
+    assert_int_equal(dpm_report_move(&a, &b), DPM_OK);
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.items[1].message, "v");
+    assert_int_equal(dpm_report_total(&a, DPM_SEV_AUDIT), 1);
+    assert_true(a.truncated);
+    dpm_report_free(&a);
+    dpm_report_free(&b);
     dpm_report_free(&r);
 }
 
@@ -327,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_buf_huge_request_is_limited),
         cmocka_unit_test(test_report_order_and_format),
         cmocka_unit_test(test_report_cap),
+        cmocka_unit_test(test_report_cap_keeps_violations),
         cmocka_unit_test(test_log_json_lines),
         cmocka_unit_test(test_metrics_render),
         cmocka_unit_test(test_metrics_series_cap),

@@ -14,6 +14,7 @@
 #include "dpm/policy.h"
 #include "dpm/review.h"
 #include "dpm/yaml.h"
+#include "review_fixture.h"
 
 static json_t *load_one(const char *path)
 {
@@ -71,15 +72,15 @@ static void test_malformed_bodies(void **state)
         {"[]", "", "must be a JSON object", DPM_EINVAL},
         {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Pod\"}", "kind", "must be AdmissionReview", DPM_EINVAL},
         {"{\"apiVersion\":\"v1\",\"kind\":\"AdmissionReview\"}", "apiVersion", "must be admission.k8s.io/v1", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v2\",\"kind\":\"AdmissionReview\"}", "apiVersion",
+         "must be admission.k8s.io/v1 or admission.k8s.io/v1beta1", DPM_EINVAL},
         {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "request", "required", DPM_EINVAL},
         {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{}}", "request.uid",
          "required", DPM_EINVAL},
-        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
-         "\"operation\":\"CREATE\",\"object\":[1]}}",
-         "request.object", "must be an object or null", DPM_EINVAL},
-        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
-         "\"operation\":\"CREATE\"}}",
-         "request.object", "required for CREATE", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"\"}}",
+         "request.uid", "required", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\"}}",
+         "request.operation", "required (CREATE, UPDATE, DELETE or CONNECT)", DPM_EINVAL},
         {"{\"a\":1,\"a\":2}", "", "duplicate", DPM_EPARSE},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -146,22 +147,12 @@ static void test_broken_contract_denied_with_every_reason(void **state)
     free(body);
 }
 
-static void test_delete_and_other_kinds_allowed(void **state)
+static void test_delete_allowed(void **state)
 {
     (void)state;
     char *body = review_body("admission.k8s.io/v1", "DELETE", NULL, load_one("examples/invalid/broken-contract.yaml"));
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
-    assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
-    assert_false(rv.checked);
-    json_decref(j);
-    dpm_review_clear(&rv);
-    free(body);
-
-    body = review_body("admission.k8s.io/v1", "CREATE",
-                       json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", "x"),
-                       NULL);
-    j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
     assert_false(rv.checked);
     json_decref(j);
@@ -270,6 +261,200 @@ static void test_mutate_patch(void **state)
     free(body);
 }
 
+/* ---- very many findings ---------------------------------------------------- */
+
+#define SEED_DP "examples/dataproducts/payment-transactions-enriched.yaml"
+
+static json_t *kube_dp_review(const char *op, json_t *obj, json_t *old)
+{
+    json_t *r = dpm_test_kube_review("admission.k8s.io/v1", op, "DataProduct", "dataproducts", "fintech-core",
+                                     obj, old);
+    assert_non_null(r);
+    return r;
+}
+
+static struct dpm_policy *compile_text(const char *text)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    assert_non_null(o);
+    struct dpm_policy *p = NULL;
+    struct dpm_error e;
+    if (dpm_policy_compile(o, &p, NULL, &e) != DPM_OK)
+        fail_msg("%s: %s", e.path, e.message);
+    json_decref(o);
+    return p;
+}
+
+#define PII_POLICY(name, enforcement)                                                                     \
+    "{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"" name "\"},"   \
+    "\"spec\":{\"enforcement\":\"" enforcement "\",\"rules\":[{\"name\":\"pii-tagged\",\"check\":\"piiTagged\"}]}}"
+
+/* The canonical product with n more schema fields (after its 4) that
+ * declare no pii: piiTagged finds exactly n. */
+static json_t *with_untagged_fields(size_t n)
+{
+    json_t *o = load_one(SEED_DP);
+    json_t *port = json_array_get(json_object_get(json_object_get(o, "spec"), "outputPorts"), 0);
+    json_t *schema = json_object_get(json_object_get(port, "contract"), "schema");
+    assert_int_equal(json_array_size(schema), 4);
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "f%zu", i);
+        json_array_append_new(schema, json_pack("{s:s, s:s}", "name", name, "type", "string"));
+    }
+    return o;
+}
+
+/* Splits text at '\n' in place; returns the number of lines. */
+static size_t split_lines(char *text, char **lines, size_t max)
+{
+    size_t n = 0;
+    for (char *p = text; p && n < max; n++) {
+        lines[n] = p;
+        p = strchr(p, '\n');
+        if (p)
+            *p++ = 0;
+    }
+    return n;
+}
+
+/* A denial with thousands of violations: the message stays within
+ * DPM_REVIEW_MESSAGE_MAX, says the exact count first, lists the first
+ * violations in order, then the exact count of the rest. */
+static void test_denial_with_very_many_findings(void **state)
+{
+    (void)state;
+    struct dpm_policy *deny = compile_text(PII_POLICY("gdpr", "Deny"));
+    const struct dpm_policy *ps[] = {deny};
+    static const size_t counts[] = {3, 1000, 2500};
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        size_t n = counts[c];
+        json_t *r = kube_dp_review("CREATE", with_untagged_fields(n), NULL);
+        char *body = json_dumps(r, JSON_COMPACT);
+        struct dpm_review rv;
+        json_t *j = decide(DPM_REVIEW_VALIDATE, body, ps, 1, &rv);
+        assert_int_equal(dpm_report_total(&rv.report, DPM_SEV_VIOLATION), n);
+        const char *msg = json_string_value(json_object_get(json_object_get(json_object_get(j, "response"), "status"),
+                                                            "message"));
+        assert_non_null(msg);
+        assert_true(strlen(msg) <= DPM_REVIEW_MESSAGE_MAX);
+        char *text = strdup(msg);
+        static char *lines[4000];
+        size_t nl = split_lines(text, lines, 4000);
+        char want[160];
+        snprintf(want, sizeof(want), "%zu violation%s:", n, n == 1 ? "" : "s");
+        assert_string_equal(lines[0], want);
+        size_t listed = nl - 1, rest = 0;
+        const char *more = "... and ";
+        if (!strncmp(lines[nl - 1], more, strlen(more))) {
+            listed--;
+            char *end;
+            rest = strtoul(lines[nl - 1] + strlen(more), &end, 10);
+            assert_string_equal(end, " more violations not listed here (the message is kept within Kubernetes' "
+                                     "limits); run dpm validate to see them all");
+        }
+        if (n <= 100)
+            assert_int_equal(listed, n); /* all of them when they fit */
+        else
+            assert_true(listed >= 100);
+        assert_int_equal(listed + rest, n);
+        for (size_t i = 0; i < listed; i++) {
+            snprintf(want, sizeof(want),
+                     "gdpr/pii-tagged: spec.outputPorts[0].contract.schema[%zu].pii: field \"f%zu\" does not declare pii",
+                     i + 4, i);
+            assert_string_equal(lines[1 + i], want);
+        }
+        free(text);
+        json_decref(j);
+        dpm_review_clear(&rv);
+        free(body);
+        json_decref(r);
+    }
+    dpm_policy_free(deny);
+}
+
+/* Very many warnings: the first that fit kube-apiserver's limits, then the
+ * exact count of the rest; warnings before violations do not crowd the
+ * violations out of the report (the verdict and the listing are theirs). */
+static void test_very_many_warnings(void **state)
+{
+    (void)state;
+    struct dpm_policy *warn = compile_text(PII_POLICY("advice", "Warn"));
+    struct dpm_policy *deny = compile_text(PII_POLICY("gdpr", "Deny"));
+    const struct dpm_policy *ps[] = {warn, deny};
+    json_t *r = kube_dp_review("CREATE", with_untagged_fields(1500), NULL);
+    char *body = json_dumps(r, JSON_COMPACT);
+    struct dpm_review rv;
+    json_t *j = decide(DPM_REVIEW_VALIDATE, body, ps, 1, &rv);
+    json_t *w = json_object_get(json_object_get(j, "response"), "warnings");
+    size_t nw = json_array_size(w), total = 0;
+    assert_true(nw >= 10);
+    for (size_t i = 0; i + 1 < nw; i++) {
+        const char *t = json_string_value(json_array_get(w, i));
+        char want[160];
+        snprintf(want, sizeof(want),
+                 "advice/pii-tagged: spec.outputPorts[0].contract.schema[%zu].pii: field \"f%zu\" does not declare pii",
+                 i + 4, i);
+        assert_string_equal(t, want);
+        assert_true(strlen(t) <= DPM_REVIEW_WARNING_MAX);
+        total += strlen(t);
+    }
+    char want[128];
+    snprintf(want, sizeof(want), "%zu more warnings not listed; run dpm validate to see them all", 1500 - (nw - 1));
+    assert_string_equal(json_string_value(json_array_get(w, nw - 1)), want);
+    total += strlen(want);
+    assert_true(total <= DPM_REVIEW_WARNINGS_TOTAL);
+    json_decref(j);
+    dpm_review_clear(&rv);
+
+    /* Warn first, then Deny: 1500 warnings fill the report before the
+     * first violation; the violations still decide and are listed. */
+    j = decide(DPM_REVIEW_VALIDATE, body, ps, 2, &rv);
+    json_t *resp = json_object_get(j, "response");
+    assert_true(json_is_false(json_object_get(resp, "allowed")));
+    const char *msg = json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+    assert_non_null(strstr(msg, "1500 violations:\ngdpr/pii-tagged: spec.outputPorts[0].contract.schema[4].pii: "
+                                "field \"f0\" does not declare pii\n"));
+    assert_int_equal(dpm_report_total(&rv.report, DPM_SEV_WARNING), 1500);
+    w = json_object_get(resp, "warnings");
+    assert_string_equal(json_string_value(json_array_get(w, json_array_size(w) - 1)),
+                        "1500 more warnings not listed; run dpm validate to see them all");
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+    json_decref(r);
+    dpm_policy_free(warn);
+    dpm_policy_free(deny);
+}
+
+/* kube-apiserver drops, silently, a warning holding a control character:
+ * C1 controls (U+0085, next line) quoted from the object become '?'. */
+static void test_warning_control_characters(void **state)
+{
+    (void)state;
+    struct dpm_policy *warn = compile_text(
+        "{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"style\"},"
+        "\"spec\":{\"enforcement\":\"Warn\",\"rules\":[{\"name\":\"short\",\"path\":\"spec.description\","
+        "\"pattern\":\"^[a-z ]*$\"}]}}");
+    const struct dpm_policy *ps[] = {warn};
+    json_t *dp = load_one(SEED_DP);
+    json_object_set_new(json_object_get(dp, "spec"), "description", json_string("one\xc2\x85two\xc2\x9f\xc2\xa0" "end"));
+    json_t *r = kube_dp_review("CREATE", dp, NULL);
+    char *body = json_dumps(r, JSON_COMPACT);
+    struct dpm_review rv;
+    json_t *j = decide(DPM_REVIEW_VALIDATE, body, ps, 1, &rv);
+    json_t *w = json_object_get(json_object_get(j, "response"), "warnings");
+    assert_int_equal(json_array_size(w), 1);
+    const char *t = json_string_value(json_array_get(w, 0));
+    assert_non_null(strstr(t, "style/short: spec.description: "));
+    assert_non_null(strstr(t, "one?two?\xc2\xa0" "end")); /* U+00A0 is not a control character */
+    json_decref(j);
+    dpm_review_clear(&rv);
+    free(body);
+    json_decref(r);
+    dpm_policy_free(warn);
+}
+
 /* Text quoting input may be cut inside a character: invalid bytes become
  * '?', valid characters stay, nothing is dropped (the denial message and
  * warnings, and the webhook's log lines, all go through it). */
@@ -345,10 +530,13 @@ int main(void)
         cmocka_unit_test(test_malformed_bodies),
         cmocka_unit_test(test_good_product_admitted_v1beta1),
         cmocka_unit_test(test_broken_contract_denied_with_every_reason),
-        cmocka_unit_test(test_delete_and_other_kinds_allowed),
+        cmocka_unit_test(test_delete_allowed),
         cmocka_unit_test(test_policies_deny_and_warn),
         cmocka_unit_test(test_update_breaking_schema_denied),
         cmocka_unit_test(test_mutate_patch),
+        cmocka_unit_test(test_denial_with_very_many_findings),
+        cmocka_unit_test(test_very_many_warnings),
+        cmocka_unit_test(test_warning_control_characters),
         cmocka_unit_test(test_json_text_invalid_utf8),
         cmocka_unit_test(test_arena_decide),
     };
