@@ -9,6 +9,9 @@
  * document stops at the first alias that would pass the bound. */
 #include "yaml_private.h"
 
+#include "dpm/json_load.h"
+
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +46,26 @@ struct frame {
 };
 
 struct builder {
-    const char *data;
-    size_t len;
     const char *source;
     const struct dpm_load_opts *opts;
     struct dpm_error *err;
-    struct dpm_docs *out;
+    dpm_doc_fn sink;
+    void *sink_ctx;
+
+    /* The input: all of it in memory (data/len, base 0), or a FILE read in
+     * chunks into a window that keeps the bytes from the current
+     * document's start on, so memory follows the document, not the file.
+     * Positions are absolute: window byte k is input byte base_byte + k,
+     * at character base_ch, line base_line, column base_col. */
+    const struct dpm_yaml_input *in;
+    const char *data;
+    size_t len;
+    struct dpm_buf win;
+    size_t in_off;          /* bytes of in->data/in->prefix consumed */
+    size_t total;           /* bytes read from the input */
+    size_t base_byte, base_ch;
+    int base_line, base_col;
+    dpm_rc read_rc;         /* why the read handler stopped (err set) */
 
     struct frame *st;
     size_t depth, cap;
@@ -72,29 +89,137 @@ struct builder {
     bool root_empty;
     struct dpm_posmap *pos;
 
-    /* char index -> byte offset cursor (libyaml marks count characters) */
+    /* char index -> byte offset cursor (libyaml marks count characters),
+     * absolute */
     size_t cur_ch, cur_byte;
-    bool ascii; /* no byte >= 0x80: characters are bytes */
 };
 
-static size_t utf8_len(unsigned char c)
-{
-    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
-
+/* Byte offset (absolute) of character index ch, by walking the cursor
+ * forwards or backwards over the bytes in memory; clamped to them. */
 static size_t byte_offset(struct builder *b, size_t ch)
 {
-    if (b->ascii)
-        return ch < b->len ? ch : b->len;
-    if (ch < b->cur_ch) {
-        b->cur_ch = 0;
-        b->cur_byte = 0;
+    const unsigned char *d = (const unsigned char *)b->data;
+    size_t end = b->base_byte + b->len;
+    if (b->cur_byte < b->base_byte) {
+        b->cur_byte = b->base_byte;
+        b->cur_ch = b->base_ch;
     }
-    while (b->cur_ch < ch && b->cur_byte < b->len) {
-        b->cur_byte += utf8_len((unsigned char)b->data[b->cur_byte]);
+    while (b->cur_ch < ch && b->cur_byte < end) {
+        b->cur_byte++;
+        while (b->cur_byte < end && (d[b->cur_byte - b->base_byte] & 0xC0) == 0x80)
+            b->cur_byte++;
         b->cur_ch++;
     }
-    return b->cur_byte < b->len ? b->cur_byte : b->len;
+    while (b->cur_ch > ch && b->cur_byte > b->base_byte) {
+        b->cur_byte--;
+        while (b->cur_byte > b->base_byte &&
+               (d[b->cur_byte - b->base_byte] & 0xC0) == 0x80)
+            b->cur_byte--;
+        b->cur_ch--;
+    }
+    return b->cur_byte;
+}
+
+/* Line and column of absolute byte offset off (within the window). */
+static void position_of(const struct builder *b, size_t off, int *line, int *col)
+{
+    int l = b->base_line, c = b->base_col;
+    for (size_t i = b->base_byte; i < off && i < b->base_byte + b->len; i++) {
+        unsigned char ch = (unsigned char)b->data[i - b->base_byte];
+        if (ch == '\n') {
+            l++;
+            c = 1;
+        } else if ((ch & 0xC0) != 0x80) {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+/* Drops the window's bytes before absolute offset off (a document start),
+ * when that frees enough to be worth the move. */
+static void window_trim(struct builder *b, size_t off)
+{
+    if (b->in->f == NULL || off <= b->base_byte)
+        return;
+    size_t drop = off - b->base_byte;
+    if (drop > b->len)
+        drop = b->len;
+    if (drop < 65536 && drop * 2 < b->len)
+        return;
+    int line, col;
+    position_of(b, b->base_byte + drop, &line, &col);
+    /* the cursor sits on a character start at or after off when called at
+     * a document start; re-anchor it at the new base otherwise */
+    size_t ch = b->base_ch;
+    for (size_t i = 0; i < drop; i++)
+        if (((unsigned char)b->data[i] & 0xC0) != 0x80)
+            ch++;
+    memmove(b->win.data, b->win.data + drop, b->len - drop);
+    b->win.len -= drop;
+    b->len = b->win.len;
+    b->data = b->win.data;
+    b->base_byte += drop;
+    b->base_ch = ch;
+    b->base_line = line;
+    b->base_col = col;
+    b->cur_byte = b->base_byte;
+    b->cur_ch = b->base_ch;
+}
+
+/* libyaml's read handler: the prefix (bytes already taken off the stream
+ * to sniff JSON), then the FILE; each chunk also goes to the window. */
+static int read_handler(void *data, unsigned char *buffer, size_t size, size_t *size_read)
+{
+    struct builder *b = data;
+    const struct dpm_yaml_input *in = b->in;
+    size_t n = 0;
+    *size_read = 0;
+    if (in->f == NULL) {
+        n = in->len - b->in_off < size ? in->len - b->in_off : size;
+        memcpy(buffer, in->data + b->in_off, n);
+        b->in_off += n;
+        *size_read = n;
+        return 1;
+    }
+    if (b->in_off < in->len) {
+        n = in->len - b->in_off < size ? in->len - b->in_off : size;
+        memcpy(buffer, in->data + b->in_off, n);
+        b->in_off += n;
+    } else {
+        n = fread(buffer, 1, size, in->f);
+        if (n == 0 && ferror(in->f)) {
+            b->read_rc = dpm_error_set(b->err, DPM_EIO, NULL, "cannot read %s: %s",
+                                       b->source, strerror(errno));
+            dpm_error_at(b->err, b->source, 0, 0);
+            return 0;
+        }
+    }
+    if (n && b->total + n > b->opts->max_input_bytes) {
+        b->read_rc = dpm_error_set(b->err, DPM_ELIMIT, NULL,
+                                   "input is larger than %zu bytes in total",
+                                   b->opts->max_input_bytes);
+        dpm_error_at(b->err, b->source, 0, 0);
+        return 0;
+    }
+    /* a document, with libyaml's read-ahead, must fit the window */
+    if (n && b->win.len + n > b->opts->max_doc_bytes + 4 * size + 65536) {
+        b->read_rc = dpm_error_set(b->err, DPM_ELIMIT, NULL,
+                                   "document %zu is larger than %zu bytes",
+                                   b->doc_no ? b->doc_no : 1, b->opts->max_doc_bytes);
+        dpm_error_at(b->err, b->source, b->doc_no ? b->doc_line : 1, 1);
+        return 0;
+    }
+    if (n && dpm_buf_add(&b->win, (const char *)buffer, n)) {
+        b->read_rc = dpm_error_set(b->err, DPM_ENOMEM, NULL, "out of memory");
+        return 0;
+    }
+    b->total += n;
+    b->data = b->win.data;
+    b->len = b->win.len;
+    *size_read = n;
+    return 1;
 }
 
 void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
@@ -282,12 +407,87 @@ static dpm_rc node_end(struct builder *b, json_t *v, size_t height,
     return DPM_OK;
 }
 
-/* A scalar as a mapping key: its text, whatever it would resolve to. */
+/* Go's strconv.FormatFloat(v, 'g', -1, 32): the shortest digits that read
+ * back as the same float32, in %e form when the exponent is < -4 or >= 6
+ * (Go's rule for the shortest form), as sigs.k8s.io/yaml writes a float
+ * mapping key. */
+static void go_float32_key(double v, char *buf, size_t n)
+{
+    float f = (float)v;
+    if (isinf(f)) {
+        snprintf(buf, n, "%s", f > 0 ? ".inf" : "-.inf");
+        return;
+    }
+    if (f == 0) {
+        snprintf(buf, n, "%s", signbit(f) ? "-0" : "0");
+        return;
+    }
+    int prec = 1;
+    char e[64];
+    for (; prec < 9; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
+        if (strtof(e, NULL) == f)
+            break;
+    }
+    snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
+    /* strip trailing zeros of the mantissa: Go keeps only the digits needed */
+    char *ep = strchr(e, 'e');
+    int exp = atoi(ep + 1);
+    int nd = 0;
+    for (const char *q = e; q < ep; q++)
+        if (*q >= '0' && *q <= '9')
+            nd++;
+    if (exp < -4 || exp >= 6)
+        snprintf(buf, n, "%s", e);
+    else
+        snprintf(buf, n, "%.*f", nd - 1 - exp > 0 ? nd - 1 - exp : 0, (double)f);
+}
+
+/* The text of a plain key as kubectl sends it: go-yaml v2 types keys like
+ * values, and sigs.k8s.io/yaml turns the typed key back into a string, so
+ * "yes:" becomes "true", "0x10:" "16" and "1.0:" "1".  Returns 1 with buf
+ * filled when the key changes, 0 when it stays as written, -1 (with err
+ * set) for a null key, which kubectl refuses. */
+static int typed_key(struct builder *b, const yaml_event_t *e, char *buf, size_t n)
+{
+    const char *v = (const char *)e->data.scalar.value;
+    size_t len = e->data.scalar.length;
+    struct dpm_yaml_scalar r;
+    if (e->data.scalar.tag || e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    dpm_yaml_resolve(v, len, &r);
+    switch (r.kind) {
+    case DPM_YAML_STR:
+        return 0;
+    case DPM_YAML_NULL:
+        fail_at(b, DPM_EPARSE, &e->start_mark,
+                "a null mapping key (\"%.*s\") is not supported (kubectl refuses it too)",
+                (int)(len > 64 ? 64 : len), v);
+        return -1;
+    case DPM_YAML_BOOL:
+        snprintf(buf, n, "%s", r.b ? "true" : "false");
+        break;
+    case DPM_YAML_INT:
+        snprintf(buf, n, "%lld", (long long)r.i);
+        break;
+    case DPM_YAML_FLOAT:
+        go_float32_key(r.d, buf, n);
+        break;
+    case DPM_YAML_NONFINITE:
+        snprintf(buf, n, "%s", isnan(r.d) ? ".nan" : r.d > 0 ? ".inf" : "-.inf");
+        break;
+    }
+    return 1;
+}
+
+/* A scalar as a mapping key: its text (typed as kubectl types it, see
+ * typed_key). */
 static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
 {
     const char *v = (const char *)e->data.scalar.value;
     size_t n = e->data.scalar.length;
     const char *tag = (const char *)e->data.scalar.tag;
+    char typed[64];
     if (tag && strcmp(tag, "!") != 0 && !tag_is(tag, "str") && !tag_is(tag, "int") &&
         !tag_is(tag, "float") && !tag_is(tag, "bool") && !tag_is(tag, "null") &&
         !tag_is(tag, "merge")) {
@@ -299,12 +499,18 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
                  ((!tag && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) ||
                   tag_is(tag, "merge"));
     if (memchr(v, '\0', n))
-        /* jansson's object copies and comparisons stop keys at a NUL */
-        return fail_at(b, DPM_EPARSE, &e->start_mark,
-                       "mapping key contains a NUL character, which is not supported");
+        /* the webhook's JSON parser refuses the same key */
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "%s", DPM_JSON_NUL_MESSAGE);
     if (tag_is(tag, "merge") && !merge)
         return fail_at(b, DPM_EPARSE, &e->start_mark,
                        "!!merge is only allowed on a \"<<\" key");
+    int t = merge ? 0 : typed_key(b, e, typed, sizeof(typed));
+    if (t < 0)
+        return DPM_EPARSE;
+    if (t > 0) {
+        v = typed;
+        n = strlen(typed);
+    }
     if (!merge && json_object_getn(p->node, v, n)) {
         /* keys are inserted in order and keylines follows that order */
         size_t idx = 0;
@@ -324,16 +530,32 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
                        (int)(n > 200 ? 200 : n), v, first,
                        (int)e->start_mark.line + 1);
     }
-    /* take the text over from the event (libyaml allocates it with malloc
-     * and NUL-terminates it; yaml_event_delete() then skips it) */
-    p->key = (char *)e->data.scalar.value;
-    e->data.scalar.value = NULL;
+    if (t > 0) {
+        if (!(p->key = strdup(typed)))
+            return oom(b, &e->start_mark);
+    } else {
+        /* take the text over from the event (libyaml allocates it with
+         * malloc and NUL-terminates it; yaml_event_delete() then skips it) */
+        p->key = (char *)e->data.scalar.value;
+        e->data.scalar.value = NULL;
+    }
     p->key_len = n;
     p->have_key = true;
     p->key_is_merge = merge;
     p->key_line = (int)e->start_mark.line + 1;
     p->key_col = (int)e->start_mark.column + 1;
     return DPM_OK;
+}
+
+/* A float as it reaches the API server: kubectl sends it through Go's
+ * json.Marshal, which writes an integral value below 1e21 without a
+ * fraction ("1.0" -> 1), and Kubernetes' decoder reads such digits as an
+ * int64 when they fit. */
+static json_t *number_value(double d)
+{
+    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return json_integer((json_int_t)d);
+    return json_real(d);
 }
 
 static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **out)
@@ -346,6 +568,11 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
     char tn[128];
     *out = NULL;
 
+    /* "\0" in a double-quoted scalar: refused with the message the
+     * webhook's JSON parser gives for the \u0000 kubectl would send, so
+     * nothing after the NUL escapes the checks. */
+    if (memchr(v, '\0', n))
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "%s", DPM_JSON_NUL_MESSAGE);
     if (!tag && !plain) {
         *out = json_stringn(v, n);
     } else if (tag && (strcmp(tag, "!") == 0 || tag_is(tag, "str"))) {
@@ -357,18 +584,10 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
         case DPM_YAML_NULL: *out = json_null(); break;
         case DPM_YAML_BOOL: *out = json_boolean(r.b); break;
         case DPM_YAML_INT: *out = json_integer((json_int_t)r.i); break;
-        case DPM_YAML_FLOAT: *out = json_real(r.d); break;
+        case DPM_YAML_FLOAT: *out = number_value(r.d); break;
         case DPM_YAML_NONFINITE:
-            if (memchr(v, 'n', n) || memchr(v, 'N', n))
-                return fail_at(b, DPM_EPARSE, &e->start_mark,
-                               ".nan/.inf is not representable in JSON");
             return fail_at(b, DPM_EPARSE, &e->start_mark,
-                           "%.*s is out of range for a double (.nan/.inf is not representable in JSON)",
-                           (int)(n > 64 ? 64 : n), v);
-        case DPM_YAML_INT_RANGE:
-            return fail_at(b, DPM_EPARSE, &e->start_mark,
-                           "integer %.*s is out of range for a 64-bit integer",
-                           (int)(n > 64 ? 64 : n), v);
+                           ".nan/.inf is not representable in JSON");
         }
     } else {
         tag_name(tag, tn, sizeof(tn));
@@ -376,9 +595,9 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
         if (tag_is(tag, "int") && r.kind == DPM_YAML_INT)
             *out = json_integer((json_int_t)r.i);
         else if (tag_is(tag, "float") && r.kind == DPM_YAML_INT)
-            *out = json_real((double)r.i);
+            *out = number_value((double)r.i);
         else if (tag_is(tag, "float") && r.kind == DPM_YAML_FLOAT)
-            *out = json_real(r.d);
+            *out = number_value(r.d);
         else if (tag_is(tag, "bool") && r.kind == DPM_YAML_BOOL)
             *out = json_boolean(r.b);
         else if (tag_is(tag, "null") && r.kind == DPM_YAML_NULL)
@@ -593,9 +812,11 @@ static dpm_rc parser_error(struct builder *b, const yaml_parser_t *p)
 {
     if (p->error == YAML_MEMORY_ERROR)
         return fail_at(b, DPM_ENOMEM, NULL, "out of memory");
+    if (p->error == YAML_READER_ERROR && b->read_rc)
+        return b->read_rc; /* err set by read_handler */
     if (p->error == YAML_READER_ERROR) {
         int line, col;
-        dpm_yaml_offset_position(b->data, b->len, p->problem_offset, &line, &col);
+        position_of(b, p->problem_offset, &line, &col);
         if (p->problem_value >= 0)
             dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid UTF-8: %s 0x%02x at byte %zu",
                           p->problem ? p->problem : "bad input",
@@ -610,7 +831,8 @@ static dpm_rc parser_error(struct builder *b, const yaml_parser_t *p)
     const yaml_mark_t *pm = &p->problem_mark;
     size_t off = byte_offset(b, pm->index);
     if (strcmp(problem, "found character that cannot start any token") == 0 &&
-        off < b->len && b->data[off] == '\t')
+        off >= b->base_byte && off < b->base_byte + b->len &&
+        b->data[off - b->base_byte] == '\t')
         problem = "found a tab character where indentation is expected (YAML forbids tabs for indentation)";
     if (p->context && (p->context_mark.line != pm->line ||
                        p->context_mark.column != pm->column))
@@ -624,7 +846,6 @@ static dpm_rc parser_error(struct builder *b, const yaml_parser_t *p)
 
 static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
 {
-    dpm_rc rc = DPM_OK;
     json_t *root = b->root;
     struct dpm_posmap *pos = b->pos;
     b->root = NULL;
@@ -640,30 +861,40 @@ static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
         dpm_posmap_free(pos);
         return oom(b, m);
     }
-    rc = dpm_docs_push(b->out, root, b->source, b->doc_no - 1, b->doc_line, pos);
-    if (rc)
+    struct dpm_doc doc = {root, NULL, b->doc_no - 1, b->doc_line, pos};
+    if (!(doc.source = strdup(b->source))) {
+        json_decref(root);
+        dpm_posmap_free(pos);
         return oom(b, m);
-    return DPM_OK;
+    }
+    return b->sink(b->sink_ctx, &doc, b->err);
 }
 
-dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
-                      const struct dpm_load_opts *opts, struct dpm_docs *out,
+dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
+                      const struct dpm_load_opts *opts, dpm_doc_fn sink, void *ctx,
                       struct dpm_error *err)
 {
     struct builder b;
     memset(&b, 0, sizeof(b));
-    b.data = data;
-    b.len = len;
+    b.in = in;
     b.source = source;
     b.opts = opts;
     b.err = err;
-    b.out = out;
+    b.sink = sink;
+    b.sink_ctx = ctx;
+    b.base_line = b.base_col = 1;
+    /* A UTF-8 byte-order mark is not content (kubectl drops it too); the
+     * explicit UTF-8 encoding below would read it as one. */
+    if (in->len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0)
+        b.in_off = b.base_byte = b.total = 3;
+    if (in->f == NULL) {
+        b.data = in->data + b.in_off;
+        b.len = in->len - b.in_off;
+    }
+    dpm_buf_init(&b.win, SIZE_MAX);
     /* a path is at most every key on one branch, each escaped (x2), plus an
      * index segment per level */
-    dpm_buf_init(&b.path, 2 * len + 32 * (opts->max_depth + 2));
-    b.ascii = true;
-    for (size_t i = 0; i < len && b.ascii; i++)
-        b.ascii = (unsigned char)data[i] < 0x80;
+    dpm_buf_init(&b.path, 2 * opts->max_doc_bytes + 32 * (opts->max_depth + 2));
     yaml_parser_t parser;
     yaml_event_t ev;
     bool have_ev = false, done = false;
@@ -671,7 +902,7 @@ dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
 
     if (!yaml_parser_initialize(&parser))
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    yaml_parser_set_input(&parser, read_handler, &b);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     b.anchor_index = json_object();
     if (!b.anchor_index) {
@@ -701,6 +932,7 @@ dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
             b.doc_no++;
             b.doc_line = (int)ev.start_mark.line + 1;
             b.doc_start_byte = byte_offset(&b, ev.start_mark.index);
+            window_trim(&b, b.doc_start_byte);
             b.root_empty = false;
             b.nodes = b.alias_nodes = 0;
             if (opts->keep_positions && !(b.pos = dpm_posmap_new())) {
@@ -752,5 +984,8 @@ out:
     json_decref(b.root);
     dpm_posmap_free(b.pos);
     dpm_buf_free(&b.path);
+    dpm_buf_free(&b.win);
+    if (in->nread && in->f)
+        *in->nread = b.total;
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -20,15 +21,18 @@
 #include "dpm/error.h"
 #include "dpm/yaml.h"
 
-/* What a plain scalar means under the YAML 1.2 core schema. */
+/* What a plain scalar means to go-yaml v2, the YAML library behind kubectl
+ * (sigs.k8s.io/yaml): YAML 1.1 booleans, Go's integer syntax. */
 enum dpm_yaml_kind {
     DPM_YAML_STR,      /* anything else: a string */
     DPM_YAML_NULL,     /* ~ null Null NULL and the empty scalar */
-    DPM_YAML_BOOL,     /* true True TRUE false False FALSE */
-    DPM_YAML_INT,      /* [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+, fits int64 */
-    DPM_YAML_FLOAT,    /* finite float, or a decimal integer past int64 */
-    DPM_YAML_NONFINITE, /* .inf -.Inf .nan ..., or a float that overflows */
-    DPM_YAML_INT_RANGE, /* 0x / 0o integer that does not fit int64 */
+    DPM_YAML_BOOL,     /* y Y yes Yes YES true True TRUE on On ON, and
+                          n N no No NO false False FALSE off Off OFF */
+    DPM_YAML_INT,      /* [-+]? then decimal, 0x hex, 0o or 0 octal, 0b
+                          binary (underscores ignored), fits int64 */
+    DPM_YAML_FLOAT,    /* finite float ("1.5", "1e3", "08"), or an integer
+                          past int64 (as Kubernetes reads such a number) */
+    DPM_YAML_NONFINITE, /* .inf -.Inf .nan ...: not representable in JSON */
 };
 
 struct dpm_yaml_scalar {
@@ -39,7 +43,8 @@ struct dpm_yaml_scalar {
 };
 
 /* Resolves s[0..n) (need not be NUL-terminated; embedded NULs make it a
- * string).  Never fails. */
+ * string).  A float that overflows a double is a string, as go-yaml v2
+ * leaves it ("1e999").  Never fails. */
 void dpm_yaml_resolve(const char *s, size_t n, struct dpm_yaml_scalar *out);
 
 /* ---- position map ---- */
@@ -65,11 +70,22 @@ dpm_rc dpm_path_add_key(struct dpm_buf *b, const char *key, size_t len);
 
 /* ---- parser ---- */
 
-/* Parses a YAML stream (libyaml) and appends its non-empty documents to out.
- * opts is already filled with defaults.  On error out may hold documents of
- * this stream: the caller discards them. */
-dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
-                      const struct dpm_load_opts *opts, struct dpm_docs *out,
+/* Where a stream comes from: data[0..len) alone (f NULL), or data[0..len)
+ * (bytes already read off f to sniff the format) followed by the rest of
+ * f. */
+struct dpm_yaml_input {
+    const char *data;
+    size_t len;
+    FILE *f;
+    size_t *nread; /* may be NULL: gets the bytes read from data and f */
+};
+
+/* Parses a YAML stream (libyaml) and hands each non-empty document to
+ * sink as it ends, so only one document is in memory at a time.  opts is
+ * already filled with defaults.  Stops at the first error (the sink's
+ * included) and returns it; documents handed over before stay the sink's. */
+dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
+                      const struct dpm_load_opts *opts, dpm_doc_fn sink, void *ctx,
                       struct dpm_error *err);
 
 /* Appends a document to docs, taking ownership of root (decref'd on error)
