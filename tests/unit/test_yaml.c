@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -487,6 +488,90 @@ static void test_syntax_errors_have_positions(void **state)
 }
 
 /* ---- size limits ---- */
+
+/* ---- streaming ---- */
+
+/* Keeps a handed-over document (the docs list takes its members). */
+static dpm_rc keep_doc(struct dpm_docs *docs, struct dpm_doc *doc)
+{
+    struct dpm_doc *it = realloc(docs->items, (docs->n + 1) * sizeof(*it));
+    if (!it)
+        return DPM_ENOMEM;
+    docs->items = it;
+    docs->cap = docs->n + 1;
+    docs->items[docs->n++] = *doc;
+    memset(doc, 0, sizeof(*doc));
+    return DPM_OK;
+}
+
+struct collected {
+    struct dpm_docs docs;
+    size_t max_live; /* documents alive at once in the callee: always 1 */
+};
+
+static dpm_rc collect_one(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
+{
+    struct collected *c = ctx;
+    int line = 0, col = 0;
+    (void)err;
+    /* the position map is usable while the document is handed over */
+    assert_true(dpm_doc_position(doc, "metadata.name", &line, &col));
+    assert_int_equal(line, doc->line + 4);
+    assert_int_equal(col, 3);
+    assert_int_equal(keep_doc(&c->docs, doc), DPM_OK);
+    return DPM_OK;
+}
+
+static void test_streaming_file(void **state)
+{
+    /* enough documents (with multi-byte characters) to go through many
+     * window trims; each must come out as the in-memory loader gives it */
+    char path[] = "/tmp/dpm-test-yaml-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("\xef\xbb\xbf# with a byte-order mark\n", f);
+    for (int i = 0; i < 3000; i++)
+        fprintf(f, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n"
+                   "data: {k: \"\xc3\xa9t\xc3\xa9 %d\", yes: on, n: 1.0}\n", i, i);
+    fclose(f);
+    struct collected c = {DPM_DOCS_INIT, 0};
+    struct dpm_load_opts o = {.keep_positions = true};
+    struct dpm_error e;
+    size_t nread = 0;
+    assert_int_equal(dpm_load_file_each(path, &o, collect_one, &c, &nread, &e), DPM_OK);
+    assert_int_equal(c.docs.n, 3000);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(nread, (size_t)st.st_size);
+    struct dpm_docs whole = DPM_DOCS_INIT;
+    assert_int_equal(dpm_load_file(path, &o, &whole, &e), DPM_OK);
+    assert_int_equal(whole.n, 3000);
+    for (size_t i = 0; i < whole.n; i++) {
+        assert_true(json_equal(whole.items[i].root, c.docs.items[i].root));
+        assert_int_equal(whole.items[i].line, c.docs.items[i].line);
+        assert_int_equal(c.docs.items[i].line, 2 + 6 * (int)i);
+    }
+    json_t *d = json_object_get(c.docs.items[2999].root, "data");
+    assert_true(json_is_true(json_object_get(d, "true")));
+    assert_int_equal(json_integer_value(json_object_get(d, "false")), 1);
+
+    /* the total cap, and an error position far into the file */
+    dpm_docs_free(&whole);
+    o.max_input_bytes = 100000;
+    assert_int_equal(dpm_load_file(path, &o, &whole, &e), DPM_ELIMIT);
+    assert_non_null(strstr(e.message, "input is larger than 100000 bytes in total"));
+    f = fopen(path, "a");
+    fputs("---\nx: [1,\n", f);
+    fclose(f);
+    o.max_input_bytes = 0;
+    assert_int_equal(dpm_load_file(path, &o, &whole, &e), DPM_EPARSE);
+    assert_int_equal(e.line, 2 + 6 * 3000 + 2);
+    dpm_docs_free(&whole);
+    dpm_docs_free(&c.docs);
+    unlink(path);
+    (void)state;
+}
 
 static void test_size_limits(void **state)
 {
@@ -1024,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_syntax_errors_have_positions),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_json_input),
+        cmocka_unit_test(test_streaming_file),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_dump_quoting),
