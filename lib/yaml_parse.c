@@ -11,7 +11,6 @@
 
 #include "dpm/json_load.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,20 +51,7 @@ struct builder {
     dpm_doc_fn sink;
     void *sink_ctx;
 
-    /* The input: all of it in memory (data/len, base 0), or a FILE read in
-     * chunks into a window that keeps the bytes from the current
-     * document's start on, so memory follows the document, not the file.
-     * Positions are absolute: window byte k is input byte base_byte + k,
-     * at character base_ch, line base_line, column base_col. */
-    const struct dpm_yaml_input *in;
-    const char *data;
-    size_t len;
-    struct dpm_buf win;
-    size_t in_off;          /* bytes of in->data/in->prefix consumed */
-    size_t total;           /* bytes read from the input */
-    size_t base_byte, base_ch;
-    int base_line, base_col;
-    dpm_rc read_rc;         /* why the read handler stopped (err set) */
+    struct dpm_yaml_reader rd; /* the input, see yaml_private.h */
 
     struct frame *st;
     size_t depth, cap;
@@ -88,139 +74,7 @@ struct builder {
     json_t *root;
     bool root_empty;
     struct dpm_posmap *pos;
-
-    /* char index -> byte offset cursor (libyaml marks count characters),
-     * absolute */
-    size_t cur_ch, cur_byte;
 };
-
-/* Byte offset (absolute) of character index ch, by walking the cursor
- * forwards or backwards over the bytes in memory; clamped to them. */
-static size_t byte_offset(struct builder *b, size_t ch)
-{
-    const unsigned char *d = (const unsigned char *)b->data;
-    size_t end = b->base_byte + b->len;
-    if (b->cur_byte < b->base_byte) {
-        b->cur_byte = b->base_byte;
-        b->cur_ch = b->base_ch;
-    }
-    while (b->cur_ch < ch && b->cur_byte < end) {
-        b->cur_byte++;
-        while (b->cur_byte < end && (d[b->cur_byte - b->base_byte] & 0xC0) == 0x80)
-            b->cur_byte++;
-        b->cur_ch++;
-    }
-    while (b->cur_ch > ch && b->cur_byte > b->base_byte) {
-        b->cur_byte--;
-        while (b->cur_byte > b->base_byte &&
-               (d[b->cur_byte - b->base_byte] & 0xC0) == 0x80)
-            b->cur_byte--;
-        b->cur_ch--;
-    }
-    return b->cur_byte;
-}
-
-/* Line and column of absolute byte offset off (within the window). */
-static void position_of(const struct builder *b, size_t off, int *line, int *col)
-{
-    int l = b->base_line, c = b->base_col;
-    for (size_t i = b->base_byte; i < off && i < b->base_byte + b->len; i++) {
-        unsigned char ch = (unsigned char)b->data[i - b->base_byte];
-        if (ch == '\n') {
-            l++;
-            c = 1;
-        } else if ((ch & 0xC0) != 0x80) {
-            c++;
-        }
-    }
-    *line = l;
-    *col = c;
-}
-
-/* Drops the window's bytes before absolute offset off (a document start),
- * when that frees enough to be worth the move. */
-static void window_trim(struct builder *b, size_t off)
-{
-    if (b->in->f == NULL || off <= b->base_byte)
-        return;
-    size_t drop = off - b->base_byte;
-    if (drop > b->len)
-        drop = b->len;
-    if (drop < 65536 && drop * 2 < b->len)
-        return;
-    int line, col;
-    position_of(b, b->base_byte + drop, &line, &col);
-    /* the cursor sits on a character start at or after off when called at
-     * a document start; re-anchor it at the new base otherwise */
-    size_t ch = b->base_ch;
-    for (size_t i = 0; i < drop; i++)
-        if (((unsigned char)b->data[i] & 0xC0) != 0x80)
-            ch++;
-    memmove(b->win.data, b->win.data + drop, b->len - drop);
-    b->win.len -= drop;
-    b->len = b->win.len;
-    b->data = b->win.data;
-    b->base_byte += drop;
-    b->base_ch = ch;
-    b->base_line = line;
-    b->base_col = col;
-    b->cur_byte = b->base_byte;
-    b->cur_ch = b->base_ch;
-}
-
-/* libyaml's read handler: the prefix (bytes already taken off the stream
- * to sniff JSON), then the FILE; each chunk also goes to the window. */
-static int read_handler(void *data, unsigned char *buffer, size_t size, size_t *size_read)
-{
-    struct builder *b = data;
-    const struct dpm_yaml_input *in = b->in;
-    size_t n = 0;
-    *size_read = 0;
-    if (in->f == NULL) {
-        n = in->len - b->in_off < size ? in->len - b->in_off : size;
-        memcpy(buffer, in->data + b->in_off, n);
-        b->in_off += n;
-        *size_read = n;
-        return 1;
-    }
-    if (b->in_off < in->len) {
-        n = in->len - b->in_off < size ? in->len - b->in_off : size;
-        memcpy(buffer, in->data + b->in_off, n);
-        b->in_off += n;
-    } else {
-        n = fread(buffer, 1, size, in->f);
-        if (n == 0 && ferror(in->f)) {
-            b->read_rc = dpm_error_set(b->err, DPM_EIO, NULL, "cannot read %s: %s",
-                                       b->source, strerror(errno));
-            dpm_error_at(b->err, b->source, 0, 0);
-            return 0;
-        }
-    }
-    if (n && b->total + n > b->opts->max_input_bytes) {
-        b->read_rc = dpm_error_set(b->err, DPM_ELIMIT, NULL,
-                                   "input is larger than %zu bytes in total",
-                                   b->opts->max_input_bytes);
-        dpm_error_at(b->err, b->source, 0, 0);
-        return 0;
-    }
-    /* a document, with libyaml's read-ahead, must fit the window */
-    if (n && b->win.len + n > b->opts->max_doc_bytes + 4 * size + 65536) {
-        b->read_rc = dpm_error_set(b->err, DPM_ELIMIT, NULL,
-                                   "document %zu is larger than %zu bytes",
-                                   b->doc_no ? b->doc_no : 1, b->opts->max_doc_bytes);
-        dpm_error_at(b->err, b->source, b->doc_no ? b->doc_line : 1, 1);
-        return 0;
-    }
-    if (n && dpm_buf_add(&b->win, (const char *)buffer, n)) {
-        b->read_rc = dpm_error_set(b->err, DPM_ENOMEM, NULL, "out of memory");
-        return 0;
-    }
-    b->total += n;
-    b->data = b->win.data;
-    b->len = b->win.len;
-    *size_read = n;
-    return 1;
-}
 
 void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
                               int *line, int *column)
@@ -407,77 +261,21 @@ static dpm_rc node_end(struct builder *b, json_t *v, size_t height,
     return DPM_OK;
 }
 
-/* Go's strconv.FormatFloat(v, 'g', -1, 32): the shortest digits that read
- * back as the same float32, in %e form when the exponent is < -4 or >= 6
- * (Go's rule for the shortest form), as sigs.k8s.io/yaml writes a float
- * mapping key. */
-static void go_float32_key(double v, char *buf, size_t n)
-{
-    float f = (float)v;
-    if (isinf(f)) {
-        snprintf(buf, n, "%s", f > 0 ? ".inf" : "-.inf");
-        return;
-    }
-    if (f == 0) {
-        snprintf(buf, n, "%s", signbit(f) ? "-0" : "0");
-        return;
-    }
-    int prec = 1;
-    char e[64];
-    for (; prec < 9; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
-        if (strtof(e, NULL) == f)
-            break;
-    }
-    snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
-    /* strip trailing zeros of the mantissa: Go keeps only the digits needed */
-    char *ep = strchr(e, 'e');
-    int exp = atoi(ep + 1);
-    int nd = 0;
-    for (const char *q = e; q < ep; q++)
-        if (*q >= '0' && *q <= '9')
-            nd++;
-    if (exp < -4 || exp >= 6)
-        snprintf(buf, n, "%s", e);
-    else
-        snprintf(buf, n, "%.*f", nd - 1 - exp > 0 ? nd - 1 - exp : 0, (double)f);
-}
-
-/* The text of a plain key as kubectl sends it: go-yaml v2 types keys like
- * values, and sigs.k8s.io/yaml turns the typed key back into a string, so
- * "yes:" becomes "true", "0x10:" "16" and "1.0:" "1".  Returns 1 with buf
- * filled when the key changes, 0 when it stays as written, -1 (with err
- * set) for a null key, which kubectl refuses. */
+/* The text of a plain key as kubectl sends it (dpm_yaml_key_text).
+ * Returns 1 with buf filled when the key changes, 0 when it stays as
+ * written, -1 (with err set) for a null key, which kubectl refuses. */
 static int typed_key(struct builder *b, const yaml_event_t *e, char *buf, size_t n)
 {
     const char *v = (const char *)e->data.scalar.value;
     size_t len = e->data.scalar.length;
-    struct dpm_yaml_scalar r;
     if (e->data.scalar.tag || e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return 0;
-    dpm_yaml_resolve(v, len, &r);
-    switch (r.kind) {
-    case DPM_YAML_STR:
-        return 0;
-    case DPM_YAML_NULL:
+    int t = dpm_yaml_key_text(v, len, buf, n);
+    if (t < 0)
         fail_at(b, DPM_EPARSE, &e->start_mark,
                 "a null mapping key (\"%.*s\") is not supported (kubectl refuses it too)",
                 (int)(len > 64 ? 64 : len), v);
-        return -1;
-    case DPM_YAML_BOOL:
-        snprintf(buf, n, "%s", r.b ? "true" : "false");
-        break;
-    case DPM_YAML_INT:
-        snprintf(buf, n, "%lld", (long long)r.i);
-        break;
-    case DPM_YAML_FLOAT:
-        go_float32_key(r.d, buf, n);
-        break;
-    case DPM_YAML_NONFINITE:
-        snprintf(buf, n, "%s", isnan(r.d) ? ".nan" : r.d > 0 ? ".inf" : "-.inf");
-        break;
-    }
-    return 1;
+    return t;
 }
 
 /* A scalar as a mapping key: its text (typed as kubectl types it, see
@@ -812,11 +610,11 @@ static dpm_rc parser_error(struct builder *b, const yaml_parser_t *p)
 {
     if (p->error == YAML_MEMORY_ERROR)
         return fail_at(b, DPM_ENOMEM, NULL, "out of memory");
-    if (p->error == YAML_READER_ERROR && b->read_rc)
-        return b->read_rc; /* err set by read_handler */
+    if (p->error == YAML_READER_ERROR && b->rd.read_rc)
+        return b->rd.read_rc; /* err set by the read handler */
     if (p->error == YAML_READER_ERROR) {
         int line, col;
-        position_of(b, p->problem_offset, &line, &col);
+        dpm_yaml_reader_position(&b->rd, p->problem_offset, &line, &col);
         if (p->problem_value >= 0)
             dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid UTF-8: %s 0x%02x at byte %zu",
                           p->problem ? p->problem : "bad input",
@@ -829,10 +627,9 @@ static dpm_rc parser_error(struct builder *b, const yaml_parser_t *p)
     }
     const char *problem = p->problem ? p->problem : "malformed YAML";
     const yaml_mark_t *pm = &p->problem_mark;
-    size_t off = byte_offset(b, pm->index);
+    size_t off = dpm_yaml_reader_byte(&b->rd, pm->index);
     if (strcmp(problem, "found character that cannot start any token") == 0 &&
-        off >= b->base_byte && off < b->base_byte + b->len &&
-        b->data[off - b->base_byte] == '\t')
+        dpm_yaml_reader_at(&b->rd, off) == '\t')
         problem = "found a tab character where indentation is expected (YAML forbids tabs for indentation)";
     if (p->context && (p->context_mark.line != pm->line ||
                        p->context_mark.column != pm->column))
@@ -876,22 +673,12 @@ dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
 {
     struct builder b;
     memset(&b, 0, sizeof(b));
-    b.in = in;
     b.source = source;
     b.opts = opts;
     b.err = err;
     b.sink = sink;
     b.sink_ctx = ctx;
-    b.base_line = b.base_col = 1;
-    /* A UTF-8 byte-order mark is not content (kubectl drops it too); the
-     * explicit UTF-8 encoding below would read it as one. */
-    if (in->len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0)
-        b.in_off = b.base_byte = b.total = 3;
-    if (in->f == NULL) {
-        b.data = in->data + b.in_off;
-        b.len = in->len - b.in_off;
-    }
-    dpm_buf_init(&b.win, SIZE_MAX);
+    dpm_yaml_reader_init(&b.rd, in, source, opts, err);
     /* a path is at most every key on one branch, each escaped (x2), plus an
      * index segment per level */
     dpm_buf_init(&b.path, 2 * opts->max_doc_bytes + 32 * (opts->max_depth + 2));
@@ -902,7 +689,7 @@ dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
 
     if (!yaml_parser_initialize(&parser))
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
-    yaml_parser_set_input(&parser, read_handler, &b);
+    yaml_parser_set_input(&parser, dpm_yaml_reader_read, &b.rd);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     b.anchor_index = json_object();
     if (!b.anchor_index) {
@@ -917,7 +704,7 @@ dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
         have_ev = true;
         if (b.doc_no > 0 && ev.type != YAML_STREAM_END_EVENT &&
             ev.type != YAML_DOCUMENT_START_EVENT) {
-            size_t end = byte_offset(&b, ev.end_mark.index);
+            size_t end = dpm_yaml_reader_byte(&b.rd, ev.end_mark.index);
             if (end - b.doc_start_byte > opts->max_doc_bytes) {
                 dpm_error_set(err, DPM_ELIMIT, NULL,
                               "document %zu is larger than %zu bytes", b.doc_no,
@@ -931,8 +718,10 @@ dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
         case YAML_DOCUMENT_START_EVENT:
             b.doc_no++;
             b.doc_line = (int)ev.start_mark.line + 1;
-            b.doc_start_byte = byte_offset(&b, ev.start_mark.index);
-            window_trim(&b, b.doc_start_byte);
+            b.doc_start_byte = dpm_yaml_reader_byte(&b.rd, ev.start_mark.index);
+            b.rd.doc_no = b.doc_no;
+            b.rd.doc_line = b.doc_line;
+            dpm_yaml_reader_trim(&b.rd, b.doc_start_byte);
             b.root_empty = false;
             b.nodes = b.alias_nodes = 0;
             if (opts->keep_positions && !(b.pos = dpm_posmap_new())) {
@@ -984,8 +773,6 @@ out:
     json_decref(b.root);
     dpm_posmap_free(b.pos);
     dpm_buf_free(&b.path);
-    dpm_buf_free(&b.win);
-    if (in->nread && in->f)
-        *in->nread = b.total;
+    dpm_yaml_reader_free(&b.rd);
     return rc;
 }

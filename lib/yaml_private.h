@@ -3,6 +3,7 @@
  *   yaml_scalar.c  YAML 1.2 core-schema resolution of plain scalars, shared
  *                  by the loader (typing) and the dumper (when to quote)
  *   yaml_parse.c   libyaml events -> jansson trees (anchors, merges, limits)
+ *   yaml_input.c   feeding libyaml from memory or a FILE, marks -> bytes
  *   yaml_posmap.c  the path -> line/column map and its lookups
  *   yaml_dump.c    jansson tree -> block-style YAML
  *   yaml.c         the public entry points, JSON input, files
@@ -47,6 +48,14 @@ struct dpm_yaml_scalar {
  * leaves it ("1e999").  Never fails. */
 void dpm_yaml_resolve(const char *s, size_t n, struct dpm_yaml_scalar *out);
 
+/* The text of plain mapping key s[0..n) as kubectl sends it: go-yaml v2
+ * types keys like values, and sigs.k8s.io/yaml writes the typed key back
+ * as a string ("yes" -> "true", "0x10" -> "16", "1.0" -> "1" through Go's
+ * float32 'g' formatting, "1e6" -> "1e+06").  Returns 1 with buf (bufn >=
+ * 32) filled when the text changes, 0 when the key stays as written, -1
+ * for a null key ("~", "null"), which kubectl refuses. */
+int dpm_yaml_key_text(const char *s, size_t n, char *buf, size_t bufn);
+
 /* ---- position map ---- */
 
 /* Paths longer than this are not recorded (lookups fall back to the nearest
@@ -79,6 +88,54 @@ struct dpm_yaml_input {
     FILE *f;
     size_t *nread; /* may be NULL: gets the bytes read from data and f */
 };
+
+/* ---- input (yaml_input.c) ---- */
+
+/* All of the input in memory (data/len, base 0), or a FILE read in chunks
+ * into a window holding the bytes from the current document's start on.
+ * Positions are absolute: data[k] is input byte base_byte + k, at
+ * character base_ch, line base_line, column base_col. */
+struct dpm_yaml_reader {
+    const struct dpm_yaml_input *in;
+    const char *source;
+    const struct dpm_load_opts *opts;
+    struct dpm_error *err;
+    const char *data;
+    size_t len;
+    struct dpm_buf win;
+    size_t in_off;      /* bytes of in->data consumed */
+    size_t total;       /* bytes read from the input */
+    size_t base_byte, base_ch;
+    int base_line, base_col;
+    size_t cur_ch, cur_byte; /* char index -> byte offset cursor */
+    dpm_rc read_rc;     /* why the read handler stopped (err set) */
+    size_t doc_no;      /* the document being read, for the size error */
+    int doc_line;
+};
+
+/* Skips a UTF-8 BOM at the start of in. */
+void dpm_yaml_reader_init(struct dpm_yaml_reader *r, const struct dpm_yaml_input *in,
+                          const char *source, const struct dpm_load_opts *opts,
+                          struct dpm_error *err);
+/* Frees the window and stores the bytes read in in->nread. */
+void dpm_yaml_reader_free(struct dpm_yaml_reader *r);
+/* libyaml's read handler (data is the reader).  Fails (0) with read_rc and
+ * err set on a read error, past opts->max_input_bytes, or when a document
+ * does not fit the window (max_doc_bytes plus read-ahead). */
+int dpm_yaml_reader_read(void *data, unsigned char *buffer, size_t size, size_t *size_read);
+/* Absolute byte offset of character index ch (libyaml marks count
+ * characters), clamped to the bytes in memory. */
+size_t dpm_yaml_reader_byte(struct dpm_yaml_reader *r, size_t ch);
+/* Line and column of absolute byte offset off (within the window). */
+void dpm_yaml_reader_position(const struct dpm_yaml_reader *r, size_t off, int *line,
+                              int *col);
+/* The byte at absolute offset off, or -1 when it is not in memory. */
+int dpm_yaml_reader_at(const struct dpm_yaml_reader *r, size_t off);
+/* Drops the window's bytes before absolute offset off (a document start)
+ * when that frees enough to be worth the move; no-op for memory input. */
+void dpm_yaml_reader_trim(struct dpm_yaml_reader *r, size_t off);
+
+/* ---- parser ---- */
 
 /* Parses a YAML stream (libyaml) and hands each non-empty document to
  * sink as it ends, so only one document is in memory at a time.  opts is

@@ -7,6 +7,7 @@
 #include "yaml_private.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,4 +223,65 @@ void dpm_yaml_resolve(const char *s, size_t n, struct dpm_yaml_scalar *out)
         set_float(out, to_double(p, m));
     if (p != small)
         free(p);
+}
+
+/* Go's strconv.FormatFloat(v, 'g', -1, 32): the shortest digits that read
+ * back as the same float32, in %e form when the exponent is < -4 or >= 6
+ * (Go's rule for the shortest form), as sigs.k8s.io/yaml writes a float
+ * mapping key. */
+static void go_float32_key(double v, char *buf, size_t n)
+{
+    float f = (float)v;
+    if (isinf(f)) {
+        snprintf(buf, n, "%s", f > 0 ? ".inf" : "-.inf");
+        return;
+    }
+    if (f == 0) {
+        snprintf(buf, n, "%s", signbit(f) ? "-0" : "0");
+        return;
+    }
+    int prec = 1;
+    char e[64];
+    for (; prec < 9; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
+        if (strtof(e, NULL) == f)
+            break;
+    }
+    snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
+    /* strip trailing zeros of the mantissa: Go keeps only the digits needed */
+    char *ep = strchr(e, 'e');
+    int exp = atoi(ep + 1);
+    int nd = 0;
+    for (const char *q = e; q < ep; q++)
+        if (*q >= '0' && *q <= '9')
+            nd++;
+    if (exp < -4 || exp >= 6)
+        snprintf(buf, n, "%s", e);
+    else
+        snprintf(buf, n, "%.*f", nd - 1 - exp > 0 ? nd - 1 - exp : 0, (double)f);
+}
+
+int dpm_yaml_key_text(const char *s, size_t n, char *buf, size_t bufn)
+{
+    struct dpm_yaml_scalar r;
+    dpm_yaml_resolve(s, n, &r);
+    switch (r.kind) {
+    case DPM_YAML_STR:
+        return 0;
+    case DPM_YAML_NULL:
+        return -1;
+    case DPM_YAML_BOOL:
+        snprintf(buf, bufn, "%s", r.b ? "true" : "false");
+        break;
+    case DPM_YAML_INT:
+        snprintf(buf, bufn, "%lld", (long long)r.i);
+        break;
+    case DPM_YAML_FLOAT:
+        go_float32_key(r.d, buf, bufn);
+        break;
+    case DPM_YAML_NONFINITE:
+        snprintf(buf, bufn, "%s", isnan(r.d) ? ".nan" : r.d > 0 ? ".inf" : "-.inf");
+        break;
+    }
+    return 1;
 }
