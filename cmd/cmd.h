@@ -3,6 +3,7 @@
 #ifndef DPM_CMD_H
 #define DPM_CMD_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "dpm/yaml.h"
@@ -16,11 +17,14 @@ int dpm_cmd_lineage(int argc, char **argv);
 int dpm_cmd_webhook(int argc, char **argv);
 int dpm_cmd_certs(int argc, char **argv);
 
-/* Loads every file (or "-") into docs, keeping positions (a List stays one
- * document: see dpm_cmd_is_list()).  On a file that cannot be read or parsed, prints
- * "dpm CMD: <file:line:col: message>" to stderr and returns DPM_EXIT_INPUT
- * after loading the others. */
-int dpm_cmd_load_all(const char *cmd, char **files, int nfiles,
+/* Loads every file (or "-") into docs, keeping positions.  With split, the
+ * items of a YAML List come as documents of their own (is_item) followed
+ * by the List without them (nsplit); without, a List stays one document
+ * (see dpm_cmd_is_list()).  On a file that cannot be read or parsed,
+ * prints "dpm CMD: <file:line:col: message>" to stderr and returns
+ * DPM_EXIT_INPUT after loading the others (keeping the documents read
+ * before the error). */
+int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split,
                      struct dpm_docs *docs);
 
 /* Total input of one command, all files together: past it the command
@@ -32,10 +36,13 @@ struct dpm_cmd_item {
     const struct dpm_doc *doc; /* source, index, line and positions */
     json_t *obj;               /* the document's root or the List's item */
     long item;                 /* index in the List's items, -1 for a document */
+    bool whole_list;           /* doc is the whole List: positions of obj are
+                                  under "items[N]" in doc (else relative) */
 };
 
-/* Whether obj is a list of objects as kubectl prints them ("kind: List",
- * or a typed list such as DataProductList, with an "items" array). */
+/* Whether obj is a list of objects as kubectl sees one: any object with an
+ * "items" array ("kind: List" from kubectl get -o yaml, DataProductList,
+ * ...). */
 int dpm_cmd_is_list(const json_t *obj);
 
 /* Streams every file (or "-"): each document is handed to fn as soon as it

@@ -130,7 +130,7 @@ int dpm_cmd_convert(int argc, char **argv)
     }
     if ((status = dpm_cmd_need_files("convert", nfiles)) != 0)
         goto out;
-    status = dpm_cmd_load_all("convert", files, nfiles, &docs);
+    status = dpm_cmd_load_all("convert", files, nfiles, false, &docs);
     for (size_t i = 0; i < docs.n; i++) {
         json_t *c = NULL;
         if (convert_doc(&docs.items[i], ns, &c) && status == DPM_EXIT_OK)

@@ -261,7 +261,7 @@ int dpm_cmd_lineage(int argc, char **argv)
         status = DPM_EXIT_INPUT;
         goto out;
     }
-    status = dpm_cmd_load_all("lineage", files, nfiles, &docs);
+    status = dpm_cmd_load_all("lineage", files, nfiles, true, &docs);
     /* the objects: documents, and the items of List documents (kubectl get
      * dp -A -o yaml) */
     size_t nobj = 0;

@@ -7,10 +7,9 @@
 
 int dpm_cmd_is_list(const json_t *obj)
 {
-    const char *kind = json_string_value(json_object_get(obj, "kind"));
-    size_t n = kind ? strlen(kind) : 0;
-    return n >= 4 && strcmp(kind + n - 4, "List") == 0 &&
-           json_is_array(json_object_get(obj, "items"));
+    /* kubectl's rule (unstructured IsList): an "items" array, whatever the
+     * kind says */
+    return json_is_array(json_object_get(obj, "items"));
 }
 
 int dpm_cmd_load_error(const char *cmd, const char *file, struct dpm_error *err,
@@ -44,31 +43,37 @@ struct each_ctx {
     size_t ndocs;
 };
 
+static void each_one(struct each_ctx *e, const struct dpm_doc *doc, json_t *obj, long item,
+                     bool whole)
+{
+    struct dpm_cmd_item it = {doc, obj, item, whole};
+    int s = e->fn(e->ctx, &it);
+    if (s > e->status)
+        e->status = s;
+}
+
 static dpm_rc each_doc(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
 {
     struct each_ctx *e = ctx;
     (void)err;
-    e->ndocs++;
-    if (dpm_cmd_is_list(doc->root)) {
+    if (!doc->is_item)
+        e->ndocs++;
+    if (doc->is_item) {
+        /* an item of a List streamed alone (split_lists) */
+        each_one(e, doc, doc->root, (long)doc->item, false);
+    } else if (doc->nsplit) {
+        /* the List itself, its items already handed over: kubectl does not
+         * send it, nothing to check */
+    } else if (dpm_cmd_is_list(doc->root) &&
+               json_array_size(json_object_get(doc->root, "items")) > 0) {
+        /* a List read whole (JSON) */
         size_t i;
         json_t *item;
-        json_array_foreach(json_object_get(doc->root, "items"), i, item) {
-            struct dpm_cmd_item it = {doc, item, (long)i};
-            int s = e->fn(e->ctx, &it);
-            if (s > e->status)
-                e->status = s;
-        }
-        if (json_array_size(json_object_get(doc->root, "items")) == 0) {
-            struct dpm_cmd_item it = {doc, doc->root, -1};
-            int s = e->fn(e->ctx, &it);
-            if (s > e->status)
-                e->status = s;
-        }
+        json_array_foreach(json_object_get(doc->root, "items"), i, item)
+            each_one(e, doc, item, (long)i, true);
     } else {
-        struct dpm_cmd_item it = {doc, doc->root, -1};
-        int s = e->fn(e->ctx, &it);
-        if (s > e->status)
-            e->status = s;
+        /* a document, or an empty List (the callee says so) */
+        each_one(e, doc, doc->root, -1, false);
     }
     dpm_doc_release(doc);
     return DPM_OK;
@@ -82,7 +87,7 @@ int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn,
     for (int i = 0; i < nfiles; i++) {
         struct dpm_error err;
         dpm_error_clear(&err);
-        struct dpm_load_opts opts = {.keep_positions = true};
+        struct dpm_load_opts opts = {.keep_positions = true, .split_lists = true};
         size_t nread = 0;
         if (used >= DPM_CMD_MAX_INPUT) {
             dpm_error_set(&err, DPM_ELIMIT, NULL,
@@ -128,11 +133,11 @@ static dpm_rc push_doc(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
     return DPM_OK;
 }
 
-int dpm_cmd_load_all(const char *cmd, char **files, int nfiles,
+int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split,
                      struct dpm_docs *docs)
 {
     int rc = DPM_EXIT_OK;
-    struct dpm_load_opts opts = {.keep_positions = true};
+    struct dpm_load_opts opts = {.keep_positions = true, .split_lists = split};
     for (int i = 0; i < nfiles; i++) {
         struct dpm_error err;
         dpm_error_clear(&err);

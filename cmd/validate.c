@@ -128,13 +128,13 @@ static const json_t *find_old(const json_t *old, const json_t *obj, const char *
     return NULL;
 }
 
-/* Position of a finding's path inside the item (its paths are relative to
- * the object; a List item's nodes sit under "items[N]"). */
+/* Position of a finding's path (relative to the object); in a List read
+ * whole, the item's nodes sit under "items[N]". */
 static bool item_position(const struct dpm_cmd_item *it, const char *path, int *line, int *col)
 {
     char full[DPM_ERROR_PATH_MAX + 64];
     *line = *col = 0;
-    if (it->item < 0)
+    if (!it->whole_list)
         return dpm_doc_position(it->doc, path, line, col);
     snprintf(full, sizeof(full), "items[%ld]%s%s", it->item,
              path[0] && path[0] != '[' ? "." : "", path);

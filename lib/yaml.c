@@ -44,7 +44,8 @@ dpm_rc dpm_docs_push(struct dpm_docs *docs, json_t *root, const char *source,
     char *src = strdup(source ? source : "");
     if (!src)
         goto fail;
-    docs->items[docs->n++] = (struct dpm_doc){root, src, index, line, pos};
+    docs->items[docs->n++] =
+        (struct dpm_doc){.root = root, .source = src, .index = index, .line = line, .pos = pos};
     return DPM_OK;
 fail:
     json_decref(root);
@@ -160,8 +161,10 @@ static struct dpm_posmap *json_positions(const char *data, size_t len, const cha
     struct dpm_posmap *pos = NULL;
     struct dpm_yaml_input in = {data, len, NULL, NULL};
     struct dpm_error e;
+    struct dpm_load_opts whole = *o;
+    whole.split_lists = false; /* the map of the whole text */
     dpm_error_clear(&e);
-    if (dpm_yaml_parse(&in, source, o, take_posmap, &pos, &e) == DPM_OK && pos)
+    if (dpm_yaml_parse(&in, source, &whole, take_posmap, &pos, &e) == DPM_OK && pos)
         return pos;
     dpm_posmap_free(pos);
     pos = dpm_posmap_new();
@@ -170,6 +173,31 @@ static struct dpm_posmap *json_positions(const char *data, size_t len, const cha
         return NULL;
     }
     return pos;
+}
+
+/* Integral reals in the int64 range become integers, as kubectl sends
+ * them (Go's JSON encoder writes 1.0 as 1), like the YAML loader does.
+ * Recursion is bounded by max_depth (checked before). */
+static void kube_numbers(json_t *v)
+{
+    size_t i;
+    const char *k;
+    json_t *c;
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, c) {
+            if (json_is_real(c))
+                json_object_set_new(v, k, dpm_yaml_number(json_real_value(c)));
+            else
+                kube_numbers(c);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, c) {
+            if (json_is_real(c))
+                json_array_set_new(v, i, dpm_yaml_number(json_real_value(c)));
+            else
+                kube_numbers(c);
+        }
+    }
 }
 
 static dpm_rc load_json(const char *data, size_t len, size_t start,
@@ -196,7 +224,8 @@ static dpm_rc load_json(const char *data, size_t len, size_t start,
         dpm_error_at(err, source, line, col);
         return DPM_ELIMIT;
     }
-    struct dpm_doc doc = {root, strdup(source), 0, line, NULL};
+    kube_numbers(root);
+    struct dpm_doc doc = {.root = root, .source = strdup(source), .line = line};
     if (o->keep_positions && !(doc.pos = json_positions(data, len, source, o, line, col)))
         goto oom;
     if (!doc.source)
@@ -229,6 +258,9 @@ static dpm_rc load_input(const struct dpm_yaml_input *in, const char *source,
 {
     size_t start = first_content(in->data, in->len);
     if (in->f || !(start < in->len && (in->data[start] == '{' || in->data[start] == '[')))
+        return dpm_yaml_parse(in, source, o, fn, ctx, err);
+    if (in->len > o->max_doc_bytes && o->split_lists)
+        /* a big List (kubectl get -o json): JSON is YAML, which streams */
         return dpm_yaml_parse(in, source, o, fn, ctx, err);
     if (in->len > o->max_doc_bytes) {
         dpm_error_set(err, DPM_ELIMIT, NULL, "document 1 is larger than %zu bytes",
@@ -276,14 +308,21 @@ dpm_rc dpm_load_buffer_each(const char *data, size_t len, const char *source,
     return load_input(&in, source, &o, fn, ctx, err);
 }
 
+/* Appends the document (all of its fields) to the dpm_docs at ctx. */
 static dpm_rc push_sink(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
 {
-    if (dpm_docs_push(ctx, doc->root, doc->source, doc->index, doc->line, doc->pos)) {
-        free(doc->source);
-        memset(doc, 0, sizeof(*doc));
-        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    struct dpm_docs *docs = ctx;
+    if (docs->n == docs->cap) {
+        size_t cap = docs->cap ? docs->cap * 2 : 4;
+        struct dpm_doc *it = realloc(docs->items, cap * sizeof(*it));
+        if (!it) {
+            dpm_doc_release(doc);
+            return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+        }
+        docs->items = it;
+        docs->cap = cap;
     }
-    free(doc->source);
+    docs->items[docs->n++] = *doc;
     memset(doc, 0, sizeof(*doc));
     return DPM_OK;
 }
@@ -351,7 +390,10 @@ dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
     }
     if (nread)
         *nread = b.len;
-    if (json && b.len > cap) {
+    if (json && b.len > cap && o.split_lists && b.len <= o.max_input_bytes) {
+        /* a big List (kubectl get -o json): JSON is YAML, which streams */
+        json = false;
+    } else if (json && b.len > cap) {
         if (b.len > o.max_input_bytes)
             dpm_error_set(err, DPM_ELIMIT, NULL, "input is larger than %zu bytes in total",
                           o.max_input_bytes);

@@ -175,3 +175,20 @@ int dpm_yaml_reader_read(void *data, unsigned char *buffer, size_t size, size_t 
     return 1;
 }
 
+
+void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
+                              int *line, int *column)
+{
+    int l = 1, c = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        unsigned char ch = (unsigned char)data[i];
+        if (ch == '\n') {
+            l++;
+            c = 1;
+        } else if ((ch & 0xC0) != 0x80) {
+            c++;
+        }
+    }
+    *line = l;
+    *column = c;
+}

@@ -11,14 +11,12 @@
 
 #include "dpm/json_load.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yaml.h>
 
-#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
 
 struct anchor {
     char *name;
@@ -42,6 +40,7 @@ struct frame {
     size_t key_len;
     int key_line, key_col;
     json_t *merges;       /* values of "<<" keys, applied at the end */
+    size_t handed;        /* elements handed over alone (split_lists) */
 };
 
 struct builder {
@@ -74,24 +73,16 @@ struct builder {
     json_t *root;
     bool root_empty;
     struct dpm_posmap *pos;
-};
 
-void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
-                              int *line, int *column)
-{
-    int l = 1, c = 1;
-    for (size_t i = 0; i < off && i < len; i++) {
-        unsigned char ch = (unsigned char)data[i];
-        if (ch == '\n') {
-            l++;
-            c = 1;
-        } else if ((ch & 0xC0) != 0x80) {
-            c++;
-        }
-    }
-    *line = l;
-    *column = c;
-}
+    /* split_lists: the root's "items" sequence is st[items_frame - 1] (0:
+     * none); its elements are handed over as they end, each with its own
+     * position map */
+    size_t items_frame;
+    struct dpm_posmap *item_pos;
+    int item_line;
+    size_t item_prefix; /* length of "items[N]" in the path */
+    size_t nsplit; /* items handed over from this document */
+};
 
 /* Sets err at a libyaml mark (0-based) with the current path. */
 static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
@@ -121,23 +112,6 @@ static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
 static dpm_rc oom(struct builder *b, const yaml_mark_t *m)
 {
     return fail_at(b, DPM_ENOMEM, m, "out of memory");
-}
-
-/* "!!int" for the core tags, the tag as written otherwise. */
-static void tag_name(const char *tag, char *buf, size_t n)
-{
-    size_t pl = strlen(YAML_TAG_PREFIX);
-    if (strncmp(tag, YAML_TAG_PREFIX, pl) == 0)
-        snprintf(buf, n, "!!%s", tag + pl);
-    else
-        snprintf(buf, n, "%s", tag);
-}
-
-static bool tag_is(const char *tag, const char *name)
-{
-    size_t pl = strlen(YAML_TAG_PREFIX);
-    return tag && strncmp(tag, YAML_TAG_PREFIX, pl) == 0 &&
-           strcmp(tag + pl, name) == 0;
 }
 
 /* ---- anchors ---- */
@@ -182,10 +156,50 @@ static dpm_rc path_push_key_or_index(struct builder *b, struct frame *p,
     if (p->is_map)
         rc = dpm_path_add_key(&b->path, p->key, p->key_len);
     else
-        rc = dpm_buf_printf(&b->path, "[%zu]", json_array_size(p->node));
+        rc = dpm_buf_printf(&b->path, "[%zu]", json_array_size(p->node) + p->handed);
     if (rc)
         return fail_at(b, rc, m, "path of a node is too long");
     return DPM_OK;
+}
+
+/* A document's root element handed to the sink (root and pos stolen,
+ * released on error). */
+static dpm_rc hand_over(struct builder *b, struct dpm_doc *doc, const yaml_mark_t *m)
+{
+    if (doc->pos && dpm_posmap_seal(doc->pos)) {
+        dpm_doc_release(doc);
+        return oom(b, m);
+    }
+    if (!(doc->source = strdup(b->source))) {
+        dpm_doc_release(doc);
+        return oom(b, m);
+    }
+    return b->sink(b->sink_ctx, doc, b->err);
+}
+
+/* An element of the root's "items" begins: it gets its own position map,
+ * and the size limit and the input window start over from it. */
+static dpm_rc item_begin(struct builder *b, const yaml_mark_t *m)
+{
+    b->item_line = (int)m->line + 1;
+    b->item_prefix = b->path.len;
+    b->doc_start_byte = dpm_yaml_reader_byte(&b->rd, m->index);
+    dpm_yaml_reader_trim(&b->rd, b->doc_start_byte);
+    if (b->pos && !(b->item_pos = dpm_posmap_new()))
+        return oom(b, m);
+    return DPM_OK;
+}
+
+/* An element of the root's "items" ends: handed over alone instead of
+ * joining the sequence, so a List is never whole in memory. */
+static dpm_rc item_end(struct builder *b, struct frame *p, json_t *v, const yaml_mark_t *m)
+{
+    struct dpm_doc doc = {.root = v, .index = b->doc_no - 1, .line = b->item_line,
+                          .pos = b->item_pos};
+    doc.is_item = true;
+    doc.item = p->handed++;
+    b->item_pos = NULL;
+    return hand_over(b, &doc, m);
 }
 
 /* Called at the start of every value node: extends the path and records its
@@ -197,6 +211,8 @@ static dpm_rc node_begin(struct builder *b, const yaml_mark_t *m)
         dpm_rc rc = path_push_key_or_index(b, p, m);
         if (rc)
             return rc;
+        if (b->items_frame && b->depth == b->items_frame && (rc = item_begin(b, m)))
+            return rc;
     }
     if (b->pos) {
         int line = (int)m->line + 1, col = (int)m->column + 1;
@@ -204,8 +220,13 @@ static dpm_rc node_begin(struct builder *b, const yaml_mark_t *m)
             line = b->st[b->depth - 1].key_line;
             col = b->st[b->depth - 1].key_col;
         }
-        if (dpm_posmap_add(b->pos, b->path.data ? b->path.data : "",
-                           b->path.len, line, col))
+        /* an item's own map holds paths relative to the item */
+        const char *path = b->path.data ? b->path.data : "";
+        size_t skip = b->item_pos ? b->item_prefix : 0;
+        if (skip < b->path.len && path[skip] == '.')
+            skip++;
+        if (dpm_posmap_add(b->item_pos ? b->item_pos : b->pos, path + skip,
+                           b->path.len - skip, line, col))
             return oom(b, m);
     }
     return DPM_OK;
@@ -224,6 +245,13 @@ static dpm_rc node_end(struct builder *b, json_t *v, size_t height,
     struct frame *p = &b->st[b->depth - 1];
     if (height + 1 > p->height)
         p->height = height + 1;
+    if (b->items_frame && b->depth == b->items_frame) {
+        dpm_rc rc = item_end(b, p, v, m);
+        b->path.len = p->path_len;
+        if (b->path.data)
+            b->path.data[b->path.len] = '\0';
+        return rc;
+    }
     if (!p->is_map) {
         if (json_array_append_new(p->node, v))
             return oom(b, m);
@@ -286,20 +314,20 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
     size_t n = e->data.scalar.length;
     const char *tag = (const char *)e->data.scalar.tag;
     char typed[64];
-    if (tag && strcmp(tag, "!") != 0 && !tag_is(tag, "str") && !tag_is(tag, "int") &&
-        !tag_is(tag, "float") && !tag_is(tag, "bool") && !tag_is(tag, "null") &&
-        !tag_is(tag, "merge")) {
+    if (tag && strcmp(tag, "!") != 0 && !dpm_yaml_tag_is(tag, "str") && !dpm_yaml_tag_is(tag, "int") &&
+        !dpm_yaml_tag_is(tag, "float") && !dpm_yaml_tag_is(tag, "bool") && !dpm_yaml_tag_is(tag, "null") &&
+        !dpm_yaml_tag_is(tag, "merge")) {
         char tn[128];
-        tag_name(tag, tn, sizeof(tn));
+        dpm_yaml_tag_name(tag, tn, sizeof(tn));
         return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
     }
     bool merge = n == 2 && memcmp(v, "<<", 2) == 0 &&
                  ((!tag && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) ||
-                  tag_is(tag, "merge"));
+                  dpm_yaml_tag_is(tag, "merge"));
     if (memchr(v, '\0', n))
         /* the webhook's JSON parser refuses the same key */
         return fail_at(b, DPM_EPARSE, &e->start_mark, "%s", DPM_JSON_NUL_MESSAGE);
-    if (tag_is(tag, "merge") && !merge)
+    if (dpm_yaml_tag_is(tag, "merge") && !merge)
         return fail_at(b, DPM_EPARSE, &e->start_mark,
                        "!!merge is only allowed on a \"<<\" key");
     int t = merge ? 0 : typed_key(b, e, typed, sizeof(typed));
@@ -345,17 +373,6 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
     return DPM_OK;
 }
 
-/* A float as it reaches the API server: kubectl sends it through Go's
- * json.Marshal, which writes an integral value below 1e21 without a
- * fraction ("1.0" -> 1), and Kubernetes' decoder reads such digits as an
- * int64 when they fit. */
-static json_t *number_value(double d)
-{
-    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-        return json_integer((json_int_t)d);
-    return json_real(d);
-}
-
 static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **out)
 {
     const char *v = (const char *)e->data.scalar.value;
@@ -373,7 +390,7 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
         return fail_at(b, DPM_EPARSE, &e->start_mark, "%s", DPM_JSON_NUL_MESSAGE);
     if (!tag && !plain) {
         *out = json_stringn(v, n);
-    } else if (tag && (strcmp(tag, "!") == 0 || tag_is(tag, "str"))) {
+    } else if (tag && (strcmp(tag, "!") == 0 || dpm_yaml_tag_is(tag, "str"))) {
         *out = json_stringn(v, n);
     } else if (!tag) {
         dpm_yaml_resolve(v, n, &r);
@@ -382,32 +399,32 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
         case DPM_YAML_NULL: *out = json_null(); break;
         case DPM_YAML_BOOL: *out = json_boolean(r.b); break;
         case DPM_YAML_INT: *out = json_integer((json_int_t)r.i); break;
-        case DPM_YAML_FLOAT: *out = number_value(r.d); break;
+        case DPM_YAML_FLOAT: *out = dpm_yaml_number(r.d); break;
         case DPM_YAML_NONFINITE:
             return fail_at(b, DPM_EPARSE, &e->start_mark,
                            ".nan/.inf is not representable in JSON");
         }
     } else {
-        tag_name(tag, tn, sizeof(tn));
+        dpm_yaml_tag_name(tag, tn, sizeof(tn));
         dpm_yaml_resolve(v, n, &r);
-        if (tag_is(tag, "int") && r.kind == DPM_YAML_INT)
+        if (dpm_yaml_tag_is(tag, "int") && r.kind == DPM_YAML_INT)
             *out = json_integer((json_int_t)r.i);
-        else if (tag_is(tag, "float") && r.kind == DPM_YAML_INT)
-            *out = number_value((double)r.i);
-        else if (tag_is(tag, "float") && r.kind == DPM_YAML_FLOAT)
-            *out = number_value(r.d);
-        else if (tag_is(tag, "bool") && r.kind == DPM_YAML_BOOL)
+        else if (dpm_yaml_tag_is(tag, "float") && r.kind == DPM_YAML_INT)
+            *out = dpm_yaml_number((double)r.i);
+        else if (dpm_yaml_tag_is(tag, "float") && r.kind == DPM_YAML_FLOAT)
+            *out = dpm_yaml_number(r.d);
+        else if (dpm_yaml_tag_is(tag, "bool") && r.kind == DPM_YAML_BOOL)
             *out = json_boolean(r.b);
-        else if (tag_is(tag, "null") && r.kind == DPM_YAML_NULL)
+        else if (dpm_yaml_tag_is(tag, "null") && r.kind == DPM_YAML_NULL)
             *out = json_null();
-        else if (tag_is(tag, "int") || tag_is(tag, "float") ||
-                 tag_is(tag, "bool") || tag_is(tag, "null")) {
+        else if (dpm_yaml_tag_is(tag, "int") || dpm_yaml_tag_is(tag, "float") ||
+                 dpm_yaml_tag_is(tag, "bool") || dpm_yaml_tag_is(tag, "null")) {
             if (r.kind == DPM_YAML_NONFINITE)
                 return fail_at(b, DPM_EPARSE, &e->start_mark,
                                ".nan/.inf is not representable in JSON");
             return fail_at(b, DPM_EPARSE, &e->start_mark,
                            "\"%.*s\" is not a valid %s", (int)(n > 64 ? 64 : n), v, tn);
-        } else if (tag_is(tag, "map") || tag_is(tag, "seq")) {
+        } else if (dpm_yaml_tag_is(tag, "map") || dpm_yaml_tag_is(tag, "seq")) {
             return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a scalar", tn);
         } else {
             return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
@@ -494,12 +511,12 @@ static dpm_rc on_start(struct builder *b, const yaml_event_t *e, bool is_map)
             return fail_at(b, DPM_EPARSE, &e->start_mark,
                            "complex mapping keys are not supported");
     }
-    if (tag && strcmp(tag, "!") != 0 && !tag_is(tag, is_map ? "map" : "seq")) {
+    if (tag && strcmp(tag, "!") != 0 && !dpm_yaml_tag_is(tag, is_map ? "map" : "seq")) {
         char tn[128];
-        tag_name(tag, tn, sizeof(tn));
-        if (tag_is(tag, "map") || tag_is(tag, "seq") || tag_is(tag, "str") ||
-            tag_is(tag, "int") || tag_is(tag, "float") || tag_is(tag, "bool") ||
-            tag_is(tag, "null"))
+        dpm_yaml_tag_name(tag, tn, sizeof(tn));
+        if (dpm_yaml_tag_is(tag, "map") || dpm_yaml_tag_is(tag, "seq") || dpm_yaml_tag_is(tag, "str") ||
+            dpm_yaml_tag_is(tag, "int") || dpm_yaml_tag_is(tag, "float") || dpm_yaml_tag_is(tag, "bool") ||
+            dpm_yaml_tag_is(tag, "null"))
             return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a %s", tn,
                            is_map ? "mapping" : "sequence");
         return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
@@ -518,8 +535,15 @@ static dpm_rc on_start(struct builder *b, const yaml_event_t *e, bool is_map)
         b->st = st;
         b->cap = cap;
     }
+    /* split_lists: the root mapping's "items" sequence (kubectl treats any
+     * object with an "items" array as a list of objects) */
+    bool items = b->opts->split_lists && !is_map && b->depth == 1 && b->st[0].is_map &&
+                 !b->st[0].key_is_merge && b->st[0].key_len == 5 &&
+                 memcmp(b->st[0].key, "items", 5) == 0;
     struct frame *f = &b->st[b->depth];
     memset(f, 0, sizeof(*f));
+    if (items)
+        b->items_frame = b->depth + 1;
     f->is_map = is_map;
     f->path_len = b->path.len;
     f->nodes_at_start = b->nodes;
@@ -592,8 +616,13 @@ static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
     char *anchor = f->anchor;
     f->anchor = NULL;
     b->nkeylines = f->keypos_base;
+    size_t handed = f->handed;
+    if (b->items_frame == b->depth)
+        b->items_frame = 0;
     frame_clear(f);
     b->depth--;
+    if (handed)
+        b->nsplit = handed;
     rc = DPM_OK;
     if (anchor)
         rc = anchor_define(b, anchor, v, nodes, height, &e->start_mark);
@@ -653,18 +682,10 @@ static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
         dpm_posmap_free(pos);
         return DPM_OK;
     }
-    if (pos && dpm_posmap_seal(pos)) {
-        json_decref(root);
-        dpm_posmap_free(pos);
-        return oom(b, m);
-    }
-    struct dpm_doc doc = {root, NULL, b->doc_no - 1, b->doc_line, pos};
-    if (!(doc.source = strdup(b->source))) {
-        json_decref(root);
-        dpm_posmap_free(pos);
-        return oom(b, m);
-    }
-    return b->sink(b->sink_ctx, &doc, b->err);
+    struct dpm_doc doc = {.root = root, .index = b->doc_no - 1, .line = b->doc_line,
+                          .pos = pos};
+    doc.nsplit = b->nsplit;
+    return hand_over(b, &doc, m);
 }
 
 dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
@@ -724,6 +745,7 @@ dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
             dpm_yaml_reader_trim(&b.rd, b.doc_start_byte);
             b.root_empty = false;
             b.nodes = b.alias_nodes = 0;
+            b.nsplit = 0;
             if (opts->keep_positions && !(b.pos = dpm_posmap_new())) {
                 rc = oom(&b, &ev.start_mark);
                 goto out;
@@ -772,6 +794,7 @@ out:
     json_decref(b.anchor_index);
     json_decref(b.root);
     dpm_posmap_free(b.pos);
+    dpm_posmap_free(b.item_pos);
     dpm_buf_free(&b.path);
     dpm_yaml_reader_free(&b.rd);
     return rc;

@@ -56,6 +56,17 @@ void dpm_yaml_resolve(const char *s, size_t n, struct dpm_yaml_scalar *out);
  * for a null key ("~", "null"), which kubectl refuses. */
 int dpm_yaml_key_text(const char *s, size_t n, char *buf, size_t bufn);
 
+/* "!!int" for the core tags (tag:yaml.org,2002:int), the tag as written
+ * otherwise. */
+void dpm_yaml_tag_name(const char *tag, char *buf, size_t n);
+/* Whether tag (may be NULL) is the core tag !!name. */
+bool dpm_yaml_tag_is(const char *tag, const char *name);
+/* A YAML float as the API server gets it from kubectl (Go's JSON encoder
+ * writes an integral value without a fraction, read back as an int64 when
+ * it fits): an integer when integral in the int64 range, else a real.  New
+ * reference, NULL on allocation failure. */
+json_t *dpm_yaml_number(double d);
+
 /* ---- position map ---- */
 
 /* Paths longer than this are not recorded (lookups fall back to the nearest

@@ -285,3 +285,33 @@ int dpm_yaml_key_text(const char *s, size_t n, char *buf, size_t bufn)
     }
     return 1;
 }
+
+#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
+
+/* "!!int" for the core tags, the tag as written otherwise. */
+void dpm_yaml_tag_name(const char *tag, char *buf, size_t n)
+{
+    size_t pl = strlen(YAML_TAG_PREFIX);
+    if (strncmp(tag, YAML_TAG_PREFIX, pl) == 0)
+        snprintf(buf, n, "!!%s", tag + pl);
+    else
+        snprintf(buf, n, "%s", tag);
+}
+
+bool dpm_yaml_tag_is(const char *tag, const char *name)
+{
+    size_t pl = strlen(YAML_TAG_PREFIX);
+    return tag && strncmp(tag, YAML_TAG_PREFIX, pl) == 0 &&
+           strcmp(tag + pl, name) == 0;
+}
+
+/* A float as it reaches the API server: kubectl sends it through Go's
+ * json.Marshal, which writes an integral value below 1e21 without a
+ * fraction ("1.0" -> 1), and Kubernetes' decoder reads such digits as an
+ * int64 when they fit. */
+json_t *dpm_yaml_number(double d)
+{
+    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return json_integer((json_int_t)d);
+    return json_real(d);
+}

@@ -99,6 +99,9 @@ struct dpm_load_opts {
     size_t max_depth;       /* 0 = DPM_MAX_DEPTH_DEFAULT */
     bool keep_positions;    /* build the path -> position map */
     size_t max_input_bytes; /* whole stream; 0 = 64 * max_doc_bytes */
+    bool split_lists;       /* hand each element of a YAML document's root
+                               "items" sequence over on its own (see
+                               dpm_load_file_each) */
 };
 
 struct dpm_posmap; /* private */
@@ -111,6 +114,12 @@ struct dpm_doc {
     int line;              /* 1-based line where the document starts ("---"
                               or its first content) */
     struct dpm_posmap *pos; /* NULL unless keep_positions */
+    /* split_lists: */
+    bool is_item;          /* an element of the document's "items", alone
+                              (root); its positions are relative to it */
+    size_t item;           /* N */
+    size_t nsplit;         /* on the document itself: the elements handed
+                              over before it ("items" is left empty) */
 };
 
 struct dpm_docs {
@@ -150,8 +159,13 @@ dpm_rc dpm_load_buffer_each(const char *data, size_t len, const char *source,
 
 /* Like dpm_load_file(), streaming: the file is read in chunks and each
  * document handed to fn when it ends, so memory is bounded by the largest
- * document (and max_doc_bytes), not by the file.  *nread (may be NULL)
- * gets the bytes read, on error too. */
+ * document (and max_doc_bytes), not by the file.  With opts->split_lists,
+ * the elements of a document's root "items" sequence (a List, as kubectl
+ * get -o yaml prints it: kubectl treats any object with an "items" array
+ * as one) are handed over one by one as they end (is_item, item), each
+ * with its own limit of max_doc_bytes, and then the document without them
+ * (nsplit); a JSON text past max_doc_bytes is then read as YAML, streamed
+ * the same way.  *nread (may be NULL) gets the bytes read, on error too. */
 dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
                           dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
 
