@@ -350,19 +350,32 @@ static dpm_rc read_error(const char *path, struct dpm_error *err)
 dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
                           dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err)
 {
+    bool is_stdin = strcmp(path, "-") == 0;
+    if (nread)
+        *nread = 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f)
+        return read_error(path, err);
+    dpm_rc rc = dpm_load_stream_each(f, path, opts, fn, ctx, nread, err);
+    if (!is_stdin)
+        fclose(f);
+    return rc;
+}
+
+dpm_rc dpm_load_stream_each(FILE *f, const char *path, const struct dpm_load_opts *opts,
+                            dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err)
+{
     struct dpm_load_opts o;
     fill_opts(opts, &o);
     dpm_rc rc = DPM_OK;
-    bool is_stdin = strcmp(path, "-") == 0;
+    if (!path)
+        path = "";
     /* the first bytes tell JSON (read whole: one document) from YAML
      * (streamed); a JSON text is at most max_doc_bytes */
     size_t cap = o.max_doc_bytes < o.max_input_bytes ? o.max_doc_bytes : o.max_input_bytes;
     struct dpm_buf b = DPM_BUF_INIT(cap + 1);
     if (nread)
         *nread = 0;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f)
-        return read_error(path, err);
     char chunk[65536];
     bool json = false, eof = false;
     for (;;) {
@@ -409,8 +422,6 @@ dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
     struct dpm_yaml_input in = {b.data ? b.data : "", b.len, eof || json ? NULL : f, nread};
     rc = load_input(&in, path, &o, fn, ctx, err);
 out:
-    if (!is_stdin)
-        fclose(f);
     dpm_buf_free(&b);
     return rc;
 }

@@ -727,10 +727,17 @@ dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
             ev.type != YAML_DOCUMENT_START_EVENT) {
             size_t end = dpm_yaml_reader_byte(&b.rd, ev.end_mark.index);
             if (end - b.doc_start_byte > opts->max_doc_bytes) {
-                dpm_error_set(err, DPM_ELIMIT, NULL,
-                              "document %zu is larger than %zu bytes", b.doc_no,
-                              opts->max_doc_bytes);
-                dpm_error_at(err, source, b.doc_line, 1);
+                bool in_item = b.items_frame && b.depth >= b.items_frame;
+                if (in_item)
+                    dpm_error_set(err, DPM_ELIMIT, NULL,
+                                  "document %zu, items[%zu], is larger than %zu bytes",
+                                  b.doc_no, b.st[b.items_frame - 1].handed,
+                                  opts->max_doc_bytes);
+                else
+                    dpm_error_set(err, DPM_ELIMIT, NULL,
+                                  "document %zu is larger than %zu bytes", b.doc_no,
+                                  opts->max_doc_bytes);
+                dpm_error_at(err, source, in_item ? b.item_line : b.doc_line, 1);
                 rc = DPM_ELIMIT;
                 goto out;
             }

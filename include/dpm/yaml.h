@@ -83,6 +83,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -168,6 +169,11 @@ dpm_rc dpm_load_buffer_each(const char *data, size_t len, const char *source,
  * the same way.  *nread (may be NULL) gets the bytes read, on error too. */
 dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
                           dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
+
+/* dpm_load_file_each() on an open stream (not closed here); source names
+ * it in errors (may be NULL). */
+dpm_rc dpm_load_stream_each(FILE *f, const char *source, const struct dpm_load_opts *opts,
+                            dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
 
 /* Releases a document's members and clears it; accepts NULL. */
 void dpm_doc_release(struct dpm_doc *doc);

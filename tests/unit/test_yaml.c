@@ -573,6 +573,65 @@ static void test_streaming_file(void **state)
     (void)state;
 }
 
+static dpm_rc count_items(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
+{
+    size_t *n = ctx;
+    int line = 0, col = 0;
+    (void)err;
+    if (doc->is_item) {
+        /* each item alone, with positions relative to it */
+        assert_int_equal(doc->item, n[0]);
+        assert_int_equal(json_integer_value(json_object_get(doc->root, "i")), (json_int_t)n[0]);
+        assert_true(dpm_doc_position(doc, "spec.x", &line, &col));
+        assert_int_equal(line, doc->line + 2);
+        assert_int_equal(col, 5);
+        n[0]++;
+    } else {
+        /* then the List without them */
+        assert_int_equal(doc->nsplit, n[0]);
+        assert_int_equal(json_array_size(json_object_get(doc->root, "items")), 0);
+        assert_string_equal(json_string_value(json_object_get(doc->root, "kind")), "List");
+        n[1]++;
+    }
+    dpm_doc_release(doc);
+    return DPM_OK;
+}
+
+static void test_split_lists(void **state)
+{
+    /* a List far past max_doc_bytes, as kubectl get -o yaml prints it
+     * (items before kind) */
+    struct dpm_buf b = DPM_BUF_INIT(1 << 24);
+    dpm_buf_adds(&b, "apiVersion: v1\nitems:\n");
+    for (int i = 0; i < 2000; i++)
+        dpm_buf_printf(&b, "- i: %d\n  spec:\n    x: [1, 2]\n    y: \"%0100d\"\n", i, i);
+    dpm_buf_adds(&b, "kind: List\nmetadata: {resourceVersion: \"\"}\n");
+    struct dpm_load_opts o = {.keep_positions = true, .max_doc_bytes = 8192,
+                              .split_lists = true};
+    struct dpm_error e;
+    size_t n[2] = {0, 0};
+    assert_int_equal(dpm_load_buffer_each(b.data, b.len, "l", &o, count_items, n, &e), DPM_OK);
+    assert_int_equal(n[0], 2000);
+    assert_int_equal(n[1], 1);
+    /* without split_lists it is one document, over the limit */
+    struct dpm_docs d = DPM_DOCS_INIT;
+    o.split_lists = false;
+    assert_int_equal(dpm_load_buffer(b.data, b.len, "l", &o, &d, &e), DPM_ELIMIT);
+    /* one item over the limit is still refused */
+    dpm_buf_reset(&b);
+    dpm_buf_adds(&b, "items:\n- a: \"");
+    for (int i = 0; i < 10000; i++)
+        dpm_buf_addc(&b, 'x');
+    dpm_buf_adds(&b, "\"\n");
+    o.split_lists = true;
+    n[0] = n[1] = 0;
+    assert_int_equal(dpm_load_buffer_each(b.data, b.len, "l", &o, count_items, n, &e),
+                     DPM_ELIMIT);
+    assert_non_null(strstr(e.message, "larger than 8192 bytes"));
+    dpm_buf_free(&b);
+    (void)state;
+}
+
 static void test_size_limits(void **state)
 {
     struct dpm_load_opts o = {.max_doc_bytes = 100};
@@ -1110,6 +1169,7 @@ int main(void)
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_json_input),
         cmocka_unit_test(test_streaming_file),
+        cmocka_unit_test(test_split_lists),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_dump_quoting),
