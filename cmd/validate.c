@@ -406,6 +406,51 @@ static int old_item(void *ctx, const struct dpm_cmd_item *it)
     return DPM_EXIT_OK;
 }
 
+/* Whether the command line asks for -o json: then even a usage error is
+ * answered in JSON (a CI job parsing stdout gets a reason, not nothing). */
+static bool wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc &&
+            strcmp(argv[i + 1], "json") == 0)
+            return true;
+        if (strcmp(a, "--output=json") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A usage error: on stderr, and in the JSON errors. */
+static int usage(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(struct run *r, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "dpm validate: %s\n", msg);
+    if (r->errors)
+        json_array_append_new(r->errors, json_pack("{s:s}", "message", msg));
+    return DPM_EXIT_INPUT;
+}
+
+/* Closes the JSON output (opening it when no document was printed). */
+static void finish_json(struct run *r, int status)
+{
+    fputs(r->ndocs_json ? "\n  ],\n" : "{\n  \"documents\": [],\n", stdout);
+    char *s = json_dumps(r->errors, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    printf("  \"errors\": ");
+    for (const char *p = s ? s : "[]"; *p; p++) {
+        putchar(*p);
+        if (*p == '\n')
+            fputs("  ", stdout);
+    }
+    printf(",\n  \"exitCode\": %d\n}\n", status);
+    free(s);
+}
+
 int dpm_cmd_validate(int argc, char **argv)
 {
     struct run r;
@@ -414,11 +459,13 @@ int dpm_cmd_validate(int argc, char **argv)
     struct opts *o = &r.o;
     char **files = calloc((size_t)argc + 1, sizeof(char *));
     int nfiles = 0, status = DPM_EXIT_OK;
+    bool json = wants_json(argc, argv);
     r.keep = json_array();
-    if (!files || !r.keep) {
-        free(files);
-        json_decref(r.keep);
-        return DPM_EXIT_INPUT;
+    if (json)
+        r.errors = json_array();
+    if (!files || !r.keep || (json && !r.errors)) {
+        status = DPM_EXIT_INPUT;
+        goto out;
     }
 
     for (int i = 1; i < argc; i++) {
@@ -426,14 +473,14 @@ int dpm_cmd_validate(int argc, char **argv)
         const char *val = NULL;
         if (dpm_cmd_is_help(a) && strcmp(a, "help") != 0) {
             help(stdout);
+            json = false;
             goto out;
         }
         if (dpm_cmd_opt(argc, argv, &i, "-p", "--policy", &val)) {
             if (!val)
                 goto missing;
             if (o->npolicy_files >= MAX_POLICIES) {
-                fprintf(stderr, "dpm validate: too many -p files\n");
-                status = DPM_EXIT_INPUT;
+                status = usage(&r, "too many -p files");
                 goto out;
             }
             o->policy_files[o->npolicy_files++] = val;
@@ -451,23 +498,23 @@ int dpm_cmd_validate(int argc, char **argv)
             if (strcmp(val, "json") == 0)
                 o->json = 1;
             else if (strcmp(val, "text") != 0) {
-                fprintf(stderr, "dpm validate: -o takes text or json, not \"%s\"\n", val);
-                status = DPM_EXIT_INPUT;
+                status = usage(&r, "-o takes text or json, not \"%s\"", val);
                 goto out;
             }
-        } else if ((status = dpm_cmd_positional("validate", a, files, &nfiles)) != 0) {
+        } else if (a[0] == '-' && a[1]) {
+            status = usage(&r, "unknown option \"%s\" (see dpm validate --help)", a);
             goto out;
+        } else {
+            files[nfiles++] = (char *)a;
         }
         continue;
     missing:
-        fprintf(stderr, "dpm validate: %s needs a value\n", a);
-        status = DPM_EXIT_INPUT;
+        status = usage(&r, "%s needs a value", a);
         goto out;
     }
-    if ((status = dpm_cmd_need_files("validate", nfiles)) != 0)
-        goto out;
-    if (o->json && !(r.errors = json_array())) {
-        status = DPM_EXIT_INPUT;
+    json = o->json != 0; /* the last -o wins */
+    if (nfiles == 0) {
+        status = usage(&r, "no input files (see dpm validate --help)");
         goto out;
     }
 
@@ -482,19 +529,9 @@ int dpm_cmd_validate(int argc, char **argv)
     }
     if (status == DPM_EXIT_OK)
         status = dpm_cmd_each("validate", files, nfiles, check_item, &r, r.errors);
-    if (o->json) {
-        fputs(r.ndocs_json ? "\n  ],\n" : "{\n  \"documents\": [],\n", stdout);
-        char *s = json_dumps(r.errors, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        printf("  \"errors\": ");
-        for (const char *p = s ? s : "[]"; *p; p++) {
-            putchar(*p);
-            if (*p == '\n')
-                fputs("  ", stdout);
-        }
-        printf(",\n  \"exitCode\": %d\n}\n", status);
-        free(s);
-    }
 out:
+    if (json)
+        finish_json(&r, status);
     json_decref(r.errors);
     json_decref(r.old);
     for (size_t i = 0; i < r.npolicies; i++)
