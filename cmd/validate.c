@@ -146,9 +146,9 @@ static void print_finding_text(const struct dpm_cmd_item *it, const struct dpm_f
 {
     char text[4096];
     dpm_finding_format(f, text, sizeof(text));
-    int line = 0, col = 0;
+    int line = f->line, col = f->column;
     /* A finding on the object as a whole points at the object. */
-    if (!item_position(it, f->path, &line, &col) && !f->path[0]) {
+    if (line <= 0 && !item_position(it, f->path, &line, &col) && !f->path[0]) {
         line = it->doc->line;
         col = 1;
     }
@@ -166,8 +166,9 @@ static json_t *finding_json(const struct dpm_cmd_item *it, const struct dpm_find
 {
     char text[4096];
     dpm_finding_format(f, text, sizeof(text));
-    int line = 0, col = 0;
-    item_position(it, f->path, &line, &col);
+    int line = f->line, col = f->column;
+    if (line <= 0)
+        item_position(it, f->path, &line, &col);
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "severity", sev_word(f->severity),
                           "source", f->source, "path", f->path, "message", f->message,
                           "text", text);
@@ -217,6 +218,25 @@ static int empty_list(struct run *r, const struct dpm_cmd_item *it)
     return DPM_EXIT_OK;
 }
 
+/* The loader's notes on how kubectl reads the YAML ("yes" is true, 1.0 is
+ * sent as 1) as warnings after the webhook's findings: they never change
+ * the verdict, which is the webhook's. */
+static void add_notes(struct dpm_report *report, const json_t *notes)
+{
+    size_t i;
+    const json_t *n;
+    json_array_foreach(notes, i, n) {
+        size_t at = report->n;
+        if (dpm_report_add(report, DPM_SEV_WARNING, "",
+                           json_string_value(json_object_get(n, "path")), "%s",
+                           json_string_value(json_object_get(n, "message"))) == DPM_OK &&
+            report->n > at) {
+            report->items[at].line = (int)json_integer_value(json_object_get(n, "line"));
+            report->items[at].column = (int)json_integer_value(json_object_get(n, "column"));
+        }
+    }
+}
+
 /* Checks one object; returns its exit status contribution. */
 static int check_item(void *ctx, const struct dpm_cmd_item *it)
 {
@@ -239,6 +259,8 @@ static int check_item(void *ctx, const struct dpm_cmd_item *it)
         dpm_report_free(&report);
         return DPM_EXIT_INPUT;
     }
+    if (kind != DPM_OBJ_OTHER && !it->whole_list)
+        add_notes(&report, it->doc->notes);
     char label[512];
     item_label(it, kind, o->ns, label, sizeof(label));
     const char *kind_s = json_string_value(json_object_get(it->obj, "kind"));

@@ -60,6 +60,7 @@ void dpm_doc_release(struct dpm_doc *doc)
     json_decref(doc->root);
     free(doc->source);
     dpm_posmap_free(doc->pos);
+    json_decref(doc->notes);
     memset(doc, 0, sizeof(*doc));
 }
 

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <yaml.h>
+
 void dpm_yaml_reader_init(struct dpm_yaml_reader *b, const struct dpm_yaml_input *in,
                           const char *source, const struct dpm_load_opts *opts,
                           struct dpm_error *err)
@@ -191,4 +193,49 @@ void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
     }
     *line = l;
     *column = c;
+}
+
+bool dpm_yaml_reader_error(struct dpm_yaml_reader *b, const yaml_parser_t *p, char *msg,
+                           size_t n, const yaml_mark_t **mark, dpm_rc *rc)
+{
+    *mark = NULL;
+    *rc = DPM_EPARSE;
+    if (p->error == YAML_MEMORY_ERROR) {
+        *rc = DPM_ENOMEM;
+        snprintf(msg, n, "out of memory");
+        return false;
+    }
+    if (p->error == YAML_READER_ERROR && b->read_rc) {
+        *rc = b->read_rc; /* err set by the read handler */
+        return true;
+    }
+    if (p->error == YAML_READER_ERROR) {
+        int line, col;
+        dpm_yaml_reader_position(b, p->problem_offset, &line, &col);
+        if (p->problem_value >= 0)
+            dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid UTF-8: %s 0x%02x at byte %zu",
+                          p->problem ? p->problem : "bad input",
+                          (unsigned)p->problem_value, p->problem_offset);
+        else
+            dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid input: %s at byte %zu",
+                          p->problem ? p->problem : "bad input", p->problem_offset);
+        dpm_error_at(b->err, b->source, line, col);
+        return true;
+    }
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    const yaml_mark_t *pm = &p->problem_mark;
+    size_t off = dpm_yaml_reader_byte(b, pm->index);
+    if (strcmp(problem, "found character that cannot start any token") == 0 &&
+        dpm_yaml_reader_at(b, off) == '\t')
+        problem = "found a tab character where indentation is expected (YAML forbids tabs for indentation)";
+    *mark = pm;
+    if (p->context && (p->context_mark.line != pm->line ||
+                       p->context_mark.column != pm->column))
+        snprintf(msg, n, "%s (%s at line %zu, column %zu)", problem, p->context,
+                 p->context_mark.line + 1, p->context_mark.column + 1);
+    else if (p->context)
+        snprintf(msg, n, "%s (%s)", problem, p->context);
+    else
+        snprintf(msg, n, "%s", problem);
+    return false;
 }

@@ -81,6 +81,9 @@ struct builder {
     struct dpm_posmap *item_pos;
     int item_line;
     size_t item_prefix; /* length of "items[N]" in the path */
+    bool in_item;
+    json_t *notes;      /* of the document, or of the item in_item */
+    json_t *doc_notes;  /* the document's, while an item is read */
     size_t nsplit; /* items handed over from this document */
 };
 
@@ -112,6 +115,17 @@ static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
 static dpm_rc oom(struct builder *b, const yaml_mark_t *m)
 {
     return fail_at(b, DPM_ENOMEM, m, "out of memory");
+}
+
+/* Records a note at m for the current path (relative to the List item
+ * being read). */
+static dpm_rc note(struct builder *b, const yaml_mark_t *m, const char *msg)
+{
+    size_t skip = b->in_item ? b->item_prefix : 0;
+    if (dpm_yaml_note_add(&b->notes, dpm_buf_str(&b->path), skip, (int)m->line + 1,
+                          (int)m->column + 1, msg))
+        return oom(b, m);
+    return DPM_OK;
 }
 
 /* ---- anchors ---- */
@@ -183,6 +197,9 @@ static dpm_rc item_begin(struct builder *b, const yaml_mark_t *m)
 {
     b->item_line = (int)m->line + 1;
     b->item_prefix = b->path.len;
+    b->in_item = true;
+    b->doc_notes = b->notes;
+    b->notes = NULL;
     b->doc_start_byte = dpm_yaml_reader_byte(&b->rd, m->index);
     dpm_yaml_reader_trim(&b->rd, b->doc_start_byte);
     if (b->pos && !(b->item_pos = dpm_posmap_new()))
@@ -198,6 +215,10 @@ static dpm_rc item_end(struct builder *b, struct frame *p, json_t *v, const yaml
                           .pos = b->item_pos};
     doc.is_item = true;
     doc.item = p->handed++;
+    doc.notes = b->notes;
+    b->notes = b->doc_notes;
+    b->doc_notes = NULL;
+    b->in_item = false;
     b->item_pos = NULL;
     return hand_over(b, &doc, m);
 }
@@ -334,6 +355,12 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
     if (t < 0)
         return DPM_EPARSE;
     if (t > 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "the key %.*s is read as \"%s\", as kubectl reads YAML "
+                 "(1.1): quote it for the text", (int)(n > 64 ? 64 : n), v, typed);
+        dpm_rc rc = note(b, &e->start_mark, msg);
+        if (rc)
+            return rc;
         v = typed;
         n = strlen(typed);
     }
@@ -403,6 +430,13 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
         case DPM_YAML_NONFINITE:
             return fail_at(b, DPM_EPARSE, &e->start_mark,
                            ".nan/.inf is not representable in JSON");
+        }
+        char msg[256];
+        if (*out && dpm_yaml_note_text(v, n, *out, msg, sizeof(msg)) &&
+            note(b, &e->start_mark, msg)) {
+            json_decref(*out);
+            *out = NULL;
+            return DPM_ENOMEM;
         }
     } else {
         dpm_yaml_tag_name(tag, tn, sizeof(tn));
@@ -567,37 +601,6 @@ static void frame_clear(struct frame *f)
     memset(f, 0, sizeof(*f));
 }
 
-/* Applies "<<" values: explicit keys win, then earlier merged mappings win
- * over later ones (the YAML merge-key spec, as go-yaml v3). */
-static dpm_rc apply_merges(struct builder *b, struct frame *f,
-                           const yaml_mark_t *m)
-{
-    size_t i;
-    json_t *mv;
-    json_array_foreach(f->merges, i, mv) {
-        if (json_is_object(mv)) {
-            if (json_object_update_missing(f->node, mv))
-                return oom(b, m);
-            continue;
-        }
-        size_t j;
-        json_t *item;
-        bool ok = json_is_array(mv);
-        json_array_foreach(mv, j, item) {
-            if (!json_is_object(item)) {
-                ok = false;
-                break;
-            }
-            if (json_object_update_missing(f->node, item))
-                return oom(b, m);
-        }
-        if (!ok)
-            return fail_at(b, DPM_EPARSE, m,
-                           "the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
-    }
-    return DPM_OK;
-}
-
 static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
 {
     struct frame *f = &b->st[b->depth - 1];
@@ -606,8 +609,11 @@ static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
         b->path.len = f->path_len;
         if (b->path.data)
             b->path.data[b->path.len] = '\0';
-        if ((rc = apply_merges(b, f, &e->start_mark)))
-            return rc;
+        if ((rc = dpm_yaml_merge(f->node, f->merges)) == DPM_ENOMEM)
+            return oom(b, &e->start_mark);
+        if (rc)
+            return fail_at(b, rc, &e->start_mark,
+                           "the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
     }
     json_t *v = f->node;
     f->node = NULL;
@@ -637,37 +643,12 @@ static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
 /* A libyaml error as a dpm_error: 1-based positions, problem and context. */
 static dpm_rc parser_error(struct builder *b, const yaml_parser_t *p)
 {
-    if (p->error == YAML_MEMORY_ERROR)
-        return fail_at(b, DPM_ENOMEM, NULL, "out of memory");
-    if (p->error == YAML_READER_ERROR && b->rd.read_rc)
-        return b->rd.read_rc; /* err set by the read handler */
-    if (p->error == YAML_READER_ERROR) {
-        int line, col;
-        dpm_yaml_reader_position(&b->rd, p->problem_offset, &line, &col);
-        if (p->problem_value >= 0)
-            dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid UTF-8: %s 0x%02x at byte %zu",
-                          p->problem ? p->problem : "bad input",
-                          (unsigned)p->problem_value, p->problem_offset);
-        else
-            dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid input: %s at byte %zu",
-                          p->problem ? p->problem : "bad input", p->problem_offset);
-        dpm_error_at(b->err, b->source, line, col);
-        return DPM_EPARSE;
-    }
-    const char *problem = p->problem ? p->problem : "malformed YAML";
-    const yaml_mark_t *pm = &p->problem_mark;
-    size_t off = dpm_yaml_reader_byte(&b->rd, pm->index);
-    if (strcmp(problem, "found character that cannot start any token") == 0 &&
-        dpm_yaml_reader_at(&b->rd, off) == '\t')
-        problem = "found a tab character where indentation is expected (YAML forbids tabs for indentation)";
-    if (p->context && (p->context_mark.line != pm->line ||
-                       p->context_mark.column != pm->column))
-        return fail_at(b, DPM_EPARSE, pm, "%s (%s at line %zu, column %zu)",
-                       problem, p->context, p->context_mark.line + 1,
-                       p->context_mark.column + 1);
-    if (p->context)
-        return fail_at(b, DPM_EPARSE, pm, "%s (%s)", problem, p->context);
-    return fail_at(b, DPM_EPARSE, pm, "%s", problem);
+    char msg[DPM_ERROR_MESSAGE_MAX];
+    const yaml_mark_t *m = NULL;
+    dpm_rc rc;
+    if (dpm_yaml_reader_error(&b->rd, p, msg, sizeof(msg), &m, &rc))
+        return rc; /* err set */
+    return fail_at(b, rc, m, "%s", msg);
 }
 
 static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
@@ -680,11 +661,15 @@ static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
     if (!root || b->root_empty) {
         json_decref(root);
         dpm_posmap_free(pos);
+        json_decref(b->notes);
+        b->notes = NULL;
         return DPM_OK;
     }
     struct dpm_doc doc = {.root = root, .index = b->doc_no - 1, .line = b->doc_line,
                           .pos = pos};
     doc.nsplit = b->nsplit;
+    doc.notes = b->notes;
+    b->notes = NULL;
     return hand_over(b, &doc, m);
 }
 
@@ -802,6 +787,8 @@ out:
     json_decref(b.root);
     dpm_posmap_free(b.pos);
     dpm_posmap_free(b.item_pos);
+    json_decref(b.notes);
+    json_decref(b.doc_notes);
     dpm_buf_free(&b.path);
     dpm_yaml_reader_free(&b.rd);
     return rc;

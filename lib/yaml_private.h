@@ -1,7 +1,8 @@
 /* Internals of the YAML module (lib/yaml*.c), not part of the public API.
  *
- *   yaml_scalar.c  YAML 1.2 core-schema resolution of plain scalars, shared
- *                  by the loader (typing) and the dumper (when to quote)
+ *   yaml_scalar.c  typing of plain scalars and keys as kubectl reads them
+ *                  (shared by the loader and the dumper: when to quote),
+ *                  notes, tags, merge keys
  *   yaml_parse.c   libyaml events -> jansson trees (anchors, merges, limits)
  *   yaml_input.c   feeding libyaml from memory or a FILE, marks -> bytes
  *   yaml_posmap.c  the path -> line/column map and its lookups
@@ -17,6 +18,7 @@
 #include <stdio.h>
 
 #include <jansson.h>
+#include <yaml.h>
 
 #include "dpm/buf.h"
 #include "dpm/error.h"
@@ -66,6 +68,26 @@ bool dpm_yaml_tag_is(const char *tag, const char *name);
  * it fits): an integer when integral in the int64 range, else a real.  New
  * reference, NULL on allocation failure. */
 json_t *dpm_yaml_number(double d);
+
+/* When the plain scalar s[0..n), typed as v, reads otherwise than it
+ * looks to someone who expects YAML 1.2 or JSON (a YAML 1.1 boolean other
+ * than true/false, a leading-zero octal, underscores, a float kubectl
+ * sends as an integer): the note for the user in buf, true.  False when
+ * nothing is worth saying. */
+bool dpm_yaml_note_text(const char *s, size_t n, const json_t *v, char *buf, size_t bufn);
+
+/* Appends {"path": path + skip (a '.' after the skipped prefix dropped),
+ * "line", "column", "message": msg} to *notes (created when NULL), up to
+ * DPM_MAX_NOTES; DPM_ENOMEM on allocation failure. */
+dpm_rc dpm_yaml_note_add(json_t **notes, const char *path, size_t skip, int line, int column,
+                         const char *msg);
+
+/* Applies the values of "<<" keys (merges: an array of them) to map:
+ * explicit keys win, then earlier merged mappings over later ones (the
+ * YAML merge-key spec, as go-yaml v3).  DPM_EPARSE when a value is not a
+ * mapping or a sequence of mappings (map then partly merged: the caller
+ * drops it), DPM_ENOMEM. */
+dpm_rc dpm_yaml_merge(json_t *map, const json_t *merges);
 
 /* ---- position map ---- */
 
@@ -142,6 +164,12 @@ void dpm_yaml_reader_position(const struct dpm_yaml_reader *r, size_t off, int *
                               int *col);
 /* The byte at absolute offset off, or -1 when it is not in memory. */
 int dpm_yaml_reader_at(const struct dpm_yaml_reader *r, size_t off);
+/* A libyaml parser error: a reader error (bad bytes, the read handler's
+ * limits) is set in the reader's err and true returned; otherwise msg gets
+ * the problem with its context, *mark where it is (NULL: nowhere), *rc the
+ * code, for the caller to report with its path; false returned. */
+bool dpm_yaml_reader_error(struct dpm_yaml_reader *r, const yaml_parser_t *p, char *msg,
+                           size_t n, const yaml_mark_t **mark, dpm_rc *rc);
 /* Drops the window's bytes before absolute offset off (a document start)
  * when that frees enough to be worth the move; no-op for memory input. */
 void dpm_yaml_reader_trim(struct dpm_yaml_reader *r, size_t off);

@@ -128,6 +128,16 @@ static void set_float(struct dpm_yaml_scalar *out, double d)
     }
 }
 
+/* Whether a leading-zero number is all octal digits (so Go reads it in
+ * base 8, not as the float "08" would be). */
+static bool parse_go_octal_ok(const char *s, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (s[k] >= '8' && s[k] <= '9')
+            return false;
+    return true;
+}
+
 /* strconv.ParseInt(s, 0, 64) then ParseUint(s, 0, 64), as go-yaml v2 tries
  * them: an optional sign, then 0x/0X hex, 0o/0O octal, 0b/0B binary, a
  * leading 0 octal ("0123" is 83), or decimal.  Returns false when the text
@@ -314,4 +324,83 @@ json_t *dpm_yaml_number(double d)
     if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
         return json_integer((json_int_t)d);
     return json_real(d);
+}
+
+bool dpm_yaml_note_text(const char *s, size_t n, const json_t *v, char *buf, size_t bufn)
+{
+    static const char *const canonical[] = {"true", "True", "TRUE", "false", "False", "FALSE"};
+    int w = n > 64 ? 64 : (int)n;
+    if (json_is_boolean(v)) {
+        for (size_t k = 0; k < sizeof(canonical) / sizeof(canonical[0]); k++)
+            if (eq(s, n, canonical[k]))
+                return false;
+        snprintf(buf, bufn,
+                 "%.*s is read as %s, as kubectl reads YAML (1.1): write %s, or quote it for "
+                 "the text", w, s, json_is_true(v) ? "true" : "false",
+                 json_is_true(v) ? "true" : "false");
+        return true;
+    }
+    if (!json_is_integer(v))
+        return false;
+    long long i = (long long)json_integer_value(v);
+    size_t k = n > 0 && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    bool octal = n - k >= 2 && s[k] == '0' && is_digit(s[k + 1]);
+    bool fraction = memchr(s, '.', n) || memchr(s, 'e', n) || memchr(s, 'E', n);
+    if (octal && !fraction && parse_go_octal_ok(s, n))
+        snprintf(buf, bufn,
+                 "%.*s is read as the octal number %lld, as kubectl reads it: write %lld, or "
+                 "quote it for the text", w, s, i, i);
+    else if (fraction || octal)
+        snprintf(buf, bufn, "%.*s is sent by kubectl as the integer %lld: write %lld", w, s, i,
+                 i);
+    else if (memchr(s, '_', n))
+        snprintf(buf, bufn,
+                 "%.*s is read as %lld, as kubectl reads it (underscores ignored): write %lld, "
+                 "or quote it for the text", w, s, i, i);
+    else
+        return false;
+    return true;
+}
+
+dpm_rc dpm_yaml_note_add(json_t **notes, const char *path, size_t skip, int line, int column,
+                         const char *msg)
+{
+    size_t len = strlen(path);
+    if (skip < len && path[skip] == '.')
+        skip++;
+    if (skip > len)
+        skip = len;
+    if (!*notes && !(*notes = json_array()))
+        return DPM_ENOMEM;
+    if (json_array_size(*notes) >= DPM_MAX_NOTES)
+        return DPM_OK;
+    if (json_array_append_new(*notes, json_pack("{s:s, s:i, s:i, s:s}", "path", path + skip,
+                                                "line", line, "column", column, "message",
+                                                msg)))
+        return DPM_ENOMEM;
+    return DPM_OK;
+}
+
+dpm_rc dpm_yaml_merge(json_t *map, const json_t *merges)
+{
+    size_t i;
+    json_t *mv;
+    json_array_foreach(merges, i, mv) {
+        if (json_is_object(mv)) {
+            if (json_object_update_missing(map, mv))
+                return DPM_ENOMEM;
+            continue;
+        }
+        if (!json_is_array(mv))
+            return DPM_EPARSE;
+        size_t j;
+        json_t *item;
+        json_array_foreach(mv, j, item) {
+            if (!json_is_object(item))
+                return DPM_EPARSE;
+            if (json_object_update_missing(map, item))
+                return DPM_ENOMEM;
+        }
+    }
+    return DPM_OK;
 }

@@ -121,7 +121,15 @@ struct dpm_doc {
     size_t item;           /* N */
     size_t nsplit;         /* on the document itself: the elements handed
                               over before it ("items" is left empty) */
+    json_t *notes;         /* owned; NULL when none: plain scalars kubectl
+                              reads otherwise than they look ("yes" is
+                              true, "0123" is 83, "1.0" is sent as 1, the
+                              key "on" is "true"), as an array of {"path",
+                              "line", "column", "message"}, at most
+                              DPM_MAX_NOTES */
 };
+
+#define DPM_MAX_NOTES 100
 
 struct dpm_docs {
     struct dpm_doc *items;

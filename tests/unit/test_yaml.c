@@ -632,6 +632,44 @@ static void test_split_lists(void **state)
     (void)state;
 }
 
+static void test_notes(void **state)
+{
+    struct dpm_docs d = DPM_DOCS_INIT;
+    struct dpm_error e;
+    assert_int_equal(load("a: yes\nb: 0123\nc: 1.0\nd: 1_000\ne: true\nf: 08\non: x\n"
+                          "g: \"yes\"\nh: 12\ni: 1.5\nj: 0x1F\n", NULL, &d, &e), DPM_OK);
+    const json_t *n = d.items[0].notes;
+    assert_int_equal(json_array_size(n), 6);
+    static const char *const want[][2] = {
+        {"a", "yes is read as true, as kubectl reads YAML (1.1)"},
+        {"b", "0123 is read as the octal number 83"},
+        {"c", "1.0 is sent by kubectl as the integer 1: write 1"},
+        {"d", "1_000 is read as 1000"},
+        {"f", "08 is sent by kubectl as the integer 8"},
+        {"", "the key on is read as \"true\""},
+    };
+    for (size_t i = 0; i < 6; i++) {
+        const json_t *x = json_array_get(n, i);
+        assert_string_equal(json_string_value(json_object_get(x, "path")), want[i][0]);
+        assert_non_null(strstr(json_string_value(json_object_get(x, "message")), want[i][1]));
+    }
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(n, 0), "line")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(n, 0), "column")), 4);
+    dpm_docs_free(&d);
+    /* in a split List, an item's notes are its own, paths relative to it */
+    struct dpm_load_opts o = {.split_lists = true};
+    assert_int_equal(load("kind: List\nmetadata: {x: on}\nitems:\n- {a: 1}\n- spec: {b: off}\n",
+                          &o, &d, &e), DPM_OK);
+    assert_int_equal(d.n, 3);
+    assert_null(d.items[0].notes);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d.items[1].notes, 0),
+                                                          "path")), "spec.b");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d.items[2].notes, 0),
+                                                          "path")), "metadata.x");
+    dpm_docs_free(&d);
+    (void)state;
+}
+
 static void test_size_limits(void **state)
 {
     struct dpm_load_opts o = {.max_doc_bytes = 100};
@@ -1170,6 +1208,7 @@ int main(void)
         cmocka_unit_test(test_json_input),
         cmocka_unit_test(test_streaming_file),
         cmocka_unit_test(test_split_lists),
+        cmocka_unit_test(test_notes),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_dump_quoting),
