@@ -24,7 +24,7 @@ void dpm_yaml_reader_init(struct dpm_yaml_reader *b, const struct dpm_yaml_input
     /* A UTF-8 byte-order mark is not content (kubectl drops it too); the
      * parser's explicit UTF-8 encoding would read it as one. */
     if (in->len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0)
-        b->in_off = b->base_byte = b->total = 3;
+        b->in_off = b->base_byte = b->total = b->skipped = 3;
     if (in->f == NULL) {
         b->data = in->data + b->in_off;
         b->len = in->len - b->in_off;
@@ -210,15 +210,17 @@ bool dpm_yaml_reader_error(struct dpm_yaml_reader *b, const yaml_parser_t *p, ch
         return true;
     }
     if (p->error == YAML_READER_ERROR) {
+        /* libyaml counts the bytes it was fed, after a skipped BOM */
+        size_t off = p->problem_offset + b->skipped;
         int line, col;
-        dpm_yaml_reader_position(b, p->problem_offset, &line, &col);
+        dpm_yaml_reader_position(b, off, &line, &col);
         if (p->problem_value >= 0)
             dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid UTF-8: %s 0x%02x at byte %zu",
                           p->problem ? p->problem : "bad input",
-                          (unsigned)p->problem_value, p->problem_offset);
+                          (unsigned)p->problem_value, off);
         else
             dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid input: %s at byte %zu",
-                          p->problem ? p->problem : "bad input", p->problem_offset);
+                          p->problem ? p->problem : "bad input", off);
         dpm_error_at(b->err, b->source, line, col);
         return true;
     }

@@ -137,6 +137,7 @@ struct dpm_yaml_reader {
     size_t len;
     struct dpm_buf win;
     size_t in_off;      /* bytes of in->data consumed */
+    size_t skipped;     /* a BOM at the start, not fed to libyaml */
     size_t total;       /* bytes read from the input */
     size_t base_byte, base_ch;
     int base_line, base_col;

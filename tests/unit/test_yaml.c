@@ -670,6 +670,22 @@ static void test_notes(void **state)
     (void)state;
 }
 
+static void test_bom(void **state)
+{
+    /* kubectl accepts a UTF-8 byte-order mark: not content, not a column */
+    json_t *r = load1("\xef\xbb\xbf" "a: 1\n");
+    assert_int_equal(json_integer_value(json_object_get(r, "a")), 1);
+    json_decref(r);
+    r = load1("\xef\xbb\xbf{\"a\": 1}");
+    assert_int_equal(json_integer_value(json_object_get(r, "a")), 1);
+    json_decref(r);
+    /* positions after it are the file's: byte offsets count it */
+    assert_contains(load_err("\xef\xbb\xbf" "a: 1\nb: \"\xff\"\n", NULL, DPM_EPARSE),
+                    "t.yaml:2:5: invalid UTF-8: invalid leading UTF-8 octet 0xff at byte 12");
+    assert_contains(load_err("\xef\xbb\xbf" "a: [\n", NULL, DPM_EPARSE), "t.yaml:2:1:");
+    (void)state;
+}
+
 static void test_size_limits(void **state)
 {
     struct dpm_load_opts o = {.max_doc_bytes = 100};
@@ -1209,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_streaming_file),
         cmocka_unit_test(test_split_lists),
         cmocka_unit_test(test_notes),
+        cmocka_unit_test(test_bom),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_dump_quoting),
