@@ -63,7 +63,8 @@
  *
  * JSON input (first non-blank byte '{' or '[') is parsed with the
  * webhook's own parser (dpm_json_loadb: no duplicate keys, no \u0000), one
- * document per input, errors with its line:column.  What it refuses is
+ * document per input, errors with its line:column; integral reals become
+ * integers there too (kubectl sends 2.0 as 2).  What it refuses is
  * tried as YAML, a superset of JSON, so flow-style YAML ("{a: 1}") loads as
  * kubectl loads it; when YAML fails too, the JSON error is the one reported
  * (unless YAML hit a limit).  Positions of JSON nodes come from a second,
