@@ -26,6 +26,8 @@ static void help(FILE *out)
           "no namespace is put in the namespace named after its domain, or in NAMESPACE.\n"
           "Canonical documents and other kinds pass through unchanged. FILE may be -.\n"
           "\n"
+          "Nothing is printed unless every document converts.\n"
+          "\n"
           "Exit status: 0 converted, 1 a document has conflicting values, 2 unreadable input.\n",
           out);
 }
@@ -128,7 +130,7 @@ int dpm_cmd_convert(int argc, char **argv)
     }
     if ((status = dpm_cmd_need_files("convert", nfiles)) != 0)
         goto out;
-    status = dpm_cmd_load_all("convert", files, nfiles, &docs);
+    status = dpm_cmd_load_all("convert", files, nfiles, false, &docs);
     for (size_t i = 0; i < docs.n; i++) {
         json_t *c = NULL;
         if (convert_doc(&docs.items[i], ns, &c) && status == DPM_EXIT_OK)
@@ -145,7 +147,12 @@ int dpm_cmd_convert(int argc, char **argv)
         }
         json_decref(c);
     }
-    fwrite(dpm_buf_str(&out), 1, out.len, stdout);
+    /* All or nothing: `dpm convert x.yaml > y.yaml && kubectl apply -f
+     * y.yaml` must not apply half a conversion. */
+    if (status == DPM_EXIT_OK)
+        fwrite(dpm_buf_str(&out), 1, out.len, stdout);
+    else
+        fprintf(stderr, "dpm convert: nothing written (fix the errors above)\n");
 out:
     dpm_buf_free(&out);
     dpm_docs_free(&docs);

@@ -7,6 +7,7 @@
  * reference to a product or output port that is not among the inputs is
  * drawn dashed in red and reported on stderr; the exit status is then 1.
  * DOT by default; -f svg pipes the DOT through Graphviz's dot. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,21 +261,33 @@ int dpm_cmd_lineage(int argc, char **argv)
         status = DPM_EXIT_INPUT;
         goto out;
     }
-    status = dpm_cmd_load_all("lineage", files, nfiles, &docs);
-    ps = calloc(docs.n + 1, sizeof(*ps));
+    status = dpm_cmd_load_all("lineage", files, nfiles, true, &docs);
+    /* the objects: documents, and the items of List documents (kubectl get
+     * dp -A -o yaml) */
+    size_t nobj = 0;
+    for (size_t i = 0; i < docs.n; i++)
+        nobj += dpm_cmd_is_list(docs.items[i].root)
+                    ? json_array_size(json_object_get(docs.items[i].root, "items"))
+                    : 1;
+    ps = calloc(nobj + 1, sizeof(*ps));
     size_t n = 0;
     for (size_t i = 0; ps && i < docs.n; i++) {
-        const json_t *o = docs.items[i].root;
-        if (dpm_object_kind(o) != DPM_OBJ_DATAPRODUCT)
-            continue;
-        const json_t *meta = json_object_get(o, "metadata");
-        const json_t *spec = json_object_get(o, "spec");
-        ps[n].obj = o;
-        ps[n].name = str(meta, "name", "?");
-        ps[n].ns = str(meta, "namespace", "default");
-        /* Seed-style manifests keep the domain under metadata. */
-        ps[n].domain = str(spec, "domain", str(meta, "domain", "(no domain)"));
-        n++;
+        const json_t *root = docs.items[i].root;
+        bool list = dpm_cmd_is_list(root);
+        size_t count = list ? json_array_size(json_object_get(root, "items")) : 1;
+        for (size_t k = 0; k < count; k++) {
+            const json_t *o = list ? json_array_get(json_object_get(root, "items"), k) : root;
+            if (dpm_object_kind(o) != DPM_OBJ_DATAPRODUCT)
+                continue;
+            const json_t *meta = json_object_get(o, "metadata");
+            const json_t *spec = json_object_get(o, "spec");
+            ps[n].obj = o;
+            ps[n].name = str(meta, "name", "?");
+            ps[n].ns = str(meta, "namespace", "default");
+            /* Seed-style manifests keep the domain under metadata. */
+            ps[n].domain = str(spec, "domain", str(meta, "domain", "(no domain)"));
+            n++;
+        }
     }
     int unresolved = build_graph(ps, n, &dot);
     if (dot.len + 4096 >= GRAPH_MAX) {

@@ -122,7 +122,7 @@ int dpm_cmd_render(int argc, char **argv)
     }
     if ((status = dpm_cmd_need_files("render", nfiles)) != 0)
         goto out;
-    status = dpm_cmd_load_all("render", files, nfiles, &docs);
+    status = dpm_cmd_load_all("render", files, nfiles, true, &docs);
     for (size_t i = 0; i < docs.n; i++) {
         int s;
         if (dpm_object_kind(docs.items[i].root) != DPM_OBJ_DATAPRODUCT)

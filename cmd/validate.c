@@ -5,9 +5,17 @@
  *   <file>:<line>:<column>: warning: <policy>/<rule>: <path>: <message>
  * then one verdict line per document:
  *   <file>: DataProduct <namespace>/<name>: rejected (2 violations, 1 warning)
- * The text after "error: " is exactly what the webhook puts in its denial.
+ * The text after "error: " is exactly what the webhook puts in its denial;
+ * for an item of a List (kubectl get dp -A -o yaml) the line ends with
+ * " (items[N] namespace/name)" and the verdict line starts "<file>: items[N]:".
+ *
+ * Documents are read and checked one at a time (memory follows the largest
+ * document); each object is first pruned as kube-apiserver prunes a custom
+ * resource (null-valued fields dropped), so the verdict is the webhook's.
  * Exit: 0 clean (warnings allowed), 1 violations, 2 unreadable input or bad
  * usage (2 wins over 1: a partial answer must not look like a verdict). */
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +36,10 @@ static void help(FILE *out)
           "against the stored version of the same namespace/name. MeshPolicy documents among\n"
           "the FILEs are validated themselves (they are not applied: use -p for that).\n"
           "Documents of other kinds are skipped. FILE may be - for standard input; files may\n"
-          "hold several documents separated by ---.\n"
+          "hold several documents separated by ---, and a List (kubectl get dp -A -o yaml)\n"
+          "has each of its items checked. Files are read as kubectl reads them (YAML 1.1\n"
+          "booleans such as yes/no/on/off, a byte-order mark); all of them together may\n"
+          "hold at most 256 MiB, each document at most 4 MiB.\n"
           "\n"
           "Options:\n"
           "  -p, --policy FILE    apply the MeshPolicies in FILE (repeatable)\n"
@@ -37,8 +48,11 @@ static void help(FILE *out)
           "  -o, --output FMT     text (default) or json\n"
           "  -h, --help           this help\n"
           "\n"
+          "With -o json the output is one JSON object in every outcome: {\"documents\": [...],\n"
+          "\"errors\": [...], \"exitCode\": N}, errors holding what could not be read or used.\n"
+          "\n"
           "Exit status: 0 no violations (warnings are printed), 1 violations, 2 unreadable\n"
-          "input or bad usage.\n",
+          "input, a -p file without a valid MeshPolicy, or bad usage.\n",
           out);
 }
 
@@ -48,6 +62,20 @@ struct opts {
     const char *old_file;
     const char *ns;
     int json;
+};
+
+struct run {
+    struct opts o;
+    struct dpm_policy *policies[MAX_POLICIES];
+    size_t npolicies;
+    json_t *keep;        /* policy objects, kept alive with their policies */
+    json_t *old;         /* --old: the stored objects (array) */
+    json_t *errors;      /* -o json: what could not be read or used */
+    size_t ndocs_json;   /* -o json: documents printed so far */
+    /* while loading one -p file */
+    const char *pfile;
+    size_t pfound;
+    int pstatus;
 };
 
 static const char *sev_word(enum dpm_severity s)
@@ -67,26 +95,29 @@ static const char *doc_name(const json_t *obj)
 }
 
 /* "fintech-core/payments", "gdpr-baseline" (cluster-scoped), or
- * "document 3" when the object has no name. */
-static void doc_label(const struct dpm_doc *d, enum dpm_obj_kind kind, const char *dflt_ns,
-                      char *buf, size_t n)
+ * "document 3" / "items[2]" when the object has no name. */
+static void item_label(const struct dpm_cmd_item *it, enum dpm_obj_kind kind,
+                       const char *dflt_ns, char *buf, size_t n)
 {
-    const char *name = doc_name(d->root);
-    if (!name)
-        snprintf(buf, n, "document %zu", d->index + 1);
+    const char *name = doc_name(it->obj);
+    if (!name && it->item >= 0)
+        snprintf(buf, n, "items[%ld]", it->item);
+    else if (!name)
+        snprintf(buf, n, "document %zu", it->doc->index + 1);
     else if (kind == DPM_OBJ_DATAPRODUCT)
-        snprintf(buf, n, "%s/%s", doc_ns(d->root, dflt_ns), name);
+        snprintf(buf, n, "%s/%s", doc_ns(it->obj, dflt_ns), name);
     else
         snprintf(buf, n, "%s", name);
 }
 
-static const json_t *find_old(const struct dpm_docs *old, const json_t *obj, const char *dflt_ns)
+static const json_t *find_old(const json_t *old, const json_t *obj, const char *dflt_ns)
 {
     const char *name = doc_name(obj);
+    size_t i;
+    const json_t *o;
     if (!name)
         return NULL;
-    for (size_t i = 0; i < old->n; i++) {
-        const json_t *o = old->items[i].root;
+    json_array_foreach(old, i, o) {
         if (dpm_object_kind(o) != DPM_OBJ_DATAPRODUCT)
             continue;
         const char *on = doc_name(o);
@@ -97,28 +128,47 @@ static const json_t *find_old(const struct dpm_docs *old, const json_t *obj, con
     return NULL;
 }
 
-static void print_finding_text(const struct dpm_doc *d, const struct dpm_finding *f)
+/* Position of a finding's path (relative to the object); in a List read
+ * whole, the item's nodes sit under "items[N]". */
+static bool item_position(const struct dpm_cmd_item *it, const char *path, int *line, int *col)
 {
-    char text[4096];
-    dpm_finding_format(f, text, sizeof(text));
-    int line = 0, col = 0;
-    /* A finding on the object as a whole points at the document. */
-    if (!dpm_doc_position(d, f->path, &line, &col) && !f->path[0]) {
-        line = d->line;
-        col = 1;
-    }
-    if (line > 0)
-        printf("%s:%d:%d: %s: %s\n", d->source, line, col, sev_word(f->severity), text);
-    else
-        printf("%s: %s: %s\n", d->source, sev_word(f->severity), text);
+    char full[DPM_ERROR_PATH_MAX + 64];
+    *line = *col = 0;
+    if (!it->whole_list)
+        return dpm_doc_position(it->doc, path, line, col);
+    snprintf(full, sizeof(full), "items[%ld]%s%s", it->item,
+             path[0] && path[0] != '[' ? "." : "", path);
+    return dpm_doc_position(it->doc, full, line, col);
 }
 
-static json_t *finding_json(const struct dpm_doc *d, const struct dpm_finding *f)
+static void print_finding_text(const struct dpm_cmd_item *it, const struct dpm_finding *f,
+                               const char *label)
 {
     char text[4096];
     dpm_finding_format(f, text, sizeof(text));
-    int line = 0, col = 0;
-    dpm_doc_position(d, f->path, &line, &col);
+    int line = f->line, col = f->column;
+    /* A finding on the object as a whole points at the object. */
+    if (line <= 0 && !item_position(it, f->path, &line, &col) && !f->path[0]) {
+        line = it->doc->line;
+        col = 1;
+    }
+    char where[600] = "";
+    if (it->item >= 0)
+        snprintf(where, sizeof(where), " (items[%ld] %s)", it->item, label);
+    if (line > 0)
+        printf("%s:%d:%d: %s: %s%s\n", it->doc->source, line, col, sev_word(f->severity),
+               text, where);
+    else
+        printf("%s: %s: %s%s\n", it->doc->source, sev_word(f->severity), text, where);
+}
+
+static json_t *finding_json(const struct dpm_cmd_item *it, const struct dpm_finding *f)
+{
+    char text[4096];
+    dpm_finding_format(f, text, sizeof(text));
+    int line = f->line, col = f->column;
+    if (line <= 0)
+        item_position(it, f->path, &line, &col);
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "severity", sev_word(f->severity),
                           "source", f->source, "path", f->path, "message", f->message,
                           "text", text);
@@ -134,27 +184,87 @@ static void plural(char *buf, size_t n, size_t count, const char *word)
     snprintf(buf, n, "%zu %s%s", count, word, count == 1 ? "" : "s");
 }
 
-/* Returns the exit status contribution of one document. */
-static int check_doc(const struct opts *o, const struct dpm_doc *d,
-                     const struct dpm_policy *const *policies, size_t npolicies,
-                     const struct dpm_docs *old, json_t *jdocs)
+/* Prints v as an element of the "documents" array of the JSON output,
+ * indented as json_dumps(JSON_INDENT(2)) would place it there, so the
+ * documents stream out instead of piling up. */
+static void print_json_element(struct run *r, const json_t *v)
 {
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!s)
+        return;
+    fputs(r->ndocs_json++ ? ",\n    " : "{\n  \"documents\": [\n    ", stdout);
+    for (const char *p = s; *p; p++) {
+        putchar(*p);
+        if (*p == '\n')
+            fputs("    ", stdout);
+    }
+    free(s);
+}
+
+/* A List with no items: nothing to check, said so. */
+static int empty_list(struct run *r, const struct dpm_cmd_item *it)
+{
+    const char *kind_s = json_string_value(json_object_get(it->obj, "kind"));
+    if (r->o.json) {
+        json_t *jd = json_pack("{s:s, s:I, s:s?, s:s, s:o}", "source", it->doc->source,
+                               "document", (json_int_t)it->doc->index + 1, "kind", kind_s,
+                               "verdict", "empty", "findings", json_array());
+        print_json_element(r, jd);
+        json_decref(jd);
+    } else {
+        printf("%s: %s document %zu: no items\n", it->doc->source, kind_s ? kind_s : "List",
+               it->doc->index + 1);
+    }
+    return DPM_EXIT_OK;
+}
+
+/* The loader's notes on how kubectl reads the YAML ("yes" is true, 1.0 is
+ * sent as 1) as warnings after the webhook's findings: they never change
+ * the verdict, which is the webhook's. */
+static void add_notes(struct dpm_report *report, const json_t *notes)
+{
+    size_t i;
+    const json_t *n;
+    json_array_foreach(notes, i, n) {
+        size_t at = report->n;
+        if (dpm_report_add(report, DPM_SEV_WARNING, "",
+                           json_string_value(json_object_get(n, "path")), "%s",
+                           json_string_value(json_object_get(n, "message"))) == DPM_OK &&
+            report->n > at) {
+            report->items[at].line = (int)json_integer_value(json_object_get(n, "line"));
+            report->items[at].column = (int)json_integer_value(json_object_get(n, "column"));
+        }
+    }
+}
+
+/* Checks one object; returns its exit status contribution. */
+static int check_item(void *ctx, const struct dpm_cmd_item *it)
+{
+    struct run *r = ctx;
+    const struct opts *o = &r->o;
     struct dpm_report report = DPM_REPORT_INIT;
     enum dpm_obj_kind kind;
-    const json_t *old_obj = old ? find_old(old, d->root, o->ns) : NULL;
+    if (it->item < 0 && dpm_cmd_is_list(it->obj))
+        return empty_list(r, it);
+    if (dpm_object_kind(it->obj) != DPM_OBJ_OTHER)
+        dpm_validate_prune_nulls(it->obj);
+    const json_t *old_obj = r->old ? find_old(r->old, it->obj, o->ns) : NULL;
     struct dpm_validate_input in = {
-        .object = d->root, .old_object = old_obj, .policies = policies,
-        .npolicies = npolicies, .default_namespace = o->ns};
+        .object = it->obj, .old_object = old_obj,
+        .policies = (const struct dpm_policy *const *)r->policies,
+        .npolicies = r->npolicies, .default_namespace = o->ns};
     int status = DPM_EXIT_OK;
     if (dpm_validate(&in, &report, &kind) != DPM_OK) {
-        fprintf(stderr, "dpm validate: %s: out of memory\n", d->source);
+        fprintf(stderr, "dpm validate: %s: out of memory\n", it->doc->source);
         dpm_report_free(&report);
         return DPM_EXIT_INPUT;
     }
+    if (kind != DPM_OBJ_OTHER && !it->whole_list)
+        add_notes(&report, it->doc->notes);
     char label[512];
-    doc_label(d, kind, o->ns, label, sizeof(label));
-    const char *kind_s = json_string_value(json_object_get(d->root, "kind"));
-    const char *api_s = json_string_value(json_object_get(d->root, "apiVersion"));
+    item_label(it, kind, o->ns, label, sizeof(label));
+    const char *kind_s = json_string_value(json_object_get(it->obj, "kind"));
+    const char *api_s = json_string_value(json_object_get(it->obj, "apiVersion"));
     size_t nv = dpm_report_total(&report, DPM_SEV_VIOLATION); /* past the cap too */
     size_t nw = dpm_report_total(&report, DPM_SEV_WARNING);
     const char *verdict = kind == DPM_OBJ_OTHER ? "skipped" : nv ? "rejected" : "accepted";
@@ -164,31 +274,40 @@ static int check_doc(const struct opts *o, const struct dpm_doc *d,
     if (o->json) {
         json_t *findings = json_array();
         for (size_t i = 0; i < report.n; i++)
-            json_array_append_new(findings, finding_json(d, &report.items[i]));
+            json_array_append_new(findings, finding_json(it, &report.items[i]));
         json_t *jd = json_pack("{s:s, s:I, s:s?, s:s?, s:s, s:s, s:o, s:b}",
-                               "source", d->source, "document", (json_int_t)d->index + 1,
-                               "apiVersion", api_s, "kind", kind_s, "object", label,
-                               "verdict", verdict, "findings", findings,
-                               "truncated", report.truncated);
-        if (kind == DPM_OBJ_DATAPRODUCT && old)
+                               "source", it->doc->source, "document",
+                               (json_int_t)it->doc->index + 1, "apiVersion", api_s,
+                               "kind", kind_s, "object", label, "verdict", verdict,
+                               "findings", findings, "truncated", report.truncated);
+        if (jd && it->item >= 0)
+            json_object_set_new(jd, "item", json_integer(it->item));
+        if (jd && kind == DPM_OBJ_DATAPRODUCT && r->old)
             json_object_set_new(jd, "operation", json_string(old_obj ? "UPDATE" : "CREATE"));
-        json_array_append_new(jdocs, jd);
+        print_json_element(r, jd);
+        json_decref(jd);
         dpm_report_free(&report);
         return status;
     }
 
+    /* "<file>: " or "<file>: items[3]: " */
+    char src[700];
+    if (it->item >= 0)
+        snprintf(src, sizeof(src), "%s: items[%ld]", it->doc->source, it->item);
+    else
+        snprintf(src, sizeof(src), "%s", it->doc->source);
     if (kind == DPM_OBJ_OTHER) {
-        printf("%s: %s %s %s: skipped (not a DataProduct or MeshPolicy)\n", d->source,
+        printf("%s: %s %s %s: skipped (not a DataProduct or MeshPolicy)\n", src,
                api_s ? api_s : "?", kind_s ? kind_s : "?", label);
         dpm_report_free(&report);
         return status;
     }
     for (size_t i = 0; i < report.n; i++)
-        print_finding_text(d, &report.items[i]);
+        print_finding_text(it, &report.items[i], label);
     if (report.truncated)
-        printf("%s: error: more than %zu findings; the rest are not shown\n", d->source, report.n);
-    if (kind == DPM_OBJ_DATAPRODUCT && old && !old_obj)
-        printf("%s: note: %s has no previous version in %s: checked as a CREATE\n", d->source,
+        printf("%s: error: more than %zu findings; the rest are not shown\n", src, report.n);
+    if (kind == DPM_OBJ_DATAPRODUCT && r->old && !old_obj)
+        printf("%s: note: %s has no previous version in %s: checked as a CREATE\n", src,
                label, o->old_file);
     char v[64], w[64];
     plural(v, sizeof(v), nv, "violation");
@@ -197,152 +316,249 @@ static int check_doc(const struct opts *o, const struct dpm_doc *d,
     char what[700];
     snprintf(what, sizeof(what), "%s%s%s", kind_s ? kind_s : "", kind_s ? " " : "", label);
     if (nv && nw)
-        printf("%s: %s: rejected (%s, %s)\n", d->source, what, v, w);
+        printf("%s: %s: rejected (%s, %s)\n", src, what, v, w);
     else if (nv)
-        printf("%s: %s: rejected (%s)\n", d->source, what, v);
+        printf("%s: %s: rejected (%s)\n", src, what, v);
     else if (nw)
-        printf("%s: %s: accepted with %s\n", d->source, what, w);
+        printf("%s: %s: accepted with %s\n", src, what, w);
     else
-        printf("%s: %s: accepted\n", d->source, what);
+        printf("%s: %s: accepted\n", src, what);
     dpm_report_free(&report);
     return status;
 }
 
-/* Compiles every MeshPolicy of the -p files; any problem is a usage error. */
-static int load_policies(const struct opts *o, struct dpm_docs *pdocs,
-                         struct dpm_policy **out, size_t *nout)
+/* A problem with a -p file or --old file: stderr, and the JSON errors. */
+static int usage_problem(struct run *r, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int usage_problem(struct run *r, const char *source, const char *fmt, ...)
 {
-    int status = dpm_cmd_load_all("validate", (char **)o->policy_files, o->npolicy_files, pdocs);
-    for (size_t i = 0; i < pdocs->n; i++) {
-        const struct dpm_doc *d = &pdocs->items[i];
-        if (dpm_object_kind(d->root) != DPM_OBJ_MESHPOLICY) {
-            fprintf(stderr, "dpm validate: %s: document %zu is not a MeshPolicy\n", d->source,
-                    d->index + 1);
-            status = DPM_EXIT_INPUT;
-            continue;
-        }
-        if (*nout >= MAX_POLICIES) {
-            fprintf(stderr, "dpm validate: more than %d policies\n", MAX_POLICIES);
-            return DPM_EXIT_INPUT;
-        }
-        struct dpm_report problems = DPM_REPORT_INIT;
-        struct dpm_error err;
-        dpm_error_clear(&err);
-        dpm_rc rc = dpm_policy_compile(d->root, &out[*nout], &problems, &err);
-        if (rc == DPM_OK) {
-            (*nout)++;
-        } else {
-            for (size_t k = 0; k < problems.n; k++)
-                print_finding_text(d, &problems.items[k]);
-            fflush(stdout); /* keep the findings before the verdict on a shared pipe */
-            if (rc != DPM_EINVALID) {
-                char msg[1024];
-                dpm_error_format(&err, msg, sizeof(msg));
-                fprintf(stderr, "dpm validate: %s: %s\n", d->source, msg);
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "dpm validate: %s: %s\n", source, msg);
+    if (r->errors)
+        json_array_append_new(r->errors, json_pack("{s:s, s:s}", "source", source,
+                                                   "message", msg));
+    return DPM_EXIT_INPUT;
+}
+
+/* Compiles one MeshPolicy of a -p file; anything else there is an error. */
+static int policy_item(void *ctx, const struct dpm_cmd_item *it)
+{
+    struct run *r = ctx;
+    char what[64];
+    if (it->item >= 0)
+        snprintf(what, sizeof(what), "items[%ld]", it->item);
+    else
+        snprintf(what, sizeof(what), "document %zu", it->doc->index + 1);
+    if (it->item < 0 && dpm_cmd_is_list(it->obj))
+        return DPM_EXIT_OK; /* an empty List: "no MeshPolicy" below */
+    if (dpm_object_kind(it->obj) != DPM_OBJ_MESHPOLICY)
+        return usage_problem(r, it->doc->source, "%s is not a MeshPolicy", what);
+    r->pfound++;
+    if (r->npolicies >= MAX_POLICIES)
+        return usage_problem(r, it->doc->source, "more than %d policies", MAX_POLICIES);
+    dpm_validate_prune_nulls(it->obj);
+    struct dpm_report problems = DPM_REPORT_INIT;
+    struct dpm_error err;
+    dpm_error_clear(&err);
+    int status = DPM_EXIT_OK;
+    dpm_rc rc = dpm_policy_compile(it->obj, &r->policies[r->npolicies], &problems, &err);
+    if (rc == DPM_OK) {
+        r->npolicies++;
+        json_array_append(r->keep, it->obj);
+    } else {
+        char label[512];
+        item_label(it, DPM_OBJ_MESHPOLICY, r->o.ns, label, sizeof(label));
+        for (size_t k = 0; k < problems.n; k++) {
+            if (!r->o.json) {
+                print_finding_text(it, &problems.items[k], label);
+            } else if (r->errors) {
+                char text[4096];
+                dpm_finding_format(&problems.items[k], text, sizeof(text));
+                json_t *e = json_pack("{s:s, s:s}", "source", it->doc->source, "message", text);
+                int line, col;
+                if (e && item_position(it, problems.items[k].path, &line, &col) && line > 0) {
+                    json_object_set_new(e, "line", json_integer(line));
+                    json_object_set_new(e, "column", json_integer(col));
+                }
+                json_array_append_new(r->errors, e);
             }
-            fprintf(stderr, "dpm validate: %s: invalid MeshPolicy, not applied\n", d->source);
-            status = DPM_EXIT_INPUT;
         }
-        dpm_report_free(&problems);
+        fflush(stdout); /* keep the findings before the verdict on a shared pipe */
+        if (rc != DPM_EINVALID) {
+            char msg[1024];
+            dpm_error_format(&err, msg, sizeof(msg));
+            usage_problem(r, it->doc->source, "%s", msg);
+        }
+        status = usage_problem(r, it->doc->source, "invalid MeshPolicy %s, not applied", label);
+    }
+    dpm_report_free(&problems);
+    return status;
+}
+
+/* Compiles every MeshPolicy of the -p files; any problem is a usage error,
+ * and so is a file without a MeshPolicy (a wrong path in a CI job must not
+ * turn the policy check into a silent no-op). */
+static int load_policies(struct run *r)
+{
+    int status = DPM_EXIT_OK;
+    for (int i = 0; i < r->o.npolicy_files; i++) {
+        r->pfile = r->o.policy_files[i];
+        r->pfound = 0;
+        int s = dpm_cmd_each("validate", (char **)&r->o.policy_files[i], 1, policy_item, r,
+                             r->errors);
+        if (s == DPM_EXIT_OK && r->pfound == 0)
+            s = usage_problem(r, r->pfile, "no MeshPolicy in this -p file");
+        if (s > status)
+            status = s;
     }
     return status;
 }
 
+static int old_item(void *ctx, const struct dpm_cmd_item *it)
+{
+    struct run *r = ctx;
+    if (it->item < 0 && dpm_cmd_is_list(it->obj))
+        return DPM_EXIT_OK;
+    dpm_validate_prune_nulls(it->obj);
+    json_array_append(r->old, it->obj);
+    return DPM_EXIT_OK;
+}
+
+/* Whether the command line asks for -o json: then even a usage error is
+ * answered in JSON (a CI job parsing stdout gets a reason, not nothing). */
+static bool wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc &&
+            strcmp(argv[i + 1], "json") == 0)
+            return true;
+        if (strcmp(a, "--output=json") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A usage error: on stderr, and in the JSON errors. */
+static int usage(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(struct run *r, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "dpm validate: %s\n", msg);
+    if (r->errors)
+        json_array_append_new(r->errors, json_pack("{s:s}", "message", msg));
+    return DPM_EXIT_INPUT;
+}
+
+/* Closes the JSON output (opening it when no document was printed). */
+static void finish_json(struct run *r, int status)
+{
+    fputs(r->ndocs_json ? "\n  ],\n" : "{\n  \"documents\": [],\n", stdout);
+    char *s = json_dumps(r->errors, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    printf("  \"errors\": ");
+    for (const char *p = s ? s : "[]"; *p; p++) {
+        putchar(*p);
+        if (*p == '\n')
+            fputs("  ", stdout);
+    }
+    printf(",\n  \"exitCode\": %d\n}\n", status);
+    free(s);
+}
+
 int dpm_cmd_validate(int argc, char **argv)
 {
-    struct opts o = {.ns = "default"};
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    r.o.ns = "default";
+    struct opts *o = &r.o;
     char **files = calloc((size_t)argc + 1, sizeof(char *));
     int nfiles = 0, status = DPM_EXIT_OK;
-    struct dpm_docs docs = DPM_DOCS_INIT, pdocs = DPM_DOCS_INIT, olddocs = DPM_DOCS_INIT;
-    struct dpm_policy *policies[MAX_POLICIES];
-    size_t npolicies = 0;
-    json_t *jdocs = NULL;
-    if (!files)
-        return DPM_EXIT_INPUT;
+    bool json = wants_json(argc, argv);
+    r.keep = json_array();
+    if (json)
+        r.errors = json_array();
+    if (!files || !r.keep || (json && !r.errors)) {
+        status = DPM_EXIT_INPUT;
+        goto out;
+    }
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
         if (dpm_cmd_is_help(a) && strcmp(a, "help") != 0) {
             help(stdout);
+            json = false;
             goto out;
         }
         if (dpm_cmd_opt(argc, argv, &i, "-p", "--policy", &val)) {
             if (!val)
                 goto missing;
-            if (o.npolicy_files >= MAX_POLICIES) {
-                fprintf(stderr, "dpm validate: too many -p files\n");
-                status = DPM_EXIT_INPUT;
+            if (o->npolicy_files >= MAX_POLICIES) {
+                status = usage(&r, "too many -p files");
                 goto out;
             }
-            o.policy_files[o.npolicy_files++] = val;
+            o->policy_files[o->npolicy_files++] = val;
         } else if (dpm_cmd_opt(argc, argv, &i, NULL, "--old", &val)) {
             if (!val)
                 goto missing;
-            o.old_file = val;
+            o->old_file = val;
         } else if (dpm_cmd_opt(argc, argv, &i, "-n", "--namespace", &val)) {
             if (!val)
                 goto missing;
-            o.ns = val;
+            o->ns = val;
         } else if (dpm_cmd_opt(argc, argv, &i, "-o", "--output", &val)) {
             if (!val)
                 goto missing;
             if (strcmp(val, "json") == 0)
-                o.json = 1;
+                o->json = 1;
             else if (strcmp(val, "text") != 0) {
-                fprintf(stderr, "dpm validate: -o takes text or json, not \"%s\"\n", val);
-                status = DPM_EXIT_INPUT;
+                status = usage(&r, "-o takes text or json, not \"%s\"", val);
                 goto out;
             }
-        } else if ((status = dpm_cmd_positional("validate", a, files, &nfiles)) != 0) {
+        } else if (a[0] == '-' && a[1]) {
+            status = usage(&r, "unknown option \"%s\" (see dpm validate --help)", a);
             goto out;
+        } else {
+            files[nfiles++] = (char *)a;
         }
         continue;
     missing:
-        fprintf(stderr, "dpm validate: %s needs a value\n", a);
-        status = DPM_EXIT_INPUT;
+        status = usage(&r, "%s needs a value", a);
         goto out;
     }
-    if ((status = dpm_cmd_need_files("validate", nfiles)) != 0)
+    json = o->json != 0; /* the last -o wins */
+    if (nfiles == 0) {
+        status = usage(&r, "no input files (see dpm validate --help)");
         goto out;
+    }
 
-    int ps = load_policies(&o, &pdocs, policies, &npolicies);
-    if (ps != DPM_EXIT_OK) {
-        status = ps;
-        goto out;
+    /* Nothing is checked against a partial policy set or history: a
+     * problem there ends the run before the inputs (exit 2). */
+    status = load_policies(&r);
+    if (status == DPM_EXIT_OK && o->old_file) {
+        r.old = json_array();
+        char *of[] = {(char *)o->old_file};
+        status = r.old ? dpm_cmd_each("validate", of, 1, old_item, &r, r.errors)
+                       : DPM_EXIT_INPUT;
     }
-    if (o.old_file) {
-        char *of[] = {(char *)o.old_file};
-        status = dpm_cmd_load_all("validate", of, 1, &olddocs);
-        if (status != DPM_EXIT_OK)
-            goto out;
-    }
-    int ls = dpm_cmd_load_all("validate", files, nfiles, &docs);
-    jdocs = o.json ? json_array() : NULL;
-    for (size_t i = 0; i < docs.n; i++) {
-        int s = check_doc(&o, &docs.items[i], (const struct dpm_policy *const *)policies,
-                          npolicies, o.old_file ? &olddocs : NULL, jdocs);
-        if (s > status)
-            status = s;
-    }
-    if (ls > status)
-        status = ls;
-    if (o.json) {
-        json_t *outj = json_pack("{s:o, s:i}", "documents", jdocs, "exitCode", status);
-        jdocs = NULL;
-        char *s = json_dumps(outj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(outj);
-    }
+    if (status == DPM_EXIT_OK)
+        status = dpm_cmd_each("validate", files, nfiles, check_item, &r, r.errors);
 out:
-    json_decref(jdocs);
-    for (size_t i = 0; i < npolicies; i++)
-        dpm_policy_free(policies[i]);
-    dpm_docs_free(&docs);
-    dpm_docs_free(&pdocs);
-    dpm_docs_free(&olddocs);
+    if (json)
+        finish_json(&r, status);
+    json_decref(r.errors);
+    json_decref(r.old);
+    for (size_t i = 0; i < r.npolicies; i++)
+        dpm_policy_free(r.policies[i]);
+    json_decref(r.keep);
     free(files);
     fflush(stdout);
     return status;

@@ -460,6 +460,22 @@ static void check_metadata(struct dpm_chk *c, const json_t *obj)
                     "not allowed in metadata (Kubernetes rejects unknown "
                     "metadata fields): move it to spec.owner (`dpm convert` "
                     "does this)");
+    /* Strict field validation (kubectl's default) refuses any other field
+     * of ObjectMeta; domain and owner have their own message above. */
+    static const char *const known[] = {
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
+        "generation", "creationTimestamp", "deletionTimestamp",
+        "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
+        "finalizers", "managedFields", "clusterName"};
+    json_t *rest = json_copy((json_t *)md);
+    if (rest == NULL) {
+        c->rc = DPM_ENOMEM;
+    } else {
+        json_object_del(rest, "domain");
+        json_object_del(rest, "owner");
+        dpm_chk_unknown(c, rest, known, sizeof known / sizeof known[0]);
+        json_decref(rest);
+    }
     dpm_cpath_pop(&c->p, mark);
 }
 
@@ -714,8 +730,11 @@ dpm_rc dpm_check_dataproduct(const json_t *obj, struct dpm_report *report)
                     obj == NULL ? "nothing" : dpm_json_type_word(obj));
         return c.rc;
     }
+    static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", "status"};
     check_const(&c, obj, "apiVersion", DPM_API_VERSION);
     check_const(&c, obj, "kind", DPM_KIND_DATAPRODUCT);
+    /* Kubernetes' strict field validation refuses other top-level fields */
+    dpm_chk_unknown(&c, obj, top, sizeof top / sizeof top[0]);
     check_metadata(&c, obj);
     spec = dpm_chk_object(&c, obj, "spec", true);
     if (spec == NULL)

@@ -349,6 +349,10 @@ static dpm_rc check_port(const json_t *old_obj, const struct named_port *old_por
     size_t i;
     const json_t *old_list =
         old_port ? json_object_get(json_object_get(old_port, "contract"), "schema") : NULL;
+    /* "schema: null" is no schema (kube-apiserver drops the null), not an
+     * empty one that every field of the first real schema would break */
+    if (!json_is_array(old_list))
+        old_list = NULL;
 
     /* The history of this port, ascending by version. */
     struct hist *hv = NULL;

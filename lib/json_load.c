@@ -157,7 +157,7 @@ static size_t unescape(struct parser *ps, char *o)
         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
     }
     if (cp == 0) {
-        fail(ps, at, "\\u0000 is not allowed in a string");
+        fail(ps, at, "%s", DPM_JSON_NUL_MESSAGE);
         return 0;
     }
     return put_utf8(o, (unsigned)cp);

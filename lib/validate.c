@@ -90,6 +90,26 @@ dpm_rc dpm_validate(const struct dpm_validate_input *in,
     return DPM_OK;
 }
 
+void dpm_validate_prune_nulls(json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    size_t i;
+    /* recursion depth is the document's, bounded by the loader's max_depth */
+    if (json_is_object(obj)) {
+        json_object_foreach_safe(obj, tmp, k, v) {
+            if (json_is_null(v))
+                json_object_del(obj, k);
+            else
+                dpm_validate_prune_nulls(v);
+        }
+    } else if (json_is_array(obj)) {
+        json_array_foreach(obj, i, v)
+            dpm_validate_prune_nulls(v);
+    }
+}
+
 int dpm_report_rejects(const struct dpm_report *report)
 {
     return dpm_report_total(report, DPM_SEV_VIOLATION) > 0; /* dropped ones too */

@@ -9,14 +9,14 @@
  * document stops at the first alias that would pass the bound. */
 #include "yaml_private.h"
 
-#include <math.h>
+#include "dpm/json_load.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yaml.h>
 
-#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
 
 struct anchor {
     char *name;
@@ -40,15 +40,17 @@ struct frame {
     size_t key_len;
     int key_line, key_col;
     json_t *merges;       /* values of "<<" keys, applied at the end */
+    size_t handed;        /* elements handed over alone (split_lists) */
 };
 
 struct builder {
-    const char *data;
-    size_t len;
     const char *source;
     const struct dpm_load_opts *opts;
     struct dpm_error *err;
-    struct dpm_docs *out;
+    dpm_doc_fn sink;
+    void *sink_ctx;
+
+    struct dpm_yaml_reader rd; /* the input, see yaml_private.h */
 
     struct frame *st;
     size_t depth, cap;
@@ -72,47 +74,18 @@ struct builder {
     bool root_empty;
     struct dpm_posmap *pos;
 
-    /* char index -> byte offset cursor (libyaml marks count characters) */
-    size_t cur_ch, cur_byte;
-    bool ascii; /* no byte >= 0x80: characters are bytes */
+    /* split_lists: the root's "items" sequence is st[items_frame - 1] (0:
+     * none); its elements are handed over as they end, each with its own
+     * position map */
+    size_t items_frame;
+    struct dpm_posmap *item_pos;
+    int item_line;
+    size_t item_prefix; /* length of "items[N]" in the path */
+    bool in_item;
+    json_t *notes;      /* of the document, or of the item in_item */
+    json_t *doc_notes;  /* the document's, while an item is read */
+    size_t nsplit; /* items handed over from this document */
 };
-
-static size_t utf8_len(unsigned char c)
-{
-    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
-
-static size_t byte_offset(struct builder *b, size_t ch)
-{
-    if (b->ascii)
-        return ch < b->len ? ch : b->len;
-    if (ch < b->cur_ch) {
-        b->cur_ch = 0;
-        b->cur_byte = 0;
-    }
-    while (b->cur_ch < ch && b->cur_byte < b->len) {
-        b->cur_byte += utf8_len((unsigned char)b->data[b->cur_byte]);
-        b->cur_ch++;
-    }
-    return b->cur_byte < b->len ? b->cur_byte : b->len;
-}
-
-void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
-                              int *line, int *column)
-{
-    int l = 1, c = 1;
-    for (size_t i = 0; i < off && i < len; i++) {
-        unsigned char ch = (unsigned char)data[i];
-        if (ch == '\n') {
-            l++;
-            c = 1;
-        } else if ((ch & 0xC0) != 0x80) {
-            c++;
-        }
-    }
-    *line = l;
-    *column = c;
-}
 
 /* Sets err at a libyaml mark (0-based) with the current path. */
 static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
@@ -144,21 +117,15 @@ static dpm_rc oom(struct builder *b, const yaml_mark_t *m)
     return fail_at(b, DPM_ENOMEM, m, "out of memory");
 }
 
-/* "!!int" for the core tags, the tag as written otherwise. */
-static void tag_name(const char *tag, char *buf, size_t n)
+/* Records a note at m for the current path (relative to the List item
+ * being read). */
+static dpm_rc note(struct builder *b, const yaml_mark_t *m, const char *msg)
 {
-    size_t pl = strlen(YAML_TAG_PREFIX);
-    if (strncmp(tag, YAML_TAG_PREFIX, pl) == 0)
-        snprintf(buf, n, "!!%s", tag + pl);
-    else
-        snprintf(buf, n, "%s", tag);
-}
-
-static bool tag_is(const char *tag, const char *name)
-{
-    size_t pl = strlen(YAML_TAG_PREFIX);
-    return tag && strncmp(tag, YAML_TAG_PREFIX, pl) == 0 &&
-           strcmp(tag + pl, name) == 0;
+    size_t skip = b->in_item ? b->item_prefix : 0;
+    if (dpm_yaml_note_add(&b->notes, dpm_buf_str(&b->path), skip, (int)m->line + 1,
+                          (int)m->column + 1, msg))
+        return oom(b, m);
+    return DPM_OK;
 }
 
 /* ---- anchors ---- */
@@ -203,10 +170,57 @@ static dpm_rc path_push_key_or_index(struct builder *b, struct frame *p,
     if (p->is_map)
         rc = dpm_path_add_key(&b->path, p->key, p->key_len);
     else
-        rc = dpm_buf_printf(&b->path, "[%zu]", json_array_size(p->node));
+        rc = dpm_buf_printf(&b->path, "[%zu]", json_array_size(p->node) + p->handed);
     if (rc)
         return fail_at(b, rc, m, "path of a node is too long");
     return DPM_OK;
+}
+
+/* A document's root element handed to the sink (root and pos stolen,
+ * released on error). */
+static dpm_rc hand_over(struct builder *b, struct dpm_doc *doc, const yaml_mark_t *m)
+{
+    if (doc->pos && dpm_posmap_seal(doc->pos)) {
+        dpm_doc_release(doc);
+        return oom(b, m);
+    }
+    if (!(doc->source = strdup(b->source))) {
+        dpm_doc_release(doc);
+        return oom(b, m);
+    }
+    return b->sink(b->sink_ctx, doc, b->err);
+}
+
+/* An element of the root's "items" begins: it gets its own position map,
+ * and the size limit and the input window start over from it. */
+static dpm_rc item_begin(struct builder *b, const yaml_mark_t *m)
+{
+    b->item_line = (int)m->line + 1;
+    b->item_prefix = b->path.len;
+    b->in_item = true;
+    b->doc_notes = b->notes;
+    b->notes = NULL;
+    b->doc_start_byte = dpm_yaml_reader_byte(&b->rd, m->index);
+    dpm_yaml_reader_trim(&b->rd, b->doc_start_byte);
+    if (b->pos && !(b->item_pos = dpm_posmap_new()))
+        return oom(b, m);
+    return DPM_OK;
+}
+
+/* An element of the root's "items" ends: handed over alone instead of
+ * joining the sequence, so a List is never whole in memory. */
+static dpm_rc item_end(struct builder *b, struct frame *p, json_t *v, const yaml_mark_t *m)
+{
+    struct dpm_doc doc = {.root = v, .index = b->doc_no - 1, .line = b->item_line,
+                          .pos = b->item_pos};
+    doc.is_item = true;
+    doc.item = p->handed++;
+    doc.notes = b->notes;
+    b->notes = b->doc_notes;
+    b->doc_notes = NULL;
+    b->in_item = false;
+    b->item_pos = NULL;
+    return hand_over(b, &doc, m);
 }
 
 /* Called at the start of every value node: extends the path and records its
@@ -218,6 +232,8 @@ static dpm_rc node_begin(struct builder *b, const yaml_mark_t *m)
         dpm_rc rc = path_push_key_or_index(b, p, m);
         if (rc)
             return rc;
+        if (b->items_frame && b->depth == b->items_frame && (rc = item_begin(b, m)))
+            return rc;
     }
     if (b->pos) {
         int line = (int)m->line + 1, col = (int)m->column + 1;
@@ -225,8 +241,13 @@ static dpm_rc node_begin(struct builder *b, const yaml_mark_t *m)
             line = b->st[b->depth - 1].key_line;
             col = b->st[b->depth - 1].key_col;
         }
-        if (dpm_posmap_add(b->pos, b->path.data ? b->path.data : "",
-                           b->path.len, line, col))
+        /* an item's own map holds paths relative to the item */
+        const char *path = b->path.data ? b->path.data : "";
+        size_t skip = b->item_pos ? b->item_prefix : 0;
+        if (skip < b->path.len && path[skip] == '.')
+            skip++;
+        if (dpm_posmap_add(b->item_pos ? b->item_pos : b->pos, path + skip,
+                           b->path.len - skip, line, col))
             return oom(b, m);
     }
     return DPM_OK;
@@ -245,6 +266,13 @@ static dpm_rc node_end(struct builder *b, json_t *v, size_t height,
     struct frame *p = &b->st[b->depth - 1];
     if (height + 1 > p->height)
         p->height = height + 1;
+    if (b->items_frame && b->depth == b->items_frame) {
+        dpm_rc rc = item_end(b, p, v, m);
+        b->path.len = p->path_len;
+        if (b->path.data)
+            b->path.data[b->path.len] = '\0';
+        return rc;
+    }
     if (!p->is_map) {
         if (json_array_append_new(p->node, v))
             return oom(b, m);
@@ -282,29 +310,60 @@ static dpm_rc node_end(struct builder *b, json_t *v, size_t height,
     return DPM_OK;
 }
 
-/* A scalar as a mapping key: its text, whatever it would resolve to. */
+/* The text of a plain key as kubectl sends it (dpm_yaml_key_text).
+ * Returns 1 with buf filled when the key changes, 0 when it stays as
+ * written, -1 (with err set) for a null key, which kubectl refuses. */
+static int typed_key(struct builder *b, const yaml_event_t *e, char *buf, size_t n)
+{
+    const char *v = (const char *)e->data.scalar.value;
+    size_t len = e->data.scalar.length;
+    if (e->data.scalar.tag || e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    int t = dpm_yaml_key_text(v, len, buf, n);
+    if (t < 0)
+        fail_at(b, DPM_EPARSE, &e->start_mark,
+                "a null mapping key (\"%.*s\") is not supported (kubectl refuses it too)",
+                (int)(len > 64 ? 64 : len), v);
+    return t;
+}
+
+/* A scalar as a mapping key: its text (typed as kubectl types it, see
+ * typed_key). */
 static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
 {
     const char *v = (const char *)e->data.scalar.value;
     size_t n = e->data.scalar.length;
     const char *tag = (const char *)e->data.scalar.tag;
-    if (tag && strcmp(tag, "!") != 0 && !tag_is(tag, "str") && !tag_is(tag, "int") &&
-        !tag_is(tag, "float") && !tag_is(tag, "bool") && !tag_is(tag, "null") &&
-        !tag_is(tag, "merge")) {
+    char typed[64];
+    if (tag && strcmp(tag, "!") != 0 && !dpm_yaml_tag_is(tag, "str") && !dpm_yaml_tag_is(tag, "int") &&
+        !dpm_yaml_tag_is(tag, "float") && !dpm_yaml_tag_is(tag, "bool") && !dpm_yaml_tag_is(tag, "null") &&
+        !dpm_yaml_tag_is(tag, "merge")) {
         char tn[128];
-        tag_name(tag, tn, sizeof(tn));
+        dpm_yaml_tag_name(tag, tn, sizeof(tn));
         return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
     }
     bool merge = n == 2 && memcmp(v, "<<", 2) == 0 &&
                  ((!tag && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) ||
-                  tag_is(tag, "merge"));
+                  dpm_yaml_tag_is(tag, "merge"));
     if (memchr(v, '\0', n))
-        /* jansson's object copies and comparisons stop keys at a NUL */
-        return fail_at(b, DPM_EPARSE, &e->start_mark,
-                       "mapping key contains a NUL character, which is not supported");
-    if (tag_is(tag, "merge") && !merge)
+        /* the webhook's JSON parser refuses the same key */
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "%s", DPM_JSON_NUL_MESSAGE);
+    if (dpm_yaml_tag_is(tag, "merge") && !merge)
         return fail_at(b, DPM_EPARSE, &e->start_mark,
                        "!!merge is only allowed on a \"<<\" key");
+    int t = merge ? 0 : typed_key(b, e, typed, sizeof(typed));
+    if (t < 0)
+        return DPM_EPARSE;
+    if (t > 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "the key %.*s is read as \"%s\", as kubectl reads YAML "
+                 "(1.1): quote it for the text", (int)(n > 64 ? 64 : n), v, typed);
+        dpm_rc rc = note(b, &e->start_mark, msg);
+        if (rc)
+            return rc;
+        v = typed;
+        n = strlen(typed);
+    }
     if (!merge && json_object_getn(p->node, v, n)) {
         /* keys are inserted in order and keylines follows that order */
         size_t idx = 0;
@@ -324,10 +383,15 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
                        (int)(n > 200 ? 200 : n), v, first,
                        (int)e->start_mark.line + 1);
     }
-    /* take the text over from the event (libyaml allocates it with malloc
-     * and NUL-terminates it; yaml_event_delete() then skips it) */
-    p->key = (char *)e->data.scalar.value;
-    e->data.scalar.value = NULL;
+    if (t > 0) {
+        if (!(p->key = strdup(typed)))
+            return oom(b, &e->start_mark);
+    } else {
+        /* take the text over from the event (libyaml allocates it with
+         * malloc and NUL-terminates it; yaml_event_delete() then skips it) */
+        p->key = (char *)e->data.scalar.value;
+        e->data.scalar.value = NULL;
+    }
     p->key_len = n;
     p->have_key = true;
     p->key_is_merge = merge;
@@ -346,9 +410,14 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
     char tn[128];
     *out = NULL;
 
+    /* "\0" in a double-quoted scalar: refused with the message the
+     * webhook's JSON parser gives for the \u0000 kubectl would send, so
+     * nothing after the NUL escapes the checks. */
+    if (memchr(v, '\0', n))
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "%s", DPM_JSON_NUL_MESSAGE);
     if (!tag && !plain) {
         *out = json_stringn(v, n);
-    } else if (tag && (strcmp(tag, "!") == 0 || tag_is(tag, "str"))) {
+    } else if (tag && (strcmp(tag, "!") == 0 || dpm_yaml_tag_is(tag, "str"))) {
         *out = json_stringn(v, n);
     } else if (!tag) {
         dpm_yaml_resolve(v, n, &r);
@@ -357,40 +426,39 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
         case DPM_YAML_NULL: *out = json_null(); break;
         case DPM_YAML_BOOL: *out = json_boolean(r.b); break;
         case DPM_YAML_INT: *out = json_integer((json_int_t)r.i); break;
-        case DPM_YAML_FLOAT: *out = json_real(r.d); break;
+        case DPM_YAML_FLOAT: *out = dpm_yaml_number(r.d); break;
         case DPM_YAML_NONFINITE:
-            if (memchr(v, 'n', n) || memchr(v, 'N', n))
-                return fail_at(b, DPM_EPARSE, &e->start_mark,
-                               ".nan/.inf is not representable in JSON");
             return fail_at(b, DPM_EPARSE, &e->start_mark,
-                           "%.*s is out of range for a double (.nan/.inf is not representable in JSON)",
-                           (int)(n > 64 ? 64 : n), v);
-        case DPM_YAML_INT_RANGE:
-            return fail_at(b, DPM_EPARSE, &e->start_mark,
-                           "integer %.*s is out of range for a 64-bit integer",
-                           (int)(n > 64 ? 64 : n), v);
+                           ".nan/.inf is not representable in JSON");
+        }
+        char msg[256];
+        if (*out && dpm_yaml_note_text(v, n, *out, msg, sizeof(msg)) &&
+            note(b, &e->start_mark, msg)) {
+            json_decref(*out);
+            *out = NULL;
+            return DPM_ENOMEM;
         }
     } else {
-        tag_name(tag, tn, sizeof(tn));
+        dpm_yaml_tag_name(tag, tn, sizeof(tn));
         dpm_yaml_resolve(v, n, &r);
-        if (tag_is(tag, "int") && r.kind == DPM_YAML_INT)
+        if (dpm_yaml_tag_is(tag, "int") && r.kind == DPM_YAML_INT)
             *out = json_integer((json_int_t)r.i);
-        else if (tag_is(tag, "float") && r.kind == DPM_YAML_INT)
-            *out = json_real((double)r.i);
-        else if (tag_is(tag, "float") && r.kind == DPM_YAML_FLOAT)
-            *out = json_real(r.d);
-        else if (tag_is(tag, "bool") && r.kind == DPM_YAML_BOOL)
+        else if (dpm_yaml_tag_is(tag, "float") && r.kind == DPM_YAML_INT)
+            *out = dpm_yaml_number((double)r.i);
+        else if (dpm_yaml_tag_is(tag, "float") && r.kind == DPM_YAML_FLOAT)
+            *out = dpm_yaml_number(r.d);
+        else if (dpm_yaml_tag_is(tag, "bool") && r.kind == DPM_YAML_BOOL)
             *out = json_boolean(r.b);
-        else if (tag_is(tag, "null") && r.kind == DPM_YAML_NULL)
+        else if (dpm_yaml_tag_is(tag, "null") && r.kind == DPM_YAML_NULL)
             *out = json_null();
-        else if (tag_is(tag, "int") || tag_is(tag, "float") ||
-                 tag_is(tag, "bool") || tag_is(tag, "null")) {
+        else if (dpm_yaml_tag_is(tag, "int") || dpm_yaml_tag_is(tag, "float") ||
+                 dpm_yaml_tag_is(tag, "bool") || dpm_yaml_tag_is(tag, "null")) {
             if (r.kind == DPM_YAML_NONFINITE)
                 return fail_at(b, DPM_EPARSE, &e->start_mark,
                                ".nan/.inf is not representable in JSON");
             return fail_at(b, DPM_EPARSE, &e->start_mark,
                            "\"%.*s\" is not a valid %s", (int)(n > 64 ? 64 : n), v, tn);
-        } else if (tag_is(tag, "map") || tag_is(tag, "seq")) {
+        } else if (dpm_yaml_tag_is(tag, "map") || dpm_yaml_tag_is(tag, "seq")) {
             return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a scalar", tn);
         } else {
             return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
@@ -477,12 +545,12 @@ static dpm_rc on_start(struct builder *b, const yaml_event_t *e, bool is_map)
             return fail_at(b, DPM_EPARSE, &e->start_mark,
                            "complex mapping keys are not supported");
     }
-    if (tag && strcmp(tag, "!") != 0 && !tag_is(tag, is_map ? "map" : "seq")) {
+    if (tag && strcmp(tag, "!") != 0 && !dpm_yaml_tag_is(tag, is_map ? "map" : "seq")) {
         char tn[128];
-        tag_name(tag, tn, sizeof(tn));
-        if (tag_is(tag, "map") || tag_is(tag, "seq") || tag_is(tag, "str") ||
-            tag_is(tag, "int") || tag_is(tag, "float") || tag_is(tag, "bool") ||
-            tag_is(tag, "null"))
+        dpm_yaml_tag_name(tag, tn, sizeof(tn));
+        if (dpm_yaml_tag_is(tag, "map") || dpm_yaml_tag_is(tag, "seq") || dpm_yaml_tag_is(tag, "str") ||
+            dpm_yaml_tag_is(tag, "int") || dpm_yaml_tag_is(tag, "float") || dpm_yaml_tag_is(tag, "bool") ||
+            dpm_yaml_tag_is(tag, "null"))
             return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a %s", tn,
                            is_map ? "mapping" : "sequence");
         return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
@@ -501,8 +569,15 @@ static dpm_rc on_start(struct builder *b, const yaml_event_t *e, bool is_map)
         b->st = st;
         b->cap = cap;
     }
+    /* split_lists: the root mapping's "items" sequence (kubectl treats any
+     * object with an "items" array as a list of objects) */
+    bool items = b->opts->split_lists && !is_map && b->depth == 1 && b->st[0].is_map &&
+                 !b->st[0].key_is_merge && b->st[0].key_len == 5 &&
+                 memcmp(b->st[0].key, "items", 5) == 0;
     struct frame *f = &b->st[b->depth];
     memset(f, 0, sizeof(*f));
+    if (items)
+        b->items_frame = b->depth + 1;
     f->is_map = is_map;
     f->path_len = b->path.len;
     f->nodes_at_start = b->nodes;
@@ -526,37 +601,6 @@ static void frame_clear(struct frame *f)
     memset(f, 0, sizeof(*f));
 }
 
-/* Applies "<<" values: explicit keys win, then earlier merged mappings win
- * over later ones (the YAML merge-key spec, as go-yaml v3). */
-static dpm_rc apply_merges(struct builder *b, struct frame *f,
-                           const yaml_mark_t *m)
-{
-    size_t i;
-    json_t *mv;
-    json_array_foreach(f->merges, i, mv) {
-        if (json_is_object(mv)) {
-            if (json_object_update_missing(f->node, mv))
-                return oom(b, m);
-            continue;
-        }
-        size_t j;
-        json_t *item;
-        bool ok = json_is_array(mv);
-        json_array_foreach(mv, j, item) {
-            if (!json_is_object(item)) {
-                ok = false;
-                break;
-            }
-            if (json_object_update_missing(f->node, item))
-                return oom(b, m);
-        }
-        if (!ok)
-            return fail_at(b, DPM_EPARSE, m,
-                           "the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
-    }
-    return DPM_OK;
-}
-
 static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
 {
     struct frame *f = &b->st[b->depth - 1];
@@ -565,8 +609,11 @@ static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
         b->path.len = f->path_len;
         if (b->path.data)
             b->path.data[b->path.len] = '\0';
-        if ((rc = apply_merges(b, f, &e->start_mark)))
-            return rc;
+        if ((rc = dpm_yaml_merge(f->node, f->merges)) == DPM_ENOMEM)
+            return oom(b, &e->start_mark);
+        if (rc)
+            return fail_at(b, rc, &e->start_mark,
+                           "the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
     }
     json_t *v = f->node;
     f->node = NULL;
@@ -575,8 +622,13 @@ static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
     char *anchor = f->anchor;
     f->anchor = NULL;
     b->nkeylines = f->keypos_base;
+    size_t handed = f->handed;
+    if (b->items_frame == b->depth)
+        b->items_frame = 0;
     frame_clear(f);
     b->depth--;
+    if (handed)
+        b->nsplit = handed;
     rc = DPM_OK;
     if (anchor)
         rc = anchor_define(b, anchor, v, nodes, height, &e->start_mark);
@@ -591,40 +643,16 @@ static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
 /* A libyaml error as a dpm_error: 1-based positions, problem and context. */
 static dpm_rc parser_error(struct builder *b, const yaml_parser_t *p)
 {
-    if (p->error == YAML_MEMORY_ERROR)
-        return fail_at(b, DPM_ENOMEM, NULL, "out of memory");
-    if (p->error == YAML_READER_ERROR) {
-        int line, col;
-        dpm_yaml_offset_position(b->data, b->len, p->problem_offset, &line, &col);
-        if (p->problem_value >= 0)
-            dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid UTF-8: %s 0x%02x at byte %zu",
-                          p->problem ? p->problem : "bad input",
-                          (unsigned)p->problem_value, p->problem_offset);
-        else
-            dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid input: %s at byte %zu",
-                          p->problem ? p->problem : "bad input", p->problem_offset);
-        dpm_error_at(b->err, b->source, line, col);
-        return DPM_EPARSE;
-    }
-    const char *problem = p->problem ? p->problem : "malformed YAML";
-    const yaml_mark_t *pm = &p->problem_mark;
-    size_t off = byte_offset(b, pm->index);
-    if (strcmp(problem, "found character that cannot start any token") == 0 &&
-        off < b->len && b->data[off] == '\t')
-        problem = "found a tab character where indentation is expected (YAML forbids tabs for indentation)";
-    if (p->context && (p->context_mark.line != pm->line ||
-                       p->context_mark.column != pm->column))
-        return fail_at(b, DPM_EPARSE, pm, "%s (%s at line %zu, column %zu)",
-                       problem, p->context, p->context_mark.line + 1,
-                       p->context_mark.column + 1);
-    if (p->context)
-        return fail_at(b, DPM_EPARSE, pm, "%s (%s)", problem, p->context);
-    return fail_at(b, DPM_EPARSE, pm, "%s", problem);
+    char msg[DPM_ERROR_MESSAGE_MAX];
+    const yaml_mark_t *m = NULL;
+    dpm_rc rc;
+    if (dpm_yaml_reader_error(&b->rd, p, msg, sizeof(msg), &m, &rc))
+        return rc; /* err set */
+    return fail_at(b, rc, m, "%s", msg);
 }
 
 static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
 {
-    dpm_rc rc = DPM_OK;
     json_t *root = b->root;
     struct dpm_posmap *pos = b->pos;
     b->root = NULL;
@@ -633,37 +661,33 @@ static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
     if (!root || b->root_empty) {
         json_decref(root);
         dpm_posmap_free(pos);
+        json_decref(b->notes);
+        b->notes = NULL;
         return DPM_OK;
     }
-    if (pos && dpm_posmap_seal(pos)) {
-        json_decref(root);
-        dpm_posmap_free(pos);
-        return oom(b, m);
-    }
-    rc = dpm_docs_push(b->out, root, b->source, b->doc_no - 1, b->doc_line, pos);
-    if (rc)
-        return oom(b, m);
-    return DPM_OK;
+    struct dpm_doc doc = {.root = root, .index = b->doc_no - 1, .line = b->doc_line,
+                          .pos = pos};
+    doc.nsplit = b->nsplit;
+    doc.notes = b->notes;
+    b->notes = NULL;
+    return hand_over(b, &doc, m);
 }
 
-dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
-                      const struct dpm_load_opts *opts, struct dpm_docs *out,
+dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
+                      const struct dpm_load_opts *opts, dpm_doc_fn sink, void *ctx,
                       struct dpm_error *err)
 {
     struct builder b;
     memset(&b, 0, sizeof(b));
-    b.data = data;
-    b.len = len;
     b.source = source;
     b.opts = opts;
     b.err = err;
-    b.out = out;
+    b.sink = sink;
+    b.sink_ctx = ctx;
+    dpm_yaml_reader_init(&b.rd, in, source, opts, err);
     /* a path is at most every key on one branch, each escaped (x2), plus an
      * index segment per level */
-    dpm_buf_init(&b.path, 2 * len + 32 * (opts->max_depth + 2));
-    b.ascii = true;
-    for (size_t i = 0; i < len && b.ascii; i++)
-        b.ascii = (unsigned char)data[i] < 0x80;
+    dpm_buf_init(&b.path, 2 * opts->max_doc_bytes + 32 * (opts->max_depth + 2));
     yaml_parser_t parser;
     yaml_event_t ev;
     bool have_ev = false, done = false;
@@ -671,7 +695,7 @@ dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
 
     if (!yaml_parser_initialize(&parser))
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    yaml_parser_set_input(&parser, dpm_yaml_reader_read, &b.rd);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     b.anchor_index = json_object();
     if (!b.anchor_index) {
@@ -686,12 +710,19 @@ dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
         have_ev = true;
         if (b.doc_no > 0 && ev.type != YAML_STREAM_END_EVENT &&
             ev.type != YAML_DOCUMENT_START_EVENT) {
-            size_t end = byte_offset(&b, ev.end_mark.index);
+            size_t end = dpm_yaml_reader_byte(&b.rd, ev.end_mark.index);
             if (end - b.doc_start_byte > opts->max_doc_bytes) {
-                dpm_error_set(err, DPM_ELIMIT, NULL,
-                              "document %zu is larger than %zu bytes", b.doc_no,
-                              opts->max_doc_bytes);
-                dpm_error_at(err, source, b.doc_line, 1);
+                bool in_item = b.items_frame && b.depth >= b.items_frame;
+                if (in_item)
+                    dpm_error_set(err, DPM_ELIMIT, NULL,
+                                  "document %zu, items[%zu], is larger than %zu bytes",
+                                  b.doc_no, b.st[b.items_frame - 1].handed,
+                                  opts->max_doc_bytes);
+                else
+                    dpm_error_set(err, DPM_ELIMIT, NULL,
+                                  "document %zu is larger than %zu bytes", b.doc_no,
+                                  opts->max_doc_bytes);
+                dpm_error_at(err, source, in_item ? b.item_line : b.doc_line, 1);
                 rc = DPM_ELIMIT;
                 goto out;
             }
@@ -700,9 +731,13 @@ dpm_rc dpm_yaml_parse(const char *data, size_t len, const char *source,
         case YAML_DOCUMENT_START_EVENT:
             b.doc_no++;
             b.doc_line = (int)ev.start_mark.line + 1;
-            b.doc_start_byte = byte_offset(&b, ev.start_mark.index);
+            b.doc_start_byte = dpm_yaml_reader_byte(&b.rd, ev.start_mark.index);
+            b.rd.doc_no = b.doc_no;
+            b.rd.doc_line = b.doc_line;
+            dpm_yaml_reader_trim(&b.rd, b.doc_start_byte);
             b.root_empty = false;
             b.nodes = b.alias_nodes = 0;
+            b.nsplit = 0;
             if (opts->keep_positions && !(b.pos = dpm_posmap_new())) {
                 rc = oom(&b, &ev.start_mark);
                 goto out;
@@ -751,6 +786,10 @@ out:
     json_decref(b.anchor_index);
     json_decref(b.root);
     dpm_posmap_free(b.pos);
+    dpm_posmap_free(b.item_pos);
+    json_decref(b.notes);
+    json_decref(b.doc_notes);
     dpm_buf_free(&b.path);
+    dpm_yaml_reader_free(&b.rd);
     return rc;
 }

@@ -1,9 +1,13 @@
-/* YAML 1.2 core-schema resolution of plain scalars (yaml.org/spec/1.2.2
- * section 10.3.2).  Used by the loader to type plain scalars and by the
- * dumper to decide which strings must be quoted, so the two always agree. */
+/* Resolution of plain scalars as kubectl reads them: go-yaml v2 (behind
+ * sigs.k8s.io/yaml), i.e. YAML 1.1 booleans (y/yes/on/true and their
+ * n/no/off/false counterparts, in lower, Capitalised or UPPER case), nulls,
+ * and Go's integer syntax (0x, 0o, 0b, a leading 0 for octal, underscores
+ * ignored).  Used by the loader to type plain scalars and by the dumper to
+ * decide which strings must be quoted, so the two always agree. */
 #include "yaml_private.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,40 +28,6 @@ static int hex_val(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
-}
-
-/* 0x / 0o with at least one digit; base 16 or 8.  Returns false when the
- * text does not match; sets *overflow when it matches but passes int64. */
-static bool parse_radix(const char *s, size_t n, int base, int64_t *v,
-                        bool *overflow)
-{
-    if (n < 3)
-        return false;
-    uint64_t acc = 0;
-    *overflow = false;
-    for (size_t k = 2; k < n; k++) {
-        int d = hex_val(s[k]);
-        if (d < 0 || d >= base)
-            return false;
-        if (acc > ((uint64_t)INT64_MAX - (uint64_t)d) / (uint64_t)base)
-            *overflow = true;
-        else
-            acc = acc * (uint64_t)base + (uint64_t)d;
-    }
-    *v = (int64_t)acc;
-    return true;
-}
-
-/* [-+]?[0-9]+ */
-static bool match_decimal(const char *s, size_t n)
-{
-    size_t k = (n > 0 && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-    if (k == n)
-        return false;
-    for (; k < n; k++)
-        if (!is_digit(s[k]))
-            return false;
-    return true;
 }
 
 /* [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
@@ -110,6 +80,121 @@ static double to_double(const char *s, size_t n)
     return d;
 }
 
+/* The special values of go-yaml v2's resolve table (YAML 1.1 booleans,
+ * nulls, and the non-finite floats JSON cannot carry). */
+static bool lookup(const char *s, size_t n, struct dpm_yaml_scalar *out)
+{
+    static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "true", "True",
+                                      "TRUE", "on", "On", "ON"};
+    static const char *const no[] = {"n", "N", "no", "No", "NO", "false", "False",
+                                     "FALSE", "off", "Off", "OFF"};
+    static const char *const null[] = {"~", "null", "Null", "NULL"};
+    static const char *const nonfinite[] = {".nan", ".NaN", ".NAN", ".inf", ".Inf",
+                                            ".INF", "+.inf", "+.Inf", "+.INF",
+                                            "-.inf", "-.Inf", "-.INF"};
+    for (size_t k = 0; k < sizeof(yes) / sizeof(yes[0]); k++) {
+        if (eq(s, n, yes[k])) {
+            out->kind = DPM_YAML_BOOL;
+            out->b = true;
+            return true;
+        }
+        if (eq(s, n, no[k])) {
+            out->kind = DPM_YAML_BOOL;
+            out->b = false;
+            return true;
+        }
+    }
+    for (size_t k = 0; k < sizeof(null) / sizeof(null[0]); k++)
+        if (eq(s, n, null[k])) {
+            out->kind = DPM_YAML_NULL;
+            return true;
+        }
+    for (size_t k = 0; k < sizeof(nonfinite) / sizeof(nonfinite[0]); k++)
+        if (eq(s, n, nonfinite[k])) {
+            out->kind = DPM_YAML_NONFINITE;
+            out->d = s[1] == 'n' || s[1] == 'N' ? NAN : s[0] == '-' ? -INFINITY : INFINITY;
+            return true;
+        }
+    return false;
+}
+
+/* A float strconv.ParseFloat accepts: out of range is an error there, and
+ * the text stays a string. */
+static void set_float(struct dpm_yaml_scalar *out, double d)
+{
+    if (isfinite(d)) {
+        out->kind = DPM_YAML_FLOAT;
+        out->d = d;
+    }
+}
+
+/* Whether a leading-zero number is all octal digits (so Go reads it in
+ * base 8, not as the float "08" would be). */
+static bool parse_go_octal_ok(const char *s, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (s[k] >= '8' && s[k] <= '9')
+            return false;
+    return true;
+}
+
+/* strconv.ParseInt(s, 0, 64) then ParseUint(s, 0, 64), as go-yaml v2 tries
+ * them: an optional sign, then 0x/0X hex, 0o/0O octal, 0b/0B binary, a
+ * leading 0 octal ("0123" is 83), or decimal.  Returns false when the text
+ * is not such an integer or passes both ranges. */
+static bool parse_go_int(const char *s, size_t n, struct dpm_yaml_scalar *out)
+{
+    size_t k = 0;
+    bool neg = false, signed_ = false;
+    if (k < n && (s[k] == '-' || s[k] == '+')) {
+        neg = s[k] == '-';
+        signed_ = true;
+        k++;
+    }
+    unsigned base = 10;
+    if (n - k >= 2 && s[k] == '0') {
+        char x = s[k + 1];
+        if (x == 'x' || x == 'X')
+            base = 16, k += 2;
+        else if (x == 'o' || x == 'O')
+            base = 8, k += 2;
+        else if (x == 'b' || x == 'B')
+            base = 2, k += 2;
+        else
+            base = 8, k += 1;
+    }
+    if (k == n)
+        return false;
+    uint64_t acc = 0;
+    bool overflow = false;
+    for (; k < n; k++) {
+        int d = hex_val(s[k]);
+        if (d < 0 || (unsigned)d >= base)
+            return false;
+        if (acc > (UINT64_MAX - (uint64_t)d) / base)
+            overflow = true;
+        else
+            acc = acc * base + (uint64_t)d;
+    }
+    if (overflow)
+        return false;
+    if (!neg && acc <= (uint64_t)INT64_MAX) {
+        out->kind = DPM_YAML_INT;
+        out->i = (int64_t)acc;
+    } else if (neg && acc <= (uint64_t)INT64_MAX + 1u) {
+        out->kind = DPM_YAML_INT;
+        out->i = acc == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)acc;
+    } else if (!signed_) {
+        /* a uint64: JSON carries the digits, which Kubernetes' decoder
+         * reads as a float64 past the int64 range */
+        out->kind = DPM_YAML_FLOAT;
+        out->d = (double)acc;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 void dpm_yaml_resolve(const char *s, size_t n, struct dpm_yaml_scalar *out)
 {
     memset(out, 0, sizeof(*out));
@@ -120,83 +205,202 @@ void dpm_yaml_resolve(const char *s, size_t n, struct dpm_yaml_scalar *out)
     }
     if (memchr(s, '\0', n))
         return;
+    /* go-yaml v2 resolves a scalar only when its first byte may start a
+     * special value: a sign, a digit, '.', or one of yYnNtTfFoO~. */
     char c = s[0];
-    switch (c) {
-    case '~':
-    case 'n':
-    case 'N':
-        if (eq(s, n, "~") || eq(s, n, "null") || eq(s, n, "Null") ||
-            eq(s, n, "NULL"))
-            out->kind = DPM_YAML_NULL;
+    bool numeric = is_digit(c) || c == '-' || c == '+' || c == '.';
+    if (!numeric && !strchr("yYnNtTfFoO~", c))
         return;
-    case 't':
-    case 'T':
-        if (eq(s, n, "true") || eq(s, n, "True") || eq(s, n, "TRUE")) {
-            out->kind = DPM_YAML_BOOL;
-            out->b = true;
-        }
+    if (lookup(s, n, out) || !numeric)
         return;
-    case 'f':
-    case 'F':
-        if (eq(s, n, "false") || eq(s, n, "False") || eq(s, n, "FALSE"))
-            out->kind = DPM_YAML_BOOL;
+    if (c == '.') {
+        /* strconv.ParseFloat on the text as written */
+        if (match_float(s, n))
+            set_float(out, to_double(s, n));
         return;
-    default:
+    }
+    /* A sign or a digit: underscores are dropped first ("1_000" is 1000). */
+    char small[128];
+    char *p = n < sizeof(small) ? small : malloc(n + 1);
+    if (!p)
+        return; /* cannot happen in practice; the text stays a string */
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        if (s[k] != '_')
+            p[m++] = s[k];
+    p[m] = '\0';
+    if (!parse_go_int(p, m, out) && match_float(p, m))
+        set_float(out, to_double(p, m));
+    if (p != small)
+        free(p);
+}
+
+/* Go's strconv.FormatFloat(v, 'g', -1, 32): the shortest digits that read
+ * back as the same float32, in %e form when the exponent is < -4 or >= 6
+ * (Go's rule for the shortest form), as sigs.k8s.io/yaml writes a float
+ * mapping key. */
+static void go_float32_key(double v, char *buf, size_t n)
+{
+    float f = (float)v;
+    if (isinf(f)) {
+        snprintf(buf, n, "%s", f > 0 ? ".inf" : "-.inf");
+        return;
+    }
+    if (f == 0) {
+        snprintf(buf, n, "%s", signbit(f) ? "-0" : "0");
+        return;
+    }
+    int prec = 1;
+    char e[64];
+    for (; prec < 9; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
+        if (strtof(e, NULL) == f)
+            break;
+    }
+    snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
+    /* strip trailing zeros of the mantissa: Go keeps only the digits needed */
+    char *ep = strchr(e, 'e');
+    int exp = atoi(ep + 1);
+    int nd = 0;
+    for (const char *q = e; q < ep; q++)
+        if (*q >= '0' && *q <= '9')
+            nd++;
+    if (exp < -4 || exp >= 6)
+        snprintf(buf, n, "%s", e);
+    else
+        snprintf(buf, n, "%.*f", nd - 1 - exp > 0 ? nd - 1 - exp : 0, (double)f);
+}
+
+int dpm_yaml_key_text(const char *s, size_t n, char *buf, size_t bufn)
+{
+    struct dpm_yaml_scalar r;
+    dpm_yaml_resolve(s, n, &r);
+    switch (r.kind) {
+    case DPM_YAML_STR:
+        return 0;
+    case DPM_YAML_NULL:
+        return -1;
+    case DPM_YAML_BOOL:
+        snprintf(buf, bufn, "%s", r.b ? "true" : "false");
+        break;
+    case DPM_YAML_INT:
+        snprintf(buf, bufn, "%lld", (long long)r.i);
+        break;
+    case DPM_YAML_FLOAT:
+        go_float32_key(r.d, buf, bufn);
+        break;
+    case DPM_YAML_NONFINITE:
+        snprintf(buf, bufn, "%s", isnan(r.d) ? ".nan" : r.d > 0 ? ".inf" : "-.inf");
         break;
     }
-    if (!(is_digit(c) || c == '-' || c == '+' || c == '.'))
-        return;
-    if (c == '0' && n > 2 && (s[1] == 'x' || s[1] == 'o')) {
-        bool overflow;
-        int64_t v;
-        if (parse_radix(s, n, s[1] == 'x' ? 16 : 8, &v, &overflow)) {
-            out->kind = overflow ? DPM_YAML_INT_RANGE : DPM_YAML_INT;
-            out->i = v;
+    return 1;
+}
+
+#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
+
+/* "!!int" for the core tags, the tag as written otherwise. */
+void dpm_yaml_tag_name(const char *tag, char *buf, size_t n)
+{
+    size_t pl = strlen(YAML_TAG_PREFIX);
+    if (strncmp(tag, YAML_TAG_PREFIX, pl) == 0)
+        snprintf(buf, n, "!!%s", tag + pl);
+    else
+        snprintf(buf, n, "%s", tag);
+}
+
+bool dpm_yaml_tag_is(const char *tag, const char *name)
+{
+    size_t pl = strlen(YAML_TAG_PREFIX);
+    return tag && strncmp(tag, YAML_TAG_PREFIX, pl) == 0 &&
+           strcmp(tag + pl, name) == 0;
+}
+
+/* A float as it reaches the API server: kubectl sends it through Go's
+ * json.Marshal, which writes an integral value below 1e21 without a
+ * fraction ("1.0" -> 1), and Kubernetes' decoder reads such digits as an
+ * int64 when they fit. */
+json_t *dpm_yaml_number(double d)
+{
+    if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        return json_integer((json_int_t)d);
+    return json_real(d);
+}
+
+bool dpm_yaml_note_text(const char *s, size_t n, const json_t *v, char *buf, size_t bufn)
+{
+    static const char *const canonical[] = {"true", "True", "TRUE", "false", "False", "FALSE"};
+    int w = n > 64 ? 64 : (int)n;
+    if (json_is_boolean(v)) {
+        for (size_t k = 0; k < sizeof(canonical) / sizeof(canonical[0]); k++)
+            if (eq(s, n, canonical[k]))
+                return false;
+        snprintf(buf, bufn,
+                 "%.*s is read as %s, as kubectl reads YAML (1.1): write %s, or quote it for "
+                 "the text", w, s, json_is_true(v) ? "true" : "false",
+                 json_is_true(v) ? "true" : "false");
+        return true;
+    }
+    if (!json_is_integer(v))
+        return false;
+    long long i = (long long)json_integer_value(v);
+    size_t k = n > 0 && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    bool octal = n - k >= 2 && s[k] == '0' && is_digit(s[k + 1]);
+    bool fraction = memchr(s, '.', n) || memchr(s, 'e', n) || memchr(s, 'E', n);
+    if (octal && !fraction && parse_go_octal_ok(s, n))
+        snprintf(buf, bufn,
+                 "%.*s is read as the octal number %lld, as kubectl reads it: write %lld, or "
+                 "quote it for the text", w, s, i, i);
+    else if (fraction || octal)
+        snprintf(buf, bufn, "%.*s is sent by kubectl as the integer %lld: write %lld", w, s, i,
+                 i);
+    else if (memchr(s, '_', n))
+        snprintf(buf, bufn,
+                 "%.*s is read as %lld, as kubectl reads it (underscores ignored): write %lld, "
+                 "or quote it for the text", w, s, i, i);
+    else
+        return false;
+    return true;
+}
+
+dpm_rc dpm_yaml_note_add(json_t **notes, const char *path, size_t skip, int line, int column,
+                         const char *msg)
+{
+    size_t len = strlen(path);
+    if (skip < len && path[skip] == '.')
+        skip++;
+    if (skip > len)
+        skip = len;
+    if (!*notes && !(*notes = json_array()))
+        return DPM_ENOMEM;
+    if (json_array_size(*notes) >= DPM_MAX_NOTES)
+        return DPM_OK;
+    if (json_array_append_new(*notes, json_pack("{s:s, s:i, s:i, s:s}", "path", path + skip,
+                                                "line", line, "column", column, "message",
+                                                msg)))
+        return DPM_ENOMEM;
+    return DPM_OK;
+}
+
+dpm_rc dpm_yaml_merge(json_t *map, const json_t *merges)
+{
+    size_t i;
+    json_t *mv;
+    json_array_foreach(merges, i, mv) {
+        if (json_is_object(mv)) {
+            if (json_object_update_missing(map, mv))
+                return DPM_ENOMEM;
+            continue;
         }
-        return;
-    }
-    if (match_decimal(s, n)) {
-        /* Exact int64 accumulation; past the range the value becomes a
-         * double, as Kubernetes' JSON decoding does with large numbers. */
-        bool neg = s[0] == '-';
-        size_t k = (s[0] == '-' || s[0] == '+') ? 1 : 0;
-        uint64_t acc = 0;
-        uint64_t lim = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
-        bool overflow = false;
-        for (; k < n && !overflow; k++) {
-            uint64_t d = (uint64_t)(s[k] - '0');
-            if (acc > (lim - d) / 10u)
-                overflow = true;
-            else
-                acc = acc * 10u + d;
+        if (!json_is_array(mv))
+            return DPM_EPARSE;
+        size_t j;
+        json_t *item;
+        json_array_foreach(mv, j, item) {
+            if (!json_is_object(item))
+                return DPM_EPARSE;
+            if (json_object_update_missing(map, item))
+                return DPM_ENOMEM;
         }
-        if (!overflow) {
-            out->kind = DPM_YAML_INT;
-            out->i = neg ? (acc == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)acc)
-                         : (int64_t)acc;
-            return;
-        }
-        out->kind = DPM_YAML_FLOAT;
-        out->d = to_double(s, n);
-        if (!isfinite(out->d))
-            out->kind = DPM_YAML_NONFINITE;
-        return;
     }
-    if (match_float(s, n)) {
-        out->d = to_double(s, n);
-        out->kind = isfinite(out->d) ? DPM_YAML_FLOAT : DPM_YAML_NONFINITE;
-        return;
-    }
-    const char *t = s;
-    size_t m = n;
-    if (s[0] == '-' || s[0] == '+')
-        t++, m--;
-    if (eq(t, m, ".inf") || eq(t, m, ".Inf") || eq(t, m, ".INF")) {
-        out->kind = DPM_YAML_NONFINITE;
-        out->d = s[0] == '-' ? -INFINITY : INFINITY;
-    } else if (t == s &&
-               (eq(s, n, ".nan") || eq(s, n, ".NaN") || eq(s, n, ".NAN"))) {
-        out->kind = DPM_YAML_NONFINITE;
-        out->d = NAN;
-    }
+    return DPM_OK;
 }

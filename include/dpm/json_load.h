@@ -28,6 +28,12 @@
 
 #define DPM_JSON_MAX_DEPTH 2048
 
+/* What the parser says of a \u0000 in a string (it would cut the string
+ * short for every C consumer).  The YAML loader says the same of a NUL
+ * character, so `dpm validate` and the webhook refuse it in the same
+ * words. */
+#define DPM_JSON_NUL_MESSAGE "\\u0000 is not allowed in a string"
+
 json_t *dpm_json_loadb(const char *buf, size_t len, json_error_t *err);
 
 #endif

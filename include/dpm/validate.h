@@ -47,6 +47,14 @@ enum dpm_obj_kind dpm_object_kind(const json_t *obj);
 dpm_rc dpm_validate(const struct dpm_validate_input *in,
                     struct dpm_report *report, enum dpm_obj_kind *kind);
 
+/* Prunes obj as kube-apiserver prunes a custom resource whose schema
+ * declares no field nullable (DataProduct, MeshPolicy): a null-valued
+ * member of a mapping is dropped, at every depth ("schema: null" is no
+ * schema at all); null array elements stay (they fail validation).  The
+ * offline check runs this before dpm_validate(), so it judges what the
+ * webhook receives.  Accepts NULL. */
+void dpm_validate_prune_nulls(json_t *obj);
+
 /* True when the report rejects the object. */
 int dpm_report_rejects(const struct dpm_report *report);
 

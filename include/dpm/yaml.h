@@ -1,15 +1,22 @@
 /* Loading YAML and JSON documents into jansson trees, and writing trees back
  * as YAML.
  *
- * YAML goes through libyaml's event parser (input must be UTF-8), with YAML
- * 1.2 core-schema typing of PLAIN scalars only:
+ * YAML goes through libyaml's event parser (input must be UTF-8).  PLAIN
+ * scalars are typed as kubectl types them (go-yaml v2 behind
+ * sigs.k8s.io/yaml, YAML 1.1), so a file means here what it means to the
+ * API server:
  *   null   ~ null Null NULL and the empty scalar
- *   bool   true True TRUE false False FALSE (not yes/no/on/off)
- *   int    [-+]?[0-9]+ (so 0123 is 123), 0o[0-7]+, 0x[0-9a-fA-F]+.  A decimal
- *          past the int64 range becomes a real, as Kubernetes' JSON decoding
- *          does; a 0x/0o integer past it is an error.
- *   float  1.5 .5 1. 1e3 -2.5E-3; .inf -.Inf .nan and overflowing floats
- *          are errors ".nan/.inf is not representable in JSON".
+ *   bool   y Y yes Yes YES true True TRUE on On ON, and n N no No NO false
+ *          False FALSE off Off OFF (other spellings, "yES", are strings)
+ *   int    Go's syntax once underscores are dropped: [-+]? then decimal,
+ *          0x hex, 0o or a leading 0 octal ("0123" is 83), 0b binary.  Past
+ *          the int64 range it becomes a real, as Kubernetes reads it.
+ *   float  1.5 .5 1. 1e3 -2.5E-3 ("08" is 8: not octal, so a float).  An
+ *          integral value in the int64 range becomes an integer ("1.0" is
+ *          1): kubectl sends it through Go's JSON encoder, which writes no
+ *          fraction.  A float overflowing a double stays a string, as in
+ *          go-yaml; .inf -.Inf .nan are errors ".nan/.inf is not
+ *          representable in JSON".
  * Quoted, literal and folded scalars always stay strings ("3.2.1", '3.2').
  * Explicit tags are honoured: !!str !!int !!float !!bool !!null !!map !!seq
  * and the non-specific "!" (a string); a value that does not fit its tag or
@@ -24,8 +31,10 @@
  * alias, an alias inside its own anchor and an alias used as a key are
  * errors.
  *
- * Mapping keys must be scalars and are taken by their text ("1: a" gives
- * key "1"); a sequence or mapping as key is "complex mapping keys are not
+ * Mapping keys must be scalars.  A plain key is typed like a value and
+ * written back as text, as sigs.k8s.io/yaml does ("yes: a" gives key
+ * "true", "0x10: a" "16", "1.0: a" "1"; a null key is an error); quoted
+ * keys stay as written.  A sequence or mapping as key is "complex mapping keys are not
  * supported", a key holding a NUL character is refused, and a duplicate key
  * is an error naming the key and both lines.  Merge keys ("<<", plain or
  * !!merge) are SUPPORTED: the value is a mapping or a sequence of mappings;
@@ -42,14 +51,24 @@
  * character where indentation is expected"; invalid UTF-8 names the byte
  * offset).  A document larger than opts->max_doc_bytes (default 4 MiB) is
  * DPM_ELIMIT "document N is larger than 4194304 bytes" (N counts from 1 in
- * the stream); a whole input is capped at 64 * max_doc_bytes.
+ * the stream); a whole input is capped at opts->max_input_bytes (default
+ * 64 * max_doc_bytes): "input is larger than N bytes in total".  A UTF-8
+ * byte-order mark at the start is skipped.  A NUL character in a string
+ * ("\0" in a double-quoted scalar) is refused with the webhook's own words
+ * (DPM_JSON_NUL_MESSAGE, dpm/json_load.h).
  *
- * JSON input (first non-blank byte '{' or '[') is parsed with jansson
- * (JSON_REJECT_DUPLICATES), one document per input, errors with jansson's
- * line:column.  What jansson refuses is tried as YAML, a superset of JSON, so
- * flow-style YAML ("{a: 1}") loads as kubectl loads it; when YAML fails too,
- * jansson's error is the one reported (unless YAML hit a limit).  Its
- * position map holds the root only.
+ * Streaming: the *_each loaders hand each document to a callback as soon
+ * as it ends and read a file in chunks, so memory follows the largest
+ * document, not the file.
+ *
+ * JSON input (first non-blank byte '{' or '[') is parsed with the
+ * webhook's own parser (dpm_json_loadb: no duplicate keys, no \u0000), one
+ * document per input, errors with its line:column; integral reals become
+ * integers there too (kubectl sends 2.0 as 2).  What it refuses is
+ * tried as YAML, a superset of JSON, so flow-style YAML ("{a: 1}") loads as
+ * kubectl loads it; when YAML fails too, the JSON error is the one reported
+ * (unless YAML hit a limit).  Positions of JSON nodes come from a second,
+ * YAML pass over the same text (JSON is YAML), with the same paths.
  *
  * Positions (opts->keep_positions): every node's path maps to the line and
  * column of the node (of its key, for a mapping value).  Path rule, shared
@@ -65,6 +84,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -80,6 +100,10 @@ struct dpm_load_opts {
     size_t max_alias_nodes; /* 0 = DPM_MAX_ALIAS_NODES_DEFAULT */
     size_t max_depth;       /* 0 = DPM_MAX_DEPTH_DEFAULT */
     bool keep_positions;    /* build the path -> position map */
+    size_t max_input_bytes; /* whole stream; 0 = 64 * max_doc_bytes */
+    bool split_lists;       /* hand each element of a YAML document's root
+                               "items" sequence over on its own (see
+                               dpm_load_file_each) */
 };
 
 struct dpm_posmap; /* private */
@@ -92,7 +116,21 @@ struct dpm_doc {
     int line;              /* 1-based line where the document starts ("---"
                               or its first content) */
     struct dpm_posmap *pos; /* NULL unless keep_positions */
+    /* split_lists: */
+    bool is_item;          /* an element of the document's "items", alone
+                              (root); its positions are relative to it */
+    size_t item;           /* N */
+    size_t nsplit;         /* on the document itself: the elements handed
+                              over before it ("items" is left empty) */
+    json_t *notes;         /* owned; NULL when none: plain scalars kubectl
+                              reads otherwise than they look ("yes" is
+                              true, "0123" is 83, "1.0" is sent as 1, the
+                              key "on" is "true"), as an array of {"path",
+                              "line", "column", "message"}, at most
+                              DPM_MAX_NOTES */
 };
+
+#define DPM_MAX_NOTES 100
 
 struct dpm_docs {
     struct dpm_doc *items;
@@ -112,11 +150,42 @@ dpm_rc dpm_load_buffer(const char *data, size_t len, const char *source,
                        const struct dpm_load_opts *opts, struct dpm_docs *out,
                        struct dpm_error *err);
 
-/* Reads a file ("-" = stdin) and calls dpm_load_buffer().  The file itself is
- * capped at 64 times max_doc_bytes (DPM_ELIMIT); an unreadable file is
- * DPM_EIO "cannot read PATH: <strerror>" with err->source = PATH. */
+/* Reads a file ("-" = stdin) like dpm_load_buffer().  The file itself is
+ * capped at max_input_bytes (DPM_ELIMIT); an unreadable file is DPM_EIO
+ * "cannot read PATH: <strerror>" with err->source = PATH. */
 dpm_rc dpm_load_file(const char *path, const struct dpm_load_opts *opts,
                      struct dpm_docs *out, struct dpm_error *err);
+
+/* Receives one document from a streaming loader and owns its members from
+ * then on (release them with dpm_doc_release(), or keep them).  A return
+ * other than DPM_OK (with err set) stops the load, which returns it. */
+typedef dpm_rc (*dpm_doc_fn)(void *ctx, struct dpm_doc *doc, struct dpm_error *err);
+
+/* Like dpm_load_buffer(), but hands each document to fn as soon as it is
+ * parsed; on error the documents handed over before stay the callee's. */
+dpm_rc dpm_load_buffer_each(const char *data, size_t len, const char *source,
+                            const struct dpm_load_opts *opts, dpm_doc_fn fn, void *ctx,
+                            struct dpm_error *err);
+
+/* Like dpm_load_file(), streaming: the file is read in chunks and each
+ * document handed to fn when it ends, so memory is bounded by the largest
+ * document (and max_doc_bytes), not by the file.  With opts->split_lists,
+ * the elements of a document's root "items" sequence (a List, as kubectl
+ * get -o yaml prints it: kubectl treats any object with an "items" array
+ * as one) are handed over one by one as they end (is_item, item), each
+ * with its own limit of max_doc_bytes, and then the document without them
+ * (nsplit); a JSON text past max_doc_bytes is then read as YAML, streamed
+ * the same way.  *nread (may be NULL) gets the bytes read, on error too. */
+dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
+                          dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
+
+/* dpm_load_file_each() on an open stream (not closed here); source names
+ * it in errors (may be NULL). */
+dpm_rc dpm_load_stream_each(FILE *f, const char *source, const struct dpm_load_opts *opts,
+                            dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
+
+/* Releases a document's members and clears it; accepts NULL. */
+void dpm_doc_release(struct dpm_doc *doc);
 
 /* Releases every document and the array; docs is left empty and reusable.
  * Accepts NULL and an already-freed list. */

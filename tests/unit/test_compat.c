@@ -268,6 +268,23 @@ static void test_ports_by_name(void **state)
     json_decref(nw);
 }
 
+static void test_null_schema_is_no_schema(void **state)
+{
+    (void)state;
+    /* the stored version said "schema: null" (no schema yet): the first
+     * real one breaks nobody, in the webhook as offline */
+    json_t *old = load("{\"spec\":{\"domain\":\"d\",\"outputPorts\":["
+                       "{\"name\":\"a\",\"contract\":{\"format\":\"parquet\",\"schema\":null}}]}}");
+    json_t *nw = load("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
+                      "\"outputPorts\":["
+                      "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "int", true) "]}}]}}");
+    char *got = run(old, nw);
+    assert_string_equal(got, "");
+    free(got);
+    json_decref(old);
+    json_decref(nw);
+}
+
 static void test_domain_immutable(void **state)
 {
     (void)state;
@@ -322,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_transitive),
         cmocka_unit_test(test_history_names_current_version),
         cmocka_unit_test(test_ports_by_name),
+        cmocka_unit_test(test_null_schema_is_no_schema),
         cmocka_unit_test(test_domain_immutable),
         cmocka_unit_test(test_malformed_input_is_not_a_crash),
     };
