@@ -345,11 +345,10 @@ static void test_billion_laughs_fails_fast(void **state)
                       "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
                       "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
                       "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
-    double t0 = now_us();
+    /* It stops at the bound (the message names it), not after 10^9 nodes:
+     * a count, not a clock (a timed assert failed under load). */
     char *msg = load_err(lol, NULL, DPM_ELIMIT);
-    double dt = now_us() - t0;
     assert_contains(msg, "alias expansion exceeds 100000 nodes (max_alias_nodes)");
-    assert_true(dt < 500000.0); /* fails within the bound, not after 10^9 nodes */
 
     /* a smaller bound trips earlier, at the alias that passes it */
     struct dpm_load_opts o = {.max_alias_nodes = 50};
@@ -370,9 +369,7 @@ static void test_depth_limits(void **state)
     memset(s + n, ']', n);
     strcpy(s + 2 * n, "\n");
     /* "[[[" is JSON-looking: jansson refuses it, YAML then hits max_depth */
-    double t0 = now_us();
     assert_contains(load_err(s, NULL, DPM_ELIMIT), "nesting depth exceeds 128 (max_depth)");
-    assert_true(now_us() - t0 < 500000.0);
     /* the same in block/flow YAML */
     s[0] = 'a';
     s[1] = ':';
@@ -1165,10 +1162,8 @@ static void test_load_speed(void **state)
     double one = time_load(seed_product, sizeof(seed_product) - 1, 500);
     print_message("seed DataProduct (%zu bytes, 49 lines) with positions: %.1f us/load\n",
                   sizeof(seed_product) - 1, one);
-#ifndef SANITIZED
-    /* generous: catches pathologies, not scheduler noise on a shared box */
-    assert_true(one < 1000.0);
-#endif
+    /* No absolute bound (a clock on a shared machine is no test: bench/
+     * has the figures); below, costs are compared within this run. */
 
     /* linear in size: 64 documents cost about 64 times one document */
     struct dpm_buf big = DPM_BUF_INIT(1 << 24);
