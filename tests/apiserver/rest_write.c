@@ -425,6 +425,13 @@ json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_appl
         json_error_t je;
         patch = json_loadb(ctx->req->body, ctx->req->body_len, 0, &je);
         if (!patch) snprintf(err.message, sizeof err.message, "%s", je.text);
+    } else if (ctx->api->emulate_120) {
+        /* 1.20 routes PATCH through go-restful with Consumes(patch types):
+         * go-restful itself refuses any other Content-Type, in plain text,
+         * before kube's handler (and its Status) is reached. */
+        static const char msg[] = "415: Unsupported Media Type";
+        as_respond(ctx->req->conn, 415, "text/plain; charset=utf-8", "", msg, sizeof msg - 1);
+        return NULL;
     } else {
         as_send_status(ctx, as_status(415, "UnsupportedMediaType", NULL,
                                       "the body of the request was in an unknown format - "

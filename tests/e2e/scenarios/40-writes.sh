@@ -20,8 +20,14 @@ scenario_patch_types() {
     out=$(raw PATCH "/api/v1/namespaces/$ns/configmaps/p" '{"data":{"d":"4"}}' application/strategic-merge-patch+json)
     assert_eq "$(echo "$out" | head -1)" "200" "raw strategic merge patch"
     out=$(raw PATCH "/api/v1/namespaces/$ns/configmaps/p" '{}' text/plain)
-    assert_eq "$(echo "$out" | head -1)" "415" "unknown patch type"
-    assert_contains "$out" "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    if server_at_least 21; then
+        assert_status "$out" 415 UnsupportedMediaType
+        assert_contains "$(body_of "$out" message)" "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    else
+        # 1.20: go-restful refuses the Content-Type itself, in plain text
+        assert_eq "$out" "415
+415: Unsupported Media Type" "unknown patch type on 1.$(server_minor)"
+    fi
 }
 
 scenario_patch_custom_resource_rejects_strategic() {

@@ -7,8 +7,20 @@ scenario_rbac_service_account() {
     k create serviceaccount robot -n "$ns" >/dev/null || fail "create sa"
     tok=$(k create token robot -n "$ns" 2>&1) || fail "create token: $tok"
     [ -n "$tok" ] || fail "empty token"
-    out=$(k --token="$tok" auth whoami -o jsonpath='{.status.userInfo.username}' 2>&1) || fail "whoami: $out"
-    assert_eq "$out" "system:serviceaccount:$ns:robot" "service account user"
+    # who the token is: TokenReview on every version; SelfSubjectReview
+    # (kubectl auth whoami) from 1.27 on
+    out=$(raw POST /apis/authentication.k8s.io/v1/tokenreviews \
+        "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"$tok\"}}")
+    assert_eq "$(status_of "$out")" "201" "TokenReview status"
+    assert_eq "$(body_of "$out" status.authenticated)" "True" "TokenReview authenticated"
+    assert_eq "$(body_of "$out" status.user.username)" "system:serviceaccount:$ns:robot" "TokenReview user"
+    if server_at_least 27; then
+        out=$(k --token="$tok" auth whoami -o jsonpath='{.status.userInfo.username}' 2>&1) || fail "whoami: $out"
+        assert_eq "$out" "system:serviceaccount:$ns:robot" "service account user"
+    else
+        out=$(k --token="$tok" auth whoami 2>&1) && fail "auth whoami worked on 1.$(server_minor): $out"
+        assert_contains "$out" "the selfsubjectreviews API is not enabled in the cluster"
+    fi
     out=$(k --token="$tok" get cm -n "$ns" 2>&1) && fail "an unbound service account could list configmaps"
     assert_contains "$out" "Error from server (Forbidden): configmaps is forbidden: User \"system:serviceaccount:$ns:robot\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"$ns\""
     out=$(k --token="$tok" get cm nope -n "$ns" 2>&1) && fail "get allowed"
