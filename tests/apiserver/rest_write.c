@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "apply_keys.h"
 #include "patch.h"
 #include "proto.h"
 #include "rest_private.h"
@@ -462,6 +463,18 @@ json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_appl
             as_send_status(ctx, as_status(422, "Invalid", NULL,
                                           "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
                                           "Required value: is required for apply patch"));
+            return NULL;
+        }
+        if (ctx->api->emulate_120 &&
+            as_apply_check_list_keys(ctx->type->group, ctx->type->kind, patch, &err) != DPM_OK) {
+            /* 1.20's field manager returns a plain error: kube answers 500
+             * with no reason and the error's text */
+            json_t *st = as_status(500, "", NULL, "failed to create typed patch object: %s",
+                                   err.message);
+            if (st) json_object_del(st, "reason");
+            free(fm);
+            json_decref(patch);
+            as_send_status(ctx, st);
             return NULL;
         }
         rc = as_server_side_apply(cur, patch, fm, as_req_query_bool(ctx->req, "force"), now, &out,
