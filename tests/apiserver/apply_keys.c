@@ -80,9 +80,12 @@ static void walk_list(struct walk *w, const json_t *list, const char *parent, co
             const char *keys[2] = {k1, k2};
             for (int j = 0; j < 2 && keys[j]; j++) {
                 if (json_object_get(e, keys[j])) continue;
+                /* 1.20's OpenAPI has a default for a container port's
+                 * protocol (TCP), none for a Service port's */
+                if (j == 1 && strcmp(k1, "containerPort") == 0) continue;
                 dpm_error_set(w->err, DPM_EINVAL, NULL,
                               "%s: element %zu: associative list with keys has an element "
-                              "that omits key field \"%s\"",
+                              "that omits key field \"%s\" (and doesn't have default value)",
                               w->path, i, keys[j]);
                 w->failed = true;
                 return;
@@ -122,4 +125,52 @@ dpm_rc as_apply_check_list_keys(const char *group, const char *kind, const json_
     struct walk w = {.kind = kind, .err = err};
     walk_object(&w, applied, NULL, 0);
     return w.failed ? DPM_EINVAL : DPM_OK;
+}
+
+static void default_ports(json_t *ports)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p) {
+        if (json_is_object(p) && !json_object_get(p, "protocol"))
+            json_object_set_new(p, "protocol", json_string("TCP"));
+    }
+}
+
+void as_default_port_protocols(const char *group, const char *resource, json_t *obj)
+{
+    static const struct {
+        const char *group, *resource;
+        const char *path[5];
+    } pod_specs[] = {
+        {"", "pods", {"spec"}},
+        {"", "podtemplates", {"template", "spec"}},
+        {"", "replicationcontrollers", {"spec", "template", "spec"}},
+        {"apps", "deployments", {"spec", "template", "spec"}},
+        {"apps", "statefulsets", {"spec", "template", "spec"}},
+        {"apps", "daemonsets", {"spec", "template", "spec"}},
+        {"apps", "replicasets", {"spec", "template", "spec"}},
+        {"batch", "jobs", {"spec", "template", "spec"}},
+        {"batch", "cronjobs", {"spec", "jobTemplate", "spec", "template", "spec"}},
+    };
+    if (!json_is_object(obj) || !group || !resource) return;
+    if (!*group && strcmp(resource, "services") == 0) {
+        default_ports(json_object_get(json_object_get(obj, "spec"), "ports"));
+        return;
+    }
+    for (size_t i = 0; i < sizeof pod_specs / sizeof pod_specs[0]; i++) {
+        if (strcmp(group, pod_specs[i].group) || strcmp(resource, pod_specs[i].resource)) continue;
+        json_t *spec = obj;
+        for (size_t k = 0; k < 5 && pod_specs[i].path[k] && spec; k++)
+            spec = json_object_get(spec, pod_specs[i].path[k]);
+        static const char *const lists[] = {"containers", "initContainers", "ephemeralContainers"};
+        for (size_t l = 0; l < 3 && json_is_object(spec); l++) {
+            size_t j;
+            json_t *c;
+            json_array_foreach(json_object_get(spec, lists[l]), j, c) {
+                default_ports(json_object_get(c, "ports"));
+            }
+        }
+        return;
+    }
 }

@@ -111,6 +111,13 @@ scenario_optimistic_concurrency() {
         'Operation cannot be fulfilled on configmaps "occ": the object has been modified; please apply your changes to the latest version and try again'
     assert_eq "$(body_of "$out" details.name)/$(body_of "$out" details.kind)" "occ/configmaps" "Conflict details"
     out=$(raw POST "/api/v1/namespaces/$ns/configmaps" "$body")
+    # the storage refuses a create carrying a resourceVersion before it
+    # looks for the name: a plain error, 500 without a reason
+    assert_eq "$(status_of "$out")" "500" "POST with a resourceVersion"
+    assert_eq "$(body_of "$out" message)" "resourceVersion should not be set on objects to be created"
+    assert_eq "$(body_of "$out" reason)" "" "reason of a plain storage error"
+    body="{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"occ\",\"namespace\":\"$ns\"},\"data\":{\"a\":\"3\"}}"
+    out=$(raw POST "/api/v1/namespaces/$ns/configmaps" "$body")
     assert_status "$out" 409 AlreadyExists 'configmaps "occ" already exists'
     out=$(raw GET "/api/v1/namespaces/$ns/configmaps/none")
     assert_status "$out" 404 NotFound 'configmaps "none" not found'
