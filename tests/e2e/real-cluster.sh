@@ -22,8 +22,8 @@
 # DIR has the in-tree server's layout where the suite reads it: ca.crt and
 # ca.key, tokens.csv (admin in system:masters, alice in dpm-dev, bob with no
 # group), admin.crt/admin.key (CN=admin, O=system:masters), admin.kubeconfig
-# (client certificate) and bob.kubeconfig (a token user no RBAC rule names:
-# the least-privilege view).  `down` kills exactly the pids it started (read
+# (admin's token), admin-cert.kubeconfig (the client certificate) and
+# bob.kubeconfig (a token user no RBAC rule names: the least-privilege view).  `down` kills exactly the pids it started (read
 # from DIR/*.pid) and waits for them.  A failed `up` prints the failing
 # component's last log lines and leaves nothing running.
 set -euo pipefail
@@ -180,7 +180,12 @@ up() {
         --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook \
         --profiling=false --v=1 > "$dir/kube-apiserver.log" 2>&1 &
     echo $! > "$dir/kube-apiserver.pid"
-    kubeconfig "$dir/admin.kubeconfig" admin "$dir/admin.crt" "$dir/admin.key"
+    # admin.kubeconfig authenticates with admin's token, so that
+    # `kubectl --token=...` really acts as that token's user (kube-apiserver
+    # tries a client certificate before a bearer token);
+    # admin-cert.kubeconfig with the client certificate
+    kubeconfig "$dir/admin.kubeconfig" admin "$(grep ',admin,' "$dir/tokens.csv" | cut -d, -f1)"
+    kubeconfig "$dir/admin-cert.kubeconfig" admin "$dir/admin.crt" "$dir/admin.key"
     kubeconfig "$dir/kcm.kubeconfig" system:kube-controller-manager "$dir/kcm.crt" "$dir/kcm.key"
     kubeconfig "$dir/bob.kubeconfig" bob "$(grep ',bob,' "$dir/tokens.csv" | cut -d, -f1)"
     # /readyz includes the RBAC bootstrap roles (poststarthook/rbac/bootstrap-roles)
