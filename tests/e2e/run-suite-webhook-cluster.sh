@@ -20,6 +20,7 @@ DPM=$BUILD/dpm
 APISERVER=$BUILD/dpm-test-apiserver
 W=$(mktemp -d /tmp/dpm-webhook-cluster.XXXXXX)
 pids=()
+made_ns=()
 passed=0
 failed=0
 
@@ -27,6 +28,13 @@ cleanup() {
     exec 2>/dev/null # no "Killed" job notices
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
+    # a cluster of KUBECONFIG outlives the suite: take back what it made
+    # (the webhook configuration first: its webhook is gone)
+    if [ -n "${KUBECONFIG:-}" ]; then
+        k delete validatingwebhookconfiguration dpm-e2e --ignore-not-found >/dev/null
+        k delete meshpolicy e2e-owner-domain --ignore-not-found >/dev/null
+        for ns in "${made_ns[@]}"; do k delete namespace "$ns" --ignore-not-found --wait=false >/dev/null; done
+    fi
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -80,10 +88,10 @@ command -v kubectl >/dev/null || { fail "kubectl is installed"; finish; }
 
 # ---- the API server, the CRDs ------------------------------------------
 if [ -n "${KUBECONFIG:-}" ]; then
-    if v=$(k version -o json 2>&1); then
+    if v=$(k version -o json 2>"$W/version.err"); then
         ok "the cluster of KUBECONFIG answers ($(printf '%s' "$v" | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>&1))"
     else
-        fail "the cluster of KUBECONFIG answers" "$v"
+        fail "the cluster of KUBECONFIG answers" "$(cat "$W/version.err")"
         finish
     fi
 else
@@ -113,7 +121,10 @@ elif [ "$code" = 503 ] && grep -q 'MeshPolicy CRD (meshpolicies.mesh.io) is not 
 else
     fail "without the MeshPolicy CRD: logged, /readyz 503" "readyz $code" "$(head -c 1000 "$W/nocrd.err")"
 fi
-ensure_ns() { k get namespace "$1" >/dev/null 2>&1 || k create namespace "$1" >/dev/null 2>&1; }
+ensure_ns() {
+    k get namespace "$1" >/dev/null 2>&1 && return 0
+    k create namespace "$1" >/dev/null 2>&1 && made_ns+=("$1")
+}
 if k apply -f crds/ >"$W/crds.out" 2>&1 && ensure_ns dpm-system && ensure_ns fintech-core &&
     wait_for 10 k get meshpolicies; then
     ok "CRDs applied, namespaces created"
