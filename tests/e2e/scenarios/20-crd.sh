@@ -133,3 +133,50 @@ scenario_crd_schema_validation() {
     assert_eq "$(body_of "$out" details.causes.0.field)/$(body_of "$out" details.causes.0.reason)" \
         "spec.domain/FieldValueRequired" "the 422's cause"
 }
+
+# OpenAPI `pattern` is Go's regexp (RE2): \d and (?:...) work, and a
+# pattern Go cannot compile is refused when the CRD is written, with Go's
+# error text.
+pattern_crd() { # broken-pattern-or-empty
+    cat <<YAML
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: patterns.e2e.dpm.io}
+spec:
+  group: e2e.dpm.io
+  scope: Namespaced
+  names: {plural: patterns, singular: pattern, kind: Pattern}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                digits: {type: string, pattern: '^\d{2,4}(?:-\w+)?\$'}
+YAML
+    [ -z "$1" ] || echo "                broken: {type: string, pattern: '$1'}"
+}
+
+scenario_crd_pattern_re2() {
+    local ns out
+    out=$(pattern_crd '^(a|b)++$' | k create -f - 2>&1) && fail "a CRD with pattern ^(a|b)++\$ was accepted"
+    assert_contains "$out" 'properties[spec].properties[broken].pattern: Invalid value: "^(a|b)++$": must be a valid regular expression, but isn'"'"'t: error parsing regexp: invalid nested repetition operator: `++`'
+    pattern_crd "" | k apply -f - >/dev/null || fail "apply CRD"
+    k wait --for condition=established crd/patterns.e2e.dpm.io --timeout=20s >/dev/null || fail "CRD not established"
+    ns=$(new_ns pattern)
+    out=$(raw POST "/apis/e2e.dpm.io/v1/namespaces/$ns/patterns" \
+        '{"apiVersion":"e2e.dpm.io/v1","kind":"Pattern","metadata":{"name":"ok"},"spec":{"digits":"2024-q1"}}')
+    assert_eq "$(status_of "$out")" "201" "a value matching ^\\d{2,4}(?:-\\w+)?\$"
+    out=$(raw POST "/apis/e2e.dpm.io/v1/namespaces/$ns/patterns" \
+        '{"apiVersion":"e2e.dpm.io/v1","kind":"Pattern","metadata":{"name":"no"},"spec":{"digits":"12345"}}')
+    assert_status "$out" 422 Invalid
+    assert_eq "$(body_of "$out" message)" \
+        'Pattern.e2e.dpm.io "no" is invalid: spec.digits: Invalid value: "12345": spec.digits in body should match '"'"'^\d{2,4}(?:-\w+)?$'"'" \
+        "a value not matching"
+    k delete crd patterns.e2e.dpm.io --wait=false >/dev/null || fail "delete CRD"
+}
