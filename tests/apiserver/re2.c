@@ -365,6 +365,12 @@ static dpm_rc translate(struct tr *t)
             p++;
             rc = emitc(t, c);
             atom(t, 1, true);
+        } else if ((unsigned char)c >= 0x80) {
+            /* UTF-8 text passes through as bytes (a repetition then
+             * applies to its last byte, unlike RE2: rare in schemas) */
+            p++;
+            rc = emitc(t, c);
+            atom(t, 1, false);
         } else {
             p++;
             rc = emit_literal(t, (unsigned char)c);

@@ -57,6 +57,7 @@ static void test_re2_syntax_runs(void **state)
     assert_true(matches("^[a\\\\]+$", "a\\"));
     assert_true(matches("^\\.\\+\\($", ".+("));
     assert_true(matches("^[[:digit:]]{4}-\\d{2}$", "2024-01"));
+    assert_true(matches("^caf\xc3\xa9-\\d$", "caf\xc3\xa9-1")); /* UTF-8 literals */
 }
 
 static void test_go_errors(void **state)
