@@ -4,6 +4,9 @@
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
 #   make bench      benchmarks in bench/
 #   make demo       installs missing packages, builds, runs the demo
+#   make real-k8s   builds kube-apiserver + kube-controller-manager 1.20 from
+#                   Debian's source, once (cached in ~/.cache/dpm/real-k8s)
+#   make e2e-real   the e2e suites against that real control plane
 # Variables: CC (gcc or clang), BUILD (output dir), SAN=1 (ASan+UBSan build).
 
 CC ?= cc
@@ -44,7 +47,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all unit test test-fast fuzz fuzz-build bench demo clean deps
+.PHONY: all unit test test-fast fuzz fuzz-build bench demo clean deps real-k8s e2e-real
 # Keep the objects of pattern chains (unit tests, benches): no rebuild each run.
 .SECONDARY:
 all: $(BUILD)/dpm $(BUILD)/dpm-test-apiserver
@@ -136,6 +139,16 @@ deps:
 demo: deps
 	$(MAKE) --no-print-directory all
 	examples/demo.sh $(BUILD)
+
+# A real Kubernetes 1.20 control plane (docs/real-cluster.md): the build is
+# cached outside the checkout and takes 10-20 minutes cold on two cores.
+real-k8s:
+	nice -n 10 tests/e2e/support/build-real-k8s.sh
+
+# The e2e suites against it (started and stopped here; state in
+# build/real-cluster, removed by `down`).
+e2e-real: all real-k8s
+	tests/e2e/run-real.sh $(BUILD)
 
 clean:
 	rm -rf build

@@ -125,9 +125,27 @@ bool as_authorized(struct as_api *api, const struct as_principal *user, const ch
     return ok;
 }
 
-/* Bearer token, then client certificate.  Returns true with ctx->user set. */
+/* Client certificate, then bearer token.  Returns true with ctx->user set. */
 static bool authenticate(struct as_ctx *ctx)
 {
+    /* kube-apiserver asks its authenticators in turn: a verified client
+     * certificate first, then a bearer token */
+    char *cn = NULL;
+    char **groups = NULL;
+    size_t ng = 0;
+    if (as_conn_client_identity(ctx->req->conn, &cn, &groups, &ng)) {
+        ctx->user.name = cn;
+        ctx->user.uid = strdup("");
+        ctx->user.groups = groups;
+        ctx->user.ngroups = ng;
+        char **g2 = realloc(ctx->user.groups, (ng + 1) * sizeof *g2);
+        if (g2) {
+            ctx->user.groups = g2;
+            g2[ng] = strdup("system:authenticated");
+            if (g2[ng]) ctx->user.ngroups++;
+        }
+        return ctx->user.uid != NULL;
+    }
     const char *auth = as_req_header(ctx->req, "Authorization");
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
         const char *tok = auth + 7;
@@ -148,22 +166,6 @@ static bool authenticate(struct as_ctx *ctx)
             }
         }
         return true;
-    }
-    char *cn = NULL;
-    char **groups = NULL;
-    size_t ng = 0;
-    if (as_conn_client_identity(ctx->req->conn, &cn, &groups, &ng)) {
-        ctx->user.name = cn;
-        ctx->user.uid = strdup("");
-        ctx->user.groups = groups;
-        ctx->user.ngroups = ng;
-        char **g2 = realloc(ctx->user.groups, (ng + 1) * sizeof *g2);
-        if (g2) {
-            ctx->user.groups = g2;
-            g2[ng] = strdup("system:authenticated");
-            if (g2[ng]) ctx->user.ngroups++;
-        }
-        return ctx->user.uid != NULL;
     }
     return false;
 }

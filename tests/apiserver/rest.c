@@ -281,6 +281,50 @@ static bool parse_selectors(struct as_ctx *ctx, struct as_label_selector **ls,
     return ok;
 }
 
+/* kube-apiserver 1.20's ValidateListOptions (the --emulate-version 1.20
+ * behaviour): resourceVersionMatch (1.19+) is refused on a watch, without a
+ * resourceVersion, with continue, or for "Exact" at "0"; the answer is a
+ * 422 for kind ListOptions.meta.k8s.io.  sendInitialEvents (1.27+) is an
+ * unknown parameter there and ignored, so a watch that sends it with
+ * resourceVersionMatch=NotOlderThan is refused.  Newer servers accept the
+ * combination; the current mode keeps its own rules.  false after
+ * answering. */
+static bool list_options_valid_120(struct as_ctx *ctx)
+{
+    if (!ctx->api->emulate_120) return true;
+    char *match = as_req_query(ctx->req, "resourceVersionMatch");
+    if (!match || !*match) {
+        free(match);
+        return true;
+    }
+    char *rv = as_req_query(ctx->req, "resourceVersion");
+    char *cont = as_req_query(ctx->req, "continue");
+    struct dpm_report errs = DPM_REPORT_INIT;
+    const char *p = "resourceVersionMatch";
+    if (as_req_query_bool(ctx->req, "watch"))
+        dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p, "Forbidden: resourceVersionMatch is forbidden for watch");
+    if (!rv || !*rv)
+        dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p,
+                       "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided");
+    if (cont && *cont)
+        dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p,
+                       "Forbidden: resourceVersionMatch is forbidden when continue is provided");
+    if (strcmp(match, "Exact") != 0 && strcmp(match, "NotOlderThan") != 0)
+        dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p,
+                       "Unsupported value: \"%.100s\": supported values: \"Exact\", \"NotOlderThan\", \"\"",
+                       match);
+    if (strcmp(match, "Exact") == 0 && rv && strcmp(rv, "0") == 0)
+        dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p,
+                       "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"");
+    bool ok = errs.n == 0;
+    if (!ok) as_send_status(ctx, as_status_invalid("meta.k8s.io", "ListOptions", "", &errs));
+    dpm_report_free(&errs);
+    free(match);
+    free(rv);
+    free(cont);
+    return ok;
+}
+
 static void rest_list(struct as_ctx *ctx)
 {
     struct as_label_selector *ls;
@@ -395,6 +439,7 @@ void as_rest(struct as_ctx *ctx)
     }
     if (get) {
         if (*ctx->name) rest_get(ctx);
+        else if (!list_options_valid_120(ctx)) return;
         else if (as_req_query_bool(ctx->req, "watch")) as_watch_serve(ctx);
         else rest_list(ctx);
     } else if (strcmp(m, "POST") == 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply_keys.h"
 #include "dpm/yaml.h"
 #include "patch.h"
 #include "rest_private.h"
@@ -199,6 +200,7 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
         }
         free(fv);
     }
+    as_default_port_protocols(ctx->type->group, ctx->type->resource, obj);
     bump_generation(ctx->type, old, obj);
     if (!as_admit(ctx, "UPDATE", &obj, old, NULL, true)) goto out;
     keep_server_meta(old, obj);

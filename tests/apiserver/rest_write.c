@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "apply_keys.h"
 #include "patch.h"
 #include "proto.h"
 #include "rest_private.h"
@@ -146,6 +147,7 @@ static bool normalise(struct as_ctx *ctx, json_t *obj, struct dpm_report *errs)
 
 static void type_defaults(const struct as_rtype *t, json_t *obj, bool create)
 {
+    as_default_port_protocols(t->group, t->resource, obj);
     if (*t->group) return;
     if (strcmp(t->resource, "namespaces") == 0) {
         json_t *spec = json_object_get(obj, "spec");
@@ -299,11 +301,18 @@ static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out
             return as_status_forbidden(ctx->type->group, ctx->type->resource, name, why);
         }
     }
+    json_t *m = as_meta(obj);
+    /* kube's etcd3 storage refuses this before looking for the key (a plain
+     * error: 500 without a reason); its dry-run storage does not check */
+    if (!ctx->dry_run && *as_jstr(m, "resourceVersion")) {
+        json_t *st = as_status(500, "", NULL, "resourceVersion should not be set on objects to be created");
+        if (st) json_object_del(st, "reason");
+        return st;
+    }
     struct as_coll *c = as_store_coll(s, ctx->type->group, ctx->type->resource);
     if (!c) return as_status_internal("out of memory");
     if (as_coll_get(c, ctx->ns, name))
         return as_status_already_exists(ctx->type->group, ctx->type->resource, name);
-    json_t *m = as_meta(obj);
     char uid[37], now[64], rv[32];
     as_uuid(uid);
     as_now_rfc3339(now, sizeof now);
@@ -351,7 +360,8 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
     } else {
         json_object_del(m, "namespace");
     }
-    static const char *const server_fields[] = {"uid", "resourceVersion", "creationTimestamp",
+    /* resourceVersion stays: the storage refuses it (store_create_locked) */
+    static const char *const server_fields[] = {"uid", "creationTimestamp",
                                                 "deletionTimestamp", "deletionGracePeriodSeconds",
                                                 "generation", "selfLink"};
     for (size_t i = 0; i < sizeof server_fields / sizeof server_fields[0]; i++)
@@ -425,6 +435,13 @@ json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_appl
         json_error_t je;
         patch = json_loadb(ctx->req->body, ctx->req->body_len, 0, &je);
         if (!patch) snprintf(err.message, sizeof err.message, "%s", je.text);
+    } else if (ctx->api->emulate_120) {
+        /* 1.20 routes PATCH through go-restful with Consumes(patch types):
+         * go-restful refuses any other Content-Type with its own text
+         * "415: Unsupported Media Type", which kube wraps in a Status
+         * (empty details) without listing the accepted types. */
+        as_send_status(ctx, as_status(415, "UnsupportedMediaType", json_object(), "415: Unsupported Media Type"));
+        return NULL;
     } else {
         as_send_status(ctx, as_status(415, "UnsupportedMediaType", NULL,
                                       "the body of the request was in an unknown format - "
@@ -455,6 +472,18 @@ json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_appl
             as_send_status(ctx, as_status(422, "Invalid", NULL,
                                           "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
                                           "Required value: is required for apply patch"));
+            return NULL;
+        }
+        if (ctx->api->emulate_120 &&
+            as_apply_check_list_keys(ctx->type->group, ctx->type->kind, patch, &err) != DPM_OK) {
+            /* 1.20's field manager returns a plain error: kube answers 500
+             * with no reason and the error's text */
+            json_t *st = as_status(500, "", NULL, "failed to create typed patch object: %s",
+                                   err.message);
+            if (st) json_object_del(st, "reason");
+            free(fm);
+            json_decref(patch);
+            as_send_status(ctx, st);
             return NULL;
         }
         rc = as_server_side_apply(cur, patch, fm, as_req_query_bool(ctx->req, "force"), now, &out,

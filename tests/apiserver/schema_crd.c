@@ -6,7 +6,10 @@
 #include "schema.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "re2.h"
 
 #define P 1024
 
@@ -180,6 +183,28 @@ static void check_junctors(struct cctx *c, const json_t *s, const char *path, in
     }
 }
 
+/* kube compiles `pattern` with Go's regexp when the CRD is written and
+ * refuses what it cannot compile.  Valid RE2 the in-tree engine cannot run
+ * is accepted here and refused per value (schema_validate.c). */
+static void check_pattern(struct cctx *c, const json_t *s, const char *path)
+{
+    const char *pat = jstr(s, "pattern");
+    if (!pat) return;
+    struct dpm_buf ere = DPM_BUF_INIT(16384);
+    struct dpm_error err = {0};
+    if (as_re2_to_ere(pat, &ere, &err) == DPM_EINVAL) {
+        char p[P];
+        json_t *js = json_string(pat);
+        char *q = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+        snprintf(p, sizeof p, "%s.pattern", path);
+        add(c, p, "Invalid value: %s: must be a valid regular expression, but isn't: %s", q ? q : "\"\"",
+            err.message);
+        free(q);
+        json_decref(js);
+    }
+    dpm_buf_free(&ere);
+}
+
 static void check_schema(struct cctx *c, const json_t *s, const char *path, bool root,
                          bool in_junctor, int depth)
 {
@@ -192,6 +217,7 @@ static void check_schema(struct cctx *c, const json_t *s, const char *path, bool
         add(c, path, "Invalid value: must be an object");
         return;
     }
+    check_pattern(c, s, path);
     const char *type = jstr(s, "type");
     bool int_or_string = json_is_true(json_object_get(s, "x-kubernetes-int-or-string"));
     const json_t *preserve = json_object_get(s, "x-kubernetes-preserve-unknown-fields");

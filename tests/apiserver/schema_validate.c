@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "dpm/buf.h"
+#include "re2.h"
 
 #define PATH_MAX_LEN 1024
 
@@ -157,74 +158,25 @@ static void child_path(char *out, const char *parent, const char *key)
         snprintf(out, PATH_MAX_LEN, "%s", key);
 }
 
-/* ---- patterns: ECMA/RE2 syntax translated to POSIX ERE ---------------------- */
+/* ---- patterns: RE2 syntax translated to POSIX ERE (re2.c) ------------------- */
 
-static bool translate_regex(const char *re, struct dpm_buf *out)
-{
-    bool in_class = false;
-    for (const char *p = re; *p; p++) {
-        dpm_rc rc = DPM_OK;
-        if (*p == '\\' && p[1]) {
-            char e = *++p;
-            const char *rep = NULL;
-            switch (e) {
-            case 'd': rep = in_class ? "0-9" : "[0-9]"; break;
-            case 'D': rep = in_class ? NULL : "[^0-9]"; break;
-            case 'w': rep = in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]"; break;
-            case 'W': rep = in_class ? NULL : "[^A-Za-z0-9_]"; break;
-            case 's': rep = in_class ? "[:space:]" : "[[:space:]]"; break;
-            case 'S': rep = in_class ? NULL : "[^[:space:]]"; break;
-            case 'n': rep = "\n"; break;
-            case 't': rep = "\t"; break;
-            default:
-                /* RE2 has no backreferences (kube rejects them), and in
-                 * glibc they make matching exponential */
-                if (e >= '0' && e <= '9')
-                    return false;
-                if (in_class) {
-                    /* inside brackets POSIX has no escapes: the char itself */
-                    if (e == ']' || e == '\\' || e == '-' || e == '^')
-                        return false; /* cannot express safely */
-                    rc = dpm_buf_addc(out, e);
-                } else {
-                    rc = dpm_buf_printf(out, "\\%c", e);
-                }
-            }
-            if (rep)
-                rc = dpm_buf_adds(out, rep);
-            else if (e == 'D' || e == 'W' || e == 'S')
-                return false;
-        } else {
-            if (*p == '[' && !in_class) {
-                in_class = true;
-                rc = dpm_buf_addc(out, '[');
-                if (p[1] == '^')
-                    rc = dpm_buf_addc(out, *++p);
-                if (p[1] == ']')
-                    rc = dpm_buf_addc(out, *++p);
-            } else if (*p == ']' && in_class) {
-                in_class = false;
-                rc = dpm_buf_addc(out, ']');
-            } else {
-                rc = dpm_buf_addc(out, *p);
-            }
-        }
-        if (rc != DPM_OK)
-            return false;
-    }
-    return !in_class;
-}
-
-/* 1 match, 0 no match, -1 the pattern cannot be compiled. */
-static int pattern_matches(const char *pattern, const char *s)
+/* 1 match, 0 no match, -1 the pattern is refused (why in err). */
+static int pattern_matches(const char *pattern, const char *s, struct dpm_error *err)
 {
     struct dpm_buf ere = DPM_BUF_INIT(16384);
     regex_t re;
     int r = -1;
-    if (translate_regex(pattern, &ere) &&
-        regcomp(&re, dpm_buf_str(&ere), REG_EXTENDED | REG_NOSUB) == 0) {
-        r = regexec(&re, s, 0, NULL, 0) == 0;
-        regfree(&re);
+    if (as_re2_to_ere(pattern, &ere, err) == DPM_OK) {
+        int cr = regcomp(&re, dpm_buf_str(&ere), REG_EXTENDED | REG_NOSUB);
+        if (cr == 0) {
+            r = regexec(&re, s, 0, NULL, 0) == 0;
+            regfree(&re);
+        } else {
+            char why[128];
+            regerror(cr, &re, why, sizeof why);
+            dpm_error_set(err, DPM_EUNSUPPORTED, NULL,
+                          "the in-tree API server cannot run this pattern: regcomp: %s", why);
+        }
     }
     dpm_buf_free(&ere);
     return r;
@@ -386,9 +338,12 @@ static void validate_string(struct vctx *c, const json_t *s, const json_t *v, co
                 (long long)json_integer_value(mn));
     const char *pat = sstr(s, "pattern");
     if (pat) {
-        int m = pattern_matches(pat, str);
+        struct dpm_error perr = {0};
+        int m = pattern_matches(pat, str, &perr);
         if (m == 0)
             invalid(c, path, v, "should match '%s'", pat);
+        else if (m < 0) /* kube-openapi's Pattern() for a pattern Go cannot compile */
+            invalid(c, path, v, "should match '%s, but pattern is invalid: %s'", pat, perr.message);
     }
     const char *format = sstr(s, "format");
     if (format && !format_ok(format, str))

@@ -564,6 +564,26 @@ static bool field_supported(const char *group, const char *resource,
     return false;
 }
 
+/* Which error kube gives for an unsupported field: kinds with a field label
+ * conversion function of their own (those in field_labels) and custom
+ * resources (apiextensions' crConverter) say "field label not supported:
+ * F"; the other built-in kinds fall back to runtime's
+ * DefaultMetaV1FieldSelectorConversion ("\"F\" is not a known field
+ * selector: only ...").  Built-in groups are the legacy "" group, the
+ * dotless ones (apps, batch, policy, ...) and *.k8s.io, which custom
+ * resources may only use with an API review approval. */
+static bool has_own_conversion(const char *group, const char *resource)
+{
+    size_t gl = strlen(group);
+    bool builtin = gl == 0 || !strchr(group, '.') ||
+                   (gl > 7 && strcmp(group + gl - 7, ".k8s.io") == 0);
+    if (!builtin) return true;
+    for (size_t i = 0; i < sizeof field_labels / sizeof field_labels[0]; i++)
+        if (!strcmp(group, field_labels[i].group) && !strcmp(resource, field_labels[i].resource))
+            return true;
+    return false;
+}
+
 /* Unescapes a field selector value (\\ \, \= are the escapes); an unescaped
  * ',' or '=' or a stray '\' is an error, as fields.UnescapeValue. */
 static char *unescape(const char *s, size_t n, char *why, size_t whyn)
@@ -674,8 +694,13 @@ dpm_rc as_field_selector_parse(const char *s, const char *group,
             goto out;
         }
         if (!field_supported(group, resource, field)) {
-            rc = dpm_error_set(err, DPM_EINVAL, "fieldSelector",
-                               "field label not supported: %s", field);
+            if (has_own_conversion(group, resource))
+                rc = dpm_error_set(err, DPM_EINVAL, "fieldSelector",
+                                   "field label not supported: %s", field);
+            else
+                rc = dpm_error_set(err, DPM_EINVAL, "fieldSelector",
+                                   "\"%s\" is not a known field selector: only "
+                                   "\"metadata.name\", \"metadata.namespace\"", field);
             free(field);
             free(value);
             goto out;

@@ -25,8 +25,12 @@
  * status.phase, spec.nodeName, spec.restartPolicy, spec.schedulerName,
  * spec.serviceAccountName, status.podIP, status.nominatedNodeName; for
  * secrets type; for namespaces status.phase; for jobs status.successful.
- * Anything else: DPM_EINVAL with kube's text
+ * Anything else: DPM_EINVAL with kube's text, which depends on whether the
+ * kind has a field label conversion of its own (custom resources and the
+ * kinds above do):
  *   'field label not supported: spec.foo'
+ * or falls back to the default one (configmaps, deployments, ...):
+ *   '"data.x" is not a known field selector: only "metadata.name", "metadata.namespace"'
  *
  * Limits: a selector string longer than AS_SELECTOR_MAX_LEN bytes or with
  * more than AS_SELECTOR_MAX_TERMS requirements -> DPM_ELIMIT.

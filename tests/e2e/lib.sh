@@ -4,6 +4,9 @@
 #   E2E_DIR     the in-tree server's --dir (CA, tokens.csv, admin.crt)
 #   E2E_SERVER  https://127.0.0.1:PORT (in-tree) ; E2E_PROXY http://127.0.0.1:PORT (kubectl proxy)
 #   E2E_BIN     the build directory ; E2E_TMP a scratch directory for this scenario
+#   E2E_LOCAL=1 the API server runs on this machine's loopback (in-tree, or
+#               tests/e2e/real-cluster.sh): it can call a webhook on 127.0.0.1,
+#               and E2E_DIR has its CA, CA key and tokens.csv
 # A scenario is a function scenario_NAME; it fails by calling fail "why"
 # (or by a non-zero exit); skip "why" ends it as skipped.
 
@@ -12,6 +15,34 @@ k() { timeout 30 kubectl "$@"; }
 fail() { echo "E2E-FAIL: $*" >&2; exit 1; }
 skip() { echo "E2E-SKIP: $*" >&2; exit 3; }
 in_tree_only() { [ "${E2E_INTREE:-0}" = 1 ] || skip "needs the in-tree API server: $*"; }
+# The API server can reach this machine's loopback and E2E_DIR is its own.
+local_only() { [ "${E2E_LOCAL:-0}" = 1 ] || skip "needs an API server on this machine's loopback: $*"; }
+
+# The server's minor version (v1.20.2 -> 20), from /version: scenarios
+# expect what that version does where Kubernetes changed.
+server_minor() {
+    if [ ! -s "$E2E_TMP/server.minor" ]; then
+        curl -sS --max-time 20 "$E2E_PROXY/version" | jget minor | tr -dc '0-9' > "$E2E_TMP/server.minor"
+    fi
+    [ -s "$E2E_TMP/server.minor" ] || fail "cannot read the server's /version"
+    cat "$E2E_TMP/server.minor"
+}
+server_at_least() { [ "$(server_minor)" -ge "$1" ]; }
+
+# The HTTP status (first line) and a field of the JSON body of raw's output:
+#   status_of "$out" ; body_of "$out" reason
+status_of() { printf '%s\n' "$1" | head -1; }
+body_of() { printf '%s\n' "$1" | tail -n +2 | jget "$2"; }
+# Asserts a raw answer is a Status with this code, reason and (optionally)
+# exactly this message:  assert_status "$out" 409 Conflict ["message"]
+assert_status() {
+    local out=$1 code=$2 reason=$3
+    assert_eq "$(status_of "$out")" "$code" "HTTP status"
+    assert_eq "$(body_of "$out" kind)" "Status" "kind of the body"
+    assert_eq "$(body_of "$out" code)" "$code" "Status code"
+    assert_eq "$(body_of "$out" reason)" "$reason" "Status reason"
+    [ $# -lt 4 ] || assert_eq "$(body_of "$out" message)" "$4" "Status message"
+}
 
 assert_eq() { [ "$1" = "$2" ] || fail "${3:-value}: want [$2], got [$1]"; }
 assert_contains() {

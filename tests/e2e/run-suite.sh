@@ -4,6 +4,13 @@
 # KUBECONFIG is set (scenarios that need the in-tree server are skipped
 # there, with a message).
 #   tests/e2e/run-suite.sh BUILD [SCENARIO...]     (E2E_KEEP=1 keeps the logs)
+#   E2E_EMULATE=1.20 tests/e2e/run-suite.sh BUILD  the in-tree server as 1.20
+#   KUBECONFIG=... E2E_CLUSTER_DIR=DIR tests/e2e/run-suite.sh BUILD
+#       a cluster on this machine's loopback made by tests/e2e/real-cluster.sh
+#       (DIR holds its ca.crt, ca.key, tokens.csv, admin.crt): the scenarios
+#       that call a webhook on 127.0.0.1 or read the CA and tokens run too.
+# Scenarios read the server's version (server_minor in lib.sh) and expect
+# what that version does where Kubernetes changed.
 # Prints "ok NAME" / "FAIL NAME: reason" / "skip NAME: reason" per scenario
 # and "N passed, N failed" last.  Every kubectl call has a timeout, every
 # scenario a 180 s limit; the server is stopped on exit.
@@ -33,15 +40,29 @@ if ! command -v kubectl >/dev/null; then
 fi
 
 export E2E_BIN=$ROOT/$BUILD E2E_ROOT=$ROOT
+export E2E_LOCAL=0
 if [ -n "${KUBECONFIG:-}" ]; then
     export E2E_INTREE=0 E2E_DIR="" E2E_SERVER=""
+    if [ -n "${E2E_CLUSTER_DIR:-}" ]; then
+        [ -f "$E2E_CLUSTER_DIR/ca.crt" ] && [ -f "$E2E_CLUSTER_DIR/tokens.csv" ] || {
+            echo "FAIL setup: E2E_CLUSTER_DIR=$E2E_CLUSTER_DIR has no ca.crt/tokens.csv"
+            echo "0 passed, 1 failed"; exit 1
+        }
+        E2E_DIR=$E2E_CLUSTER_DIR E2E_LOCAL=1
+        E2E_SERVER=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+    fi
     echo "# running against the cluster of KUBECONFIG=$KUBECONFIG"
 else
-    export E2E_INTREE=1 E2E_DIR=$TMP/server
+    export E2E_INTREE=1 E2E_DIR=$TMP/server E2E_LOCAL=1
     if [ ! -x "$BUILD/dpm-test-apiserver" ]; then
         echo "FAIL setup: $BUILD/dpm-test-apiserver not built"; echo "0 passed, 1 failed"; exit 1
     fi
-    "$BUILD/dpm-test-apiserver" --dir "$E2E_DIR" --port 0 --watch-history 200 \
+    emulate=()
+    if [ -n "${E2E_EMULATE:-}" ]; then
+        emulate=(--emulate-version "$E2E_EMULATE")
+        echo "# in-tree server with --emulate-version $E2E_EMULATE"
+    fi
+    "$BUILD/dpm-test-apiserver" --dir "$E2E_DIR" --port 0 --watch-history 200 "${emulate[@]}" \
         > "$TMP/server.out" 2> "$TMP/server.err" &
     SERVER_PID=$!
     for _ in $(seq 1 200); do grep -q '^ready ' "$TMP/server.out" 2>/dev/null && break; sleep 0.1; done

@@ -279,6 +279,12 @@ static void test_crd_check(void **state)
         {"{\"type\":\"object\",\"properties\":{\"spec\":{\"properties\":{\"a\":{\"type\":\"string\"}}}}}",
          ".properties[spec].type", "Required value: must not be empty for specified object fields"},
         {"{\"type\":\"string\"}", ".type", "Invalid value: \"string\": must be object at the root"},
+        /* kube compiles the pattern with Go's regexp (RE2) when the CRD is written */
+        {"{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"properties\":"
+         "{\"a\":{\"type\":\"string\",\"pattern\":\"^(a|b)++$\"}}}}}",
+         ".properties[spec].properties[a].pattern",
+         "Invalid value: \"^(a|b)++$\": must be a valid regular expression, but isn't: error parsing regexp: "
+         "invalid nested repetition operator: `++`"},
         {"{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},"
          "\"additionalProperties\":{\"type\":\"string\"}}}}",
          ".properties[spec].additionalProperties",

@@ -116,6 +116,16 @@ static void test_field_selectors(void **state)
     assert_string_equal(err.message, "field label not supported: spec.domain");
     assert_int_equal(as_field_selector_parse("reason=x", "", "pods", &s, &err), DPM_EINVAL);
     assert_string_equal(err.message, "field label not supported: reason");
+    /* configmaps have no conversion of their own: runtime's default text */
+    assert_int_equal(as_field_selector_parse("data.x=y", "", "configmaps", &s, &err), DPM_EINVAL);
+    assert_string_equal(err.message,
+                        "\"data.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
+    assert_int_equal(as_field_selector_parse("spec.replicas=1", "apps", "deployments", &s, &err), DPM_EINVAL);
+    assert_string_equal(err.message,
+                        "\"spec.replicas\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
+    assert_int_equal(as_field_selector_parse("spec.x=1", "networking.k8s.io", "ingresses", &s, &err), DPM_EINVAL);
+    assert_string_equal(err.message,
+                        "\"spec.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
     assert_int_equal(as_field_selector_parse("metadata.name", "", "pods", &s, &err), DPM_EINVAL);
     assert_string_equal(err.message, "invalid selector: 'metadata.name'; can't understand 'metadata.name'");
     assert_int_equal(as_field_selector_parse("metadata.name=a\\q", "", "pods", &s, &err), DPM_EINVAL);
