@@ -368,6 +368,8 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
     c->dp_gvr = (struct dpm_gvr){"mesh.io", "v1alpha1", "dataproducts", true};
     pthread_rwlock_init(&c->policy_lock, NULL);
     pthread_mutex_init(&c->start_lock, NULL);
+    pthread_mutex_init(&c->written_lock, NULL);
+    c->written = json_object();
     /* Signals go to the main thread's sigwait only: blocked before any
      * thread starts, so every thread inherits the mask. */
     sigemptyset(&sigs);
@@ -386,7 +388,7 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
     snprintf(identity, sizeof identity, "%s_%ld", host, (long)getpid());
     ro.instance = identity;
     c->rec = dpm_recorder_new(k, &ro, &err);
-    if (!dependants || !c->workers || !c->disc || !c->q || !c->rec || metrics_init(&c->m, &err) != 0) {
+    if (!dependants || !c->written || !c->workers || !c->disc || !c->q || !c->rec || metrics_init(&c->m, &err) != 0) {
         if (!err.code)
             dpm_error_set(&err, DPM_ENOMEM, NULL, "out of memory");
         rc = fail("start", &err);
@@ -428,7 +430,6 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
             rc = fail("--metrics-addr", &err);
             goto out;
         }
-        printf("metrics http://%s\n", cfg->metrics_addr);
         printf("metrics-port %d\n", op_http_port(metrics));
     }
     if (cfg->health_addr && !(cfg->metrics_addr && strcmp(cfg->health_addr, cfg->metrics_addr) == 0)) {
@@ -501,7 +502,8 @@ out:
         dpm_workqueue_shutdown(c->q);
     for (int i = 0; i < c->nworkers_started; i++)
         pthread_join(c->workers[i], NULL);
-    dpm_leader_stop(leader); /* releases the lease: a successor starts now */
+    if (leader)
+        dpm_leader_stop(leader); /* releases the lease: a successor starts now */
     dpm_leader_free(leader);
     dpm_policy_cache_free(c->policies);
     for (int i = 0; i < OP_K_COUNT; i++)
@@ -519,6 +521,8 @@ out:
     free(c->workers);
     pthread_rwlock_destroy(&c->policy_lock);
     pthread_mutex_destroy(&c->start_lock);
+    pthread_mutex_destroy(&c->written_lock);
+    json_decref(c->written);
     if (rc == 0)
         LOG(DPM_LOG_INFO, NULL, "stopped");
     return rc;

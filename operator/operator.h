@@ -91,6 +91,11 @@ struct op_ctrl {
     pthread_t *workers;
     int nworkers_started;
     pthread_mutex_t start_lock;
+    /* key -> the resourceVersion a status write of ours replaced: while
+     * the cache still holds that version, the status step is skipped (it
+     * would be computed from a stale object and fail with a conflict). */
+    pthread_mutex_t written_lock;
+    json_t *written;
 };
 
 /* Adds a "namespace/name" key to the queue and counts it. */

@@ -314,8 +314,24 @@ dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
     rc = dpm_op_status(&in, &status, err);
     if (rc != DPM_OK)
         goto out;
-    if (dpm_op_status_changed(json_object_get(dp, "status"), status))
-        rc = write_status(c, dp, status, err);
+    if (!dpm_op_status_changed(json_object_get(dp, "status"), status))
+        goto out;
+    pthread_mutex_lock(&c->written_lock);
+    const char *before = json_string_value(json_object_get(c->written, key));
+    bool stale = before && md(dp, "resourceVersion") && strcmp(before, md(dp, "resourceVersion")) == 0;
+    if (!stale)
+        json_object_del(c->written, key);
+    pthread_mutex_unlock(&c->written_lock);
+    if (stale) /* our last write is on its way to the cache: its event requeues */
+        goto out;
+    char rv[64];
+    snprintf(rv, sizeof rv, "%s", md(dp, "resourceVersion") ? md(dp, "resourceVersion") : "");
+    rc = write_status(c, dp, status, err);
+    if (rc == DPM_OK && rv[0]) {
+        pthread_mutex_lock(&c->written_lock);
+        json_object_set_new(c->written, key, json_string(rv));
+        pthread_mutex_unlock(&c->written_lock);
+    }
 out:
     dpm_report_free(&policy);
     json_decref(status);
