@@ -431,6 +431,8 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
             goto out;
         }
         printf("metrics-port %d\n", op_http_port(metrics));
+        if (what & OP_SERVE_HEALTH)
+            printf("health-port %d\n", op_http_port(metrics));
     }
     if (cfg->health_addr && !(cfg->metrics_addr && strcmp(cfg->health_addr, cfg->metrics_addr) == 0)) {
         health = op_http_start(c, cfg->health_addr, OP_SERVE_HEALTH, &err);
