@@ -14,7 +14,7 @@ start_operator() {
     local ns=$1
     shift
     k apply -f "$E2E_ROOT/crds/" >/dev/null || fail "cannot install the CRDs"
-    "$E2E_BIN/dpm" operator --kubeconfig "$KUBECONFIG" --namespace "$ns" --workers 2 \
+    "$E2E_BIN/dpm" operator --kubeconfig "${OP_KUBECONFIG:-$KUBECONFIG}" --namespace "$ns" --workers 2 \
         --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 --resync 0 "$@" \
         > "$E2E_TMP/op.out" 2> "$E2E_TMP/op.err" &
     OP_PID=$!
@@ -180,4 +180,38 @@ scenario_operator_foreign_and_leader() {
     wait "$OP_PID" || fail "exit code after SIGTERM"
     out=$(k get lease dpm-operator -n "$ns" -o jsonpath='{.spec.holderIdentity}')
     assert_eq "$out" "" "lease holder after SIGTERM"
+}
+
+# The operator under a ServiceAccount bound only to operator/clusterrole.yaml
+# (the server enforces RBAC): the whole Ready path, a repair, a run-level
+# pruning and events, with no request forbidden.
+scenario_operator_rbac() {
+    local ns tok
+    ns=$(new_ns oprbac)
+    k apply -f "$E2E_ROOT/operator/clusterrole.yaml" >/dev/null || fail "apply the ClusterRole"
+    k create serviceaccount dpm-operator -n "$ns" >/dev/null
+    k create clusterrolebinding "e2e-dpm-operator-$ns" --clusterrole=dpm-operator \
+        --serviceaccount="$ns:dpm-operator" >/dev/null || fail "bind the ClusterRole"
+    tok=$(k create token dpm-operator -n "$ns" --duration=10m) || fail "no token"
+    cp "$KUBECONFIG" "$E2E_TMP/sa.kubeconfig"
+    local user
+    user=$(KUBECONFIG=$E2E_TMP/sa.kubeconfig kubectl config view --minify -o jsonpath='{.contexts[0].context.user}')
+    KUBECONFIG=$E2E_TMP/sa.kubeconfig kubectl config set-credentials "$user" --token="$tok" >/dev/null
+    OP_KUBECONFIG=$E2E_TMP/sa.kubeconfig start_operator "$ns" --leader-elect --leader-election-namespace "$ns"
+    apply_merchants "$ns"
+    wait_for 20 k get pvc merchants-merchants-current -n "$ns" || fail "no claim: $(tail -3 "$E2E_TMP/op.err")"
+    bind_claim "$ns" merchants-merchants-current
+    k wait dp/merchants -n "$ns" --for=condition=Ready --timeout=20s >/dev/null ||
+        fail "never Ready under the ClusterRole: $(grep -i forbidden "$E2E_TMP/op.err" | head -3)"
+    k patch rolebinding merchants-transform -n "$ns" --type=merge -p '{"metadata":{"labels":{"mesh.io/domain":"other"}}}' >/dev/null
+    wait_for 10 test "$(k get rolebinding merchants-transform -n "$ns" -o jsonpath='{.metadata.labels.mesh\.io/domain}')" = merchant-core ||
+        fail "label drift not repaired under the ClusterRole"
+    assert_contains "$(k get events -n "$ns" -o jsonpath='{.items[*].reason}')" "Created" "events written"
+    k delete dp merchants -n "$ns" >/dev/null
+    kill -TERM "$OP_PID"
+    wait "$OP_PID" || fail "exit code after SIGTERM"
+    k delete clusterrolebinding "e2e-dpm-operator-$ns" >/dev/null
+    if grep -qi forbidden "$E2E_TMP/op.err"; then
+        fail "requests forbidden: $(grep -i forbidden "$E2E_TMP/op.err" | head -3)"
+    fi
 }
