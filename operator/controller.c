@@ -88,11 +88,25 @@ static void note_inputs(const json_t *obj)
     }
 }
 
+/* Queues the products that read obj through a data-product input. */
+static void enqueue_dependants(struct op_ctrl *c, const json_t *obj)
+{
+    char self[512];
+    const char *ns = md(obj, "namespace") ? md(obj, "namespace") : "default", *key;
+    json_t *v;
+    snprintf(self, sizeof self, "%s/%s", ns, md(obj, "name") ? md(obj, "name") : "");
+    json_object_foreach(json_object_get(dependants, self), key, v) {
+        if (dpm_workqueue_add(c->q, key) == DPM_OK)
+            dpm_metric_add(c->m.adds, NULL, 1);
+    }
+}
+
 static void dp_add(void *ctx, const json_t *obj)
 {
     struct op_ctrl *c = ctx;
     note_inputs(obj);
     op_enqueue(c, md(obj, "namespace"), md(obj, "name"));
+    enqueue_dependants(c, obj); /* InputNotFound becomes InputNotReady */
 }
 
 static void dp_update(void *ctx, const json_t *old, const json_t *obj)
@@ -102,22 +116,20 @@ static void dp_update(void *ctx, const json_t *old, const json_t *obj)
     op_enqueue(c, md(obj, "namespace"), md(obj, "name"));
     const char *po = json_string_value(json_object_get(json_object_get(old, "status"), "phase"));
     const char *pn = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
-    if ((po == NULL) != (pn == NULL) || (po && strcmp(po, pn) != 0)) {
-        char self[512];
-        const char *ns = md(obj, "namespace") ? md(obj, "namespace") : "default";
-        snprintf(self, sizeof self, "%s/%s", ns, md(obj, "name") ? md(obj, "name") : "");
-        const char *key;
-        json_t *v;
-        json_object_foreach(json_object_get(dependants, self), key, v) {
-            if (dpm_workqueue_add(c->q, key) == DPM_OK)
-                dpm_metric_add(c->m.adds, NULL, 1);
-        }
-    }
+    if ((po == NULL) != (pn == NULL) || (po && strcmp(po, pn) != 0))
+        enqueue_dependants(c, obj);
 }
 
 static void dp_delete(void *ctx, const json_t *obj)
 {
-    dp_add(ctx, obj); /* dependants learn through the phase they read next */
+    struct op_ctrl *c = ctx;
+    char key[512];
+    const char *ns = md(obj, "namespace") ? md(obj, "namespace") : "default";
+    snprintf(key, sizeof key, "%s/%s", ns, md(obj, "name") ? md(obj, "name") : "");
+    pthread_mutex_lock(&c->written_lock);
+    json_object_del(c->written, key);
+    pthread_mutex_unlock(&c->written_lock);
+    enqueue_dependants(c, obj); /* their input is gone: InputNotFound */
 }
 
 static void watch_error(void *ctx, const struct dpm_error *err)
@@ -326,6 +338,7 @@ static struct dpm_informer *informer(struct op_ctrl *c, const struct dpm_gvr *r,
                                      struct dpm_informer_handlers h, struct dpm_error *err)
 {
     static const char *const index_keys[] = {DPM_LABEL_DATA_PRODUCT, NULL};
+    static const char *const no_keys[] = {NULL}; /* DataProducts: read by key only */
     struct dpm_informer_opts o = {.resource = *r,
                                   .ns = c->cfg->ns,
                                   .label_selector = selector,
@@ -333,7 +346,7 @@ static struct dpm_informer *informer(struct op_ctrl *c, const struct dpm_gvr *r,
                                   .handlers = h,
                                   .on_error = watch_error,
                                   .error_ctx = c,
-                                  .index_label_keys = selector ? index_keys : NULL};
+                                  .index_label_keys = selector ? index_keys : no_keys};
     struct dpm_informer *inf = dpm_informer_new(c->k, &o, err);
     if (inf && dpm_informer_start(inf, err) != DPM_OK) {
         dpm_informer_free(inf);

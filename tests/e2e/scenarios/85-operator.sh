@@ -215,3 +215,50 @@ scenario_operator_rbac() {
         fail "requests forbidden: $(grep -i forbidden "$E2E_TMP/op.err" | head -3)"
     fi
 }
+
+# A cross-domain dependency that appears and becomes Ready later: the
+# dependant waits in Pending (InputNotFound, then InputNotReady) and turns
+# Ready by itself when its input does.
+scenario_operator_dependency() {
+    local ns
+    ns=$(new_ns opdep)
+    start_operator "$ns"
+    cat > "$E2E_TMP/scores.yaml" <<EOY
+apiVersion: mesh.io/v1alpha1
+kind: DataProduct
+metadata: {name: merchant-scores, namespace: $ns}
+spec:
+  domain: risk-analytics
+  owner: team-risk@company.com
+  description: Scores per merchant
+  inputPorts:
+    - name: merchants
+      type: data-product
+      dataProductRef: {namespace: $ns, name: merchants, outputPort: merchants-current}
+  transformation: {engine: spark-k8s, version: "3.5.1"}
+  outputPorts:
+    - name: scores
+      type: kafka-topic
+      region: eu-west-1
+      retention: 30d
+      contract:
+        format: avro
+        schema:
+          - {name: merchant_id, type: string, required: true, pii: false}
+  expectations: {freshness: "1d"}
+EOY
+    k apply -f "$E2E_TMP/scores.yaml" >/dev/null || fail "apply the dependant"
+    wait_for 15 phase_is "$ns" merchant-scores Pending || fail "dependant not Pending"
+    assert_eq "$(k get dp merchant-scores -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="InputsReady")].reason}')" \
+        InputNotFound "InputsReady reason without the input"
+    apply_merchants "$ns"
+    wait_for 15 test "$(k get dp merchant-scores -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="InputsReady")].reason}')" = InputNotReady ||
+        fail "the dependant did not see its input appear"
+    wait_for 20 k get pvc merchants-merchants-current -n "$ns" || fail "no claim"
+    bind_claim "$ns" merchants-merchants-current
+    k wait dp/merchants -n "$ns" --for=condition=Ready --timeout=20s >/dev/null || fail "input never Ready"
+    k wait dp/merchant-scores -n "$ns" --for=condition=Ready --timeout=20s >/dev/null ||
+        fail "the dependant did not follow: $(k get dp merchant-scores -n "$ns" -o jsonpath='{.status.conditions}')"
+    kill -TERM "$OP_PID"
+    wait "$OP_PID" || fail "exit code after SIGTERM"
+}
