@@ -14,8 +14,10 @@ start_operator() {
     local ns=$1
     shift
     k apply -f "$E2E_ROOT/crds/" >/dev/null || fail "cannot install the CRDs"
+    # (the other scenarios may have installed the Spark operator's CRDs: the
+    # flavour is chosen by each scenario, never by what happens to be there)
     "$E2E_BIN/dpm" operator --kubeconfig "${OP_KUBECONFIG:-$KUBECONFIG}" --namespace "$ns" --workers 2 \
-        --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 --resync 0 "$@" \
+        --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 --resync 0 ${OP_SPARK:---spark-operator never} "$@" \
         > "$E2E_TMP/op.out" 2> "$E2E_TMP/op.err" &
     OP_PID=$!
     echo "$OP_PID" >> "$E2E_TMP/pids"
@@ -261,4 +263,76 @@ EOY
         fail "the dependant did not follow: $(k get dp merchant-scores -n "$ns" -o jsonpath='{.status.conditions}')"
     kill -TERM "$OP_PID"
     wait "$OP_PID" || fail "exit code after SIGTERM"
+}
+
+# The Spark operator's flavour (its CRDs from ../shared/thirdparty/): a
+# ScheduledSparkApplication; a run (a SparkApplication labelled with the
+# schedule's name, as the Spark operator creates it) COMPLETED makes the
+# product fresh, FAILED degrades it.
+scenario_operator_spark_operator() {
+    local ns crd out now
+    for crd in "$E2E_ROOT"/../shared/thirdparty/spark-operator/sparkoperator.k8s.io_*.yaml; do
+        [ -f "$crd" ] || skip "no Spark operator CRDs in ../shared/thirdparty/spark-operator/"
+        out=$(k create -f "$crd" 2>&1) || assert_contains "$out" "AlreadyExists" "create CRD"
+    done
+    k wait --for condition=established --timeout=30s crd/sparkapplications.sparkoperator.k8s.io \
+        crd/scheduledsparkapplications.sparkoperator.k8s.io >/dev/null || fail "CRDs not established"
+    ns=$(new_ns opspark)
+    OP_SPARK="--spark-operator always" start_operator "$ns"
+    grep -q '"sparkOperator":true' "$E2E_TMP/op.err" || fail "flavour not detected: $(head -2 "$E2E_TMP/op.err")"
+    apply_merchants "$ns"
+    wait_for 20 k get scheduledsparkapplication merchants-transform -n "$ns" || fail "no ScheduledSparkApplication"
+    wait_for 10 k get pvc merchants-merchants-current -n "$ns" || fail "no claim"
+    bind_claim "$ns" merchants-merchants-current
+    k wait dp/merchants -n "$ns" --for=condition=Ready --timeout=20s >/dev/null || fail "never Ready"
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    cat > "$E2E_TMP/run.yaml" <<EOY
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: merchants-transform-1
+  namespace: $ns
+  labels: {app.kubernetes.io/managed-by: dpm, mesh.io/data-product: merchants, sparkoperator.k8s.io/scheduled-app-name: merchants-transform}
+spec:
+  type: Python
+  mode: cluster
+  image: apache/spark:3.5.1
+  mainApplicationFile: local:///opt/dataproduct/transform.py
+  sparkVersion: 3.5.1
+  driver: {cores: 1, memory: 2g}
+  executor: {cores: 1, instances: 1, memory: 2g}
+EOY
+    k create -f "$E2E_TMP/run.yaml" >/dev/null || fail "cannot create the run"
+    k patch sparkapplication merchants-transform-1 -n "$ns" --subresource=status --type=merge -p \
+        "{\"status\":{\"driverInfo\":{},\"applicationState\":{\"state\":\"COMPLETED\"},\"terminationTime\":\"$now\"}}" >/dev/null ||
+        fail "cannot write the run's status"
+    k wait dp/merchants -n "$ns" --for=condition=FreshnessMet --timeout=10s >/dev/null ||
+        fail "a COMPLETED run did not make it fresh: $(k get dp merchants -n "$ns" -o jsonpath='{.status.transformation}')"
+    k patch sparkapplication merchants-transform-1 -n "$ns" --subresource=status --type=merge -p \
+        '{"status":{"applicationState":{"state":"FAILED","errorMessage":"driver OOMKilled"}}}' >/dev/null
+    wait_for 10 phase_is "$ns" merchants Degraded || fail "a FAILED run did not degrade it"
+    assert_contains "$(k get dp merchants -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="TransformationReady")].message}')" \
+        "OOMKilled" "TransformationReady message"
+    kill -TERM "$OP_PID"
+    wait "$OP_PID" || fail "exit code after SIGTERM"
+}
+
+# Kubernetes 1.20 (the in-tree server emulating it): CronJob as batch/v1beta1,
+# chosen by discovery.
+scenario_operator_kube_1_20() {
+    in_tree_only "--emulate-version is a flag of the in-tree server"
+    extra_server old120 --emulate-version 1.20
+    KUBECONFIG=$XS_KUBECONFIG k create namespace merchant-core >/dev/null || fail "namespace"
+    KUBECONFIG=$XS_KUBECONFIG start_operator merchant-core
+    grep -q '"cronJob":"batch/v1beta1"' "$E2E_TMP/op.err" || fail "not batch/v1beta1: $(head -2 "$E2E_TMP/op.err")"
+    KUBECONFIG=$XS_KUBECONFIG k apply -f "$E2E_ROOT/examples/dataproducts/merchants.yaml" >/dev/null || fail "apply"
+    wait_for 20 env KUBECONFIG="$XS_KUBECONFIG" timeout 10 kubectl get cronjobs.v1beta1.batch merchants-transform -n merchant-core ||
+        fail "no batch/v1beta1 CronJob: $(tail -3 "$E2E_TMP/op.err")"
+    wait_for 10 env KUBECONFIG="$XS_KUBECONFIG" timeout 10 kubectl get pvc merchants-merchants-current -n merchant-core || fail "no claim"
+    KUBECONFIG=$XS_KUBECONFIG bind_claim merchant-core merchants-merchants-current
+    KUBECONFIG=$XS_KUBECONFIG k wait dp/merchants -n merchant-core --for=condition=Ready --timeout=20s >/dev/null ||
+        fail "never Ready on 1.20"
+    kill -TERM "$OP_PID"
+    wait "$OP_PID" || fail "exit code after SIGTERM"
+    stop_server "$XS_PID"
 }
