@@ -9,7 +9,7 @@
 # claim is bound by writing its status, as the PV controller would.
 
 # Starts dpm operator for namespace $1 in the background; sets OP_PID and
-# OP_METRICS (http://127.0.0.1:PORT).
+# OP_METRICS (http://127.0.0.1:PORT); logs in $E2E_TMP/${OP_LOG:-op}.{out,err}.
 start_operator() {
     local ns=$1
     shift
@@ -18,12 +18,12 @@ start_operator() {
     # flavour is chosen by each scenario, never by what happens to be there)
     "$E2E_BIN/dpm" operator --kubeconfig "${OP_KUBECONFIG:-$KUBECONFIG}" --namespace "$ns" --workers 2 \
         --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 --resync 0 ${OP_SPARK:---spark-operator never} "$@" \
-        > "$E2E_TMP/op.out" 2> "$E2E_TMP/op.err" &
+        > "$E2E_TMP/${OP_LOG:-op}.out" 2> "$E2E_TMP/${OP_LOG:-op}.err" &
     OP_PID=$!
     echo "$OP_PID" >> "$E2E_TMP/pids"
-    wait_for 15 grep -q '^ready' "$E2E_TMP/op.out" || fail "operator not ready: $(tail -3 "$E2E_TMP/op.err")"
-    OP_METRICS=http://127.0.0.1:$(sed -n 's/^metrics-port //p' "$E2E_TMP/op.out")
-    OP_HEALTH=http://127.0.0.1:$(sed -n 's/^health-port //p' "$E2E_TMP/op.out")
+    wait_for 15 grep -q '^ready' "$E2E_TMP/${OP_LOG:-op}.out" || fail "operator not ready: $(tail -3 "$E2E_TMP/${OP_LOG:-op}.err")"
+    OP_METRICS=http://127.0.0.1:$(sed -n 's/^metrics-port //p' "$E2E_TMP/${OP_LOG:-op}.out")
+    OP_HEALTH=http://127.0.0.1:$(sed -n 's/^health-port //p' "$E2E_TMP/${OP_LOG:-op}.out")
 }
 
 # The sum of one metric family's series (0 when absent).
@@ -335,4 +335,31 @@ scenario_operator_kube_1_20() {
     kill -TERM "$OP_PID"
     wait "$OP_PID" || fail "exit code after SIGTERM"
     stop_server "$XS_PID"
+}
+
+# Two replicas with --leader-elect: one leads and reconciles, the other
+# waits with warm caches; SIGTERM to the leader releases the Lease and the
+# other takes over at once (no wait for the lease to expire) and carries on.
+scenario_operator_two_replicas() {
+    local ns first second holder
+    ns=$(new_ns opha)
+    start_operator "$ns" --leader-elect --leader-election-namespace "$ns"
+    first=$OP_PID
+    OP_LOG=op2 start_operator "$ns" --leader-elect --leader-election-namespace "$ns"
+    second=$OP_PID
+    apply_merchants "$ns"
+    wait_for 20 k get pvc merchants-merchants-current -n "$ns" || fail "no claim"
+    grep -q '"msg":"leading' "$E2E_TMP/op.err" || fail "the first replica does not lead"
+    grep -q '"msg":"leading' "$E2E_TMP/op2.err" && fail "both replicas lead"
+    holder=$(k get lease dpm-operator -n "$ns" -o jsonpath='{.spec.holderIdentity}')
+    assert_contains "$holder" "_$first" "lease holder"
+    kill -TERM "$first"
+    wait "$first" || fail "exit code of the first replica"
+    wait_for 5 grep -q '"msg":"leading' "$E2E_TMP/op2.err" || fail "the second replica did not take over within 5 s"
+    assert_contains "$(k get lease dpm-operator -n "$ns" -o jsonpath='{.spec.holderIdentity}')" "_$second" "new holder"
+    # the new leader reconciles: the claim bound -> Ready
+    bind_claim "$ns" merchants-merchants-current
+    k wait dp/merchants -n "$ns" --for=condition=Ready --timeout=20s >/dev/null || fail "the new leader did not reconcile"
+    kill -TERM "$second"
+    wait "$second" || fail "exit code of the second replica"
 }
