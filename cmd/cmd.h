@@ -16,6 +16,7 @@ int dpm_cmd_convert(int argc, char **argv);
 int dpm_cmd_lineage(int argc, char **argv);
 int dpm_cmd_render(int argc, char **argv);
 int dpm_cmd_webhook(int argc, char **argv);
+int dpm_cmd_operator(int argc, char **argv);
 int dpm_cmd_certs(int argc, char **argv);
 
 /* Loads every file (or "-") into docs, keeping positions.  With split, the

@@ -23,6 +23,8 @@ static const struct command commands[] = {
      "the mesh's dependency graph as DOT, or SVG through Graphviz"},
     {"certs", dpm_cmd_certs,
      "a CA and serving certificate for the webhook, for development"},
+    {"operator", dpm_cmd_operator,
+     "the controller: reconciles DataProducts into their children and status"},
     {"webhook", dpm_cmd_webhook,
      "the HTTPS admission server (/validate, /validate-policy, /mutate, /metrics)"},
 };
