@@ -286,10 +286,7 @@ static int hist_cmp(const void *a, const void *b)
     return x->version < y->version ? -1 : x->version > y->version;
 }
 
-/* The same schema: the same fields in the same order with the same name,
- * type and required (other keys, e.g. pii or classification, do not make a
- * new version). */
-static bool same_schema(const json_t *a, const json_t *b)
+bool dpm_schema_same(const json_t *a, const json_t *b)
 {
     if (json_array_size(a) != json_array_size(b))
         return false;
@@ -385,7 +382,7 @@ static dpm_rc check_port(const json_t *old_obj, const struct named_port *old_por
     /* The previous schema's version: the newest recorded one when it is
      * that very schema, else the next number. */
     long long prev_version = top + 1;
-    if (nh && old_list && same_schema(hv[nh - 1].schema, old_list))
+    if (nh && old_list && dpm_schema_same(hv[nh - 1].schema, old_list))
         prev_version = hv[nh - 1].version;
 
     struct changes cs = {0};

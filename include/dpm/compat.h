@@ -62,9 +62,17 @@
 #define DPM_COMPAT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "dpm/error.h"
 #include "dpm/report.h"
+
+/* The same schema for versioning: the same fields in the same order with
+ * the same name, type and required (other keys, e.g. pii or
+ * classification, do not make a new version).  NULL or a non-array is an
+ * empty schema.  The webhook's *_TRANSITIVE history and the operator's
+ * status.schemaHistory append a version by this one rule. */
+bool dpm_schema_same(const json_t *a, const json_t *b);
 
 dpm_rc dpm_check_update(const json_t *old_obj, const json_t *new_obj,
                         struct dpm_report *report);

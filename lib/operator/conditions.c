@@ -1,5 +1,6 @@
 /* Status pieces that carry history: conditions and schemaHistory.  See
  * include/dpm/op_conditions.h. */
+#include "dpm/compat.h"
 #include "dpm/op_conditions.h"
 
 #include <stdio.h>
@@ -63,25 +64,6 @@ dpm_rc dpm_op_condition_set(json_t *conds, const json_t *old, const char *type,
 }
 
 /* ---- schemaHistory ---- */
-
-static bool same_schema(const json_t *a, const json_t *b)
-{
-    if (json_array_size(a) != json_array_size(b))
-        return false;
-    for (size_t i = 0; i < json_array_size(a); i++) {
-        const json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
-        static const char *const keys[] = {"name", "type"};
-        for (size_t k = 0; k < 2; k++) {
-            const json_t *u = json_object_get(x, keys[k]), *v = json_object_get(y, keys[k]);
-            if (!(u == v || (u && v && json_equal((json_t *)u, (json_t *)v))))
-                return false;
-        }
-        if (json_is_true(json_object_get(x, "required")) !=
-            json_is_true(json_object_get(y, "required")))
-            return false;
-    }
-    return true;
-}
 
 static bool entry_ok(const json_t *e)
 {
@@ -171,7 +153,7 @@ dpm_rc dpm_op_schema_history(const json_t *old, const json_t *spec, json_t **out
                 top = v;
             }
         }
-        if (newest != NULL && same_schema(json_object_get(newest, "schema"), schema))
+        if (newest != NULL && dpm_schema_same(json_object_get(newest, "schema"), schema))
             continue;
         if (json_array_append_new(hist, json_pack("{s:s, s:I, s:o}", "port", name, "version",
                                                   top + 1, "schema", strip(schema))) != 0)
