@@ -115,24 +115,6 @@ int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn,
     return e.status;
 }
 
-static dpm_rc push_doc(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
-{
-    struct dpm_docs *docs = ctx;
-    if (docs->n == docs->cap) {
-        size_t cap = docs->cap ? docs->cap * 2 : 8;
-        struct dpm_doc *it = realloc(docs->items, cap * sizeof(*it));
-        if (!it) {
-            dpm_doc_release(doc);
-            return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
-        }
-        docs->items = it;
-        docs->cap = cap;
-    }
-    docs->items[docs->n++] = *doc;
-    memset(doc, 0, sizeof(*doc));
-    return DPM_OK;
-}
-
 int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split,
                      struct dpm_docs *docs)
 {
@@ -142,7 +124,7 @@ int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split,
         struct dpm_error err;
         dpm_error_clear(&err);
         size_t before = docs->n;
-        if (dpm_load_file_each(files[i], &opts, push_doc, docs, NULL, &err) != DPM_OK) {
+        if (dpm_load_file_each(files[i], &opts, dpm_docs_sink, docs, NULL, &err) != DPM_OK) {
             rc = dpm_cmd_load_error(cmd, files[i], &err, NULL);
         } else if (docs->n == before) {
             fprintf(stderr, "dpm %s: %s: no documents\n", cmd, files[i]);

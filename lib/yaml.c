@@ -309,8 +309,7 @@ dpm_rc dpm_load_buffer_each(const char *data, size_t len, const char *source,
     return load_input(&in, source, &o, fn, ctx, err);
 }
 
-/* Appends the document (all of its fields) to the dpm_docs at ctx. */
-static dpm_rc push_sink(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
+dpm_rc dpm_docs_sink(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
 {
     struct dpm_docs *docs = ctx;
     if (docs->n == docs->cap) {
@@ -333,7 +332,7 @@ dpm_rc dpm_load_buffer(const char *data, size_t len, const char *source,
                        struct dpm_error *err)
 {
     struct dpm_docs tmp = DPM_DOCS_INIT;
-    dpm_rc rc = dpm_load_buffer_each(data, len, source, opts, push_sink, &tmp, err);
+    dpm_rc rc = dpm_load_buffer_each(data, len, source, opts, dpm_docs_sink, &tmp, err);
     if (!rc && docs_move(&tmp, out))
         rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     dpm_docs_free(&tmp);
@@ -431,7 +430,7 @@ dpm_rc dpm_load_file(const char *path, const struct dpm_load_opts *opts,
                      struct dpm_docs *out, struct dpm_error *err)
 {
     struct dpm_docs tmp = DPM_DOCS_INIT;
-    dpm_rc rc = dpm_load_file_each(path, opts, push_sink, &tmp, NULL, err);
+    dpm_rc rc = dpm_load_file_each(path, opts, dpm_docs_sink, &tmp, NULL, err);
     if (!rc && docs_move(&tmp, out))
         rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     dpm_docs_free(&tmp);

@@ -187,6 +187,11 @@ dpm_rc dpm_load_stream_each(FILE *f, const char *source, const struct dpm_load_o
 /* Releases a document's members and clears it; accepts NULL. */
 void dpm_doc_release(struct dpm_doc *doc);
 
+/* A sink for dpm_load_*_each(): appends the document (taking all of its
+ * fields; *doc is left empty) to the struct dpm_docs at ctx.  On ENOMEM
+ * the document is released and the list left unaltered. */
+dpm_rc dpm_docs_sink(void *ctx, struct dpm_doc *doc, struct dpm_error *err);
+
 /* Releases every document and the array; docs is left empty and reusable.
  * Accepts NULL and an already-freed list. */
 void dpm_docs_free(struct dpm_docs *docs);
