@@ -1,5 +1,6 @@
 /* Observed vs desired child: ownership, drift of dpm-owned fields, the
  * repairing merge patch.  See include/dpm/op_diff.h. */
+#include "op_private.h"
 #include "dpm/op_diff.h"
 
 #include <stdio.h>
@@ -7,11 +8,6 @@
 
 #include "dpm/op_desired.h"
 #include "dpm/units.h"
-
-static const char *str(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
 
 static const char *meta_str(const json_t *obj, const char *key)
 {

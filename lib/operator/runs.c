@@ -1,5 +1,6 @@
 /* The state of a DataProduct's transformation from its observed child and
  * runs.  See include/dpm/op_runs.h. */
+#include "op_private.h"
 #include "dpm/op_runs.h"
 
 #include <stdarg.h>
@@ -10,22 +11,6 @@
 #include "dpm/timefmt.h"
 
 #define SCHEDULED_APP_LABEL "sparkoperator.k8s.io/scheduled-app-name"
-
-static const char *str(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-static const json_t *md(const json_t *o)
-{
-    return json_object_get(o, "metadata");
-}
-
-static time_t time_of(const char *s)
-{
-    time_t t;
-    return s != NULL && dpm_time_parse(s, &t) ? t : 0;
-}
 
 static bool run_of(const json_t *o, const char *owner_kind, const char *owner)
 {

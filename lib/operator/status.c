@@ -1,5 +1,6 @@
 /* The status of a DataProduct from its observed world.  See
  * include/dpm/op_status.h. */
+#include "op_private.h"
 #include "dpm/op_status.h"
 
 #include <stdarg.h>
@@ -30,22 +31,6 @@ struct st {
     struct dpm_op_tx tx;
     dpm_rc rc;
 };
-
-static const char *str(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-static const json_t *md(const json_t *o)
-{
-    return json_object_get(o, "metadata");
-}
-
-static time_t time_of(const char *s)
-{
-    time_t t;
-    return s != NULL && dpm_time_parse(s, &t) ? t : 0;
-}
 
 static void cond(struct st *s, const char *type, bool ok, const char *reason, const char *fmt,
                  ...) __attribute__((format(printf, 5, 6)));
