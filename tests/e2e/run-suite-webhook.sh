@@ -12,38 +12,8 @@ DPM=$BUILD/dpm
 HERE=tests/e2e/webhook
 EX=examples
 W=$(mktemp -d /tmp/dpm-webhook-suite.XXXXXX)
-pids=()
-passed=0
-failed=0
-
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    # Background clients (s_client, curl loops) are this shell's children.
-    for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-fail() {
-    echo "FAIL $1"
-    shift
-    [ $# -gt 0 ] && printf '    %s\n' "$@"
-    failed=$((failed + 1))
-}
-# check NAME COMMAND...: ok when the command succeeds.
-check() {
-    local name=$1
-    shift
-    if "$@" >"$W/check.out" 2>&1; then ok "$name"; else fail "$name" "$(head -c 2000 "$W/check.out")"; fi
-}
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit $?
-}
+# shellcheck source=support/checks.sh
+. tests/e2e/support/checks.sh
 
 for tool in curl openssl; do
     if ! command -v $tool >/dev/null; then
