@@ -30,7 +30,7 @@ CFLAGS ?=
 ALL_CFLAGS := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
 LDLIBS := $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC := $(wildcard lib/*.c lib/operator/*.c)
+LIB_SRC := $(wildcard lib/*/*.c)
 DPM_SRC := $(wildcard cmd/*.c operator/*.c webhook/*.c)
 APISERVER_SRC := $(wildcard tests/apiserver/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -1,5 +1,5 @@
 /* dpm webhook --self-signed-secret NS/NAME: the serving certificate lives
- * in a Secret (lib/selfsigned.c decides and writes); this file runs it: the
+ * in a Secret (lib/admission/selfsigned.c decides and writes); this file runs it: the
  * first read before the server starts, then a thread that renews, installs
  * the new pair without a restart, and keeps the caBundles right. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests of the YAML/JSON loader and the YAML dumper (lib/yaml*.c). */
+/* Unit tests of the YAML/JSON loader and the YAML dumper (lib/format/yaml*.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
-/* Internals shared by lib/policy.c (compile, sets), lib/policy_path.c (field
- * paths) and lib/policy_eval.c (evaluation).  Not installed. */
+/* Internals shared by lib/policy/policy.c (compile, sets), lib/policy/policy_path.c (field
+ * paths) and lib/policy/policy_eval.c (evaluation).  Not installed. */
 #ifndef DPM_POLICY_PRIVATE_H
 #define DPM_POLICY_PRIVATE_H
 

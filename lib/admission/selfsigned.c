@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube_private.h"
 
 static const struct dpm_gvr gvr_secrets = {"", "v1", "secrets", true};
 static const struct dpm_gvr gvr_configs[2] = {
@@ -96,7 +95,7 @@ static char *data_get(const json_t *data, const char *key)
     const char *v = json_string_value(json_object_get(data, key));
     unsigned char *out = NULL;
     size_t len = 0;
-    if (!v || dpm_kube_base64_decode(v, strlen(v), NULL, key, &out, &len, NULL) != DPM_OK)
+    if (!v || dpm_base64_decode(v, strlen(v), 64u * 1024u, &out, &len, NULL) != DPM_OK)
         return NULL;
     if (memchr(out, 0, len)) { /* PEM is text */
         free(out);

@@ -1,6 +1,6 @@
 /* The built-in checks of a DataProduct: shared helpers, the envelope
  * (apiVersion, kind, metadata), spec's own fields, input ports and the
- * transformation.  Output ports and expectations are in lib/check_output.c.
+ * transformation.  Output ports and expectations are in lib/contract/check_output.c.
  * See include/dpm/check.h.
  *
  * Speed: one pass over the object, no regular expressions, no allocation

@@ -1,5 +1,5 @@
 /* kubeconfig loading and merging (kubectl's rules); falls back to the
- * in-cluster config (lib/kube_incluster.c).  See include/dpm/kube_config.h. */
+ * in-cluster config (lib/kube/kube_incluster.c).  See include/dpm/kube_config.h. */
 #include "dpm/kube_config.h"
 
 #include <errno.h>

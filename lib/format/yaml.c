@@ -1,6 +1,6 @@
 /* Public entry points of the YAML module: options, JSON input, files, the
- * document list.  The YAML parser is lib/yaml_parse.c, the dumper
- * lib/yaml_dump.c, positions lib/yaml_posmap.c. */
+ * document list.  The YAML parser is lib/format/yaml_parse.c, the dumper
+ * lib/format/yaml_dump.c, positions lib/format/yaml_posmap.c. */
 #include "yaml_private.h"
 
 #include "dpm/json_load.h"

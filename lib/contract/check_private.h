@@ -1,4 +1,4 @@
-/* Private to lib/model*.c and lib/check*.c: field paths built in a fixed
+/* Private to lib/contract/model*.c and lib/contract/check*.c: field paths built in a fixed
  * buffer ("spec.outputPorts[1].contract.partitioning[0]").  A path longer
  * than the buffer is truncated, never overflowed: keys come from input. */
 #ifndef DPM_CHECK_PRIVATE_H
@@ -75,7 +75,7 @@ static inline const json_t *dpm_member(const json_t *o, const char *key)
 }
 
 
-/* ---- the checks' shared state and helpers (lib/check*.c) ---- */
+/* ---- the checks' shared state and helpers (lib/contract/check*.c) ---- */
 #include <stdbool.h>
 
 #include "dpm/cron.h"
@@ -143,7 +143,7 @@ void dpm_nameset_free(struct dpm_nameset *s);
 long dpm_nameset_insert(struct dpm_nameset *s, const char *key, size_t i);
 long dpm_nameset_find(const struct dpm_nameset *s, const char *key);
 
-/* spec.outputPorts and spec.expectations (lib/check_output.c). */
+/* spec.outputPorts and spec.expectations (lib/contract/check_output.c). */
 void dpm_chk_outputs(struct dpm_chk *c, const json_t *spec);
 void dpm_chk_expectations(struct dpm_chk *c, const json_t *spec);
 

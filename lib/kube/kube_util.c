@@ -1,5 +1,5 @@
 /* Small helpers of the Kubernetes client modules: capped file reads,
- * strict base64, RFC 3339 timestamps.  See lib/kube_private.h. */
+ * strict base64, RFC 3339 timestamps.  See lib/kube/kube_private.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* The built-in checks of a DataProduct: output ports (storage, port,
- * contract, schema, partitioning) and expectations.  See lib/check.c. */
+ * contract, schema, partitioning) and expectations.  See lib/contract/check.c. */
 #include <ctype.h>
 #include <string.h>
 

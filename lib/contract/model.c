@@ -1,5 +1,5 @@
 /* Typed model of a DataProduct: enum tables and decoding.  The defaults are
- * in lib/model_defaults.c.  See include/dpm/model.h. */
+ * in lib/contract/model_defaults.c.  See include/dpm/model.h. */
 #include "dpm/model.h"
 
 #include <stdio.h>

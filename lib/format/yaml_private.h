@@ -1,4 +1,4 @@
-/* Internals of the YAML module (lib/yaml*.c), not part of the public API.
+/* Internals of the YAML module (lib/format/yaml*.c), not part of the public API.
  *
  *   yaml_scalar.c  typing of plain scalars and keys as kubectl reads them
  *                  (shared by the loader and the dumper: when to quote),
