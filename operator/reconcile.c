@@ -6,6 +6,7 @@
  * Failure: any write that fails ends the reconcile with its error (the
  * worker requeues the key with backoff); what was written before stays,
  * and the next pass starts from the world as it then is. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,13 +52,17 @@ static void count_write(struct op_ctrl *c, const char *verb, const char *kind)
     dpm_metric_add(c->m.writes, v, 1);
 }
 
+__attribute__((format(printf, 5, 6)))
 static void event(struct op_ctrl *c, const json_t *dp, const char *type, const char *reason,
-                  const char *fmt, const char *a, const char *b)
+                  const char *fmt, ...)
 {
+    va_list ap;
     struct dpm_error err;
     char msg[768];
     dpm_error_clear(&err);
-    snprintf(msg, sizeof msg, fmt, a, b);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     /* A lost event is logged, never a reason to fail the reconcile. */
     if (dpm_record_event(c->rec, dp, type, reason, &err, "%s", msg) != DPM_OK &&
         err.code != DPM_ETHROTTLED)

@@ -80,6 +80,10 @@ size_t dpm_report_count(const struct dpm_report *r, enum dpm_severity sev);
  * dpm_report_count() plus dropped[sev]. */
 size_t dpm_report_total(const struct dpm_report *r, enum dpm_severity sev);
 
+/* True when the report rejects the object: it holds a violation, counting
+ * those dropped past the cap. */
+bool dpm_report_rejects(const struct dpm_report *r);
+
 /* "<source>: <path>: <message>" (parts that are empty are omitted).
  * Returns what snprintf returns. */
 int dpm_finding_format(const struct dpm_finding *f, char *buf, size_t n);

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -14,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static dpm_rc ossl_fail(struct dpm_error *err, const char *what)
 {
@@ -206,34 +204,4 @@ long long dpm_pki_not_after(X509 *cert)
     if (!cert || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
         return 0;
     return (long long)timegm(&tm);
-}
-
-dpm_rc dpm_write_file_atomic(const char *path, const char *data, size_t len, int mode,
-                             struct dpm_error *err)
-{
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
-        return dpm_error_set(err, DPM_EINVAL, NULL, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return dpm_error_set(err, DPM_EIO, NULL, "%s: %s", tmp, strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return dpm_error_set(err, DPM_EIO, NULL, "%s: %s", tmp, strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return dpm_error_set(err, DPM_EIO, NULL, "%s: %s", path, strerror(e));
-    }
-    return DPM_OK;
 }

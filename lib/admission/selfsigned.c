@@ -262,6 +262,8 @@ static dpm_rc set_data(json_t *obj, const struct material *m, struct dpm_error *
     const char *keys[] = {"ca.crt", "ca.key", "tls.crt", "tls.key"};
     const char *vals[] = {m->ca_pem, m->ca_key_pem, m->cert_pem, m->key_pem};
     for (int i = 0; i < 4; i++) {
+        if (vals[i] == NULL) /* a pair is written whole or not at all */
+            return dpm_error_set(err, DPM_EINTERNAL, keys[i], "no %s to write", keys[i]);
         char *b = dpm_base64_encode(vals[i], strlen(vals[i]));
         if (!b || json_object_set_new(data, keys[i], json_string(b)) != 0) {
             free(b);

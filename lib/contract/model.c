@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check_private.h"
+#include "fieldpath_private.h"
 #include "dpm/units.h"
 
 /* ---- enums ---- */

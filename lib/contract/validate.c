@@ -109,8 +109,3 @@ void dpm_validate_prune_nulls(json_t *obj)
             dpm_validate_prune_nulls(v);
     }
 }
-
-int dpm_report_rejects(const struct dpm_report *report)
-{
-    return dpm_report_total(report, DPM_SEV_VIOLATION) > 0; /* dropped ones too */
-}

@@ -199,7 +199,7 @@ static bool read_string(struct parser *ps, const char **out, size_t *len)
     }
     /* Escapes: decode into tmp (never longer than the rest of the input). */
     size_t need = (size_t)(e - s) + 1;
-    if (ps->tmp_cap < need) {
+    if (ps->tmp == NULL || ps->tmp_cap < need) {
         free(ps->tmp);
         ps->tmp = malloc(need);
         ps->tmp_cap = ps->tmp ? need : 0;

@@ -62,6 +62,8 @@ static void curl_init(void)
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
 {
+    (void)h;
+    (void)a;
     struct dpm_kube *k = ud;
     if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
         pthread_mutex_lock(&k->share_mu[d]);
@@ -69,6 +71,7 @@ static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *ud)
 
 static void share_unlock(CURL *h, curl_lock_data d, void *ud)
 {
+    (void)h;
     struct dpm_kube *k = ud;
     if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
         pthread_mutex_unlock(&k->share_mu[d]);
@@ -91,17 +94,16 @@ bool dpm_kube_cancelled(const struct dpm_kube_cancel *c)
     return c && atomic_load((atomic_bool *)&c->cancelled);
 }
 
-/* Sleeps ns, waking every CANCEL_POLL_MS to notice a cancellation. */
-static bool sleep_cancellable(uint64_t ns, const struct dpm_kube_cancel *c)
+dpm_rc dpm_kube_sleep(uint64_t ns, const struct dpm_kube_cancel *c)
 {
     while (ns > 0) {
         if (dpm_kube_cancelled(c))
-            return false;
+            return DPM_ECANCELED;
         uint64_t step = ns > CANCEL_POLL_MS * DPM_NS_PER_MS ? CANCEL_POLL_MS * DPM_NS_PER_MS : ns;
         dpm_sleep_ns(step);
         ns -= step;
     }
-    return !dpm_kube_cancelled(c);
+    return dpm_kube_cancelled(c) ? DPM_ECANCELED : DPM_OK;
 }
 
 /* ---- construction --------------------------------------------------------- */
@@ -609,7 +611,7 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
     for (;;) {
         /* client-side rate limit: reserve a token, then wait for it */
         uint64_t wait = dpm_token_bucket_reserve(k->tb);
-        if (!sleep_cancellable(wait, req->cancel)) {
+        if (dpm_kube_sleep(wait, req->cancel) != DPM_OK) {
             rc = dpm_error_set(err, DPM_ECANCELED, NULL, "request cancelled");
             goto out;
         }
@@ -666,7 +668,7 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
             if (retry) {
                 attempt++;
                 STAT_ADD(k, retries, 1);
-                if (!sleep_cancellable(dpm_backoff_next(&bo), req->cancel)) {
+                if (dpm_kube_sleep(dpm_backoff_next(&bo), req->cancel) != DPM_OK) {
                     rc = dpm_error_set(err, DPM_ECANCELED, NULL, "request cancelled");
                     goto out;
                 }
@@ -701,7 +703,7 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
             STAT_ADD(k, retries, 1);
             long ms = x.retry_after_ms > k->max_retry_after_ms ? k->max_retry_after_ms
                                                                : x.retry_after_ms;
-            if (!sleep_cancellable((uint64_t)ms * DPM_NS_PER_MS, req->cancel)) {
+            if (dpm_kube_sleep((uint64_t)ms * DPM_NS_PER_MS, req->cancel) != DPM_OK) {
                 rc = dpm_error_set(err, DPM_ECANCELED, NULL, "request cancelled");
                 goto out;
             }

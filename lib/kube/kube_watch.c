@@ -352,20 +352,6 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-/* Sleeps ns, waking early (DPM_ECANCELED) when cancelled. */
-static dpm_rc sleep_cancellable(uint64_t ns, struct dpm_kube_cancel *c)
-{
-    const uint64_t slice = 50 * 1000000ULL;
-    while (ns) {
-        if (c && dpm_kube_cancelled(c))
-            return DPM_ECANCELED;
-        uint64_t d = ns < slice ? ns : slice;
-        dpm_sleep_ns(d);
-        ns -= d;
-    }
-    return c && dpm_kube_cancelled(c) ? DPM_ECANCELED : DPM_OK;
-}
-
 static dpm_rc watch_path(struct dpm_buf *p, const struct dpm_watch_opts *o,
                          const char *rv, long timeout_s,
                          struct dpm_error *err)
@@ -545,7 +531,7 @@ dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
             *(err ? err : &e) = e;
             goto out;
         }
-        if (sleep_cancellable(dpm_backoff_next(&bo), o->cancel) != DPM_OK) {
+        if (dpm_kube_sleep(dpm_backoff_next(&bo), o->cancel) != DPM_OK) {
             rc = dpm_error_set(err, DPM_ECANCELED, "watch", "watch cancelled");
             goto out;
         }

@@ -397,6 +397,7 @@ size_t dpm_store_len(struct dpm_store *s)
 
 json_t *dpm_transform_default(json_t *obj, void *ctx)
 {
+    (void)ctx;
     json_t *md = json_object_get(obj, "metadata");
     json_object_del(md, "managedFields");
     json_t *ann = json_object_get(md, "annotations");

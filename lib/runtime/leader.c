@@ -31,7 +31,8 @@ struct dpm_leader {
     char last_leader[128];
 };
 
-void dpm_format_micro_time(char *buf, size_t n)
+/* Now as metav1.MicroTime, the Lease's acquire and renew times. */
+static void now_micro(char *buf, size_t n)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -100,7 +101,7 @@ static void report(struct dpm_leader *l, const struct dpm_error *e)
 static dpm_rc try_acquire_or_renew(struct dpm_leader *l, struct dpm_error *err)
 {
     char now[40];
-    dpm_format_micro_time(now, sizeof now);
+    now_micro(now, sizeof now);
     long dur_s = (long)(l->lease_ns / DPM_NS_PER_SEC);
     json_t *lease = NULL, *out = NULL;
     dpm_rc rc = dpm_kube_get(l->k, &LEASES, l->ns, l->name, &lease, err);
@@ -187,7 +188,7 @@ static void release(struct dpm_leader *l)
     const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
     if (holder && strcmp(holder, l->identity) == 0) {
         char now[40];
-        dpm_format_micro_time(now, sizeof now);
+        now_micro(now, sizeof now);
         json_object_set_new(spec, "holderIdentity", json_string(""));
         json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
         json_object_set_new(spec, "renewTime", json_string(now));

@@ -176,3 +176,8 @@ int dpm_finding_format(const struct dpm_finding *f, char *buf, size_t n)
     return snprintf(buf, n, "%s%s%s%s%s", f->source, sep1, f->path, sep2,
                     f->message);
 }
+
+bool dpm_report_rejects(const struct dpm_report *r)
+{
+    return dpm_report_total(r, DPM_SEV_VIOLATION) > 0;
+}
