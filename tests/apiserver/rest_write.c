@@ -167,6 +167,10 @@ static void type_defaults(const struct as_rtype *t, json_t *obj, bool create)
     } else if (create && (strcmp(t->resource, "pods") == 0 ||
                           strcmp(t->resource, "persistentvolumeclaims") == 0)) {
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
+    } else if (create && strcmp(t->resource, "persistentvolumes") == 0) {
+        /* no PV controller here: a volume stays Pending (kube's moves it
+         * to Available or Bound) */
+        json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
     } else if (strcmp(t->resource, "services") == 0) {
         json_t *spec = json_object_get(obj, "spec");
         if (json_is_object(spec)) {

@@ -5,8 +5,8 @@
 # kube-controller-manager's job controller would), a Retain claim outliving
 # its DataProduct, zero writes for a product in sync, /metrics /healthz
 # /readyz, and SIGTERM within 5 s.  Every operator watches only its
-# scenario's namespace; there are no nodes and no storage provisioner, so the
-# claim is bound by writing its status, as the PV controller would.
+# scenario's namespace; there are no nodes and no storage provisioner, so a
+# claim is bound through a PersistentVolume made for it (bind_claim).
 
 # Starts dpm operator for namespace $1 in the background; sets OP_PID and
 # OP_METRICS (http://127.0.0.1:PORT); logs in $E2E_TMP/${OP_LOG:-op}.{out,err}.
@@ -31,30 +31,88 @@ metric_sum() {
     curl -s --max-time 5 "$OP_METRICS/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'
 }
 
-# The example product "merchants" into namespace $1.
+# The example product "merchants" into namespace $1 (its claim of storage
+# class $2 when given).
 apply_merchants() {
-    sed -e "s/^  namespace: .*/  namespace: $1/" "$E2E_ROOT/examples/dataproducts/merchants.yaml" > "$E2E_TMP/merchants.yaml"
+    local sc=""
+    [ -n "${2:-}" ] && sc=", storageClassName: $2"
+    sed -e "s/^  namespace: .*/  namespace: $1/" -e "s/storage: {size: 5Gi}/storage: {size: 5Gi$sc}/" \
+        "$E2E_ROOT/examples/dataproducts/merchants.yaml" > "$E2E_TMP/merchants.yaml"
     k apply -f "$E2E_TMP/merchants.yaml" >/dev/null || fail "apply merchants"
 }
 
+# A StorageClass that allows expansion (kube refuses to grow a claim of a
+# class without allowVolumeExpansion, or of no class): no provisioner, and
+# binding waits for a consumer, so the PV controller leaves its claims alone
+# until a volume names them.  Prints its name.
+expandable_class() { # ns
+    local sc="e2e-expand-$1"
+    k create -f - >/dev/null <<EOF || fail "cannot create StorageClass $sc"
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: $sc}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+allowVolumeExpansion: true
+EOF
+    cluster_object "storageclass/$sc"
+    echo "$sc"
+}
+
+claim_phase() { k get pvc "$2" -n "$1" -o jsonpath='{.status.phase}'; }
+
+# Binds claim $2 of namespace $1 as a cluster does: a PersistentVolume of
+# its size, access mode and class, pre-bound to it by claimRef.  A real PV
+# controller then binds the pair (a claim whose status alone says Bound,
+# without a volume, it resets to Pending); the in-tree server has no PV
+# controller, so there both sides are written as that controller writes them.
 bind_claim() { # ns claim
-    k patch pvc "$2" -n "$1" --subresource=status --type=merge -p '{"status":{"phase":"Bound"}}' >/dev/null ||
-        fail "cannot bind $2"
+    local ns=$1 claim=$2 size sc pv
+    size=$(k get pvc "$claim" -n "$ns" -o jsonpath='{.spec.resources.requests.storage}') || fail "no claim $claim"
+    sc=$(k get pvc "$claim" -n "$ns" -o jsonpath='{.spec.storageClassName}')
+    pv="e2e-$ns-$claim"
+    k create -f - >/dev/null <<EOF || fail "cannot create the volume of $claim"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: $pv}
+spec:
+  capacity: {storage: $size}
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: "$sc"
+  hostPath: {path: /tmp/$pv}
+  claimRef: {namespace: $ns, name: $claim}
+EOF
+    cluster_object "persistentvolume/$pv"
+    if [ "${E2E_INTREE:-0}" = 1 ]; then
+        k patch pv "$pv" --subresource=status --type=merge -p '{"status":{"phase":"Bound"}}' >/dev/null &&
+            k patch pvc "$claim" -n "$ns" --type=merge -p \
+                "{\"metadata\":{\"annotations\":{\"pv.kubernetes.io/bind-completed\":\"yes\"}},\"spec\":{\"volumeName\":\"$pv\"}}" >/dev/null &&
+            k patch pvc "$claim" -n "$ns" --subresource=status --type=merge -p \
+                "{\"status\":{\"phase\":\"Bound\",\"accessModes\":[\"ReadWriteMany\"],\"capacity\":{\"storage\":\"$size\"}}}" >/dev/null ||
+            fail "cannot bind $claim"
+    else
+        # a change of the claim has the PV controller look at it now rather
+        # than at its next resync (15 s)
+        k annotate pvc "$claim" -n "$ns" e2e/bind="$pv" --overwrite >/dev/null
+        wait_for 30 test "$(claim_phase "$ns" "$claim")" = Bound ||
+            fail "the PV controller did not bind $claim to $pv: $(k get pvc "$claim" -n "$ns" -o jsonpath='{.status}')"
+    fi
 }
 
 phase_is() { [ "$(k get dp "$2" -n "$1" -o jsonpath='{.status.phase}')" = "$3" ]; }
 
 scenario_operator_lifecycle() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
-    local ns out before after n0
+    local ns out before after n0 sc
     ns=$(new_ns operator)
+    sc=$(expandable_class "$ns")
     start_operator "$ns"
     out=$(curl -s --max-time 5 "$OP_HEALTH/healthz")
     assert_eq "$out" "ok" "/healthz"
     wait_for 15 curl -sf --max-time 5 "$OP_HEALTH/readyz" || fail "/readyz never 200: $(curl -s "$OP_HEALTH/readyz")"
 
     # apply -> every child, then the Ready path once the claim is bound
-    apply_merchants "$ns"
+    apply_merchants "$ns" "$sc"
     wait_for 20 k get pvc merchants-merchants-current -n "$ns" || fail "no claim: $(tail -3 "$E2E_TMP/op.err")"
     for c in cronjob/merchants-transform configmap/merchants-contract serviceaccount/merchants-transform \
         role/merchants-transform rolebinding/merchants-transform; do
@@ -189,7 +247,6 @@ scenario_operator_foreign_and_leader() {
 # (the server enforces RBAC): the whole Ready path, a repair, a run-level
 # pruning and events, with no request forbidden.
 scenario_operator_rbac() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
     local ns tok
     ns=$(new_ns oprbac)
     k apply -f "$E2E_ROOT/operator/clusterrole.yaml" >/dev/null || fail "apply the ClusterRole"
@@ -224,7 +281,6 @@ scenario_operator_rbac() {
 # dependant waits in Pending (InputNotFound, then InputNotReady) and turns
 # Ready by itself when its input does.
 scenario_operator_dependency() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
     local ns
     ns=$(new_ns opdep)
     start_operator "$ns"
@@ -273,14 +329,8 @@ EOY
 # schedule's name, as the Spark operator creates it) COMPLETED makes the
 # product fresh, FAILED degrades it.
 scenario_operator_spark_operator() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
-    local ns crd out now
-    for crd in "$E2E_ROOT"/../shared/thirdparty/spark-operator/sparkoperator.k8s.io_*.yaml; do
-        [ -f "$crd" ] || skip "no Spark operator CRDs in ../shared/thirdparty/spark-operator/"
-        out=$(k create -f "$crd" 2>&1) || assert_contains "$out" "AlreadyExists" "create CRD"
-    done
-    k wait --for condition=established --timeout=30s crd/sparkapplications.sparkoperator.k8s.io \
-        crd/scheduledsparkapplications.sparkoperator.k8s.io >/dev/null || fail "CRDs not established"
+    local ns now
+    install_spark_crds
     ns=$(new_ns opspark)
     OP_SPARK="--spark-operator always" start_operator "$ns"
     grep -q '"sparkOperator":true' "$E2E_TMP/op.err" || fail "flavour not detected: $(head -2 "$E2E_TMP/op.err")"
@@ -345,7 +395,6 @@ scenario_operator_kube_1_20() {
 # waits with warm caches; SIGTERM to the leader releases the Lease and the
 # other takes over at once (no wait for the lease to expire) and carries on.
 scenario_operator_two_replicas() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
     local ns first second holder
     ns=$(new_ns opha)
     start_operator "$ns" --leader-elect --leader-election-namespace "$ns"
