@@ -130,6 +130,15 @@ wait_for() {
     return 1
 }
 
+# Waits up to $1 seconds for a command's output to be $2 (the command runs
+# again at each try; `wait_for T test "$(CMD)" = X` would run it once).
+wait_out() {
+    local t=$1 want=$2
+    shift 2
+    wait_for "$t" output_is "$want" "$@"
+}
+output_is() { local want=$1; shift; [ "$("$@" 2>/dev/null)" = "$want" ]; }
+
 # Direct HTTPS to the in-tree server with a bearer token (or none).
 direct() {
     local tok=$1 m=$2 p=$3
