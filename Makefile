@@ -144,7 +144,7 @@ demo: deps
 	examples/demo.sh $(BUILD)
 
 demo-down:
-	examples/demo.sh --down
+	examples/demo.sh --down $(BUILD)
 
 # mmdebstrap + umoci (apt); the base root filesystem is cached in
 # ~/.cache/dpm/image (about 40 s cold, 3 s warm). docs/operations.md.
