@@ -5,6 +5,7 @@
 #   make bench      benchmarks in bench/
 #   make demo       installs missing packages, builds, runs the demo
 #   make demo-down  stops what an interrupted demo left running
+#   make docs-cli   rewrites docs/cli.md from dpm's --help (tests/docs checks it)
 #   make image      the container image as an OCI layout (BUILD/image/oci,
 #                   dpm:VERSION), without a container daemon
 #   make real-k8s   builds kube-apiserver + kube-controller-manager 1.20 from
@@ -50,7 +51,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all unit test test-fast fuzz fuzz-build bench demo demo-down image clean deps real-k8s e2e-real
+.PHONY: all unit test test-fast fuzz fuzz-build bench demo demo-down image docs-cli clean deps real-k8s e2e-real
 # Keep the objects of pattern chains (unit tests, benches): no rebuild each run.
 .SECONDARY:
 all: $(BUILD)/dpm $(BUILD)/dpm-test-apiserver
@@ -150,6 +151,9 @@ demo-down:
 # ~/.cache/dpm/image (about 40 s cold, 3 s warm). docs/operations.md.
 image: all
 	image/build.sh $(BUILD)
+
+docs-cli: $(BUILD)/dpm
+	tests/docs/gen-cli.sh $(BUILD)/dpm > docs/cli.md
 
 # A real Kubernetes 1.20 control plane (docs/real-cluster.md): the build is
 # cached outside the checkout and takes 10-20 minutes cold on two cores.

@@ -32,6 +32,7 @@ import argparse
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 
@@ -146,7 +147,8 @@ def script_for(cmds, outdir, tag):
     for n, (cmd, _) in enumerate(cmds):
         if SERVER.search(cmd.split("|")[0]) and "--help" not in cmd:
             log = os.path.join(outdir, "%s-server%d.log" % (tag, n))
-            s.append("%s >%s 2>&1 &" % (cmd, shlex.quote(log)))
+            # A newline ends a trailing comment; exec gives $! the server's pid.
+            s.append("{ exec %s\n} >%s 2>&1 &" % (cmd, shlex.quote(log)))
             s.append("_srv%d=$!" % n)
             s.append("for _ in $(seq 300); do grep -q '^ready' %s && break; "
                      "kill -0 $_srv%d 2>/dev/null || break; sleep 0.1; done" % (shlex.quote(log), n))
@@ -219,14 +221,25 @@ def main():
             script += script_for(cmds, a.out, "%s-%d" % (tag, line))
             script += ("declare -px | grep -Ev '^declare -[a-zA-Z-]+ (PWD|OLDPWD|SHLVL|_)=' > %s.new\n"
                        "echo \"cd $(printf %%q \"$PWD\")\" >> %s.new\n") % (shlex.quote(env), shlex.quote(env))
+            # Its own session: on a timeout the whole group goes, servers included.
+            p = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
             try:
-                r = subprocess.run(["bash", "-c", script], stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, timeout=300,
-                                   stdin=subprocess.DEVNULL)
-                text = r.stdout
-            except subprocess.TimeoutExpired as e:
-                report(False, where, "timed out after 300 s", str(e.stdout or ""))
+                text, _ = p.communicate(timeout=300)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                text, _ = p.communicate()
+                report(False, where, "timed out after 300 s", text or "")
                 continue
+            try:  # a server its block did not stop
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+            class R:
+                stdout = text
+            r = R()
             if os.path.exists(env + ".new"):
                 os.replace(env + ".new", env)
             # Split the transcript at the markers.

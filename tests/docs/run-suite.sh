@@ -84,6 +84,7 @@ done
 k wait --for=condition=Established crd --all --timeout=30s >>"$W/setup.log" 2>&1
 "$BUILD/dpm" certs --service dpm-webhook --namespace dpm-system --out "$W/certs" --ip 127.0.0.1 >/dev/null 2>&1
 start webhook "$BUILD/dpm" webhook --cert-dir "$W/certs" --listen 127.0.0.1:0 --kubeconfig "$KUBECONFIG"
+wh_url=$url
 ca=$(base64 -w0 "$W/certs/ca.crt")
 for kind in Validating Mutating; do
     ep=validate; [ $kind = Mutating ] && ep=mutate
@@ -104,7 +105,7 @@ webhooks:
 YAML
 done | k apply -f - >>"$W/setup.log" 2>&1 || { fail "setup: webhook configurations" "$(cat "$W/setup.log")"; finish; }
 start operator "$BUILD/dpm" operator --kubeconfig "$KUBECONFIG" --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0
-export DPM_DOCS_METRICS=127.0.0.1:$(sed -n 's/^metrics-port //p' "$W/operator.out")
+op_metrics=http://127.0.0.1:$(sed -n 's/^metrics-port //p' "$W/operator.out")/metrics
 for ns in fintech-core merchant-core risk-analytics crm; do k create namespace $ns >/dev/null 2>&1; done
 export PATH=$BUILD_ABS:$PATH
 
@@ -115,4 +116,19 @@ while read -r line; do
     case $line in "ok "*) ok "${line#ok }" ;; "FAIL "*) failed=$((failed + 1)) ;; esac
 done <"$W/check.out"
 grep -q '^# [0-9]* blocks run' "$W/check.out" || fail "check_docs.py ran to the end (exit $rc)"
+
+# 5. The metrics of docs/operations.md are the ones the daemons export, both ways.
+{ curl -s --cacert "$W/certs/ca.crt" "$wh_url/metrics"; curl -s "$op_metrics"; } |
+    sed -n 's/^# TYPE \(dpm_[a-z0-9_]*\) .*/\1/p' | sort -u >"$W/exported"
+grep -o '`dpm_[a-z0-9_]\+' docs/operations.md | tr -d '`' | sort -u >"$W/documented"
+if [ "$(wc -l <"$W/exported")" -lt 10 ]; then
+    fail "the daemons' metrics scraped" "$(cat "$W/exported")"
+else
+    undocumented=$(comm -23 "$W/exported" "$W/documented" | tr '\n' ' ')
+    gone=$(comm -13 "$W/exported" "$W/documented" | tr '\n' ' ')
+    check "every exported metric ($(wc -l <"$W/exported")) is in docs/operations.md" test -z "$undocumented"
+    [ -n "$undocumented" ] && echo "    undocumented: $undocumented"
+    check "every metric docs/operations.md names is exported" test -z "$gone"
+    [ -n "$gone" ] && echo "    not exported: $gone"
+fi
 finish
