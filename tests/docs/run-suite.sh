@@ -104,10 +104,22 @@ webhooks:
 ---
 YAML
 done | k apply -f - >>"$W/setup.log" 2>&1 || { fail "setup: webhook configurations" "$(cat "$W/setup.log")"; finish; }
-start operator "$BUILD/dpm" operator --kubeconfig "$KUBECONFIG" --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0
+# CronJob flavour (the Spark CRDs above serve the README's render dry-run only).
+start operator "$BUILD/dpm" operator --kubeconfig "$KUBECONFIG" --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 \
+    --spark-operator never
 op_metrics=http://127.0.0.1:$(sed -n 's/^metrics-port //p' "$W/operator.out")/metrics
 for ns in fintech-core merchant-core risk-analytics crm; do k create namespace $ns >/dev/null 2>&1; done
 export PATH=$BUILD_ABS:$PATH
+
+# The checker itself can fail: each block of its fixture gets the verdict
+# its heading names (ok, or FAIL: unmarked, no reason, other output, exit
+# status, an unknown dpm option, a server never ready).
+mkdir -p "$W/fixture-out"
+want=$(sed -n 's/^## \(ok\|FAIL\):.*/\1/p' tests/docs/fixture/checker.md | tr '\n' ' ')
+got=$(python3 tests/docs/check_docs.py --workdir "$work" --out "$W/fixture-out" --dpm "$BUILD_ABS/dpm" \
+      tests/docs/fixture/checker.md 2>&1 | sed -n 's/^\(ok\|FAIL\) .*/\1/p' | tr '\n' ' ')
+check "the checker's verdicts on its fixture: $want" test "$got" = "$want"
+[ "$got" = "$want" ] || echo "    got: $got"
 
 python3 tests/docs/check_docs.py --workdir "$work" --out "$W/out" --dpm "$BUILD_ABS/dpm" "${docs[@]}" >"$W/check.out" 2>&1
 rc=$?
