@@ -148,7 +148,7 @@ demo-down:
 	examples/demo.sh --down $(BUILD)
 
 # mmdebstrap + umoci (apt); the base root filesystem is cached in
-# ~/.cache/dpm/image (about 40 s cold, 3 s warm). docs/operations.md.
+# ~/.cache/dpm/image (40-95 s cold, 3-10 s warm). docs/operations.md.
 image: all
 	image/build.sh $(BUILD)
 
