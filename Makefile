@@ -4,6 +4,10 @@
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
 #   make bench      benchmarks in bench/
 #   make demo       installs missing packages, builds, runs the demo
+#   make demo-down  stops what an interrupted demo left running
+#   make docs-cli   rewrites docs/cli.md from dpm's --help (tests/docs checks it)
+#   make image      the container image as an OCI layout (BUILD/image/oci,
+#                   dpm:VERSION), without a container daemon
 #   make real-k8s   builds kube-apiserver + kube-controller-manager 1.20 from
 #                   Debian's source, once (cached in ~/.cache/dpm/real-k8s)
 #   make e2e-real   the e2e suites against that real control plane
@@ -54,7 +58,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 TOOL_BIN := $(patsubst tests/e2e/webhook/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all unit test test-fast fuzz fuzz-build bench demo clean deps real-k8s e2e-real format
+.PHONY: all unit test test-fast fuzz fuzz-build bench demo demo-down image docs-cli clean deps real-k8s e2e-real format
 # Keep the objects of pattern chains (unit tests, benches): no rebuild each run.
 .SECONDARY:
 all: $(BUILD)/dpm $(BUILD)/dpm-test-apiserver
@@ -152,6 +156,17 @@ deps:
 demo: deps
 	$(MAKE) --no-print-directory all
 	examples/demo.sh $(BUILD)
+
+demo-down:
+	examples/demo.sh --down $(BUILD)
+
+# mmdebstrap + umoci (apt); the base root filesystem is cached in
+# ~/.cache/dpm/image (40-95 s cold, 3-10 s warm). docs/operations.md.
+image: all
+	image/build.sh $(BUILD)
+
+docs-cli: $(BUILD)/dpm
+	tests/docs/gen-cli.sh $(BUILD)/dpm > docs/cli.md
 
 # A real Kubernetes 1.20 control plane (docs/real-cluster.md): the build is
 # cached outside the checkout and takes 10-20 minutes cold on two cores.

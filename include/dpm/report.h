@@ -68,7 +68,7 @@ dpm_rc dpm_report_add(struct dpm_report *r, enum dpm_severity sev,
                       ...) __attribute__((format(printf, 5, 6)));
 dpm_rc dpm_report_vadd(struct dpm_report *r, enum dpm_severity sev,
                        const char *source, const char *path, const char *fmt,
-                       va_list ap);
+                       va_list ap) __attribute__((format(printf, 5, 0)));
 
 /* Moves every finding of src to the end of dst; src is left empty. */
 dpm_rc dpm_report_move(struct dpm_report *dst, struct dpm_report *src);
