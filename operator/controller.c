@@ -186,9 +186,11 @@ static void *worker(void *arg)
     while (!op_synced(c) && !atomic_load(&c->stopping))
         usleep(100 * 1000);
     for (;;) {
-        char *key = dpm_workqueue_get(c->q);
+        uint64_t waited = 0;
+        char *key = dpm_workqueue_get_waited(c->q, &waited);
         if (!key)
             break;
+        dpm_metric_observe(c->m.queue_duration, NULL, (double)waited / 1e9);
         if (atomic_load(&c->stopping)) { /* queued, not started: dropped */
             dpm_workqueue_done(c->q, key);
             free(key);
@@ -303,37 +305,6 @@ static void set_kind(struct op_ctrl *c, enum op_kind i, const char *av, const ch
     c->kinds[i] = (struct op_child_kind){av, kind, {group, version, resource, true}, NULL};
 }
 
-static int metrics_init(struct op_metrics *m, struct dpm_error *err)
-{
-    static const char *const result[] = {"result", NULL};
-    static const char *const wr[] = {"verb", "kind", NULL};
-    static const char *const phase[] = {"phase", NULL};
-    m->reg = dpm_metrics_new();
-    if (!m->reg)
-        return -1;
-    m->reconciles = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_reconciles_total",
-                                    "Reconciles by result (success, error).", result, NULL, 0, err);
-    m->duration = dpm_metrics_add(m->reg, DPM_HISTOGRAM, "dpm_operator_reconcile_duration_seconds",
-                                  "Time of one reconcile.", NULL, NULL, 0, err);
-    m->depth = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_workqueue_depth",
-                               "Keys queued and ready (delayed ones not counted).", NULL, NULL, 0, err);
-    m->adds = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_workqueue_adds_total",
-                              "Keys added to the workqueue.", NULL, NULL, 0, err);
-    m->retries = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_workqueue_retries_total",
-                                 "Keys requeued with backoff after a failed reconcile.", NULL, NULL, 0, err);
-    m->writes = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_api_writes_total",
-                                "Writes to the API server by verb and kind.", wr, NULL, 0, err);
-    m->phases = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_dataproducts",
-                                "DataProducts by status.phase (\"\" before the first status).", phase, NULL, 0,
-                                err);
-    m->leader = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_leader",
-                                "1 while this replica reconciles (holds the lease).", NULL, NULL, 0, err);
-    return m->reconciles && m->duration && m->depth && m->adds && m->retries && m->writes && m->phases &&
-                   m->leader
-               ? 0
-               : -1;
-}
-
 static struct dpm_informer *informer(struct op_ctrl *c, const struct dpm_gvr *r, const char *selector,
                                      struct dpm_informer_handlers h, struct dpm_error *err)
 {
@@ -391,6 +362,10 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Every request is counted: the observer is set before any thread
+     * that may use k exists (the recorder's included). */
+    if (dpm_op_metrics_init(&c->m, &err) == DPM_OK)
+        dpm_kube_set_observer(k, dpm_op_metrics_observe_request, &c->m);
     dependants = json_object();
     c->workers = calloc((size_t)cfg->workers, sizeof *c->workers);
     c->disc = dpm_kube_discovery_new(k, -1);
@@ -401,7 +376,7 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
     snprintf(identity, sizeof identity, "%s_%ld", host, (long)getpid());
     ro.instance = identity;
     c->rec = dpm_recorder_new(k, &ro, &err);
-    if (!dependants || !c->written || !c->workers || !c->disc || !c->q || !c->rec || metrics_init(&c->m, &err) != 0) {
+    if (!dependants || !c->written || !c->workers || !c->disc || !c->q || !c->rec || !c->m.reg) {
         if (!err.code)
             dpm_error_set(&err, DPM_ENOMEM, NULL, "out of memory");
         rc = fail("start", &err);
@@ -530,7 +505,8 @@ out:
     dpm_workqueue_free(c->q);
     dpm_kube_discovery_free(c->disc);
     dpm_policy_set_free(c->policy_set);
-    dpm_metrics_free(c->m.reg);
+    dpm_kube_set_observer(k, NULL, NULL); /* k outlives the registry */
+    dpm_op_metrics_free(&c->m);
     json_decref(dependants);
     dependants = NULL;
     free(c->workers);

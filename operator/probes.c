@@ -62,6 +62,7 @@ static void respond(int fd, int status, const char *ctype, const char *body, siz
 static void refresh(struct op_ctrl *c)
 {
     dpm_metric_set(c->m.depth, NULL, (double)dpm_workqueue_len(c->q));
+    dpm_metric_set(c->m.delayed, NULL, (double)dpm_workqueue_delayed_len(c->q));
     if (!c->dps)
         return;
     static const char *const phases[] = {"", "Pending", "Provisioning", "Ready", "Degraded", "Failed",
