@@ -87,6 +87,13 @@ static void stop_children(void)
         kill(g_server, SIGTERM);
         waitpid(g_server, NULL, 0);
     }
+    /* the server's state and the operators' logs, unless asked to keep them */
+    if (g_dir[0] && !getenv("OPERATOR_BENCH_KEEP")) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "operator bench: cannot remove %s\n", g_dir);
+    }
 }
 
 /* Forks and execs argv with stdout into a pipe (returned in *out_fd) and
@@ -107,7 +114,7 @@ static pid_t spawn(char *const argv[], int *out_fd, const char *errfile)
         close(p[1]);
         if (errfile && !freopen(errfile, "w", stderr))
             _exit(125);
-        execv(argv[0], argv);
+        execvp(argv[0], argv);
         _exit(127);
     }
     close(p[1]);
@@ -370,21 +377,33 @@ static void start_operator(const char *resync, const char *log)
     char bin[PATH_MAX + 32], errf[128];
     snprintf(bin, sizeof bin, "%s/dpm", g_build);
     snprintf(errf, sizeof errf, "%s/%s", g_dir, log);
-    char *argv[] = {bin, "operator", "--kubeconfig", g_kc, "--workers", "4", "--qps", "5000", "--burst", "5000",
-                    "--resync", (char *)resync, "--spark-operator", "never", "--metrics-addr", "127.0.0.1:0", NULL};
+    char *args[] = {bin, "operator", "--kubeconfig", g_kc, "--workers", "4", "--qps", "5000", "--burst", "5000",
+                    "--resync", (char *)resync, "--spark-operator", "never", "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0",
+                    NULL};
+    /* OPERATOR_BENCH_WRAP="heaptrack -o FILE" (or valgrind ...) runs the
+     * restarted operator under a profiler; its VmHWM is then the wrapper's. */
+    char *argv[40], *wrap = getenv("OPERATOR_BENCH_WRAP") ? strdup(getenv("OPERATOR_BENCH_WRAP")) : NULL;
+    size_t n = 0;
+    for (char *w = wrap && strcmp(log, "operator-1.err") != 0 ? strtok(wrap, " ") : NULL; w && n < 20;
+         w = strtok(NULL, " "))
+        argv[n++] = w;
+    for (size_t i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
     int fd;
     g_operator = spawn(argv, &fd, errf);
+    free(wrap);
     FILE *f = g_operator > 0 ? fdopen(fd, "r") : NULL;
     char line[256];
+    bool ready = false;
     g_metrics_port = 0;
-    while (f && fgets(line, sizeof line, f)) {
+    while (!ready && f && fgets(line, sizeof line, f)) {
         sscanf(line, "metrics-port %d", &g_metrics_port);
-        if (strncmp(line, "ready", 5) == 0)
-            break;
+        ready = strncmp(line, "ready", 5) == 0;
     }
     if (f)
         fclose(f);
-    if (!g_metrics_port)
+    if (!g_metrics_port || !ready)
         fail_exit("the operator did not start; see its log in the temporary directory", NULL);
 }
 

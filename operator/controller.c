@@ -9,6 +9,7 @@
  * reconciles finished, lease released, watches stopped.  A watchdog ends the
  * process 5 s after the signal whatever is still blocked (an API server that
  * stopped answering). */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,9 +102,25 @@ static void enqueue_dependants(struct op_ctrl *c, const json_t *obj)
     }
 }
 
+/* dpm_operator_dataproducts{phase}: moved by the DataProduct handlers (the
+ * informer tells every change, a relist's included), so that a scrape does
+ * not parse every cached product. */
+static void count_phase(struct op_ctrl *c, const json_t *obj, double delta)
+{
+    static const char *const phases[] = {"", "Pending", "Provisioning", "Ready", "Degraded", "Failed",
+                                         "Suspended"};
+    const char *p = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+    for (size_t j = 0; j < sizeof phases / sizeof phases[0]; j++)
+        if (strcmp(p ? p : "", phases[j]) == 0) {
+            const char *v[] = {phases[j]};
+            dpm_metric_add(c->m.phases, v, delta);
+        }
+}
+
 static void dp_add(void *ctx, const json_t *obj)
 {
     struct op_ctrl *c = ctx;
+    count_phase(c, obj, 1);
     note_inputs(obj);
     op_enqueue(c, md(obj, "namespace"), md(obj, "name"));
     enqueue_dependants(c, obj); /* InputNotFound becomes InputNotReady */
@@ -112,6 +129,8 @@ static void dp_add(void *ctx, const json_t *obj)
 static void dp_update(void *ctx, const json_t *old, const json_t *obj)
 {
     struct op_ctrl *c = ctx;
+    count_phase(c, old, -1);
+    count_phase(c, obj, 1);
     note_inputs(obj);
     op_enqueue(c, md(obj, "namespace"), md(obj, "name"));
     const char *po = json_string_value(json_object_get(json_object_get(old, "status"), "phase"));
@@ -124,6 +143,7 @@ static void dp_delete(void *ctx, const json_t *obj)
 {
     struct op_ctrl *c = ctx;
     char key[512];
+    count_phase(c, obj, -1);
     const char *ns = md(obj, "namespace") ? md(obj, "namespace") : "default";
     snprintf(key, sizeof key, "%s/%s", ns, md(obj, "name") ? md(obj, "name") : "");
     pthread_mutex_lock(&c->written_lock);
@@ -317,7 +337,11 @@ static struct dpm_informer *informer(struct op_ctrl *c, const struct dpm_gvr *r,
                                   .handlers = h,
                                   .on_error = watch_error,
                                   .error_ctx = c,
-                                  .index_label_keys = selector ? index_keys : no_keys};
+                                  .index_label_keys = selector ? index_keys : no_keys,
+                                  /* up to eleven informers list at once at start-up: with
+                                   * pages of 100 their pages of trees stay a few MB in all
+                                   * (bench/operator) */
+                                  .list_page = 100};
     struct dpm_informer *inf = dpm_informer_new(c->k, &o, err);
     if (inf && dpm_informer_start(inf, err) != DPM_OK) {
         dpm_informer_free(inf);
@@ -347,6 +371,11 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
 
     memset(c, 0, sizeof *c);
     dpm_error_clear(&err);
+    /* glibc gives each thread that allocates its own arena (up to 8 per
+     * core): a dozen informer and worker threads then each keep the free
+     * memory of their last list or reconcile, and the RSS grows to several
+     * times the heap in use (bench/operator).  Two arenas hold it. */
+    mallopt(M_ARENA_MAX, 2);
     c->cfg = cfg;
     c->k = k;
     c->dp_gvr = (struct dpm_gvr){"mesh.io", "v1alpha1", "dataproducts", true};

@@ -51,8 +51,16 @@ dpm_rc dpm_op_metrics_init(struct dpm_op_metrics *m, struct dpm_error *err)
     m->leader = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_leader",
                                 "1 while this replica reconciles (holds the lease).", NULL, NULL, 0, err);
     if (m->reconciles && m->duration && m->depth && m->delayed && m->adds && m->retries && m->queue_duration &&
-        m->writes && m->requests && m->request_duration && m->phases && m->leader)
+        m->writes && m->requests && m->request_duration && m->phases && m->leader) {
+        /* every phase is on /metrics from the start, 0 until counted */
+        static const char *const phases[] = {"", "Pending", "Provisioning", "Ready", "Degraded", "Failed",
+                                             "Suspended"};
+        for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
+            const char *v[] = {phases[i]};
+            dpm_metric_set(m->phases, v, 0);
+        }
         return DPM_OK;
+    }
     dpm_metrics_free(m->reg);
     memset(m, 0, sizeof *m);
     return err && err->code ? err->code : DPM_ENOMEM;
