@@ -62,6 +62,7 @@ static const struct dpm_gvr NSS = {"", "v1", "namespaces", false};
 
 static int g_n = 1000, g_nns = 10;
 static double g_timeout = 600;
+static char g_workers[16] = "4"; /* OPERATOR_WORKERS; the operator's default */
 static struct dpm_kube *g_k;
 static char g_build[PATH_MAX], g_dir[64], g_kc[PATH_MAX + 32];
 static pid_t g_server, g_operator;
@@ -377,7 +378,7 @@ static void start_operator(const char *resync, const char *log)
     char bin[PATH_MAX + 32], errf[128];
     snprintf(bin, sizeof bin, "%s/dpm", g_build);
     snprintf(errf, sizeof errf, "%s/%s", g_dir, log);
-    char *args[] = {bin, "operator", "--kubeconfig", g_kc, "--workers", "4", "--qps", "5000", "--burst", "5000",
+    char *args[] = {bin, "operator", "--kubeconfig", g_kc, "--workers", g_workers, "--qps", "5000", "--burst", "5000",
                     "--resync", (char *)resync, "--spark-operator", "never", "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0",
                     NULL};
     /* OPERATOR_BENCH_WRAP="heaptrack -o FILE" (or valgrind ...) runs the
@@ -428,6 +429,7 @@ struct scrape {
     double errors;
     double depth;
     double adds;
+    double rec_sum, req_sum, req_count, queue_sum, queue_count; /* histograms */
 };
 
 static bool scrape(struct scrape *s)
@@ -463,6 +465,16 @@ static bool scrape(struct scrape *s)
             s->depth = v;
         } else if (strncmp(line, "dpm_operator_workqueue_adds_total ", 34) == 0) {
             s->adds = v;
+        } else if (strncmp(line, "dpm_operator_reconcile_duration_seconds_sum ", 44) == 0) {
+            s->rec_sum = v;
+        } else if (strncmp(line, "dpm_operator_api_request_duration_seconds_sum{", 46) == 0) {
+            s->req_sum += v;
+        } else if (strncmp(line, "dpm_operator_api_request_duration_seconds_count{", 48) == 0) {
+            s->req_count += v;
+        } else if (strncmp(line, "dpm_operator_workqueue_queue_duration_seconds_sum ", 50) == 0) {
+            s->queue_sum = v;
+        } else if (strncmp(line, "dpm_operator_workqueue_queue_duration_seconds_count ", 52) == 0) {
+            s->queue_count = v;
         }
         line = nl ? nl + 1 : NULL;
     }
@@ -538,6 +550,8 @@ int main(int argc, char **argv)
         g_n = atoi(argv[1]);
     if (to)
         g_timeout = atof(to);
+    if (getenv("OPERATOR_WORKERS"))
+        snprintf(g_workers, sizeof g_workers, "%d", atoi(getenv("OPERATOR_WORKERS")));
     if (g_n < 1 || g_n > 100000 || !(g_timeout > 0)) {
         fprintf(stderr, "usage: operator [N 1..100000] (or OPERATOR_N; OPERATOR_BENCH_TIMEOUT seconds)\n");
         return 2;
@@ -559,7 +573,9 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     start_server();
     install();
-    printf("operator bench: %d DataProducts in %d namespaces, in-tree API server, %s\n", g_n, g_nns, g_dir);
+    printf("operator bench: %d DataProducts in %d namespaces, in-tree API server, %s; dpm operator --workers %s "
+           "--qps 5000 --burst 5000\n",
+           g_n, g_nns, g_dir, g_workers);
 
     /* 1. reference */
     pthread_t th[4];
@@ -586,6 +602,7 @@ int main(int argc, char **argv)
     struct dpm_informer *dps = watch(&DP, NULL, (struct dpm_informer_handlers){dp_seen, dp_update, NULL, NULL});
     long long rv0 = server_rv();
     t0 = now_s();
+    double scpu0 = proc_cpu_s(g_server), bcpu0 = proc_cpu_s(getpid());
     start_operator("0", "operator-1.err");
     double cpu0 = proc_cpu_s(g_operator), t_ready = -1;
     long hwm_conv = 0;
@@ -599,7 +616,7 @@ int main(int argc, char **argv)
     struct scrape s1;
     scrape(&s1);
     hwm_conv = status_kib(g_operator, "VmHWM");
-    double cpu1 = proc_cpu_s(g_operator);
+    double cpu1 = proc_cpu_s(g_operator), scpu1 = proc_cpu_s(g_server), bcpu1 = proc_cpu_s(getpid());
     long long rv1 = server_rv();
     if (t_ready < 0) {
         printf("operator: only %d of %d Ready after %.0f s\n", atomic_load(&g_ready), g_n, g_timeout);
@@ -607,11 +624,17 @@ int main(int argc, char **argv)
     }
     printf("operator: all %d Ready in %.2f s (%.0f products/s); %.0f writes (%.1f per product, %.0f writes/s = "
            "%.2fx the reference's creates/s), %.0f requests, %.0f reconciles (%.0f failed: conflicts are "
-           "retried); server writes %lld (the binder's %d included); operator CPU %.1f s; VmHWM %.1f MiB\n",
+           "retried); server writes %lld (the binder's %d included); CPU: operator %.1f s, API server %.1f s, this "
+           "bench (binder, informers) %.1f s; VmHWM %.1f MiB\n",
            g_n, t_ready, g_n / t_ready, s1.writes, s1.writes / g_n, s1.writes / t_ready,
            s1.writes / t_ready / ref_rate, s1.requests, s1.reconciles, s1.errors, rv1 - rv0,
-           atomic_load(&g_bound), cpu1 - cpu0, hwm_conv / 1024.0);
+           atomic_load(&g_bound), cpu1 - cpu0, scpu1 - scpu0, bcpu1 - bcpu0, hwm_conv / 1024.0);
     print_writes_by_verb();
+    printf("  mean reconcile %.1f ms, mean API request %.2f ms, mean queue wait %.2f s; %s workers busy %.0f%% of "
+           "the time\n",
+           s1.reconciles ? 1e3 * s1.rec_sum / s1.reconciles : 0, s1.req_count ? 1e3 * s1.req_sum / s1.req_count : 0,
+           s1.queue_count ? s1.queue_sum / s1.queue_count : 0, g_workers,
+           100 * s1.rec_sum / (atoi(g_workers) * t_ready));
     long pvc = count("", "v1", "persistentvolumeclaims"), cm = count("", "v1", "configmaps"),
          cj = count("batch", "v1", "cronjobs"), sa = count("", "v1", "serviceaccounts"),
          role = count("rbac.authorization.k8s.io", "v1", "roles"),
