@@ -1,4 +1,4 @@
-/* The operator's /metrics families (lib/operator/metrics.c): names,
+/* The operator's /metrics families (lib/operator/op_metrics.c): names,
  * labels and values as a Prometheus scrape reads them. */
 #include <setjmp.h>
 #include <stdarg.h>
