@@ -19,7 +19,7 @@ SAN ?=
 FUZZ_SECONDS ?= 20
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS := yaml-0.1 jansson libcurl openssl libwebsockets
+PKGS := yaml-0.1 jansson libcurl openssl libwebsockets zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

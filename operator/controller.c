@@ -9,6 +9,7 @@
  * reconciles finished, lease released, watches stopped.  A watchdog ends the
  * process 5 s after the signal whatever is still blocked (an API server that
  * stopped answering). */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,9 +102,25 @@ static void enqueue_dependants(struct op_ctrl *c, const json_t *obj)
     }
 }
 
+/* dpm_operator_dataproducts{phase}: moved by the DataProduct handlers (the
+ * informer tells every change, a relist's included), so that a scrape does
+ * not parse every cached product. */
+static void count_phase(struct op_ctrl *c, const json_t *obj, double delta)
+{
+    static const char *const phases[] = {"", "Pending", "Provisioning", "Ready", "Degraded", "Failed",
+                                         "Suspended"};
+    const char *p = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+    for (size_t j = 0; j < sizeof phases / sizeof phases[0]; j++)
+        if (strcmp(p ? p : "", phases[j]) == 0) {
+            const char *v[] = {phases[j]};
+            dpm_metric_add(c->m.phases, v, delta);
+        }
+}
+
 static void dp_add(void *ctx, const json_t *obj)
 {
     struct op_ctrl *c = ctx;
+    count_phase(c, obj, 1);
     note_inputs(obj);
     op_enqueue(c, md(obj, "namespace"), md(obj, "name"));
     enqueue_dependants(c, obj); /* InputNotFound becomes InputNotReady */
@@ -112,6 +129,8 @@ static void dp_add(void *ctx, const json_t *obj)
 static void dp_update(void *ctx, const json_t *old, const json_t *obj)
 {
     struct op_ctrl *c = ctx;
+    count_phase(c, old, -1);
+    count_phase(c, obj, 1);
     note_inputs(obj);
     op_enqueue(c, md(obj, "namespace"), md(obj, "name"));
     const char *po = json_string_value(json_object_get(json_object_get(old, "status"), "phase"));
@@ -124,6 +143,7 @@ static void dp_delete(void *ctx, const json_t *obj)
 {
     struct op_ctrl *c = ctx;
     char key[512];
+    count_phase(c, obj, -1);
     const char *ns = md(obj, "namespace") ? md(obj, "namespace") : "default";
     snprintf(key, sizeof key, "%s/%s", ns, md(obj, "name") ? md(obj, "name") : "");
     pthread_mutex_lock(&c->written_lock);
@@ -186,9 +206,11 @@ static void *worker(void *arg)
     while (!op_synced(c) && !atomic_load(&c->stopping))
         usleep(100 * 1000);
     for (;;) {
-        char *key = dpm_workqueue_get(c->q);
+        uint64_t waited = 0;
+        char *key = dpm_workqueue_get_waited(c->q, &waited);
         if (!key)
             break;
+        dpm_metric_observe(c->m.queue_duration, NULL, (double)waited / 1e9);
         if (atomic_load(&c->stopping)) { /* queued, not started: dropped */
             dpm_workqueue_done(c->q, key);
             free(key);
@@ -305,37 +327,6 @@ static void set_kind(struct op_ctrl *c, enum op_kind i, const char *av, const ch
     c->kinds[i] = (struct op_child_kind){av, kind, {group, version, resource, true}, NULL};
 }
 
-static int metrics_init(struct op_metrics *m, struct dpm_error *err)
-{
-    static const char *const result[] = {"result", NULL};
-    static const char *const wr[] = {"verb", "kind", NULL};
-    static const char *const phase[] = {"phase", NULL};
-    m->reg = dpm_metrics_new();
-    if (!m->reg)
-        return -1;
-    m->reconciles = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_reconciles_total",
-                                    "Reconciles by result (success, error).", result, NULL, 0, err);
-    m->duration = dpm_metrics_add(m->reg, DPM_HISTOGRAM, "dpm_operator_reconcile_duration_seconds",
-                                  "Time of one reconcile.", NULL, NULL, 0, err);
-    m->depth = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_workqueue_depth",
-                               "Keys queued and ready (delayed ones not counted).", NULL, NULL, 0, err);
-    m->adds = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_workqueue_adds_total",
-                              "Keys added to the workqueue.", NULL, NULL, 0, err);
-    m->retries = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_workqueue_retries_total",
-                                 "Keys requeued with backoff after a failed reconcile.", NULL, NULL, 0, err);
-    m->writes = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_api_writes_total",
-                                "Writes to the API server by verb and kind.", wr, NULL, 0, err);
-    m->phases = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_dataproducts",
-                                "DataProducts by status.phase (\"\" before the first status).", phase, NULL, 0,
-                                err);
-    m->leader = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_leader",
-                                "1 while this replica reconciles (holds the lease).", NULL, NULL, 0, err);
-    return m->reconciles && m->duration && m->depth && m->adds && m->retries && m->writes && m->phases &&
-                   m->leader
-               ? 0
-               : -1;
-}
-
 static struct dpm_informer *informer(struct op_ctrl *c, const struct dpm_gvr *r, const char *selector,
                                      struct dpm_informer_handlers h, struct dpm_error *err)
 {
@@ -348,7 +339,11 @@ static struct dpm_informer *informer(struct op_ctrl *c, const struct dpm_gvr *r,
                                   .handlers = h,
                                   .on_error = watch_error,
                                   .error_ctx = c,
-                                  .index_label_keys = selector ? index_keys : no_keys};
+                                  .index_label_keys = selector ? index_keys : no_keys,
+                                  /* up to eleven informers list at once at start-up: with
+                                   * pages of 100 their pages of trees stay a few MB in all
+                                   * (bench/operator) */
+                                  .list_page = 100};
     struct dpm_informer *inf = dpm_informer_new(c->k, &o, err);
     if (inf && dpm_informer_start(inf, err) != DPM_OK) {
         dpm_informer_free(inf);
@@ -378,6 +373,11 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
 
     memset(c, 0, sizeof *c);
     dpm_error_clear(&err);
+    /* glibc gives each thread that allocates its own arena (up to 8 per
+     * core): a dozen informer and worker threads then each keep the free
+     * memory of their last list or reconcile, and the RSS grows to several
+     * times the heap in use (bench/operator).  Two arenas hold it. */
+    mallopt(M_ARENA_MAX, 2);
     c->cfg = cfg;
     c->k = k;
     c->dp_gvr = (struct dpm_gvr){"mesh.io", "v1alpha1", "dataproducts", true};
@@ -393,6 +393,10 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Every request is counted: the observer is set before any thread
+     * that may use k exists (the recorder's included). */
+    if (dpm_op_metrics_init(&c->m, &err) == DPM_OK)
+        dpm_kube_set_observer(k, dpm_op_metrics_observe_request, &c->m);
     dependants = json_object();
     c->workers = calloc((size_t)cfg->workers, sizeof *c->workers);
     c->disc = dpm_kube_discovery_new(k, -1);
@@ -403,7 +407,7 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
     snprintf(identity, sizeof identity, "%s_%ld", host, (long)getpid());
     ro.instance = identity;
     c->rec = dpm_recorder_new(k, &ro, &err);
-    if (!dependants || !c->written || !c->workers || !c->disc || !c->q || !c->rec || metrics_init(&c->m, &err) != 0) {
+    if (!dependants || !c->written || !c->workers || !c->disc || !c->q || !c->rec || !c->m.reg) {
         if (!err.code)
             dpm_error_set(&err, DPM_ENOMEM, NULL, "out of memory");
         rc = fail("start", &err);
@@ -532,7 +536,8 @@ out:
     dpm_workqueue_free(c->q);
     dpm_kube_discovery_free(c->disc);
     dpm_policy_set_free(c->policy_set);
-    dpm_metrics_free(c->m.reg);
+    dpm_kube_set_observer(k, NULL, NULL); /* k outlives the registry */
+    dpm_op_metrics_free(&c->m);
     json_decref(dependants);
     dependants = NULL;
     free(c->workers);

@@ -25,6 +25,7 @@
 #include "dpm/kube_discovery.h"
 #include "dpm/metrics.h"
 #include "dpm/op_desired.h"
+#include "dpm/op_metrics.h"
 #include "dpm/policy.h"
 #include "dpm/policy_cache.h"
 #include "dpm/workqueue.h"
@@ -60,18 +61,6 @@ struct op_child_kind {
                                  operator absent) */
 };
 
-struct op_metrics {
-    struct dpm_metrics *reg;
-    struct dpm_metric *reconciles;  /* {result} */
-    struct dpm_metric *duration;    /* histogram */
-    struct dpm_metric *depth;       /* gauge, set at scrape */
-    struct dpm_metric *adds;
-    struct dpm_metric *retries;
-    struct dpm_metric *writes;      /* {verb, kind} */
-    struct dpm_metric *phases;      /* {phase}, set at scrape */
-    struct dpm_metric *leader;      /* gauge */
-};
-
 struct op_ctrl {
     const struct op_config *cfg;
     struct dpm_kube *k;
@@ -85,7 +74,7 @@ struct op_ctrl {
     struct dpm_policy_set *policy_set; /* under policy_lock */
     struct dpm_workqueue *q;
     struct dpm_recorder *rec;
-    struct op_metrics m;
+    struct dpm_op_metrics m;
     atomic_bool leading;     /* workers may run */
     atomic_bool stopping;
     pthread_t *workers;

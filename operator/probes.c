@@ -7,8 +7,9 @@
  *
  * /healthz: 200 while the process serves (the thread answering is the
  * proof).  /readyz: 200 once every cache was listed, 503 naming what is not
- * synced yet.  /metrics: Prometheus text; the workqueue depth and the
- * DataProducts by phase are read at scrape time. */
+ * synced yet.  /metrics: Prometheus text; the workqueue depth is read at
+ * scrape time (the DataProducts by phase are counted by the informer's
+ * handlers: a scrape never walks the cache). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -62,24 +63,7 @@ static void respond(int fd, int status, const char *ctype, const char *body, siz
 static void refresh(struct op_ctrl *c)
 {
     dpm_metric_set(c->m.depth, NULL, (double)dpm_workqueue_len(c->q));
-    if (!c->dps)
-        return;
-    static const char *const phases[] = {"", "Pending", "Provisioning", "Ready", "Degraded", "Failed",
-                                         "Suspended"};
-    double counts[7] = {0};
-    json_t *all = dpm_store_list(dpm_informer_store(c->dps)), *o;
-    size_t i;
-    json_array_foreach(all, i, o) {
-        const char *p = json_string_value(json_object_get(json_object_get(o, "status"), "phase"));
-        for (size_t j = 0; j < 7; j++)
-            if (strcmp(p ? p : "", phases[j]) == 0)
-                counts[j]++;
-    }
-    json_decref(all);
-    for (size_t j = 0; j < 7; j++) {
-        const char *v[] = {phases[j]};
-        dpm_metric_set(c->m.phases, v, counts[j]);
-    }
+    dpm_metric_set(c->m.delayed, NULL, (double)dpm_workqueue_delayed_len(c->q));
 }
 
 static void readyz(struct op_http *h, int fd, bool head)

@@ -311,4 +311,16 @@ struct dpm_kube_stats {
 
 void dpm_kube_get_stats(struct dpm_kube *k, struct dpm_kube_stats *out);
 
+/* Called once per request sent on the wire (each retry and each 401
+ * refresh counts), after its response or failure: the HTTP method, the path
+ * with its query (a watch carries "watch=1"), the status (0 when no
+ * response arrived: connection failure, timeout, cancellation) and the time
+ * on the wire in ns (the client-side rate limiter's wait not included; for
+ * a watch, the stream's lifetime).  Runs on the requesting thread: it must
+ * be quick and thread-safe.  Set it before any request is made (it is read
+ * without a lock); NULL removes it. */
+typedef void (*dpm_kube_observe_fn)(void *ctx, const char *method, const char *path, long status,
+                                    uint64_t ns);
+void dpm_kube_set_observer(struct dpm_kube *k, dpm_kube_observe_fn fn, void *ctx);
+
 #endif

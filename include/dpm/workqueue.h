@@ -65,6 +65,12 @@ unsigned dpm_workqueue_num_requeues(struct dpm_workqueue *q,
  * once the queue is shut down and empty. */
 char *dpm_workqueue_get(struct dpm_workqueue *q);
 
+/* get() that also stores in *waited_ns how long the item waited in the
+ * queue: from the add that queued it (a delayed add: from when its delay
+ * ended; an item re-added while processing: from the done() that queued it
+ * again) to now.  client-go's workqueue_queue_duration_seconds. */
+char *dpm_workqueue_get_waited(struct dpm_workqueue *q, uint64_t *waited_ns);
+
 /* Like get() but gives up after timeout_ns: NULL with *shutdown false. */
 char *dpm_workqueue_get_timeout(struct dpm_workqueue *q, uint64_t timeout_ns,
                                 bool *shutdown);

@@ -45,6 +45,8 @@ struct dpm_kube {
     bool refreshable;     /* exec plugin or token file: a 401 may be cured */
     pthread_mutex_t stats_mu;
     struct dpm_kube_stats stats;
+    dpm_kube_observe_fn observe;
+    void *observe_ctx;
 };
 
 #define CANCEL_POLL_MS 100
@@ -246,6 +248,12 @@ void dpm_kube_get_stats(struct dpm_kube *k, struct dpm_kube_stats *out)
     pthread_mutex_lock(&k->stats_mu);
     *out = k->stats;
     pthread_mutex_unlock(&k->stats_mu);
+}
+
+void dpm_kube_set_observer(struct dpm_kube *k, dpm_kube_observe_fn fn, void *ctx)
+{
+    k->observe = fn;
+    k->observe_ctx = ctx;
 }
 
 #define STAT_ADD(k, field, n)                                                 \
@@ -637,11 +645,14 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
         }
         bool cancelled = false, idle = false;
         STAT_ADD(k, requests, 1);
+        uint64_t t0 = dpm_monotonic_ns();
         CURLcode res = run(&c, &x, &cancelled, &idle);
         long nconn = 0;
         curl_easy_getinfo(c.easy, CURLINFO_NUM_CONNECTS, &nconn);
         STAT_ADD(k, connects, (unsigned long)nconn);
         curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &resp->status);
+        if (k->observe)
+            k->observe(k->observe_ctx, req->method, req->path, resp->status, dpm_monotonic_ns() - t0);
         curl_slist_free_all(hdrs[0]);
         curl_slist_free_all(hdrs[1]);
 

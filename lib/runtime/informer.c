@@ -356,15 +356,19 @@ static void *resync_main(void *arg)
         bool synced = inf->synced;
         pthread_mutex_unlock(&inf->mu);
         if (synced && inf->o.handlers.on_update) {
-            json_t *all = dpm_store_list(inf->store);
+            /* one object parsed at a time: dpm_store_list() would hold
+             * every cached object as a tree at once (16 KB per product) */
+            json_t *keys = dpm_store_keys(inf->store), *kv;
             size_t i;
-            json_t *o;
             pthread_mutex_lock(&inf->handler_mu);
-            json_array_foreach(all, i, o) {
-                inf->o.handlers.on_update(inf->o.handlers.ctx, o, o);
+            json_array_foreach(keys, i, kv) {
+                json_t *o = dpm_store_get_key(inf->store, json_string_value(kv));
+                if (o) /* else deleted meanwhile */
+                    inf->o.handlers.on_update(inf->o.handlers.ctx, o, o);
+                json_decref(o);
             }
             pthread_mutex_unlock(&inf->handler_mu);
-            json_decref(all);
+            json_decref(keys);
         }
         pthread_mutex_lock(&inf->mu);
     }

@@ -20,7 +20,9 @@ struct dpm_workqueue {
     pthread_cond_t idle;     /* processing set or queue shrank (drain) */
     char **ring;             /* FIFO of ready items (owned) */
     size_t head, count, cap;
-    json_t *dirty;           /* items that need processing (queued or re-added) */
+    json_t *dirty;           /* items that need processing (queued or re-added)
+                                -> when they entered the FIFO (monotonic ns; for
+                                one re-added while processing, reset at done()) */
     json_t *processing;      /* items handed out, not yet done */
     struct delayed *heap;    /* min-heap on at; stale entries skipped */
     size_t nheap, capheap;
@@ -108,7 +110,7 @@ static dpm_rc add_locked(struct dpm_workqueue *q, const char *item)
         return DPM_ECANCELED;
     if (json_object_get(q->dirty, item))
         return DPM_OK;
-    if (json_object_set_new(q->dirty, item, json_true()) != 0)
+    if (json_object_set_new(q->dirty, item, json_integer((json_int_t)dpm_monotonic_ns())) != 0)
         return DPM_ENOMEM;
     if (json_object_get(q->processing, item))
         return DPM_OK; /* re-queued by done() */
@@ -246,8 +248,7 @@ static struct timespec abs_ts(uint64_t ns)
     return ts;
 }
 
-char *dpm_workqueue_get_timeout(struct dpm_workqueue *q, uint64_t timeout_ns,
-                                bool *shutdown)
+static char *get(struct dpm_workqueue *q, uint64_t timeout_ns, bool *shutdown, uint64_t *waited_ns)
 {
     char *item = NULL;
     bool down = false;
@@ -287,20 +288,28 @@ char *dpm_workqueue_get_timeout(struct dpm_workqueue *q, uint64_t timeout_ns,
         item = NULL;
         goto out;
     }
+    json_t *since = json_object_get(q->dirty, item);
+    uint64_t queued_at = since ? (uint64_t)json_integer_value(since) : 0;
+    json_incref(since); /* the same value goes back on the failure path below */
     json_object_del(q->dirty, item);
     /* the caller gets its own copy; the ring's is freed */
     char *copy = strdup(item);
     if (!copy) {
         json_object_del(q->processing, item);
-        json_object_set_new(q->dirty, item, json_true());
+        json_object_set_new(q->dirty, item, since ? since : json_integer(0));
         q->head = (q->head + q->cap - 1) % q->cap;
         q->ring[q->head] = item;
         q->count++;
         item = NULL;
         goto out;
     }
+    json_decref(since);
     free(item);
     item = copy;
+    if (waited_ns) {
+        uint64_t now = dpm_monotonic_ns();
+        *waited_ns = queued_at && now > queued_at ? now - queued_at : 0;
+    }
 out:
     pthread_mutex_unlock(&q->mu);
     if (shutdown)
@@ -308,9 +317,19 @@ out:
     return item;
 }
 
+char *dpm_workqueue_get_timeout(struct dpm_workqueue *q, uint64_t timeout_ns, bool *shutdown)
+{
+    return get(q, timeout_ns, shutdown, NULL);
+}
+
 char *dpm_workqueue_get(struct dpm_workqueue *q)
 {
-    return dpm_workqueue_get_timeout(q, 0, NULL);
+    return get(q, 0, NULL, NULL);
+}
+
+char *dpm_workqueue_get_waited(struct dpm_workqueue *q, uint64_t *waited_ns)
+{
+    return get(q, 0, NULL, waited_ns);
 }
 
 void dpm_workqueue_done(struct dpm_workqueue *q, const char *item)
@@ -318,8 +337,10 @@ void dpm_workqueue_done(struct dpm_workqueue *q, const char *item)
     pthread_mutex_lock(&q->mu);
     json_object_del(q->processing, item);
     if (json_object_get(q->dirty, item)) {
-        /* re-added while processing: queue it now.  After shutdown the
-         * item is still handed out so that drain sees it through. */
+        /* re-added while processing: queue it now (its wait starts
+         * now).  After shutdown the item is still handed out so that drain
+         * sees it through. */
+        json_object_set_new(q->dirty, item, json_integer((json_int_t)dpm_monotonic_ns()));
         if (ring_push(q, item) == DPM_OK)
             pthread_cond_signal(&q->cond);
         else

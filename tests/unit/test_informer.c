@@ -611,6 +611,44 @@ static json_t *labelled(const char *name, const char *team, const char *tier)
                      "namespace", "a", "labels", "team", team, "tier", tier);
 }
 
+/* Each store compresses against its own first object: objects read back
+ * exactly, also a large one unlike the first, also after a swap (the
+ * dictionary goes with the objects). */
+static void test_store_compressed_roundtrip(void **state)
+{
+    (void)state;
+    struct dpm_store *a = dpm_store_new(), *b = dpm_store_new();
+    struct dpm_error err;
+    char big[20000];
+    for (size_t i = 0; i < sizeof big - 1; i++)
+        big[i] = (char)('a' + (i * 7919) % 26);
+    big[sizeof big - 1] = 0;
+    json_t *oa = json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", "first", "namespace", "n1", "data", "k", "v");
+    json_t *ob = json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "metadata", "name", "other", "namespace", "n2", "data",
+                           "big", big, "small", "x");
+    assert_int_equal(dpm_store_put(a, json_deep_copy(oa), NULL, &err), DPM_OK);
+    assert_int_equal(dpm_store_put(a, json_deep_copy(ob), NULL, &err), DPM_OK);
+    assert_int_equal(dpm_store_put(b, json_deep_copy(ob), NULL, &err), DPM_OK);
+    json_t *g = dpm_store_get(a, "n2", "other");
+    assert_true(json_equal(g, ob));
+    json_decref(g);
+    dpm_store_swap(a, b);
+    g = dpm_store_get(b, "n1", "first");
+    assert_true(json_equal(g, oa));
+    json_decref(g);
+    g = dpm_store_get(b, "n2", "other");
+    assert_true(json_equal(g, ob));
+    json_decref(g);
+    g = dpm_store_get(a, "n2", "other");
+    assert_true(json_equal(g, ob));
+    json_decref(g);
+    assert_null(dpm_store_get(a, "n1", "first"));
+    json_decref(oa);
+    json_decref(ob);
+    dpm_store_free(a);
+    dpm_store_free(b);
+}
+
 static void test_store_label_keys_and_swap(void **state)
 {
     (void)state;
@@ -676,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_relist_replaces_in_one_step),
         cmocka_unit_test(test_list_each_pages),
         cmocka_unit_test(test_store_label_keys_and_swap),
+        cmocka_unit_test(test_store_compressed_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

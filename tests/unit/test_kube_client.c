@@ -643,6 +643,74 @@ static void test_dropped_connection(void **state)
     srv_stop(s);
 }
 
+/* What the observer saw, in order. */
+struct seen_req {
+    int n;
+    char method[4][8];
+    char path[4][128];
+    long status[4];
+    uint64_t ns[4];
+};
+
+static void observe(void *ctx, const char *method, const char *path, long status, uint64_t ns)
+{
+    struct seen_req *o = ctx;
+    if (o->n >= 4)
+        return;
+    snprintf(o->method[o->n], sizeof o->method[0], "%s", method);
+    snprintf(o->path[o->n], sizeof o->path[0], "%s", path);
+    o->status[o->n] = status;
+    o->ns[o->n] = ns;
+    o->n++;
+}
+
+/* Every request on the wire reaches the observer, retries included, with
+ * its status (0 when no response came). */
+static void test_observer(void **state)
+{
+    struct srv *s = srv_start(h_throttle, NULL, false);
+    struct dpm_kube *k = client_for(s->port, NULL, NULL, 0, 0);
+    struct dpm_error err;
+    struct seen_req o = {0};
+    json_t *obj = NULL, *in = json_pack("{s:{s:s}}", "metadata", "name", "made");
+    dpm_kube_set_observer(k, observe, &o);
+    assert_int_equal(dpm_kube_create(k, &DP, "ns1", in, NULL, &obj, &err), DPM_OK);
+    json_decref(obj);
+    json_decref(in);
+    assert_int_equal(o.n, 3);
+    assert_int_equal(o.status[0], 429);
+    assert_int_equal(o.status[1], 503);
+    assert_int_equal(o.status[2], 201);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(o.method[i], "POST");
+        assert_string_equal(o.path[i], "/apis/mesh.io/v1alpha1/namespaces/ns1/dataproducts");
+        /* the Retry-After sleep is not time on the wire */
+        assert_true(o.ns[i] < 900000000ull);
+    }
+    dpm_kube_free(k);
+    srv_stop(s);
+
+    /* a dropped connection: no status */
+    s = srv_start(h_drop_first, NULL, false);
+    k = client_for(s->port, NULL, NULL, 0, 0);
+    memset(&o, 0, sizeof o);
+    dpm_kube_set_observer(k, observe, &o);
+    assert_int_equal(dpm_kube_get(k, &NS, NULL, "a", &obj, &err), DPM_OK);
+    json_decref(obj);
+    assert_int_equal(o.n, 2);
+    assert_string_equal(o.method[0], "GET");
+    assert_string_equal(o.path[0], "/api/v1/namespaces/a");
+    assert_int_equal(o.status[0], 0);
+    assert_int_equal(o.status[1], 200);
+    /* removed: nothing more is seen */
+    dpm_kube_set_observer(k, NULL, NULL);
+    assert_int_equal(dpm_kube_get(k, &NS, NULL, "a", &obj, &err), DPM_OK);
+    json_decref(obj);
+    assert_int_equal(o.n, 2);
+    dpm_kube_free(k);
+    srv_stop(s);
+}
+
 static void test_connection_refused(void **state)
 {
     /* a port nobody listens on: every verb is retried (nothing was sent),
@@ -1127,6 +1195,7 @@ int main(void)
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_dropped_connection),
         cmocka_unit_test(test_connection_refused),
+        cmocka_unit_test(test_observer),
         cmocka_unit_test(test_401_refresh),
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_list_paging),

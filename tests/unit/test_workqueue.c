@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dpm/workqueue.h"
 
@@ -238,6 +239,45 @@ static void *slow_worker(void *arg)
     return NULL;
 }
 
+/* The wait get_waited() reports runs from the add that queued the item: a
+ * second add of a queued item does not restart it; an item re-added while
+ * processing waits from its done(); a delayed add from when its delay
+ * ended. */
+static void test_waited(void **state)
+{
+    (void)state;
+    struct dpm_workqueue *q = dpm_workqueue_new(NULL);
+    uint64_t w = 1;
+    assert_int_equal(dpm_workqueue_add(q, "a"), DPM_OK);
+    usleep(60 * 1000);
+    assert_int_equal(dpm_workqueue_add(q, "a"), DPM_OK); /* dedup: same wait */
+    usleep(60 * 1000);
+    char *it = dpm_workqueue_get_waited(q, &w);
+    assert_string_equal(it, "a");
+    assert_true(w >= 120 * MS);
+    assert_true(w < 2000 * MS);
+
+    /* re-added while processing, queued again at done() */
+    assert_int_equal(dpm_workqueue_add(q, "a"), DPM_OK);
+    usleep(100 * 1000);
+    dpm_workqueue_done(q, it);
+    free(it);
+    it = dpm_workqueue_get_waited(q, &w);
+    assert_string_equal(it, "a");
+    assert_true(w < 90 * MS);
+    dpm_workqueue_done(q, it);
+    free(it);
+
+    /* a delayed add: the delay is not queue time */
+    assert_int_equal(dpm_workqueue_add_after(q, "b", 150 * MS), DPM_OK);
+    it = dpm_workqueue_get_waited(q, &w);
+    assert_string_equal(it, "b");
+    assert_true(w < 100 * MS);
+    dpm_workqueue_done(q, it);
+    free(it);
+    dpm_workqueue_free(q);
+}
+
 static void test_shutdown_hands_out_queued_and_drains(void **state)
 {
     (void)state;
@@ -269,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_sleeping_get_wakes_for_earlier_delay),
         cmocka_unit_test(test_rate_limited_and_forget),
         cmocka_unit_test(test_shutdown_hands_out_queued_and_drains),
+        cmocka_unit_test(test_waited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
