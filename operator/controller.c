@@ -308,26 +308,26 @@ static int metrics_init(struct op_metrics *m, struct dpm_error *err)
     static const char *const result[] = {"result", NULL};
     static const char *const wr[] = {"verb", "kind", NULL};
     static const char *const phase[] = {"phase", NULL};
-    m->reg = dpm_metrics_new();
+    m->reg = dpm_metrics_new(err);
     if (!m->reg)
         return -1;
-    m->reconciles = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_reconciles_total",
-                                    "Reconciles by result (success, error).", result, NULL, 0, err);
-    m->duration = dpm_metrics_add(m->reg, DPM_HISTOGRAM, "dpm_operator_reconcile_duration_seconds",
-                                  "Time of one reconcile.", NULL, NULL, 0, err);
-    m->depth = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_workqueue_depth",
-                               "Keys queued and ready (delayed ones not counted).", NULL, NULL, 0, err);
-    m->adds = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_workqueue_adds_total",
-                              "Keys added to the workqueue.", NULL, NULL, 0, err);
-    m->retries = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_workqueue_retries_total",
-                                 "Keys requeued with backoff after a failed reconcile.", NULL, NULL, 0, err);
-    m->writes = dpm_metrics_add(m->reg, DPM_COUNTER, "dpm_operator_api_writes_total",
-                                "Writes to the API server by verb and kind.", wr, NULL, 0, err);
-    m->phases = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_dataproducts",
-                                "DataProducts by status.phase (\"\" before the first status).", phase, NULL, 0,
-                                err);
-    m->leader = dpm_metrics_add(m->reg, DPM_GAUGE, "dpm_operator_leader",
-                                "1 while this replica reconciles (holds the lease).", NULL, NULL, 0, err);
+    m->reconciles = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_reconciles_total",
+                                         "Reconciles by result (success, error).", result, NULL, 0, err);
+    m->duration = dpm_metrics_register(m->reg, DPM_HISTOGRAM, "dpm_operator_reconcile_duration_seconds",
+                                       "Time of one reconcile.", NULL, NULL, 0, err);
+    m->depth = dpm_metrics_register(m->reg, DPM_GAUGE, "dpm_operator_workqueue_depth",
+                                    "Keys queued and ready (delayed ones not counted).", NULL, NULL, 0, err);
+    m->adds = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_workqueue_adds_total",
+                                   "Keys added to the workqueue.", NULL, NULL, 0, err);
+    m->retries = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_workqueue_retries_total",
+                                      "Keys requeued with backoff after a failed reconcile.", NULL, NULL, 0, err);
+    m->writes = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_api_writes_total",
+                                     "Writes to the API server by verb and kind.", wr, NULL, 0, err);
+    m->phases = dpm_metrics_register(m->reg, DPM_GAUGE, "dpm_operator_dataproducts",
+                                     "DataProducts by status.phase (\"\" before the first status).", phase, NULL, 0,
+                                     err);
+    m->leader = dpm_metrics_register(m->reg, DPM_GAUGE, "dpm_operator_leader",
+                                     "1 while this replica reconciles (holds the lease).", NULL, NULL, 0, err);
     return m->reconciles && m->duration && m->depth && m->adds && m->retries && m->writes && m->phases &&
                    m->leader
                ? 0
@@ -393,8 +393,8 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
 
     dependants = json_object();
     c->workers = calloc((size_t)cfg->workers, sizeof *c->workers);
-    c->disc = dpm_kube_discovery_new(k, -1);
-    c->q = dpm_workqueue_new(NULL);
+    c->disc = dpm_kube_discovery_new(k, -1, &err);
+    c->q = dpm_workqueue_new(NULL, &err);
     struct dpm_recorder_opts ro = {.component = "dpm-operator", .instance = NULL};
     gethostname(host, sizeof host);
     host[sizeof host - 1] = 0;
