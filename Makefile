@@ -90,6 +90,10 @@ WEBHOOK_LIB_OBJ := $(filter-out %/main.o,$(call obj,$(wildcard webhook/*.c)))
 $(BUILD)/tests/test_wh_%: $(BUILD)/obj/tests/unit/test_wh_%.o $(UNIT_SUPPORT_OBJ) $(WEBHOOK_LIB_OBJ) $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(WEBHOOK_LIB_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
+# The option table of the command line (cmd/opts.c) is tested on its own.
+$(BUILD)/tests/test_opts: $(BUILD)/obj/tests/unit/test_opts.o $(UNIT_SUPPORT_OBJ) $(BUILD)/obj/cmd/opts.o $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/obj/cmd/opts.o $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka

@@ -160,7 +160,7 @@ static int bench_decode(void)
         json_decref(ev);
     }
     size_t reps = (100u << 20) / block.len;
-    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0);
+    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0, NULL);
     unsigned long events = 0;
     const size_t chunk = 16384;
     double t0 = now_s();
@@ -265,7 +265,7 @@ static double store_cost(const char *label, int n, dpm_transform_fn tf,
     size_t wire_bytes = 0;
     for (int i = 0; i < n; i++)
         wire_bytes += strlen(wire[i]);
-    struct dpm_store *st = dpm_store_new_indexed(label_keys);
+    struct dpm_store *st = dpm_store_new_indexed(label_keys, NULL);
     size_t before = heap_used();
     for (int i = 0; i < n; i++) {
         json_t *o = json_loads(wire[i], 0, NULL);
@@ -405,7 +405,7 @@ static dpm_rc seed_server(struct dpm_kube *k, int n, struct dpm_error *err)
                                         "customresourcedefinitions", false};
     static const struct dpm_gvr nss = {"", "v1", "namespaces", false};
     struct dpm_docs docs = DPM_DOCS_INIT;
-    dpm_rc rc = dpm_load_file("crds/mesh.io_dataproducts.yaml", NULL, &docs, err);
+    dpm_rc rc = dpm_yaml_load_file("crds/mesh.io_dataproducts.yaml", NULL, &docs, err);
     for (size_t i = 0; rc == DPM_OK && i < docs.n; i++)
         rc = dpm_kube_create(k, &crds, NULL, docs.items[i].root, NULL, NULL, err);
     dpm_docs_free(&docs);
@@ -415,7 +415,7 @@ static dpm_rc seed_server(struct dpm_kube *k, int n, struct dpm_error *err)
                            "Namespace", "metadata", "name", "fintech-core");
     rc = dpm_kube_create(k, &nss, NULL, ns, NULL, NULL, err);
     json_decref(ns);
-    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0);
+    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0, NULL);
     bool served = false;
     for (int i = 0; rc == DPM_OK && !served && i < 200; i++) {
         rc = dpm_kube_discovery_served(d, "mesh.io", "v1alpha1", "dataproducts",

@@ -605,7 +605,7 @@ int main(int argc, char **argv)
 
     /* 2. the operator, from nothing to every product Ready */
     g_state = json_object();
-    g_bindq = dpm_workqueue_new(NULL);
+    g_bindq = dpm_workqueue_new(NULL, NULL);
     pthread_t bt[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&bt[i], NULL, binder, NULL);

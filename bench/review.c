@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     struct dpm_policy *pol = NULL;
     struct dpm_error err;
     char *body = NULL;
-    if (dpm_load_file(PRODUCT, NULL, &docs, &err) || dpm_load_file(POLICY, NULL, &pdocs, &err) ||
+    if (dpm_yaml_load_file(PRODUCT, NULL, &docs, &err) || dpm_yaml_load_file(POLICY, NULL, &pdocs, &err) ||
         dpm_policy_compile(pdocs.items[0].root, &pol, NULL, &err)) {
         fprintf(stderr, "bench/review: setup failed (run from the repository root): %s\n", err.message);
         goto out;
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
            POLICY);
     series("malloc", body, strlen(body), pols, n);
     dpm_arena_json_install();
-    struct dpm_arena *a = dpm_arena_new(256 * 1024);
+    struct dpm_arena *a = dpm_arena_new(256 * 1024, NULL);
     dpm_arena_thread_set(a);
     series("thread arena", body, strlen(body), pols, n);
     printf("arena peak %zu bytes per review\n", dpm_arena_peak(a));

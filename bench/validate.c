@@ -88,7 +88,7 @@ int main(int argc, char **argv)
                           {.name = "YAML load + validate + policy"}};
     for (int i = 0; i < 3; i++)
         s[i].samples = calloc(n, sizeof(double));
-    if (!yaml || dpm_load_file(PRODUCT, NULL, &docs, &err) || dpm_load_file(POLICY, NULL, &pdocs, &err) ||
+    if (!yaml || dpm_yaml_load_file(PRODUCT, NULL, &docs, &err) || dpm_yaml_load_file(POLICY, NULL, &pdocs, &err) ||
         dpm_policy_compile(pdocs.items[0].root, &pol, NULL, &err)) {
         char msg[1024];
         dpm_error_format(&err, msg, sizeof(msg));
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
         struct dpm_docs d = DPM_DOCS_INIT;
         struct dpm_report rep = DPM_REPORT_INIT;
         double t0 = now_us();
-        dpm_load_buffer(yaml, ylen, PRODUCT, NULL, &d, NULL);
+        dpm_yaml_load_buffer(yaml, ylen, PRODUCT, NULL, &d, NULL);
         struct dpm_validate_input in2 = {.object = d.items[0].root, .policies = pols, .npolicies = 1};
         dpm_validate(&in2, &rep, NULL);
         double t1 = now_us();

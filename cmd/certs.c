@@ -9,25 +9,39 @@
 #include <openssl/evp.h>
 
 #include "cmd.h"
+#include "opts.h"
 #include "dpm/base64.h"
 #include "dpm/fs.h"
 #include "dpm/pki.h"
 
 #define MAX_IPS 32
 
+enum { OPT_SERVICE = 1, OPT_NAMESPACE, OPT_OUT, OPT_IP, OPT_DAYS, OPT_KEY, OPT_PRINT_CA_BUNDLE };
+
+static const struct dpm_opt options[] = {
+    {OPT_SERVICE, NULL, "--service", "S", "the webhook's Service (required)"},
+    {OPT_NAMESPACE, NULL, "--namespace", "N", "the Service's namespace (required)"},
+    {OPT_OUT, NULL, "--out", "DIR", "where the files are written (required; created)"},
+    {OPT_IP, NULL, "--ip", "ADDR", "an IP address in the certificate too (repeatable)"},
+    {OPT_DAYS, NULL, "--days", "N", "validity of the serving certificate (default 365; the CA: 10 years)"},
+    {OPT_KEY, NULL, "--key", "ecdsa|rsa", "key type (default ecdsa, P-256; rsa is 2048 bits)"},
+    {OPT_PRINT_CA_BUNDLE, NULL, "--print-ca-bundle", NULL,
+     "print the base64 caBundle for a webhook configuration"},
+    {0},
+};
+
 static void help(FILE *out)
 {
-    fputs("Usage: dpm certs --service S --namespace N --out DIR [--ip ADDR]... [--days N]\n"
-          "                 [--key ecdsa|rsa] [--print-ca-bundle]\n"
-          "\n"
-          "Writes DIR/ca.crt, DIR/tls.crt and DIR/tls.key: a new CA and a serving certificate\n"
-          "it signs for the webhook Service S in namespace N, valid for the names S, S.N,\n"
-          "S.N.svc and S.N.svc.cluster.local and for each --ip. Keys are written mode 0600.\n"
-          "--print-ca-bundle prints the base64 caBundle for a webhook configuration.\n"
-          "\n"
-          "  --days N          validity of the serving certificate (default 365; the CA: 10 years)\n"
-          "  --key ecdsa|rsa   key type (default ecdsa, P-256; rsa is 2048 bits)\n",
-          out);
+    dpm_opts_help(out,
+                  "Usage: dpm certs --service S --namespace N --out DIR [--ip ADDR]... [--days N]\n"
+                  "                 [--key ecdsa|rsa] [--print-ca-bundle]\n"
+                  "\n"
+                  "Writes DIR/ca.crt, DIR/tls.crt and DIR/tls.key: a new CA and a serving certificate\n"
+                  "it signs for the webhook Service S in namespace N, valid for the names S, S.N,\n"
+                  "S.N.svc and S.N.svc.cluster.local and for each --ip. Keys are written mode 0600.\n"
+                  "--print-ca-bundle prints the base64 caBundle for a webhook configuration.\n"
+                  "\n",
+                  options, NULL);
 }
 
 static int write_file(const char *dir, const char *name, const char *data, int mode)
@@ -36,7 +50,7 @@ static int write_file(const char *dir, const char *name, const char *data, int m
     struct dpm_error err;
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (dpm_write_file_atomic(path, data, strlen(data), mode, &err) != DPM_OK) {
-        fprintf(stderr, "dpm certs: %s\n", err.message);
+        dpm_error_print(stderr, "dpm certs", &err);
         return -1;
     }
     return 0;
@@ -65,51 +79,38 @@ int dpm_cmd_certs(int argc, char **argv)
     X509 *ca = NULL, *cert = NULL;
     char *ca_pem = NULL, *cert_pem = NULL, *key_pem = NULL;
     char dns[4][512];
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL, *a = argv[i];
-        if (dpm_cmd_is_help(a) && strcmp(a, "help") != 0) {
+    struct dpm_opts p;
+    const char *v;
+    dpm_opts_init(&p, "certs", options, false, argc, argv);
+    for (int id; (id = dpm_opts_next(&p, &v)) != DPM_OPTS_END;) {
+        char *end;
+        switch (id) {
+        case DPM_OPTS_HELP:
             help(stdout);
             return DPM_EXIT_OK;
-        }
-        if (strcmp(a, "--print-ca-bundle") == 0) {
-            print_bundle = 1;
-            continue;
-        }
-        int known = dpm_cmd_opt(argc, argv, &i, NULL, "--service", &v) ? 1
-                    : dpm_cmd_opt(argc, argv, &i, NULL, "--namespace", &v) ? 2
-                    : dpm_cmd_opt(argc, argv, &i, NULL, "--out", &v)       ? 3
-                    : dpm_cmd_opt(argc, argv, &i, NULL, "--ip", &v)        ? 4
-                    : dpm_cmd_opt(argc, argv, &i, NULL, "--days", &v)      ? 5
-                    : dpm_cmd_opt(argc, argv, &i, NULL, "--key", &v)       ? 6
-                                                                           : 0;
-        if (!known) {
-            fprintf(stderr, "dpm certs: unknown argument \"%s\" (see dpm certs --help)\n", a);
-            return DPM_EXIT_INPUT;
-        }
-        if (!v) {
-            fprintf(stderr, "dpm certs: %s needs a value\n", a);
-            return DPM_EXIT_INPUT;
-        }
-        char *end;
-        switch (known) {
-        case 1: svc = v; break;
-        case 2: ns = v; break;
-        case 3: out = v; break;
-        case 4:
+        case DPM_OPTS_ERROR:
+            return dpm_opts_fail(&p);
+        case OPT_PRINT_CA_BUNDLE:
+            print_bundle = strcmp(v, "true") == 0;
+            break;
+        case OPT_SERVICE: svc = v; break;
+        case OPT_NAMESPACE: ns = v; break;
+        case OPT_OUT: out = v; break;
+        case OPT_IP:
             if (nips >= MAX_IPS) {
                 fprintf(stderr, "dpm certs: at most %d --ip\n", MAX_IPS);
                 return DPM_EXIT_INPUT;
             }
             ips[nips++] = v;
             break;
-        case 5:
+        case OPT_DAYS:
             days = strtol(v, &end, 10);
             if (!*v || *end || days < 1 || days > 3650) {
                 fprintf(stderr, "dpm certs: --days takes 1 to 3650, not \"%s\"\n", v);
                 return DPM_EXIT_INPUT;
             }
             break;
-        case 6:
+        case OPT_KEY:
             if (strcmp(v, "rsa") == 0)
                 kt = DPM_KEY_RSA;
             else if (strcmp(v, "ecdsa") != 0) {
@@ -147,7 +148,7 @@ int dpm_cmd_certs(int argc, char **argv)
         !(key = dpm_pki_new_key(kt, &err)) || !(cert = dpm_pki_issue(&spec, key, ca, ca_key, &err)) ||
         !(ca_pem = dpm_pki_cert_pem(ca, &err)) || !(cert_pem = dpm_pki_cert_pem(cert, &err)) ||
         !(key_pem = dpm_pki_key_pem(key, &err))) {
-        fprintf(stderr, "dpm certs: %s\n", err.message);
+        dpm_error_print(stderr, "dpm certs", &err);
         goto out;
     }
     if (write_file(out, "ca.crt", ca_pem, 0644) || write_file(out, "tls.crt", cert_pem, 0644) ||

@@ -63,24 +63,10 @@ int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn,
 int dpm_cmd_load_error(const char *cmd, const char *file, struct dpm_error *err,
                        json_t *errors);
 
-/* Matches argv[*i] against an option taking a value: "-x VAL", "--long VAL"
- * or "--long=VAL".  Returns 1 on a match, with *val the value or NULL when
- * it is missing (the caller reports that), and advances *i past a separate
- * value; 0 when argv[*i] is another argument. short_ may be NULL. */
-int dpm_cmd_opt(int argc, char **argv, int *i, const char *short_,
-                const char *long_, const char **val);
-
-/* An argument that is not an option the command knows: a file (or "-")
- * is appended to files; anything else starting with '-' is an unknown
- * option, reported on stderr as "dpm CMD: unknown option ...".  Returns 0,
- * or DPM_EXIT_INPUT for an unknown option. */
-int dpm_cmd_positional(const char *cmd, const char *arg, char **files, int *nfiles);
+/* Options are read with the table of cmd/opts.h. */
 
 /* Reports "dpm CMD: no input files" and returns DPM_EXIT_INPUT when nfiles
  * is 0; returns 0 otherwise. */
 int dpm_cmd_need_files(const char *cmd, int nfiles);
-
-/* Whether argv[i] asks for help. */
-int dpm_cmd_is_help(const char *arg);
 
 #endif

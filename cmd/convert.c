@@ -14,12 +14,22 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "opts.h"
 #include "dpm/buf.h"
 #include "dpm/validate.h"
 
+enum { OPT_NAMESPACE = 1 };
+
+static const struct dpm_opt options[] = {
+    {OPT_NAMESPACE, "-n", "--namespace", "NS",
+     "the namespace of documents that name none (instead of their domain)"},
+    {0},
+};
+
 static void help(FILE *out)
 {
-    fputs("Usage: dpm convert [-n NAMESPACE] FILE...\n"
+    dpm_opts_help(out,
+          "Usage: dpm convert [-n NAMESPACE] FILE...\n"
           "\n"
           "Turns seed-style DataProduct manifests (metadata.domain, metadata.owner) into\n"
           "canonical ones (spec.domain, spec.owner) and prints them as YAML. A document with\n"
@@ -27,9 +37,10 @@ static void help(FILE *out)
           "Canonical documents and other kinds pass through unchanged. FILE may be -.\n"
           "\n"
           "Nothing is printed unless every document converts.\n"
+          "\n",
+          options,
           "\n"
-          "Exit status: 0 converted, 1 a document has conflicting values, 2 unreadable input.\n",
-          out);
+          "Exit status: 0 converted, 1 a document has conflicting values, 2 unreadable input.\n");
 }
 
 /* Sets key in a new object built in canonical order: the given keys first,
@@ -112,20 +123,23 @@ int dpm_cmd_convert(int argc, char **argv)
     struct dpm_buf out = DPM_BUF_INIT(256u * 1024 * 1024);
     if (!files)
         return DPM_EXIT_INPUT;
-    for (int i = 1; i < argc; i++) {
-        const char *val;
-        if (dpm_cmd_is_help(argv[i]) && strcmp(argv[i], "help") != 0) {
+    struct dpm_opts p;
+    const char *val;
+    dpm_opts_init(&p, "convert", options, true, argc, argv);
+    for (int id; (id = dpm_opts_next(&p, &val)) != DPM_OPTS_END;) {
+        switch (id) {
+        case DPM_OPTS_HELP:
             help(stdout);
             goto out;
-        } else if (dpm_cmd_opt(argc, argv, &i, "-n", "--namespace", &val)) {
-            if (!val) {
-                fprintf(stderr, "dpm convert: %s needs a value\n", argv[i]);
-                status = DPM_EXIT_INPUT;
-                goto out;
-            }
-            ns = val;
-        } else if ((status = dpm_cmd_positional("convert", argv[i], files, &nfiles)) != 0) {
+        case DPM_OPTS_ERROR:
+            status = dpm_opts_fail(&p);
             goto out;
+        case DPM_OPTS_ARG:
+            files[nfiles++] = (char *)val;
+            break;
+        case OPT_NAMESPACE:
+            ns = val;
+            break;
         }
     }
     if ((status = dpm_cmd_need_files("convert", nfiles)) != 0)

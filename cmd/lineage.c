@@ -16,23 +16,33 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "opts.h"
 #include "dpm/buf.h"
 #include "dpm/validate.h"
 
 #define GRAPH_MAX (64u * 1024 * 1024)
 
+enum { OPT_FORMAT = 1 };
+
+static const struct dpm_opt options[] = {
+    {OPT_FORMAT, "-f", "--format", "FMT", "dot (default) or svg"},
+    {0},
+};
+
 static void help(FILE *out)
 {
-    fputs("Usage: dpm lineage [-f dot|svg] FILE...\n"
+    dpm_opts_help(out,
+          "Usage: dpm lineage [-f dot|svg] FILE...\n"
           "\n"
           "Prints the dependency graph of the DataProducts in FILEs: products clustered by\n"
           "domain, edges from data-product inputs, external sources as their own nodes.\n"
           "References to products or output ports that are not among the inputs are drawn\n"
           "dashed and reported on stderr. -f svg needs Graphviz's dot on PATH.\n"
+          "\n",
+          options,
           "\n"
           "Exit status: 0 every reference resolved, 1 unresolved references, 2 unreadable\n"
-          "input, bad usage or no Graphviz for -f svg.\n",
-          out);
+          "input, bad usage or no Graphviz for -f svg.\n");
 }
 
 struct product {
@@ -236,21 +246,29 @@ int dpm_cmd_lineage(int argc, char **argv)
     struct dpm_buf dot = DPM_BUF_INIT(GRAPH_MAX);
     if (!files)
         return DPM_EXIT_INPUT;
-    for (int i = 1; i < argc; i++) {
-        const char *val;
-        if (dpm_cmd_is_help(argv[i]) && strcmp(argv[i], "help") != 0) {
+    struct dpm_opts p;
+    const char *val;
+    dpm_opts_init(&p, "lineage", options, true, argc, argv);
+    for (int id; (id = dpm_opts_next(&p, &val)) != DPM_OPTS_END;) {
+        switch (id) {
+        case DPM_OPTS_HELP:
             help(stdout);
             goto out;
-        } else if (dpm_cmd_opt(argc, argv, &i, "-f", "--format", &val)) {
-            if (val && strcmp(val, "svg") == 0)
+        case DPM_OPTS_ERROR:
+            status = dpm_opts_fail(&p);
+            goto out;
+        case DPM_OPTS_ARG:
+            files[nfiles++] = (char *)val;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(val, "svg") == 0)
                 svg = 1;
-            else if (!val || strcmp(val, "dot") != 0) {
+            else if (strcmp(val, "dot") != 0) {
                 fprintf(stderr, "dpm lineage: -f takes dot or svg\n");
                 status = DPM_EXIT_INPUT;
                 goto out;
             }
-        } else if ((status = dpm_cmd_positional("lineage", argv[i], files, &nfiles)) != 0) {
-            goto out;
+            break;
         }
     }
     if ((status = dpm_cmd_need_files("lineage", nfiles)) != 0)

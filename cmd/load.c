@@ -99,7 +99,7 @@ int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn,
         }
         opts.max_input_bytes = DPM_CMD_MAX_INPUT - used;
         size_t before = e.ndocs;
-        if (dpm_load_file_each(files[i], &opts, each_doc, &e, &nread, &err) != DPM_OK) {
+        if (dpm_yaml_load_file_each(files[i], &opts, each_doc, &e, &nread, &err) != DPM_OK) {
             if (err.code == DPM_ELIMIT && strstr(err.message, "in total"))
                 dpm_error_set(&err, DPM_ELIMIT, NULL,
                               "input is larger than %u bytes in total (all files): stopped here (split the input)",
@@ -124,39 +124,13 @@ int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split,
         struct dpm_error err;
         dpm_error_clear(&err);
         size_t before = docs->n;
-        if (dpm_load_file_each(files[i], &opts, dpm_docs_sink, docs, NULL, &err) != DPM_OK) {
+        if (dpm_yaml_load_file_each(files[i], &opts, dpm_docs_sink, docs, NULL, &err) != DPM_OK) {
             rc = dpm_cmd_load_error(cmd, files[i], &err, NULL);
         } else if (docs->n == before) {
             fprintf(stderr, "dpm %s: %s: no documents\n", cmd, files[i]);
         }
     }
     return rc;
-}
-
-int dpm_cmd_opt(int argc, char **argv, int *i, const char *short_,
-                const char *long_, const char **val)
-{
-    const char *a = argv[*i];
-    size_t ll = strlen(long_);
-    if ((short_ && strcmp(a, short_) == 0) || strcmp(a, long_) == 0) {
-        *val = *i + 1 < argc ? argv[++*i] : NULL;
-        return 1;
-    }
-    if (strncmp(a, long_, ll) == 0 && a[ll] == '=') {
-        *val = a + ll + 1;
-        return 1;
-    }
-    return 0;
-}
-
-int dpm_cmd_positional(const char *cmd, const char *arg, char **files, int *nfiles)
-{
-    if (arg[0] == '-' && arg[1]) {
-        fprintf(stderr, "dpm %s: unknown option \"%s\" (see dpm %s --help)\n", cmd, arg, cmd);
-        return DPM_EXIT_INPUT;
-    }
-    files[(*nfiles)++] = (char *)arg;
-    return 0;
 }
 
 int dpm_cmd_need_files(const char *cmd, int nfiles)

@@ -44,7 +44,9 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'dpm COMMAND --help' for a command's options.\n");
 }
 
-int dpm_cmd_is_help(const char *arg)
+/* "dpm help", "dpm -h", "dpm --help" (a command's own -h/--help is read by
+ * its option table, cmd/opts.h). */
+static int is_help(const char *arg)
 {
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 ||
            strcmp(arg, "help") == 0;
@@ -57,7 +59,7 @@ int main(int argc, char **argv)
         return DPM_EXIT_INPUT;
     }
     const char *cmd = argv[1];
-    if (dpm_cmd_is_help(cmd)) {
+    if (is_help(cmd)) {
         if (argc > 2) {
             /* "dpm help validate" == "dpm validate --help" */
             for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

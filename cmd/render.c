@@ -9,36 +9,43 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "opts.h"
 #include "dpm/buf.h"
 #include "dpm/op_desired.h"
 #include "dpm/validate.h"
 
+enum { OPT_SPARK_OPERATOR = 1, OPT_KUBE_VERSION };
+
+static const struct dpm_opt options[] = {
+    {OPT_SPARK_OPERATOR, NULL, "--spark-operator", "yes|no",
+     "the cluster serves sparkoperator.k8s.io/v1beta2:\n"
+     "ScheduledSparkApplication/SparkApplication instead\n"
+     "of CronJob/Job running spark-submit (default: no)"},
+    {OPT_KUBE_VERSION, NULL, "--kube-version", "V",
+     "the cluster's Kubernetes version (default: 1.21\n"
+     "and later); before 1.21 CronJob is batch/v1beta1"},
+    {0},
+};
+
 static void help(FILE *out)
 {
-    fputs("Usage: dpm render [--spark-operator yes|no] [--kube-version V] FILE...\n"
+    dpm_opts_help(out,
+          "Usage: dpm render [--spark-operator yes|no] [--kube-version V] FILE...\n"
           "\n"
           "Prints the Kubernetes objects the operator creates for each DataProduct in\n"
           "FILE (- for standard input) as YAML documents: the Spark driver's\n"
           "ServiceAccount, Role and RoleBinding, the contract ConfigMap, a\n"
           "PersistentVolumeClaim per storage-backed output port, a Service per grpc\n"
           "port, and the transformation.\n"
+          "\n",
+          options,
           "\n"
-          "  --spark-operator yes|no  the cluster serves sparkoperator.k8s.io/v1beta2:\n"
-          "                           ScheduledSparkApplication/SparkApplication instead\n"
-          "                           of CronJob/Job running spark-submit (default: no)\n"
-          "  --kube-version V         the cluster's Kubernetes version (default: 1.21\n"
-          "                           and later); before 1.21 CronJob is batch/v1beta1\n"
-          "\n"
-          "Exit status: 0 rendered, 1 a DataProduct is invalid, 2 unreadable input.\n",
-          out);
+          "Exit status: 0 rendered, 1 a DataProduct is invalid, 2 unreadable input.\n");
 }
 
 static int bad_value(const char *opt, const char *val, const char *what)
 {
-    if (val == NULL)
-        fprintf(stderr, "dpm render: %s needs a value\n", opt);
-    else
-        fprintf(stderr, "dpm render: %s: \"%s\": %s\n", opt, val, what);
+    fprintf(stderr, "dpm render: %s: \"%s\": %s\n", opt, val, what);
     return DPM_EXIT_INPUT;
 }
 
@@ -88,28 +95,33 @@ int dpm_cmd_render(int argc, char **argv)
     struct dpm_buf out = DPM_BUF_INIT(256u * 1024 * 1024);
     if (!files)
         return DPM_EXIT_INPUT;
-    for (int i = 1; i < argc; i++) {
-        const char *val;
-        if (dpm_cmd_is_help(argv[i]) && strcmp(argv[i], "help") != 0) {
+    struct dpm_opts p;
+    const char *val;
+    dpm_opts_init(&p, "render", options, true, argc, argv);
+    for (int id; (id = dpm_opts_next(&p, &val)) != DPM_OPTS_END;) {
+        switch (id) {
+        case DPM_OPTS_HELP:
             help(stdout);
             goto out;
-        } else if (dpm_cmd_opt(argc, argv, &i, NULL, "--spark-operator", &val)) {
-            if (val != NULL && strcmp(val, "yes") == 0) {
+        case DPM_OPTS_ERROR:
+            status = dpm_opts_fail(&p);
+            goto out;
+        case DPM_OPTS_ARG:
+            files[nfiles++] = (char *)val;
+            break;
+        case OPT_SPARK_OPERATOR:
+            if (strcmp(val, "yes") == 0) {
                 env.spark_operator = true;
-            } else if (val != NULL && strcmp(val, "no") == 0) {
+            } else if (strcmp(val, "no") == 0) {
                 env.spark_operator = false;
             } else {
                 status = bad_value("--spark-operator", val, "must be yes or no");
                 goto out;
             }
-        } else if (dpm_cmd_opt(argc, argv, &i, NULL, "--kube-version", &val)) {
-            if (val == NULL) {
-                status = bad_value("--kube-version", NULL, NULL);
-                goto out;
-            }
+            break;
+        case OPT_KUBE_VERSION:
             kube_version = val;
-        } else if ((status = dpm_cmd_positional("render", argv[i], files, &nfiles)) != 0) {
-            goto out;
+            break;
         }
     }
     if (kube_version != NULL) {

@@ -21,14 +21,26 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "opts.h"
 #include "dpm/policy.h"
 #include "dpm/validate.h"
 
 #define MAX_POLICIES 256
 
+enum { OPT_POLICY = 1, OPT_OLD, OPT_NAMESPACE, OPT_OUTPUT };
+
+static const struct dpm_opt options[] = {
+    {OPT_POLICY, "-p", "--policy", "FILE", "apply the MeshPolicies in FILE (repeatable)"},
+    {OPT_OLD, NULL, "--old", "FILE", "the stored versions: run the UPDATE checks against them"},
+    {OPT_NAMESPACE, "-n", "--namespace", "NS", "namespace of documents that name none (default \"default\")"},
+    {OPT_OUTPUT, "-o", "--output", "FMT", "text (default) or json"},
+    {0},
+};
+
 static void help(FILE *out)
 {
-    fputs("Usage: dpm validate [-p POLICY.yaml]... [--old OLD.yaml] [-n NAMESPACE] [-o text|json] FILE...\n"
+    dpm_opts_help(out,
+          "Usage: dpm validate [-p POLICY.yaml]... [--old OLD.yaml] [-n NAMESPACE] [-o text|json] FILE...\n"
           "\n"
           "Runs the admission webhook's checks offline: the built-in contract checks of every\n"
           "DataProduct, the MeshPolicies given with -p (those whose match selects the product),\n"
@@ -40,20 +52,14 @@ static void help(FILE *out)
           "has each of its items checked. Files are read as kubectl reads them (YAML 1.1\n"
           "booleans such as yes/no/on/off, a byte-order mark); all of them together may\n"
           "hold at most 256 MiB, each document at most 4 MiB.\n"
-          "\n"
-          "Options:\n"
-          "  -p, --policy FILE    apply the MeshPolicies in FILE (repeatable)\n"
-          "      --old FILE       the stored versions: run the UPDATE checks against them\n"
-          "  -n, --namespace NS   namespace of documents that name none (default \"default\")\n"
-          "  -o, --output FMT     text (default) or json\n"
-          "  -h, --help           this help\n"
+          "\n",
+          options,
           "\n"
           "With -o json the output is one JSON object in every outcome: {\"documents\": [...],\n"
           "\"errors\": [...], \"exitCode\": N}, errors holding what could not be read or used.\n"
           "\n"
           "Exit status: 0 no violations (warnings are printed), 1 violations, 2 unreadable\n"
-          "input, a -p file without a valid MeshPolicy, or bad usage.\n",
-          out);
+          "input, a -p file without a valid MeshPolicy, or bad usage.\n");
 }
 
 struct opts {
@@ -481,6 +487,7 @@ int dpm_cmd_validate(int argc, char **argv)
     struct opts *o = &r.o;
     char **files = calloc((size_t)argc + 1, sizeof(char *));
     int nfiles = 0, status = DPM_EXIT_OK;
+    const char *val = NULL;
     bool json = wants_json(argc, argv);
     r.keep = json_array();
     if (json)
@@ -490,49 +497,42 @@ int dpm_cmd_validate(int argc, char **argv)
         goto out;
     }
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        if (dpm_cmd_is_help(a) && strcmp(a, "help") != 0) {
+    struct dpm_opts p;
+    dpm_opts_init(&p, "validate", options, true, argc, argv);
+    for (int id; (id = dpm_opts_next(&p, &val)) != DPM_OPTS_END;) {
+        switch (id) {
+        case DPM_OPTS_HELP:
             help(stdout);
             json = false;
             goto out;
-        }
-        if (dpm_cmd_opt(argc, argv, &i, "-p", "--policy", &val)) {
-            if (!val)
-                goto missing;
+        case DPM_OPTS_ERROR:
+            status = usage(&r, "%s", p.error);
+            goto out;
+        case DPM_OPTS_ARG:
+            files[nfiles++] = (char *)val;
+            break;
+        case OPT_POLICY:
             if (o->npolicy_files >= MAX_POLICIES) {
                 status = usage(&r, "too many -p files");
                 goto out;
             }
             o->policy_files[o->npolicy_files++] = val;
-        } else if (dpm_cmd_opt(argc, argv, &i, NULL, "--old", &val)) {
-            if (!val)
-                goto missing;
+            break;
+        case OPT_OLD:
             o->old_file = val;
-        } else if (dpm_cmd_opt(argc, argv, &i, "-n", "--namespace", &val)) {
-            if (!val)
-                goto missing;
+            break;
+        case OPT_NAMESPACE:
             o->ns = val;
-        } else if (dpm_cmd_opt(argc, argv, &i, "-o", "--output", &val)) {
-            if (!val)
-                goto missing;
+            break;
+        case OPT_OUTPUT:
             if (strcmp(val, "json") == 0)
                 o->json = 1;
             else if (strcmp(val, "text") != 0) {
                 status = usage(&r, "-o takes text or json, not \"%s\"", val);
                 goto out;
             }
-        } else if (a[0] == '-' && a[1]) {
-            status = usage(&r, "unknown option \"%s\" (see dpm validate --help)", a);
-            goto out;
-        } else {
-            files[nfiles++] = (char *)a;
+            break;
         }
-        continue;
-    missing:
-        status = usage(&r, "%s needs a value", a);
-        goto out;
     }
     json = o->json != 0; /* the last -o wins */
     if (nfiles == 0) {

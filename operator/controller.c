@@ -399,8 +399,8 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
         dpm_kube_set_observer(k, dpm_op_metrics_observe_request, &c->m);
     dependants = json_object();
     c->workers = calloc((size_t)cfg->workers, sizeof *c->workers);
-    c->disc = dpm_kube_discovery_new(k, -1);
-    c->q = dpm_workqueue_new(NULL);
+    c->disc = dpm_kube_discovery_new(k, -1, &err);
+    c->q = dpm_workqueue_new(NULL, &err);
     struct dpm_recorder_opts ro = {.component = "dpm-operator", .instance = NULL};
     gethostname(host, sizeof host);
     host[sizeof host - 1] = 0;

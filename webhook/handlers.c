@@ -259,28 +259,28 @@ int wh_register_metrics(struct wh_server *sv)
     static const char *const ep_label[] = {"endpoint", NULL};
     static const char *const finding_labels[] = {"policy", "severity", NULL};
     struct dpm_metrics *m = sv->metrics;
-    sv->m_requests = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_requests_total",
-                                     "Requests by endpoint, operation, decision and HTTP code (endpoint \"none\": "
-                                     "refused before routing, for its framing).",
-                                     req_labels, NULL, 0, NULL);
-    sv->m_duration = dpm_metrics_add(m, DPM_HISTOGRAM, "dpm_webhook_request_duration_seconds",
-                                     "Time from a request's first byte to its response.", ep_label, NULL, 0, NULL);
-    sv->m_inflight = dpm_metrics_add(m, DPM_GAUGE, "dpm_webhook_inflight_requests",
-                                     "Requests read whole and not yet answered.", NULL, NULL, 0, NULL);
-    sv->m_findings = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_findings_total",
-                                     "Findings by policy and severity (violation, warning, audit).", finding_labels,
-                                     NULL, 0, NULL);
-    sv->m_rejected = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_rejections_total", "Admission requests denied.",
-                                     NULL, NULL, 0, NULL);
-    sv->m_conns = dpm_metrics_add(m, DPM_GAUGE, "dpm_webhook_open_connections",
-                                  "Client connections open (at most --max-connections).", NULL, NULL, 0, NULL);
-    sv->m_refused = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_connections_refused_total",
-                                    "Connections closed at once because --max-connections were open.", NULL, NULL,
-                                    0, NULL);
-    sv->m_timeouts = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_connection_timeouts_total",
-                                     "Connections closed by --read-timeout (a request or answer not through in "
-                                     "time) or --idle-timeout.",
-                                     NULL, NULL, 0, NULL);
+    sv->m_requests = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_requests_total",
+                                          "Requests by endpoint, operation, decision and HTTP code (endpoint \"none\": "
+                                          "refused before routing, for its framing).",
+                                          req_labels, NULL, 0, NULL);
+    sv->m_duration = dpm_metrics_register(m, DPM_HISTOGRAM, "dpm_webhook_request_duration_seconds",
+                                          "Time from a request's first byte to its response.", ep_label, NULL, 0, NULL);
+    sv->m_inflight = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_inflight_requests",
+                                          "Requests read whole and not yet answered.", NULL, NULL, 0, NULL);
+    sv->m_findings = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_findings_total",
+                                          "Findings by policy and severity (violation, warning, audit).", finding_labels,
+                                          NULL, 0, NULL);
+    sv->m_rejected = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_rejections_total", "Admission requests denied.",
+                                          NULL, NULL, 0, NULL);
+    sv->m_conns = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_open_connections",
+                                       "Client connections open (at most --max-connections).", NULL, NULL, 0, NULL);
+    sv->m_refused = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_connections_refused_total",
+                                         "Connections closed at once because --max-connections were open.", NULL, NULL,
+                                         0, NULL);
+    sv->m_timeouts = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_connection_timeouts_total",
+                                          "Connections closed by --read-timeout (a request or answer not through in "
+                                          "time) or --idle-timeout.",
+                                          NULL, NULL, 0, NULL);
     return sv->m_requests && sv->m_duration && sv->m_inflight && sv->m_findings && sv->m_rejected && sv->m_conns &&
            sv->m_refused && sv->m_timeouts;
 }

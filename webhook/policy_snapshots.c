@@ -82,13 +82,13 @@ static void publish(struct wh_policies *p, struct dpm_policy_set *set)
  * a policy must not switch governance off): returns NULL then. */
 static struct dpm_policy_set *load_files(struct wh_policies *p)
 {
-    struct dpm_policy_set *set = dpm_policy_set_new();
+    struct dpm_policy_set *set = dpm_policy_set_new(NULL);
     for (int i = 0; set && i < p->cfg->npolicy_files; i++) {
         const char *file = p->cfg->policy_files[i];
         struct dpm_docs docs = DPM_DOCS_INIT;
         struct dpm_error err;
         dpm_error_clear(&err);
-        if (dpm_load_file(file, NULL, &docs, &err) != DPM_OK) {
+        if (dpm_yaml_load_file(file, NULL, &docs, &err) != DPM_OK) {
             char msg[1024];
             dpm_error_format(&err, msg, sizeof(msg));
             dpm_log(DPM_LOG_ERROR, "webhook", file, NULL, "policies not loaded: %s", msg);
@@ -207,7 +207,7 @@ dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
                        struct wh_policies **out, struct dpm_error *err)
 {
     struct wh_policies *p = calloc(1, sizeof(*p));
-    struct dpm_policy_set *empty = dpm_policy_set_new();
+    struct dpm_policy_set *empty = dpm_policy_set_new(NULL);
     if (!p || !empty || !(p->cur = snapshot_new(empty))) {
         free(p);
         dpm_policy_set_free(empty);
@@ -215,14 +215,14 @@ dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
     }
     pthread_mutex_init(&p->mu, NULL);
     p->cfg = cfg;
-    p->count = dpm_metrics_add(m, DPM_GAUGE, "dpm_webhook_policies", "MeshPolicies in force.", NULL,
-                               NULL, 0, NULL);
-    p->last_sync = dpm_metrics_add(m, DPM_GAUGE, "dpm_webhook_policy_last_sync_timestamp_seconds",
-                                   "When the policy cache last changed (Unix time).", NULL, NULL, 0,
-                                   NULL);
-    p->load_errors = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_policy_load_errors_total",
-                                     "Policy files or objects that could not be loaded.", NULL, NULL,
-                                     0, NULL);
+    p->count = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_policies", "MeshPolicies in force.", NULL,
+                                    NULL, 0, NULL);
+    p->last_sync = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_policy_last_sync_timestamp_seconds",
+                                        "When the policy cache last changed (Unix time).", NULL, NULL, 0,
+                                        NULL);
+    p->load_errors = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_policy_load_errors_total",
+                                          "Policy files or objects that could not be loaded.", NULL, NULL,
+                                          0, NULL);
     if (cfg->npolicy_files) {
         files_changed(p); /* record the files' identities */
         struct dpm_policy_set *set = load_files(p);

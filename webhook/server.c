@@ -53,7 +53,9 @@
 #define WH_DRAIN_SECONDS 4.0
 #define WH_STOP_SECONDS 4.8
 
-static struct wh_server srv;
+/* The server's state is struct wh_server, made by wh_serve() and reached
+ * from each connection through its lws context's user pointer; static
+ * here is only what a signal handler or one test hook must see. */
 static volatile sig_atomic_t got_signal;
 /* The event loop this thread runs (0: the main thread). */
 static _Thread_local int this_loop;
@@ -62,18 +64,18 @@ static _Thread_local int this_loop;
  * suite can see /healthz and SIGTERM deal with one. */
 static int test_wedge_seconds;
 static atomic_int test_wedged;
-/* Guards srv.ctxs between the watcher's wake-ups and their destruction. */
+/* Guards a server's ctxs between the watcher's wake-ups and their destruction. */
 static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Wakes every service loop; never blocks (the watcher must stay free to
  * end a process whose loops do not stop). */
-static void wake_loops(void)
+static void wake_loops(struct wh_server *sv)
 {
     if (pthread_mutex_trylock(&ctx_mu) != 0)
         return;
-    for (int t = 0; t < srv.nloops; t++)
-        if (srv.ctxs[t])
-            lws_cancel_service(srv.ctxs[t]);
+    for (int t = 0; t < sv->nloops; t++)
+        if (sv->ctxs[t])
+            lws_cancel_service(sv->ctxs[t]);
     pthread_mutex_unlock(&ctx_mu);
 }
 
@@ -88,9 +90,17 @@ struct session {
     bool cont_pending;  /* "100 Continue" to send */
     bool reading;       /* a request's first byte is in: its deadline runs */
     bool linger;        /* close with a lingering close (input left unread) */
-    bool counted;       /* in srv.inflight */
+    bool counted;       /* in sv->inflight */
     double t0;          /* the request's first byte */
+    struct wh_server *sv;
 };
+
+/* The server a connection (or a context-level callback) belongs to. */
+static struct wh_server *server_of(struct lws *wsi)
+{
+    struct lws_context *cx = wsi ? lws_get_context(wsi) : NULL;
+    return cx ? lws_context_user(cx) : NULL;
+}
 
 static void arm(struct lws *wsi, int seconds)
 {
@@ -99,10 +109,11 @@ static void arm(struct lws *wsi, int seconds)
 
 static void uncount(struct session *s)
 {
+    struct wh_server *sv = s->sv;
     if (s->counted) {
         s->counted = false;
-        atomic_fetch_sub(&srv.inflight, 1);
-        dpm_metric_add(srv.m_inflight, NULL, -1);
+        atomic_fetch_sub(&sv->inflight, 1);
+        dpm_metric_add(sv->m_inflight, NULL, -1);
     }
 }
 
@@ -111,20 +122,22 @@ static void uncount(struct session *s)
  * within --read-timeout. */
 static void queue_answer(struct lws *wsi, struct session *s)
 {
+    struct wh_server *sv = s->sv;
     s->answering = true;
     s->written = false;
     lws_rx_flow_control(wsi, 0);
-    arm(wsi, srv.cfg->read_timeout);
+    arm(wsi, sv->cfg->read_timeout);
     lws_callback_on_writable(wsi);
 }
 
 static void answer_request(struct lws *wsi, struct session *s)
 {
+    struct wh_server *sv = s->sv;
     s->counted = true;
-    atomic_fetch_add(&srv.inflight, 1);
-    dpm_metric_add(srv.m_inflight, NULL, 1);
-    s->labels = (struct wh_labels){.close = atomic_load(&srv.stopping) != 0};
-    wh_handle(&srv, &s->conn, &s->resp, &s->labels);
+    atomic_fetch_add(&sv->inflight, 1);
+    dpm_metric_add(sv->m_inflight, NULL, 1);
+    s->labels = (struct wh_labels){.close = atomic_load(&sv->stopping) != 0};
+    wh_handle(sv, &s->conn, &s->resp, &s->labels);
     queue_answer(wsi, s);
 }
 
@@ -141,6 +154,7 @@ static void answer_refusal(struct lws *wsi, struct session *s, const struct dpm_
  * answered and closed, a partial one waits under its deadline. */
 static int process(struct lws *wsi, struct session *s)
 {
+    struct wh_server *sv = s->sv;
     for (;;) {
         struct dpm_error err;
         dpm_error_clear(&err);
@@ -149,7 +163,7 @@ static int process(struct lws *wsi, struct session *s)
             if (s->conn.started && !s->reading) {
                 s->reading = true;
                 s->t0 = wh_now();
-                arm(wsi, srv.cfg->read_timeout);
+                arm(wsi, sv->cfg->read_timeout);
             }
             return 0;
         case WH_STEP_CONTINUE:
@@ -170,16 +184,18 @@ static int process(struct lws *wsi, struct session *s)
 
 static void count_answer(struct session *s)
 {
+    struct wh_server *sv = s->sv;
     int st = s->resp.status;
     char code[4] = {(char)('0' + st / 100 % 10), (char)('0' + st / 10 % 10), (char)('0' + st % 10), 0};
     const char *labels[] = {s->labels.endpoint, s->labels.operation, s->labels.decision, code};
-    dpm_metric_add(srv.m_requests, labels, 1);
+    dpm_metric_add(sv->m_requests, labels, 1);
     const char *dl[] = {s->labels.endpoint};
-    dpm_metric_observe(srv.m_duration, dl, wh_now() - s->t0);
+    dpm_metric_observe(sv->m_duration, dl, wh_now() - s->t0);
 }
 
 static int on_writeable(struct lws *wsi, struct session *s)
 {
+    struct wh_server *sv = s->sv;
     if (s->cont_pending) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         unsigned char buf[WH_PRE + sizeof(cont)];
@@ -216,14 +232,14 @@ static int on_writeable(struct lws *wsi, struct session *s)
         if (ssl) {
             SSL_shutdown(ssl);
             if (s->linger)
-                wh_linger_start(lws_get_socket_fd(wsi), srv.cfg->read_timeout);
+                wh_linger_start(lws_get_socket_fd(wsi), sv->cfg->read_timeout);
         }
         return -1;
     }
     bool more = wh_conn_done(&s->conn);
     s->reading = false;
     lws_rx_flow_control(wsi, 1);
-    arm(wsi, srv.cfg->idle_timeout);
+    arm(wsi, sv->cfg->idle_timeout);
     return more ? process(wsi, s) : 0;
 }
 
@@ -232,7 +248,8 @@ static int on_writeable(struct lws *wsi, struct session *s)
  * was not taken, or the connection was idle past --idle-timeout. */
 static int on_timer(struct lws *wsi, struct session *s)
 {
-    dpm_metric_add(srv.m_timeouts, NULL, 1);
+    struct wh_server *sv = s->sv;
+    dpm_metric_add(sv->m_timeouts, NULL, 1);
     if (s->answering)
         return -1;
     if (!s->reading) {
@@ -242,7 +259,7 @@ static int on_timer(struct lws *wsi, struct session *s)
         return -1;
     }
     struct dpm_error err;
-    dpm_error_set(&err, DPM_ETIMEDOUT, NULL, "the request did not arrive whole within %d s", srv.cfg->read_timeout);
+    dpm_error_set(&err, DPM_ETIMEDOUT, NULL, "the request did not arrive whole within %d s", sv->cfg->read_timeout);
     err.http_status = 408;
     s->conn.phase = WH_PHASE_BROKEN;
     answer_refusal(wsi, s, &err);
@@ -256,27 +273,27 @@ static int on_timer(struct lws *wsi, struct session *s)
  * still open, so its number cannot be reused meanwhile).  A descriptor
  * whose adoption failed stays marked until the kernel hands its number out
  * again, and is then counted once, not twice. */
-static bool conn_admit(int fd)
+static bool conn_admit(struct wh_server *sv, int fd)
 {
-    if (fd < 0 || (size_t)fd >= srv.nconn_marks)
+    if (fd < 0 || (size_t)fd >= sv->nconn_marks)
         return false;
-    if (atomic_load(&srv.conn_marks[fd]))
+    if (atomic_load(&sv->conn_marks[fd]))
         return true;
-    if (atomic_fetch_add(&srv.conns, 1) >= srv.cfg->max_connections) {
-        atomic_fetch_sub(&srv.conns, 1);
-        dpm_metric_add(srv.m_refused, NULL, 1);
+    if (atomic_fetch_add(&sv->conns, 1) >= sv->cfg->max_connections) {
+        atomic_fetch_sub(&sv->conns, 1);
+        dpm_metric_add(sv->m_refused, NULL, 1);
         return false;
     }
-    atomic_store(&srv.conn_marks[fd], 1);
-    dpm_metric_add(srv.m_conns, NULL, 1);
+    atomic_store(&sv->conn_marks[fd], 1);
+    dpm_metric_add(sv->m_conns, NULL, 1);
     return true;
 }
 
-static void conn_release(int fd)
+static void conn_release(struct wh_server *sv, int fd)
 {
-    if (fd >= 0 && (size_t)fd < srv.nconn_marks && atomic_exchange(&srv.conn_marks[fd], 0)) {
-        atomic_fetch_sub(&srv.conns, 1);
-        dpm_metric_add(srv.m_conns, NULL, -1);
+    if (fd >= 0 && (size_t)fd < sv->nconn_marks && atomic_exchange(&sv->conn_marks[fd], 0)) {
+        atomic_fetch_sub(&sv->conns, 1);
+        dpm_metric_add(sv->m_conns, NULL, -1);
     }
 }
 
@@ -310,13 +327,14 @@ static int listen_socket(const char *addr, int *port, struct dpm_error *err)
  * --max-connections, and adopts it as a raw TLS socket of this loop. */
 static void on_listener(struct lws *wsi)
 {
+    struct wh_server *sv = server_of(wsi);
     int lfd = lws_get_socket_fd(wsi);
     struct lws_vhost *vh = lws_get_vhost(wsi);
     for (int i = 0; i < 64; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN: none left; another error: the next wake-up retries */
-        if (!conn_admit(fd)) {
+        if (!conn_admit(sv, fd)) {
             close(fd);
             continue;
         }
@@ -325,7 +343,7 @@ static void on_listener(struct lws *wsi)
         lws_sock_file_fd_type sock = {.sockfd = fd};
         /* On failure lws closes fd; its mark is released on its next use. */
         if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_ALLOW_SSL, sock, "dpm-http", NULL))
-            conn_release(fd);
+            conn_release(sv, fd);
     }
 }
 
@@ -342,11 +360,14 @@ static void session_end(struct session *s)
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     struct session *s = user;
+    struct wh_server *sv = server_of(wsi);
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
         struct dpm_error err;
-        if (wh_certs_attach(srv.certs, (SSL_CTX *)user, srv.cfg->tls_min, &err) != DPM_OK) {
-            dpm_log(DPM_LOG_ERROR, "webhook", NULL, NULL, "TLS set-up failed: %s", err.message);
+        if (wh_certs_attach(sv->certs, (SSL_CTX *)user, sv->cfg->tls_min, &err) != DPM_OK) {
+            char msg[1024];
+            dpm_error_format(&err, msg, sizeof(msg));
+            dpm_log(DPM_LOG_ERROR, "webhook", NULL, NULL, "TLS set-up failed: %s", msg);
             return 1;
         }
         return 0;
@@ -364,18 +385,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
-        conn_release(lws_get_socket_fd(wsi)); /* listener, pipe: never marked */
+        conn_release(sv, lws_get_socket_fd(wsi)); /* listener, pipe: never marked */
         return 0;
     case LWS_CALLBACK_RAW_ADOPT: {
         struct dpm_http_limits lim = DPM_HTTP_LIMITS_DEFAULT;
-        lim.max_body = srv.cfg->max_body;
+        lim.max_body = sv->cfg->max_body;
         memset(s, 0, sizeof(*s));
+        s->sv = sv;
         wh_conn_init(&s->conn, &lim);
         s->init = true;
         /* The TLS handshake and the first request within --read-timeout. */
         s->reading = true;
         s->t0 = wh_now();
-        arm(wsi, srv.cfg->read_timeout);
+        arm(wsi, sv->cfg->read_timeout);
         return 0;
     }
     case LWS_CALLBACK_RAW_RX: {
@@ -425,9 +447,9 @@ static void on_signal(int sig)
     got_signal = 1;
 }
 
-static void loop_seen(int tsi)
+static void loop_seen(struct wh_server *sv, int tsi)
 {
-    atomic_store(&srv.loop_seen_ms[tsi], (long long)(wh_now() * 1000));
+    atomic_store(&sv->loop_seen_ms[tsi], (long long)(wh_now() * 1000));
 }
 
 /* Polls the certificate and policy files, wakes every loop each second
@@ -435,15 +457,15 @@ static void loop_seen(int tsi)
  * they drain, and ends the process if they do not stop in time. */
 static void *watcher(void *arg)
 {
-    (void)arg;
-    int interval = srv.cfg->reload_interval_ms > 0 ? srv.cfg->reload_interval_ms : 1000;
+    struct wh_server *sv = arg;
+    int interval = sv->cfg->reload_interval_ms > 0 ? sv->cfg->reload_interval_ms : 1000;
     int waited = 0, ticked = 0;
     double stop_at = 0;
-    while (!atomic_load(&srv.done)) {
+    while (!atomic_load(&sv->done)) {
         wh_linger_service(50);
-        if (got_signal && !atomic_load(&srv.stopping))
-            atomic_store(&srv.stopping, 1);
-        if (atomic_load(&srv.stopping)) {
+        if (got_signal && !atomic_load(&sv->stopping))
+            atomic_store(&sv->stopping, 1);
+        if (atomic_load(&sv->stopping)) {
             if (stop_at == 0)
                 stop_at = wh_now();
             if (wh_now() - stop_at > WH_STOP_SECONDS) {
@@ -453,19 +475,19 @@ static void *watcher(void *arg)
                         WH_STOP_SECONDS);
                 _exit(1);
             }
-            wake_loops();
+            wake_loops(sv);
             continue;
         }
         waited += 50;
         ticked += 50;
         if (ticked >= 1000) {
             ticked = 0;
-            wake_loops();
+            wake_loops(sv);
         }
         if (waited >= interval) {
             waited = 0;
-            wh_certs_poll(srv.certs);
-            wh_policies_poll(srv.policies);
+            wh_certs_poll(sv->certs);
+            wh_policies_poll(sv->policies);
         }
     }
     wh_linger_close_all();
@@ -485,63 +507,73 @@ static void lws_logger(int level, const char *line)
  * the request and a policy snapshot; metrics and the policy cache lock
  * internally, so loops run the handler at once.  Each has its own parse
  * arena. */
-static void run_loop(int t)
+static void run_loop(struct wh_server *sv, int t)
 {
     this_loop = t;
-    struct dpm_arena *arena = dpm_arena_new(ARENA_BYTES); /* NULL: plain malloc */
+    struct dpm_arena *arena = dpm_arena_new(ARENA_BYTES, NULL); /* NULL: plain malloc */
     dpm_arena_thread_set(arena);
-    while (!atomic_load(&srv.stopping)) {
-        lws_service(srv.ctxs[t], 0);
-        loop_seen(t);
+    while (!atomic_load(&sv->stopping)) {
+        lws_service(sv->ctxs[t], 0);
+        loop_seen(sv, t);
     }
     double deadline = wh_now() + WH_DRAIN_SECONDS;
-    while (atomic_load(&srv.inflight) > 0 && wh_now() < deadline)
-        lws_service(srv.ctxs[t], 0);
+    while (atomic_load(&sv->inflight) > 0 && wh_now() < deadline)
+        lws_service(sv->ctxs[t], 0);
     dpm_arena_thread_set(NULL);
     dpm_arena_free(arena);
 }
 
+/* A service thread: the server and its loop. */
+struct loop_arg {
+    struct wh_server *sv;
+    int t;
+};
+
 static void *loop_thread(void *arg)
 {
-    run_loop((int)(intptr_t)arg);
+    const struct loop_arg *la = arg;
+    run_loop(la->sv, la->t);
     return NULL;
 }
 
+/* Why the server does not start: code, path, position and message. */
 static void print_error(const char *what, const struct dpm_error *err)
 {
-    char msg[1024];
-    dpm_error_format(err, msg, sizeof(msg));
-    fprintf(stderr, "dpm webhook: %s%s%s\n", what ? what : "", what ? ": " : "", msg);
+    char prefix[320];
+    snprintf(prefix, sizeof(prefix), "dpm webhook%s%s", what ? ": " : "", what ? what : "");
+    dpm_error_print(stderr, prefix, err);
 }
 
 /* The certificates (files or --self-signed-secret) and the policies. */
-static int load_inputs(const struct wh_config *cfg, struct wh_selfsigned **selfsigned)
+static int load_inputs(struct wh_server *sv, struct wh_selfsigned **selfsigned)
 {
+    const struct wh_config *cfg = sv->cfg;
     struct dpm_error err;
     dpm_error_clear(&err);
     if (cfg->self_signed_secret) {
         /* The pair comes from the Secret, never from files. */
         if (wh_selfsigned_new(cfg, selfsigned, &err) != DPM_OK ||
-            wh_certs_new_pem(wh_selfsigned_cert_pem(*selfsigned), wh_selfsigned_key_pem(*selfsigned), srv.metrics,
-                             &srv.certs, &err) != DPM_OK) {
+            wh_certs_new_pem(wh_selfsigned_cert_pem(*selfsigned), wh_selfsigned_key_pem(*selfsigned), sv->metrics,
+                             &sv->certs, &err) != DPM_OK) {
             char what[300];
             snprintf(what, sizeof(what), "--self-signed-secret %s", cfg->self_signed_secret);
             print_error(what, &err);
             return -1;
         }
-    } else if (wh_certs_new(cfg->cert_file, cfg->key_file, srv.metrics, &srv.certs, &err) != DPM_OK) {
+    } else if (wh_certs_new(cfg->cert_file, cfg->key_file, sv->metrics, &sv->certs, &err) != DPM_OK) {
         print_error(NULL, &err);
         return -1;
     }
-    if (wh_policies_new(cfg, srv.metrics, &srv.policies, &err) != DPM_OK) {
+    if (wh_policies_new(cfg, sv->metrics, &sv->policies, &err) != DPM_OK) {
         print_error(NULL, &err);
         return -1;
     }
     return 0;
 }
 
-static struct lws_context *create_context(const struct wh_config *cfg, struct wh_selfsigned *selfsigned)
+static struct lws_context *create_context(struct wh_server *sv, struct wh_selfsigned *selfsigned)
 {
+    const struct wh_config *cfg = sv->cfg;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     /* A TLS server vhost without a listener of lws': the loop accepts on
@@ -549,6 +581,7 @@ static struct lws_context *create_context(const struct wh_config *cfg, struct wh
      * socket bound to our protocol (see the top of this file for why). */
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
+    info.user = sv; /* server_of() */
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_IPV6 |
                    /* also keeps lws from building a client TLS context with the
                     * system's CA store in every vhost (unused here; with more
@@ -583,99 +616,125 @@ static struct lws_context *create_context(const struct wh_config *cfg, struct wh
     return lws_create_context(&info);
 }
 
-int wh_serve(const struct wh_config *cfg)
+/* The server's own state: metrics, the connection marks, certificates and
+ * policies.  0, or -1 after saying why not. */
+static int server_init(struct wh_server *sv, const struct wh_config *cfg, struct wh_selfsigned **selfsigned)
 {
-    int rc = 1;
-    pthread_t th, loops[WH_MAX_THREADS];
-    int th_started = 0, nstarted = 0;
-    struct wh_selfsigned *selfsigned = NULL;
-    struct dpm_error err;
-    dpm_error_clear(&err);
-    memset(&srv, 0, sizeof(srv));
-    srv.cfg = cfg;
+    sv->cfg = cfg;
     const char *wedge = getenv("DPM_WEBHOOK_TEST_WEDGE");
     test_wedge_seconds = wedge ? atoi(wedge) : 0;
     /* One mark per possible descriptor (lazily zeroed pages). */
     struct rlimit rl;
-    srv.nconn_marks = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 20)
+    sv->nconn_marks = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 20)
                           ? (size_t)rl.rlim_cur
                           : (size_t)1 << 20;
-    srv.conn_marks = calloc(srv.nconn_marks, sizeof(*srv.conn_marks));
+    sv->conn_marks = calloc(sv->nconn_marks, sizeof(*sv->conn_marks));
     dpm_arena_json_install();
-    srv.metrics = dpm_metrics_new();
-    if (!srv.metrics || !wh_register_metrics(&srv) || !srv.conn_marks) {
+    sv->metrics = dpm_metrics_new(NULL);
+    if (!sv->metrics || !wh_register_metrics(sv) || !sv->conn_marks) {
         fprintf(stderr, "dpm webhook: out of memory\n");
-        goto out;
+        return -1;
     }
-    if (load_inputs(cfg, &selfsigned) != 0)
-        goto out;
-    lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    signal(SIGPIPE, SIG_IGN);
-    /* The first context binds the port (with port 0 the kernel picks it);
-     * the others share it. */
+    return load_inputs(sv, selfsigned);
+}
+
+/* One lws context per event loop, each adopting its own listening socket
+ * on the same port (the first binds it; with port 0 the kernel picks it
+ * and *port says which).  0, or -1 after saying why not. */
+static int open_loops(struct wh_server *sv, struct wh_selfsigned *selfsigned, int *port)
+{
+    const struct wh_config *cfg = sv->cfg;
+    struct dpm_error err;
+    dpm_error_clear(&err);
     int nloops = cfg->threads > 0 ? (cfg->threads < WH_MAX_THREADS ? cfg->threads : WH_MAX_THREADS) : 1;
-    int port = cfg->port;
     for (int t = 0; t < nloops; t++) {
-        int lfd = listen_socket(cfg->listen_addr, &port, &err);
+        int lfd = listen_socket(cfg->listen_addr, port, &err);
         if (lfd < 0) {
             print_error(NULL, &err);
-            goto out;
+            return -1;
         }
         pthread_mutex_lock(&ctx_mu);
-        srv.ctxs[t] = create_context(cfg, selfsigned);
-        if (srv.ctxs[t])
-            srv.nloops = t + 1;
+        sv->ctxs[t] = create_context(sv, selfsigned);
+        if (sv->ctxs[t])
+            sv->nloops = t + 1;
         pthread_mutex_unlock(&ctx_mu);
-        struct lws_vhost *vh = srv.ctxs[t] ? lws_get_vhost_by_name(srv.ctxs[t], "default") : NULL;
+        struct lws_vhost *vh = sv->ctxs[t] ? lws_get_vhost_by_name(sv->ctxs[t], "default") : NULL;
         lws_sock_file_fd_type fd = {.filefd = lfd};
         if (!vh || !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, "dpm-http", NULL)) {
             close(lfd);
             fprintf(stderr, "dpm webhook: cannot set up TLS with %s\n",
                     cfg->cert_file ? cfg->cert_file : "the certificate from the Secret");
-            goto out;
+            return -1;
         }
     }
-    if (selfsigned && wh_selfsigned_start(selfsigned, srv.certs, &err) != DPM_OK) {
+    return 0;
+}
+
+int wh_serve(const struct wh_config *cfg)
+{
+    int rc = 1;
+    pthread_t th, loops[WH_MAX_THREADS];
+    struct loop_arg largs[WH_MAX_THREADS];
+    int th_started = 0, nstarted = 0;
+    struct wh_selfsigned *selfsigned = NULL;
+    struct dpm_error err;
+    dpm_error_clear(&err);
+    struct wh_server *sv = calloc(1, sizeof(*sv));
+    if (!sv) {
+        fprintf(stderr, "dpm webhook: out of memory\n");
+        return 1;
+    }
+    if (server_init(sv, cfg, &selfsigned) != 0)
+        goto out;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    int port = cfg->port;
+    if (open_loops(sv, selfsigned, &port) != 0)
+        goto out;
+    if (selfsigned && wh_selfsigned_start(selfsigned, sv->certs, &err) != DPM_OK) {
         print_error(NULL, &err);
         goto out;
     }
-    for (int t = 0; t < srv.nloops; t++)
-        loop_seen(t);
-    if (pthread_create(&th, NULL, watcher, NULL) != 0)
+    for (int t = 0; t < sv->nloops; t++)
+        loop_seen(sv, t);
+    if (pthread_create(&th, NULL, watcher, sv) != 0)
         goto out;
     th_started = 1;
-    for (int t = 1; t < srv.nloops; t++)
-        if (pthread_create(&loops[nstarted], NULL, loop_thread, (void *)(intptr_t)t) == 0)
+    for (int t = 1; t < sv->nloops; t++) {
+        largs[nstarted] = (struct loop_arg){sv, t};
+        if (pthread_create(&loops[nstarted], NULL, loop_thread, &largs[nstarted]) == 0)
             nstarted++;
+    }
     dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving on https://%s:%d (%d event loops)", cfg->listen_addr, port,
-            srv.nloops);
+            sv->nloops);
     printf("ready https://%s:%d\n", cfg->listen_addr, port);
     fflush(stdout);
-    run_loop(0);
+    run_loop(sv, 0);
     for (int t = 0; t < nstarted; t++)
         pthread_join(loops[t], NULL);
     nstarted = 0;
     dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "stopped");
     rc = 0;
 out:
-    atomic_store(&srv.stopping, 1);
+    atomic_store(&sv->stopping, 1);
     for (int t = 0; t < nstarted; t++)
         pthread_join(loops[t], NULL);
     pthread_mutex_lock(&ctx_mu);
-    for (int t = 0; t < srv.nloops; t++) {
-        lws_context_destroy(srv.ctxs[t]);
-        srv.ctxs[t] = NULL;
+    for (int t = 0; t < sv->nloops; t++) {
+        lws_context_destroy(sv->ctxs[t]);
+        sv->ctxs[t] = NULL;
     }
     pthread_mutex_unlock(&ctx_mu);
-    atomic_store(&srv.done, 1);
+    atomic_store(&sv->done, 1);
     if (th_started)
         pthread_join(th, NULL);
-    wh_policies_free(srv.policies);
+    wh_policies_free(sv->policies);
     wh_selfsigned_free(selfsigned); /* its thread uses certs: stopped first */
-    wh_certs_free(srv.certs);
-    dpm_metrics_free(srv.metrics);
-    free(srv.conn_marks);
+    wh_certs_free(sv->certs);
+    dpm_metrics_free(sv->metrics);
+    free(sv->conn_marks);
+    free(sv);
     return rc;
 }

@@ -169,12 +169,12 @@ dpm_rc wh_certs_new_pem(const char *cert_pem, const char *key_pem, struct dpm_me
 static void register_metrics(struct wh_certs *c, struct dpm_metrics *m)
 {
     if (m) {
-        c->expiry = dpm_metrics_add(m, DPM_GAUGE, "dpm_webhook_certificate_expiry_timestamp_seconds",
-                                    "When the serving certificate expires (Unix time).", NULL, NULL,
-                                    0, NULL);
-        c->reloads = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_certificate_reloads_total",
-                                     "Serving certificate reloads after the files changed.", NULL,
-                                     NULL, 0, NULL);
+        c->expiry = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_certificate_expiry_timestamp_seconds",
+                                         "When the serving certificate expires (Unix time).", NULL, NULL,
+                                         0, NULL);
+        c->reloads = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_certificate_reloads_total",
+                                          "Serving certificate reloads after the files changed.", NULL,
+                                          NULL, 0, NULL);
         dpm_metric_set(c->expiry, NULL, (double)dpm_pki_not_after(c->cur.cert));
     }
 }

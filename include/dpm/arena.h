@@ -32,11 +32,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dpm/error.h"
+
 struct dpm_arena;
 
-/* An arena of at most cap bytes (rounded up to 16); NULL on ENOMEM or a cap
- * of 0.  The block itself is allocated on the first dpm_arena_alloc(). */
-struct dpm_arena *dpm_arena_new(size_t cap);
+/* An arena of at most cap bytes (rounded up to 16); NULL (err filled) on
+ * ENOMEM or a cap of 0 (DPM_EINVAL).  The block itself is allocated on the
+ * first dpm_arena_alloc(). */
+struct dpm_arena *dpm_arena_new(size_t cap, struct dpm_error *err);
 void dpm_arena_free(struct dpm_arena *a);
 
 /* n bytes, 16-byte aligned, uninitialised; NULL when the arena is full (or

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define DPM_RC_MAP(X)                                                        \
     X(OK, "success")                                                         \
@@ -63,6 +64,10 @@ struct dpm_error {
     char source[DPM_ERROR_SOURCE_MAX];   /* file name or URL, "" when none */
     int line;                            /* 1-based, 0 = unknown */
     int column;                          /* 1-based, 0 = unknown */
+    size_t offset;                       /* 0-based byte offset of line:column
+                                            in the input; meaningful only
+                                            when line > 0 and the parser
+                                            knows it (dpm_json_loadb) */
     int http_status;                     /* API errors: HTTP status code, else 0 */
     char reason[64];                     /* API errors: metav1.Status reason */
 };
@@ -96,5 +101,11 @@ void dpm_error_at(struct dpm_error *err, const char *source, int line,
  * omitting the parts that are unknown.  Always NUL-terminates when n > 0;
  * returns the number of characters that a large enough buffer would need. */
 int dpm_error_format(const struct dpm_error *err, char *buf, size_t n);
+
+/* Prints one line on out, as a command reports an error it stops on:
+ *   "<prefix>: <dpm_error_format()> [<code name>]"
+ * so the code, the field path, the position and the message all reach the
+ * user.  prefix may be NULL. */
+void dpm_error_print(FILE *out, const char *prefix, const struct dpm_error *err);
 
 #endif

@@ -60,15 +60,16 @@ enum dpm_index {
 
 struct dpm_store;
 
-/* A store indexing every label (NULL on ENOMEM). */
-struct dpm_store *dpm_store_new(void);
+/* A store indexing every label (NULL, err filled, on ENOMEM). */
+struct dpm_store *dpm_store_new(struct dpm_error *err);
 
 /* A store whose label index covers only the label keys listed
  * (NULL-terminated, copied; NULL: every label, as dpm_store_new).  Each
  * indexed label costs about 100 bytes per object; a DPM_INDEX_LABEL lookup
  * of a key not listed still answers correctly, by parsing every object.
- * NULL on ENOMEM. */
-struct dpm_store *dpm_store_new_indexed(const char *const *label_keys);
+ * NULL (err filled) on ENOMEM. */
+struct dpm_store *dpm_store_new_indexed(const char *const *label_keys,
+                                        struct dpm_error *err);
 
 void dpm_store_free(struct dpm_store *s);
 

@@ -10,10 +10,11 @@
  * escapes.  The webhook parses every AdmissionReview with it; jansson's own
  * parser was most of a review's CPU time.
  *
- * On error it returns NULL and fills err (when not NULL) like jansson does:
- * position is the byte offset of the offending byte, line and column
- * (1-based; the column counts characters) where it is, text what is wrong
- * ("',' or '}' expected", "duplicate object key \"uid\"", ...).
+ * On error it returns NULL and fills err (when not NULL): code DPM_EPARSE
+ * (DPM_ENOMEM when out of memory), offset the byte offset of the offending
+ * byte, line and column (1-based; the column counts characters) where it
+ * is, message what is wrong ("',' or '}' expected", "duplicate object key
+ * \"uid\"", ...); path and source are left empty.
  *
  * Ownership: the caller owns the returned value and releases it with
  * json_decref().  Values are allocated through jansson's allocator, so the
@@ -26,6 +27,8 @@
 
 #include <jansson.h>
 
+#include "dpm/error.h"
+
 #define DPM_JSON_MAX_DEPTH 2048
 
 /* What the parser says of a \u0000 in a string (it would cut the string
@@ -34,6 +37,6 @@
  * words. */
 #define DPM_JSON_NUL_MESSAGE "\\u0000 is not allowed in a string"
 
-json_t *dpm_json_loadb(const char *buf, size_t len, json_error_t *err);
+json_t *dpm_json_loadb(const char *buf, size_t len, struct dpm_error *err);
 
 #endif

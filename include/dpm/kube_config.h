@@ -107,7 +107,7 @@ struct dpm_kube_config_options {
 /* Loads and resolves the configuration as described above.  opts may be
  * NULL.  On success *out is owned by the caller (dpm_kube_config_free()).
  * On failure *out is NULL and err names file, entry and field.  Files are
- * capped (DPM_MAX_DOC_BYTES_DEFAULT) and parsed with dpm_load_buffer(). */
+ * capped (DPM_MAX_DOC_BYTES_DEFAULT) and parsed with dpm_yaml_load_buffer(). */
 dpm_rc dpm_kube_config_load(const struct dpm_kube_config_options *opts,
                             struct dpm_kube_config **out,
                             struct dpm_error *err);
@@ -148,9 +148,10 @@ void dpm_kube_credential_clear(struct dpm_kube_credential *c);
 struct dpm_kube_creds;
 
 /* A thread-safe credential source for cfg.  cfg is borrowed and must
- * outlive the result.  Free with dpm_kube_creds_free() (NULL accepted). */
-dpm_rc dpm_kube_creds_new(const struct dpm_kube_config *cfg,
-                          struct dpm_kube_creds **out, struct dpm_error *err);
+ * outlive the result.  Free with dpm_kube_creds_free() (NULL accepted).
+ * NULL (err filled) on failure. */
+struct dpm_kube_creds *dpm_kube_creds_new(const struct dpm_kube_config *cfg,
+                                          struct dpm_error *err);
 void dpm_kube_creds_free(struct dpm_kube_creds *c);
 
 /* Fills *out with a copy of the current credential:

@@ -28,9 +28,11 @@
 struct dpm_kube_discovery;
 
 /* k is borrowed and must outlive the result.  min_refresh_sec < 0 means
- * the default; 0 allows a refresh on every miss (tests).  NULL on ENOMEM. */
+ * the default; 0 allows a refresh on every miss (tests).  NULL (err
+ * filled) on ENOMEM. */
 struct dpm_kube_discovery *dpm_kube_discovery_new(struct dpm_kube *k,
-                                                  int min_refresh_sec);
+                                                  int min_refresh_sec,
+                                                  struct dpm_error *err);
 void dpm_kube_discovery_free(struct dpm_kube_discovery *d);
 
 /* Refetches everything now.  On failure the previous cache is kept. */

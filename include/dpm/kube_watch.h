@@ -65,8 +65,10 @@ typedef dpm_rc (*dpm_watch_event_fn)(const struct dpm_watch_event *ev,
 
 struct dpm_watch_decoder;
 
-/* max_event_bytes == 0 means DPM_WATCH_MAX_EVENT_DEFAULT.  NULL on ENOMEM. */
-struct dpm_watch_decoder *dpm_watch_decoder_new(size_t max_event_bytes);
+/* max_event_bytes == 0 means DPM_WATCH_MAX_EVENT_DEFAULT.  NULL (err
+ * filled) on ENOMEM. */
+struct dpm_watch_decoder *dpm_watch_decoder_new(size_t max_event_bytes,
+                                                struct dpm_error *err);
 void dpm_watch_decoder_free(struct dpm_watch_decoder *dec);
 
 /* Forgets any partial line and the event count (a new connection). */

@@ -34,17 +34,18 @@ enum dpm_metric_type { DPM_COUNTER, DPM_GAUGE, DPM_HISTOGRAM };
 extern const double dpm_metrics_latency_buckets[];
 extern const size_t dpm_metrics_latency_nbuckets;
 
-struct dpm_metrics *dpm_metrics_new(void);
+/* NULL (err filled) on ENOMEM. */
+struct dpm_metrics *dpm_metrics_new(struct dpm_error *err);
 void dpm_metrics_free(struct dpm_metrics *m);
 
 /* Registers a family.  labels is a NULL-terminated list of label names (NULL
  * for none).  buckets (histograms only; NULL = the latency buckets) must be
  * increasing.  Returns NULL on ENOMEM, on an invalid name, or when the name
  * is already registered (err says which). */
-struct dpm_metric *dpm_metrics_add(struct dpm_metrics *m, enum dpm_metric_type type,
-                                   const char *name, const char *help,
-                                   const char *const *labels, const double *buckets,
-                                   size_t nbuckets, struct dpm_error *err);
+struct dpm_metric *dpm_metrics_register(struct dpm_metrics *m, enum dpm_metric_type type,
+                                        const char *name, const char *help,
+                                        const char *const *labels, const double *buckets,
+                                        size_t nbuckets, struct dpm_error *err);
 
 /* Updates the series with the given label values (as many as the family has
  * labels, in order; NULL when it has none).  Counters only go up (negative

@@ -106,7 +106,7 @@ size_t dpm_policy_rule_count(const struct dpm_policy *p);
  * each policy. */
 struct dpm_policy_set;
 
-struct dpm_policy_set *dpm_policy_set_new(void); /* NULL on ENOMEM */
+struct dpm_policy_set *dpm_policy_set_new(struct dpm_error *err); /* NULL on ENOMEM */
 struct dpm_policy_set *dpm_policy_set_copy(const struct dpm_policy_set *s);
 void dpm_policy_set_free(struct dpm_policy_set *s);
 

@@ -38,9 +38,11 @@ struct dpm_token_bucket;
 
 /* A bucket that starts full (burst tokens).  qps <= 0 makes every call
  * succeed at once; burst < 1 is treated as 1.  `clock` is copied; NULL
- * means CLOCK_MONOTONIC.  Returns NULL only when out of memory. */
+ * means CLOCK_MONOTONIC.  Returns NULL (err filled) only when out of
+ * memory. */
 struct dpm_token_bucket *dpm_token_bucket_new(double qps, int burst,
-                                              const struct dpm_clock *clock);
+                                              const struct dpm_clock *clock,
+                                              struct dpm_error *err);
 void dpm_token_bucket_free(struct dpm_token_bucket *tb);
 
 /* Takes a token now if one is available: true; else false and nothing is
@@ -78,9 +80,10 @@ void dpm_ratelimiter_opts_default(struct dpm_ratelimiter_opts *opts);
 struct dpm_ratelimiter;
 
 /* opts == NULL uses the defaults; zero fields in opts are defaulted too
- * (qps 0 means the default 10; pass qps < 0 to disable the bucket). */
+ * (qps 0 means the default 10; pass qps < 0 to disable the bucket).  NULL
+ * (err filled) on ENOMEM. */
 struct dpm_ratelimiter *dpm_ratelimiter_new(
-    const struct dpm_ratelimiter_opts *opts);
+    const struct dpm_ratelimiter_opts *opts, struct dpm_error *err);
 void dpm_ratelimiter_free(struct dpm_ratelimiter *rl);
 
 /* How long to wait before processing `item` again: the larger of the

@@ -36,10 +36,10 @@
 
 struct dpm_workqueue;
 
-/* rl_opts == NULL: client-go's DefaultControllerRateLimiter.  NULL on
- * ENOMEM. */
+/* rl_opts == NULL: client-go's DefaultControllerRateLimiter.  NULL (err
+ * filled) on ENOMEM. */
 struct dpm_workqueue *dpm_workqueue_new(
-    const struct dpm_ratelimiter_opts *rl_opts);
+    const struct dpm_ratelimiter_opts *rl_opts, struct dpm_error *err);
 void dpm_workqueue_free(struct dpm_workqueue *q);
 
 /* Queues item unless it is already queued (dedup) or being processed (then

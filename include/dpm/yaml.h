@@ -103,7 +103,7 @@ struct dpm_load_opts {
     size_t max_input_bytes; /* whole stream; 0 = 64 * max_doc_bytes */
     bool split_lists;       /* hand each element of a YAML document's root
                                "items" sequence over on its own (see
-                               dpm_load_file_each) */
+                               dpm_yaml_load_file_each) */
 };
 
 struct dpm_posmap; /* private */
@@ -146,28 +146,28 @@ struct dpm_docs {
  * source, line, column, path and what is wrong: DPM_EPARSE for bad input,
  * DPM_ELIMIT for a size, alias or depth limit, DPM_ENOMEM.  opts may be
  * NULL; source may be NULL (""). */
-dpm_rc dpm_load_buffer(const char *data, size_t len, const char *source,
-                       const struct dpm_load_opts *opts, struct dpm_docs *out,
-                       struct dpm_error *err);
+dpm_rc dpm_yaml_load_buffer(const char *data, size_t len, const char *source,
+                            const struct dpm_load_opts *opts, struct dpm_docs *out,
+                            struct dpm_error *err);
 
-/* Reads a file ("-" = stdin) like dpm_load_buffer().  The file itself is
+/* Reads a file ("-" = stdin) like dpm_yaml_load_buffer().  The file itself is
  * capped at max_input_bytes (DPM_ELIMIT); an unreadable file is DPM_EIO
  * "cannot read PATH: <strerror>" with err->source = PATH. */
-dpm_rc dpm_load_file(const char *path, const struct dpm_load_opts *opts,
-                     struct dpm_docs *out, struct dpm_error *err);
+dpm_rc dpm_yaml_load_file(const char *path, const struct dpm_load_opts *opts,
+                          struct dpm_docs *out, struct dpm_error *err);
 
 /* Receives one document from a streaming loader and owns its members from
  * then on (release them with dpm_doc_release(), or keep them).  A return
  * other than DPM_OK (with err set) stops the load, which returns it. */
 typedef dpm_rc (*dpm_doc_fn)(void *ctx, struct dpm_doc *doc, struct dpm_error *err);
 
-/* Like dpm_load_buffer(), but hands each document to fn as soon as it is
+/* Like dpm_yaml_load_buffer(), but hands each document to fn as soon as it is
  * parsed; on error the documents handed over before stay the callee's. */
-dpm_rc dpm_load_buffer_each(const char *data, size_t len, const char *source,
-                            const struct dpm_load_opts *opts, dpm_doc_fn fn, void *ctx,
-                            struct dpm_error *err);
+dpm_rc dpm_yaml_load_buffer_each(const char *data, size_t len, const char *source,
+                                 const struct dpm_load_opts *opts, dpm_doc_fn fn, void *ctx,
+                                 struct dpm_error *err);
 
-/* Like dpm_load_file(), streaming: the file is read in chunks and each
+/* Like dpm_yaml_load_file(), streaming: the file is read in chunks and each
  * document handed to fn when it ends, so memory is bounded by the largest
  * document (and max_doc_bytes), not by the file.  With opts->split_lists,
  * the elements of a document's root "items" sequence (a List, as kubectl
@@ -176,13 +176,13 @@ dpm_rc dpm_load_buffer_each(const char *data, size_t len, const char *source,
  * with its own limit of max_doc_bytes, and then the document without them
  * (nsplit); a JSON text past max_doc_bytes is then read as YAML, streamed
  * the same way.  *nread (may be NULL) gets the bytes read, on error too. */
-dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
-                          dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
+dpm_rc dpm_yaml_load_file_each(const char *path, const struct dpm_load_opts *opts,
+                               dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
 
-/* dpm_load_file_each() on an open stream (not closed here); source names
+/* dpm_yaml_load_file_each() on an open stream (not closed here); source names
  * it in errors (may be NULL). */
-dpm_rc dpm_load_stream_each(FILE *f, const char *source, const struct dpm_load_opts *opts,
-                            dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
+dpm_rc dpm_yaml_load_stream_each(FILE *f, const char *source, const struct dpm_load_opts *opts,
+                                 dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
 
 /* Releases a document's members and clears it; accepts NULL. */
 void dpm_doc_release(struct dpm_doc *doc);
@@ -217,7 +217,7 @@ bool dpm_doc_position(const struct dpm_doc *doc, const char *path, int *line,
  * double-quoted with \n.  Integers as is, reals in the shortest form that
  * reads back equal (always with a '.' or exponent).  Keys past 1000
  * characters use the explicit "? key" form.  Reading the output back with
- * dpm_load_buffer() gives an equal tree (for every tree the loader can
+ * dpm_yaml_load_buffer() gives an equal tree (for every tree the loader can
  * produce).  On error (DPM_ELIMIT: out's cap, or nesting past 2048;
  * DPM_EINVAL: invalid UTF-8 or non-finite real; DPM_ENOMEM) out is left as it
  * was. */

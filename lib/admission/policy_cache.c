@@ -121,7 +121,7 @@ struct dpm_policy_cache *dpm_policy_cache_new(const struct dpm_policy_cache_opts
         return NULL;
     }
     struct dpm_policy_cache *c = calloc(1, sizeof(*c));
-    if (!c || !(c->set = dpm_policy_set_new()) || !(c->seen = json_object())) {
+    if (!c || !(c->set = dpm_policy_set_new(NULL)) || !(c->seen = json_object())) {
         if (c)
             dpm_policy_set_free(c->set);
         free(c);

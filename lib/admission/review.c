@@ -265,7 +265,7 @@ dpm_rc dpm_review_decide(enum dpm_review_endpoint ep, const char *body, size_t l
                          const struct dpm_policy *const *policies, size_t npolicies,
                          struct dpm_review *out, struct dpm_error *err)
 {
-    json_error_t je;
+    struct dpm_error je;
     const json_t *req = NULL;
     out->allowed = true;
     out->code = 200;
@@ -276,8 +276,8 @@ dpm_rc dpm_review_decide(enum dpm_review_endpoint ep, const char *body, size_t l
     json_t *review = dpm_json_loadb(body, len, &je);
     dpm_arena_json_end();
     if (!review) {
-        dpm_error_set(err, DPM_EPARSE, NULL, "malformed JSON at byte %d (line %d, column %d): %s",
-                      je.position, je.line, je.column, je.text);
+        dpm_error_set(err, DPM_EPARSE, NULL, "malformed JSON at byte %zu (line %d, column %d): %s",
+                      je.offset, je.line, je.column, je.message);
         if (scoped)
             dpm_arena_reset(dpm_arena_thread());
         return DPM_EPARSE;

@@ -17,7 +17,7 @@
 
 struct parser {
     const unsigned char *start, *p, *end;
-    json_error_t *err;
+    struct dpm_error *err;
     bool failed;
     int depth;
     char *tmp; /* decoded strings with escapes; sized to the rest of the input */
@@ -43,15 +43,20 @@ static void fail(struct parser *ps, const unsigned char *at, const char *fmt, ..
             column++;
         }
     }
-    json_error_t *e = ps->err;
-    e->line = line;
-    e->column = column;
-    e->position = (int)(at - ps->start);
-    snprintf(e->source, sizeof(e->source), "<buffer>");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->text, sizeof(e->text), fmt, ap);
+    dpm_error_vset(ps->err, DPM_EPARSE, NULL, fmt, ap);
     va_end(ap);
+    dpm_error_at(ps->err, NULL, line, column);
+    ps->err->offset = (size_t)(at - ps->start);
+}
+
+static void fail_oom(struct parser *ps, const unsigned char *at)
+{
+    bool first = !ps->failed;
+    fail(ps, at, "out of memory");
+    if (first && ps->err)
+        ps->err->code = DPM_ENOMEM;
 }
 
 /* "near 'x'" for a printable byte, else its value in hex. */
@@ -204,7 +209,7 @@ static bool read_string(struct parser *ps, const char **out, size_t *len)
         ps->tmp = malloc(need);
         ps->tmp_cap = ps->tmp ? need : 0;
         if (!ps->tmp) {
-            fail(ps, q, "out of memory");
+            fail_oom(ps, q);
             return false;
         }
     }
@@ -319,13 +324,13 @@ static json_t *read_number(struct parser *ps)
         json_int_t i = neg ? (v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(json_int_t)v) : (json_int_t)v;
         json_t *j = json_integer(i);
         if (!j)
-            fail(ps, s, "out of memory");
+            fail_oom(ps, s);
         return j;
     }
     char small[64], *buf = small;
     size_t n = (size_t)(p - s);
     if (n >= sizeof(small) && !(buf = malloc(n + 1))) {
-        fail(ps, s, "out of memory");
+        fail_oom(ps, s);
         return NULL;
     }
     memcpy(buf, s, n);
@@ -341,7 +346,7 @@ static json_t *read_number(struct parser *ps)
     }
     json_t *j = json_real(d);
     if (!j)
-        fail(ps, s, "out of memory");
+        fail_oom(ps, s);
     return j;
 }
 
@@ -352,7 +357,7 @@ static json_t *read_object(struct parser *ps)
     const unsigned char *open = ps->p++;
     json_t *obj = json_object();
     if (!obj) {
-        fail(ps, open, "out of memory");
+        fail_oom(ps, open);
         return NULL;
     }
     skip_ws(ps);
@@ -381,7 +386,7 @@ static json_t *read_object(struct parser *ps)
         if (k == ps->tmp) {
             kcopy = malloc(klen + 1);
             if (!kcopy) {
-                fail(ps, key_at, "out of memory");
+                fail_oom(ps, key_at);
                 goto fail;
             }
             memcpy(kcopy, k, klen);
@@ -397,7 +402,7 @@ static json_t *read_object(struct parser *ps)
         }
         int bad = !v || json_object_setn_new_nocheck(obj, k, klen, v);
         if (bad && v)
-            fail(ps, key_at, "out of memory");
+            fail_oom(ps, key_at);
         free(kcopy);
         if (bad)
             goto fail;
@@ -423,7 +428,7 @@ static json_t *read_array(struct parser *ps)
     const unsigned char *open = ps->p++;
     json_t *arr = json_array();
     if (!arr) {
-        fail(ps, open, "out of memory");
+        fail_oom(ps, open);
         return NULL;
     }
     skip_ws(ps);
@@ -436,7 +441,7 @@ static json_t *read_array(struct parser *ps)
         if (!v)
             goto fail;
         if (json_array_append_new(arr, v)) {
-            fail(ps, ps->p, "out of memory");
+            fail_oom(ps, ps->p);
             goto fail;
         }
         skip_ws(ps);
@@ -495,7 +500,7 @@ static json_t *read_value(struct parser *ps)
          * \u0000 an invalid escape) by read_string. */
         v = json_stringn_nocheck(s, n);
         if (!v)
-            fail(ps, at, "out of memory");
+            fail_oom(ps, at);
         return v;
     }
     case 't':
@@ -512,15 +517,12 @@ static json_t *read_value(struct parser *ps)
     }
 }
 
-json_t *dpm_json_loadb(const char *buf, size_t len, json_error_t *err)
+json_t *dpm_json_loadb(const char *buf, size_t len, struct dpm_error *err)
 {
     struct parser ps = {.start = (const unsigned char *)buf, .p = (const unsigned char *)buf,
                         .end = (const unsigned char *)buf + len, .err = err};
     json_t *root = NULL;
-    if (err) {
-        memset(err, 0, sizeof(*err));
-        err->line = err->column = err->position = -1;
-    }
+    dpm_error_clear(err);
     if (!buf) {
         fail(&ps, ps.p, "no input");
         return NULL;

@@ -205,13 +205,13 @@ static dpm_rc load_json(const char *data, size_t len, size_t start,
                         const char *source, const struct dpm_load_opts *o,
                         dpm_doc_fn fn, void *ctx, struct dpm_error *err)
 {
-    json_error_t je;
+    struct dpm_error je;
     size_t bom = (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0;
     /* the webhook's own parser, so both refuse the same texts in the same
      * words (\u0000, duplicate keys, ...) */
     json_t *root = dpm_json_loadb(data + bom, len - bom, &je);
     if (!root) {
-        dpm_error_set(err, DPM_EPARSE, NULL, "%s", je.text);
+        dpm_error_set(err, DPM_EPARSE, NULL, "%s", je.message);
         dpm_error_at(err, source, je.line > 0 ? je.line : 0,
                      je.column > 0 ? je.column : 0);
         return DPM_EPARSE;
@@ -287,9 +287,9 @@ static dpm_rc load_input(const struct dpm_yaml_input *in, const char *source,
     return rc;
 }
 
-dpm_rc dpm_load_buffer_each(const char *data, size_t len, const char *source,
-                            const struct dpm_load_opts *opts, dpm_doc_fn fn, void *ctx,
-                            struct dpm_error *err)
+dpm_rc dpm_yaml_load_buffer_each(const char *data, size_t len, const char *source,
+                                 const struct dpm_load_opts *opts, dpm_doc_fn fn, void *ctx,
+                                 struct dpm_error *err)
 {
     struct dpm_load_opts o;
     fill_opts(opts, &o);
@@ -327,12 +327,12 @@ dpm_rc dpm_docs_sink(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
     return DPM_OK;
 }
 
-dpm_rc dpm_load_buffer(const char *data, size_t len, const char *source,
-                       const struct dpm_load_opts *opts, struct dpm_docs *out,
-                       struct dpm_error *err)
+dpm_rc dpm_yaml_load_buffer(const char *data, size_t len, const char *source,
+                            const struct dpm_load_opts *opts, struct dpm_docs *out,
+                            struct dpm_error *err)
 {
     struct dpm_docs tmp = DPM_DOCS_INIT;
-    dpm_rc rc = dpm_load_buffer_each(data, len, source, opts, dpm_docs_sink, &tmp, err);
+    dpm_rc rc = dpm_yaml_load_buffer_each(data, len, source, opts, dpm_docs_sink, &tmp, err);
     if (!rc && docs_move(&tmp, out))
         rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     dpm_docs_free(&tmp);
@@ -347,8 +347,8 @@ static dpm_rc read_error(const char *path, struct dpm_error *err)
     return DPM_EIO;
 }
 
-dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
-                          dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err)
+dpm_rc dpm_yaml_load_file_each(const char *path, const struct dpm_load_opts *opts,
+                               dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err)
 {
     bool is_stdin = strcmp(path, "-") == 0;
     if (nread)
@@ -356,14 +356,14 @@ dpm_rc dpm_load_file_each(const char *path, const struct dpm_load_opts *opts,
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f)
         return read_error(path, err);
-    dpm_rc rc = dpm_load_stream_each(f, path, opts, fn, ctx, nread, err);
+    dpm_rc rc = dpm_yaml_load_stream_each(f, path, opts, fn, ctx, nread, err);
     if (!is_stdin)
         fclose(f);
     return rc;
 }
 
-dpm_rc dpm_load_stream_each(FILE *f, const char *path, const struct dpm_load_opts *opts,
-                            dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err)
+dpm_rc dpm_yaml_load_stream_each(FILE *f, const char *path, const struct dpm_load_opts *opts,
+                                 dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err)
 {
     struct dpm_load_opts o;
     fill_opts(opts, &o);
@@ -426,11 +426,11 @@ out:
     return rc;
 }
 
-dpm_rc dpm_load_file(const char *path, const struct dpm_load_opts *opts,
-                     struct dpm_docs *out, struct dpm_error *err)
+dpm_rc dpm_yaml_load_file(const char *path, const struct dpm_load_opts *opts,
+                          struct dpm_docs *out, struct dpm_error *err)
 {
     struct dpm_docs tmp = DPM_DOCS_INIT;
-    dpm_rc rc = dpm_load_file_each(path, opts, dpm_docs_sink, &tmp, NULL, err);
+    dpm_rc rc = dpm_yaml_load_file_each(path, opts, dpm_docs_sink, &tmp, NULL, err);
     if (!rc && docs_move(&tmp, out))
         rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     dpm_docs_free(&tmp);

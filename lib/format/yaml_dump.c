@@ -1,4 +1,4 @@
-/* jansson tree -> block-style YAML that dpm_load_buffer() reads back as an
+/* jansson tree -> block-style YAML that dpm_yaml_load_buffer() reads back as an
  * equal tree.  Plain scalars are used only when dpm_yaml_resolve() (the
  * loader's own typing) reads them back as the same string and nothing in
  * them is a YAML indicator; otherwise strings are double-quoted with

@@ -187,7 +187,7 @@ struct dpm_kube *dpm_kube_new(const struct dpm_kube_options *opts,
         k->user_agent = NULL;
     double qps = opts->qps == 0 ? DPM_CLIENT_QPS_DEFAULT : opts->qps;
     int burst = opts->burst > 0 ? opts->burst : DPM_CLIENT_BURST_DEFAULT;
-    k->tb = dpm_token_bucket_new(qps, burst, NULL);
+    k->tb = dpm_token_bucket_new(qps, burst, NULL, NULL);
     k->share = curl_share_init();
     if (!k->user_agent || !k->tb || !k->share) {
         dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
@@ -200,7 +200,7 @@ struct dpm_kube *dpm_kube_new(const struct dpm_kube_options *opts,
     curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     if ((rc = setup_server(k, err)))
         goto fail;
-    if ((rc = dpm_kube_creds_new(k->cfg, &k->creds, err)))
+    if (!(k->creds = dpm_kube_creds_new(k->cfg, err)))
         goto fail;
     return k;
 fail:
@@ -250,18 +250,18 @@ void dpm_kube_get_stats(struct dpm_kube *k, struct dpm_kube_stats *out)
     pthread_mutex_unlock(&k->stats_mu);
 }
 
-void dpm_kube_set_observer(struct dpm_kube *k, dpm_kube_observe_fn fn, void *ctx)
-{
-    k->observe = fn;
-    k->observe_ctx = ctx;
-}
-
 #define STAT_ADD(k, field, n)                                                 \
     do {                                                                      \
         pthread_mutex_lock(&(k)->stats_mu);                                   \
         (k)->stats.field += (n);                                              \
         pthread_mutex_unlock(&(k)->stats_mu);                                 \
     } while (0)
+
+void dpm_kube_set_observer(struct dpm_kube *k, dpm_kube_observe_fn fn, void *ctx)
+{
+    k->observe = fn;
+    k->observe_ctx = ctx;
+}
 
 /* ---- the pool --------------------------------------------------------------- */
 
@@ -587,6 +587,117 @@ static bool idempotent(const char *m)
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
 }
 
+/* What an attempt gave, for classify(). */
+struct attempt {
+    CURLcode res;
+    bool cancelled, idle;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One attempt: the request sent with cred (cleared once the handle holds
+ * it) and the response read into resp (x, a).  DPM_ENOMEM (err filled)
+ * when the handle could not be set up; the outcome of the transfer itself
+ * is in *a. */
+static dpm_rc send_once(struct dpm_kube *k, struct conn *c, const struct dpm_kube_request *req,
+                        const char *url, struct dpm_kube_credential *cred,
+                        struct dpm_kube_response *resp, struct xfer *x, struct attempt *a,
+                        struct dpm_error *err)
+{
+    *x = (struct xfer){.k = k, .easy = c->easy, .req = req, .body = &resp->body,
+                       .cb_rc = DPM_OK, .retry_after_ms = -1};
+    struct curl_slist *hdrs[2] = {NULL, NULL};
+    a->errbuf[0] = '\0';
+    dpm_buf_reset(&resp->body);
+    curl_easy_reset(c->easy); /* no option of the last attempt lingers */
+    dpm_rc rc = setup(k, x, url, cred, hdrs, a->errbuf);
+    dpm_kube_credential_clear(cred);
+    if (rc == DPM_OK) {
+        a->cancelled = a->idle = false;
+        STAT_ADD(k, requests, 1);
+        uint64_t t0 = dpm_monotonic_ns();
+        a->res = run(c, x, &a->cancelled, &a->idle);
+        long nconn = 0;
+        curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &nconn);
+        STAT_ADD(k, connects, (unsigned long)nconn);
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+        if (k->observe)
+            k->observe(k->observe_ctx, req->method, req->path, resp->status,
+                       dpm_monotonic_ns() - t0);
+    }
+    curl_slist_free_all(hdrs[0]);
+    curl_slist_free_all(hdrs[1]);
+    if (rc)
+        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    return DPM_OK;
+}
+
+/* What follows an attempt. */
+enum next {
+    NEXT_DONE,    /* *rc is the result (err filled when it failed) */
+    NEXT_RETRY,   /* again after *wait_ns */
+    NEXT_REFRESH, /* again at once with a refreshed credential */
+};
+
+/* The one place that decides whether an attempt is retried:
+ *  - a transport failure before any byte was delivered, when the request
+ *    cannot have reached the server or is idempotent: after a backoff;
+ *  - 401 with a credential that can be refreshed: once, at once;
+ *  - 429, 503, or another 5xx of an idempotent request, with Retry-After:
+ *    after that delay (capped);
+ * at most max_retries times (the refresh is not counted).  Anything else
+ * is the result. */
+static enum next classify(struct dpm_kube *k, const struct dpm_kube_request *req,
+                          const struct xfer *x, const struct attempt *a,
+                          const struct dpm_kube_response *resp, int attempts, bool refreshed,
+                          struct dpm_backoff *bo, const char *source, uint64_t *wait_ns,
+                          dpm_rc *rc, struct dpm_error *err)
+{
+    *rc = DPM_OK;
+    if (a->cancelled || x->cb_rc == DPM_ECANCELED) {
+        *rc = dpm_error_set(err, DPM_ECANCELED, NULL, "request cancelled");
+        return NEXT_DONE;
+    }
+    if (a->idle) {
+        *rc = dpm_error_set(err, DPM_ETIMEDOUT, NULL,
+                            "no data from the server for %ld s", req->idle_timeout_s);
+        return NEXT_DONE;
+    }
+    if (a->res == CURLE_WRITE_ERROR && x->cb_rc) {
+        *rc = x->cb_rc;
+        if (*rc == DPM_ELIMIT)
+            dpm_error_set(err, *rc, NULL, "response body larger than %zu bytes",
+                          resp->body.max);
+        /* else the callback filled err */
+        return NEXT_DONE;
+    }
+    bool can_retry = attempts < k->max_retries;
+    if (a->res != CURLE_OK) {
+        if (can_retry && !x->delivered &&
+            (never_sent(a->res) || (maybe_sent(a->res) && idempotent(req->method)))) {
+            *wait_ns = dpm_backoff_next(bo);
+            return NEXT_RETRY;
+        }
+        *rc = dpm_error_set(err, curl_rc_to_dpm(a->res), NULL, "%s",
+                            a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->res));
+        return NEXT_DONE;
+    }
+    long st = resp->status;
+    if (st >= 200 && st < 300)
+        return NEXT_DONE;
+    if (st == 401 && k->refreshable && !refreshed)
+        return NEXT_REFRESH; /* rotated token or expired exec credential */
+    bool ra = x->retry_after_ms >= 0 &&
+              (st == 429 || st == 503 || (st >= 500 && idempotent(req->method)));
+    if (ra && can_retry) {
+        long ms = x->retry_after_ms > k->max_retry_after_ms ? k->max_retry_after_ms
+                                                            : x->retry_after_ms;
+        *wait_ns = (uint64_t)ms * DPM_NS_PER_MS;
+        return NEXT_RETRY;
+    }
+    *rc = dpm_kube_status_error(st, resp->body.data, resp->body.len, source, err);
+    return NEXT_DONE;
+}
+
 dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
                    struct dpm_kube_response *resp, struct dpm_error *err)
 {
@@ -596,7 +707,7 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
     char source[DPM_ERROR_SOURCE_MAX];
     struct conn c = {NULL, NULL};
     bool have_conn = false, refreshed = false, cred_error = false;
-    int attempt = 0;
+    int attempts = 0;
     struct dpm_backoff bo;
 
     if (!resp)
@@ -629,73 +740,15 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
             cred_error = true; /* err names the kubeconfig file and field */
             goto out;
         }
-        struct xfer x = {.k = k, .easy = c.easy, .req = req, .body = &resp->body,
-                         .cb_rc = DPM_OK, .retry_after_ms = -1};
-        struct curl_slist *hdrs[2] = {NULL, NULL};
-        char errbuf[CURL_ERROR_SIZE] = "";
-        dpm_buf_reset(&resp->body);
-        curl_easy_reset(c.easy); /* no option of the last attempt lingers */
-        rc = setup(k, &x, url, &cred, hdrs, errbuf);
-        dpm_kube_credential_clear(&cred);
-        if (rc) {
-            curl_slist_free_all(hdrs[0]);
-            curl_slist_free_all(hdrs[1]);
-            rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+        struct xfer x;
+        struct attempt a;
+        rc = send_once(k, &c, req, url, &cred, resp, &x, &a, err);
+        if (rc)
             goto out;
-        }
-        bool cancelled = false, idle = false;
-        STAT_ADD(k, requests, 1);
-        uint64_t t0 = dpm_monotonic_ns();
-        CURLcode res = run(&c, &x, &cancelled, &idle);
-        long nconn = 0;
-        curl_easy_getinfo(c.easy, CURLINFO_NUM_CONNECTS, &nconn);
-        STAT_ADD(k, connects, (unsigned long)nconn);
-        curl_easy_getinfo(c.easy, CURLINFO_RESPONSE_CODE, &resp->status);
-        if (k->observe)
-            k->observe(k->observe_ctx, req->method, req->path, resp->status, dpm_monotonic_ns() - t0);
-        curl_slist_free_all(hdrs[0]);
-        curl_slist_free_all(hdrs[1]);
-
-        if (cancelled || x.cb_rc == DPM_ECANCELED) {
-            rc = dpm_error_set(err, DPM_ECANCELED, NULL, "request cancelled");
+        switch (classify(k, req, &x, &a, resp, attempts, refreshed, &bo, source, &wait, &rc, err)) {
+        case NEXT_DONE:
             goto out;
-        }
-        if (idle) {
-            rc = dpm_error_set(err, DPM_ETIMEDOUT, NULL,
-                               "no data from the server for %ld s", req->idle_timeout_s);
-            goto out;
-        }
-        if (res == CURLE_WRITE_ERROR && x.cb_rc) {
-            rc = x.cb_rc;
-            if (rc == DPM_ELIMIT)
-                dpm_error_set(err, rc, NULL, "response body larger than %zu bytes",
-                              resp->body.max);
-            /* else the callback filled err */
-            goto out;
-        }
-        if (res != CURLE_OK) {
-            bool retry = !x.delivered && attempt < k->max_retries &&
-                         (never_sent(res) || (maybe_sent(res) && idempotent(req->method)));
-            if (retry) {
-                attempt++;
-                STAT_ADD(k, retries, 1);
-                if (dpm_kube_sleep(dpm_backoff_next(&bo), req->cancel) != DPM_OK) {
-                    rc = dpm_error_set(err, DPM_ECANCELED, NULL, "request cancelled");
-                    goto out;
-                }
-                continue;
-            }
-            rc = dpm_error_set(err, curl_rc_to_dpm(res), NULL, "%s",
-                               errbuf[0] ? errbuf : curl_easy_strerror(res));
-            goto out;
-        }
-        long st = resp->status;
-        if (st >= 200 && st < 300) {
-            rc = DPM_OK;
-            goto out;
-        }
-        if (st == 401 && k->refreshable && !refreshed) {
-            /* rotated token or expired exec credential: refresh once */
+        case NEXT_REFRESH: {
             refreshed = true;
             STAT_ADD(k, auth_refreshes, 1);
             struct dpm_kube_credential fresh;
@@ -707,21 +760,15 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
             }
             continue;
         }
-        bool ra = x.retry_after_ms >= 0 &&
-                  (st == 429 || st == 503 || (st >= 500 && idempotent(req->method)));
-        if (ra && attempt < k->max_retries) {
-            attempt++;
+        case NEXT_RETRY:
+            attempts++;
             STAT_ADD(k, retries, 1);
-            long ms = x.retry_after_ms > k->max_retry_after_ms ? k->max_retry_after_ms
-                                                               : x.retry_after_ms;
-            if (dpm_kube_sleep((uint64_t)ms * DPM_NS_PER_MS, req->cancel) != DPM_OK) {
+            if (dpm_kube_sleep(wait, req->cancel) != DPM_OK) {
                 rc = dpm_error_set(err, DPM_ECANCELED, NULL, "request cancelled");
                 goto out;
             }
             continue;
         }
-        rc = dpm_kube_status_error(st, resp->body.data, resp->body.len, source, err);
-        goto out;
     }
 out:
     if (rc && !cred_error)

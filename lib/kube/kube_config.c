@@ -146,7 +146,7 @@ static dpm_rc merge_buffer(struct merged *m, const char *data, size_t len,
     }
     m->files = files;
     m->files[m->nfiles++] = f;
-    dpm_rc rc = dpm_load_buffer(data, len, f, NULL, &m->docs, err);
+    dpm_rc rc = dpm_yaml_load_buffer(data, len, f, NULL, &m->docs, err);
     if (rc)
         return rc; /* err carries file:line:column from the YAML loader */
     if (m->docs.n > before + 1) {

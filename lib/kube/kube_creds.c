@@ -33,20 +33,21 @@ static long long mono_ms(void)
     return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
 }
 
-dpm_rc dpm_kube_creds_new(const struct dpm_kube_config *cfg,
-                          struct dpm_kube_creds **out, struct dpm_error *err)
+struct dpm_kube_creds *dpm_kube_creds_new(const struct dpm_kube_config *cfg,
+                                          struct dpm_error *err)
 {
     struct dpm_kube_creds *c = calloc(1, sizeof(*c));
-    *out = NULL;
-    if (!c)
-        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    if (!c) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
     if (pthread_mutex_init(&c->mu, NULL) != 0) {
         free(c);
-        return dpm_error_set(err, DPM_ENOMEM, NULL, "cannot create a mutex");
+        dpm_error_set(err, DPM_ENOMEM, NULL, "cannot create a mutex");
+        return NULL;
     }
     c->cfg = cfg;
-    *out = c;
-    return DPM_OK;
+    return c;
 }
 
 void dpm_kube_creds_free(struct dpm_kube_creds *c)

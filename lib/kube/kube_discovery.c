@@ -36,11 +36,14 @@ static time_t mono(void)
 }
 
 struct dpm_kube_discovery *dpm_kube_discovery_new(struct dpm_kube *k,
-                                                  int min_refresh_sec)
+                                                  int min_refresh_sec,
+                                                  struct dpm_error *err)
 {
     struct dpm_kube_discovery *d = calloc(1, sizeof(*d));
-    if (!d)
+    if (!d) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
+    }
     d->k = k;
     d->min_refresh_sec = min_refresh_sec < 0 ? DPM_DISCOVERY_MIN_REFRESH_SEC_DEFAULT
                                              : min_refresh_sec;

@@ -171,47 +171,35 @@ out:
     return rc;
 }
 
-dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec,
-                         struct dpm_kube_credential *out,
-                         struct dpm_error *err)
+/* One run of a plugin: what dpm_kube_exec_run() sets up, step by step,
+ * and run_free() tears down. */
+struct plugin_run {
+    const struct dpm_kube_exec *e;
+    const char *path;               /* users[NAME].user.exec, for errors */
+    char **envp, **argv, *info, *infoenv;
+    int outp[2], errp[2];           /* the plugin's stdout and stderr */
+    pid_t pid;                      /* -1 when not running (or reaped) */
+    struct dpm_buf ob, eb;          /* what it printed on each */
+    bool too_big;                   /* stdout passed EXEC_STDOUT_MAX */
+};
+
+/* The plugin's environment: environ less what the configuration sets (and
+ * any KUBERNETES_EXEC_INFO), the configured env, KUBERNETES_EXEC_INFO;
+ * and its argv. */
+static dpm_rc build_env(struct plugin_run *r, const struct dpm_kube_config *cfg,
+                        struct dpm_error *err)
 {
-    const struct dpm_kube_exec *e = cfg->exec;
-    const char *source = cfg->source, *user = cfg->user_name;
-    char path[DPM_ERROR_PATH_MAX];
-    dpm_rc rc = DPM_OK;
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1};
-    char **envp = NULL, **argv = NULL, *info = NULL, *infoenv = NULL;
-    struct dpm_buf ob = DPM_BUF_INIT(EXEC_STDOUT_MAX), eb = DPM_BUF_INIT(EXEC_STDERR_MAX);
-    pid_t pid = -1;
-    bool fa_init = false;
-    posix_spawn_file_actions_t fa;
-
-    memset(out, 0, sizeof(*out));
-    if (!e)
-        return dpm_error_set(err, DPM_EINVAL, NULL, "no exec plugin configured");
-    snprintf(path, sizeof(path), "users[%.200s].user.exec", user ? user : "");
-    dpm_error_at(err, source, 0, 0);
-    if (!timeout_sec)
-        timeout_sec = 60;
-    if (e->interactive == DPM_EXEC_INTERACTIVE_ALWAYS) {
-        char p2[DPM_ERROR_PATH_MAX + 32];
-        snprintf(p2, sizeof(p2), "%s.interactiveMode", path);
-        return dpm_error_set(err, DPM_EEXEC, p2,
-                             "plugin \"%s\" needs a terminal (interactiveMode Always) and dpm runs non-interactively",
-                             e->command);
-    }
-
-    /* environ + the configured env + KUBERNETES_EXEC_INFO */
+    const struct dpm_kube_exec *e = r->e;
     size_t nenv = 0;
     while (environ && environ[nenv])
         nenv++;
-    envp = calloc(nenv + e->nenv + 2, sizeof(char *));
-    argv = calloc(e->nargs + 2, sizeof(char *));
-    info = exec_info(cfg);
-    if (!envp || !argv || !info || asprintf(&infoenv, "KUBERNETES_EXEC_INFO=%s", info) < 0) {
-        infoenv = NULL;
-        rc = dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
-        goto out;
+    r->envp = calloc(nenv + e->nenv + 2, sizeof(char *));
+    r->argv = calloc(e->nargs + 2, sizeof(char *));
+    r->info = exec_info(cfg);
+    if (!r->envp || !r->argv || !r->info ||
+        asprintf(&r->infoenv, "KUBERNETES_EXEC_INFO=%s", r->info) < 0) {
+        r->infoenv = NULL;
+        return dpm_error_set(err, DPM_ENOMEM, r->path, "out of memory");
     }
     size_t k = 0;
     for (size_t i = 0; i < nenv; i++) {
@@ -220,65 +208,73 @@ dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec
         for (size_t j = 0; j < e->nenv && !overridden; j++)
             overridden = strncmp(e->env[j], environ[i], nl + 1) == 0;
         if (!overridden)
-            envp[k++] = environ[i];
+            r->envp[k++] = environ[i];
     }
     for (size_t j = 0; j < e->nenv; j++)
-        envp[k++] = e->env[j];
-    envp[k++] = infoenv;
-    argv[0] = e->command;
+        r->envp[k++] = e->env[j];
+    r->envp[k++] = r->infoenv;
+    r->argv[0] = e->command;
     for (size_t i = 0; i < e->nargs; i++)
-        argv[i + 1] = e->args[i];
+        r->argv[i + 1] = e->args[i];
+    return DPM_OK;
+}
 
-    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
-        rc = dpm_error_set(err, DPM_EEXEC, path, "pipe: %s", strerror(errno));
-        goto out;
-    }
-    if (posix_spawn_file_actions_init(&fa) != 0) {
-        rc = dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
-        goto out;
-    }
-    fa_init = true;
+/* Starts the plugin: stdin /dev/null, stdout and stderr into pipes, in a
+ * process group of its own. */
+static dpm_rc spawn(struct plugin_run *r, struct dpm_error *err)
+{
+    const struct dpm_kube_exec *e = r->e;
+    if (pipe2(r->outp, O_CLOEXEC) != 0 || pipe2(r->errp, O_CLOEXEC) != 0)
+        return dpm_error_set(err, DPM_EEXEC, r->path, "pipe: %s", strerror(errno));
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return dpm_error_set(err, DPM_ENOMEM, r->path, "out of memory");
     /* stdin is never a terminal here: the plugin must not prompt. */
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, r->outp[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, r->errp[1], 2);
     /* Its own process group, so a timeout kills the plugin's children too
      * (a shell script's `sleep` would otherwise outlive it). */
     posix_spawnattr_t attr;
     if (posix_spawnattr_init(&attr) != 0) {
-        rc = dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
-        goto out;
+        posix_spawn_file_actions_destroy(&fa);
+        return dpm_error_set(err, DPM_ENOMEM, r->path, "out of memory");
     }
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&attr, 0);
-    int se = posix_spawnp(&pid, e->command, &fa, &attr, argv, envp);
+    int se = posix_spawnp(&r->pid, e->command, &fa, &attr, r->argv, r->envp);
     posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
     if (se != 0) {
-        pid = -1;
-        rc = dpm_error_set(err, DPM_EEXEC, path, "cannot run plugin \"%s\": %s%s%s",
-                           e->command, strerror(se),
-                           e->install_hint ? "; " : "",
-                           e->install_hint ? e->install_hint : "");
-        goto out;
+        r->pid = -1;
+        return dpm_error_set(err, DPM_EEXEC, r->path, "cannot run plugin \"%s\": %s%s%s",
+                             e->command, strerror(se),
+                             e->install_hint ? "; " : "",
+                             e->install_hint ? e->install_hint : "");
     }
-    close(outp[1]);
-    close(errp[1]);
-    outp[1] = errp[1] = -1;
+    close(r->outp[1]);
+    close(r->errp[1]);
+    r->outp[1] = r->errp[1] = -1;
+    return DPM_OK;
+}
 
+/* Reads stdout and stderr until the plugin closes both, or kills its
+ * process group when timeout_sec have passed. */
+static dpm_rc drain(struct plugin_run *r, unsigned timeout_sec, struct dpm_error *err)
+{
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    bool out_open = true, err_open = true, too_big = false;
+    bool out_open = true, err_open = true;
     while (out_open || err_open) {
         long long left = (long long)timeout_sec * 1000 - elapsed_ms(&t0);
         if (left <= 0) {
-            kill(-pid, SIGKILL);
-            rc = dpm_error_set(err, DPM_EEXEC, path,
-                               "plugin \"%s\" did not finish within %u s and was killed",
-                               e->command, timeout_sec);
-            goto reap;
+            kill(-r->pid, SIGKILL);
+            return dpm_error_set(err, DPM_EEXEC, r->path,
+                                 "plugin \"%s\" did not finish within %u s and was killed",
+                                 r->e->command, timeout_sec);
         }
-        struct pollfd pf[2] = {{out_open ? outp[0] : -1, POLLIN, 0},
-                               {err_open ? errp[0] : -1, POLLIN, 0}};
+        struct pollfd pf[2] = {{out_open ? r->outp[0] : -1, POLLIN, 0},
+                               {err_open ? r->errp[0] : -1, POLLIN, 0}};
         int pr = poll(pf, 2, (int)(left > 1000 ? 1000 : left));
         if (pr < 0 && errno == EINTR)
             continue;
@@ -296,56 +292,94 @@ dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec
                     err_open = false;
                 continue;
             }
-            struct dpm_buf *b = i == 0 ? &ob : &eb;
+            struct dpm_buf *b = i == 0 ? &r->ob : &r->eb;
             if (dpm_buf_add(b, chunk, (size_t)n) != DPM_OK && i == 0)
-                too_big = true; /* keep draining so the plugin can exit */
+                r->too_big = true; /* keep draining so the plugin can exit */
             /* stderr past its cap is dropped: only the start is quoted */
         }
     }
-reap:;
+    return DPM_OK;
+}
+
+/* Waits for the plugin (killed or not) and judges how it ended: a signal,
+ * a non-zero status (quoting stderr's first line), too much output. */
+static dpm_rc exit_status(struct plugin_run *r, struct dpm_error *err)
+{
+    const struct dpm_kube_exec *e = r->e;
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
         ;
-    pid = -1;
-    if (rc)
-        goto out;
+    r->pid = -1;
     char msg[256];
-    first_line(&eb, msg, sizeof(msg));
-    if (WIFSIGNALED(status)) {
-        rc = dpm_error_set(err, DPM_EEXEC, path, "plugin \"%s\" was killed by signal %d%s%s",
-                           e->command, WTERMSIG(status), msg[0] ? ": " : "", msg);
-        goto out;
-    }
-    if (WEXITSTATUS(status) != 0) {
-        rc = dpm_error_set(err, DPM_EEXEC, path, "plugin \"%s\" exited with status %d%s%s",
-                           e->command, WEXITSTATUS(status), msg[0] ? ": " : "", msg);
-        goto out;
-    }
-    if (too_big) {
-        rc = dpm_error_set(err, DPM_EEXEC, path, "plugin \"%s\" printed more than %u bytes",
-                           e->command, EXEC_STDOUT_MAX);
-        goto out;
-    }
-    rc = parse_credential(dpm_buf_str(&ob), ob.len, e, path, out, err);
-out:
-    if (pid > 0) {
-        kill(-pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    first_line(&r->eb, msg, sizeof(msg));
+    if (WIFSIGNALED(status))
+        return dpm_error_set(err, DPM_EEXEC, r->path, "plugin \"%s\" was killed by signal %d%s%s",
+                             e->command, WTERMSIG(status), msg[0] ? ": " : "", msg);
+    if (WEXITSTATUS(status) != 0)
+        return dpm_error_set(err, DPM_EEXEC, r->path, "plugin \"%s\" exited with status %d%s%s",
+                             e->command, WEXITSTATUS(status), msg[0] ? ": " : "", msg);
+    if (r->too_big)
+        return dpm_error_set(err, DPM_EEXEC, r->path, "plugin \"%s\" printed more than %u bytes",
+                             e->command, EXEC_STDOUT_MAX);
+    return DPM_OK;
+}
+
+static void run_free(struct plugin_run *r)
+{
+    if (r->pid > 0) {
+        kill(-r->pid, SIGKILL);
+        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    if (fa_init)
-        posix_spawn_file_actions_destroy(&fa);
     for (int i = 0; i < 2; i++) {
-        if (outp[i] >= 0)
-            close(outp[i]);
-        if (errp[i] >= 0)
-            close(errp[i]);
+        if (r->outp[i] >= 0)
+            close(r->outp[i]);
+        if (r->errp[i] >= 0)
+            close(r->errp[i]);
     }
-    free(envp);
-    free(argv);
-    free(info);
-    free(infoenv);
-    dpm_buf_free(&ob);
-    dpm_buf_free(&eb);
+    free(r->envp);
+    free(r->argv);
+    free(r->info);
+    free(r->infoenv);
+    dpm_buf_free(&r->ob);
+    dpm_buf_free(&r->eb);
+}
+
+dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec,
+                         struct dpm_kube_credential *out,
+                         struct dpm_error *err)
+{
+    const struct dpm_kube_exec *e = cfg->exec;
+    const char *source = cfg->source, *user = cfg->user_name;
+    char path[DPM_ERROR_PATH_MAX];
+
+    memset(out, 0, sizeof(*out));
+    if (!e)
+        return dpm_error_set(err, DPM_EINVAL, NULL, "no exec plugin configured");
+    snprintf(path, sizeof(path), "users[%.200s].user.exec", user ? user : "");
+    dpm_error_at(err, source, 0, 0);
+    if (!timeout_sec)
+        timeout_sec = 60;
+    if (e->interactive == DPM_EXEC_INTERACTIVE_ALWAYS) {
+        char p2[DPM_ERROR_PATH_MAX + 32];
+        snprintf(p2, sizeof(p2), "%s.interactiveMode", path);
+        return dpm_error_set(err, DPM_EEXEC, p2,
+                             "plugin \"%s\" needs a terminal (interactiveMode Always) and dpm runs non-interactively",
+                             e->command);
+    }
+    struct plugin_run r = {.e = e, .path = path, .outp = {-1, -1}, .errp = {-1, -1}, .pid = -1,
+                           .ob = DPM_BUF_INIT(EXEC_STDOUT_MAX), .eb = DPM_BUF_INIT(EXEC_STDERR_MAX)};
+    dpm_rc rc = build_env(&r, cfg, err);
+    if (rc == DPM_OK)
+        rc = spawn(&r, err);
+    if (rc == DPM_OK) {
+        rc = drain(&r, timeout_sec, err);
+        /* reaped after a timeout too; the timeout is the error then */
+        dpm_rc st = exit_status(&r, rc == DPM_OK ? err : NULL);
+        rc = rc == DPM_OK ? st : rc;
+    }
+    if (rc == DPM_OK)
+        rc = parse_credential(dpm_buf_str(&r.ob), r.ob.len, e, path, out, err);
+    run_free(&r);
     return rc;
 }

@@ -42,11 +42,14 @@ static int parse_type(const char *s)
     return 0;
 }
 
-struct dpm_watch_decoder *dpm_watch_decoder_new(size_t max_event_bytes)
+struct dpm_watch_decoder *dpm_watch_decoder_new(size_t max_event_bytes,
+                                                struct dpm_error *err)
 {
     struct dpm_watch_decoder *dec = calloc(1, sizeof(*dec));
-    if (!dec)
+    if (!dec) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
+    }
     dec->max_event = max_event_bytes ? max_event_bytes
                                      : DPM_WATCH_MAX_EVENT_DEFAULT;
     dpm_buf_init(&dec->partial, dec->max_event);
@@ -299,6 +302,13 @@ struct loop {
     dpm_rc user_rc;       /* on_event's code when it stopped the stream */
     struct dpm_error stream_err; /* decoder or ERROR-event error */
     unsigned long events_this_conn;
+    /* the reconnect loop's own state (dpm_watch_run) */
+    struct dpm_kube *k;
+    struct dpm_buf path;  /* of the current request */
+    long idle_s;          /* idle_ns in seconds, for messages */
+    bool need_relist;
+    struct dpm_backoff bo;
+    unsigned failures;
 };
 
 static dpm_rc loop_event(const struct dpm_watch_event *ev, void *ctx)
@@ -378,6 +388,142 @@ fail:
                          dpm_strerror(rc));
 }
 
+/* What a step of the reconnect loop leads to. */
+enum next {
+    NEXT_WATCH,   /* (re)connect now */
+    NEXT_FAILED,  /* a failure (in e): report it, back off */
+    NEXT_STOP,    /* the end: rc and e are the result */
+};
+
+/* Lists again (o->relist) for a resourceVersion to watch from. */
+static enum next relist(struct loop *l, dpm_rc *rc, struct dpm_error *e)
+{
+    const struct dpm_watch_opts *o = l->o;
+    char *rv = NULL;
+    if (o->stats)
+        o->stats->relists++;
+    *rc = o->relist(o->ctx, &rv, e);
+    if (*rc == DPM_OK && (!rv || !rv[0])) {
+        *rc = dpm_error_set(e, DPM_EAPI, "watch",
+                            "the list returned no resourceVersion to "
+                            "watch from");
+    }
+    if (*rc != DPM_OK) {
+        free(rv);
+        return *rc == DPM_ECANCELED ? NEXT_STOP : NEXT_FAILED;
+    }
+    free(l->rv);
+    l->rv = rv;
+    l->need_relist = false;
+    /* the relist does not reset the backoff: a server that answers lists
+     * but fails watches must not be hammered */
+    return NEXT_WATCH;
+}
+
+/* How a watch request ended decides what comes next.  started: when it
+ * was sent. */
+static enum next ended(struct loop *l, dpm_rc *rc, uint64_t started, struct dpm_error *e)
+{
+    const struct dpm_watch_opts *o = l->o;
+    bool cancelled = o->cancel && dpm_kube_cancelled(o->cancel);
+    if (*rc == DPM_ECANCELED && atomic_load(&l->idle_fired) && !cancelled)
+        *rc = dpm_error_set(e, DPM_ETIMEDOUT, "watch",
+                            "%s: no data for %ld s (not even a bookmark): "
+                            "reconnecting", dpm_buf_str(&l->path), l->idle_s);
+    if (l->events_this_conn) {
+        /* events flowed: the connection was healthy */
+        dpm_backoff_reset(&l->bo);
+        l->failures = 0;
+    }
+    if (l->user_rc != DPM_OK) {
+        *rc = l->user_rc;
+        return NEXT_STOP;
+    }
+    if (*rc == DPM_OK) {
+        /* the server closed the stream: resume at once, unless it closes
+         * every stream at once (then back off, not spin) */
+        if (l->events_this_conn || dpm_monotonic_ns() - started >= DPM_NS_PER_SEC)
+            return NEXT_WATCH;
+        dpm_error_set(e, DPM_EHTTP, "watch",
+                      "%s: the server ended the watch at once, without "
+                      "events", dpm_buf_str(&l->path));
+        return NEXT_FAILED;
+    }
+    /* errors raised inside the stream (decoder, ERROR events) are in
+     * stream_err; transport and HTTP errors in e */
+    if (l->stream_err.code != DPM_OK && *rc == l->stream_err.code)
+        *e = l->stream_err;
+    if (*rc == DPM_ECANCELED && cancelled)
+        return NEXT_STOP;
+    if (*rc == DPM_EGONE) {
+        /* our resourceVersion is too old: relist without delay */
+        l->need_relist = true;
+        if (o->on_error)
+            o->on_error(o->ctx, e);
+        return NEXT_WATCH;
+    }
+    return NEXT_FAILED;
+}
+
+/* One watch request from l->rv, until the server, the watchdog or a
+ * cancel ends it. */
+static enum next watch_once(struct loop *l, dpm_rc *rc, struct dpm_error *e)
+{
+    const struct dpm_watch_opts *o = l->o;
+    /* client-go spreads reconnects over 5..10 minutes so that many
+     * watchers do not all reconnect at once */
+    long timeout_s = o->timeout_seconds > 0
+                         ? o->timeout_seconds
+                         : 300 + (long)((dpm_monotonic_ns() / 1000) % 301);
+    dpm_buf_reset(&l->path);
+    *rc = watch_path(&l->path, o, l->rv, timeout_s, e);
+    if (*rc != DPM_OK)
+        return NEXT_STOP;
+    dpm_watch_decoder_reset(l->dec);
+    dpm_error_clear(&l->stream_err);
+    l->user_rc = DPM_OK;
+    l->events_this_conn = 0;
+    struct dpm_kube_request req = {
+        .method = "GET",
+        .path = dpm_buf_str(&l->path),
+        /* the server ends the stream at timeoutSeconds; allow a margin
+         * before calling it hung */
+        .timeout_ms = (timeout_s + 60) * 1000L,
+        .on_chunk = loop_chunk,
+        .ud = l,
+        .cancel = &l->conn_cancel,
+    };
+    if (o->stats)
+        o->stats->connects++;
+    uint64_t started = dpm_monotonic_ns();
+    dpm_kube_cancel_init(&l->conn_cancel);
+    atomic_store(&l->idle_fired, false);
+    atomic_store(&l->last_byte_ns, started);
+    atomic_store(&l->in_request, true);
+    *rc = dpm_kube_do(l->k, &req, NULL, e);
+    atomic_store(&l->in_request, false);
+    return ended(l, rc, started, e);
+}
+
+/* After a failure: counted and reported; the end past max_failures, else
+ * a wait (the backoff) before the next try. */
+static enum next failed(struct loop *l, dpm_rc *rc, struct dpm_error *e)
+{
+    const struct dpm_watch_opts *o = l->o;
+    l->failures++;
+    if (o->stats)
+        o->stats->failures++;
+    if (o->on_error)
+        o->on_error(o->ctx, e);
+    if (o->max_failures && l->failures >= o->max_failures)
+        return NEXT_STOP;
+    if (dpm_kube_sleep(dpm_backoff_next(&l->bo), o->cancel) != DPM_OK) {
+        *rc = dpm_error_set(e, DPM_ECANCELED, "watch", "watch cancelled");
+        return NEXT_STOP;
+    }
+    return NEXT_WATCH;
+}
+
 dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
                      struct dpm_error *err)
 {
@@ -386,19 +532,16 @@ dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
                              "dpm_watch_run needs a resource, on_event and "
                              "relist");
     dpm_rc rc = DPM_OK;
-    struct dpm_buf path = DPM_BUF_INIT(64 * 1024);
-    struct loop l = {.o = o};
-    struct dpm_backoff bo;
-    dpm_backoff_init(&bo, o->backoff_base_ns ? o->backoff_base_ns
-                                             : DPM_WATCH_BACKOFF_BASE_DEFAULT,
+    struct loop l = {.o = o, .k = k, .path = DPM_BUF_INIT(64 * 1024)};
+    dpm_backoff_init(&l.bo, o->backoff_base_ns ? o->backoff_base_ns
+                                               : DPM_WATCH_BACKOFF_BASE_DEFAULT,
                      o->backoff_cap_ns ? o->backoff_cap_ns
                                        : DPM_WATCH_BACKOFF_CAP_DEFAULT);
-    unsigned failures = 0;
-    bool need_relist = !o->resource_version || !o->resource_version[0];
-    long idle = o->idle_timeout_s == 0 ? DPM_WATCH_IDLE_TIMEOUT_S_DEFAULT
-                                       : (o->idle_timeout_s < 0 ? 0
-                                                                : o->idle_timeout_s);
-    l.idle_ns = (uint64_t)idle * DPM_NS_PER_SEC;
+    l.need_relist = !o->resource_version || !o->resource_version[0];
+    l.idle_s = o->idle_timeout_s == 0 ? DPM_WATCH_IDLE_TIMEOUT_S_DEFAULT
+                                      : (o->idle_timeout_s < 0 ? 0
+                                                               : o->idle_timeout_s);
+    l.idle_ns = (uint64_t)l.idle_s * DPM_NS_PER_SEC;
     atomic_init(&l.last_byte_ns, 0);
     atomic_init(&l.in_request, false);
     atomic_init(&l.idle_fired, false);
@@ -410,130 +553,29 @@ dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
         goto out;
     }
     l.dog_started = true;
-    l.dec = dpm_watch_decoder_new(o->max_event);
-    if (!l.dec || (!need_relist && !(l.rv = strdup(o->resource_version)))) {
+    l.dec = dpm_watch_decoder_new(o->max_event, NULL);
+    if (!l.dec || (!l.need_relist && !(l.rv = strdup(o->resource_version)))) {
         rc = dpm_error_set(err, DPM_ENOMEM, "watch", "out of memory");
         goto out;
     }
     for (;;) {
         struct dpm_error e;
         dpm_error_clear(&e);
+        enum next next = NEXT_WATCH;
         if (o->cancel && dpm_kube_cancelled(o->cancel)) {
-            rc = dpm_error_set(err, DPM_ECANCELED, "watch", "watch cancelled");
-            goto out;
+            rc = dpm_error_set(&e, DPM_ECANCELED, "watch", "watch cancelled");
+            next = NEXT_STOP;
+        } else if (l.need_relist) {
+            next = relist(&l, &rc, &e);
         }
-        if (need_relist) {
-            char *rv = NULL;
-            if (o->stats)
-                o->stats->relists++;
-            rc = o->relist(o->ctx, &rv, &e);
-            if (rc == DPM_OK && (!rv || !rv[0])) {
-                rc = dpm_error_set(&e, DPM_EAPI, "watch",
-                                   "the list returned no resourceVersion to "
-                                   "watch from");
-            }
-            if (rc == DPM_OK) {
-                free(l.rv);
-                l.rv = rv;
-                need_relist = false;
-                /* the relist does not reset the backoff: a server that
-                 * answers lists but fails watches must not be hammered */
-            } else {
-                free(rv);
-                if (rc == DPM_ECANCELED) {
-                    *(err ? err : &e) = e;
-                    goto out;
-                }
-                goto failed;
-            }
-        }
-        /* client-go spreads reconnects over 5..10 minutes so that many
-         * watchers do not all reconnect at once */
-        long timeout_s = o->timeout_seconds > 0
-                             ? o->timeout_seconds
-                             : 300 + (long)((dpm_monotonic_ns() / 1000) % 301);
-        dpm_buf_reset(&path);
-        rc = watch_path(&path, o, l.rv, timeout_s, &e);
-        if (rc != DPM_OK) {
-            *(err ? err : &e) = e;
-            goto out;
-        }
-        dpm_watch_decoder_reset(l.dec);
-        dpm_error_clear(&l.stream_err);
-        l.user_rc = DPM_OK;
-        l.events_this_conn = 0;
-        struct dpm_kube_request req = {
-            .method = "GET",
-            .path = dpm_buf_str(&path),
-            /* the server ends the stream at timeoutSeconds; allow a margin
-             * before calling it hung */
-            .timeout_ms = (timeout_s + 60) * 1000L,
-            .on_chunk = loop_chunk,
-            .ud = &l,
-            .cancel = &l.conn_cancel,
-        };
-        if (o->stats)
-            o->stats->connects++;
-        uint64_t started = dpm_monotonic_ns();
-        dpm_kube_cancel_init(&l.conn_cancel);
-        atomic_store(&l.idle_fired, false);
-        atomic_store(&l.last_byte_ns, started);
-        atomic_store(&l.in_request, true);
-        rc = dpm_kube_do(k, &req, NULL, &e);
-        atomic_store(&l.in_request, false);
-        if (rc == DPM_ECANCELED && atomic_load(&l.idle_fired) &&
-            !(o->cancel && dpm_kube_cancelled(o->cancel)))
-            rc = dpm_error_set(&e, DPM_ETIMEDOUT, "watch",
-                               "%s: no data for %ld s (not even a bookmark): "
-                               "reconnecting", dpm_buf_str(&path), idle);
-        if (l.events_this_conn) {
-            /* events flowed: the connection was healthy */
-            dpm_backoff_reset(&bo);
-            failures = 0;
-        }
-        if (l.user_rc != DPM_OK) {
-            rc = l.user_rc;
-            *(err ? err : &e) = e;
-            goto out;
-        }
-        if (rc == DPM_OK) {
-            /* the server closed the stream: resume at once, unless it
-             * closes every stream at once (then back off, not spin) */
-            if (l.events_this_conn || dpm_monotonic_ns() - started >= DPM_NS_PER_SEC)
-                continue;
-            dpm_error_set(&e, DPM_EHTTP, "watch",
-                          "%s: the server ended the watch at once, without "
-                          "events", dpm_buf_str(&path));
-            goto failed;
-        }
-        /* errors raised inside the stream (decoder, ERROR events) are in
-         * stream_err; transport and HTTP errors in e */
-        if (l.stream_err.code != DPM_OK && rc == l.stream_err.code)
-            e = l.stream_err;
-        if (rc == DPM_ECANCELED && o->cancel && dpm_kube_cancelled(o->cancel)) {
-            *(err ? err : &e) = e;
-            goto out;
-        }
-        if (rc == DPM_EGONE) {
-            /* our resourceVersion is too old: relist without delay */
-            need_relist = true;
-            if (o->on_error)
-                o->on_error(o->ctx, &e);
-            continue;
-        }
-    failed:
-        failures++;
-        if (o->stats)
-            o->stats->failures++;
-        if (o->on_error)
-            o->on_error(o->ctx, &e);
-        if (o->max_failures && failures >= o->max_failures) {
-            *(err ? err : &e) = e;
-            goto out;
-        }
-        if (dpm_kube_sleep(dpm_backoff_next(&bo), o->cancel) != DPM_OK) {
-            rc = dpm_error_set(err, DPM_ECANCELED, "watch", "watch cancelled");
-            goto out;
+        if (next == NEXT_WATCH && !l.need_relist)
+            next = watch_once(&l, &rc, &e);
+        if (next == NEXT_FAILED)
+            next = failed(&l, &rc, &e);
+        if (next == NEXT_STOP) {
+            if (err)
+                *err = e;
+            break;
         }
     }
 out:
@@ -542,6 +584,6 @@ out:
         pthread_join(l.dog, NULL);
     free(l.rv);
     dpm_watch_decoder_free(l.dec);
-    dpm_buf_free(&path);
+    dpm_buf_free(&l.path);
     return rc;
 }

@@ -21,11 +21,14 @@ struct dpm_token_bucket {
 };
 
 struct dpm_token_bucket *dpm_token_bucket_new(double qps, int burst,
-                                              const struct dpm_clock *clock)
+                                              const struct dpm_clock *clock,
+                                              struct dpm_error *err)
 {
     struct dpm_token_bucket *tb = calloc(1, sizeof(*tb));
-    if (!tb)
+    if (!tb) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
+    }
     pthread_mutex_init(&tb->mu, NULL);
     tb->qps = qps;
     tb->burst = burst < 1 ? 1.0 : (double)burst;
@@ -146,7 +149,7 @@ void dpm_ratelimiter_opts_default(struct dpm_ratelimiter_opts *opts)
 }
 
 struct dpm_ratelimiter *dpm_ratelimiter_new(
-    const struct dpm_ratelimiter_opts *opts)
+    const struct dpm_ratelimiter_opts *opts, struct dpm_error *err)
 {
     struct dpm_ratelimiter_opts o;
     dpm_ratelimiter_opts_default(&o);
@@ -162,8 +165,10 @@ struct dpm_ratelimiter *dpm_ratelimiter_new(
         o.clock = opts->clock;
     }
     struct dpm_ratelimiter *rl = calloc(1, sizeof(*rl));
-    if (!rl)
+    if (!rl) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
+    }
     rl->base_ns = o.base_delay_ns;
     rl->max_ns = o.max_delay_ns < o.base_delay_ns ? o.base_delay_ns
                                                   : o.max_delay_ns;
@@ -171,7 +176,7 @@ struct dpm_ratelimiter *dpm_ratelimiter_new(
     if (!rl->failures)
         goto fail;
     if (o.qps > 0) {
-        rl->bucket = dpm_token_bucket_new(o.qps, o.burst, &o.clock);
+        rl->bucket = dpm_token_bucket_new(o.qps, o.burst, &o.clock, NULL);
         if (!rl->bucket)
             goto fail;
     }
@@ -180,6 +185,7 @@ struct dpm_ratelimiter *dpm_ratelimiter_new(
 fail:
     json_decref(rl->failures);
     free(rl);
+    dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     return NULL;
 }
 

@@ -135,8 +135,10 @@ static bool same_scalar(const json_t *d, const json_t *o, enum ctx ctx)
     if (json_is_string(d) && json_is_string(o)) {
         if (strcmp(json_string_value(d), json_string_value(o)) == 0)
             return true;
+        int cmp;
         return ctx == CTX_QUANTITY &&
-               dpm_quantity_cmp(json_string_value(d), json_string_value(o), NULL) == 0;
+               dpm_quantity_cmp(json_string_value(d), json_string_value(o), &cmp, NULL) == DPM_OK &&
+               cmp == 0;
     }
     return json_equal(d, o);
 }
@@ -283,7 +285,10 @@ static void diff_pvc(struct walk *w, const json_t *d, const json_t *o, json_t *p
     const char *osz = str(json_object_get(json_object_get(ospec, "resources"), "requests"), "storage");
     const char *k;
     const json_t *v;
-    int cmp = dsz && osz ? dpm_quantity_cmp(dsz, osz, NULL) : (dsz ? 1 : 0);
+    int cmp = dsz ? 1 : 0;
+    /* A size that does not parse is never grown into: kept, as a shrink is. */
+    if (dsz && osz && dpm_quantity_cmp(dsz, osz, &cmp, NULL) != DPM_OK)
+        cmp = -1;
     struct dpm_op_diff *out = w->out;
     if (cmp > 0) {
         note_field(w, "spec.resources.requests.storage");

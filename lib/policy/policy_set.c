@@ -13,9 +13,12 @@ struct dpm_policy_set {
     size_t n, cap;
 };
 
-struct dpm_policy_set *dpm_policy_set_new(void)
+struct dpm_policy_set *dpm_policy_set_new(struct dpm_error *err)
 {
-    return calloc(1, sizeof(struct dpm_policy_set));
+    struct dpm_policy_set *s = calloc(1, sizeof(*s));
+    if (!s)
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    return s;
 }
 
 void dpm_policy_set_free(struct dpm_policy_set *s)
@@ -30,7 +33,7 @@ void dpm_policy_set_free(struct dpm_policy_set *s)
 
 struct dpm_policy_set *dpm_policy_set_copy(const struct dpm_policy_set *s)
 {
-    struct dpm_policy_set *c = dpm_policy_set_new();
+    struct dpm_policy_set *c = dpm_policy_set_new(NULL);
     if (!c)
         return NULL;
     if (s && s->n) {

@@ -48,11 +48,14 @@ struct dpm_store {
 #define ZBITS 13
 #define DICT_MAX (1u << ZBITS)
 
-struct dpm_store *dpm_store_new_indexed(const char *const *label_keys)
+struct dpm_store *dpm_store_new_indexed(const char *const *label_keys,
+                                        struct dpm_error *err)
 {
     struct dpm_store *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
+    }
     s->objects = json_object();
     bool ok = s->objects != NULL;
     for (int i = 0; i < NINDEX; i++) {
@@ -70,15 +73,16 @@ struct dpm_store *dpm_store_new_indexed(const char *const *label_keys)
             json_decref(s->index[i]);
         json_decref(s->label_keys);
         free(s);
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
     }
     pthread_rwlock_init(&s->lock, NULL);
     return s;
 }
 
-struct dpm_store *dpm_store_new(void)
+struct dpm_store *dpm_store_new(struct dpm_error *err)
 {
-    return dpm_store_new_indexed(NULL);
+    return dpm_store_new_indexed(NULL, err);
 }
 
 void dpm_store_free(struct dpm_store *s)

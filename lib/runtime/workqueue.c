@@ -32,15 +32,17 @@ struct dpm_workqueue {
 };
 
 struct dpm_workqueue *dpm_workqueue_new(
-    const struct dpm_ratelimiter_opts *rl_opts)
+    const struct dpm_ratelimiter_opts *rl_opts, struct dpm_error *err)
 {
     struct dpm_workqueue *q = calloc(1, sizeof(*q));
-    if (!q)
+    if (!q) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
+    }
     q->dirty = json_object();
     q->processing = json_object();
     q->waiting = json_object();
-    q->limiter = dpm_ratelimiter_new(rl_opts);
+    q->limiter = dpm_ratelimiter_new(rl_opts, NULL);
     if (!q->dirty || !q->processing || !q->waiting || !q->limiter)
         goto fail;
     pthread_condattr_t ca;
@@ -57,6 +59,7 @@ fail:
     json_decref(q->waiting);
     dpm_ratelimiter_free(q->limiter);
     free(q);
+    dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     return NULL;
 }
 

@@ -22,13 +22,18 @@ static _Thread_local bool tl_scope;
 static atomic_bool hooks_installed;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
-struct dpm_arena *dpm_arena_new(size_t cap)
+struct dpm_arena *dpm_arena_new(size_t cap, struct dpm_error *err)
 {
-    if (!cap || cap > SIZE_MAX - ALIGN)
+    if (!cap || cap > SIZE_MAX - ALIGN) {
+        dpm_error_set(err, DPM_EINVAL, NULL, "arena capacity %zu is out of range", cap);
         return NULL;
+    }
     struct dpm_arena *a = calloc(1, sizeof(*a));
-    if (a)
-        a->cap = (cap + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (!a) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    a->cap = (cap + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     return a;
 }
 

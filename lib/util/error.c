@@ -91,3 +91,11 @@ int dpm_error_format(const struct dpm_error *err, char *buf, size_t n)
         return snprintf(buf, n, "%s%s: %s", where, err->path, msg);
     return snprintf(buf, n, "%s%s", where, msg);
 }
+
+void dpm_error_print(FILE *out, const char *prefix, const struct dpm_error *err)
+{
+    char msg[DPM_ERROR_MESSAGE_MAX + DPM_ERROR_PATH_MAX + DPM_ERROR_SOURCE_MAX + 64];
+    dpm_error_format(err, msg, sizeof(msg));
+    fprintf(out, "%s%s%s [%s]\n", prefix ? prefix : "", prefix ? ": " : "", msg,
+            dpm_rc_name(err ? err->code : DPM_OK));
+}

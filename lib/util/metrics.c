@@ -74,16 +74,18 @@ void dpm_metrics_free(struct dpm_metrics *m)
     free(m);
 }
 
-struct dpm_metrics *dpm_metrics_new(void)
+struct dpm_metrics *dpm_metrics_new(struct dpm_error *err)
 {
     struct dpm_metrics *m = calloc(1, sizeof(*m));
-    if (!m)
+    if (!m) {
+        dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
+    }
     pthread_mutex_init(&m->mu, NULL);
     static const char *const lbl[] = {"metric", NULL};
-    m->dropped = dpm_metrics_add(m, DPM_COUNTER, "dpm_metrics_dropped_series_total",
-                                 "Updates dropped because a metric had too many series.", lbl,
-                                 NULL, 0, NULL);
+    m->dropped = dpm_metrics_register(m, DPM_COUNTER, "dpm_metrics_dropped_series_total",
+                                      "Updates dropped because a metric had too many series.", lbl,
+                                      NULL, 0, err);
     if (!m->dropped) {
         dpm_metrics_free(m);
         return NULL;
@@ -105,10 +107,10 @@ static int valid_name(const char *s, int allow_colon)
     return 1;
 }
 
-struct dpm_metric *dpm_metrics_add(struct dpm_metrics *m, enum dpm_metric_type type,
-                                   const char *name, const char *help,
-                                   const char *const *labels, const double *buckets,
-                                   size_t nbuckets, struct dpm_error *err)
+struct dpm_metric *dpm_metrics_register(struct dpm_metrics *m, enum dpm_metric_type type,
+                                        const char *name, const char *help,
+                                        const char *const *labels, const double *buckets,
+                                        size_t nbuckets, struct dpm_error *err)
 {
     if (!valid_name(name, 1)) {
         dpm_error_set(err, DPM_EINVAL, NULL, "invalid metric name \"%s\"", name ? name : "");

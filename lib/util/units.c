@@ -151,12 +151,17 @@ dpm_rc dpm_quantity_parse(const char *s, long double *value,
     return DPM_OK;
 }
 
-int dpm_quantity_cmp(const char *a, const char *b, struct dpm_error *err)
+dpm_rc dpm_quantity_cmp(const char *a, const char *b, int *cmp,
+                        struct dpm_error *err)
 {
     long double va, vb;
-    if (dpm_quantity_parse(a, &va, err) || dpm_quantity_parse(b, &vb, err))
-        return -2;
-    return va < vb ? -1 : va > vb ? 1 : 0;
+    dpm_rc rc = dpm_quantity_parse(a, &va, err);
+    if (rc == DPM_OK)
+        rc = dpm_quantity_parse(b, &vb, err);
+    if (rc != DPM_OK)
+        return rc;
+    *cmp = va < vb ? -1 : va > vb ? 1 : 0;
+    return DPM_OK;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -25,7 +25,7 @@ json_t *as_parse_yaml_or_json(const char *data, size_t len, struct dpm_error *er
     json_t *o = json_loadb(data, len, 0, NULL);
     if (o) return o;
     struct dpm_docs docs = DPM_DOCS_INIT;
-    if (dpm_load_buffer(data, len, "body", NULL, &docs, err) != DPM_OK) return NULL;
+    if (dpm_yaml_load_buffer(data, len, "body", NULL, &docs, err) != DPM_OK) return NULL;
     if (docs.n != 1) {
         dpm_docs_free(&docs);
         dpm_error_set(err, DPM_EPARSE, NULL, "expected exactly one YAML document");

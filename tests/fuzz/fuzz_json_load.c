@@ -25,17 +25,18 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void report(const char *what, const json_error_t *mine, const json_error_t *ref)
+static void report(const char *what, const struct dpm_error *mine, const json_error_t *ref)
 {
-    fprintf(stderr, "fuzz_json_load: %s\n  dpm_json_loadb: %s (line %d, column %d, byte %d)\n"
+    fprintf(stderr, "fuzz_json_load: %s\n  dpm_json_loadb: %s (line %d, column %d, byte %zu)\n"
                     "  json_loadb:     %s (line %d, column %d, byte %d)\n",
-            what, mine->text[0] ? mine->text : "accepted", mine->line, mine->column, mine->position,
+            what, mine->message[0] ? mine->message : "accepted", mine->line, mine->column, mine->offset,
             ref->text[0] ? ref->text : "accepted", ref->line, ref->column, ref->position);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_error_t mine, ref;
+    struct dpm_error mine;
+    json_error_t ref;
     memset(&ref, 0, sizeof(ref));
     json_t *a = dpm_json_loadb((const char *)data, size, &mine);
     json_t *b = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &ref);
@@ -56,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(y);
         abort();
     }
-    if (!a && (!mine.text[0] || mine.line < 1 || mine.column < 1 || mine.position < 0 ||
-               (size_t)mine.position > size)) {
+    if (!a && (!mine.message[0] || mine.code != DPM_EPARSE || mine.line < 1 || mine.column < 1 ||
+               mine.offset > size)) {
         report("dpm_json_loadb's error is not usable", &mine, &ref);
         abort();
     }

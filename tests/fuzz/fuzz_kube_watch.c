@@ -29,7 +29,7 @@ static dpm_rc record(const struct dpm_watch_event *ev, void *ctx)
 
 static dpm_rc run(const char *p, size_t n, size_t chunk, struct dpm_buf *out)
 {
-    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(MAX_EVENT);
+    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(MAX_EVENT, NULL);
     if (!dec)
         abort();
     dpm_rc rc = DPM_OK;

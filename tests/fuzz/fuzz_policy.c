@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dpm_policy_evaluate(p, obj, &r);
         (void)dpm_policy_matches(p, "fintech-core", "ns");
         dpm_report_free(&r);
-        struct dpm_policy_set *s = dpm_policy_set_new();
+        struct dpm_policy_set *s = dpm_policy_set_new(NULL);
         if (s && dpm_policy_set_put(s, dpm_policy_ref(p)) == DPM_OK) {
             dpm_policy_set_evaluate(s, product, NULL, &r);
             dpm_report_free(&r);

@@ -1,4 +1,4 @@
-/* libFuzzer target: arbitrary bytes through dpm_load_buffer() (positions
+/* libFuzzer target: arbitrary bytes through dpm_yaml_load_buffer() (positions
  * on), then every document through dpm_yaml_dump() and back: the reloaded
  * tree must equal the original (abort otherwise), and position lookups of
  * the paths in the tree must not misbehave.  The same bytes also go
@@ -72,7 +72,7 @@ static void differential(const uint8_t *data, size_t size, const struct dpm_load
     struct dpm_docs got = DPM_DOCS_INIT;
     FILE *f = size ? fmemopen((void *)data, size, "rb") : NULL;
     if (f) {
-        dpm_rc rc = dpm_load_stream_each(f, "fuzz", opts, keep, &got, NULL, &err);
+        dpm_rc rc = dpm_yaml_load_stream_each(f, "fuzz", opts, keep, &got, NULL, &err);
         fclose(f);
         if (rc != want_rc && rc != DPM_ELIMIT && want_rc != DPM_ELIMIT)
             abort(); /* the window changed the verdict */
@@ -89,7 +89,7 @@ static void differential(const uint8_t *data, size_t size, const struct dpm_load
     }
     struct dpm_load_opts so = *opts;
     so.split_lists = true;
-    dpm_rc rc = dpm_load_buffer_each((const char *)data, size, "fuzz", &so, keep, &got, &err);
+    dpm_rc rc = dpm_yaml_load_buffer_each((const char *)data, size, "fuzz", &so, keep, &got, &err);
     if (rc != want_rc && rc != DPM_ELIMIT && want_rc != DPM_ELIMIT)
         abort();
     if (rc == DPM_OK && want_rc == DPM_OK) {
@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct dpm_docs docs = DPM_DOCS_INIT;
     struct dpm_error err;
     struct dpm_load_opts opts = {.keep_positions = true, .max_alias_nodes = 20000};
-    dpm_rc lrc = dpm_load_buffer((const char *)data, size, "fuzz", &opts, &docs, &err);
+    dpm_rc lrc = dpm_yaml_load_buffer((const char *)data, size, "fuzz", &opts, &docs, &err);
     differential(data, size, &opts, lrc, &docs);
     if (lrc != DPM_OK) {
         char msg[1024];
@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* anything the loader produces can be dumped */
         struct dpm_docs back = DPM_DOCS_INIT;
         struct dpm_load_opts o2 = {.max_doc_bytes = 64u << 20, .max_depth = opts.max_depth};
-        if (dpm_load_buffer(out.data, out.len, "dump", &o2, &back, &err) != DPM_OK) {
+        if (dpm_yaml_load_buffer(out.data, out.len, "dump", &o2, &back, &err) != DPM_OK) {
             fprintf(stderr, "reload failed: %s\n--- dump ---\n%s\n", err.message, out.data);
             abort();
         }

@@ -335,7 +335,7 @@ void kit_create_crds(struct dpm_kube *k, const char *path)
 {
     struct dpm_docs docs = DPM_DOCS_INIT;
     struct dpm_error err;
-    if (dpm_load_file(path, NULL, &docs, &err) != DPM_OK)
+    if (dpm_yaml_load_file(path, NULL, &docs, &err) != DPM_OK)
         fail_msg("%s: %s (the tests read it relative to the repository root)", path, err.message);
     dpm_rc rc = DPM_OK;
     for (size_t i = 0; i < docs.n && rc == DPM_OK; i++)

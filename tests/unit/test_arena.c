@@ -17,8 +17,10 @@
 static void test_bump_and_cap(void **state)
 {
     (void)state;
-    assert_null(dpm_arena_new(0));
-    struct dpm_arena *a = dpm_arena_new(100); /* rounded up to 112 */
+    struct dpm_error e;
+    assert_null(dpm_arena_new(0, &e));
+    assert_int_equal(e.code, DPM_EINVAL);
+    struct dpm_arena *a = dpm_arena_new(100, NULL); /* rounded up to 112 */
     assert_non_null(a);
     unsigned char *p = dpm_arena_alloc(a, 1), *q = dpm_arena_alloc(a, 17);
     assert_non_null(p);
@@ -53,7 +55,7 @@ static void test_json_scope(void **state)
     dpm_arena_json_install(); /* idempotent */
     assert_false(dpm_arena_json_begin()); /* no thread arena */
     json_t *before = json_pack("{s:s}", "made", "before");
-    struct dpm_arena *a = dpm_arena_new(4096);
+    struct dpm_arena *a = dpm_arena_new(4096, NULL);
     assert_null(dpm_arena_thread_set(a));
     assert_ptr_equal(dpm_arena_thread(), a);
     json_t *outside = json_string("outside the scope");
@@ -108,7 +110,7 @@ struct worker {
 static void *work(void *arg)
 {
     struct worker *w = arg;
-    struct dpm_arena *a = dpm_arena_new(64 * 1024);
+    struct dpm_arena *a = dpm_arena_new(64 * 1024, NULL);
     dpm_arena_thread_set(a);
     w->ok = 1;
     for (int i = 0; i < 2000 && w->ok; i++) {

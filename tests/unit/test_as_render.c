@@ -25,7 +25,7 @@ static json_t *load_one(const char *path)
 {
     struct dpm_docs d = DPM_DOCS_INIT;
     struct dpm_error e;
-    if (dpm_load_file(path, NULL, &d, &e) != DPM_OK || d.n != 1)
+    if (dpm_yaml_load_file(path, NULL, &d, &e) != DPM_OK || d.n != 1)
         fail_msg("%s: %s", path, e.message);
     json_t *o = json_incref(d.items[0].root);
     dpm_docs_free(&d);

@@ -383,7 +383,7 @@ static json_t *load_yaml(const char *path)
     struct dpm_error err;
     struct dpm_load_opts opts = {0};
     opts.max_doc_bytes = 16u << 20;
-    if (dpm_load_file(path, &opts, &docs, &err) != DPM_OK || docs.n < 1)
+    if (dpm_yaml_load_file(path, &opts, &docs, &err) != DPM_OK || docs.n < 1)
         fail_msg("%s: %s (line %d)", path, err.message, err.line);
     json_t *root = json_incref(docs.items[0].root);
     dpm_docs_free(&docs);

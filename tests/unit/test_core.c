@@ -251,18 +251,18 @@ static void test_log_json_lines(void **state)
 static void test_metrics_render(void **state)
 {
     (void)state;
-    struct dpm_metrics *m = dpm_metrics_new();
+    struct dpm_metrics *m = dpm_metrics_new(NULL);
     struct dpm_error e;
     static const char *const lbl[] = {"endpoint", "decision", NULL};
-    struct dpm_metric *c = dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_requests_total",
-                                           "Admission requests.", lbl, NULL, 0, &e);
+    struct dpm_metric *c = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_requests_total",
+                                                "Admission requests.", lbl, NULL, 0, &e);
     assert_non_null(c);
-    assert_null(dpm_metrics_add(m, DPM_COUNTER, "dpm_webhook_requests_total", "dup", NULL, NULL, 0, &e));
+    assert_null(dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_requests_total", "dup", NULL, NULL, 0, &e));
     assert_int_equal(e.code, DPM_EEXIST);
-    assert_null(dpm_metrics_add(m, DPM_COUNTER, "bad-name", "x", NULL, NULL, 0, &e));
+    assert_null(dpm_metrics_register(m, DPM_COUNTER, "bad-name", "x", NULL, NULL, 0, &e));
     static const double b[] = {0.001, 0.01};
-    struct dpm_metric *h = dpm_metrics_add(m, DPM_HISTOGRAM, "dpm_x_seconds", "Latency.", NULL, b, 2, &e);
-    struct dpm_metric *g = dpm_metrics_add(m, DPM_GAUGE, "dpm_inflight", "In flight.", NULL, NULL, 0, &e);
+    struct dpm_metric *h = dpm_metrics_register(m, DPM_HISTOGRAM, "dpm_x_seconds", "Latency.", NULL, b, 2, &e);
+    struct dpm_metric *g = dpm_metrics_register(m, DPM_GAUGE, "dpm_inflight", "In flight.", NULL, NULL, 0, &e);
     const char *v1[] = {"/validate", "allowed"};
     const char *v2[] = {"/validate", "de\"nied\n"};
     dpm_metric_add(c, v1, 1);
@@ -302,9 +302,9 @@ static void test_metrics_render(void **state)
 static void test_metrics_series_cap(void **state)
 {
     (void)state;
-    struct dpm_metrics *m = dpm_metrics_new();
+    struct dpm_metrics *m = dpm_metrics_new(NULL);
     static const char *const lbl[] = {"user", NULL};
-    struct dpm_metric *c = dpm_metrics_add(m, DPM_COUNTER, "dpm_t_total", "t", lbl, NULL, 0, NULL);
+    struct dpm_metric *c = dpm_metrics_register(m, DPM_COUNTER, "dpm_t_total", "t", lbl, NULL, 0, NULL);
     char name[32];
     for (int i = 0; i < DPM_METRICS_MAX_SERIES + 10; i++) {
         snprintf(name, sizeof(name), "u%d", i);

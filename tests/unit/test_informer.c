@@ -376,7 +376,7 @@ static void test_custom_transform(void **state)
 static void test_store_alone(void **state)
 {
     (void)state;
-    struct dpm_store *st = dpm_store_new();
+    struct dpm_store *st = dpm_store_new(NULL);
     struct dpm_error err;
     json_t *old = (json_t *)1;
     assert_int_equal(dpm_store_put(st, json_pack("{s:{s:s}}", "metadata",
@@ -617,7 +617,7 @@ static json_t *labelled(const char *name, const char *team, const char *tier)
 static void test_store_compressed_roundtrip(void **state)
 {
     (void)state;
-    struct dpm_store *a = dpm_store_new(), *b = dpm_store_new();
+    struct dpm_store *a = dpm_store_new(NULL), *b = dpm_store_new(NULL);
     struct dpm_error err;
     char big[20000];
     for (size_t i = 0; i < sizeof big - 1; i++)
@@ -654,8 +654,8 @@ static void test_store_label_keys_and_swap(void **state)
     (void)state;
     static const char *const team_only[] = {"team", NULL};
     static const char *const none[] = {NULL};
-    struct dpm_store *st = dpm_store_new_indexed(team_only);
-    struct dpm_store *bare = dpm_store_new_indexed(none);
+    struct dpm_store *st = dpm_store_new_indexed(team_only, NULL);
+    struct dpm_store *bare = dpm_store_new_indexed(none, NULL);
     struct dpm_error err;
     assert_non_null(st);
     assert_non_null(bare);

@@ -18,16 +18,18 @@
  * trees (json_equal compares reals by value and objects by members). */
 static void same_as_jansson(const char *text, size_t len)
 {
-    json_error_t je, de;
+    json_error_t je;
+    struct dpm_error de;
     json_t *a = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     json_t *b = dpm_json_loadb(text, len, &de);
     if (!a != !b)
         fail_msg("disagree on %.*s: jansson %s (%s), dpm %s (%s)", (int)(len > 200 ? 200 : len), text,
-                 a ? "ok" : "error", a ? "" : je.text, b ? "ok" : "error", b ? "" : de.text);
+                 a ? "ok" : "error", a ? "" : je.text, b ? "ok" : "error", b ? "" : de.message);
     if (a && !json_equal(a, b))
         fail_msg("different trees for %.*s", (int)(len > 200 ? 200 : len), text);
     if (!b)
-        assert_true(de.text[0] != 0 && de.position >= 0 && de.line >= 1 && de.column >= 1);
+        assert_true(de.code == DPM_EPARSE && de.message[0] != 0 && de.offset <= len && de.line >= 1 &&
+                    de.column >= 1);
     json_decref(a);
     json_decref(b);
 }
@@ -115,28 +117,40 @@ static void test_agrees_on_corpus(void **state)
 static void test_error_positions(void **state)
 {
     (void)state;
-    json_error_t e;
+    struct dpm_error e;
     const char *t = "{\n  \"a\": 1,\n  \"b\": [1, 2,, 3]\n}";
     assert_null(dpm_json_loadb(t, strlen(t), &e));
+    assert_int_equal(e.code, DPM_EPARSE);
     assert_int_equal(e.line, 3);
     assert_int_equal(e.column, 14);
-    assert_int_equal(e.position, (int)(strchr(t, ',') - t) + 15);
-    assert_non_null(strstr(e.text, "near ','"));
+    assert_int_equal(e.offset, (size_t)(strchr(t, ',') - t) + 15);
+    assert_non_null(strstr(e.message, "near ','"));
+    assert_string_equal(e.path, "");
+    assert_string_equal(e.source, "");
 
     t = "{\"uid\":\"x\",\"uid\":\"y\"}";
     assert_null(dpm_json_loadb(t, strlen(t), &e));
-    assert_string_equal(e.text, "duplicate object key \"uid\"");
-    assert_int_equal(e.position, 11);
+    assert_string_equal(e.message, "duplicate object key \"uid\"");
+    assert_int_equal(e.offset, 11);
+    assert_int_equal(e.line, 1);
+    assert_int_equal(e.column, 12);
 
     t = "[\"caf\xc3\xa9\", \xff]"; /* the column counts characters, not bytes */
     assert_null(dpm_json_loadb(t, strlen(t), &e));
-    assert_int_equal(e.position, 10);
+    assert_int_equal(e.offset, 10);
     assert_int_equal(e.column, 10);
-    assert_non_null(strstr(e.text, "byte 0xFF"));
+    assert_non_null(strstr(e.message, "byte 0xFF"));
 
     t = "[\"\xc3(\"]";
     assert_null(dpm_json_loadb(t, strlen(t), &e));
-    assert_string_equal(e.text, "invalid UTF-8 byte 0xC3 in a string");
+    assert_string_equal(e.message, "invalid UTF-8 byte 0xC3 in a string");
+
+    /* dpm_error_format() prints where and what, as the CLI does. */
+    char line[256];
+    t = "[1,\n 2 3]";
+    assert_null(dpm_json_loadb(t, strlen(t), &e));
+    dpm_error_format(&e, line, sizeof(line));
+    assert_string_equal(line, "2:4: ',' or ']' expected near '3'");
 }
 
 static void test_depth_limit(void **state)
@@ -146,10 +160,10 @@ static void test_depth_limit(void **state)
     char *t = malloc(2 * n);
     memset(t, '[', n);
     memset(t + n, ']', n);
-    json_error_t e;
+    struct dpm_error e;
     json_t *j = dpm_json_loadb(t, 2 * n, &e);
     assert_null(j);
-    assert_string_equal(e.text, "maximum parsing depth reached");
+    assert_string_equal(e.message, "maximum parsing depth reached");
     same_as_jansson(t, 2 * n);
     /* One level less parses. */
     j = dpm_json_loadb(t + 1, 2 * n - 2, NULL);

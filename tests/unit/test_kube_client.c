@@ -1083,7 +1083,7 @@ static void test_discovery(void **state)
 {
     struct srv *s = srv_start(h_discovery, NULL, false);
     struct dpm_kube *k = client_for(s->port, NULL, NULL, 0, 0);
-    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0);
+    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0, NULL);
     struct dpm_error err;
     struct dpm_gvr r;
     bool served = true;
@@ -1114,7 +1114,7 @@ static void test_discovery(void **state)
     unsigned n = dpm_kube_discovery_refreshes(d);
     dpm_kube_discovery_free(d);
     /* with a refresh interval, repeated misses do not refetch */
-    d = dpm_kube_discovery_new(k, 3600);
+    d = dpm_kube_discovery_new(k, 3600, NULL);
     for (int i = 0; i < 3; i++)
         assert_int_equal(dpm_kube_discovery_resolve(d, "v1", "Nope", &r, &err), DPM_ENOTFOUND);
     assert_int_equal(dpm_kube_discovery_refreshes(d), 1);

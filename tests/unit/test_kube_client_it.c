@@ -100,7 +100,7 @@ static void test_it_client_cert_and_discovery(void **state)
     fclose(fp);
     struct dpm_kube *k = kit_client(path, -1);
     struct dpm_error err;
-    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, -1);
+    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, -1, NULL);
     assert_non_null(d);
     struct dpm_gvr r;
     dpm_rc rc = dpm_kube_discovery_resolve(d, "v1", "ConfigMap", &r, &err);

@@ -51,7 +51,7 @@ static void test_token_user(void **state)
 
     struct dpm_kube_creds *cr = NULL;
     struct dpm_kube_credential cred;
-    assert_int_equal(dpm_kube_creds_new(c, &cr, &err), DPM_OK);
+    assert_non_null(cr = dpm_kube_creds_new(c, &err));
     assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);
     assert_string_equal(cred.token, "abc.def.ghi");
     dpm_kube_credential_clear(&cred);
@@ -150,7 +150,7 @@ static void test_token_file_rotation(void **state)
     assert_non_null(c);
     struct dpm_kube_creds *cr = NULL;
     struct dpm_kube_credential cred;
-    assert_int_equal(dpm_kube_creds_new(c, &cr, &err), DPM_OK);
+    assert_non_null(cr = dpm_kube_creds_new(c, &err));
     assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);
     assert_string_equal(cred.token, "first");
     dpm_kube_credential_clear(&cred);
@@ -364,7 +364,7 @@ static void test_incluster(void **state)
     assert_non_null(c->ca_data);
     struct dpm_kube_creds *cr = NULL;
     struct dpm_kube_credential cred;
-    assert_int_equal(dpm_kube_creds_new(c, &cr, &err), DPM_OK);
+    assert_non_null(cr = dpm_kube_creds_new(c, &err));
     assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);
     assert_string_equal(cred.token, "sa-token-1");
     dpm_kube_credential_clear(&cred);

@@ -170,7 +170,7 @@ static void test_expiry_caching(void **state)
              counter, ts);
     struct dpm_kube_config *c = cfg_with("v1", "token", env);
     struct dpm_kube_creds *cr = NULL;
-    assert_int_equal(dpm_kube_creds_new(c, &cr, &err), DPM_OK);
+    assert_non_null(cr = dpm_kube_creds_new(c, &err));
     for (int i = 0; i < 3; i++) {
         assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);
         assert_string_equal(cred.token, "secret-1");
@@ -192,7 +192,7 @@ static void test_expiry_caching(void **state)
              ", {name: PLUGIN_COUNTER, value: '%s'}, {name: PLUGIN_EXPIRY, value: '%s'}",
              counter, ts);
     c = cfg_with("v1", "token", env);
-    assert_int_equal(dpm_kube_creds_new(c, &cr, &err), DPM_OK);
+    assert_non_null(cr = dpm_kube_creds_new(c, &err));
     assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);
     assert_string_equal(cred.token, "secret-1");
     dpm_kube_credential_clear(&cred);
@@ -205,7 +205,7 @@ static void test_expiry_caching(void **state)
 
     /* a failing plugin: the error surfaces through creds_get */
     c = cfg_with("v1", "fail", NULL);
-    assert_int_equal(dpm_kube_creds_new(c, &cr, &err), DPM_OK);
+    assert_non_null(cr = dpm_kube_creds_new(c, &err));
     assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_EEXEC);
     assert_null(cred.token);
     assert_string_equal(err.path, "users[me].user.exec");

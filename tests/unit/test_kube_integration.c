@@ -361,7 +361,7 @@ static void test_update_status_crd(void **state)
     struct dpm_kube *k = f->k;
     struct dpm_error err;
     kit_create_crds(k, "crds/mesh.io_dataproducts.yaml");
-    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0);
+    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0, NULL);
     assert_non_null(d);
     assert_true(kit_wait_served(d, "mesh.io", "v1alpha1", "dataproducts", 10 * SEC));
     struct dpm_gvr r;
@@ -436,7 +436,7 @@ static void test_discovery_served(void **state)
     struct kit *f = kit_start(state);
     struct dpm_kube *k = f->k;
     struct dpm_error err;
-    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0);
+    struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0, NULL);
     bool served = true;
     kit_must(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err), &err, "served");
     assert_true(served);
@@ -472,7 +472,7 @@ static void test_crd_established_after_create(void **state)
     struct dpm_error err;
     struct dpm_docs docs = DPM_DOCS_INIT;
     json_t *out = NULL, *got = NULL;
-    kit_must(dpm_load_file("crds/mesh.io_meshpolicies.yaml", NULL, &docs, &err), &err, "load the CRD");
+    kit_must(dpm_yaml_load_file("crds/mesh.io_meshpolicies.yaml", NULL, &docs, &err), &err, "load the CRD");
     kit_must(dpm_kube_create(f->k, &crds, NULL, docs.items[0].root, NULL, &out, &err), &err, "create");
     const json_t *st = json_object_get(out, "status");
     assert_non_null(json_object_get(st, "conditions"));
@@ -498,7 +498,7 @@ static void test_discovery_emulated_120(void **state)
     kit_server_start(f, &f->other, "old", 0, "--emulate-version", "1.20", NULL);
     f->k = kit_client(f->other.kubeconfig, -1);
     struct dpm_error err;
-    struct dpm_kube_discovery *d = dpm_kube_discovery_new(f->k, 0);
+    struct dpm_kube_discovery *d = dpm_kube_discovery_new(f->k, 0, NULL);
     bool served = true;
     kit_must(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err), &err, "served");
     assert_false(served);

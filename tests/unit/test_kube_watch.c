@@ -83,7 +83,7 @@ static void test_random_splits_identical(void **state)
     make_stream(60, &stream, &expect);
     srand(12345);
     for (int round = 0; round < 40; round++) {
-        struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0);
+        struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0, NULL);
         struct collect c = {DPM_BUF_INIT(64u << 20), 0, 0};
         struct dpm_error err;
         size_t off = 0;
@@ -126,7 +126,7 @@ static void test_several_events_one_chunk_and_bookmark(void **state)
         "\"metadata\":{\"resourceVersion\":\"9\"}}}\n"
         "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\","
         "\"resourceVersion\":\"10\"}}}\n{\"type\":\"MOD";
-    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0);
+    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0, NULL);
     struct collect c = {DPM_BUF_INIT(1 << 20), 0, 0};
     assert_int_equal(dpm_watch_decoder_feed(dec, s, strlen(s), collect_cb, &c,
                                             NULL),
@@ -156,7 +156,7 @@ static void test_event_bound(void **state)
                      950, 7);
     assert_true(n < 1024);
     struct dpm_error err;
-    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(1024);
+    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(1024, NULL);
     struct collect c = {DPM_BUF_INIT(1 << 20), 0, 0};
     assert_int_equal(dpm_watch_decoder_feed(dec, big, 500, collect_cb, &c,
                                             &err), DPM_OK);
@@ -196,7 +196,7 @@ static void expect_parse_error(const char *stream, const char *path,
 {
     struct dpm_error err;
     dpm_error_clear(&err);
-    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0);
+    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0, NULL);
     struct collect c = {DPM_BUF_INIT(1 << 20), 0, 0};
     assert_int_equal(dpm_watch_decoder_feed(dec, stream, strlen(stream),
                                             collect_cb, &c, &err),
@@ -246,7 +246,7 @@ static void test_error_event_410(void **state)
         "{\"type\":\"ADDED\",\"object\":{}}\n";
     struct dpm_error err;
     dpm_error_clear(&err);
-    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0);
+    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0, NULL);
     assert_int_equal(dpm_watch_decoder_feed(dec, s, strlen(s), error_cb, &err,
                                             NULL),
                      DPM_EGONE);
@@ -276,7 +276,7 @@ static void test_callback_stops(void **state)
     const char *s = "{\"type\":\"ADDED\",\"object\":{}}\n"
                     "{\"type\":\"ADDED\",\"object\":{}}\n"
                     "{\"type\":\"ADDED\",\"object\":{}}\n";
-    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0);
+    struct dpm_watch_decoder *dec = dpm_watch_decoder_new(0, NULL);
     struct collect c = {DPM_BUF_INIT(1 << 20), 2, 0};
     assert_int_equal(dpm_watch_decoder_feed(dec, s, strlen(s), collect_cb, &c,
                                             NULL),

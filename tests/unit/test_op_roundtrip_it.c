@@ -46,7 +46,7 @@ static json_t *setup_world(struct kit *f, struct dpm_kube_discovery **d, bool sp
     kit_must(dpm_kube_create(f->k, &NS, NULL, ns, NULL, NULL, &err), &err, "namespace");
     json_decref(ns);
     kit_create_crds(f->k, "crds/mesh.io_dataproducts.yaml");
-    *d = dpm_kube_discovery_new(f->k, 0);
+    *d = dpm_kube_discovery_new(f->k, 0, NULL);
     assert_non_null(*d);
     assert_true(kit_wait_served(*d, "mesh.io", "v1alpha1", "dataproducts", 10 * SEC));
     if (spark) {

@@ -605,7 +605,7 @@ static struct dpm_policy *compile_named(const char *name, const char *enforcemen
 static void test_policy_set(void **state)
 {
     (void)state;
-    struct dpm_policy_set *s = dpm_policy_set_new();
+    struct dpm_policy_set *s = dpm_policy_set_new(NULL);
     assert_non_null(s);
     assert_int_equal(dpm_policy_set_put(s, compile_named("zeta", "Deny", "[]")), DPM_OK);
     assert_int_equal(dpm_policy_set_put(s, compile_named("alpha", "Warn", "[]")), DPM_OK);

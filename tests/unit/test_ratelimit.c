@@ -24,7 +24,7 @@ static void test_bucket_burst_then_rate(void **state)
 {
     (void)state;
     fake_now = 1000 * SEC;
-    struct dpm_token_bucket *tb = dpm_token_bucket_new(20, 30, &FAKE);
+    struct dpm_token_bucket *tb = dpm_token_bucket_new(20, 30, &FAKE, NULL);
     assert_non_null(tb);
     for (int i = 0; i < 30; i++)
         assert_true(dpm_token_bucket_try_accept(tb));
@@ -45,7 +45,7 @@ static void test_bucket_reservations_queue(void **state)
 {
     (void)state;
     fake_now = 5 * SEC;
-    struct dpm_token_bucket *tb = dpm_token_bucket_new(10, 2, &FAKE);
+    struct dpm_token_bucket *tb = dpm_token_bucket_new(10, 2, &FAKE, NULL);
     assert_int_equal(dpm_token_bucket_reserve(tb), 0);
     assert_int_equal(dpm_token_bucket_reserve(tb), 0);
     assert_int_equal(dpm_token_bucket_reserve(tb), 100 * MS);
@@ -60,7 +60,7 @@ static void test_bucket_wait_bound(void **state)
 {
     (void)state;
     fake_now = 0;
-    struct dpm_token_bucket *tb = dpm_token_bucket_new(1, 1, &FAKE);
+    struct dpm_token_bucket *tb = dpm_token_bucket_new(1, 1, &FAKE, NULL);
     struct dpm_error err;
     dpm_error_clear(&err);
     assert_int_equal(dpm_token_bucket_wait(tb, 0, &err), DPM_OK);
@@ -75,7 +75,7 @@ static void test_bucket_wait_bound(void **state)
 static void test_bucket_unlimited(void **state)
 {
     (void)state;
-    struct dpm_token_bucket *tb = dpm_token_bucket_new(0, 1, &FAKE);
+    struct dpm_token_bucket *tb = dpm_token_bucket_new(0, 1, &FAKE, NULL);
     for (int i = 0; i < 1000; i++)
         assert_int_equal(dpm_token_bucket_reserve(tb), 0);
     assert_int_equal(dpm_token_bucket_wait(tb, 1, NULL), DPM_OK);
@@ -86,7 +86,7 @@ static void test_bucket_unlimited(void **state)
 static void test_bucket_real_clock_wait(void **state)
 {
     (void)state;
-    struct dpm_token_bucket *tb = dpm_token_bucket_new(100, 1, NULL);
+    struct dpm_token_bucket *tb = dpm_token_bucket_new(100, 1, NULL, NULL);
     uint64_t t0 = dpm_monotonic_ns();
     for (int i = 0; i < 4; i++)
         assert_int_equal(dpm_token_bucket_wait(tb, 0, NULL), DPM_OK);
@@ -106,7 +106,7 @@ static void test_controller_limiter_exponential(void **state)
     assert_int_equal(o.base_delay_ns, 5 * MS);
     assert_int_equal(o.max_delay_ns, 1000 * SEC);
     o.clock = FAKE;
-    struct dpm_ratelimiter *rl = dpm_ratelimiter_new(&o);
+    struct dpm_ratelimiter *rl = dpm_ratelimiter_new(&o, NULL);
     assert_int_equal(dpm_ratelimiter_when(rl, "ns/a"), 5 * MS);
     assert_int_equal(dpm_ratelimiter_when(rl, "ns/a"), 10 * MS);
     assert_int_equal(dpm_ratelimiter_when(rl, "ns/a"), 20 * MS);
@@ -136,7 +136,7 @@ static void test_controller_limiter_bucket_dominates(void **state)
     struct dpm_ratelimiter_opts o;
     dpm_ratelimiter_opts_default(&o);
     o.clock = FAKE;
-    struct dpm_ratelimiter *rl = dpm_ratelimiter_new(&o);
+    struct dpm_ratelimiter *rl = dpm_ratelimiter_new(&o, NULL);
     char key[32];
     /* 100 distinct items fit the burst: each gets only its 5 ms */
     for (int i = 0; i < 100; i++) {

@@ -20,7 +20,7 @@ static json_t *load_one(const char *path)
 {
     struct dpm_docs d = DPM_DOCS_INIT;
     struct dpm_error e;
-    if (dpm_load_file(path, NULL, &d, &e) != DPM_OK) {
+    if (dpm_yaml_load_file(path, NULL, &d, &e) != DPM_OK) {
         fail_msg("%s: %s", path, e.message);
     }
     json_t *o = json_incref(d.items[0].root);
@@ -491,7 +491,7 @@ static void test_arena_decide(void **state)
 {
     (void)state;
     dpm_arena_json_install();
-    struct dpm_arena *a = dpm_arena_new(64 * 1024);
+    struct dpm_arena *a = dpm_arena_new(64 * 1024, NULL);
     dpm_arena_thread_set(a);
     for (int round = 0; round < 3; round++) {
         char *body = review_body("admission.k8s.io/v1", "CREATE",

@@ -147,17 +147,26 @@ static void test_quantity_cmp(void **state)
 {
     (void)state;
     for (size_t i = 0; i < N(quantity_cmp_rows); i++) {
-        int c = dpm_quantity_cmp(quantity_cmp_rows[i].a, quantity_cmp_rows[i].b, NULL);
-        if (c != quantity_cmp_rows[i].cmp) {
+        int c = 42;
+        dpm_rc rc = dpm_quantity_cmp(quantity_cmp_rows[i].a, quantity_cmp_rows[i].b, &c, NULL);
+        if (rc != DPM_OK || c != quantity_cmp_rows[i].cmp) {
             char d[64];
             snprintf(d, sizeof(d), "vs %s: got %d", quantity_cmp_rows[i].b, c);
             fail_row("dpm_quantity_cmp", quantity_cmp_rows[i].a, d);
         }
     }
+    /* Either side unparsable: EPARSE naming it, and the result untouched. */
     struct dpm_error err;
     dpm_error_clear(&err);
-    assert_int_equal(dpm_quantity_cmp("1Gi", "1GB", &err), -2);
+    int c = 7;
+    assert_int_equal(dpm_quantity_cmp("1Gi", "1GB", &c, &err), DPM_EPARSE);
+    assert_int_equal(err.code, DPM_EPARSE);
     assert_non_null(strstr(err.message, "\"1GB\""));
+    assert_int_equal(c, 7);
+    dpm_error_clear(&err);
+    assert_int_equal(dpm_quantity_cmp("four", "1Gi", &c, &err), DPM_EPARSE);
+    assert_non_null(strstr(err.message, "\"four\""));
+    assert_int_equal(c, 7);
 }
 
 /* ---- durations ---- */

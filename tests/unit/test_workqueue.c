@@ -19,7 +19,7 @@
 static void test_dedup_fifo(void **state)
 {
     (void)state;
-    struct dpm_workqueue *q = dpm_workqueue_new(NULL);
+    struct dpm_workqueue *q = dpm_workqueue_new(NULL, NULL);
     assert_int_equal(dpm_workqueue_add(q, "ns/a"), DPM_OK);
     assert_int_equal(dpm_workqueue_add(q, "ns/b"), DPM_OK);
     assert_int_equal(dpm_workqueue_add(q, "ns/a"), DPM_OK);
@@ -41,7 +41,7 @@ static void test_dedup_fifo(void **state)
 static void test_readd_while_processing(void **state)
 {
     (void)state;
-    struct dpm_workqueue *q = dpm_workqueue_new(NULL);
+    struct dpm_workqueue *q = dpm_workqueue_new(NULL, NULL);
     dpm_workqueue_add(q, "x");
     char *x = dpm_workqueue_get(q);
     /* added again while a worker has it: not handed to a second worker */
@@ -97,7 +97,7 @@ static void test_concurrent_never_two_workers_never_lost(void **state)
     (void)state;
     static struct stress s;
     memset(&s, 0, sizeof s);
-    s.q = dpm_workqueue_new(NULL);
+    s.q = dpm_workqueue_new(NULL, NULL);
     pthread_t th[NWORKERS];
     for (int i = 0; i < NWORKERS; i++)
         pthread_create(&th[i], NULL, worker, &s);
@@ -125,7 +125,7 @@ static void test_concurrent_never_two_workers_never_lost(void **state)
 static void test_add_after(void **state)
 {
     (void)state;
-    struct dpm_workqueue *q = dpm_workqueue_new(NULL);
+    struct dpm_workqueue *q = dpm_workqueue_new(NULL, NULL);
     uint64_t t0 = dpm_monotonic_ns();
     assert_int_equal(dpm_workqueue_add_after(q, "d", 60 * MS), DPM_OK);
     assert_int_equal(dpm_workqueue_delayed_len(q), 1);
@@ -180,7 +180,7 @@ static void *waiting_get(void *arg)
 static void test_sleeping_get_wakes_for_earlier_delay(void **state)
 {
     (void)state;
-    struct dpm_workqueue *q = dpm_workqueue_new(NULL);
+    struct dpm_workqueue *q = dpm_workqueue_new(NULL, NULL);
     dpm_workqueue_add_after(q, "late", 30 * DPM_NS_PER_SEC);
     struct waiter w = {q, NULL};
     pthread_t th;
@@ -205,7 +205,7 @@ static void test_rate_limited_and_forget(void **state)
     struct dpm_ratelimiter_opts o;
     dpm_ratelimiter_opts_default(&o);
     o.base_delay_ns = 10 * MS;
-    struct dpm_workqueue *q = dpm_workqueue_new(&o);
+    struct dpm_workqueue *q = dpm_workqueue_new(&o, NULL);
     uint64_t t0 = dpm_monotonic_ns();
     for (int i = 0; i < 3; i++) {
         assert_int_equal(dpm_workqueue_add_rate_limited(q, "r"), DPM_OK);
@@ -246,7 +246,7 @@ static void *slow_worker(void *arg)
 static void test_waited(void **state)
 {
     (void)state;
-    struct dpm_workqueue *q = dpm_workqueue_new(NULL);
+    struct dpm_workqueue *q = dpm_workqueue_new(NULL, NULL);
     uint64_t w = 1;
     assert_int_equal(dpm_workqueue_add(q, "a"), DPM_OK);
     usleep(60 * 1000);
@@ -281,7 +281,7 @@ static void test_waited(void **state)
 static void test_shutdown_hands_out_queued_and_drains(void **state)
 {
     (void)state;
-    struct slow s = {dpm_workqueue_new(NULL), 0};
+    struct slow s = {dpm_workqueue_new(NULL, NULL), 0};
     dpm_workqueue_add(s.q, "1");
     dpm_workqueue_add(s.q, "2");
     dpm_workqueue_add(s.q, "3");

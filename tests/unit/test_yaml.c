@@ -21,7 +21,7 @@ static dpm_rc load(const char *text, const struct dpm_load_opts *o,
                    struct dpm_docs *docs, struct dpm_error *err)
 {
     dpm_error_clear(err);
-    return dpm_load_buffer(text, strlen(text), "t.yaml", o, docs, err);
+    return dpm_yaml_load_buffer(text, strlen(text), "t.yaml", o, docs, err);
 }
 
 /* Loads a one-document text and returns its root (new reference). */
@@ -109,7 +109,7 @@ static void assert_roundtrip(const json_t *v_in)
     dpm_error_clear(&e);
     assert_int_equal(dpm_yaml_dump(v, &b, &e), DPM_OK);
     struct dpm_docs d = DPM_DOCS_INIT;
-    dpm_rc rc = dpm_load_buffer(b.data, b.len, "dump", NULL, &d, &e);
+    dpm_rc rc = dpm_yaml_load_buffer(b.data, b.len, "dump", NULL, &d, &e);
     if (rc || d.n != 1 || !json_equal(d.items[0].root, (json_t *)v)) {
         char *want = json_dumps(v, JSON_ENCODE_ANY);
         char *got = d.n ? json_dumps(d.items[0].root, JSON_ENCODE_ANY) : NULL;
@@ -536,13 +536,13 @@ static void test_streaming_file(void **state)
     struct dpm_load_opts o = {.keep_positions = true};
     struct dpm_error e;
     size_t nread = 0;
-    assert_int_equal(dpm_load_file_each(path, &o, collect_one, &c, &nread, &e), DPM_OK);
+    assert_int_equal(dpm_yaml_load_file_each(path, &o, collect_one, &c, &nread, &e), DPM_OK);
     assert_int_equal(c.docs.n, 3000);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(nread, (size_t)st.st_size);
     struct dpm_docs whole = DPM_DOCS_INIT;
-    assert_int_equal(dpm_load_file(path, &o, &whole, &e), DPM_OK);
+    assert_int_equal(dpm_yaml_load_file(path, &o, &whole, &e), DPM_OK);
     assert_int_equal(whole.n, 3000);
     for (size_t i = 0; i < whole.n; i++) {
         assert_true(json_equal(whole.items[i].root, c.docs.items[i].root));
@@ -556,13 +556,13 @@ static void test_streaming_file(void **state)
     /* the total cap, and an error position far into the file */
     dpm_docs_free(&whole);
     o.max_input_bytes = 100000;
-    assert_int_equal(dpm_load_file(path, &o, &whole, &e), DPM_ELIMIT);
+    assert_int_equal(dpm_yaml_load_file(path, &o, &whole, &e), DPM_ELIMIT);
     assert_non_null(strstr(e.message, "input is larger than 100000 bytes in total"));
     f = fopen(path, "a");
     fputs("---\nx: [1,\n", f);
     fclose(f);
     o.max_input_bytes = 0;
-    assert_int_equal(dpm_load_file(path, &o, &whole, &e), DPM_EPARSE);
+    assert_int_equal(dpm_yaml_load_file(path, &o, &whole, &e), DPM_EPARSE);
     assert_int_equal(e.line, 2 + 6 * 3000 + 2);
     dpm_docs_free(&whole);
     dpm_docs_free(&c.docs);
@@ -607,13 +607,13 @@ static void test_split_lists(void **state)
                               .split_lists = true};
     struct dpm_error e;
     size_t n[2] = {0, 0};
-    assert_int_equal(dpm_load_buffer_each(b.data, b.len, "l", &o, count_items, n, &e), DPM_OK);
+    assert_int_equal(dpm_yaml_load_buffer_each(b.data, b.len, "l", &o, count_items, n, &e), DPM_OK);
     assert_int_equal(n[0], 2000);
     assert_int_equal(n[1], 1);
     /* without split_lists it is one document, over the limit */
     struct dpm_docs d = DPM_DOCS_INIT;
     o.split_lists = false;
-    assert_int_equal(dpm_load_buffer(b.data, b.len, "l", &o, &d, &e), DPM_ELIMIT);
+    assert_int_equal(dpm_yaml_load_buffer(b.data, b.len, "l", &o, &d, &e), DPM_ELIMIT);
     /* one item over the limit is still refused */
     dpm_buf_reset(&b);
     dpm_buf_adds(&b, "items:\n- a: \"");
@@ -622,7 +622,7 @@ static void test_split_lists(void **state)
     dpm_buf_adds(&b, "\"\n");
     o.split_lists = true;
     n[0] = n[1] = 0;
-    assert_int_equal(dpm_load_buffer_each(b.data, b.len, "l", &o, count_items, n, &e),
+    assert_int_equal(dpm_yaml_load_buffer_each(b.data, b.len, "l", &o, count_items, n, &e),
                      DPM_ELIMIT);
     assert_non_null(strstr(e.message, "larger than 8192 bytes"));
     dpm_buf_free(&b);
@@ -845,11 +845,11 @@ static void test_load_file(void **state)
     struct dpm_docs d = DPM_DOCS_INIT;
     struct dpm_error e;
     dpm_error_clear(&e);
-    assert_int_equal(dpm_load_file("/nonexistent/x.yaml", NULL, &d, &e), DPM_EIO);
+    assert_int_equal(dpm_yaml_load_file("/nonexistent/x.yaml", NULL, &d, &e), DPM_EIO);
     char buf[512];
     dpm_error_format(&e, buf, sizeof(buf));
     assert_contains(buf, "cannot read /nonexistent/x.yaml: No such file or directory");
-    assert_int_equal(dpm_load_file("/", NULL, &d, &e), DPM_EIO);
+    assert_int_equal(dpm_yaml_load_file("/", NULL, &d, &e), DPM_EIO);
     assert_contains(e.message, "Is a directory");
 
     char path[] = "/tmp/dpm-test-yaml-XXXXXX";
@@ -858,7 +858,7 @@ static void test_load_file(void **state)
     const char *text = "a: 1\n---\nb: [x]\n";
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    assert_int_equal(dpm_load_file(path, NULL, &d, &e), DPM_OK);
+    assert_int_equal(dpm_yaml_load_file(path, NULL, &d, &e), DPM_OK);
     assert_int_equal(d.n, 2);
     assert_string_equal(d.items[1].source, path);
     assert_int_equal(d.items[1].line, 2);
@@ -867,7 +867,7 @@ static void test_load_file(void **state)
     FILE *f = fopen(path, "w");
     fputs("a: 1\na: 2\n", f);
     fclose(f);
-    assert_int_equal(dpm_load_file(path, NULL, &d, &e), DPM_EPARSE);
+    assert_int_equal(dpm_yaml_load_file(path, NULL, &d, &e), DPM_EPARSE);
     assert_string_equal(e.source, path);
     assert_int_equal(e.line, 2);
 
@@ -876,7 +876,7 @@ static void test_load_file(void **state)
     fputs("c: 3\n", f);
     fclose(f);
     assert_non_null(freopen(path, "r", stdin));
-    assert_int_equal(dpm_load_file("-", NULL, &d, &e), DPM_OK);
+    assert_int_equal(dpm_yaml_load_file("-", NULL, &d, &e), DPM_OK);
     assert_int_equal(d.n, 3);
     assert_string_equal(d.items[2].source, "-");
 
@@ -886,7 +886,7 @@ static void test_load_file(void **state)
     for (int i = 0; i < 100; i++)
         fputs("x\n", f);
     fclose(f);
-    assert_int_equal(dpm_load_file(path, &o, &d, &e), DPM_ELIMIT);
+    assert_int_equal(dpm_yaml_load_file(path, &o, &d, &e), DPM_ELIMIT);
     assert_contains(e.message, "is larger than 64 bytes");
     unlink(path);
     assert_int_equal(d.n, 3);
@@ -1129,7 +1129,7 @@ static const char seed_product[] =
     "  deletionPolicy: Retain\n"
     "  suspend: false\n";
 
-/* Best-of-3 time of one dpm_load_buffer() of text, in microseconds. */
+/* Best-of-3 time of one dpm_yaml_load_buffer() of text, in microseconds. */
 static double time_load(const char *text, size_t len, int reps)
 {
     struct dpm_load_opts o = {.keep_positions = true};
@@ -1139,7 +1139,7 @@ static double time_load(const char *text, size_t len, int reps)
         double t0 = now_us();
         for (int i = 0; i < reps; i++) {
             struct dpm_docs d = DPM_DOCS_INIT;
-            assert_int_equal(dpm_load_buffer(text, len, "s", &o, &d, &e), DPM_OK);
+            assert_int_equal(dpm_yaml_load_buffer(text, len, "s", &o, &d, &e), DPM_OK);
             dpm_docs_free(&d);
         }
         double per = (now_us() - t0) / reps;
@@ -1190,7 +1190,7 @@ static void test_load_speed(void **state)
     struct dpm_docs d = DPM_DOCS_INIT;
     struct dpm_error e;
     struct dpm_load_opts o = {.keep_positions = true};
-    assert_int_equal(dpm_load_buffer(big.data, big.len, "s", &o, &d, &e), DPM_OK);
+    assert_int_equal(dpm_yaml_load_buffer(big.data, big.len, "s", &o, &d, &e), DPM_OK);
     int l, c;
     assert_true(dpm_doc_position(&d.items[0], "items[199].k199.w[2]", &l, &c));
     assert_int_equal(l, 199 * 3 + 4);

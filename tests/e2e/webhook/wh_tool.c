@@ -94,7 +94,7 @@ static json_t *load_first(const char *file)
     struct dpm_docs docs = DPM_DOCS_INIT;
     struct dpm_error err;
     dpm_error_clear(&err);
-    if (dpm_load_file(file, NULL, &docs, &err) != DPM_OK || docs.n == 0)
+    if (dpm_yaml_load_file(file, NULL, &docs, &err) != DPM_OK || docs.n == 0)
         die("cannot load %s", file);
     json_t *root = json_incref(docs.items[0].root);
     dpm_docs_free(&docs);
