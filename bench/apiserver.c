@@ -426,7 +426,7 @@ int main(int argc, char **argv)
         printf("                   server %.1f us per delivered event (all server CPU / events), "
                "%.2f write syscalls per event\n",
                srv_cpu * 1e6 / (double)total, (double)srv_writes / (double)total);
-    printf("server RSS         %.1f MiB\n", rss / 1024.0);
+    printf("server RSS         %.1f MiB\n", (double)rss / 1024.0);
     rc = (cps >= 2000 && list_s <= 1.0 && g_failed == 0 && listed >= g_objects &&
           total == (size_t)g_objects * (size_t)g_watchers) ? 0 : 1;
     if (rc) printf("RESULT: a goal was missed\n");
