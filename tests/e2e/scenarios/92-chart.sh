@@ -1,0 +1,306 @@
+# The Helm chart charts/dpm with both helm majors (tests/e2e/support/get-helm.sh:
+# helm 4.1.4, server-side apply; helm 3.17.1, client-side three-way merge):
+#   chart_render       helm lint --strict, helm template per certificate mode
+#                      (parsed: tests/e2e/support/chart_render.py), values refused
+#   chart_helm4/3      install (self-managed certificates) with RBAC on, then the
+#                      locally built `dpm webhook` and `dpm operator` run with the
+#                      args of the chart's Deployments and the chart's ServiceAccount
+#                      tokens (TokenRequest): the webhook makes its Secret and writes
+#                      the caBundle, a DataProduct is admitted (and mutated), another
+#                      rejected, the admitted one reconciled, the namespaceSelector
+#                      does what docs/install.md says, helm test passes, helm upgrade
+#                      keeps the caBundle, helm uninstall leaves what docs/install.md
+#                      says it leaves
+#   chart_cert_modes   install / upgrade / uninstall with cert-manager (its CRDs as
+#                      stand-ins: tests/e2e/helm/cert-manager-crds.yaml) and with an
+#                      existing Secret, both majors
+# On the in-tree server the webhook configurations call the chart's Service,
+# which an extra in-tree server maps to the local webhook (--webhook-service-map);
+# on a real cluster (make e2e-real) there is no cluster network, so the chart's
+# webhook.url points the API server at the local webhook instead.  The commands
+# of docs/install.md are the ones run here.  Without npm or the registry the
+# scenarios are skipped (neither passed nor failed).
+
+chart_get_helm() { # MAJOR -> HELM
+    HELM=$("$E2E_ROOT/tests/e2e/support/get-helm.sh" "$1" 2>"$E2E_TMP/get-helm.err") ||
+        skip "helm $1: $(tail -1 "$E2E_TMP/get-helm.err")"
+}
+
+chart_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A kubeconfig that authenticates with a TokenRequest token of one
+# ServiceAccount only (no client certificate): what a pod of the chart has.
+chart_sa_kubeconfig() { # SA NS FILE
+    local tok server
+    tok=$(k create token "$1" -n "$2" --duration=30m) || fail "no token for $2/$1"
+    server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+    kubectl config view --raw --minify --flatten -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' |
+        base64 -d > "$3.ca"
+    KUBECONFIG=$3 kubectl config set-cluster c --server="$server" --certificate-authority="$3.ca" --embed-certs >/dev/null
+    KUBECONFIG=$3 kubectl config set-credentials u --token="$tok" >/dev/null
+    KUBECONFIG=$3 kubectl config set-context c --cluster=c --user=u --namespace="$2" >/dev/null
+    KUBECONFIG=$3 kubectl config use-context c >/dev/null
+}
+
+# The args of a Deployment's container with some replaced (NAME=VALUE), one a line.
+chart_args() { # DEPLOY NS REPLACEMENTS...
+    local d=$1 ns=$2
+    shift 2
+    k get deployment "$d" -n "$ns" -o jsonpath='{.spec.template.spec.containers[0].args}' |
+        python3 -c 'import json, sys
+args = json.load(sys.stdin)
+repl = dict(a.split("=", 1) for a in sys.argv[1:])
+for a in args:
+    k = a.split("=", 1)[0]
+    print(k + "=" + repl[k] if k in repl else a)' "$@"
+}
+
+scenario_chart_render() {
+    local major out mode ns=dpm-system cr=$E2E_ROOT/charts/dpm/files/operator-clusterrole.yaml
+    local chart=$E2E_ROOT/charts/dpm
+    for major in 4 3; do
+        chart_get_helm "$major"
+        out=$("$HELM" lint --strict "$chart" 2>&1) || fail "helm $major lint --strict: $out"
+        assert_contains "$out" "1 chart(s) linted, 0 chart(s) failed" "helm $major lint"
+        for mode in selfManaged certManager existingSecret; do
+            local set=()
+            case $mode in
+            certManager) set=(--set certManager.enabled=true) ;;
+            existingSecret) set=(--set existingSecret.name=my-tls --set existingSecret.caBundle=QUJD) ;;
+            esac
+            "$HELM" template dpm "$chart" -n "$ns" "${set[@]}" > "$E2E_TMP/$mode.yaml" 2> "$E2E_TMP/err" ||
+                fail "helm $major template ($mode): $(cat "$E2E_TMP/err")"
+            out=$(python3 "$E2E_ROOT/tests/e2e/support/chart_render.py" "$mode" "$ns" "$cr" < "$E2E_TMP/$mode.yaml" 2>&1) ||
+                fail "helm $major template ($mode): $out"
+        done
+        # values the chart refuses, with the reason
+        out=$("$HELM" template dpm "$chart" --set existingSecret.name=x 2>&1) && fail "existingSecret without caBundle rendered"
+        assert_contains "$out" "existingSecret.caBundle" "helm $major: existingSecret without caBundle"
+        out=$("$HELM" template dpm "$chart" --set existingSecret.name=x --set existingSecret.caBundle=QUJD \
+            --set certManager.enabled=true 2>&1) && fail "two certificate modes rendered"
+        assert_contains "$out" "not both" "helm $major: two certificate modes"
+        out=$("$HELM" template dpm "$chart" --set operator.leaderElect=false 2>&1) && fail "2 replicas without leader election rendered"
+        assert_contains "$out" "needs operator.leaderElect" "helm $major: replicas without leader election"
+        out=$("$HELM" template dpm "$chart" --set webhook.failurePolicy=Sometimes 2>&1) && fail "a bad failurePolicy rendered"
+        assert_contains "$out" "failurePolicy" "helm $major: values.schema.json"
+        out=$("$HELM" template dpm "$chart" --set operator.replica=3 2>&1) && fail "a misspelt value rendered"
+        assert_contains "$out" "replica" "helm $major: unknown value refused"
+        # what chart_keys.py checks on the sources holds for the rendered objects too
+        out=$(python3 - "$E2E_TMP/selfManaged.yaml" <<'PY'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if not d: continue
+    ps = d.get("spec", {}).get("template", {}).get("spec") if d["kind"] == "Deployment" else None
+    for c in (ps or {}).get("containers", []):
+        for v in c.get("volumeMounts", []):
+            assert v.get("mountPath"), (d["metadata"]["name"], v)
+print("ok")
+PY
+)
+        assert_eq "$out" "ok" "rendered keys"
+    done
+}
+
+# One helm major through the whole life of a release, with the operator and
+# the webhook at work under the chart's RBAC.
+chart_lifecycle() { # MAJOR
+    local major=$1 rel=dpm ns app port chart=$E2E_ROOT/charts/dpm out set=()
+    chart_get_helm "$major"
+    port=$(chart_free_port)
+    ns=dpm-chart$major-$RANDOM
+    if [ "${E2E_INTREE:-0}" = 1 ]; then
+        # the webhook configurations call the chart's Service: this server maps it here
+        extra_server "chart$major" --webhook-service-map "$ns/$rel-webhook:443=127.0.0.1:$port"
+        export KUBECONFIG=$XS_KUBECONFIG
+        k create namespace "$ns" >/dev/null || fail "create $ns"
+    else
+        local_only "the API server calls the webhook on this machine's loopback"
+        ns=$(new_ns "chart$major")
+        set=(--set "webhook.url=https://127.0.0.1:$port" --set "webhook.selfSignedIPs={127.0.0.1}")
+    fi
+    app=$(new_ns "chartapp$major")
+    h() { timeout 120 "$HELM" "$@"; }
+
+    # ---- install ----
+    out=$(h install "$rel" "$chart" --namespace "$ns" "${set[@]}" 2>&1) || fail "helm $major install: $out"
+    assert_contains "$out" "STATUS: deployed" "helm $major install"
+    assert_contains "$out" "certificates: selfManaged" "NOTES.txt"
+    k wait --for=condition=Established crd/dataproducts.mesh.io crd/meshpolicies.mesh.io --timeout=30s >/dev/null ||
+        fail "CRDs of the chart not established"
+    local mf
+    mf=$(k get deployment "$rel-operator" -n "$ns" -o jsonpath='{.metadata.managedFields[0].manager}/{.metadata.managedFields[0].operation}')
+    if [ "$major" = 4 ]; then assert_eq "$mf" "helm/Apply" "helm 4 applies server-side"
+    else assert_eq "$mf" "helm/Update" "helm 3 creates client-side"; fi
+    assert_eq "$(k get deployment "$rel-operator" "$rel-webhook" -n "$ns" -o jsonpath='{.items[*].spec.replicas}')" "2 2" "replicas"
+    assert_eq "$(k get service "$rel-webhook" -n "$ns" -o jsonpath='{.spec.ports[0].protocol}/{.spec.ports[0].port}')" "TCP/443" "Service"
+    k get poddisruptionbudget "$rel-webhook" -n "$ns" >/dev/null || fail "no PodDisruptionBudget"
+    assert_eq "$(k get validatingwebhookconfiguration "$rel-validate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" "" \
+        "caBundle before the webhook ran"
+
+    # ---- the chart's ServiceAccounts, RBAC on ----
+    chart_sa_kubeconfig "$rel-operator" "$ns" "$E2E_TMP/op.kubeconfig"
+    chart_sa_kubeconfig "$rel-webhook" "$ns" "$E2E_TMP/wh.kubeconfig"
+    assert_eq "$(KUBECONFIG=$E2E_TMP/op.kubeconfig k auth can-i list dataproducts.mesh.io --all-namespaces)" "yes" "operator token: DataProducts"
+    assert_eq "$(KUBECONFIG=$E2E_TMP/op.kubeconfig k auth can-i list secrets -n "$app" 2>/dev/null)" "no" "operator token: no Secrets"
+    assert_eq "$(KUBECONFIG=$E2E_TMP/wh.kubeconfig k auth can-i watch meshpolicies.mesh.io)" "yes" "webhook token: MeshPolicies"
+    assert_eq "$(KUBECONFIG=$E2E_TMP/wh.kubeconfig k auth can-i get secrets/other -n "$ns" 2>/dev/null)" "no" "webhook token: only its Secret"
+    assert_eq "$(KUBECONFIG=$E2E_TMP/wh.kubeconfig k auth can-i list dataproducts.mesh.io -n "$app" 2>/dev/null)" "no" "webhook token: no DataProducts"
+
+    # ---- dpm webhook and dpm operator, with the args of the chart's Deployments ----
+    local -a wargs oargs
+    mapfile -t wargs < <(chart_args "$rel-webhook" "$ns" "--listen=127.0.0.1:$port")
+    mapfile -t oargs < <(chart_args "$rel-operator" "$ns" --metrics-addr=127.0.0.1:0 --health-addr=127.0.0.1:0)
+    assert_contains "${wargs[*]}" "--self-signed-secret=$ns/$rel-webhook-tls" "webhook args"
+    assert_contains "${oargs[*]}" "--leader-elect" "operator args"
+    "$E2E_BIN/dpm" "${wargs[@]}" --kubeconfig "$E2E_TMP/wh.kubeconfig" > "$E2E_TMP/wh.out" 2> "$E2E_TMP/wh.err" &
+    echo $! >> "$E2E_TMP/pids"
+    local wh_pid=$!
+    wait_for 30 grep -q '^ready ' "$E2E_TMP/wh.out" || fail "webhook not ready: $(tail -3 "$E2E_TMP/wh.err")"
+    "$E2E_BIN/dpm" "${oargs[@]}" --kubeconfig "$E2E_TMP/op.kubeconfig" > "$E2E_TMP/op.out" 2> "$E2E_TMP/op.err" &
+    echo $! >> "$E2E_TMP/pids"
+    local op_pid=$!
+    wait_for 30 grep -qx ready "$E2E_TMP/op.out" || fail "operator not ready: $(tail -3 "$E2E_TMP/op.err")"
+    # the webhook made its Secret and wrote the caBundle, with its own token
+    assert_eq "$(k get secret "$rel-webhook-tls" -n "$ns" -o jsonpath='{.type}')" "kubernetes.io/tls" "self-managed Secret"
+    wait_for 20 test -n "$(k get mutatingwebhookconfiguration "$rel-mutate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ||
+        fail "caBundle not written: $(grep -i error "$E2E_TMP/wh.err" | head -2)"
+    assert_eq "$(k get validatingwebhookconfiguration "$rel-validate" -o jsonpath='{.webhooks[1].clientConfig.caBundle}')" \
+        "$(k get secret "$rel-webhook-tls" -n "$ns" -o jsonpath='{.data.ca\.crt}')" "caBundle is the Secret's CA"
+    assert_eq "$(k get lease dpm-operator -n "$ns" -o jsonpath='{.spec.holderIdentity}' | grep -c .)" "1" "operator holds the Lease"
+
+    # ---- admission under the chart's webhook configurations ----
+    k apply -f "$E2E_ROOT/examples/policies/gdpr-baseline.yaml" >/dev/null || fail "a MeshPolicy through /validate-policy"
+    sed "s/namespace: merchant-core/namespace: $app/" "$E2E_ROOT/examples/dataproducts/merchants.yaml" > "$E2E_TMP/merchants.yaml"
+    out=$(k apply -f "$E2E_TMP/merchants.yaml" 2>&1) || fail "compliant DataProduct refused: $out"
+    assert_eq "$(k get dp merchants -n "$app" -o jsonpath='{.metadata.labels.mesh\.io/domain}')" "merchant-core" \
+        "the mutating webhook's label"
+    sed "s/namespace: crm/namespace: $app/" "$E2E_ROOT/examples/invalid/untagged-pii-outside-eu.yaml" > "$E2E_TMP/pii.yaml"
+    out=$(k apply -f "$E2E_TMP/pii.yaml" 2>&1) && fail "a non-compliant DataProduct was stored"
+    assert_contains "$out" 'admission webhook "validate.dataproducts.mesh.io" denied the request' "rejection"
+    assert_contains "$out" "violations:" "rejection lists the violations"
+    # the namespaceSelector: the release namespace is exempt by kubernetes.io/metadata.name,
+    # which Kubernetes sets from 1.21 on; on 1.20 no namespace carries it, nothing is exempt
+    sed "s/namespace: $app/namespace: $ns/" "$E2E_TMP/pii.yaml" > "$E2E_TMP/pii-release-ns.yaml"
+    if [ -n "$(k get namespace "$ns" -o jsonpath='{.metadata.labels.kubernetes\.io/metadata\.name}')" ]; then
+        out=$(k apply -f "$E2E_TMP/pii-release-ns.yaml" 2>&1) || fail "the release namespace is not exempt: $out"
+        k delete -f "$E2E_TMP/pii-release-ns.yaml" >/dev/null
+    else
+        out=$(k apply -f "$E2E_TMP/pii-release-ns.yaml" 2>&1) && fail "exempt without the label"
+        assert_contains "$out" "denied the request" "no namespace is exempt without kubernetes.io/metadata.name"
+    fi
+
+    # ---- the operator reconciles under its ClusterRole ----
+    wait_for 30 k get pvc merchants-merchants-current -n "$app" || fail "no claim: $(tail -3 "$E2E_TMP/op.err")"
+    wait_for 30 test "$(k get dp merchants -n "$app" -o jsonpath='{.status.observedGeneration}')" = 1 ||
+        fail "no status: $(grep -i forbidden "$E2E_TMP/op.err" | head -2)"
+    [ -n "$(k get configmap -n "$app" -l mesh.io/data-product=merchants -o name)" ] || fail "no contract ConfigMap"
+    assert_contains "$(k get events -n "$app" -o jsonpath='{.items[*].reason}')" "Created" "events written"
+
+    # ---- helm test: the API server admits the test MeshPolicy through the webhook ----
+    out=$(h test "$rel" --namespace "$ns" 2>&1) || fail "helm $major test: $out"
+    assert_contains "$out" "$rel-helm-test" "helm test ran the hook"
+    assert_contains "$out" "Succeeded" "helm test"
+    wait_for 10 bash -c "! timeout 10 kubectl get meshpolicy $rel-helm-test" || fail "test MeshPolicy left behind"
+
+    # ---- upgrade: a value changes, the caBundle the webhook wrote stays ----
+    out=$(h upgrade "$rel" "$chart" --namespace "$ns" "${set[@]}" --set webhook.timeoutSeconds=7 2>&1) ||
+        fail "helm $major upgrade: $out"
+    assert_contains "$out" "REVISION: 2" "upgrade"
+    assert_eq "$(k get validatingwebhookconfiguration "$rel-validate" -o jsonpath='{.webhooks[0].timeoutSeconds}')" "7" "upgraded value"
+    [ -n "$(k get validatingwebhookconfiguration "$rel-validate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ] ||
+        fail "helm $major upgrade wiped the caBundle"
+    out=$(k apply -f "$E2E_TMP/pii.yaml" 2>&1) && fail "non-compliant DataProduct stored after the upgrade"
+    assert_contains "$out" "denied the request" "the webhook answers after the upgrade"
+
+    kill -TERM "$op_pid" "$wh_pid"
+    wait "$op_pid" || fail "operator exit code after SIGTERM"
+    wait "$wh_pid" || fail "webhook exit code after SIGTERM"
+    if grep -qi forbidden "$E2E_TMP/op.err" "$E2E_TMP/wh.err"; then
+        fail "forbidden under the chart's RBAC: $(grep -hi forbidden "$E2E_TMP/op.err" "$E2E_TMP/wh.err" | head -3)"
+    fi
+
+    # ---- uninstall: the release goes; CRDs, DataProducts and the webhook's Secret stay ----
+    out=$(h uninstall "$rel" --namespace "$ns" 2>&1) || fail "helm $major uninstall: $out"
+    local o
+    for o in "deployment/$rel-operator -n $ns" "deployment/$rel-webhook -n $ns" "service/$rel-webhook -n $ns" \
+        "validatingwebhookconfiguration/$rel-validate" "mutatingwebhookconfiguration/$rel-mutate" \
+        "clusterrole/$rel-operator" "clusterrolebinding/$rel-webhook" "serviceaccount/$rel-operator -n $ns"; do
+        wait_for 20 bash -c "! timeout 10 kubectl get $o" || fail "$o survived helm uninstall"
+    done
+    k get crd dataproducts.mesh.io meshpolicies.mesh.io >/dev/null || fail "helm uninstall removed the CRDs"
+    k get dp merchants -n "$app" >/dev/null || fail "helm uninstall removed a DataProduct"
+    k get secret "$rel-webhook-tls" -n "$ns" >/dev/null || fail "the webhook's Secret is not helm's: it should stay"
+    # what docs/install.md says to delete by hand
+    k delete secret "$rel-webhook-tls" -n "$ns" >/dev/null || fail "delete the Secret"
+    k delete lease dpm-operator -n "$ns" >/dev/null || fail "delete the Lease"
+    k delete meshpolicy gdpr-baseline >/dev/null
+    if [ "${E2E_INTREE:-0}" = 1 ]; then
+        stop_server "$XS_PID"
+    else
+        k delete dp merchants -n "$app" >/dev/null
+    fi
+}
+
+scenario_chart_helm4() { chart_lifecycle 4; }
+scenario_chart_helm3() { chart_lifecycle 3; }
+
+# cert-manager and an existing Secret: install, upgrade, uninstall with each,
+# both majors (no cert-manager runs here: its CRDs are stand-ins, so the
+# Certificate is checked as written, not issued).
+scenario_chart_cert_modes() {
+    local major out ns chart=$E2E_ROOT/charts/dpm rel mode
+    ns=$(new_ns chartcert)
+    k apply -f "$E2E_ROOT/tests/e2e/helm/cert-manager-crds.yaml" >/dev/null || fail "cert-manager CRDs"
+    k wait --for=condition=Established crd/certificates.cert-manager.io crd/issuers.cert-manager.io --timeout=30s >/dev/null ||
+        fail "cert-manager CRDs not established"
+    mkdir -p "$E2E_TMP/certs"
+    "$E2E_BIN/dpm" certs --service dpm-webhook --namespace "$ns" --out "$E2E_TMP/certs" >/dev/null || fail "dpm certs"
+    k create secret tls my-webhook-tls -n "$ns" --cert "$E2E_TMP/certs/tls.crt" --key "$E2E_TMP/certs/tls.key" >/dev/null ||
+        fail "create the existing Secret"
+    local ca
+    ca=$(base64 -w0 < "$E2E_TMP/certs/ca.crt")
+    for major in 4 3; do
+        chart_get_helm "$major"
+        for mode in certManager existingSecret; do
+            local set=()
+            rel=c$major-$(echo "$mode" | tr 'A-Z' 'a-z' | cut -c1-8)
+            case $mode in
+            certManager) set=(--set certManager.enabled=true) ;;
+            existingSecret) set=(--set existingSecret.name=my-webhook-tls --set "existingSecret.caBundle=$ca") ;;
+            esac
+            # two releases of the chart share the CRDs: the second one's crds/ are skipped by helm
+            out=$(timeout 120 "$HELM" install "$rel" "$chart" --namespace "$ns" "${set[@]}" \
+                --set webhook.failurePolicy=Ignore 2>&1) || fail "helm $major install ($mode): $out"
+            assert_contains "$out" "certificates: $mode" "helm $major install ($mode): NOTES.txt"
+            local wargs
+            wargs=$(k get deployment "$rel-dpm-webhook" -n "$ns" -o jsonpath='{.spec.template.spec.containers[0].args}')
+            assert_contains "$wargs" "--cert-dir=/etc/dpm/tls" "$mode: webhook args"
+            case $mode in
+            certManager)
+                assert_eq "$(k get certificate "$rel-dpm-webhook" -n "$ns" -o jsonpath='{.spec.secretName}/{.spec.issuerRef.kind}')" \
+                    "$rel-dpm-webhook-tls/Issuer" "Certificate"
+                k get issuer "$rel-dpm-selfsigned" -n "$ns" >/dev/null || fail "no Issuer"
+                assert_eq "$(k get validatingwebhookconfiguration "$rel-dpm-validate" -o jsonpath='{.metadata.annotations.cert-manager\.io/inject-ca-from}')" \
+                    "$ns/$rel-dpm-webhook" "cainjector annotation" ;;
+            existingSecret)
+                assert_eq "$(k get mutatingwebhookconfiguration "$rel-dpm-mutate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" \
+                    "$ca" "caBundle from the values" ;;
+            esac
+            k get role "$rel-dpm-webhook" -n "$ns" >/dev/null 2>&1 && fail "$mode: a Secret Role the webhook does not need"
+            out=$(timeout 120 "$HELM" upgrade "$rel" "$chart" --namespace "$ns" "${set[@]}" --set webhook.failurePolicy=Ignore \
+                --set webhook.replicas=3 2>&1) || fail "helm $major upgrade ($mode): $out"
+            assert_eq "$(k get deployment "$rel-dpm-webhook" -n "$ns" -o jsonpath='{.spec.replicas}')" "3" "$mode: upgraded"
+            [ "$mode" = existingSecret ] && assert_eq \
+                "$(k get mutatingwebhookconfiguration "$rel-dpm-mutate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" "$ca" "caBundle kept"
+            out=$(timeout 120 "$HELM" uninstall "$rel" --namespace "$ns" 2>&1) || fail "helm $major uninstall ($mode): $out"
+            wait_for 20 bash -c "! timeout 10 kubectl get deployment $rel-dpm-webhook -n $ns" || fail "$mode: survived uninstall"
+            if [ "$mode" = certManager ]; then
+                wait_for 20 bash -c "! timeout 10 kubectl get certificate $rel-dpm-webhook -n $ns" || fail "Certificate survived uninstall"
+            fi
+        done
+    done
+    k get secret my-webhook-tls -n "$ns" >/dev/null || fail "uninstall removed the existing Secret (not the chart's)"
+    k delete -f "$E2E_ROOT/tests/e2e/helm/cert-manager-crds.yaml" >/dev/null
+}
