@@ -60,9 +60,10 @@ for a in args:
 scenario_chart_render() {
     local major out mode ns=dpm-system cr=$E2E_ROOT/charts/dpm/files/operator-clusterrole.yaml
     local chart=$E2E_ROOT/charts/dpm
+    helm() { timeout 120 "$HELM" "$@"; }
     for major in 4 3; do
         chart_get_helm "$major"
-        out=$("$HELM" lint --strict "$chart" 2>&1) || fail "helm $major lint --strict: $out"
+        out=$(helm lint --strict charts/dpm 2>&1) || fail "helm $major lint --strict: $out"
         assert_contains "$out" "1 chart(s) linted, 0 chart(s) failed" "helm $major lint"
         for mode in selfManaged certManager existingSecret; do
             local set=()
@@ -106,36 +107,42 @@ PY
 # One helm major through the whole life of a release, with the operator and
 # the webhook at work under the chart's RBAC.
 chart_lifecycle() { # MAJOR
-    local major=$1 rel=dpm ns app port chart=$E2E_ROOT/charts/dpm out set=()
+    local major=$1 rel=dpm ns=dpm-system app port out set=()
     chart_get_helm "$major"
+    # docs/install.md's commands, as written there (run-suite.sh runs from the
+    # repository's root, so charts/dpm is the chart)
+    helm() { timeout 120 "$HELM" "$@"; }
     port=$(chart_free_port)
-    ns=dpm-chart$major-$RANDOM
     if [ "${E2E_INTREE:-0}" = 1 ]; then
         # the webhook configurations call the chart's Service: this server maps it here
-        extra_server "chart$major" --webhook-service-map "$ns/$rel-webhook:443=127.0.0.1:$port"
+        extra_server "chart$major" --webhook-service-map "$ns/$rel-webhook:443=127.0.0.1:$port" \
+            ${E2E_EMULATE:+--emulate-version "$E2E_EMULATE"}
         export KUBECONFIG=$XS_KUBECONFIG
-        k create namespace "$ns" >/dev/null || fail "create $ns"
     else
         local_only "the API server calls the webhook on this machine's loopback"
-        ns=$(new_ns "chart$major")
         set=(--set "webhook.url=https://127.0.0.1:$port" --set "webhook.selfSignedIPs={127.0.0.1}")
     fi
     app=$(new_ns "chartapp$major")
-    h() { timeout 120 "$HELM" "$@"; }
 
     # ---- install ----
-    out=$(h install "$rel" "$chart" --namespace "$ns" "${set[@]}" 2>&1) || fail "helm $major install: $out"
+    out=$(helm install dpm charts/dpm --namespace dpm-system --create-namespace "${set[@]}" 2>&1) ||
+        fail "helm $major install: $out"
     assert_contains "$out" "STATUS: deployed" "helm $major install"
     assert_contains "$out" "certificates: selfManaged" "NOTES.txt"
     k wait --for=condition=Established crd/dataproducts.mesh.io crd/meshpolicies.mesh.io --timeout=30s >/dev/null ||
         fail "CRDs of the chart not established"
+    out=$(kubectl get deploy,svc,pdb --namespace dpm-system -l app.kubernetes.io/instance=dpm 2>&1) || fail "get: $out"
+    assert_contains "$out" "deployment.apps/dpm-webhook" "kubectl get deploy,svc,pdb"
+    assert_contains "$out" "poddisruptionbudget.policy/dpm-webhook" "kubectl get deploy,svc,pdb"
+    # upgrading the CRDs (helm never does): server-side, taking the fields helm created
+    out=$(kubectl apply --server-side --force-conflicts -f charts/dpm/crds/ 2>&1) || fail "CRD upgrade: $out"
+    assert_contains "$out" "dataproducts.mesh.io serverside-applied" "CRD upgrade"
     local mf
     mf=$(k get deployment "$rel-operator" -n "$ns" -o jsonpath='{.metadata.managedFields[0].manager}/{.metadata.managedFields[0].operation}')
     if [ "$major" = 4 ]; then assert_eq "$mf" "helm/Apply" "helm 4 applies server-side"
     else assert_eq "$mf" "helm/Update" "helm 3 creates client-side"; fi
     assert_eq "$(k get deployment "$rel-operator" "$rel-webhook" -n "$ns" -o jsonpath='{.items[*].spec.replicas}')" "2 2" "replicas"
     assert_eq "$(k get service "$rel-webhook" -n "$ns" -o jsonpath='{.spec.ports[0].protocol}/{.spec.ports[0].port}')" "TCP/443" "Service"
-    k get poddisruptionbudget "$rel-webhook" -n "$ns" >/dev/null || fail "no PodDisruptionBudget"
     assert_eq "$(k get validatingwebhookconfiguration "$rel-validate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" "" \
         "caBundle before the webhook ran"
 
@@ -199,13 +206,14 @@ chart_lifecycle() { # MAJOR
     assert_contains "$(k get events -n "$app" -o jsonpath='{.items[*].reason}')" "Created" "events written"
 
     # ---- helm test: the API server admits the test MeshPolicy through the webhook ----
-    out=$(h test "$rel" --namespace "$ns" 2>&1) || fail "helm $major test: $out"
+    out=$(helm test dpm --namespace dpm-system 2>&1) || fail "helm $major test: $out"
+    printf "%s\n" "$out" > "$E2E_TMP/helm-test.out"
     assert_contains "$out" "$rel-helm-test" "helm test ran the hook"
     assert_contains "$out" "Succeeded" "helm test"
     wait_for 10 bash -c "! timeout 10 kubectl get meshpolicy $rel-helm-test" || fail "test MeshPolicy left behind"
 
     # ---- upgrade: a value changes, the caBundle the webhook wrote stays ----
-    out=$(h upgrade "$rel" "$chart" --namespace "$ns" "${set[@]}" --set webhook.timeoutSeconds=7 2>&1) ||
+    out=$(helm upgrade dpm charts/dpm --namespace dpm-system --reuse-values --set webhook.timeoutSeconds=7 2>&1) ||
         fail "helm $major upgrade: $out"
     assert_contains "$out" "REVISION: 2" "upgrade"
     assert_eq "$(k get validatingwebhookconfiguration "$rel-validate" -o jsonpath='{.webhooks[0].timeoutSeconds}')" "7" "upgraded value"
@@ -222,7 +230,7 @@ chart_lifecycle() { # MAJOR
     fi
 
     # ---- uninstall: the release goes; CRDs, DataProducts and the webhook's Secret stay ----
-    out=$(h uninstall "$rel" --namespace "$ns" 2>&1) || fail "helm $major uninstall: $out"
+    out=$(helm uninstall dpm --namespace dpm-system 2>&1) || fail "helm $major uninstall: $out"
     local o
     for o in "deployment/$rel-operator -n $ns" "deployment/$rel-webhook -n $ns" "service/$rel-webhook -n $ns" \
         "validatingwebhookconfiguration/$rel-validate" "mutatingwebhookconfiguration/$rel-mutate" \
@@ -233,13 +241,16 @@ chart_lifecycle() { # MAJOR
     k get dp merchants -n "$app" >/dev/null || fail "helm uninstall removed a DataProduct"
     k get secret "$rel-webhook-tls" -n "$ns" >/dev/null || fail "the webhook's Secret is not helm's: it should stay"
     # what docs/install.md says to delete by hand
-    k delete secret "$rel-webhook-tls" -n "$ns" >/dev/null || fail "delete the Secret"
-    k delete lease dpm-operator -n "$ns" >/dev/null || fail "delete the Lease"
+    kubectl delete secret dpm-webhook-tls --namespace dpm-system >/dev/null || fail "delete the Secret"
+    kubectl delete lease dpm-operator --namespace dpm-system >/dev/null || fail "delete the Lease"
     k delete meshpolicy gdpr-baseline >/dev/null
+    k delete dp merchants -n "$app" >/dev/null
     if [ "${E2E_INTREE:-0}" = 1 ]; then
+        # the last step of docs/install.md, on this scenario's own server only:
+        # it deletes every DataProduct and MeshPolicy of the cluster
+        kubectl delete crd dataproducts.mesh.io meshpolicies.mesh.io >/dev/null || fail "delete the CRDs"
+        wait_for 20 bash -c "! timeout 10 kubectl get crd dataproducts.mesh.io" || fail "CRD not deleted"
         stop_server "$XS_PID"
-    else
-        k delete dp merchants -n "$app" >/dev/null
     fi
 }
 
@@ -248,59 +259,65 @@ scenario_chart_helm3() { chart_lifecycle 3; }
 
 # cert-manager and an existing Secret: install, upgrade, uninstall with each,
 # both majors (no cert-manager runs here: its CRDs are stand-ins, so the
-# Certificate is checked as written, not issued).
+# Certificate is checked as written, not issued).  On the in-tree server each
+# major gets a server of its own, so the commands are docs/install.md's.
 scenario_chart_cert_modes() {
-    local major out ns chart=$E2E_ROOT/charts/dpm rel mode
-    ns=$(new_ns chartcert)
-    k apply -f "$E2E_ROOT/tests/e2e/helm/cert-manager-crds.yaml" >/dev/null || fail "cert-manager CRDs"
-    k wait --for=condition=Established crd/certificates.cert-manager.io crd/issuers.cert-manager.io --timeout=30s >/dev/null ||
-        fail "cert-manager CRDs not established"
-    mkdir -p "$E2E_TMP/certs"
-    "$E2E_BIN/dpm" certs --service dpm-webhook --namespace "$ns" --out "$E2E_TMP/certs" >/dev/null || fail "dpm certs"
-    k create secret tls my-webhook-tls -n "$ns" --cert "$E2E_TMP/certs/tls.crt" --key "$E2E_TMP/certs/tls.key" >/dev/null ||
-        fail "create the existing Secret"
-    local ca
-    ca=$(base64 -w0 < "$E2E_TMP/certs/ca.crt")
+    local major out mode ca
+    helm() { timeout 120 "$HELM" "$@"; }
     for major in 4 3; do
         chart_get_helm "$major"
-        for mode in certManager existingSecret; do
-            local set=()
-            rel=c$major-$(echo "$mode" | tr 'A-Z' 'a-z' | cut -c1-8)
-            case $mode in
-            certManager) set=(--set certManager.enabled=true) ;;
-            existingSecret) set=(--set existingSecret.name=my-webhook-tls --set "existingSecret.caBundle=$ca") ;;
-            esac
-            # two releases of the chart share the CRDs: the second one's crds/ are skipped by helm
-            out=$(timeout 120 "$HELM" install "$rel" "$chart" --namespace "$ns" "${set[@]}" \
-                --set webhook.failurePolicy=Ignore 2>&1) || fail "helm $major install ($mode): $out"
-            assert_contains "$out" "certificates: $mode" "helm $major install ($mode): NOTES.txt"
-            local wargs
-            wargs=$(k get deployment "$rel-dpm-webhook" -n "$ns" -o jsonpath='{.spec.template.spec.containers[0].args}')
-            assert_contains "$wargs" "--cert-dir=/etc/dpm/tls" "$mode: webhook args"
-            case $mode in
-            certManager)
-                assert_eq "$(k get certificate "$rel-dpm-webhook" -n "$ns" -o jsonpath='{.spec.secretName}/{.spec.issuerRef.kind}')" \
-                    "$rel-dpm-webhook-tls/Issuer" "Certificate"
-                k get issuer "$rel-dpm-selfsigned" -n "$ns" >/dev/null || fail "no Issuer"
-                assert_eq "$(k get validatingwebhookconfiguration "$rel-dpm-validate" -o jsonpath='{.metadata.annotations.cert-manager\.io/inject-ca-from}')" \
-                    "$ns/$rel-dpm-webhook" "cainjector annotation" ;;
-            existingSecret)
-                assert_eq "$(k get mutatingwebhookconfiguration "$rel-dpm-mutate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" \
-                    "$ca" "caBundle from the values" ;;
-            esac
-            k get role "$rel-dpm-webhook" -n "$ns" >/dev/null 2>&1 && fail "$mode: a Secret Role the webhook does not need"
-            out=$(timeout 120 "$HELM" upgrade "$rel" "$chart" --namespace "$ns" "${set[@]}" --set webhook.failurePolicy=Ignore \
-                --set webhook.replicas=3 2>&1) || fail "helm $major upgrade ($mode): $out"
-            assert_eq "$(k get deployment "$rel-dpm-webhook" -n "$ns" -o jsonpath='{.spec.replicas}')" "3" "$mode: upgraded"
-            [ "$mode" = existingSecret ] && assert_eq \
-                "$(k get mutatingwebhookconfiguration "$rel-dpm-mutate" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" "$ca" "caBundle kept"
-            out=$(timeout 120 "$HELM" uninstall "$rel" --namespace "$ns" 2>&1) || fail "helm $major uninstall ($mode): $out"
-            wait_for 20 bash -c "! timeout 10 kubectl get deployment $rel-dpm-webhook -n $ns" || fail "$mode: survived uninstall"
-            if [ "$mode" = certManager ]; then
-                wait_for 20 bash -c "! timeout 10 kubectl get certificate $rel-dpm-webhook -n $ns" || fail "Certificate survived uninstall"
-            fi
-        done
+        if [ "${E2E_INTREE:-0}" = 1 ]; then
+            extra_server "certs$major" ${E2E_EMULATE:+--emulate-version "$E2E_EMULATE"}
+            export KUBECONFIG=$XS_KUBECONFIG
+        fi
+        k apply -f tests/e2e/helm/cert-manager-crds.yaml >/dev/null || fail "cert-manager CRDs"
+        k wait --for=condition=Established crd/certificates.cert-manager.io crd/issuers.cert-manager.io --timeout=30s >/dev/null ||
+            fail "cert-manager CRDs not established"
+
+        # ---- cert-manager ----
+        out=$(helm install dpm charts/dpm --namespace dpm-system --create-namespace --set certManager.enabled=true 2>&1) ||
+            fail "helm $major install (certManager): $out"
+        assert_contains "$out" "certificates: certManager" "helm $major install (certManager): NOTES.txt"
+        assert_contains "$(k get deployment dpm-webhook -n dpm-system -o jsonpath='{.spec.template.spec.containers[0].args}')" \
+            "--cert-dir=/etc/dpm/tls" "certManager: webhook args"
+        assert_eq "$(k get certificate dpm-webhook -n dpm-system -o jsonpath='{.spec.secretName}/{.spec.issuerRef.kind}')" \
+            "dpm-webhook-tls/Issuer" "Certificate"
+        k get issuer dpm-selfsigned -n dpm-system >/dev/null || fail "no Issuer"
+        assert_eq "$(k get validatingwebhookconfiguration dpm-validate -o jsonpath='{.metadata.annotations.cert-manager\.io/inject-ca-from}')" \
+            "dpm-system/dpm-webhook" "cainjector annotation"
+        k get role dpm-webhook -n dpm-system >/dev/null 2>&1 && fail "certManager: a Secret Role the webhook does not need"
+        out=$(helm upgrade dpm charts/dpm --namespace dpm-system --reuse-values --set webhook.replicas=3 2>&1) ||
+            fail "helm $major upgrade (certManager): $out"
+        assert_eq "$(k get deployment dpm-webhook -n dpm-system -o jsonpath='{.spec.replicas}')" "3" "certManager: upgraded"
+        out=$(helm uninstall dpm --namespace dpm-system 2>&1) || fail "helm $major uninstall (certManager): $out"
+        wait_for 20 bash -c "! timeout 10 kubectl get certificate dpm-webhook -n dpm-system" || fail "Certificate survived uninstall"
+
+        # ---- an existing Secret ----
+        rm -rf "$E2E_TMP/certs"
+        "$E2E_BIN/dpm" certs --service dpm-webhook --namespace dpm-system --out "$E2E_TMP/certs" >/dev/null || fail "dpm certs"
+        kubectl create secret generic dpm-webhook-tls --namespace dpm-system --type kubernetes.io/tls \
+            --from-file=tls.crt="$E2E_TMP/certs/tls.crt" --from-file=tls.key="$E2E_TMP/certs/tls.key" \
+            --from-file=ca.crt="$E2E_TMP/certs/ca.crt" >/dev/null || fail "create the existing Secret"
+        ca=$(base64 -w0 < "$E2E_TMP/certs/ca.crt")
+        out=$(helm install dpm charts/dpm --namespace dpm-system --create-namespace \
+            --set existingSecret.name=dpm-webhook-tls --set existingSecret.caBundle="$ca" 2>&1) ||
+            fail "helm $major install (existingSecret): $out"
+        assert_contains "$out" "certificates: existingSecret" "helm $major install (existingSecret): NOTES.txt"
+        assert_eq "$(k get deployment dpm-webhook -n dpm-system -o jsonpath='{.spec.template.spec.volumes[?(@.name=="tls")].secret.secretName}')" \
+            "dpm-webhook-tls" "existingSecret: mounted"
+        assert_eq "$(k get mutatingwebhookconfiguration dpm-mutate -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" \
+            "$ca" "caBundle from the values"
+        k get role dpm-webhook -n dpm-system >/dev/null 2>&1 && fail "existingSecret: a Secret Role the webhook does not need"
+        out=$(helm upgrade dpm charts/dpm --namespace dpm-system --reuse-values --set webhook.replicas=3 2>&1) ||
+            fail "helm $major upgrade (existingSecret): $out"
+        assert_eq "$(k get deployment dpm-webhook -n dpm-system -o jsonpath='{.spec.replicas}')" "3" "existingSecret: upgraded"
+        assert_eq "$(k get mutatingwebhookconfiguration dpm-mutate -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" \
+            "$ca" "caBundle kept by the upgrade"
+        out=$(helm uninstall dpm --namespace dpm-system 2>&1) || fail "helm $major uninstall (existingSecret): $out"
+        wait_for 20 bash -c "! timeout 10 kubectl get deployment dpm-webhook -n dpm-system" || fail "survived uninstall"
+        k get secret dpm-webhook-tls -n dpm-system >/dev/null || fail "uninstall removed the existing Secret (not the chart's)"
+        kubectl delete secret dpm-webhook-tls --namespace dpm-system >/dev/null || fail "delete the Secret"
+        k delete -f tests/e2e/helm/cert-manager-crds.yaml >/dev/null
+        if [ "${E2E_INTREE:-0}" = 1 ]; then stop_server "$XS_PID"; fi
     done
-    k get secret my-webhook-tls -n "$ns" >/dev/null || fail "uninstall removed the existing Secret (not the chart's)"
-    k delete -f "$E2E_ROOT/tests/e2e/helm/cert-manager-crds.yaml" >/dev/null
 }
