@@ -71,7 +71,7 @@ scenario_chart_render() {
             certManager) set=(--set certManager.enabled=true) ;;
             existingSecret) set=(--set existingSecret.name=my-tls --set existingSecret.caBundle=QUJD) ;;
             esac
-            "$HELM" template dpm "$chart" -n "$ns" "${set[@]}" > "$E2E_TMP/$mode.yaml" 2> "$E2E_TMP/err" ||
+            helm template dpm charts/dpm --namespace dpm-system "${set[@]}" > "$E2E_TMP/$mode.yaml" 2> "$E2E_TMP/err" ||
                 fail "helm $major template ($mode): $(cat "$E2E_TMP/err")"
             out=$(python3 "$E2E_ROOT/tests/e2e/support/chart_render.py" "$mode" "$ns" "$cr" < "$E2E_TMP/$mode.yaml" 2>&1) ||
                 fail "helm $major template ($mode): $out"
@@ -293,15 +293,15 @@ scenario_chart_cert_modes() {
         wait_for 20 bash -c "! timeout 10 kubectl get certificate dpm-webhook -n dpm-system" || fail "Certificate survived uninstall"
 
         # ---- an existing Secret ----
+        # as docs/install.md does it, from a scratch directory (charts/ linked there)
+        ln -sfn "$E2E_ROOT/charts" "$E2E_TMP/charts"
         rm -rf "$E2E_TMP/certs"
-        "$E2E_BIN/dpm" certs --service dpm-webhook --namespace dpm-system --out "$E2E_TMP/certs" >/dev/null || fail "dpm certs"
-        kubectl create secret generic dpm-webhook-tls --namespace dpm-system --type kubernetes.io/tls \
-            --from-file=tls.crt="$E2E_TMP/certs/tls.crt" --from-file=tls.key="$E2E_TMP/certs/tls.key" \
-            --from-file=ca.crt="$E2E_TMP/certs/ca.crt" >/dev/null || fail "create the existing Secret"
-        ca=$(base64 -w0 < "$E2E_TMP/certs/ca.crt")
-        out=$(helm install dpm charts/dpm --namespace dpm-system --create-namespace \
-            --set existingSecret.name=dpm-webhook-tls --set existingSecret.caBundle="$ca" 2>&1) ||
+        out=$(cd "$E2E_TMP" && export PATH=$E2E_BIN:$PATH &&
+            dpm certs --service dpm-webhook --namespace dpm-system --out certs &&
+            kubectl create secret generic dpm-webhook-tls --namespace dpm-system --type kubernetes.io/tls --from-file=tls.crt=certs/tls.crt --from-file=tls.key=certs/tls.key --from-file=ca.crt=certs/ca.crt &&
+            helm install dpm charts/dpm --namespace dpm-system --create-namespace --set existingSecret.name=dpm-webhook-tls --set existingSecret.caBundle="$(base64 -w0 < certs/ca.crt)" 2>&1) ||
             fail "helm $major install (existingSecret): $out"
+        ca=$(base64 -w0 < "$E2E_TMP/certs/ca.crt")
         assert_contains "$out" "certificates: existingSecret" "helm $major install (existingSecret): NOTES.txt"
         assert_eq "$(k get deployment dpm-webhook -n dpm-system -o jsonpath='{.spec.template.spec.volumes[?(@.name=="tls")].secret.secretName}')" \
             "dpm-webhook-tls" "existingSecret: mounted"
