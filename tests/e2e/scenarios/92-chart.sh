@@ -225,6 +225,9 @@ chart_lifecycle() { # MAJOR
     kill -TERM "$op_pid" "$wh_pid"
     wait "$op_pid" || fail "operator exit code after SIGTERM"
     wait "$wh_pid" || fail "webhook exit code after SIGTERM"
+    # helm test fails while the webhook is down (failurePolicy Fail): it tests the webhook
+    out=$(helm test dpm --namespace dpm-system 2>&1) && fail "helm $major test passed without a webhook: $out"
+    assert_contains "$out" "failed calling webhook" "helm test without a webhook"
     if grep -qi forbidden "$E2E_TMP/op.err" "$E2E_TMP/wh.err"; then
         fail "forbidden under the chart's RBAC: $(grep -hi forbidden "$E2E_TMP/op.err" "$E2E_TMP/wh.err" | head -3)"
     fi
