@@ -76,6 +76,21 @@ scenario_chart_render() {
             out=$(python3 "$E2E_ROOT/tests/e2e/support/chart_render.py" "$mode" "$ns" "$cr" < "$E2E_TMP/$mode.yaml" 2>&1) ||
                 fail "helm $major template ($mode): $out"
         done
+        # the optional Prometheus Operator objects
+        helm template dpm charts/dpm --namespace dpm-system --set metrics.serviceMonitor.enabled=true \
+            --set metrics.prometheusRule.enabled=true > "$E2E_TMP/monitoring.yaml" 2>&1 ||
+            fail "helm $major template (monitoring): $(cat "$E2E_TMP/monitoring.yaml")"
+        out=$(python3 - "$E2E_TMP/monitoring.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+sm = [d for d in docs if d["kind"] == "ServiceMonitor"][0]
+pr = [d for d in docs if d["kind"] == "PrometheusRule"][0]
+print(" ".join(e["port"] + "/" + e.get("scheme", "http") for e in sm["spec"]["endpoints"]),
+      " ".join(r["alert"] for g in pr["spec"]["groups"] for r in g["rules"]))
+PY
+)
+        assert_eq "$out" "metrics/http https/https DpmWebhookErrors DpmWebhookSlow DpmReconcileErrors DpmDataProductsNotReady" \
+            "helm $major: ServiceMonitor endpoints and alerts"
         # values the chart refuses, with the reason
         out=$("$HELM" template dpm "$chart" --set existingSecret.name=x 2>&1) && fail "existingSecret without caBundle rendered"
         assert_contains "$out" "existingSecret.caBundle" "helm $major: existingSecret without caBundle"
