@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "dpm/base64.h"
+#include "dpm/fs.h"
 #include "dpm/pki.h"
 
 #define MAX_IPS 32

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
             /* "dpm help validate" == "dpm validate --help" */
             for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(commands[i].name, argv[2]) == 0) {
-                    char *hargv[] = {argv[2], "--help", NULL};
+                    char help[] = "--help";
+                    char *hargv[] = {argv[2], help, NULL};
                     return commands[i].run(2, hargv);
                 }
         }

@@ -200,10 +200,12 @@ static void *worker(void *arg)
         dpm_rc rc = op_reconcile(c, key, &err);
         double secs = (double)(dpm_monotonic_ns() - t0) / 1e9;
         dpm_metric_observe(c->m.duration, NULL, secs);
-        const char *res[] = {rc == DPM_OK ? "success" : "error"};
+        const char *res[] = {rc == DPM_OK ? "success" : rc == DPM_ECANCELED ? "canceled" : "error"};
         dpm_metric_add(c->m.reconciles, res, 1);
         if (rc == DPM_OK) {
             dpm_workqueue_forget(c->q, key);
+        } else if (rc == DPM_ECANCELED) {
+            LOG(DPM_LOG_INFO, key, "reconcile interrupted by the shutdown; left to the next leader");
         } else {
             json_t *f = json_pack("{s:s, s:i}", "code", dpm_rc_name(rc), "requeues",
                                   (int)dpm_workqueue_num_requeues(c->q, key));

@@ -6,6 +6,7 @@
  * Failure: any write that fails ends the reconcile with its error (the
  * worker requeues the key with backoff); what was written before stays,
  * and the next pass starts from the world as it then is. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,13 +52,17 @@ static void count_write(struct op_ctrl *c, const char *verb, const char *kind)
     dpm_metric_add(c->m.writes, v, 1);
 }
 
+__attribute__((format(printf, 5, 6)))
 static void event(struct op_ctrl *c, const json_t *dp, const char *type, const char *reason,
-                  const char *fmt, const char *a, const char *b)
+                  const char *fmt, ...)
 {
+    va_list ap;
     struct dpm_error err;
     char msg[768];
     dpm_error_clear(&err);
-    snprintf(msg, sizeof msg, fmt, a, b);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     /* A lost event is logged, never a reason to fail the reconcile. */
     if (dpm_record_event(c->rec, dp, type, reason, &err, "%s", msg) != DPM_OK &&
         err.code != DPM_ETHROTTLED)
@@ -249,6 +254,17 @@ static dpm_rc write_status(struct op_ctrl *c, json_t *dp, json_t *status, struct
     return DPM_OK;
 }
 
+/* SIGTERM arrived: the reconcile stops between two writes, so the process
+ * ends within its 5 s with the lease released.  Reconciling is level-based:
+ * the next leader redoes from the objects whatever this one left. */
+static bool interrupted(struct op_ctrl *c, const char *key, dpm_rc *rc, struct dpm_error *err)
+{
+    if (!atomic_load(&c->stopping))
+        return false;
+    *rc = dpm_error_set(err, DPM_ECANCELED, key, "shutting down: the rest is left to the next leader");
+    return true;
+}
+
 dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
 {
     json_t *dp = dpm_store_get_key(dpm_informer_store(c->dps), key);
@@ -284,12 +300,16 @@ dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
         json_t *want;
         size_t i;
         json_array_foreach(desired, i, want) {
+            if (interrupted(c, key, &rc, err))
+                goto out;
             rc = apply_child(c, dp, want, seen, &conflict, err);
             if (rc != DPM_OK) {
                 event(c, dp, "Warning", "ReconcileFailed", "%s: %s", md(want, "name"), err->message);
                 goto out;
             }
         }
+        if (interrupted(c, key, &rc, err))
+            goto out;
         rc = prune(c, dp, desired, seen, err);
         if (rc != DPM_OK)
             goto out;
@@ -323,6 +343,8 @@ dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
         json_object_del(c->written, key);
     pthread_mutex_unlock(&c->written_lock);
     if (stale) /* our last write is on its way to the cache: its event requeues */
+        goto out;
+    if (interrupted(c, key, &rc, err))
         goto out;
     char rv[64];
     snprintf(rv, sizeof rv, "%s", md(dp, "resourceVersion") ? md(dp, "resourceVersion") : "");

@@ -1,7 +1,7 @@
 /* dpm webhook: one client connection's HTTP/1.1 framing, without I/O.
  *
  * The event loop (server.c) appends what TLS decrypted and asks for the
- * next step; this file frames requests one at a time with lib/http1.c and
+ * next step; this file frames requests one at a time with lib/format/http1.c and
  * builds responses.  Requests pipelined behind the current one wait in the
  * buffer (the loop stops reading while an answer is pending), so answers go
  * out in order and the buffer holds at most one request plus one read. */

@@ -1,7 +1,7 @@
 /* dpm webhook: the HTTPS admission server on libwebsockets + OpenSSL.
  *
  * libwebsockets carries TLS and the event loops; HTTP/1.1 framing is ours
- * (conn.c over lib/http1.c): connections are adopted as raw TLS sockets.
+ * (conn.c over lib/format/http1.c): connections are adopted as raw TLS sockets.
  * Why not lws' own HTTP server (lws 4.1.6, Debian bookworm): it serves a
  * connection's buffered, pipelined input whenever the connection is not
  * rx-flow-controlled, whatever state its HTTP transaction is in.  A request
@@ -17,13 +17,13 @@
  * so pipelined requests are answered one by one, in order.
  *
  * One event loop per service thread (--threads); a review is a few
- * microseconds of CPU (lib/review.c), so a loop never blocks on it.  Each
+ * microseconds of CPU (lib/admission/review.c), so a loop never blocks on it.  Each
  * service thread parses requests into its own arena (dpm/arena.h).  The
  * watcher thread polls the certificate and policy files, wakes every loop
  * each second (their liveness, /healthz), and turns SIGTERM into a drain
  * of at most WH_DRAIN_SECONDS; past WH_STOP_SECONDS it ends the process
  * whatever the loops are doing.  Limits that keep slow or hostile clients
- * from starving others: the framing limits (lib/http1.h), a body cap, a
+ * from starving others: the framing limits (include/dpm/http1.h), a body cap, a
  * deadline for each request from its first byte (--read-timeout), an idle
  * keep-alive timeout, and a cap on connections (counted here: past it a
  * new connection is closed at once).  A connection refused for its framing

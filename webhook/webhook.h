@@ -75,7 +75,7 @@ bool wh_certs_poll(struct wh_certs *c);
  * TLS policy (minimum version, ciphers). */
 dpm_rc wh_certs_attach(struct wh_certs *c, SSL_CTX *ctx, int tls_min, struct dpm_error *err);
 
-/* ---- policies (webhook/policies.c) ------------------------------------ */
+/* ---- policies (webhook/policy_snapshots.c) ---------------------------- */
 
 /* An immutable snapshot of the policies in force; readers hold a reference
  * for the duration of one review. */
@@ -98,7 +98,7 @@ bool wh_policies_synced(struct wh_policies *p);
 struct wh_snapshot *wh_policies_acquire(struct wh_policies *p);
 void wh_snapshot_release(struct wh_snapshot *s);
 
-/* ---- self-signed certificates in a Secret (webhook/selfsigned.c) ------ */
+/* ---- self-signed certificates in a Secret (webhook/cert_rotation.c) --- */
 
 struct wh_selfsigned;
 

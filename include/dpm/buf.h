@@ -35,7 +35,8 @@ dpm_rc dpm_buf_adds(struct dpm_buf *b, const char *s);
 dpm_rc dpm_buf_addc(struct dpm_buf *b, char c);
 dpm_rc dpm_buf_printf(struct dpm_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-dpm_rc dpm_buf_vprintf(struct dpm_buf *b, const char *fmt, va_list ap);
+dpm_rc dpm_buf_vprintf(struct dpm_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Removes the first n bytes (n > len empties it). */
 void dpm_buf_consume(struct dpm_buf *b, size_t n);
 /* Returns the NUL-terminated contents ("" for an empty buffer, never NULL)

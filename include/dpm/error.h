@@ -85,7 +85,7 @@ dpm_rc dpm_error_set(struct dpm_error *err, dpm_rc code, const char *path,
                      const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 dpm_rc dpm_error_vset(struct dpm_error *err, dpm_rc code, const char *path,
-                      const char *fmt, va_list ap);
+                      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* Sets source/line/column (source may be NULL to leave it unaltered). */
 void dpm_error_at(struct dpm_error *err, const char *source, int line,

@@ -45,6 +45,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -115,6 +116,11 @@ struct dpm_kube_cancel {
 void dpm_kube_cancel_init(struct dpm_kube_cancel *c);
 void dpm_kube_cancel_fire(struct dpm_kube_cancel *c);
 bool dpm_kube_cancelled(const struct dpm_kube_cancel *c);
+
+/* Sleeps ns nanoseconds unless c (may be NULL) is fired first, noticing it
+ * within 100 ms: DPM_OK after the whole sleep, DPM_ECANCELED when
+ * cancelled (before or during). */
+dpm_rc dpm_kube_sleep(uint64_t ns, const struct dpm_kube_cancel *c);
 
 /* ---- raw requests ----------------------------------------------------- */
 

@@ -71,8 +71,4 @@ void dpm_leader_stop(struct dpm_leader *l);
 
 void dpm_leader_free(struct dpm_leader *l);
 
-/* Formats a CLOCK_REALTIME instant as RFC 3339 with microseconds
- * ("2024-05-01T12:00:00.123456Z") into buf (>= 28 bytes). */
-void dpm_format_micro_time(char *buf, size_t n);
-
 #endif

@@ -284,14 +284,4 @@ dpm_rc dpm_model_defaults_patch(const json_t *obj, json_t **ops);
  * allocation fails, in which case obj may be partly defaulted. */
 dpm_rc dpm_model_default_json(json_t *obj);
 
-/* Name of a child object: "<dp>-<suffix>" (or dp alone when suffix is NULL
- * or ""), and past DPM_CHILD_NAME_MAX characters the first characters
- * followed by '-' and the first 10 hex digits of the SHA-256 of the full
- * name, with no '-' or '.' before the hash's '-': deterministic, at most 63
- * characters, distinct for distinct full names (barring hash collisions).
- * n must be at least DPM_CHILD_NAME_MAX + 1; DPM_EINVAL otherwise (buf is
- * then "" when n > 0). */
-#define DPM_CHILD_NAME_MAX 63
-dpm_rc dpm_child_name(const char *dp, const char *suffix, char *buf, size_t n);
-
 #endif

@@ -40,7 +40,7 @@ bool dpm_op_condition_true(const json_t *conds, const char *type);
  * plus, for every output port of spec (the DataProduct's spec) that has a
  * contract.schema, {port, version: newest + 1, schema} when the newest
  * recorded schema of that port differs (the field names, types and
- * required flags in order, as lib/compat.c compares them; other keys such
+ * required flags in order, as lib/contract/compat.c compares them; other keys such
  * as pii are not recorded).  Keeps the last DPM_SCHEMA_HISTORY_PER_PORT
  * versions of each port and at most DPM_SCHEMA_HISTORY_MAX entries in all
  * (dropping the oldest versions of the port with the most).  Entries of

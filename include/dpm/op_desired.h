@@ -3,7 +3,7 @@
  * cluster serves.  `dpm render` prints exactly this; the operator creates
  * and repairs exactly this (one code path).
  *
- * Children, in this order (names from dpm_child_name(): "<dp>-<suffix>",
+ * Children, in this order (names from dpm_child_name() of op_names.h: "<dp>-<suffix>",
  * shortened with a hash suffix past 63 characters):
  *   ServiceAccount, Role, RoleBinding  "<dp>-transform"  Spark's driver (and,
  *                                       without the Spark operator, the

@@ -14,6 +14,7 @@
 
 #include "dpm/model.h"
 #include "dpm/op_desired.h"
+#include "dpm/op_names.h"
 
 struct dpm_op_tx {
     char kind[40];                     /* CronJob, Job, ScheduledSparkApplication, SparkApplication */

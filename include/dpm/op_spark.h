@@ -47,6 +47,7 @@
 #include "dpm/error.h"
 #include "dpm/model.h"
 #include "dpm/op_desired.h"
+#include "dpm/op_names.h"
 
 #define DPM_SPARK_SUBMIT "/opt/spark/bin/spark-submit"
 #define DPM_SPARK_MASTER "k8s://https://kubernetes.default.svc"

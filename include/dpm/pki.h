@@ -47,8 +47,4 @@ EVP_PKEY *dpm_pki_load_key(const char *path, struct dpm_error *err);
 /* Seconds since the epoch at which cert stops being valid; 0 on error. */
 long long dpm_pki_not_after(X509 *cert);
 
-/* Writes data to path atomically (path.tmp, fsync, rename) with mode. */
-dpm_rc dpm_write_file_atomic(const char *path, const char *data, size_t len, int mode,
-                             struct dpm_error *err);
-
 #endif

@@ -1,7 +1,7 @@
 /* Rate limiting and backoff for the Kubernetes client and the workqueue.
  *
  * Three pieces, each thread-safe (an internal mutex) and each driven by an
- * injectable monotonic clock so tests never sleep:
+ * injectable monotonic clock (include/dpm/clock.h) so tests never sleep:
  *
  *  - struct dpm_token_bucket: the client-side request limiter (client-go's
  *    flowcontrol.NewTokenBucketRateLimiter, golang.org/x/time/rate): tokens
@@ -26,24 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dpm/clock.h"
 #include "dpm/error.h"
-
-#define DPM_NS_PER_MS 1000000ULL
-#define DPM_NS_PER_SEC 1000000000ULL
-
-/* A monotonic clock in nanoseconds.  now_ns == NULL (or a NULL clock
- * pointer where one is accepted) means CLOCK_MONOTONIC. */
-struct dpm_clock {
-    uint64_t (*now_ns)(void *ctx);
-    void *ctx;
-};
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t dpm_monotonic_ns(void);
-/* Reads `clock` (NULL or a NULL now_ns means CLOCK_MONOTONIC). */
-uint64_t dpm_clock_now(const struct dpm_clock *clock);
-/* Sleeps for ns nanoseconds, resuming after signals; 0 returns at once. */
-void dpm_sleep_ns(uint64_t ns);
 
 /* ---- token bucket ---------------------------------------------------- */
 

@@ -68,7 +68,7 @@ dpm_rc dpm_report_add(struct dpm_report *r, enum dpm_severity sev,
                       ...) __attribute__((format(printf, 5, 6)));
 dpm_rc dpm_report_vadd(struct dpm_report *r, enum dpm_severity sev,
                        const char *source, const char *path, const char *fmt,
-                       va_list ap);
+                       va_list ap) __attribute__((format(printf, 5, 0)));
 
 /* Moves every finding of src to the end of dst; src is left empty. */
 dpm_rc dpm_report_move(struct dpm_report *dst, struct dpm_report *src);
@@ -79,6 +79,10 @@ size_t dpm_report_count(const struct dpm_report *r, enum dpm_severity sev);
 /* Every finding of a severity that was added, held or dropped past `max`:
  * dpm_report_count() plus dropped[sev]. */
 size_t dpm_report_total(const struct dpm_report *r, enum dpm_severity sev);
+
+/* True when the report rejects the object: it holds a violation, counting
+ * those dropped past the cap. */
+bool dpm_report_rejects(const struct dpm_report *r);
 
 /* "<source>: <path>: <message>" (parts that are empty are omitted).
  * Returns what snprintf returns. */

@@ -55,7 +55,4 @@ dpm_rc dpm_validate(const struct dpm_validate_input *in,
  * webhook receives.  Accepts NULL. */
 void dpm_validate_prune_nulls(json_t *obj);
 
-/* True when the report rejects the object. */
-int dpm_report_rejects(const struct dpm_report *report);
-
 #endif

@@ -2,6 +2,7 @@
  * ConfigMap, and (through lib/operator/spark.c) the transformation and its
  * RBAC.  See include/dpm/op_desired.h. */
 #include "dpm/op_desired.h"
+#include "dpm/op_names.h"
 
 #include <stdio.h>
 #include <stdlib.h>

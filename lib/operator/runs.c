@@ -2,6 +2,7 @@
  * runs.  See include/dpm/op_runs.h. */
 #include "op_private.h"
 #include "dpm/op_runs.h"
+#include "dpm/op_names.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* The transformation child (Spark operator or spark-submit flavour) and the
  * RBAC of Spark's driver.  See include/dpm/op_spark.h. */
 #include "dpm/op_spark.h"
+#include "dpm/op_names.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -2,6 +2,7 @@
  * include/dpm/op_status.h. */
 #include "op_private.h"
 #include "dpm/op_status.h"
+#include "dpm/op_names.h"
 
 #include <stdarg.h>
 #include <stdio.h>

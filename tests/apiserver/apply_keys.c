@@ -2,6 +2,7 @@
  * under --emulate-version 1.20.  See apply_keys.h. */
 #include "apply_keys.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,14 @@ struct walk {
 };
 
 /* Appends fmt to w->path; false (path unchanged) when it would not fit. */
-static bool push(struct walk *w, size_t *mark, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 3, 4)))
+static bool push(struct walk *w, size_t *mark, const char *fmt, ...)
 {
+    va_list ap;
     *mark = strlen(w->path);
-    int n = snprintf(w->path + *mark, sizeof w->path - *mark, fmt, a, b ? b : "");
+    va_start(ap, fmt);
+    int n = vsnprintf(w->path + *mark, sizeof w->path - *mark, fmt, ap);
+    va_end(ap);
     if (n < 0 || (size_t)n >= sizeof w->path - *mark) {
         w->path[*mark] = '\0';
         return false;
@@ -95,7 +100,7 @@ static void walk_list(struct walk *w, const json_t *list, const char *parent, co
         if (k1 && !prim) elem_id(e, k1, k2, id, sizeof id);
         else snprintf(id, sizeof id, "[%zu]", i);
         size_t mark;
-        if (!*id || !push(w, &mark, "%s%s", id, NULL)) continue;
+        if (!*id || !push(w, &mark, "%s", id)) continue;
         walk_object(w, e, field, depth + 1);
         w->path[mark] = '\0';
     }
@@ -110,7 +115,7 @@ static void walk_object(struct walk *w, const json_t *v, const char *parent, int
         if (w->failed) return;
         if (!json_is_object(ch) && !json_is_array(ch)) continue;
         size_t mark;
-        if (!push(w, &mark, ".%s%s", k, NULL)) continue;
+        if (!push(w, &mark, ".%s", k)) continue;
         if (json_is_object(ch)) walk_object(w, ch, k, depth + 1);
         else walk_list(w, ch, parent, k, depth + 1);
         w->path[mark] = '\0';

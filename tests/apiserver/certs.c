@@ -2,6 +2,7 @@
 #include "certs.h"
 
 #include "dpm/base64.h"
+#include "dpm/fs.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -52,10 +52,8 @@ static json_t *condition(const char *type, const char *reason, const char *msg, 
                      "lastTransitionTime", now, "reason", reason, "message", msg);
 }
 
-void as_crd_establish(json_t *crd, const char *now)
+static json_t *stored_versions(const json_t *spec)
 {
-    json_t *spec = json_object_get(crd, "spec");
-    json_t *names = json_object_get(spec, "names");
     json_t *stored = json_array();
     size_t i;
     json_t *v;
@@ -63,6 +61,22 @@ void as_crd_establish(json_t *crd, const char *now)
         if (json_is_true(json_object_get(v, "storage")))
             json_array_append_new(stored, json_string(as_jstr(v, "name")));
     }
+    return stored;
+}
+
+void as_crd_pending(json_t *crd)
+{
+    json_object_set_new(crd, "status",
+                        json_pack("{s:{s:s, s:s}, s:n, s:o}", "acceptedNames", "kind", "", "plural",
+                                  "", "conditions", "storedVersions",
+                                  stored_versions(json_object_get(crd, "spec"))));
+}
+
+void as_crd_establish(json_t *crd, const char *now)
+{
+    json_t *spec = json_object_get(crd, "spec");
+    json_t *names = json_object_get(spec, "names");
+    json_t *stored = stored_versions(spec);
     json_t *accepted = json_deep_copy(names ? names : json_object());
     if (accepted && !json_object_get(accepted, "singular")) {
         char low[256];

@@ -9,6 +9,7 @@
  * and never stored.  Works on copies: on failure nothing is changed. */
 #include "patch.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,12 +98,17 @@ struct smp {
     dpm_rc rc;
 };
 
-static json_t *fail(struct smp *s, dpm_rc rc, const char *path,
-                    const char *msg, const char *arg)
+__attribute__((format(printf, 4, 5)))
+static json_t *fail(struct smp *s, dpm_rc rc, const char *path, const char *fmt, ...)
 {
     if (s->rc == DPM_OK) {
+        char msg[DPM_ERROR_MESSAGE_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
         s->rc = rc;
-        dpm_error_set(s->err, rc, path, msg, arg);
+        dpm_error_set(s->err, rc, path, "%s", msg);
     }
     return NULL;
 }

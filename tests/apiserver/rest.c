@@ -63,6 +63,11 @@ static json_t *builtin_columns(const struct as_rtype *t)
         {"", "persistentvolumeclaims", "Status|string|.status.phase;Volume|string|.spec.volumeName;"
                                        "Capacity|string|.status.capacity.storage;"
                                        "StorageClass|string|.spec.storageClassName"},
+        {"", "persistentvolumes", "Capacity|string|.spec.capacity.storage;"
+                                  "Reclaim Policy|string|.spec.persistentVolumeReclaimPolicy;"
+                                  "Status|string|.status.phase;StorageClass|string|.spec.storageClassName"},
+        {"storage.k8s.io", "storageclasses", "Provisioner|string|.provisioner;"
+                                             "AllowVolumeExpansion|boolean|.allowVolumeExpansion"},
         {"", "services", "Type|string|.spec.type;Cluster-IP|string|.spec.clusterIP"},
         {"", "secrets", "Type|string|.type"},
         {"", "events", "Type|string|.type;Reason|string|.reason;Object|string|.involvedObject.name;"

@@ -38,6 +38,10 @@ void as_crd_schema_apply(struct as_ctx *ctx, json_t *obj, json_t *unknown,
 /* A CRD object as kube validates it (names, scope, versions, schemas). */
 void as_crd_validate(const json_t *old, const json_t *crd, struct dpm_report *errs);
 /* Sets status: acceptedNames, storedVersions, NamesAccepted and Established. */
+/* A new CRD's status as kube-apiserver stores it on create: no accepted
+ * names, conditions null. */
+void as_crd_pending(json_t *crd);
+/* The status kube's naming and establishing controllers write next. */
 void as_crd_establish(json_t *crd, const char *now);
 
 #endif

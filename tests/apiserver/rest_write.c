@@ -167,6 +167,10 @@ static void type_defaults(const struct as_rtype *t, json_t *obj, bool create)
     } else if (create && (strcmp(t->resource, "pods") == 0 ||
                           strcmp(t->resource, "persistentvolumeclaims") == 0)) {
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
+    } else if (create && strcmp(t->resource, "persistentvolumes") == 0) {
+        /* no PV controller here: a volume stays Pending (kube's moves it
+         * to Available or Bound) */
+        json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
     } else if (strcmp(t->resource, "services") == 0) {
         json_t *spec = json_object_get(obj, "spec");
         if (json_is_object(spec)) {
@@ -322,13 +326,29 @@ static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out
     json_object_set_new(m, "creationTimestamp", json_string(now));
     json_object_set_new(m, "resourceVersion", json_string(rv));
     if (ctx->type->generation) json_object_set_new(m, "generation", json_integer(1));
-    if (strcmp(ctx->type->group, "apiextensions.k8s.io") == 0) as_crd_establish(obj, now);
+    bool crd = strcmp(ctx->type->group, "apiextensions.k8s.io") == 0;
+    if (crd) as_crd_pending(obj);
     if (!ctx->dry_run) {
         if (as_coll_put(s, c, ctx->ns, name, json_incref(obj), nrv) != DPM_OK)
             return as_status_internal("out of memory");
         json_t *t = as_coll_get_text(c, ctx->ns, name);
         *text = t ? json_incref(t) : NULL;
-        if (strcmp(ctx->type->group, "apiextensions.k8s.io") == 0) as_store_sync_crd(s, obj);
+        if (crd) {
+            /* kube answers the create with conditions null and its
+             * controllers establish the CRD a moment later (a client that
+             * reads the conditions at once, like `kubectl wait`, sees
+             * null): here that second write follows at once, so watchers
+             * see ADDED then MODIFIED and the response is the first. */
+            json_t *est = json_deep_copy(obj);
+            if (!est) return as_status_internal("out of memory");
+            as_crd_establish(est, now);
+            uint64_t erv = as_store_next_rv(s);
+            snprintf(rv, sizeof rv, "%llu", (unsigned long long)erv);
+            json_object_set_new(as_meta(est), "resourceVersion", json_string(rv));
+            if (as_coll_put(s, c, ctx->ns, name, est, erv) != DPM_OK)
+                return as_status_internal("out of memory");
+            as_store_sync_crd(s, as_coll_get(c, ctx->ns, name));
+        }
     }
     *out = json_incref(obj);
     return NULL;

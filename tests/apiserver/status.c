@@ -7,6 +7,7 @@
 
 #include "dpm/buf.h"
 
+__attribute__((format(printf, 4, 0)))
 static json_t *status_v(int code, const char *reason, json_t *details, const char *fmt,
                         va_list ap)
 {

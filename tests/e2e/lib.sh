@@ -63,6 +63,40 @@ new_ns() {
     echo "$ns"
 }
 
+# A cluster-scoped object the scenario made (kind/name, e.g.
+# persistentvolume/x): run-suite.sh deletes it after the scenario.
+cluster_object() { echo "$1" >> "$E2E_TMP/cluster-objects"; }
+
+# Waits up to $1 seconds for each CRD named after it to be Established.
+# Not `kubectl wait --for condition=established`: kube-apiserver answers the
+# create with status.conditions null and its controllers add the conditions
+# a moment later (seconds for a CRD of 700 KB on a busy machine), and
+# kubectl wait gives up at once on a null list (".status.conditions accessor
+# error: <nil> is of the type <nil>").
+crd_established() {
+    [ "$(timeout 10 kubectl get crd "$1" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" = True ]
+}
+wait_established() {
+    local t=$1 crd
+    shift
+    for crd in "$@"; do
+        wait_for "$t" crd_established "$crd" || return 1
+    done
+}
+
+# The Spark operator's CRDs from ../shared/thirdparty/spark-operator/,
+# created (not applied: a client-side apply would copy 700 KB into the
+# last-applied annotation, past its 256 KB limit) and Established.
+install_spark_crds() {
+    local crd out
+    for crd in "$E2E_ROOT"/../shared/thirdparty/spark-operator/sparkoperator.k8s.io_*.yaml; do
+        [ -f "$crd" ] || skip "no Spark operator CRDs in ../shared/thirdparty/spark-operator/"
+        out=$(k create -f "$crd" 2>&1) || assert_contains "$out" "AlreadyExists" "create CRD"
+    done
+    wait_established 60 sparkapplications.sparkoperator.k8s.io scheduledsparkapplications.sparkoperator.k8s.io ||
+        fail "the Spark operator CRDs not Established within 60 s: $(k get crd sparkapplications.sparkoperator.k8s.io -o jsonpath='{.status}')"
+}
+
 # raw METHOD PATH [BODY [CONTENT-TYPE]] through kubectl proxy: prints the
 # HTTP status on the first line, then the body.
 raw() {
@@ -95,6 +129,15 @@ wait_for() {
     done
     return 1
 }
+
+# Waits up to $1 seconds for a command's output to be $2 (the command runs
+# again at each try; `wait_for T test "$(CMD)" = X` would run it once).
+wait_out() {
+    local t=$1 want=$2
+    shift 2
+    wait_for "$t" output_is "$want" "$@"
+}
+output_is() { local want=$1; shift; [ "$("$@" 2>/dev/null)" = "$want" ]; }
 
 # Direct HTTPS to the in-tree server with a bearer token (or none).
 direct() {

@@ -18,15 +18,8 @@ W=$(mktemp -d /tmp/dpm-http-suite.XXXXXX)
 # shellcheck source=support/checks.sh
 . tests/e2e/support/checks.sh
 if [ ! -x "$DPM" ]; then fail "prerequisites: $DPM (make BUILD=$BUILD)"; finish; fi
-san=()
-if nm "$BUILD/libdpm.a" 2>/dev/null | grep -q __asan_; then san=(-fsanitize=address,undefined); fi
-RAW=$W/wh_raw
-# shellcheck disable=SC2046
-if ! timeout 120 cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "${san[@]}" -o "$RAW" tests/e2e/webhook/wh_raw.c \
-    $(pkg-config --libs openssl) 2>"$W/cc.err"; then
-    fail "prerequisites: building tests/e2e/webhook/wh_raw.c" "$(cat "$W/cc.err")"
-    finish
-fi
+RAW=$BUILD/tools/wh_raw
+if [ ! -x "$RAW" ]; then fail "prerequisites: $RAW (make BUILD=$BUILD unit)"; finish; fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 "$DPM" certs --service dpm-webhook --namespace dpm-system --out "$W/certs" --ip 127.0.0.1 >/dev/null 2>&1
 CA=$W/certs/ca.crt

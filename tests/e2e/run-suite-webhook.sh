@@ -26,17 +26,9 @@ if [ ! -x "$DPM" ] || [ ! -f "$BUILD/libdpm.a" ]; then
     finish
 fi
 
-# ---- the helper: built against this build's library ------------------------
-TOOL=$W/wh_tool
-san=()
-if nm "$BUILD/libdpm.a" 2>/dev/null | grep -q __asan_; then san=(-fsanitize=address,undefined); fi
-# shellcheck disable=SC2046
-if ! timeout 120 cc -std=c11 -D_GNU_SOURCE -Iinclude "${san[@]}" $(pkg-config --cflags yaml-0.1 jansson) \
-    -o "$TOOL" "$HERE/wh_tool.c" "$BUILD/libdpm.a" \
-    $(pkg-config --libs yaml-0.1 jansson libcurl openssl libwebsockets) -lpthread -lm 2>"$W/cc.err"; then
-    fail "prerequisites: building $HERE/wh_tool.c" "$(cat "$W/cc.err")"
-    finish
-fi
+# ---- the helper: built with this build (make unit) --------------------------
+TOOL=$BUILD/tools/wh_tool
+if [ ! -x "$TOOL" ]; then fail "prerequisites: $TOOL (make BUILD=$BUILD unit)"; finish; fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 tool() { timeout 20 "$TOOL" "$@"; }
 

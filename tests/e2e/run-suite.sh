@@ -93,6 +93,9 @@ for f in tests/e2e/scenarios/*.sh; do
         if [ -f "$E2E_TMP/pids" ]; then
             while read -r p; do kill -KILL "$p" 2>/dev/null; done < "$E2E_TMP/pids"
         fi
+        if [ -f "$E2E_TMP/cluster-objects" ]; then
+            while read -r o; do timeout 30 kubectl delete "$o" --wait=false >/dev/null 2>&1; done < "$E2E_TMP/cluster-objects"
+        fi
         if [ -f "$E2E_TMP/namespaces" ]; then
             while read -r ns; do timeout 30 kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1; done < "$E2E_TMP/namespaces"
         fi

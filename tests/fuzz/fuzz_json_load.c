@@ -1,4 +1,4 @@
-/* libFuzzer: dpm_json_loadb() (lib/json_load.c) against jansson's own
+/* libFuzzer: dpm_json_loadb() (lib/format/json_load.c) against jansson's own
  * parser, the reference it replaces on the admission hot path.
  *
  * include/dpm/json_load.h promises that dpm_json_loadb() accepts exactly

@@ -1,5 +1,5 @@
 /* libFuzzer: raw bytes as one client connection of `dpm webhook`, through
- * its HTTP/1.1 framing (webhook/conn.c over lib/http1.c), as the event loop
+ * its HTTP/1.1 framing (webhook/conn.c over lib/format/http1.c), as the event loop
  * drives it: the input arrives in reads whose sizes the first bytes choose,
  * every complete request is answered (a response built) and dropped, a
  * refusal ends the connection.  Then a new connection gets a well-formed

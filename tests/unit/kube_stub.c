@@ -409,7 +409,7 @@ static int handle_watch(struct stub *s, int fd, const struct req *r,
                     if (s->rv > last)
                         last = s->rv;
                 }
-                next_bm = now + (uint64_t)s->bookmark_ms * DPM_NS_PER_MS;
+                next_bm = now + (uint64_t)s->bookmark_ms * (uint64_t)DPM_NS_PER_MS;
             }
             pthread_mutex_unlock(&s->mu);
             json_array_foreach(batch, i, e) {

@@ -1,4 +1,4 @@
-/* lib/arena.c: the bump allocator and the jansson hooks the webhook parses
+/* lib/util/arena.c: the bump allocator and the jansson hooks the webhook parses
  * requests with. */
 #include <setjmp.h>
 #include <stdarg.h>

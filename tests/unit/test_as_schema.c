@@ -230,14 +230,15 @@ static void test_default(void **state)
     assert_int_equal(as_schema_default(NULL, NULL), DPM_EINVAL);
 }
 
-static const char *CRD = "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
-    "\"metadata\":{\"name\":\"dataproducts.mesh.io\"},\"spec\":{\"group\":\"mesh.io\",\"scope\":\"Namespaced\","
-    "\"names\":{\"plural\":\"dataproducts\",\"singular\":\"dataproduct\",\"kind\":\"DataProduct\","
-    "\"listKind\":\"DataProductList\",\"shortNames\":[\"dp\"]},"
-    "\"versions\":[{\"name\":\"v1alpha1\",\"served\":true,\"storage\":true,"
-    "\"subresources\":{\"status\":{}},"
-    "\"additionalPrinterColumns\":[{\"name\":\"Domain\",\"type\":\"string\",\"jsonPath\":\".spec.domain\"}],"
-    "\"schema\":{\"openAPIV3Schema\":%s}}]}}";
+/* A CRD with the schema as its one %s (a literal, so formats are checked). */
+#define CRD "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\"," \
+    "\"metadata\":{\"name\":\"dataproducts.mesh.io\"},\"spec\":{\"group\":\"mesh.io\",\"scope\":\"Namespaced\"," \
+    "\"names\":{\"plural\":\"dataproducts\",\"singular\":\"dataproduct\",\"kind\":\"DataProduct\"," \
+    "\"listKind\":\"DataProductList\",\"shortNames\":[\"dp\"]}," \
+    "\"versions\":[{\"name\":\"v1alpha1\",\"served\":true,\"storage\":true," \
+    "\"subresources\":{\"status\":{}}," \
+    "\"additionalPrinterColumns\":[{\"name\":\"Domain\",\"type\":\"string\",\"jsonPath\":\".spec.domain\"}]," \
+    "\"schema\":{\"openAPIV3Schema\":%s}}]}}"
 
 static void expect_crd(const char *crd_text, const char *want_path, const char *want_msg)
 {

@@ -93,6 +93,26 @@ static void test_emulate_120(void **state)
     as_store_free(s);
 }
 
+/* Volumes and storage classes are served (cluster-scoped, as kube serves
+ * them): a test binds a claim through a PersistentVolume with a claimRef,
+ * as the real PV controller accepts it. */
+static void test_storage_types(void **state)
+{
+    (void)state;
+    struct as_store *s = NULL;
+    assert_int_equal(as_store_new(10, 10, false, &s), DPM_OK);
+    const struct as_rtype *pv = as_store_type(s, "", "v1", "persistentvolumes");
+    assert_non_null(pv);
+    assert_false(pv->namespaced);
+    assert_true(pv->has_status);
+    assert_string_equal(pv->kind, "PersistentVolume");
+    const struct as_rtype *sc = as_store_type(s, "storage.k8s.io", "v1", "storageclasses");
+    assert_non_null(sc);
+    assert_false(sc->namespaced);
+    assert_false(sc->has_status);
+    as_store_free(s);
+}
+
 static void test_watch_history_and_expiry(void **state)
 {
     (void)state;
@@ -355,6 +375,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_order_get_remove),
         cmocka_unit_test(test_emulate_120),
+        cmocka_unit_test(test_storage_types),
         cmocka_unit_test(test_watch_history_and_expiry),
         cmocka_unit_test(test_status_messages),
         cmocka_unit_test(test_names),

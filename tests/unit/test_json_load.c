@@ -1,4 +1,4 @@
-/* lib/json_load.c: the webhook's JSON reader must accept exactly what
+/* lib/format/json_load.c: the webhook's JSON reader must accept exactly what
  * jansson's json_loadb(JSON_REJECT_DUPLICATES) accepts and build the same
  * tree, and say where an error is. */
 #include <setjmp.h>

@@ -34,6 +34,7 @@
 #include "dpm/kube_client.h"
 #include "dpm/kube_discovery.h"
 #include "dpm/ratelimit.h"
+#include "dpm/yaml.h"
 #include "kube_it.h"
 
 #define MS DPM_NS_PER_MS
@@ -461,6 +462,36 @@ static void test_discovery_served(void **state)
     dpm_kube_discovery_free(d);
 }
 
+/* As kube-apiserver does: the create's answer has conditions null (what
+ * made `kubectl wait --for condition=established` right after a create
+ * fail on a real 1.20), and the CRD is Established by a second write. */
+static void test_crd_established_after_create(void **state)
+{
+    static const struct dpm_gvr crds = {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
+    struct kit *f = kit_start(state);
+    struct dpm_error err;
+    struct dpm_docs docs = DPM_DOCS_INIT;
+    json_t *out = NULL, *got = NULL;
+    kit_must(dpm_load_file("crds/mesh.io_meshpolicies.yaml", NULL, &docs, &err), &err, "load the CRD");
+    kit_must(dpm_kube_create(f->k, &crds, NULL, docs.items[0].root, NULL, &out, &err), &err, "create");
+    const json_t *st = json_object_get(out, "status");
+    assert_non_null(json_object_get(st, "conditions"));
+    assert_true(json_is_null(json_object_get(st, "conditions")));
+    assert_string_equal(kit_str(json_object_get(json_object_get(st, "acceptedNames"), "kind")), "");
+    assert_string_equal(kit_str(json_array_get(json_object_get(st, "storedVersions"), 0)), "v1alpha1");
+    kit_must(dpm_kube_get(f->k, &crds, NULL, "meshpolicies.mesh.io", &got, &err), &err, "get");
+    st = json_object_get(got, "status");
+    assert_string_equal(kit_str(json_object_get(json_object_get(st, "acceptedNames"), "kind")), "MeshPolicy");
+    const json_t *c = json_array_get(json_object_get(st, "conditions"), 1);
+    assert_string_equal(kit_str(json_object_get(c, "type")), "Established");
+    assert_string_equal(kit_str(json_object_get(c, "status")), "True");
+    assert_true(strtoull(kit_meta(got, "resourceVersion"), NULL, 10) >
+                strtoull(kit_meta(out, "resourceVersion"), NULL, 10));
+    json_decref(out);
+    json_decref(got);
+    dpm_docs_free(&docs);
+}
+
 static void test_discovery_emulated_120(void **state)
 {
     struct kit *f = *state;
@@ -593,6 +624,7 @@ int main(void)
         T(test_update_status_crd),
         T(test_update_status_builtin),
         T(test_discovery_served),
+        T(test_crd_established_after_create),
         T(test_discovery_emulated_120),
         T(test_rbac_forbidden),
         T(test_events_aggregate),

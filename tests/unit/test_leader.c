@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dpm/leader.h"
+#include "dpm/timefmt.h"
 #include "dpm/ratelimit.h"
 #include "kube_stub.h"
 
@@ -179,7 +180,9 @@ static void test_lease_taken_by_another(void **state)
         json_t *lease = stub_get(s, LEASE_PATH);
         json_t *spec = json_object_get(lease, "spec");
         char now[40];
-        dpm_format_micro_time(now, sizeof now);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        dpm_time_format_micro(&ts, now, sizeof now);
         json_object_set_new(spec, "holderIdentity", json_string("pod-z"));
         json_object_set_new(spec, "renewTime", json_string(now));
         json_object_set_new(spec, "leaseDurationSeconds", json_integer(5));

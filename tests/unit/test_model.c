@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "dpm/op_names.h"
 #include "dpm/check.h"
 #include "dpm/model.h"
 #include "dp_fixture.h"

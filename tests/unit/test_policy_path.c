@@ -1,4 +1,4 @@
-/* lib/policy_path.c: a malformed rule path names what was found at the
+/* lib/policy/policy_path.c: a malformed rule path names what was found at the
  * position, as a whole character or a byte value, never half a character. */
 #include <setjmp.h>
 #include <stdarg.h>

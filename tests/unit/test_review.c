@@ -1,4 +1,4 @@
-/* AdmissionReview handling (lib/review.c): what the webhook answers. */
+/* AdmissionReview handling (lib/admission/review.c): what the webhook answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

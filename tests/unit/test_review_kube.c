@@ -1,4 +1,4 @@
-/* AdmissionReviews that are not what kube-apiserver sends (lib/review.c):
+/* AdmissionReviews that are not what kube-apiserver sends (lib/admission/review.c):
  * 400 naming the field; and every review it does send answered. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests of the YAML/JSON loader and the YAML dumper (lib/yaml*.c). */
+/* Unit tests of the YAML/JSON loader and the YAML dumper (lib/format/yaml*.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,7 +65,7 @@ static double now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
 /* v as kubectl would send it: an integral real in the int64 range is an

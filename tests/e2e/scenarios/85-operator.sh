@@ -5,56 +5,22 @@
 # kube-controller-manager's job controller would), a Retain claim outliving
 # its DataProduct, zero writes for a product in sync, /metrics /healthz
 # /readyz, and SIGTERM within 5 s.  Every operator watches only its
-# scenario's namespace; there are no nodes and no storage provisioner, so the
-# claim is bound by writing its status, as the PV controller would.
+# scenario's namespace; there are no nodes and no storage provisioner, so a
+# claim is bound through a PersistentVolume made for it (bind_claim).
 
-# Starts dpm operator for namespace $1 in the background; sets OP_PID and
-# OP_METRICS (http://127.0.0.1:PORT); logs in $E2E_TMP/${OP_LOG:-op}.{out,err}.
-start_operator() {
-    local ns=$1
-    shift
-    k apply -f "$E2E_ROOT/crds/" >/dev/null || fail "cannot install the CRDs"
-    # (the other scenarios may have installed the Spark operator's CRDs: the
-    # flavour is chosen by each scenario, never by what happens to be there)
-    "$E2E_BIN/dpm" operator --kubeconfig "${OP_KUBECONFIG:-$KUBECONFIG}" --namespace "$ns" --workers 2 \
-        --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 --resync 0 ${OP_SPARK:---spark-operator never} "$@" \
-        > "$E2E_TMP/${OP_LOG:-op}.out" 2> "$E2E_TMP/${OP_LOG:-op}.err" &
-    OP_PID=$!
-    echo "$OP_PID" >> "$E2E_TMP/pids"
-    wait_for 15 grep -q '^ready' "$E2E_TMP/${OP_LOG:-op}.out" || fail "operator not ready: $(tail -3 "$E2E_TMP/${OP_LOG:-op}.err")"
-    OP_METRICS=http://127.0.0.1:$(sed -n 's/^metrics-port //p' "$E2E_TMP/${OP_LOG:-op}.out")
-    OP_HEALTH=http://127.0.0.1:$(sed -n 's/^health-port //p' "$E2E_TMP/${OP_LOG:-op}.out")
-}
-
-# The sum of one metric family's series (0 when absent).
-metric_sum() {
-    curl -s --max-time 5 "$OP_METRICS/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'
-}
-
-# The example product "merchants" into namespace $1.
-apply_merchants() {
-    sed -e "s/^  namespace: .*/  namespace: $1/" "$E2E_ROOT/examples/dataproducts/merchants.yaml" > "$E2E_TMP/merchants.yaml"
-    k apply -f "$E2E_TMP/merchants.yaml" >/dev/null || fail "apply merchants"
-}
-
-bind_claim() { # ns claim
-    k patch pvc "$2" -n "$1" --subresource=status --type=merge -p '{"status":{"phase":"Bound"}}' >/dev/null ||
-        fail "cannot bind $2"
-}
-
-phase_is() { [ "$(k get dp "$2" -n "$1" -o jsonpath='{.status.phase}')" = "$3" ]; }
+source "$E2E_ROOT/tests/e2e/support/operator.sh"
 
 scenario_operator_lifecycle() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
-    local ns out before after n0
+    local ns out before after n0 sc
     ns=$(new_ns operator)
+    sc=$(expandable_class "$ns")
     start_operator "$ns"
     out=$(curl -s --max-time 5 "$OP_HEALTH/healthz")
     assert_eq "$out" "ok" "/healthz"
     wait_for 15 curl -sf --max-time 5 "$OP_HEALTH/readyz" || fail "/readyz never 200: $(curl -s "$OP_HEALTH/readyz")"
 
     # apply -> every child, then the Ready path once the claim is bound
-    apply_merchants "$ns"
+    apply_merchants "$ns" "$sc"
     wait_for 20 k get pvc merchants-merchants-current -n "$ns" || fail "no claim: $(tail -3 "$E2E_TMP/op.err")"
     for c in cronjob/merchants-transform configmap/merchants-contract serviceaccount/merchants-transform \
         role/merchants-transform rolebinding/merchants-transform; do
@@ -77,7 +43,8 @@ scenario_operator_lifecycle() {
     n0=$(metric_sum dpm_operator_reconciles_total)
     [ "$before" -ge 7 ] || fail "the writes counter did not count the creations: $before"
     k annotate dp merchants -n "$ns" e2e/poke=1 >/dev/null
-    wait_for 10 test "$(metric_sum dpm_operator_reconciles_total)" -gt "$n0" || fail "the annotation was not reconciled"
+    reconciled_since() { [ "$(metric_sum dpm_operator_reconciles_total)" -gt "$1" ]; }
+    wait_for 10 reconciled_since "$n0" || fail "the annotation was not reconciled"
     sleep 0.5
     after=$(metric_sum dpm_operator_api_writes_total)
     assert_eq "$after" "$before" "API writes of a reconcile with nothing to change"
@@ -86,17 +53,17 @@ scenario_operator_lifecycle() {
     # someone else's stays
     k patch cronjob merchants-transform -n "$ns" --type=merge \
         -p '{"metadata":{"labels":{"team":"x"}},"spec":{"schedule":"5 * * * *"}}' >/dev/null
-    wait_for 10 test "$(k get cronjob merchants-transform -n "$ns" -o jsonpath='{.spec.schedule}')" = "0 0 * * *" ||
+    wait_out 10 "0 0 * * *" k get cronjob merchants-transform -n "$ns" -o jsonpath='{.spec.schedule}' ||
         fail "schedule drift not repaired"
     assert_eq "$(k get cronjob merchants-transform -n "$ns" -o jsonpath='{.metadata.labels.team}')" "x" "a foreign label"
 
     # resize: growing expands the claim, shrinking is refused (never applied)
     k patch dp merchants -n "$ns" --type=json -p '[{"op":"replace","path":"/spec/outputPorts/0/storage/size","value":"8Gi"}]' >/dev/null ||
         fail "resize"
-    wait_for 10 test "$(k get pvc merchants-merchants-current -n "$ns" -o jsonpath='{.spec.resources.requests.storage}')" = 8Gi ||
+    wait_out 10 8Gi k get pvc merchants-merchants-current -n "$ns" -o jsonpath='{.spec.resources.requests.storage}' ||
         fail "the claim was not expanded"
     k patch dp merchants -n "$ns" --type=json -p '[{"op":"replace","path":"/spec/outputPorts/0/storage/size","value":"2Gi"}]' >/dev/null
-    wait_for 10 test "$(k get dp merchants -n "$ns" -o jsonpath='{.status.observedGeneration}')" = 3 || fail "generation 3 not observed"
+    wait_out 10 3 k get dp merchants -n "$ns" -o jsonpath='{.status.observedGeneration}' || fail "generation 3 not observed"
     assert_eq "$(k get pvc merchants-merchants-current -n "$ns" -o jsonpath='{.spec.resources.requests.storage}')" 8Gi "claim after a shrink"
 
     # suspend / resume
@@ -189,7 +156,6 @@ scenario_operator_foreign_and_leader() {
 # (the server enforces RBAC): the whole Ready path, a repair, a run-level
 # pruning and events, with no request forbidden.
 scenario_operator_rbac() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
     local ns tok
     ns=$(new_ns oprbac)
     k apply -f "$E2E_ROOT/charts/dpm/files/operator-clusterrole.yaml" >/dev/null || fail "apply the ClusterRole"
@@ -208,7 +174,7 @@ scenario_operator_rbac() {
     k wait dp/merchants -n "$ns" --for=condition=Ready --timeout=20s >/dev/null ||
         fail "never Ready under the ClusterRole: $(grep -i forbidden "$E2E_TMP/op.err" | head -3)"
     k patch rolebinding merchants-transform -n "$ns" --type=merge -p '{"metadata":{"labels":{"mesh.io/domain":"other"}}}' >/dev/null
-    wait_for 10 test "$(k get rolebinding merchants-transform -n "$ns" -o jsonpath='{.metadata.labels.mesh\.io/domain}')" = merchant-core ||
+    wait_out 10 merchant-core k get rolebinding merchants-transform -n "$ns" -o jsonpath='{.metadata.labels.mesh\.io/domain}' ||
         fail "label drift not repaired under the ClusterRole"
     assert_contains "$(k get events -n "$ns" -o jsonpath='{.items[*].reason}')" "Created" "events written"
     k delete dp merchants -n "$ns" >/dev/null
@@ -224,7 +190,6 @@ scenario_operator_rbac() {
 # dependant waits in Pending (InputNotFound, then InputNotReady) and turns
 # Ready by itself when its input does.
 scenario_operator_dependency() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
     local ns
     ns=$(new_ns opdep)
     start_operator "$ns"
@@ -257,7 +222,7 @@ EOY
     assert_eq "$(k get dp merchant-scores -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="InputsReady")].reason}')" \
         InputNotFound "InputsReady reason without the input"
     apply_merchants "$ns"
-    wait_for 15 test "$(k get dp merchant-scores -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="InputsReady")].reason}')" = InputNotReady ||
+    wait_out 15 InputNotReady k get dp merchant-scores -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="InputsReady")].reason}' ||
         fail "the dependant did not see its input appear"
     wait_for 20 k get pvc merchants-merchants-current -n "$ns" || fail "no claim"
     bind_claim "$ns" merchants-merchants-current
@@ -273,14 +238,8 @@ EOY
 # schedule's name, as the Spark operator creates it) COMPLETED makes the
 # product fresh, FAILED degrades it.
 scenario_operator_spark_operator() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
-    local ns crd out now
-    for crd in "$E2E_ROOT"/../shared/thirdparty/spark-operator/sparkoperator.k8s.io_*.yaml; do
-        [ -f "$crd" ] || skip "no Spark operator CRDs in ../shared/thirdparty/spark-operator/"
-        out=$(k create -f "$crd" 2>&1) || assert_contains "$out" "AlreadyExists" "create CRD"
-    done
-    k wait --for condition=established --timeout=30s crd/sparkapplications.sparkoperator.k8s.io \
-        crd/scheduledsparkapplications.sparkoperator.k8s.io >/dev/null || fail "CRDs not established"
+    local ns now
+    install_spark_crds
     ns=$(new_ns opspark)
     OP_SPARK="--spark-operator always" start_operator "$ns"
     grep -q '"sparkOperator":true' "$E2E_TMP/op.err" || fail "flavour not detected: $(head -2 "$E2E_TMP/op.err")"
@@ -345,7 +304,6 @@ scenario_operator_kube_1_20() {
 # waits with warm caches; SIGTERM to the leader releases the Lease and the
 # other takes over at once (no wait for the lease to expire) and carries on.
 scenario_operator_two_replicas() {
-    in_tree_only "never became Ready on a real 1.20 in make e2e-real: the scenario makes claims Bound by writing their status, which a real PV controller may undo (open in issue 11)"
     local ns first second holder
     ns=$(new_ns opha)
     start_operator "$ns" --leader-elect --leader-election-namespace "$ns"

@@ -20,16 +20,21 @@
  *       "msg" is MSG; exit 1 when there is none.
  */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dpm/yaml.h"
 
-static void die(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2), noreturn))
+static void die(const char *fmt, ...)
 {
+    va_list ap;
     fprintf(stderr, "wh_tool: ");
-    fprintf(stderr, fmt, arg);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputc('\n', stderr);
     exit(2);
 }
