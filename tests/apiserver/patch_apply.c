@@ -581,6 +581,67 @@ out:
  * objects); removed is filled with the fields old has and cur lost. */
 static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur,
                     const char *parent, json_t *set, json_t *removed, int depth,
+                    bool top);
+
+/* The element of list whose key field equals e's, or NULL. */
+static const json_t *keyed_elem(const json_t *list, const json_t *e, const char *key)
+{
+    const json_t *want = json_object_get(e, key), *o;
+    size_t i;
+    json_array_foreach((json_t *)list, i, o) {
+        if (json_is_object(o) && as_json_equal(json_object_get(o, key), want))
+            return o;
+    }
+    return NULL;
+}
+
+/* diff_set for a list of objects merged by key: new elements owned whole,
+ * changed ones field by field, dropped ones removed. */
+static int diff_keyed_list(const struct ctx *c, const json_t *old, const json_t *cur,
+                           const char *field, const char *key, json_t *set,
+                           json_t *removed, int depth)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach((json_t *)cur, i, e) {
+        if (!json_is_object(e) || !json_object_get(e, key))
+            continue;
+        const json_t *oe = keyed_elem(old, e, key);
+        if (oe && as_json_equal(oe, e))
+            continue;
+        char *ek = elem_key(e, key, false);
+        json_t *en = json_object(), *ern = json_object();
+        int bad = !ek || !en || !ern;
+        if (!bad && !oe)
+            bad = json_object_set_new(en, ".", json_object()) ||
+                  build_set(c, e, field, en, depth, false);
+        else if (!bad)
+            bad = diff_set(c, oe, e, field, en, ern, depth, false);
+        if (!bad && json_object_size(en))
+            bad = json_object_set(set, ek, en);
+        if (!bad && json_object_size(ern))
+            bad = json_object_set(removed, ek, ern);
+        free(ek);
+        json_decref(en);
+        json_decref(ern);
+        if (bad)
+            return -1;
+    }
+    json_array_foreach((json_t *)old, i, e) {
+        if (!json_is_object(e) || !json_object_get(e, key) || keyed_elem(cur, e, key))
+            continue;
+        char *ek = elem_key(e, key, false);
+        if (!ek || json_object_set_new(removed, ek, json_object())) {
+            free(ek);
+            return -1;
+        }
+        free(ek);
+    }
+    return 0;
+}
+
+static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur,
+                    const char *parent, json_t *set, json_t *removed, int depth,
                     bool top)
 {
     if (depth > MAXD)
@@ -610,6 +671,28 @@ static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur,
         if (json_is_object(v) && json_is_object(ov)) {
             json_t *sub = json_object(), *rsub = json_object();
             if (!sub || !rsub || diff_set(c, ov, v, k, sub, rsub, depth + 1, false)) {
+                json_decref(sub);
+                json_decref(rsub);
+                return -1;
+            }
+            if (json_object_size(sub))
+                json_object_set(set, fk, sub);
+            if (json_object_size(rsub))
+                json_object_set(removed, fk, rsub);
+            json_decref(sub);
+            json_decref(rsub);
+            continue;
+        }
+        /* a changed list merged by key: element by element, as kube's
+         * structured-merge-diff compares it, so an Update that changes one
+         * field of one element (a webhook's caBundle) owns that field only,
+         * not every field of every element (which made a later server-side
+         * apply of the others conflict) */
+        bool prim = false;
+        const char *key = json_is_array(v) && json_is_array(ov) ? list_key(c, parent, k, &prim) : NULL;
+        if (key && !prim) {
+            json_t *sub = json_object(), *rsub = json_object();
+            if (!sub || !rsub || diff_keyed_list(c, ov, v, k, key, sub, rsub, depth + 1)) {
                 json_decref(sub);
                 json_decref(rsub);
                 return -1;

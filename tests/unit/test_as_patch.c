@@ -314,6 +314,58 @@ static void test_ssa_multi_conflict_message(void **state)
     json_decref(cfg);
 }
 
+/* An Update that changes one field of one element of a keyed list (dpm
+ * webhook writing a caBundle) owns that field only, as kube's
+ * structured-merge-diff compares element by element: helm 4's next apply of
+ * the other fields (a new timeoutSeconds) must not conflict with it, and
+ * must keep the caBundle it does not mention. */
+static const char VWC[] =
+    "{\"apiVersion\":\"admissionregistration.k8s.io/v1\",\"kind\":\"ValidatingWebhookConfiguration\","
+    "\"metadata\":{\"name\":\"dpm-validate\"},\"webhooks\":["
+    "{\"name\":\"a.mesh.io\",\"timeoutSeconds\":5,\"clientConfig\":{\"url\":\"https://x/a\"}},"
+    "{\"name\":\"b.mesh.io\",\"timeoutSeconds\":5,\"clientConfig\":{\"url\":\"https://x/b\"}}]}";
+
+static void test_update_owns_changed_list_element_fields(void **state)
+{
+    (void)state;
+    struct dpm_error err;
+    json_t *cfg = J(VWC), *out = NULL, *out2 = NULL;
+    assert_int_equal(as_server_side_apply(NULL, cfg, "helm", false, "t0", &out, &err), DPM_OK);
+    json_t *upd = json_deep_copy(out);
+    json_t *hooks = json_object_get(upd, "webhooks");
+    json_object_set_new(json_object_get(json_array_get(hooks, 1), "clientConfig"), "caBundle", json_string("QUJD"));
+    json_array_append_new(hooks, json_pack("{s:s, s:i}", "name", "c.mesh.io", "timeoutSeconds", 3));
+    json_array_remove(hooks, 0);
+    assert_int_equal(as_managed_fields_update(out, upd, "dpm", "t1"), DPM_OK);
+    json_t *mf = json_object_get(json_object_get(upd, "metadata"), "managedFields");
+    assert_int_equal(json_array_size(mf), 2);
+    /* the changed field of b, the whole new element c; a removed from helm's set */
+    assert_json(json_object_get(json_array_get(mf, 1), "fieldsV1"),
+                "{\"f:webhooks\":{\"k:{\\\"name\\\":\\\"b.mesh.io\\\"}\":{\"f:clientConfig\":{\"f:caBundle\":{}}},"
+                "\"k:{\\\"name\\\":\\\"c.mesh.io\\\"}\":{\".\":{},\"f:name\":{},\"f:timeoutSeconds\":{}}}}");
+    assert_json(json_object_get(json_array_get(mf, 0), "fieldsV1"),
+                "{\"f:webhooks\":{\"k:{\\\"name\\\":\\\"b.mesh.io\\\"}\":{\".\":{},\"f:name\":{},"
+                "\"f:timeoutSeconds\":{},\"f:clientConfig\":{\"f:url\":{}}}}}");
+    /* helm applies b with a new timeout: no conflict, the caBundle stays */
+    json_t *cfg2 = J("{\"apiVersion\":\"admissionregistration.k8s.io/v1\",\"kind\":\"ValidatingWebhookConfiguration\","
+                     "\"metadata\":{\"name\":\"dpm-validate\"},\"webhooks\":["
+                     "{\"name\":\"b.mesh.io\",\"timeoutSeconds\":7,\"clientConfig\":{\"url\":\"https://x/b\"}}]}");
+    assert_int_equal(as_server_side_apply(upd, cfg2, "helm", false, "t2", &out2, &err), DPM_OK);
+    json_t *b = NULL, *e;
+    size_t i;
+    json_array_foreach(json_object_get(out2, "webhooks"), i, e) {
+        if (!strcmp(json_string_value(json_object_get(e, "name")), "b.mesh.io")) b = e;
+    }
+    assert_non_null(b);
+    assert_int_equal(json_integer_value(json_object_get(b, "timeoutSeconds")), 7);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(b, "clientConfig"), "caBundle")), "QUJD");
+    json_decref(cfg);
+    json_decref(cfg2);
+    json_decref(out);
+    json_decref(out2);
+    json_decref(upd);
+}
+
 static void test_ssa_errors(void **state)
 {
     (void)state;
@@ -334,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_ssa_create_and_managed_fields),
         cmocka_unit_test(test_ssa_multi_conflict_message),
         cmocka_unit_test(test_ssa_errors),
+        cmocka_unit_test(test_update_owns_changed_list_element_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

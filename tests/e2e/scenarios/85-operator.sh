@@ -152,13 +152,13 @@ scenario_operator_foreign_and_leader() {
     assert_eq "$out" "" "lease holder after SIGTERM"
 }
 
-# The operator under a ServiceAccount bound only to operator/clusterrole.yaml
+# The operator under a ServiceAccount bound only to charts/dpm/files/operator-clusterrole.yaml
 # (the server enforces RBAC): the whole Ready path, a repair, a run-level
 # pruning and events, with no request forbidden.
 scenario_operator_rbac() {
     local ns tok
     ns=$(new_ns oprbac)
-    k apply -f "$E2E_ROOT/operator/clusterrole.yaml" >/dev/null || fail "apply the ClusterRole"
+    k apply -f "$E2E_ROOT/charts/dpm/files/operator-clusterrole.yaml" >/dev/null || fail "apply the ClusterRole"
     k create serviceaccount dpm-operator -n "$ns" >/dev/null
     k create clusterrolebinding "e2e-dpm-operator-$ns" --clusterrole=dpm-operator \
         --serviceaccount="$ns:dpm-operator" >/dev/null || fail "bind the ClusterRole"

@@ -32,7 +32,8 @@ import sys
 
 import yaml
 
-ACTION_LINE = re.compile(r'^\s*\{\{-?\s*(if|else|end|range|with|define|template|include|/\*|-?\s*/\*).*\}\}\s*$')
+# actions that print nothing: control flow, comments, variable assignments, fail
+ACTION_LINE = re.compile(r'^\s*\{\{-?\s*(if|else|end|range|with|define|template|include|fail|/\*|-?\s*/\*|\$\w+\s*:?=).*\}\}\s*$')
 INLINE = re.compile(r'\{\{.*?\}\}')
 POD_SPEC = {
     'Pod': ['spec'],
