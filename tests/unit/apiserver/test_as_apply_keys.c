@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../apiserver/apply_keys.h"
+#include "tests/apiserver/apply_keys.h"
 
 /* DPM_OK or the error message ("" when accepted). */
 static const char *check(const char *group, const char *kind, const char *json, struct dpm_error *err)

@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "../apiserver/api.h"
-#include "../apiserver/authn.h"
-#include "../apiserver/proto.h"
-#include "../apiserver/status.h"
-#include "../apiserver/store.h"
+#include "tests/apiserver/api.h"
+#include "tests/apiserver/authn.h"
+#include "tests/apiserver/proto.h"
+#include "tests/apiserver/status.h"
+#include "tests/apiserver/store.h"
 
 static json_t *cm(const char *ns, const char *name, uint64_t rv)
 {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../apiserver/schema.h"
+#include "tests/apiserver/schema.h"
 #include "dpm/yaml.h"
 
 #define SPARK_DIR "../shared/thirdparty/spark-operator/"

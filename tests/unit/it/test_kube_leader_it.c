@@ -4,7 +4,7 @@
  * never two leaders at once, replayed from the candidates' timestamps.
  * The test re-executes this binary as a candidate process
  * (argv[1] == "--leader-candidate"); see leader_candidate_main().
- * Harness, fixtures and rules as in test_kube_integration.c (kube_it.h):
+ * Harness, fixtures and rules as in test_kube_api_it.c (kube_it.h):
  * a missing server binary fails the test, nothing is skipped. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
  * not), 500 and 503 typed, client-certificate authentication with
  * discovery's group/version/kind mapping, and a GET that waits through a
  * restart of the server.  The verbs, paging, discovery and RBAC are in
- * test_kube_integration.c.
+ * test_kube_api_it.c.
  *
  * Harness, fixtures and rules as there (kube_it.h): every test starts its
  * own $DPM_BUILD_DIR/dpm-test-apiserver; a missing server binary fails

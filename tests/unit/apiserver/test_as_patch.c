@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../apiserver/patch.h"
+#include "tests/apiserver/patch.h"
 
 static json_t *J(const char *s)
 {

@@ -17,7 +17,7 @@
 #include "dpm/op_desired.h"
 #include "dpm/op_status.h"
 #include "dpm/yaml.h"
-#include "../apiserver/schema.h"
+#include "tests/apiserver/schema.h"
 
 #define SPARK_CRDS "../shared/thirdparty/spark-operator/"
 

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "../apiserver/certs.h"
-#include "../apiserver/server.h"
+#include "tests/apiserver/certs.h"
+#include "tests/apiserver/server.h"
 #include "dpm/buf.h"
 
 static char g_dir[64];

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../apiserver/selector.h"
+#include "tests/apiserver/selector.h"
 
 static bool lmatch(const char *sel, const char *labels)
 {

@@ -1,5 +1,5 @@
 /* Harness for integration tests against the in-tree API server
- * (tests/unit/test_kube_integration.c, test_kube_watch_it.c,
+ * (tests/unit/it/test_kube_api_it.c, test_kube_watch_it.c,
  * test_kube_leader_it.c, test_kube_client_it.c): the server as a child process in a
  * temporary directory, clients for it, fault injection, bounded waits.
  *

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../apiserver/rbac.h"
+#include "tests/apiserver/rbac.h"
 
 static json_t *J(const char *text)
 {

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../webhook/webhook.h"
+#include "webhook/webhook.h"
 
 static const struct dpm_http_limits lim = DPM_HTTP_LIMITS_DEFAULT;
 

@@ -3,7 +3,7 @@
  * relist (a fault and a really expired resourceVersion), 429 with
  * Retry-After, dropped connections, an informer's label selector, its
  * relist after a 410, and a restart of the server under an informer.
- * Harness, fixtures and rules as in test_kube_integration.c (kube_it.h):
+ * Harness, fixtures and rules as in test_kube_api_it.c (kube_it.h):
  * a missing server binary fails every test, nothing is skipped. */
 #include <setjmp.h>
 #include <stdarg.h>

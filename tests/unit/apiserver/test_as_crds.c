@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "dpm/yaml.h"
-#include "../apiserver/schema.h"
+#include "tests/apiserver/schema.h"
 
 static json_t *load_one(const char *path)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../apiserver/re2.h"
+#include "tests/apiserver/re2.h"
 
 /* 1 match, 0 no match; fails the test when the pattern is refused. */
 static int matches(const char *pattern, const char *s)

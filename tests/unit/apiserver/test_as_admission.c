@@ -22,7 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "../apiserver/admission.h"
+#include "tests/apiserver/admission.h"
 
 /* ---- throwaway PKI --------------------------------------------------------- */
 

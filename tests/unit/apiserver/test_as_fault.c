@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "../apiserver/fault.h"
+#include "tests/apiserver/fault.h"
 
 static json_t *J(const char *text)
 {

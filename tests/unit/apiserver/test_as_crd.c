@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "../apiserver/rest_private.h"
+#include "tests/apiserver/rest_private.h"
 
 static json_t *crd(const char *name, const char *group, const char *scope)
 {

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "../apiserver/jsonpath.h"
-#include "../apiserver/table.h"
+#include "tests/apiserver/jsonpath.h"
+#include "tests/apiserver/table.h"
 
 static void test_human_duration(void **state)
 {
