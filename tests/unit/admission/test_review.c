@@ -15,18 +15,7 @@
 #include "dpm/review.h"
 #include "dpm/yaml.h"
 #include "review_fixture.h"
-
-static json_t *load_one(const char *path)
-{
-    struct dpm_docs d = DPM_DOCS_INIT;
-    struct dpm_error e;
-    if (dpm_load_file(path, NULL, &d, &e) != DPM_OK) {
-        fail_msg("%s: %s", path, e.message);
-    }
-    json_t *o = json_incref(d.items[0].root);
-    dpm_docs_free(&d);
-    return o;
-}
+#include "support.h"
 
 /* An AdmissionReview request around obj (stolen) and old (stolen, may be NULL). */
 static char *review_body(const char *api, const char *op, json_t *obj, json_t *old)
@@ -101,7 +90,7 @@ static void test_good_product_admitted_v1beta1(void **state)
 {
     (void)state;
     char *body = review_body("admission.k8s.io/v1beta1", "CREATE",
-                             load_one("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
+                             dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     assert_string_equal(json_string_value(json_object_get(j, "apiVersion")), "admission.k8s.io/v1beta1");
@@ -119,7 +108,8 @@ static void test_good_product_admitted_v1beta1(void **state)
 static void test_broken_contract_denied_with_every_reason(void **state)
 {
     (void)state;
-    char *body = review_body("admission.k8s.io/v1", "CREATE", load_one("examples/invalid/broken-contract.yaml"), NULL);
+    char *body = review_body("admission.k8s.io/v1", "CREATE",
+                             dpm_test_load_file("examples/invalid/broken-contract.yaml"), NULL);
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     json_t *resp = json_object_get(j, "response");
@@ -150,7 +140,8 @@ static void test_broken_contract_denied_with_every_reason(void **state)
 static void test_delete_allowed(void **state)
 {
     (void)state;
-    char *body = review_body("admission.k8s.io/v1", "DELETE", NULL, load_one("examples/invalid/broken-contract.yaml"));
+    char *body = review_body("admission.k8s.io/v1", "DELETE",
+                             NULL, dpm_test_load_file("examples/invalid/broken-contract.yaml"));
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
@@ -162,7 +153,7 @@ static void test_delete_allowed(void **state)
 
 static struct dpm_policy *compile(const char *path)
 {
-    json_t *o = load_one(path);
+    json_t *o = dpm_test_load_file(path);
     struct dpm_policy *p = NULL;
     struct dpm_error e;
     assert_int_equal(dpm_policy_compile(o, &p, NULL, &e), DPM_OK);
@@ -177,7 +168,7 @@ static void test_policies_deny_and_warn(void **state)
     struct dpm_policy *ceil = compile("examples/policies/resource-ceilings.yaml");
     const struct dpm_policy *ps[] = {gdpr, ceil};
     /* A product over the ceilings: admitted with warnings. */
-    json_t *dp = load_one("examples/dataproducts/fraud-scores.yaml");
+    json_t *dp = dpm_test_load_file("examples/dataproducts/fraud-scores.yaml");
     char *body = review_body("admission.k8s.io/v1", "CREATE", dp, NULL);
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, ps, 2, &rv);
@@ -190,7 +181,8 @@ static void test_policies_deny_and_warn(void **state)
     dpm_review_clear(&rv);
     free(body);
     /* Untagged PII outside the EU: denied by gdpr-baseline. */
-    body = review_body("admission.k8s.io/v1", "CREATE", load_one("examples/invalid/untagged-pii-outside-eu.yaml"), NULL);
+    body = review_body("admission.k8s.io/v1", "CREATE",
+                       dpm_test_load_file("examples/invalid/untagged-pii-outside-eu.yaml"), NULL);
     j = decide(DPM_REVIEW_VALIDATE, body, ps, 2, &rv);
     resp = json_object_get(j, "response");
     assert_true(json_is_false(json_object_get(resp, "allowed")));
@@ -209,8 +201,8 @@ static void test_update_breaking_schema_denied(void **state)
 {
     (void)state;
     char *body = review_body("admission.k8s.io/v1", "UPDATE",
-                             load_one("examples/update/payment-transactions-enriched-v2-breaking.yaml"),
-                             load_one("examples/dataproducts/payment-transactions-enriched.yaml"));
+                             dpm_test_load_file("examples/update/payment-transactions-enriched-v2-breaking.yaml"),
+                             dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"));
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     json_t *resp = json_object_get(j, "response");
@@ -223,8 +215,8 @@ static void test_update_breaking_schema_denied(void **state)
     free(body);
     /* The compatible update is admitted. */
     body = review_body("admission.k8s.io/v1", "UPDATE",
-                       load_one("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
-                       load_one("examples/dataproducts/payment-transactions-enriched.yaml"));
+                       dpm_test_load_file("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
+                       dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"));
     j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
     json_decref(j);
@@ -235,7 +227,8 @@ static void test_update_breaking_schema_denied(void **state)
 static void test_mutate_patch(void **state)
 {
     (void)state;
-    char *body = review_body("admission.k8s.io/v1", "CREATE", load_one("examples/dataproducts/merchants.yaml"), NULL);
+    char *body = review_body("admission.k8s.io/v1", "CREATE",
+                             dpm_test_load_file("examples/dataproducts/merchants.yaml"), NULL);
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_MUTATE, body, NULL, 0, &rv);
     json_t *resp = json_object_get(j, "response");
@@ -293,7 +286,7 @@ static struct dpm_policy *compile_text(const char *text)
  * declare no pii: piiTagged finds exactly n. */
 static json_t *with_untagged_fields(size_t n)
 {
-    json_t *o = load_one(SEED_DP);
+    json_t *o = dpm_test_load_file(SEED_DP);
     json_t *port = json_array_get(json_object_get(json_object_get(o, "spec"), "outputPorts"), 0);
     json_t *schema = json_object_get(json_object_get(port, "contract"), "schema");
     assert_int_equal(json_array_size(schema), 4);
@@ -437,7 +430,7 @@ static void test_warning_control_characters(void **state)
         "\"spec\":{\"enforcement\":\"Warn\",\"rules\":[{\"name\":\"short\",\"path\":\"spec.description\","
         "\"pattern\":\"^[a-z ]*$\"}]}}");
     const struct dpm_policy *ps[] = {warn};
-    json_t *dp = load_one(SEED_DP);
+    json_t *dp = dpm_test_load_file(SEED_DP);
     json_object_set_new(json_object_get(dp, "spec"), "description", json_string("one\xc2\x85two\xc2\x9f\xc2\xa0" "end"));
     json_t *r = kube_dp_review("CREATE", dp, NULL);
     char *body = json_dumps(r, JSON_COMPACT);
@@ -495,7 +488,7 @@ static void test_arena_decide(void **state)
     dpm_arena_thread_set(a);
     for (int round = 0; round < 3; round++) {
         char *body = review_body("admission.k8s.io/v1", "CREATE",
-                                 load_one("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
+                                 dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
         struct dpm_review rv = {0};
         struct dpm_error err;
         assert_int_equal(dpm_review_decide(DPM_REVIEW_MUTATE, body, strlen(body), NULL, 0, &rv, &err), DPM_OK);

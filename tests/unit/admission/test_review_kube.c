@@ -13,6 +13,7 @@
 
 #include "dpm/review.h"
 #include "review_fixture.h"
+#include "support.h"
 
 #define SEED_DP "examples/dataproducts/payment-transactions-enriched.yaml"
 
@@ -23,14 +24,6 @@ static json_t *kube_dp_review(const char *op, json_t *obj, json_t *old)
                                      obj, old);
     assert_non_null(r);
     return r;
-}
-
-static json_t *load_one(const char *path)
-{
-    json_t *o = dpm_test_load_first(path);
-    if (!o)
-        fail_msg("%s does not load", path);
-    return o;
 }
 
 static void alter(json_t *j, const char *path, json_t *v)
@@ -114,12 +107,13 @@ static void test_reviews_kube_never_sends(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bool update = !strcmp(cases[i].op, "UPDATE");
-        json_t *r = kube_dp_review(cases[i].op, load_one(SEED_DP), update ? load_one(SEED_DP) : NULL);
+        json_t *r = kube_dp_review(cases[i].op, dpm_test_load_file(SEED_DP),
+                                   update ? dpm_test_load_file(SEED_DP) : NULL);
         if (cases[i].ep == DPM_REVIEW_VALIDATE_POLICY) {
             json_decref(r);
             r = dpm_test_kube_review("admission.k8s.io/v1", cases[i].op, "MeshPolicy", "meshpolicies", NULL,
-                            load_one("examples/policies/gdpr-baseline.yaml"),
-                            update ? load_one("examples/policies/gdpr-baseline.yaml") : NULL);
+                            dpm_test_load_file("examples/policies/gdpr-baseline.yaml"),
+                            update ? dpm_test_load_file("examples/policies/gdpr-baseline.yaml") : NULL);
         }
         json_t *v = NULL;
         if (cases[i].value) {
@@ -148,7 +142,7 @@ static void test_bad_value_quoted_safely(void **state)
     memset(evil, 'A', sizeof(evil) - 1);
     evil[sizeof(evil) - 1] = 0;
     memcpy(evil, "\r\nX-Injected: 1\x1b[31m\xc3\xa9", 22);
-    json_t *r = kube_dp_review("CREATE", load_one(SEED_DP), NULL);
+    json_t *r = kube_dp_review("CREATE", dpm_test_load_file(SEED_DP), NULL);
     alter(r, "request.operation", json_string(evil));
     struct dpm_review rv;
     struct dpm_error e;
@@ -170,7 +164,7 @@ static void test_reviews_kube_sends(void **state)
     (void)state;
     struct dpm_review rv;
     struct dpm_error e;
-    json_t *r = kube_dp_review("CREATE", load_one(SEED_DP), NULL);
+    json_t *r = kube_dp_review("CREATE", dpm_test_load_file(SEED_DP), NULL);
     assert_int_equal(decide_tree(DPM_REVIEW_VALIDATE, r, &rv, &e), DPM_OK);
     assert_true(rv.allowed);
     assert_true(rv.checked);
@@ -201,8 +195,8 @@ static void test_reviews_kube_sends(void **state)
     json_decref(r);
 
     /* UPDATE: checked against oldObject. */
-    r = kube_dp_review("UPDATE", load_one("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
-                       load_one(SEED_DP));
+    r = kube_dp_review("UPDATE", dpm_test_load_file("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
+                       dpm_test_load_file(SEED_DP));
     assert_int_equal(decide_tree(DPM_REVIEW_VALIDATE, r, &rv, &e), DPM_OK);
     assert_true(rv.allowed && rv.checked);
     dpm_review_clear(&rv);
@@ -211,7 +205,7 @@ static void test_reviews_kube_sends(void **state)
     /* DELETE, as kube-apiserver 1.20 sends it, at every endpoint. */
     static const enum dpm_review_endpoint eps[] = {DPM_REVIEW_VALIDATE, DPM_REVIEW_MUTATE};
     for (size_t i = 0; i < 2; i++) {
-        r = kube_dp_review("DELETE", NULL, load_one("examples/invalid/broken-contract.yaml"));
+        r = kube_dp_review("DELETE", NULL, dpm_test_load_file("examples/invalid/broken-contract.yaml"));
         assert_int_equal(decide_tree(eps[i], r, &rv, &e), DPM_OK);
         assert_true(rv.allowed);
         assert_false(rv.checked);
@@ -229,7 +223,7 @@ static void test_reviews_kube_sends(void **state)
         json_decref(r);
     }
     r = dpm_test_kube_review("admission.k8s.io/v1", "DELETE", "MeshPolicy", "meshpolicies", NULL, NULL,
-                    load_one("tests/e2e/webhook/broken-policy.yaml"));
+                    dpm_test_load_file("tests/e2e/webhook/broken-policy.yaml"));
     assert_int_equal(decide_tree(DPM_REVIEW_VALIDATE_POLICY, r, &rv, &e), DPM_OK);
     assert_true(rv.allowed);
     assert_false(rv.checked);
@@ -238,8 +232,8 @@ static void test_reviews_kube_sends(void **state)
 
     /* The status subresource cannot change the spec: an UPDATE through it
      * is allowed unchecked even for an object the checks would refuse. */
-    r = kube_dp_review("UPDATE", load_one("examples/invalid/broken-contract.yaml"),
-                       load_one("examples/invalid/broken-contract.yaml"));
+    r = kube_dp_review("UPDATE", dpm_test_load_file("examples/invalid/broken-contract.yaml"),
+                       dpm_test_load_file("examples/invalid/broken-contract.yaml"));
     alter(r, "request.subResource", json_string("status"));
     alter(r, "request.requestSubResource", json_string("status"));
     assert_int_equal(decide_tree(DPM_REVIEW_VALIDATE, r, &rv, &e), DPM_OK);
@@ -259,7 +253,7 @@ static void test_reviews_kube_sends(void **state)
 
     /* A cluster-scoped MeshPolicy (no namespace) at /validate-policy. */
     r = dpm_test_kube_review("admission.k8s.io/v1", "CREATE", "MeshPolicy", "meshpolicies", NULL,
-                    load_one("examples/policies/gdpr-baseline.yaml"), NULL);
+                    dpm_test_load_file("examples/policies/gdpr-baseline.yaml"), NULL);
     assert_int_equal(decide_tree(DPM_REVIEW_VALIDATE_POLICY, r, &rv, &e), DPM_OK);
     assert_true(rv.allowed && rv.checked);
     dpm_review_clear(&rv);

@@ -25,6 +25,7 @@
 #include "dpm/policy_cache.h"
 #include "dpm/selfsigned.h"
 #include "kube_stub.h"
+#include "support.h"
 
 #define MP_COLL "/apis/mesh.io/v1alpha1/meshpolicies"
 #define SECRET_COLL "/api/v1/namespaces/dpm-system/secrets"
@@ -32,23 +33,9 @@
 #define VWC_COLL "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
 #define MWC_COLL "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
-static struct dpm_kube *client_for(struct stub *s)
-{
-    const char *kc = stub_kubeconfig(s);
-    struct dpm_kube_config *cfg = NULL;
-    struct dpm_error err;
-    assert_int_equal(dpm_kube_config_from_buffer(kc, strlen(kc), "stub.yaml", NULL, &cfg, &err), DPM_OK);
-    struct dpm_kube_options o = {.config = cfg, .qps = -1, .retry_base_ms = 20, .max_retries = -1};
-    struct dpm_kube *k = dpm_kube_new(&o, &err);
-    assert_non_null(k);
-    return k;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+/* No client-side rate limit and no transport retries: the cache's and the
+ * Secret's own retries are under test. */
+static const struct dpm_kube_options TUNING = {.qps = -1, .retry_base_ms = 20, .max_retries = -1};
 
 /* ---- policy cache ------------------------------------------------------ */
 
@@ -92,6 +79,15 @@ static void sink_error(void *ctx, const struct dpm_error *err)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Errors reported so far (the cache reports them from its own thread). */
+static int sink_errors(struct sink *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->errors;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 /* The published set has a policy `name` with `nrules` rules (0: absent). */
 static size_t published_rules(struct sink *s, const char *name)
 {
@@ -124,13 +120,6 @@ static json_t *policy(const char *name, int nrules, const char *pattern)
                      "*", "rules", rules);
 }
 
-#define WAIT_FOR(cond)                                                                                       \
-    do {                                                                                                     \
-        for (int w_ = 0; w_ < 300 && !(cond); w_++)                                                          \
-            sleep_ms(10);                                                                                    \
-        assert_true(cond);                                                                                   \
-    } while (0)
-
 static struct dpm_policy_cache *cache_for(struct sink *s)
 {
     memset(s, 0, sizeof(*s));
@@ -156,7 +145,7 @@ static void test_cache_add_update_delete(void **state)
     struct stub *st = stub_start();
     assert_non_null(st);
     stub_put(st, MP_COLL, policy("existing", 1, "^a"), true);
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct sink s;
     struct dpm_policy_cache *c = cache_for(&s);
     struct dpm_error err;
@@ -190,7 +179,7 @@ static void test_cache_broken_keeps_previous(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct sink s;
     struct dpm_policy_cache *c = cache_for(&s);
     struct dpm_error err;
@@ -257,17 +246,16 @@ static void test_cache_crd_missing(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct sink s;
     struct dpm_policy_cache *c = cache_for(&s);
     struct dpm_error err;
     stub_fail_next(st, 3, 404, 0);
     assert_int_equal(dpm_policy_cache_start(c, k, &err), DPM_OK);
-    sleep_ms(30);
-    WAIT_FOR(s.errors >= 1);
+    WAIT_FOR(sink_errors(&s) >= 1);
     assert_int_equal(s.last_error, DPM_ENOTFOUND);
     WAIT_FOR(dpm_policy_cache_synced(c)); /* the "CRD" appeared: retried and synced */
-    assert_true(s.errors >= 3);
+    assert_true(sink_errors(&s) >= 3);
     dpm_policy_cache_free(c);
     dpm_kube_free(k);
     stub_stop(st);
@@ -334,7 +322,7 @@ static void test_secret_created_then_reused(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct dpm_selfsigned_opts o = ss_opts();
     struct dpm_selfsigned_pair p = {0}, q = {0};
     enum dpm_selfsigned_action a;
@@ -373,7 +361,7 @@ static void test_secret_renewed_and_reissued(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct dpm_selfsigned_opts o = ss_opts();
     struct dpm_selfsigned_pair p = {0}, q = {0}, r = {0};
     enum dpm_selfsigned_action a;
@@ -425,7 +413,7 @@ static void test_secret_corrupt_and_wrong_type(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct dpm_selfsigned_opts o = ss_opts();
     struct dpm_selfsigned_pair p = {0};
     enum dpm_selfsigned_action a;
@@ -458,7 +446,7 @@ static void test_secret_create_race(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct dpm_selfsigned_opts o = ss_opts();
     struct dpm_selfsigned_pair theirs = {0}, mine = {0};
     enum dpm_selfsigned_action a;
@@ -482,7 +470,7 @@ static void test_secret_update_conflict(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct dpm_selfsigned_opts o = ss_opts();
     struct dpm_selfsigned_pair p = {0}, q = {0};
     enum dpm_selfsigned_action a;
@@ -532,7 +520,7 @@ static void test_secret_replicas_converge(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct racer r[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -594,7 +582,7 @@ static void test_ca_bundle_patched(void **state)
 {
     (void)state;
     struct stub *st = stub_start();
-    struct dpm_kube *k = client_for(st);
+    struct dpm_kube *k = stub_client(st, &TUNING);
     struct dpm_selfsigned_opts o = ss_opts();
     struct dpm_selfsigned_pair p = {0};
     struct dpm_error err;

@@ -15,17 +15,7 @@
 
 #include "dpm/yaml.h"
 #include "tests/apiserver/schema.h"
-
-static json_t *load_one(const char *path)
-{
-    struct dpm_docs d = DPM_DOCS_INIT;
-    struct dpm_error e;
-    if (dpm_load_file(path, NULL, &d, &e) != DPM_OK || d.n != 1)
-        fail_msg("%s: %s", path, e.message);
-    json_t *o = json_incref(d.items[0].root);
-    dpm_docs_free(&d);
-    return o;
-}
+#include "support.h"
 
 static const json_t *schema_of(const json_t *crd)
 {
@@ -70,7 +60,7 @@ static void test_crds_pass_apiserver_checks(void **state)
     (void)state;
     static const char *const files[] = {"crds/mesh.io_dataproducts.yaml", "crds/mesh.io_meshpolicies.yaml"};
     for (size_t i = 0; i < 2; i++) {
-        json_t *crd = load_one(files[i]);
+        json_t *crd = dpm_test_load_file(files[i]);
         struct dpm_report r = DPM_REPORT_INIT;
         assert_int_equal(as_crd_check(crd, &r), DPM_OK);
         print_report(files[i], &r);
@@ -85,7 +75,7 @@ static void test_crds_pass_apiserver_checks(void **state)
 static void test_dataproduct_crd_contract(void **state)
 {
     (void)state;
-    json_t *crd = load_one("crds/mesh.io_dataproducts.yaml");
+    json_t *crd = dpm_test_load_file("crds/mesh.io_dataproducts.yaml");
     const json_t *spec = json_object_get(crd, "spec");
     assert_string_equal(json_string_value(json_object_get(spec, "scope")), "Namespaced");
     const json_t *names = json_object_get(spec, "names");
@@ -101,7 +91,7 @@ static void test_dataproduct_crd_contract(void **state)
         assert_string_equal(json_string_value(json_object_get(json_array_get(pc, i), "name")), cols[i]);
     json_decref(crd);
 
-    crd = load_one("crds/mesh.io_meshpolicies.yaml");
+    crd = dpm_test_load_file("crds/mesh.io_meshpolicies.yaml");
     spec = json_object_get(crd, "spec");
     assert_string_equal(json_string_value(json_object_get(spec, "scope")), "Cluster");
     assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(spec, "names"), "shortNames"), 0)),
@@ -112,14 +102,14 @@ static void test_dataproduct_crd_contract(void **state)
 /* Every valid example validates and loses nothing to pruning. */
 static void check_examples(const char *crd_file, const char *pattern, int expect_valid)
 {
-    json_t *crd = load_one(crd_file);
+    json_t *crd = dpm_test_load_file(crd_file);
     const json_t *schema = schema_of(crd);
     assert_non_null(schema);
     glob_t g;
     assert_int_equal(glob(pattern, 0, NULL, &g), 0);
     assert_true(g.gl_pathc > 0);
     for (size_t i = 0; i < g.gl_pathc; i++) {
-        json_t *obj = load_one(g.gl_pathv[i]);
+        json_t *obj = dpm_test_load_file(g.gl_pathv[i]);
         struct dpm_report r = DPM_REPORT_INIT;
         assert_int_equal(as_schema_validate(schema, obj, &r), DPM_OK);
         if (expect_valid) {

@@ -8,15 +8,7 @@
 #include <string.h>
 
 #include "tests/apiserver/fault.h"
-
-static json_t *J(const char *text)
-{
-    json_error_t je;
-    json_t *v = json_loads(text, 0, &je);
-    if (!v)
-        fail_msg("bad test JSON: %s", je.text);
-    return v;
-}
+#include "support.h"
 
 static dpm_rc add(struct as_faults *f, const char *text, struct dpm_error *err)
 {

@@ -10,15 +10,7 @@
 #include <cmocka.h>
 
 #include "tests/apiserver/patch.h"
-
-static json_t *J(const char *s)
-{
-    json_error_t e;
-    json_t *v = json_loads(s, JSON_DECODE_ANY, &e);
-    if (!v)
-        fail_msg("bad test JSON %s: %s", s, e.text);
-    return v;
-}
+#include "support.h"
 
 static void assert_json(const json_t *got, const char *want)
 {

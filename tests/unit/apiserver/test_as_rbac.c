@@ -9,15 +9,7 @@
 #include <string.h>
 
 #include "tests/apiserver/rbac.h"
-
-static json_t *J(const char *text)
-{
-    json_error_t je;
-    json_t *v = json_loads(text, 0, &je);
-    if (!v)
-        fail_msg("bad test JSON: %s (line %d)", je.text, je.line);
-    return v;
-}
+#include "support.h"
 
 /* The store every case runs against. */
 static const char *ROLES = "["

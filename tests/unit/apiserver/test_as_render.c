@@ -18,19 +18,9 @@
 #include "dpm/op_status.h"
 #include "dpm/yaml.h"
 #include "tests/apiserver/schema.h"
+#include "support.h"
 
 #define SPARK_CRDS "../shared/thirdparty/spark-operator/"
-
-static json_t *load_one(const char *path)
-{
-    struct dpm_docs d = DPM_DOCS_INIT;
-    struct dpm_error e;
-    if (dpm_load_file(path, NULL, &d, &e) != DPM_OK || d.n != 1)
-        fail_msg("%s: %s", path, e.message);
-    json_t *o = json_incref(d.items[0].root);
-    dpm_docs_free(&d);
-    return o;
-}
 
 static const json_t *schema_of(const json_t *crd)
 {
@@ -79,7 +69,7 @@ static json_t *spark_child(const json_t *dp)
 
 static json_t *crd_for(const char *kind)
 {
-    return load_one(strcmp(kind, "SparkApplication") == 0
+    return dpm_test_load_file(strcmp(kind, "SparkApplication") == 0
                         ? SPARK_CRDS "sparkoperator.k8s.io_sparkapplications.yaml"
                         : SPARK_CRDS "sparkoperator.k8s.io_scheduledsparkapplications.yaml");
 }
@@ -107,7 +97,7 @@ static void test_examples_validate_against_spark_operator_crds(void **state)
     assert_int_equal(glob("examples/dataproducts/*.yaml", 0, NULL, &g), 0);
     assert_true(g.gl_pathc >= 3);
     for (size_t i = 0; i < g.gl_pathc; i++) {
-        json_t *dp = load_one(g.gl_pathv[i]);
+        json_t *dp = dpm_test_load_file(g.gl_pathv[i]);
         json_t *t = spark_child(dp);
         kinds |= strcmp(json_string_value(json_object_get(t, "kind")), "SparkApplication") == 0 ? 1 : 2;
         check_product(dp, g.gl_pathv[i]);
@@ -130,7 +120,7 @@ static void test_variants_validate(void **state)
         "{\"schedule\":\"@hourly\"}",
     };
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
-        json_t *dp = load_one("examples/dataproducts/payment-transactions-enriched.yaml");
+        json_t *dp = dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml");
         json_t *tr = json_object_get(json_object_get(dp, "spec"), "transformation");
         json_t *v = json_loads(variants[i], 0, NULL);
         assert_non_null(v);
@@ -148,7 +138,7 @@ static void test_variants_validate(void **state)
 static void test_misspelled_field_is_caught(void **state)
 {
     (void)state;
-    json_t *dp = load_one("examples/dataproducts/merchants.yaml");
+    json_t *dp = dpm_test_load_file("examples/dataproducts/merchants.yaml");
     json_t *t = spark_child(dp);
     json_t *crd = crd_for(json_string_value(json_object_get(t, "kind")));
     json_t *drv = json_object_get(json_object_get(json_object_get(t, "spec"), "template"), "driver");
@@ -167,8 +157,8 @@ static void test_misspelled_field_is_caught(void **state)
 static void test_status_satisfies_the_dataproduct_crd(void **state)
 {
     (void)state;
-    json_t *crd = load_one("crds/mesh.io_dataproducts.yaml");
-    json_t *dp = load_one("examples/dataproducts/payment-transactions-enriched.yaml");
+    json_t *crd = dpm_test_load_file("crds/mesh.io_dataproducts.yaml");
+    json_t *dp = dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml");
     struct dpm_op_env env = {.spark_operator = false, .cronjob_v1 = true};
     json_t *children = NULL, *status = NULL;
     struct dpm_error err;

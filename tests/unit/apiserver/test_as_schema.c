@@ -12,17 +12,9 @@
 
 #include "tests/apiserver/schema.h"
 #include "dpm/yaml.h"
+#include "support.h"
 
 #define SPARK_DIR "../shared/thirdparty/spark-operator/"
-
-static json_t *J(const char *text)
-{
-    json_error_t je;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &je);
-    if (!v)
-        fail_msg("bad test JSON: %s (col %d)", je.text, je.column);
-    return v;
-}
 
 static const char *SCHEMA = "{\"type\":\"object\",\"properties\":{"
     "\"apiVersion\":{\"type\":\"string\"},\"kind\":{\"type\":\"string\"},"
@@ -377,19 +369,6 @@ static void test_crd_check(void **state)
 
 /* ---- the Spark operator's CRDs ------------------------------------------------ */
 
-static json_t *load_yaml(const char *path)
-{
-    struct dpm_docs docs = DPM_DOCS_INIT;
-    struct dpm_error err;
-    struct dpm_load_opts opts = {0};
-    opts.max_doc_bytes = 16u << 20;
-    if (dpm_load_file(path, &opts, &docs, &err) != DPM_OK || docs.n < 1)
-        fail_msg("%s: %s (line %d)", path, err.message, err.line);
-    json_t *root = json_incref(docs.items[0].root);
-    dpm_docs_free(&docs);
-    return root;
-}
-
 static const json_t *crd_schema(const json_t *crd)
 {
     const json_t *v = json_array_get(json_object_get(json_object_get(crd, "spec"), "versions"), 0);
@@ -402,7 +381,7 @@ static void test_spark_crds_pass(void **state)
     const char *files[] = {SPARK_DIR "sparkoperator.k8s.io_sparkapplications.yaml",
                            SPARK_DIR "sparkoperator.k8s.io_scheduledsparkapplications.yaml"};
     for (size_t i = 0; i < 2; i++) {
-        json_t *crd = load_yaml(files[i]);
+        json_t *crd = dpm_test_load_file(files[i]);
         struct dpm_report r = DPM_REPORT_INIT;
         assert_int_equal(as_crd_check(crd, &r), DPM_OK);
         for (size_t k = 0; k < r.n && k < 10; k++) {
@@ -433,7 +412,7 @@ static const char *SPARK_APP =
 static void test_spark_application_validates_and_prunes(void **state)
 {
     (void)state;
-    json_t *crd = load_yaml(SPARK_DIR "sparkoperator.k8s.io_sparkapplications.yaml");
+    json_t *crd = dpm_test_load_file(SPARK_DIR "sparkoperator.k8s.io_sparkapplications.yaml");
     const json_t *schema = crd_schema(crd);
     assert_non_null(schema);
     json_t *app = J(SPARK_APP);

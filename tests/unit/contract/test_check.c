@@ -15,6 +15,7 @@
 #include "dpm/check.h"
 #include "dpm/report.h"
 #include "dp_fixture.h"
+#include "support.h"
 
 /* DESIGN.md's canonical example, verbatim. */
 #define BASE dpm_test_canonical_dp
@@ -54,15 +55,6 @@ static void set(json_t *o, const char *ptr, json_t *value)
     } else {
         json_object_set_new(o, tok, value);
     }
-}
-
-static json_t *J(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
-    if (v == NULL)
-        fail_msg("J(%s): %s", text, e.text);
-    return v;
 }
 
 /* Runs the checks and compares every finding, formatted "V path: message"

@@ -11,17 +11,7 @@
 #include <string.h>
 
 #include "dpm/compat.h"
-
-static json_t *load(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
-    if (!j) {
-        fprintf(stderr, "bad test JSON %s: %d:%d: %s\n", text, e.line, e.column, e.text);
-        fail();
-    }
-    return j;
-}
+#include "support.h"
 
 /* A DataProduct with one output port "tx" of the given schema (JSON text),
  * mode (NULL = absent) and status.schemaHistory (JSON text or NULL). */
@@ -29,14 +19,14 @@ static json_t *product(const char *domain, const char *mode, const char *schema,
                        const char *history)
 {
     json_t *o = json_pack("{s:{s:s, s:[{s:s, s:{s:o}}], s:{}}}", "spec", "domain", domain,
-                          "outputPorts", "name", "tx", "contract", "schema", load(schema),
+                          "outputPorts", "name", "tx", "contract", "schema", J(schema),
                           "expectations");
     assert_non_null(o);
     if (mode)
         json_object_set_new(json_object_get(json_object_get(o, "spec"), "expectations"),
                             "schemaCompatibility", json_string(mode));
     if (history)
-        json_object_set_new(o, "status", json_pack("{s:o}", "schemaHistory", load(history)));
+        json_object_set_new(o, "status", json_pack("{s:o}", "schemaHistory", J(history)));
     return o;
 }
 
@@ -253,10 +243,10 @@ static void test_history_names_current_version(void **state)
 static void test_ports_by_name(void **state)
 {
     (void)state;
-    json_t *old = load("{\"spec\":{\"domain\":\"d\",\"outputPorts\":["
+    json_t *old = J("{\"spec\":{\"domain\":\"d\",\"outputPorts\":["
                        "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "int", true) "]}},"
                        "{\"name\":\"gone\",\"contract\":{\"schema\":[" F("y", "int", true) "]}}]}}");
-    json_t *nw = load("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
+    json_t *nw = J("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
                       "\"outputPorts\":["
                       "{\"name\":\"fresh\",\"contract\":{\"schema\":[" F("z", "int", true) "]}},"
                       "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "string", true) "]}}]}}");
@@ -273,9 +263,9 @@ static void test_null_schema_is_no_schema(void **state)
     (void)state;
     /* the stored version said "schema: null" (no schema yet): the first
      * real one breaks nobody, in the webhook as offline */
-    json_t *old = load("{\"spec\":{\"domain\":\"d\",\"outputPorts\":["
+    json_t *old = J("{\"spec\":{\"domain\":\"d\",\"outputPorts\":["
                        "{\"name\":\"a\",\"contract\":{\"format\":\"parquet\",\"schema\":null}}]}}");
-    json_t *nw = load("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
+    json_t *nw = J("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
                       "\"outputPorts\":["
                       "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "int", true) "]}}]}}");
     char *got = run(old, nw);
@@ -317,7 +307,7 @@ static void test_malformed_input_is_not_a_crash(void **state)
     };
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
         for (size_t k = 0; k < sizeof(docs) / sizeof(docs[0]); k++) {
-            json_t *a = load(docs[i]), *b = load(docs[k]);
+            json_t *a = J(docs[i]), *b = J(docs[k]);
             struct dpm_report r = DPM_REPORT_INIT;
             assert_int_equal(dpm_check_update(a, b, &r), DPM_OK);
             dpm_report_free(&r);

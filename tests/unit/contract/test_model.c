@@ -15,6 +15,7 @@
 #include "dpm/check.h"
 #include "dpm/model.h"
 #include "dp_fixture.h"
+#include "support.h"
 
 /* DESIGN.md's canonical example, verbatim. */
 #define BASE dpm_test_canonical_dp
@@ -32,15 +33,6 @@ static const char MINIMAL[] =
     "\"type\":\"iceberg-table\",\"contract\":{\"format\":\"parquet\","
     "\"partitioning\":[\"transaction_date\",\"region\"]}}],"
     "\"expectations\":{\"freshness\":\"15m\",\"completeness\":\"99.99%\"}}}";
-
-static json_t *J(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
-    if (v == NULL)
-        fail_msg("J: %s", e.text);
-    return v;
-}
 
 static void test_decode_full(void **state)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dpm/policy.h"
+#include "support.h"
 
 /* DESIGN.md's canonical product, in JSON. */
 static const char *SEED =
@@ -49,17 +50,6 @@ static const char *GDPR =
     "\"max\":\"16Gi\"},"
     "{\"name\":\"described\",\"path\":\"spec.description\",\"required\":true}]}}";
 
-static json_t *load(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    if (!j) {
-        print_error("bad test JSON at %d:%d: %s\n", e.line, e.column, e.text);
-        fail();
-    }
-    return j;
-}
-
 /* Every finding, one per line, "<sev> <formatted>". */
 static char *render(const struct dpm_report *r)
 {
@@ -78,7 +68,7 @@ static char *render(const struct dpm_report *r)
 /* Compiles policy_text (must fail) and compares the problems. */
 static void expect_problems(const char *policy_text, const char *want)
 {
-    json_t *pj = load(policy_text);
+    json_t *pj = J(policy_text);
     struct dpm_policy *p = (struct dpm_policy *)0x1;
     struct dpm_report r = DPM_REPORT_INIT;
     struct dpm_error err;
@@ -100,7 +90,7 @@ static void expect_problems(const char *policy_text, const char *want)
  * compares the findings. */
 static void expect_findings(const char *policy_text, const char *dp_text, const char *want)
 {
-    json_t *pj = load(policy_text), *dp = load(dp_text);
+    json_t *pj = J(policy_text), *dp = J(dp_text);
     struct dpm_policy *p = NULL;
     struct dpm_report probs = DPM_REPORT_INIT, r = DPM_REPORT_INIT;
     dpm_rc rc = dpm_policy_compile(pj, &p, &probs, NULL);
@@ -204,7 +194,7 @@ static void test_enforcement_severity(void **state)
     expect_findings(p, dp, "V p/r: spec.owner: is required\n");
     free(p);
     /* Absent enforcement is Deny. */
-    json_t *pj = load("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
+    json_t *pj = J("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
                       "\"metadata\":{\"name\":\"x\"},\"spec\":{\"rules\":[{\"name\":\"r\","
                       "\"check\":\"piiTagged\"}]}}");
     struct dpm_policy *pol = NULL;
@@ -444,7 +434,7 @@ static void test_path_grammar(void **state)
         snprintf(rule, sizeof(rule), "{\"name\":\"r\",\"path\":\"%s\",\"required\":true}",
                  bad[i].path);
         p = policy1("Deny", rule);
-        json_t *pj = load(p);
+        json_t *pj = J(p);
         struct dpm_policy *pol = NULL;
         struct dpm_report r = DPM_REPORT_INIT;
         assert_int_equal(dpm_policy_compile(pj, &pol, &r, NULL), DPM_EINVALID);
@@ -470,7 +460,7 @@ static void test_path_grammar_limits(void **state)
     char rule[600], *p;
     snprintf(rule, sizeof(rule), "{\"name\":\"r\",\"path\":\"%s\",\"required\":true}", longp);
     p = policy1("Deny", rule);
-    json_t *pj = load(p);
+    json_t *pj = J(p);
     struct dpm_policy *pol = NULL;
     struct dpm_report r = DPM_REPORT_INIT;
     assert_int_equal(dpm_policy_compile(pj, &pol, &r, NULL), DPM_EINVALID);
@@ -505,7 +495,7 @@ static void test_regex_limits(void **state)
         snprintf(rule, sizeof(rule), "{\"name\":\"r\",\"path\":\"spec.a\",\"pattern\":\"%s\"}",
                  rows[i].pattern);
         p = policy1("Deny", rule);
-        json_t *pj = load(p);
+        json_t *pj = J(p);
         struct dpm_policy *pol = NULL;
         struct dpm_report r = DPM_REPORT_INIT;
         dpm_rc rc = dpm_policy_compile(pj, &pol, &r, NULL);
@@ -555,7 +545,7 @@ static void test_pii_checks(void **state)
 static void test_match_globs(void **state)
 {
     (void)state;
-    json_t *pj = load("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
+    json_t *pj = J("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
                       "\"metadata\":{\"name\":\"m\"},\"spec\":{\"match\":{\"domains\":"
                       "[\"fintech-*\",\"risk\"],\"namespaces\":[\"prod-?\",\"[ab]*\"]},"
                       "\"rules\":[{\"name\":\"r\",\"check\":\"piiTagged\"}]}}");
@@ -571,7 +561,7 @@ static void test_match_globs(void **state)
     dpm_policy_free(p);
     json_decref(pj);
     /* Empty and absent lists match everything. */
-    pj = load("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
+    pj = J("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
               "\"metadata\":{\"name\":\"m\"},\"spec\":{\"match\":{\"domains\":[]},"
               "\"rules\":[{\"name\":\"r\",\"check\":\"piiTagged\"}]}}");
     assert_int_equal(dpm_policy_compile(pj, &p, NULL, NULL), DPM_OK);
@@ -594,7 +584,7 @@ static struct dpm_policy *compile_named(const char *name, const char *enforcemen
                  "\"path\":\"spec.description\",\"required\":true}]}}",
                  name, enforcement, domains) < 0)
         fail();
-    json_t *j = load(s);
+    json_t *j = J(s);
     struct dpm_policy *p = NULL;
     assert_int_equal(dpm_policy_compile(j, &p, NULL, NULL), DPM_OK);
     json_decref(j);
@@ -615,7 +605,7 @@ static void test_policy_set(void **state)
     assert_string_equal(dpm_policy_name(dpm_policy_set_get(s, 2)), "zeta");
     assert_null(dpm_policy_set_get(s, 3));
 
-    json_t *dp = load("{\"metadata\":{\"namespace\":\"ns\"},\"spec\":{\"domain\":\"fintech\"}}");
+    json_t *dp = J("{\"metadata\":{\"namespace\":\"ns\"},\"spec\":{\"domain\":\"fintech\"}}");
     struct dpm_report r = DPM_REPORT_INIT;
     assert_int_equal(dpm_policy_set_evaluate(s, dp, NULL, &r), DPM_OK);
     char *got = render(&r);
@@ -668,8 +658,8 @@ static void *eval_thread(void *a)
 static void test_concurrent_evaluation(void **state)
 {
     (void)state;
-    json_t *pj = load(GDPR);
-    json_t *dp = load("{\"spec\":{\"owner\":\"x@gmail.com\",\"outputPorts\":"
+    json_t *pj = J(GDPR);
+    json_t *dp = J("{\"spec\":{\"owner\":\"x@gmail.com\",\"outputPorts\":"
                       "[{\"region\":\"us-east-1\"}],\"description\":\"d\"}}");
     struct dpm_policy *p = NULL;
     assert_int_equal(dpm_policy_compile(pj, &p, NULL, NULL), DPM_OK);

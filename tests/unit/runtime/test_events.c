@@ -12,6 +12,7 @@
 
 #include "dpm/events.h"
 #include "kube_stub.h"
+#include "support.h"
 
 #define EVENTS_A "/api/v1/namespaces/a/events/"
 
@@ -22,18 +23,8 @@ static uint64_t fake_clock(void *ctx)
     return fake_now;
 }
 
-static struct dpm_kube *client_for(struct stub *s)
-{
-    const char *kc = stub_kubeconfig(s);
-    struct dpm_kube_config *cfg = NULL;
-    struct dpm_error err;
-    assert_int_equal(dpm_kube_config_from_buffer(kc, strlen(kc), "stub.yaml",
-                                                 NULL, &cfg, &err), DPM_OK);
-    struct dpm_kube_options o = {.config = cfg, .qps = -1};
-    struct dpm_kube *k = dpm_kube_new(&o, &err);
-    assert_non_null(k);
-    return k;
-}
+/* No client-side rate limit: the recorder's own aggregation is under test. */
+static const struct dpm_kube_options TUNING = {.qps = -1};
 
 static json_t *the_dp(void)
 {
@@ -48,7 +39,7 @@ static json_t *find_event(struct stub *s, const char *reason, int *n_events)
 {
     /* the stub has no list-by-prefix API returning objects, so go through
      * the client-visible list endpoint via a fresh client */
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     json_t *items = NULL;
     struct dpm_error err;
     static const struct dpm_gvr EV = {"", "v1", "events", true};
@@ -70,7 +61,7 @@ static void test_event_shape_and_aggregation(void **state)
 {
     (void)state;
     struct stub *s = stub_start();
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct dpm_recorder_opts o = {.component = "mesh.io/dpm-operator",
                                   .instance = "dpm-0",
                                   .window_ns = 1000 * DPM_NS_PER_MS,
@@ -156,7 +147,7 @@ static void test_budget_per_object(void **state)
 {
     (void)state;
     struct stub *s = stub_start();
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct dpm_recorder_opts o = {.component = "c", .burst = 3, .qps = 1.0,
                                   .clock = {fake_clock, NULL}};
     fake_now = 1;

@@ -19,6 +19,7 @@
 #include "dpm/kube_client.h"
 #include "dpm/ratelimit.h"
 #include "kube_stub.h"
+#include "support.h"
 
 #define MS DPM_NS_PER_MS
 #define COLL_A "/apis/mesh.io/v1alpha1/namespaces/a/dataproducts"
@@ -45,20 +46,8 @@ static json_t *dp(const char *name, const char *owner_uid, const char *team)
     return o;
 }
 
-static struct dpm_kube *client_for(struct stub *s)
-{
-    const char *kc = stub_kubeconfig(s);
-    struct dpm_kube_config *cfg = NULL;
-    struct dpm_error err;
-    assert_int_equal(dpm_kube_config_from_buffer(kc, strlen(kc), "stub.yaml",
-                                                 NULL, &cfg, &err),
-                     DPM_OK);
-    struct dpm_kube_options o = {.config = cfg, .qps = -1,
-                                 .retry_base_ms = 20};
-    struct dpm_kube *k = dpm_kube_new(&o, &err);
-    assert_non_null(k);
-    return k;
-}
+/* No client-side rate limit; connection retries fast. */
+static const struct dpm_kube_options TUNING = {.qps = -1, .retry_base_ms = 20};
 
 struct counts {
     atomic_int adds, updates, deletes, resyncs, errors;
@@ -101,16 +90,6 @@ static void on_err(void *ctx, const struct dpm_error *e)
     atomic_fetch_add(&c->errors, 1);
 }
 
-/* Polls cond for up to 5 s. */
-#define WAIT_FOR(cond)                                                        \
-    do {                                                                      \
-        uint64_t t_end_ = dpm_monotonic_ns() + 5000 * MS;                     \
-        while (!(cond) && dpm_monotonic_ns() < t_end_)                        \
-            dpm_sleep_ns(5 * MS);                                             \
-        if (!(cond))                                                          \
-            fail_msg("timed out waiting for %s", #cond);                      \
-    } while (0)
-
 static struct dpm_informer *start_informer(struct dpm_kube *k,
                                            struct counts *c,
                                            uint64_t resync_ns,
@@ -134,6 +113,16 @@ static struct dpm_informer *start_informer(struct dpm_kube *k,
     return inf;
 }
 
+/* The informer's watch statistics now.  They are published when a step of
+ * the loop ends (a relist once its handlers have run), so a test waits for
+ * the figure it expects instead of reading it right after an effect. */
+static struct dpm_watch_stats stats_of(struct dpm_informer *inf)
+{
+    struct dpm_watch_stats ws;
+    dpm_informer_stats(inf, &ws);
+    return ws;
+}
+
 static void seed(struct stub *s)
 {
     stub_put(s, COLL_A, dp("a1", "u-1", "pay"), false);
@@ -155,7 +144,7 @@ static void test_list_watch_indexes_handlers(void **state)
     (void)state;
     struct stub *s = stub_start();
     seed(s);
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct counts c = {0};
     pthread_mutex_init(&c.mu, NULL);
     struct dpm_informer *inf = start_informer(k, &c, 0, 0);
@@ -209,7 +198,7 @@ static void test_resume_relist_throttle(void **state)
     (void)state;
     struct stub *s = stub_start();
     seed(s);
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct counts c = {0};
     pthread_mutex_init(&c.mu, NULL);
     /* the first list is throttled once: Retry-After honoured, then synced */
@@ -224,12 +213,10 @@ static void test_resume_relist_throttle(void **state)
 
     /* a dropped connection resumes from the last resourceVersion: no
      * relist, and an object created meanwhile arrives */
-    struct dpm_watch_stats ws;
     stub_drop_watches(s);
     stub_put(s, COLL_A, dp("late", NULL, "x"), false);
     WAIT_FOR(dpm_store_len(st) == 6);
-    dpm_informer_stats(inf, &ws);
-    assert_int_equal(ws.relists, 1);
+    assert_int_equal(stats_of(inf).relists, 1);
     /* reconnected (by the loop, or by the transport's own retry of a GET
      * that had not received anything yet) */
     assert_true(stub_requests(s, "watch") >= 2);
@@ -243,8 +230,7 @@ static void test_resume_relist_throttle(void **state)
     stub_drop_watches(s);
     WAIT_FOR(atomic_load(&c.deletes) == 1);
     assert_string_equal(c.last_deleted, "a2");
-    dpm_informer_stats(inf, &ws);
-    assert_int_equal(ws.relists, 2);
+    WAIT_FOR(stats_of(inf).relists == 2);
     assert_int_equal(dpm_store_len(st), 5);
     /* the relist re-delivered the survivors as updates, not adds */
     assert_int_equal(atomic_load(&c.adds), 6);
@@ -261,7 +247,7 @@ static void test_silent_connection_and_bookmarks(void **state)
     (void)state;
     struct stub *s = stub_start();
     seed(s);
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct counts c = {0};
     pthread_mutex_init(&c.mu, NULL);
     /* bookmarks every 300 ms keep a quiet watch alive past a 1 s idle
@@ -270,19 +256,17 @@ static void test_silent_connection_and_bookmarks(void **state)
     struct dpm_informer *inf = start_informer(k, &c, 0, 1);
     struct dpm_error err;
     assert_int_equal(dpm_informer_wait_synced(inf, 5000 * MS, &err), DPM_OK);
-    dpm_sleep_ns(2500 * MS);
-    struct dpm_watch_stats ws;
-    dpm_informer_stats(inf, &ws);
-    assert_int_equal(ws.connects, 1);
+    /* seven bookmarks: more than 2 s on the first connection, twice the idle
+     * timeout, however slowly they come */
+    WAIT_FOR(stats_of(inf).events >= 7);
+    assert_int_equal(stats_of(inf).connects, 1);
     assert_int_equal(stub_requests(s, "watch"), 1);
-    assert_true(ws.events >= 3); /* bookmarks */
-    /* a silent connection is detected and re-established */
+    /* a silent connection is detected and re-established (resumed: no
+     * relist) */
     stub_set_silent(s, true);
-    dpm_sleep_ns(2500 * MS);
+    WAIT_FOR(stub_requests(s, "watch") >= 2);
     stub_set_silent(s, false);
-    dpm_informer_stats(inf, &ws);
-    assert_true(stub_requests(s, "watch") >= 2);
-    assert_int_equal(ws.relists, 1);
+    assert_int_equal(stats_of(inf).relists, 1);
     /* and still delivers */
     stub_put(s, COLL_B, dp("after", NULL, "x"), false);
     WAIT_FOR(dpm_store_len(dpm_informer_store(inf)) == 6);
@@ -297,7 +281,7 @@ static void test_resync(void **state)
     (void)state;
     struct stub *s = stub_start();
     seed(s);
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct counts c = {0};
     pthread_mutex_init(&c.mu, NULL);
     struct dpm_informer *inf = start_informer(k, &c, 100 * MS, 0);
@@ -320,7 +304,7 @@ static void test_wait_synced_reports_error(void **state)
 {
     (void)state;
     struct stub *s = stub_start();
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct counts c = {0};
     stub_fail_next(s, 1000, 403, 0);
     struct dpm_informer *inf = start_informer(k, &c, 0, 0);
@@ -351,7 +335,7 @@ static void test_custom_transform(void **state)
     (void)state;
     struct stub *s = stub_start();
     seed(s);
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct dpm_informer_opts o = {.resource = DP, .transform = keep_spec_domain,
                                   .label_selector = "team=pay"};
     struct dpm_error err;
@@ -487,7 +471,7 @@ static void test_relist_replaces_in_one_step(void **state)
     (void)state;
     struct stub *s = stub_start();
     seed(s);
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct replace_view v;
     memset(&v, 0, sizeof v);
     struct dpm_informer_opts o = {
@@ -536,9 +520,8 @@ static void test_relist_replaces_in_one_step(void **state)
     assert_int_equal(arr_len_free(dpm_store_by_index(v.st, DPM_INDEX_OWNER, "u-1")), 1);
     assert_int_equal(arr_len_free(dpm_store_by_index(v.st, DPM_INDEX_LABEL, "team=risk")), 0);
     assert_int_equal(arr_len_free(dpm_store_by_index(v.st, DPM_INDEX_LABEL, "team=pay")), 3);
-    struct dpm_watch_stats ws;
-    dpm_informer_stats(inf, &ws);
-    assert_int_equal(ws.relists, 2);
+    /* published once the relist has ended (after its handlers ran) */
+    WAIT_FOR(stats_of(inf).relists == 2);
 
     dpm_informer_free(inf);
     dpm_kube_free(k);
@@ -576,7 +559,7 @@ static void test_list_each_pages(void **state)
     (void)state;
     struct stub *s = stub_start();
     seed(s);
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct dpm_kube_list_opts lo = {.limit = 2};
     struct pages p;
     memset(&p, 0, sizeof p);

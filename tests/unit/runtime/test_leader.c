@@ -16,18 +16,10 @@
 #include "dpm/timefmt.h"
 #include "dpm/ratelimit.h"
 #include "kube_stub.h"
+#include "support.h"
 
 #define MS DPM_NS_PER_MS
 #define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/sys/leases/dpm"
-
-#define WAIT_FOR(cond, ms)                                                    \
-    do {                                                                      \
-        uint64_t t_end_ = dpm_monotonic_ns() + (ms) * MS;                     \
-        while (!(cond) && dpm_monotonic_ns() < t_end_)                        \
-            dpm_sleep_ns(5 * MS);                                             \
-        if (!(cond))                                                          \
-            fail_msg("timed out waiting for %s", #cond);                      \
-    } while (0)
 
 struct cand {
     atomic_int started, stopped;
@@ -40,20 +32,8 @@ static void new_leader(void *ctx, const char *id)
     snprintf(((struct cand *)ctx)->new_leader, 64, "%s", id);
 }
 
-static struct dpm_kube *client_for(struct stub *s)
-{
-    const char *kc = stub_kubeconfig(s);
-    struct dpm_kube_config *cfg = NULL;
-    struct dpm_error err;
-    assert_int_equal(dpm_kube_config_from_buffer(kc, strlen(kc), "stub.yaml",
-                                                 NULL, &cfg, &err), DPM_OK);
-    /* no transport retries: the elector's own policy is under test */
-    struct dpm_kube_options o = {.config = cfg, .qps = -1, .max_retries = -1,
-                                 .timeout_ms = 500};
-    struct dpm_kube *k = dpm_kube_new(&o, &err);
-    assert_non_null(k);
-    return k;
-}
+/* No transport retries: the elector's own policy is under test. */
+static const struct dpm_kube_options TUNING = {.qps = -1, .max_retries = -1, .timeout_ms = 500};
 
 static struct dpm_leader *candidate(struct dpm_kube *k, const char *id,
                                     struct cand *c)
@@ -97,10 +77,10 @@ static void test_two_candidates_handover(void **state)
 {
     (void)state;
     struct stub *s = stub_start();
-    struct dpm_kube *ka = client_for(s), *kb = client_for(s);
+    struct dpm_kube *ka = stub_client(s, &TUNING), *kb = stub_client(s, &TUNING);
     struct cand a = {0}, b = {0};
     struct dpm_leader *la = candidate(ka, "pod-a", &a);
-    WAIT_FOR(dpm_leader_is_leader(la), 3000);
+    WAIT_FOR(dpm_leader_is_leader(la));
     struct dpm_leader *lb = candidate(kb, "pod-b", &b);
     /* well past the lease duration: a keeps renewing, b never leads */
     dpm_sleep_ns(2500 * MS);
@@ -123,7 +103,7 @@ static void test_two_candidates_handover(void **state)
     dpm_leader_stop(la);
     assert_int_equal(atomic_load(&a.stopped), 1);
     assert_false(dpm_leader_is_leader(la));
-    WAIT_FOR(dpm_leader_is_leader(lb), 3000);
+    WAIT_FOR(dpm_leader_is_leader(lb));
     assert_true(dpm_monotonic_ns() - t0 < 1800 * MS);
     lease = stub_get(s, LEASE_PATH);
     assert_string_equal(spec_str(lease, "holderIdentity"), "pod-b");
@@ -143,22 +123,22 @@ static void test_renew_failure_stops_leading(void **state)
 {
     (void)state;
     struct stub *s = stub_start();
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct cand a = {0};
     struct dpm_leader *la = candidate(k, "pod-a", &a);
-    WAIT_FOR(dpm_leader_is_leader(la), 3000);
+    WAIT_FOR(dpm_leader_is_leader(la));
     /* the API server fails every request: within the 1 s renew deadline
      * (plus a retry period) the leader stops its work */
     uint64_t t0 = dpm_monotonic_ns();
     stub_fail_next(s, 1000000, 500, 0);
-    WAIT_FOR(!dpm_leader_is_leader(la), 3000);
+    WAIT_FOR(!dpm_leader_is_leader(la));
     uint64_t dt = dpm_monotonic_ns() - t0;
     assert_true(dt >= 900 * MS);
     assert_true(dt < 2500 * MS);
     assert_int_equal(atomic_load(&a.stopped), 1);
     /* the server comes back: the lease still names us, we lead again */
     stub_fail_next(s, 0, 0, 0);
-    WAIT_FOR(dpm_leader_is_leader(la), 3000);
+    WAIT_FOR(dpm_leader_is_leader(la));
     assert_int_equal(atomic_load(&a.started), 2);
     dpm_leader_free(la);
     dpm_kube_free(k);
@@ -169,10 +149,10 @@ static void test_lease_taken_by_another(void **state)
 {
     (void)state;
     struct stub *s = stub_start();
-    struct dpm_kube *k = client_for(s);
+    struct dpm_kube *k = stub_client(s, &TUNING);
     struct cand a = {0};
     struct dpm_leader *la = candidate(k, "pod-a", &a);
-    WAIT_FOR(dpm_leader_is_leader(la), 3000);
+    WAIT_FOR(dpm_leader_is_leader(la));
     /* someone else overwrites the lease and keeps renewing it */
     uint64_t t0 = dpm_monotonic_ns();
     bool lost = false;

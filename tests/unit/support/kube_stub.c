@@ -15,6 +15,7 @@
 
 #include "dpm/buf.h"
 #include "dpm/ratelimit.h"
+#include "support.h"
 
 struct stub {
     int lfd;
@@ -771,6 +772,11 @@ void stub_stop(struct stub *s)
 
 const char *stub_url(struct stub *s) { return s->url; }
 const char *stub_kubeconfig(struct stub *s) { return s->kubeconfig; }
+
+struct dpm_kube *stub_client(struct stub *s, const struct dpm_kube_options *tuning)
+{
+    return dpm_test_kube_client(s->kubeconfig, NULL, tuning);
+}
 
 void stub_fail_next(struct stub *s, int n, int status, int retry_after_s)
 {

@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "dpm/kube_client.h"
+
 struct stub;
 
 /* Listens on 127.0.0.1:0; NULL when that fails. */
@@ -26,6 +28,9 @@ const char *stub_url(struct stub *s);
 
 /* A kubeconfig text pointing at the stub (no auth). Static buffer in s. */
 const char *stub_kubeconfig(struct stub *s);
+/* A client of the stub with the tuning of *tuning (NULL: defaults); fails
+ * the running test when it cannot be built.  Free with dpm_kube_free(). */
+struct dpm_kube *stub_client(struct stub *s, const struct dpm_kube_options *tuning);
 
 /* The next n requests (any) fail with HTTP status; retry_after_s > 0 adds a
  * Retry-After header. */

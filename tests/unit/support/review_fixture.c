@@ -4,19 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dpm/yaml.h"
-
-json_t *dpm_test_load_first(const char *path)
-{
-    struct dpm_docs d = DPM_DOCS_INIT;
-    struct dpm_error e;
-    json_t *o = NULL;
-    if (dpm_load_file(path, NULL, &d, &e) == DPM_OK && d.n > 0)
-        o = json_incref(d.items[0].root);
-    dpm_docs_free(&d);
-    return o;
-}
-
 json_t *dpm_test_kube_review(const char *api, const char *op, const char *kind, const char *resource,
                              const char *ns, json_t *obj, json_t *old)
 {

@@ -5,10 +5,6 @@
 
 #include <jansson.h>
 
-/* The first document of a YAML or JSON file (relative to the repository
- * root), a new reference; NULL when it does not load. */
-json_t *dpm_test_load_first(const char *path);
-
 /* An AdmissionReview exactly as kube-apiserver 1.20 builds it
  * (k8s.io/apiserver request.CreateV1AdmissionReview, the same for v1beta1):
  * kind and resource group mesh.io version v1alpha1 (the webhook's),
