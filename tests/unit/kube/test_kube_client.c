@@ -1,5 +1,6 @@
 /* The transport and verbs against a scripted HTTPS server started in this
- * process on 127.0.0.1 (OpenSSL, HTTP/1.1, one thread per connection):
+ * process on 127.0.0.1 (stub_server.h: OpenSSL, HTTP/1.1, one thread per
+ * connection):
  * TLS and auth, errors decoded from metav1.Status, 429/503 Retry-After,
  * retries of idempotent requests only, 401 credential refresh, streaming
  * with cancellation and idle timeout, paging, verbs, rate limiting.
@@ -9,333 +10,87 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "dpm/kube_client.h"
 #include "dpm/kube_discovery.h"
 #include "dpm/ratelimit.h"
+#include "stub_server.h"
+#include "support.h"
 
 #define TLS "tests/unit/fixtures/tls/"
 
 /* ---- the scripted server ------------------------------------------------ */
 
-struct req {
-    char method[16];
-    char path[2048];
-    char auth[512];
-    char ua[128];
-    char accept_encoding[128];
-    char content_type[128];
-    char body[8192];
-    size_t body_len;
-    int conn;
-    char sni[64];
-    char peer_cn[64];
-};
-
-struct resp {
-    int status;
-    char headers[512];     /* extra header lines, each ending in \r\n */
-    char body[16384];
-    bool drop;             /* close the connection without answering */
-    const char *const *chunks; /* chunked body instead of body */
-    int nchunks;
-    int chunk_delay_ms;
-    int hold_ms;           /* after the chunks, stay silent this long */
-};
-
+/* A test's script: answers rq by filling rs (status 200 and an empty body
+ * unless it says otherwise). */
 struct srv;
-typedef void (*handler_fn)(struct srv *s, const struct req *rq, struct resp *rs);
-
-#define MAX_LOG 64
-#define MAX_CONN 64
+typedef void (*handler_fn)(struct srv *s, const struct stub_request *rq, struct stub_reply *rs);
 
 struct srv {
-    int lfd;
+    struct stub_server *srv;
     int port;
-    SSL_CTX *ctx;
-    pthread_t th;
-    atomic_bool stop;
     handler_fn h;
     void *ud;
-    pthread_mutex_t mu;
-    struct req log[MAX_LOG];
-    int nlog;
-    int nconns;
-    pthread_t conns[MAX_CONN];
-    int nthreads;
-    int calls; /* handler invocations */
 };
 
-struct conn_arg {
-    struct srv *s;
-    int fd;
-    int id;
-};
-
-static bool wait_readable(struct srv *s, SSL *ssl, int fd)
+static int scripted(void *ud, struct stub_conn *c, const struct stub_request *rq)
 {
-    while (!atomic_load(&s->stop)) {
-        if (SSL_pending(ssl))
-            return true;
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, 50);
-        if (r > 0)
-            return true;
-    }
-    return false;
+    struct srv *s = ud;
+    struct stub_reply *rs = calloc(1, sizeof(*rs));
+    if (!rs)
+        return -1;
+    rs->status = 200;
+    s->h(s, rq, rs);
+    int rc = stub_reply(c, rs);
+    free(rs);
+    return rc;
 }
 
-/* Reads one request; false when the connection ended. */
-static bool read_req(struct srv *s, SSL *ssl, int fd, struct req *rq)
-{
-    char buf[16384];
-    size_t len = 0;
-    char *end = NULL;
-    buf[0] = '\0';
-    while (!(end = strstr(buf, "\r\n\r\n"))) {
-        if (len >= sizeof(buf) - 1 || !wait_readable(s, ssl, fd))
-            return false;
-        int n = SSL_read(ssl, buf + len, (int)(sizeof(buf) - 1 - len));
-        if (n <= 0)
-            return false;
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
-    size_t hlen = (size_t)(end - buf) + 4;
-    sscanf(buf, "%15s %2047s", rq->method, rq->path);
-    size_t clen = 0;
-    for (char *line = strstr(buf, "\r\n") + 2; line < end; line = strstr(line, "\r\n") + 2) {
-        char *colon = strchr(line, ':');
-        char *eol = strstr(line, "\r\n");
-        if (!colon || colon > eol)
-            continue;
-        char *v = colon + 1;
-        while (*v == ' ')
-            v++;
-        int vl = (int)(eol - v);
-#define HDR(name, field)                                                     \
-    if (strncasecmp(line, name ":", strlen(name) + 1) == 0)                  \
-        snprintf(field, sizeof(field), "%.*s", vl, v);
-        HDR("Authorization", rq->auth)
-        HDR("User-Agent", rq->ua)
-        HDR("Accept-Encoding", rq->accept_encoding)
-        HDR("Content-Type", rq->content_type)
-#undef HDR
-        if (strncasecmp(line, "Content-Length:", 15) == 0)
-            clen = strtoul(v, NULL, 10);
-    }
-    if (clen >= sizeof(rq->body))
-        return false;
-    size_t have = len - hlen;
-    memcpy(rq->body, buf + hlen, have < clen ? have : clen);
-    while (have < clen) {
-        if (!wait_readable(s, ssl, fd))
-            return false;
-        int n = SSL_read(ssl, rq->body + have, (int)(clen - have));
-        if (n <= 0)
-            return false;
-        have += (size_t)n;
-    }
-    rq->body[clen] = '\0';
-    rq->body_len = clen;
-    return true;
-}
-
-static void write_all(SSL *ssl, const char *p, size_t n)
-{
-    while (n > 0) {
-        int w = SSL_write(ssl, p, (int)n);
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static const char *reason_of(int st)
-{
-    switch (st) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Status";
-    }
-}
-
-static void *conn_main(void *ap)
-{
-    struct conn_arg *a = ap;
-    struct srv *s = a->s;
-    SSL *ssl = SSL_new(s->ctx);
-    SSL_set_fd(ssl, a->fd);
-    if (SSL_accept(ssl) <= 0)
-        goto out;
-    for (;;) {
-        struct req *rq = calloc(1, sizeof(*rq));
-        struct resp *rs = calloc(1, sizeof(*rs));
-        if (!read_req(s, ssl, a->fd, rq)) {
-            free(rq);
-            free(rs);
-            break;
-        }
-        rq->conn = a->id;
-        const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-        snprintf(rq->sni, sizeof(rq->sni), "%s", sni ? sni : "");
-        X509 *peer = SSL_get1_peer_certificate(ssl);
-        if (peer) {
-            X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, rq->peer_cn,
-                                      sizeof(rq->peer_cn));
-            X509_free(peer);
-        }
-        pthread_mutex_lock(&s->mu);
-        if (s->nlog < MAX_LOG)
-            s->log[s->nlog++] = *rq;
-        s->calls++;
-        pthread_mutex_unlock(&s->mu);
-        rs->status = 200;
-        s->h(s, rq, rs);
-        bool drop = rs->drop;
-        if (!drop) {
-            char head[1024];
-            int hl;
-            if (rs->chunks) {
-                hl = snprintf(head, sizeof(head),
-                              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                              "Transfer-Encoding: chunked\r\n%s\r\n",
-                              rs->status, reason_of(rs->status), rs->headers);
-                write_all(ssl, head, (size_t)hl);
-                for (int i = 0; i < rs->nchunks && !atomic_load(&s->stop); i++) {
-                    char ch[64];
-                    size_t cl = strlen(rs->chunks[i]);
-                    int n = snprintf(ch, sizeof(ch), "%zx\r\n", cl);
-                    write_all(ssl, ch, (size_t)n);
-                    write_all(ssl, rs->chunks[i], cl);
-                    write_all(ssl, "\r\n", 2);
-                    if (rs->chunk_delay_ms)
-                        usleep((useconds_t)rs->chunk_delay_ms * 1000);
-                }
-                for (int t = 0; t < rs->hold_ms && !atomic_load(&s->stop); t += 10)
-                    usleep(10000);
-                write_all(ssl, "0\r\n\r\n", 5);
-            } else {
-                size_t bl = strlen(rs->body);
-                hl = snprintf(head, sizeof(head),
-                              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                              "Content-Length: %zu\r\n%s\r\n",
-                              rs->status, reason_of(rs->status), bl, rs->headers);
-                write_all(ssl, head, (size_t)hl);
-                write_all(ssl, rs->body, bl);
-            }
-        }
-        free(rq);
-        free(rs);
-        if (drop)
-            break;
-    }
-out:
-    SSL_free(ssl);
-    close(a->fd);
-    free(a);
-    return NULL;
-}
-
-static void *accept_main(void *ap)
-{
-    struct srv *s = ap;
-    while (!atomic_load(&s->stop)) {
-        struct pollfd p = {s->lfd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        pthread_mutex_lock(&s->mu);
-        if (s->nthreads >= MAX_CONN) {
-            pthread_mutex_unlock(&s->mu);
-            close(fd);
-            continue;
-        }
-        struct conn_arg *a = malloc(sizeof(*a));
-        a->s = s;
-        a->fd = fd;
-        a->id = ++s->nconns;
-        pthread_create(&s->conns[s->nthreads++], NULL, conn_main, a);
-        pthread_mutex_unlock(&s->mu);
-    }
-    return NULL;
-}
-
+/* The HTTPS server of tests/unit/fixtures/tls/ (server.crt for 127.0.0.1
+ * and kube.test), asking for a client certificate when want_client_cert. */
 static struct srv *srv_start(handler_fn h, void *ud, bool want_client_cert)
 {
     struct srv *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
     s->h = h;
     s->ud = ud;
-    pthread_mutex_init(&s->mu, NULL);
-    s->ctx = SSL_CTX_new(TLS_server_method());
-    assert_non_null(s->ctx);
-    assert_int_equal(SSL_CTX_use_certificate_file(s->ctx, TLS "server.crt", SSL_FILETYPE_PEM), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey_file(s->ctx, TLS "server.key", SSL_FILETYPE_PEM), 1);
-    if (want_client_cert) {
-        assert_int_equal(SSL_CTX_load_verify_locations(s->ctx, TLS "ca.crt", NULL), 1);
-        SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
-    }
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(s->lfd, 16), 0);
-    socklen_t al = sizeof(a);
-    getsockname(s->lfd, (struct sockaddr *)&a, &al);
-    s->port = ntohs(a.sin_port);
-    pthread_create(&s->th, NULL, accept_main, s);
+    struct stub_server_opts o = {.cert = TLS "server.crt", .key = TLS "server.key",
+                                 .client_ca = want_client_cert ? TLS "ca.crt" : NULL,
+                                 .handler = scripted, .ud = s};
+    s->srv = stub_server_start(&o);
+    assert_non_null(s->srv);
+    s->port = stub_server_port(s->srv);
     return s;
 }
 
 static void srv_stop(struct srv *s)
 {
-    atomic_store(&s->stop, true);
-    pthread_join(s->th, NULL);
-    for (int i = 0; i < s->nthreads; i++)
-        pthread_join(s->conns[i], NULL);
-    close(s->lfd);
-    SSL_CTX_free(s->ctx);
-    pthread_mutex_destroy(&s->mu);
+    stub_server_stop(s->srv);
     free(s);
 }
 
+/* Requests received (the script runs once for each). */
 static int srv_calls(struct srv *s)
 {
-    pthread_mutex_lock(&s->mu);
-    int n = s->calls;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return stub_server_requests(s->srv);
+}
+
+/* The i-th request received, from 0. */
+static const struct stub_request *srv_req(struct srv *s, int i)
+{
+    const struct stub_request *r = stub_server_log(s->srv, i);
+    if (!r)
+        fail_msg("the server received no request %d", i);
+    return r;
 }
 
 /* ---- client helpers ------------------------------------------------------- */
@@ -353,22 +108,10 @@ static struct dpm_kube *client_for(int port, const char *user_yaml,
              "users:\n- name: u\n  user:\n%s",
              port, cluster_extra ? cluster_extra : "",
              user_yaml ? user_yaml : "    token: tok-1\n");
-    struct dpm_kube_config *cfg = NULL;
-    struct dpm_error err;
-    if (dpm_kube_config_from_buffer(y, strlen(y), "tests/unit/fixtures/client.yaml", NULL, &cfg,
-                                    &err))
-        fail_msg("config: %s: %s", err.path, err.message);
-    struct dpm_kube_options o;
-    memset(&o, 0, sizeof(o));
-    o.config = cfg;
-    o.qps = qps;
-    o.max_retries = max_retries;
-    o.retry_base_ms = 20;
-    o.timeout_ms = 10000;
-    struct dpm_kube *k = dpm_kube_new(&o, &err);
-    if (!k)
-        fail_msg("client: %s", err.message);
-    return k;
+    struct dpm_kube_options o = {.qps = qps, .max_retries = max_retries, .retry_base_ms = 20,
+                                 .timeout_ms = 10000};
+    /* read as a file of tests/unit/fixtures/: tls/ca.crt is beside it */
+    return dpm_test_kube_client(y, "tests/unit/fixtures/client.yaml", &o);
 }
 
 static const struct dpm_gvr DP = {"mesh.io", "v1alpha1", "dataproducts", true};
@@ -381,12 +124,12 @@ static double now_s(void)
 
 /* ---- handlers ------------------------------------------------------------- */
 
-static void h_echo(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_echo(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
     snprintf(rs->body, sizeof(rs->body),
              "{\"kind\":\"DataProduct\",\"metadata\":{\"name\":\"x\",\"namespace\":\"ns1\"},"
              "\"path\":\"%s\"}",
-             rq->path);
+             rq->target);
 }
 
 static void test_get_tls_auth_reuse(void **state)
@@ -406,14 +149,14 @@ static void test_get_tls_auth_reuse(void **state)
     assert_string_equal(json_string_value(json_object_get(obj, "path")),
                         "/api/v1/namespaces/kube-system");
     json_decref(obj);
-    assert_string_equal(s->log[0].auth, "Bearer tok-1");
-    assert_string_equal(s->log[0].ua, "dpm/" DPM_VERSION);
-    assert_non_null(strstr(s->log[0].accept_encoding, "gzip"));
+    assert_string_equal(srv_req(s, 0)->auth, "Bearer tok-1");
+    assert_string_equal(srv_req(s, 0)->ua, "dpm/" DPM_VERSION);
+    assert_non_null(strstr(srv_req(s, 0)->accept_encoding, "gzip"));
     struct dpm_kube_stats st;
     dpm_kube_get_stats(k, &st);
     assert_int_equal(st.requests, 4);
     assert_int_equal(st.connects, 1); /* one connection reused */
-    assert_int_equal(s->nconns, 1);
+    assert_int_equal(stub_server_conns(s->srv), 1);
     /* names are escaped, never path-traversed */
     assert_int_equal(dpm_kube_get(k, &DP, "ns1", "..", &obj, &err), DPM_EINVAL);
     assert_int_equal(dpm_kube_get(k, &DP, "ns1", "a/b", &obj, &err), DPM_OK);
@@ -436,9 +179,9 @@ static void test_tls_failures_and_client_certs(void **state)
                                     "    tls-server-name: kube.test\n", 0, 0);
     assert_int_equal(dpm_kube_get(k, &NS, NULL, "a", &obj, &err), DPM_OK);
     json_decref(obj);
-    assert_string_equal(s->log[0].peer_cn, "alice");
-    assert_string_equal(s->log[0].sni, "kube.test");
-    assert_string_equal(s->log[0].auth, "");
+    assert_string_equal(srv_req(s, 0)->peer_cn, "alice");
+    assert_string_equal(srv_req(s, 0)->sni, "kube.test");
+    assert_string_equal(srv_req(s, 0)->auth, "");
     dpm_kube_free(k);
     /* an exec plugin returning a client certificate */
     k = client_for(s->port,
@@ -447,7 +190,7 @@ static void test_tls_failures_and_client_certs(void **state)
                    NULL, 0, 0);
     assert_int_equal(dpm_kube_get(k, &NS, NULL, "b", &obj, &err), DPM_OK);
     json_decref(obj);
-    assert_string_equal(s->log[1].peer_cn, "alice");
+    assert_string_equal(srv_req(s, 1)->peer_cn, "alice");
     dpm_kube_free(k);
     srv_stop(s);
 
@@ -475,9 +218,9 @@ static void test_tls_failures_and_client_certs(void **state)
     srv_stop(s);
 }
 
-static void h_errors(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_errors(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
-    const char *name = strrchr(rq->path, '/') + 1;
+    const char *name = strrchr(rq->target, '/') + 1;
     struct {
         const char *name;
         int st;
@@ -550,7 +293,7 @@ static void test_error_decoding(void **state)
 }
 
 /* 429 then 503 (both with Retry-After), then success. */
-static void h_throttle(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_throttle(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
     int n = srv_calls(s);
     if (n == 1) {
@@ -567,7 +310,7 @@ static void h_throttle(struct srv *s, const struct req *rq, struct resp *rs)
     }
 }
 
-static void h_always429(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_always429(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
     rs->status = 429;
     snprintf(rs->headers, sizeof(rs->headers), "Retry-After: 0\r\n");
@@ -610,7 +353,7 @@ static void test_retry_after(void **state)
 }
 
 /* The first request on every connection gets the connection dropped. */
-static void h_drop_first(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_drop_first(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
     if (srv_calls(s) == 1)
         rs->drop = true;
@@ -663,7 +406,7 @@ static void test_connection_refused(void **state)
 }
 
 /* Accepts only "Bearer good"; rotates the token file on the first 401. */
-static void h_auth(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_auth(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
     const char *tokfile = s->ud;
     if (strcmp(rq->auth, "Bearer good") == 0 || strcmp(rq->auth, "Bearer secret-2") == 0) {
@@ -714,8 +457,8 @@ static void test_401_refresh(void **state)
     k = client_for(s->port, user, NULL, 0, 0);
     assert_int_equal(dpm_kube_get(k, &NS, NULL, "a", &obj, &err), DPM_OK);
     json_decref(obj);
-    assert_string_equal(s->log[0].auth, "Bearer secret-1");
-    assert_string_equal(s->log[1].auth, "Bearer secret-2");
+    assert_string_equal(srv_req(s, 0)->auth, "Bearer secret-1");
+    assert_string_equal(srv_req(s, 1)->auth, "Bearer secret-2");
     /* a static token cannot be refreshed: the 401 comes back at once */
     dpm_kube_free(k);
     k = client_for(s->port, NULL, NULL, 0, 0);
@@ -735,18 +478,19 @@ static const char *const watch_chunks[] = {
     "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}\n",
 };
 
-static void h_stream(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_stream(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
     rs->chunks = watch_chunks;
     rs->nchunks = 3;
     rs->chunk_delay_ms = 20;
-    if (strstr(rq->path, "hold=long"))
+    if (strstr(rq->target, "hold=long"))
         rs->hold_ms = 8000;
 }
 
 struct collect {
     struct dpm_buf b;
     int calls;
+    atomic_size_t have; /* b.len, for another thread */
     struct dpm_kube_cancel *cancel_after_bookmark;
 };
 
@@ -755,6 +499,7 @@ static dpm_rc on_chunk(void *ud, const char *data, size_t len)
     struct collect *c = ud;
     c->calls++;
     dpm_rc rc = dpm_buf_add(&c->b, data, len);
+    atomic_store(&c->have, c->b.len);
     if (c->cancel_after_bookmark && strstr(dpm_buf_str(&c->b), "BOOKMARK"))
         dpm_kube_cancel_fire(c->cancel_after_bookmark);
     return rc;
@@ -762,13 +507,16 @@ static dpm_rc on_chunk(void *ud, const char *data, size_t len)
 
 struct cancel_arg {
     struct dpm_kube_cancel *c;
-    int after_ms;
+    struct collect *col;
+    size_t len; /* fire once this much has arrived (or after 10 s) */
 };
 
 static void *cancel_later(void *ap)
 {
     struct cancel_arg *a = ap;
-    usleep((useconds_t)a->after_ms * 1000);
+    uint64_t end = dpm_test_now_ms() + DPM_TEST_WAIT_MS;
+    while (atomic_load(&a->col->have) < a->len && dpm_test_now_ms() < end)
+        dpm_test_sleep_ms(5);
     dpm_kube_cancel_fire(a->c);
     return NULL;
 }
@@ -780,6 +528,7 @@ static void test_streaming(void **state)
     struct dpm_error err;
     struct collect c;
     memset(&c, 0, sizeof(c));
+    atomic_init(&c.have, 0);
     dpm_buf_init(&c.b, 1 << 20);
     struct dpm_kube_request rq;
     memset(&rq, 0, sizeof(rq));
@@ -794,13 +543,15 @@ static void test_streaming(void **state)
     snprintf(want, sizeof(want), "%s%s%s", watch_chunks[0], watch_chunks[1], watch_chunks[2]);
     assert_string_equal(dpm_buf_str(&c.b), want);
 
-    /* cancelled from another thread while the server holds the stream */
+    /* cancelled from another thread while the server holds the stream
+     * (8 s) after the chunks */
     dpm_buf_reset(&c.b);
+    atomic_store(&c.have, 0);
     struct dpm_kube_cancel cancel;
     dpm_kube_cancel_init(&cancel);
     rq.path = "/api/v1/pods?watch=1&hold=long";
     rq.cancel = &cancel;
-    struct cancel_arg ca = {&cancel, 300};
+    struct cancel_arg ca = {&cancel, &c, strlen(want)};
     pthread_t th;
     pthread_create(&th, NULL, cancel_later, &ca);
     double t0 = now_s();
@@ -830,11 +581,11 @@ static void test_streaming(void **state)
 }
 
 /* Three pages of two items; the list's kind is DataProductList. */
-static void h_pages(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_pages(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
-    const char *c = strstr(rq->path, "continue=");
+    const char *c = strstr(rq->target, "continue=");
     int page = c ? atoi(c + 9 + 1) : 0; /* tokens are "p1", "p2" */
-    if (!strstr(rq->path, "limit=2") || !strstr(rq->path, "labelSelector=app%3Dx")) {
+    if (!strstr(rq->target, "limit=2") || !strstr(rq->target, "labelSelector=app%3Dx")) {
         rs->status = 400;
         return;
     }
@@ -866,14 +617,14 @@ static void test_list_paging(void **state)
     assert_string_equal(json_string_value(json_object_get(last, "kind")), "DataProduct");
     assert_string_equal(json_string_value(json_object_get(last, "apiVersion")), "mesh.io/v1alpha1");
     assert_int_equal(srv_calls(s), 3);
-    assert_non_null(strstr(s->log[1].path, "continue=p1"));
+    assert_non_null(strstr(srv_req(s, 1)->target, "continue=p1"));
     json_decref(items);
     free(rv);
     dpm_kube_free(k);
     srv_stop(s);
 }
 
-static void h_verbs(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_verbs(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
     snprintf(rs->body, sizeof(rs->body), "{\"kind\":\"Status\",\"status\":\"Success\"}");
 }
@@ -892,36 +643,36 @@ static void test_verbs(void **state)
     w.field_manager = "dpm-operator";
     assert_int_equal(dpm_kube_create(k, &DP, NULL, obj, &w, &out, &err), DPM_OK);
     json_decref(out);
-    assert_string_equal(s->log[0].method, "POST");
-    assert_string_equal(s->log[0].path,
+    assert_string_equal(srv_req(s, 0)->method, "POST");
+    assert_string_equal(srv_req(s, 0)->target,
                         "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts?dryRun=All&fieldManager=dpm-operator");
-    assert_string_equal(s->log[0].content_type, "application/json");
-    assert_non_null(strstr(s->log[0].body, "\"resourceVersion\":\"7\""));
+    assert_string_equal(srv_req(s, 0)->content_type, "application/json");
+    assert_non_null(strstr(srv_req(s, 0)->body, "\"resourceVersion\":\"7\""));
 
     assert_int_equal(dpm_kube_update(k, &DP, NULL, obj, NULL, NULL, &err), DPM_OK);
-    assert_string_equal(s->log[1].method, "PUT");
-    assert_string_equal(s->log[1].path, "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p");
+    assert_string_equal(srv_req(s, 1)->method, "PUT");
+    assert_string_equal(srv_req(s, 1)->target, "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p");
     assert_int_equal(dpm_kube_update_status(k, &DP, NULL, obj, NULL, NULL, &err), DPM_OK);
-    assert_string_equal(s->log[2].path,
+    assert_string_equal(srv_req(s, 2)->target,
                         "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p/status");
 
     json_t *mp = json_pack("{s:{s:s}}", "status", "phase", "Ready");
     w.dry_run = false;
     w.subresource = "status";
     assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_MERGE, mp, &w, NULL, &err), DPM_OK);
-    assert_string_equal(s->log[3].method, "PATCH");
-    assert_string_equal(s->log[3].content_type, "application/merge-patch+json");
-    assert_string_equal(s->log[3].path,
+    assert_string_equal(srv_req(s, 3)->method, "PATCH");
+    assert_string_equal(srv_req(s, 3)->content_type, "application/merge-patch+json");
+    assert_string_equal(srv_req(s, 3)->target,
                         "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p/status?fieldManager=dpm-operator");
     w.subresource = NULL;
     w.force = true;
     assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_APPLY, obj, &w, NULL, &err), DPM_OK);
-    assert_string_equal(s->log[4].content_type, "application/apply-patch+yaml");
-    assert_string_equal(s->log[4].path,
+    assert_string_equal(srv_req(s, 4)->content_type, "application/apply-patch+yaml");
+    assert_string_equal(srv_req(s, 4)->target,
                         "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p?fieldManager=dpm-operator&force=true");
     json_t *jp = json_pack("[{s:s, s:s, s:s}]", "op", "replace", "path", "/spec/owner", "value", "x");
     assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_JSON, jp, NULL, NULL, &err), DPM_OK);
-    assert_string_equal(s->log[5].content_type, "application/json-patch+json");
+    assert_string_equal(srv_req(s, 5)->content_type, "application/json-patch+json");
     /* misuse is refused before anything is sent */
     assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_APPLY, obj, NULL, NULL, &err),
                      DPM_EINVAL);
@@ -939,8 +690,8 @@ static void test_verbs(void **state)
     d.dry_run = true;
     assert_int_equal(dpm_kube_delete(k, &DP, "ns2", "p", &d, &out, &err), DPM_OK);
     json_decref(out);
-    assert_string_equal(s->log[6].method, "DELETE");
-    json_t *body = json_loads(s->log[6].body, 0, NULL);
+    assert_string_equal(srv_req(s, 6)->method, "DELETE");
+    json_t *body = json_loads(srv_req(s, 6)->body, 0, NULL);
     assert_non_null(body);
     assert_string_equal(json_string_value(json_object_get(body, "propagationPolicy")), "Foreground");
     json_t *pre = json_object_get(body, "preconditions");
@@ -977,10 +728,10 @@ static void test_rate_limit(void **state)
 
 /* Discovery: core v1, batch v1beta1 (v1 once s->ud says so), mesh.io, and
  * an aggregated API that is down. */
-static void h_discovery(struct srv *s, const struct req *rq, struct resp *rs)
+static void h_discovery(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
 {
     bool new_batch = s->ud != NULL;
-    const char *p = rq->path;
+    const char *p = rq->target;
     if (strcmp(p, "/api") == 0) {
         snprintf(rs->body, sizeof(rs->body), "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"]}");
     } else if (strcmp(p, "/apis") == 0) {

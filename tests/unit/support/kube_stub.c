@@ -1,28 +1,20 @@
 /* Scripted in-process Kubernetes API stub; see kube_stub.h. */
 #include "kube_stub.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "dpm/buf.h"
 #include "dpm/ratelimit.h"
+#include "stub_server.h"
 #include "support.h"
 
 struct stub {
-    int lfd;
-    int port;
+    struct stub_server *srv;
     char url[64];
     char kubeconfig[1024];
-    pthread_t accept_th;
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stopping;
@@ -35,17 +27,7 @@ struct stub {
     bool silent;
     int bookmark_ms;
     int open_watches;
-    int nthreads;    /* connection threads alive */
     json_t *counts;  /* kind -> count */
-};
-
-struct req {
-    char method[16];
-    char path[2048];   /* without the query */
-    json_t *query;     /* k -> v (decoded) */
-    char content_type[128];
-    char *body;
-    size_t body_len;
 };
 
 /* parsed resource path */
@@ -64,30 +46,10 @@ static void count(struct stub *s, const char *kind)
                         json_integer(json_integer_value(c) + 1));
 }
 
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int respond(int fd, int status, const char *extra_hdr, json_t *body)
+static int respond(struct stub_conn *c, int status, const char *extra_hdr, json_t *body)
 {
     char *b = json_dumps(body, JSON_COMPACT);
-    size_t bl = b ? strlen(b) : 0;
-    char hdr[512];
-    int hl = snprintf(hdr, sizeof hdr,
-                      "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\n%s\r\n",
-                      status, bl, extra_hdr ? extra_hdr : "");
-    int rc = send_all(fd, hdr, (size_t)hl);
-    if (rc == 0 && bl)
-        rc = send_all(fd, b, bl);
+    int rc = stub_respond(c, status, extra_hdr, b, b ? strlen(b) : 0);
     free(b);
     return rc;
 }
@@ -99,11 +61,11 @@ static json_t *status_obj(int code, const char *reason, const char *msg)
                      reason, "message", msg, "code", code);
 }
 
-static int respond_status(int fd, int code, const char *reason,
+static int respond_status(struct stub_conn *c, int code, const char *reason,
                           const char *msg, const char *hdr)
 {
     json_t *st = status_obj(code, reason, msg);
-    int rc = respond(fd, code, hdr, st);
+    int rc = respond(c, code, hdr, st);
     json_decref(st);
     return rc;
 }
@@ -292,7 +254,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int handle_list(struct stub *s, int fd, const struct req *r,
+static int handle_list(struct stub *s, struct stub_conn *c, const struct stub_request *r,
                        const struct rpath *rp)
 {
     const char *sel = json_string_value(json_object_get(r->query, "labelSelector"));
@@ -322,22 +284,12 @@ static int handle_list(struct stub *s, int fd, const struct req *r,
     json_t *list = json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "kind", "List",
                              "apiVersion", "v1", "metadata", "resourceVersion",
                              rv, "continue", cont, "items", items);
-    int rc = respond(fd, 200, NULL, list);
+    int rc = respond(c, 200, NULL, list);
     json_decref(list);
     return rc;
 }
 
-static int send_chunk(int fd, const char *data, size_t n)
-{
-    char h[32];
-    int hl = snprintf(h, sizeof h, "%zx\r\n", n);
-    if (send_all(fd, h, (size_t)hl) || send_all(fd, data, n) ||
-        send_all(fd, "\r\n", 2))
-        return -1;
-    return 0;
-}
-
-static int send_event(int fd, const char *type, json_t *obj)
+static int send_event(struct stub_conn *c, const char *type, json_t *obj)
 {
     json_t *ev = json_pack("{s:s,s:O}", "type", type, "object", obj);
     char *line = json_dumps(ev, JSON_COMPACT);
@@ -345,23 +297,21 @@ static int send_event(int fd, const char *type, json_t *obj)
     size_t n = strlen(line);
     line = realloc(line, n + 2);
     line[n] = '\n';
-    int rc = send_chunk(fd, line, n + 1);
+    int rc = stub_chunk(c, line, n + 1);
     free(line);
     return rc;
 }
 
 /* Returns 0 when the stream ended normally (keep the connection), -1 when
  * the connection must be closed. */
-static int handle_watch(struct stub *s, int fd, const struct req *r,
+static int handle_watch(struct stub *s, struct stub_conn *c, const struct stub_request *r,
                         const struct rpath *rp)
 {
     const char *sel = json_string_value(json_object_get(r->query, "labelSelector"));
     long long since = atoll(json_string_value(json_object_get(r->query, "resourceVersion")) ?: "0");
     long timeout = atol(json_string_value(json_object_get(r->query, "timeoutSeconds")) ?: "0");
     bool bookmarks = json_object_get(r->query, "allowWatchBookmarks") != NULL;
-    const char *hdr = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                      "Transfer-Encoding: chunked\r\n\r\n";
-    if (send_all(fd, hdr, strlen(hdr)))
+    if (stub_chunked_head(c, 200, NULL))
         return -1;
     uint64_t deadline = dpm_monotonic_ns() +
                         (uint64_t)(timeout > 0 ? timeout : 1800) * DPM_NS_PER_SEC;
@@ -373,7 +323,7 @@ static int handle_watch(struct stub *s, int fd, const struct req *r,
     if (since && since < s->compacted) {
         json_t *st = status_obj(410, "Expired", "too old resource version");
         pthread_mutex_unlock(&s->mu);
-        rc = send_event(fd, "ERROR", st);
+        rc = send_event(c, "ERROR", st);
         json_decref(st);
         pthread_mutex_lock(&s->mu);
         goto end;
@@ -415,7 +365,7 @@ static int handle_watch(struct stub *s, int fd, const struct req *r,
             pthread_mutex_unlock(&s->mu);
             json_array_foreach(batch, i, e) {
                 if (rc == 0)
-                    rc = send_event(fd, json_string_value(json_object_get(e, "type")),
+                    rc = send_event(c, json_string_value(json_object_get(e, "type")),
                                     json_object_get(e, "o"));
             }
             json_decref(batch);
@@ -431,13 +381,15 @@ static int handle_watch(struct stub *s, int fd, const struct req *r,
 end:
     s->open_watches--;
     pthread_mutex_unlock(&s->mu);
-    if (rc == 0 && send_all(fd, "0\r\n\r\n", 5))
+    if (rc == 0 && stub_chunked_end(c))
         rc = -1;
     return rc;
 }
 
-static int handle(struct stub *s, int fd, struct req *r)
+/* The stub_server handler: one request of the Kubernetes API. */
+static int handle(void *ud, struct stub_conn *c, const struct stub_request *r)
 {
+    struct stub *s = ud;
     struct rpath rp;
     char key[1024];
     pthread_mutex_lock(&s->mu);
@@ -448,24 +400,24 @@ static int handle(struct stub *s, int fd, struct req *r)
         char hdr[64] = "";
         if (ra > 0)
             snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", ra);
-        return respond_status(fd, st, st == 429 ? "TooManyRequests" : "InternalError",
+        return respond_status(c, st, st == 429 ? "TooManyRequests" : "InternalError",
                               "injected failure", hdr);
     }
     pthread_mutex_unlock(&s->mu);
     if (parse_rpath(r->path, &rp) != 0)
-        return respond_status(fd, 404, "NotFound", "no such path", NULL);
+        return respond_status(c, 404, "NotFound", "no such path", NULL);
     bool is_watch = json_object_get(r->query, "watch") != NULL;
     pthread_mutex_lock(&s->mu);
     count(s, strcmp(r->method, "GET") ? r->method
              : is_watch ? "watch" : rp.name[0] ? "get" : "list");
     pthread_mutex_unlock(&s->mu);
     if (strcmp(r->method, "GET") == 0 && !rp.name[0])
-        return is_watch ? handle_watch(s, fd, r, &rp) : handle_list(s, fd, r, &rp);
+        return is_watch ? handle_watch(s, c, r, &rp) : handle_list(s, c, r, &rp);
     json_t *body = NULL;
     if (r->body_len) {
         body = json_loadb(r->body, r->body_len, 0, NULL);
         if (!body)
-            return respond_status(fd, 400, "BadRequest", "bad JSON", NULL);
+            return respond_status(c, 400, "BadRequest", "bad JSON", NULL);
     }
     int rc;
     pthread_mutex_lock(&s->mu);
@@ -476,12 +428,12 @@ static int handle(struct stub *s, int fd, struct req *r)
         if (!name || json_object_get(s->objs, key)) {
             pthread_mutex_unlock(&s->mu);
             json_decref(body);
-            return respond_status(fd, 409, "AlreadyExists", "already exists", NULL);
+            return respond_status(c, 409, "AlreadyExists", "already exists", NULL);
         }
         store_put_locked(s, &rp, json_incref(body), "ADDED", false);
         json_t *out = json_deep_copy(json_object_get(json_object_get(s->objs, key), "o"));
         pthread_mutex_unlock(&s->mu);
-        rc = respond(fd, 201, NULL, out);
+        rc = respond(c, 201, NULL, out);
         json_decref(out);
         json_decref(body);
         return rc;
@@ -491,7 +443,7 @@ static int handle(struct stub *s, int fd, struct req *r)
     if (!cur) {
         pthread_mutex_unlock(&s->mu);
         json_decref(body);
-        return respond_status(fd, 404, "NotFound", "not found", NULL);
+        return respond_status(c, 404, "NotFound", "not found", NULL);
     }
     json_t *out = NULL;
     if (strcmp(r->method, "GET") == 0) {
@@ -513,7 +465,7 @@ static int handle(struct stub *s, int fd, struct req *r)
                 pthread_mutex_unlock(&s->mu);
                 json_decref(next);
                 json_decref(body);
-                return respond_status(fd, 409, "Conflict",
+                return respond_status(c, 409, "Conflict",
                                       "the object has been modified", NULL);
             }
             if (strcmp(rp.sub, "status") == 0) {
@@ -533,7 +485,7 @@ static int handle(struct stub *s, int fd, struct req *r)
                 pthread_mutex_unlock(&s->mu);
                 json_decref(next);
                 json_decref(body);
-                return respond_status(fd, 415, "UnsupportedMediaType",
+                return respond_status(c, 415, "UnsupportedMediaType",
                                       "merge patch only", NULL);
             }
             merge_patch(next, body);
@@ -543,188 +495,20 @@ static int handle(struct stub *s, int fd, struct req *r)
     } else {
         pthread_mutex_unlock(&s->mu);
         json_decref(body);
-        return respond_status(fd, 405, "MethodNotAllowed", "method", NULL);
+        return respond_status(c, 405, "MethodNotAllowed", "method", NULL);
     }
     pthread_mutex_unlock(&s->mu);
-    rc = respond(fd, 200, NULL, out);
+    rc = respond(c, 200, NULL, out);
     json_decref(out);
     json_decref(body);
     return rc;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static void url_decode(char *s)
-{
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-            *o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-            s += 2;
-        } else {
-            *o++ = *s == '+' ? ' ' : *s;
-        }
-    }
-    *o = '\0';
-}
-
-struct conn_arg {
-    struct stub *s;
-    int fd;
-};
-
-static void *conn_main(void *arg)
-{
-    struct conn_arg *ca = arg;
-    struct stub *s = ca->s;
-    int fd = ca->fd;
-    free(ca);
-    struct dpm_buf in = DPM_BUF_INIT(4u << 20);
-    char tmp[16384];
-    for (;;) {
-        char *end;
-        while (!(end = strstr(dpm_buf_str(&in), "\r\n\r\n"))) {
-            struct pollfd p = {fd, POLLIN, 0};
-            if (poll(&p, 1, 100) == 0) {
-                bool stop;
-                pthread_mutex_lock(&s->mu);
-                stop = s->stopping;
-                pthread_mutex_unlock(&s->mu);
-                if (stop)
-                    goto out;
-                continue;
-            }
-            ssize_t n = recv(fd, tmp, sizeof tmp, 0);
-            if (n <= 0 || dpm_buf_add(&in, tmp, (size_t)n) != DPM_OK)
-                goto out;
-        }
-        struct req r;
-        memset(&r, 0, sizeof r);
-        size_t hlen = (size_t)(end - in.data) + 4;
-        char *line_end = strstr(in.data, "\r\n");
-        char target[2048];
-        if (sscanf(in.data, "%15s %2047s", r.method, target) != 2)
-            goto out;
-        (void)line_end;
-        size_t clen = 0;
-        for (char *h = strstr(in.data, "\r\n") + 2; h < end;) {
-            char *e = strstr(h, "\r\n");
-            if (strncasecmp(h, "Content-Length:", 15) == 0)
-                clen = (size_t)atol(h + 15);
-            else if (strncasecmp(h, "Content-Type:", 13) == 0)
-                snprintf(r.content_type, sizeof r.content_type, "%.*s",
-                         (int)(e - h - 13), h + 13);
-            else if (strncasecmp(h, "Expect: 100-continue", 20) == 0)
-                send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-            h = e + 2;
-        }
-        while (in.len < hlen + clen) {
-            ssize_t n = recv(fd, tmp, sizeof tmp, 0);
-            if (n <= 0 || dpm_buf_add(&in, tmp, (size_t)n) != DPM_OK)
-                goto out;
-        }
-        r.body = in.data + hlen;
-        r.body_len = clen;
-        r.query = json_object();
-        char *q = strchr(target, '?');
-        if (q) {
-            *q++ = '\0';
-            for (char *save = NULL, *t = strtok_r(q, "&", &save); t;
-                 t = strtok_r(NULL, "&", &save)) {
-                char *eq = strchr(t, '=');
-                if (eq)
-                    *eq++ = '\0';
-                url_decode(t);
-                if (eq)
-                    url_decode(eq);
-                json_object_set_new(r.query, t, json_string(eq ? eq : ""));
-            }
-        }
-        url_decode(target);
-        snprintf(r.path, sizeof r.path, "%s", target);
-        int rc = handle(s, fd, &r);
-        json_decref(r.query);
-        if (rc != 0)
-            goto out;
-        dpm_buf_consume(&in, hlen + clen);
-    }
-out:
-    shutdown(fd, SHUT_RDWR);
-    close(fd);
-    dpm_buf_free(&in);
-    pthread_mutex_lock(&s->mu);
-    s->nthreads--;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-static void *accept_main(void *arg)
-{
-    struct stub *s = arg;
-    for (;;) {
-        struct pollfd p = {s->lfd, POLLIN, 0};
-        int pr = poll(&p, 1, 50);
-        pthread_mutex_lock(&s->mu);
-        bool stop = s->stopping;
-        pthread_mutex_unlock(&s->mu);
-        if (stop)
-            break;
-        if (pr <= 0)
-            continue;
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        struct conn_arg *ca = malloc(sizeof *ca);
-        ca->s = s;
-        ca->fd = fd;
-        pthread_t th;
-        pthread_mutex_lock(&s->mu);
-        s->nthreads++;
-        pthread_mutex_unlock(&s->mu);
-        if (pthread_create(&th, NULL, conn_main, ca) != 0) {
-            close(fd);
-            free(ca);
-            pthread_mutex_lock(&s->mu);
-            s->nthreads--;
-            pthread_mutex_unlock(&s->mu);
-            continue;
-        }
-        pthread_detach(th);
-    }
-    return NULL;
-}
-
 struct stub *stub_start(void)
 {
     struct stub *s = calloc(1, sizeof *s);
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (bind(s->lfd, (struct sockaddr *)&a, sizeof a) || listen(s->lfd, 64) ||
-        getsockname(s->lfd, (struct sockaddr *)&a, &al)) {
-        close(s->lfd);
-        free(s);
+    if (!s)
         return NULL;
-    }
-    s->port = ntohs(a.sin_port);
-    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
-    snprintf(s->kubeconfig, sizeof s->kubeconfig,
-             "apiVersion: v1\nkind: Config\ncurrent-context: stub\n"
-             "clusters:\n- name: stub\n  cluster:\n    server: %s\n"
-             "users:\n- name: stub\n  user: {}\n"
-             "contexts:\n- name: stub\n  context:\n    cluster: stub\n"
-             "    user: stub\n    namespace: default\n",
-             s->url);
     s->objs = json_object();
     s->events = json_array();
     s->counts = json_object();
@@ -735,7 +519,20 @@ struct stub *stub_start(void)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cond, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_create(&s->accept_th, NULL, accept_main, s);
+    struct stub_server_opts o = {.handler = handle, .ud = s};
+    s->srv = stub_server_start(&o);
+    if (!s->srv) {
+        stub_stop(s);
+        return NULL;
+    }
+    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", stub_server_port(s->srv));
+    snprintf(s->kubeconfig, sizeof s->kubeconfig,
+             "apiVersion: v1\nkind: Config\ncurrent-context: stub\n"
+             "clusters:\n- name: stub\n  cluster:\n    server: %s\n"
+             "users:\n- name: stub\n  user: {}\n"
+             "contexts:\n- name: stub\n  context:\n    cluster: stub\n"
+             "    user: stub\n    namespace: default\n",
+             s->url);
     return s;
 }
 
@@ -743,25 +540,13 @@ void stub_stop(struct stub *s)
 {
     if (!s)
         return;
+    /* the watch streams end first (they wait on cond), then the server
+     * waits for its connections */
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);
-    pthread_join(s->accept_th, NULL);
-    /* connection threads notice `stopping` within 100 ms */
-    pthread_mutex_lock(&s->mu);
-    while (s->nthreads) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 50000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&s->cond, &s->mu, &ts);
-    }
-    pthread_mutex_unlock(&s->mu);
-    close(s->lfd);
+    stub_server_stop(s->srv);
     json_decref(s->objs);
     json_decref(s->events);
     json_decref(s->counts);
@@ -769,7 +554,6 @@ void stub_stop(struct stub *s)
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
-
 const char *stub_url(struct stub *s) { return s->url; }
 const char *stub_kubeconfig(struct stub *s) { return s->kubeconfig; }
 

@@ -1,6 +1,7 @@
 /* A scripted, in-process Kubernetes API stub for the client-runtime unit
- * tests (informer, leader election, events, watch loop): plain HTTP/1.1 on
- * 127.0.0.1 with keep-alive, an in-memory store of any resource, list with
+ * tests (informer, leader election, events, watch loop): a handler of the
+ * scripted server (stub_server.h: plain HTTP/1.1 on 127.0.0.1 with
+ * keep-alive) over an in-memory store of any resource, list with
  * limit/continue and labelSelector equality, get/create/update (with
  * resourceVersion conflicts and the status subresource)/merge-patch/delete,
  * chunked watch streams with bookmarks, and fault injection: failing the
