@@ -88,7 +88,7 @@ $(BUILD)/dpm-test-apiserver: $(APISERVER_OBJ) $(BUILD)/libdpm.a
 TEST_INC := -I. -Itests/unit/support
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_INC) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(XWARN) $(TEST_INC) -c $< -o $@
 
 # Unit tests link the whole library; by folder, tests of the in-tree API
 # server (apiserver/) also link its objects, tests of the webhook (webhook/)
@@ -109,7 +109,27 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/e2e/webhook/%.o $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $< $(BUILD)/libdpm.a $(LDLIBS)
 
-unit: $(UNIT_BIN) $(TOOL_BIN)
+# The fuzz targets without libFuzzer: each linked with tests/fuzz/replay.c
+# (a main() that runs the inputs it is given once) and built like the rest
+# of the tree (same compiler, warnings, SAN), so that `make test` replays
+# the checked-in corpora (tests/fuzz/run-suite.sh) under gcc and under
+# ASan+UBSan.  fuzz_as_* link the in-tree server's objects, fuzz_wh_* the
+# webhook's, as their libFuzzer builds do.
+FUZZ_REPLAY_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
+FUZZ_REPLAY_OBJ := $(call obj,tests/fuzz/replay.c)
+$(BUILD)/fuzz-replay/fuzz_as_%: $(BUILD)/obj/tests/fuzz/fuzz_as_%.o $(FUZZ_REPLAY_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz-replay/fuzz_wh_%: $(BUILD)/obj/tests/fuzz/fuzz_wh_%.o $(FUZZ_REPLAY_OBJ) $(WEBHOOK_LIB_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(FUZZ_REPLAY_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Every test binary of the build: the unit tests, the corpus replayers and
+# the e2e tools.
+unit: $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(TOOL_BIN)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
