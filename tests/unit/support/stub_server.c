@@ -34,7 +34,7 @@ struct stub_server {
     atomic_bool stopping;
     pthread_mutex_t mu; /* what follows */
     pthread_cond_t cond;
-    int nthreads;       /* connection threads alive */
+    int nthreads; /* connection threads alive */
     int nconns;
     int nrequests;
     struct stub_request log[STUB_LOG_MAX];
@@ -140,7 +140,8 @@ static void header(const char *line, const char *eol, const char *name, char *ou
 /* Reads the next request of the connection into r (its body in in);
  * *used is how many bytes of in it takes.  false at the end of the
  * connection or on a request it cannot read. */
-static bool read_request(struct stub_conn *c, struct dpm_buf *in, struct stub_request *r, size_t *used)
+static bool read_request(struct stub_conn *c, struct dpm_buf *in, struct stub_request *r,
+                         size_t *used)
 {
     const char *end;
     while (!(end = strstr(dpm_buf_str(in), "\r\n\r\n")))
@@ -246,9 +247,10 @@ static const char *reason_of(int status)
 int stub_respond(struct stub_conn *c, int status, const char *headers, const char *body, size_t len)
 {
     char head[1024];
-    int hl = snprintf(head, sizeof(head),
-                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-                      status, reason_of(status), len, headers ? headers : "");
+    int hl = snprintf(
+        head, sizeof(head),
+        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n", status,
+        reason_of(status), len, headers ? headers : "");
     if (hl < 0 || (size_t)hl >= sizeof(head))
         return -1;
     if (stub_send(c, head, (size_t)hl) != 0)
@@ -259,9 +261,10 @@ int stub_respond(struct stub_conn *c, int status, const char *headers, const cha
 int stub_chunked_head(struct stub_conn *c, int status, const char *headers)
 {
     char head[1024];
-    int hl = snprintf(head, sizeof(head),
-                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n%s\r\n",
-                      status, reason_of(status), headers ? headers : "");
+    int hl = snprintf(
+        head, sizeof(head),
+        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n%s\r\n",
+        status, reason_of(status), headers ? headers : "");
     if (hl < 0 || (size_t)hl >= sizeof(head))
         return -1;
     return stub_send(c, head, (size_t)hl);
@@ -271,7 +274,8 @@ int stub_chunk(struct stub_conn *c, const char *data, size_t n)
 {
     char h[32];
     int hl = snprintf(h, sizeof(h), "%zx\r\n", n);
-    if (stub_send(c, h, (size_t)hl) != 0 || stub_send(c, data, n) != 0 || stub_send(c, "\r\n", 2) != 0)
+    if (stub_send(c, h, (size_t)hl) != 0 || stub_send(c, data, n) != 0 ||
+        stub_send(c, "\r\n", 2) != 0)
         return -1;
     return 0;
 }
@@ -425,8 +429,8 @@ struct stub_server *stub_server_start(const struct stub_server_opts *o)
     setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof(a);
-    if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(s->lfd, 64) != 0 ||
-        getsockname(s->lfd, (struct sockaddr *)&a, &al) != 0)
+    if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        listen(s->lfd, 64) != 0 || getsockname(s->lfd, (struct sockaddr *)&a, &al) != 0)
         goto fail;
     s->port = ntohs(a.sin_port);
     pthread_mutex_init(&s->mu, NULL);
@@ -502,7 +506,8 @@ int stub_server_requests(struct stub_server *s)
 const struct stub_request *stub_server_log(struct stub_server *s, int i)
 {
     pthread_mutex_lock(&s->mu);
-    const struct stub_request *r = i >= 0 && i < s->nrequests && i < STUB_LOG_MAX ? &s->log[i] : NULL;
+    const struct stub_request *r =
+        i >= 0 && i < s->nrequests && i < STUB_LOG_MAX ? &s->log[i] : NULL;
     pthread_mutex_unlock(&s->mu);
     return r;
 }

@@ -23,18 +23,18 @@ struct stub_conn; /* one connection, as the handler sees it */
 
 struct stub_request {
     char method[16];
-    char target[2048];    /* as sent: the path and the query, still encoded */
-    char path[2048];      /* decoded, without the query */
-    json_t *query;        /* parameter -> decoded value (the last one wins) */
-    char auth[512];       /* header values, "" when absent */
+    char target[2048]; /* as sent: the path and the query, still encoded */
+    char path[2048];   /* decoded, without the query */
+    json_t *query;     /* parameter -> decoded value (the last one wins) */
+    char auth[512];    /* header values, "" when absent */
     char ua[128];
     char accept_encoding[128];
     char content_type[128];
-    const char *body;     /* body_len bytes and a NUL */
+    const char *body; /* body_len bytes and a NUL */
     size_t body_len;
-    int conn;             /* the connection's number, from 1 in accept order */
-    char sni[64];         /* the TLS server name the client sent, or "" */
-    char peer_cn[64];     /* the client certificate's CN, or "" */
+    int conn;         /* the connection's number, from 1 in accept order */
+    char sni[64];     /* the TLS server name the client sent, or "" */
+    char peer_cn[64]; /* the client certificate's CN, or "" */
 };
 
 /* Answers one request by writing to c (the request is valid during the
@@ -69,7 +69,8 @@ bool stub_conn_stopping(const struct stub_conn *c);
 int stub_send(struct stub_conn *c, const void *p, size_t n);
 /* A whole response: status, extra header lines (each ending in "\r\n"; may
  * be NULL), a JSON body of len bytes with its Content-Length. */
-int stub_respond(struct stub_conn *c, int status, const char *headers, const char *body, size_t len);
+int stub_respond(struct stub_conn *c, int status, const char *headers, const char *body,
+                 size_t len);
 /* A chunked response: its head, each chunk, the last (empty) chunk. */
 int stub_chunked_head(struct stub_conn *c, int status, const char *headers);
 int stub_chunk(struct stub_conn *c, const char *data, size_t n);
@@ -79,13 +80,13 @@ int stub_chunked_end(struct stub_conn *c);
  * or no answer at all. */
 struct stub_reply {
     int status;
-    char headers[512];         /* extra header lines, each ending in \r\n */
+    char headers[512]; /* extra header lines, each ending in \r\n */
     char body[16384];
     bool drop;                 /* close the connection without answering */
     const char *const *chunks; /* a chunked body instead of body */
     int nchunks;
-    int chunk_delay_ms;        /* after each chunk */
-    int hold_ms;               /* after the chunks, stay silent this long */
+    int chunk_delay_ms; /* after each chunk */
+    int hold_ms;        /* after the chunks, stay silent this long */
 };
 /* Writes it; returns what a handler returns (-1 for drop). */
 int stub_reply(struct stub_conn *c, const struct stub_reply *r);

@@ -42,8 +42,9 @@ struct dpm_kube *dpm_test_kube_client(const char *kubeconfig, const char *as_pat
         o = *tuning;
     struct dpm_error err;
     o.config = NULL;
-    if (dpm_kube_config_from_buffer(kubeconfig, strlen(kubeconfig), as_path ? as_path : "test.kubeconfig",
-                                    NULL, &o.config, &err) != DPM_OK)
+    if (dpm_kube_config_from_buffer(kubeconfig, strlen(kubeconfig),
+                                    as_path ? as_path : "test.kubeconfig", NULL, &o.config,
+                                    &err) != DPM_OK)
         fail_msg("kubeconfig: %s: %s", err.path, err.message);
     struct dpm_kube *k = dpm_kube_new(&o, &err);
     if (!k)
