@@ -223,7 +223,7 @@ static void test_parse_errors_name_event_and_byte(void **state)
                        "ADDED event without an \"object\" object");
 }
 
-static int gone_seen;
+static dpm_rc gone_seen;
 static dpm_rc error_cb(const struct dpm_watch_event *ev, void *ctx)
 {
     struct dpm_error *err = ctx;
