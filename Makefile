@@ -43,6 +43,10 @@ APISERVER_SRC := $(wildcard tests/apiserver/*.c)
 # server's modules), webhook/ (the webhook's), it/ (against a running
 # dpm-test-apiserver).  tests/unit/support/*.c is linked into every one.
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+# A test left at the top would silently not be built: stop instead.
+ifneq ($(wildcard tests/unit/test_*.c),)
+$(error $(wildcard tests/unit/test_*.c): a unit test goes into a folder of tests/unit/ (docs/hacking.md, Tests))
+endif
 UNIT_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
