@@ -41,8 +41,17 @@ LDLIBS := $(PKG_LIBS) -lpthread -lm
 LIB_SRC := $(wildcard lib/*/*.c)
 DPM_SRC := $(wildcard cmd/*.c operator/*.c webhook/*.c)
 APISERVER_SRC := $(wildcard tests/apiserver/*.c)
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_SUPPORT_SRC := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+# Unit tests: tests/unit/<folder>/test_<name>.c, one binary each,
+# $(BUILD)/tests/test_<name> (names are unique across folders); the folder
+# mirrors lib/ (util, format, ..., operator), or is apiserver/ (the in-tree
+# server's modules), webhook/ (the webhook's), it/ (against a running
+# dpm-test-apiserver).  tests/unit/support/*.c is linked into every one.
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+# A test left at the top would silently not be built: stop instead.
+ifneq ($(wildcard tests/unit/test_*.c),)
+$(error $(wildcard tests/unit/test_*.c): a unit test goes into a folder of tests/unit/ (docs/hacking.md, Tests))
+endif
+UNIT_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 # Helper programs of the e2e suites (raw HTTP client, webhook driver).
@@ -53,7 +62,10 @@ LIB_OBJ := $(call obj,$(LIB_SRC))
 DPM_OBJ := $(call obj,$(DPM_SRC))
 APISERVER_OBJ := $(call obj,$(APISERVER_SRC))
 UNIT_SUPPORT_OBJ := $(call obj,$(UNIT_SUPPORT_SRC))
-UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_BIN := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
+ifneq ($(words $(UNIT_BIN)),$(words $(sort $(UNIT_BIN))))
+$(error two tests/unit/*/test_<name>.c share a name: $(sort $(foreach b,$(UNIT_BIN),$(if $(filter-out 1,$(words $(filter $(b),$(UNIT_BIN)))),$(notdir $(b))))))
+endif
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 TOOL_BIN := $(patsubst tests/e2e/webhook/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
@@ -78,31 +90,55 @@ $(BUILD)/dpm: $(DPM_OBJ) $(BUILD)/libdpm.a
 $(BUILD)/dpm-test-apiserver: $(APISERVER_OBJ) $(BUILD)/libdpm.a
 	$(CC) $(SAN_LDFLAGS) -o $@ $(APISERVER_OBJ) $(BUILD)/libdpm.a $(LDLIBS)
 
-# Unit tests link the whole library; tests of apiserver modules
-# (test_as_*) also link the tests/apiserver objects (all but main.o).
+# Test code also finds the support headers and, from the repository root,
+# the in-tree server's and the webhook's private headers
+# ("tests/apiserver/store.h", "webhook/webhook.h").
+TEST_INC := -I. -Itests/unit/support
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(XWARN) $(TEST_INC) -c $< -o $@
+
+# Unit tests link the whole library; by folder, tests of the in-tree API
+# server (apiserver/) also link its objects, tests of the webhook (webhook/)
+# its objects (all but main.o, the command line).
 APISERVER_LIB_OBJ := $(filter-out %/main.o,$(APISERVER_OBJ))
-$(BUILD)/tests/test_as_%: $(BUILD)/obj/tests/unit/test_as_%.o $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
-# Tests of the webhook's own modules (test_wh_*) link its objects too (all
-# but main.o, the command line).
 WEBHOOK_LIB_OBJ := $(filter-out %/main.o,$(call obj,$(wildcard webhook/*.c)))
-$(BUILD)/tests/test_wh_%: $(BUILD)/obj/tests/unit/test_wh_%.o $(UNIT_SUPPORT_OBJ) $(WEBHOOK_LIB_OBJ) $(BUILD)/libdpm.a
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(WEBHOOK_LIB_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
-# The option table of the command line (cmd/opts.c) is tested on its own.
-$(BUILD)/tests/test_opts: $(BUILD)/obj/tests/unit/test_opts.o $(UNIT_SUPPORT_OBJ) $(BUILD)/obj/cmd/opts.o $(BUILD)/libdpm.a
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/obj/cmd/opts.o $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libdpm.a
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(BUILD)/libdpm.a $(LDLIBS) -lcmocka
+UNIT_LINK_apiserver := $(APISERVER_LIB_OBJ)
+UNIT_LINK_webhook := $(WEBHOOK_LIB_OBJ)
+UNIT_LINK_cmd := $(BUILD)/obj/cmd/opts.o
+# unit_rule(SRC): the binary of tests/unit/FOLDER/test_NAME.c.
+define unit_rule
+$(BUILD)/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(UNIT_SUPPORT_OBJ) $(UNIT_LINK_$(word 3,$(subst /, ,$(1)))) $(BUILD)/libdpm.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(SAN_LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
+endef
+$(foreach src,$(UNIT_SRC),$(eval $(call unit_rule,$(src))))
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/e2e/webhook/%.o $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $< $(BUILD)/libdpm.a $(LDLIBS)
 
-unit: $(UNIT_BIN) $(TOOL_BIN)
+# The fuzz targets without libFuzzer: each linked with tests/fuzz/replay.c
+# (a main() that runs the inputs it is given once) and built like the rest
+# of the tree (same compiler, warnings, SAN), so that `make test` replays
+# the checked-in corpora (tests/fuzz/run-suite.sh) under gcc and under
+# ASan+UBSan.  fuzz_as_* link the in-tree server's objects, fuzz_wh_* the
+# webhook's, as their libFuzzer builds do.
+FUZZ_REPLAY_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
+FUZZ_REPLAY_OBJ := $(call obj,tests/fuzz/replay.c)
+$(BUILD)/fuzz-replay/fuzz_as_%: $(BUILD)/obj/tests/fuzz/fuzz_as_%.o $(FUZZ_REPLAY_OBJ) $(APISERVER_LIB_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz-replay/fuzz_wh_%: $(BUILD)/obj/tests/fuzz/fuzz_wh_%.o $(FUZZ_REPLAY_OBJ) $(WEBHOOK_LIB_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(FUZZ_REPLAY_OBJ) $(BUILD)/libdpm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Every test binary of the build: the unit tests, the corpus replayers and
+# the e2e tools.
+unit: $(UNIT_BIN) $(FUZZ_REPLAY_BIN) $(TOOL_BIN)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libdpm.a
 	@mkdir -p $(dir $@)
