@@ -325,9 +325,8 @@ static int listen_socket(const char *addr, int *port, struct dpm_error *err)
 /* The listener is readable: accepts what is queued (a bounded batch, so
  * one loop's accepting cannot starve its connections), admits each under
  * --max-connections, and adopts it as a raw TLS socket of this loop. */
-static void on_listener(struct lws *wsi)
+static void on_listener(struct wh_server *sv, struct lws *wsi)
 {
-    struct wh_server *sv = server_of(wsi);
     int lfd = lws_get_socket_fd(wsi);
     struct lws_vhost *vh = lws_get_vhost(wsi);
     for (int i = 0; i < 64; i++) {
@@ -361,6 +360,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 {
     struct session *s = user;
     struct wh_server *sv = server_of(wsi);
+    /* Every context is created with the server as its user pointer, so a
+     * callback without one is not one of ours: lws' default handling. */
+    if (sv == NULL)
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     switch (reason) {
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
         struct dpm_error err;
@@ -380,7 +383,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_RAW_ADOPT_FILE: /* the loop's listening socket */
         return 0;
     case LWS_CALLBACK_RAW_RX_FILE:
-        on_listener(wsi);
+        on_listener(sv, wsi);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         return 0;
