@@ -35,12 +35,15 @@ int dpm_duration_format(double seconds, char *buf, size_t n);
 /* "99.99%": 0 to 100 inclusive, the % sign required. */
 dpm_rc dpm_percent_parse(const char *s, double *value, struct dpm_error *err);
 
+/* Name checks that say why a name is refused: DPM_OK, or DPM_EINVALID with
+ * Kubernetes' own wording in err (which may be NULL).  s may be NULL
+ * (refused). */
 /* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
-bool dpm_is_dns1123_label(const char *s, struct dpm_error *err);
+dpm_rc dpm_check_dns1123_label(const char *s, struct dpm_error *err);
 /* DNS-1123 subdomain: labels joined by '.', at most 253 characters. */
-bool dpm_is_dns1123_subdomain(const char *s, struct dpm_error *err);
+dpm_rc dpm_check_dns1123_subdomain(const char *s, struct dpm_error *err);
 /* A plain e-mail address local@domain (RFC 5321 dot-atom local part, a
  * domain of DNS labels with at least one dot). */
-bool dpm_is_email(const char *s, struct dpm_error *err);
+dpm_rc dpm_check_email(const char *s, struct dpm_error *err);
 
 #endif

@@ -379,7 +379,7 @@ dpm_rc dpm_check_dataproduct(const json_t *obj, struct dpm_report *report)
     dpm_chk_unknown(&c, spec, known, sizeof known / sizeof known[0]);
     dpm_chk_label(&c, spec, "domain", true);
     const char *owner = dpm_chk_string(&c, spec, "owner", true, false);
-    if (owner != NULL && !dpm_is_email(owner, &e))
+    if (owner != NULL && dpm_check_email(owner, &e) != DPM_OK)
         dpm_chk_add(&c, DPM_SEV_VIOLATION, "owner", "%s", e.message);
     dpm_chk_string(&c, spec, "description", false, false);
     check_inputs(&c, spec);

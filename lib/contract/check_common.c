@@ -301,7 +301,7 @@ const char *dpm_chk_label(struct dpm_chk *c, const json_t *o, const char *key,
 {
     const char *s = dpm_chk_string(c, o, key, required, false);
     struct dpm_error e;
-    if (s != NULL && !dpm_is_dns1123_label(s, &e)) {
+    if (s != NULL && dpm_check_dns1123_label(s, &e) != DPM_OK) {
         dpm_chk_add(c, DPM_SEV_VIOLATION, key, "%s", e.message);
         return NULL;
     }

@@ -155,7 +155,7 @@ static void check_storage(struct dpm_chk *c, const json_t *port, int type)
     dpm_chk_quantity(c, st, "size", false);
     /* "" asks for no class (static provisioning), as in a claim. */
     cls = dpm_chk_string(c, st, "storageClassName", false, false);
-    if (cls != NULL && *cls != '\0' && !dpm_is_dns1123_subdomain(cls, &e))
+    if (cls != NULL && *cls != '\0' && dpm_check_dns1123_subdomain(cls, &e) != DPM_OK)
         dpm_chk_add(c, DPM_SEV_VIOLATION, "storageClassName", "%s", e.message);
     dpm_cpath_pop(&c->p, mark);
 }

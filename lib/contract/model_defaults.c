@@ -86,7 +86,7 @@ static void default_labels(struct dctx *c, const json_t *obj, const json_t *spec
     const json_t *labels;
     /* A label value the API server would reject must not come from us: the
      * checks report the bad domain instead. */
-    if (domain == NULL || !dpm_is_dns1123_label(domain, NULL) ||
+    if (domain == NULL || dpm_check_dns1123_label(domain, NULL) != DPM_OK ||
         !json_is_object(md))
         return;
     labels = dpm_member(md, "labels");

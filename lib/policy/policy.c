@@ -470,7 +470,7 @@ static void compile_rule_body(struct ctx *c, const struct dpm_policy *pol, const
         problem(c, p, "is required");
     } else if (!json_is_string(name)) {
         problem(c, p, "must be a string, found %s", dpm_json_type_word(name));
-    } else if (dpm_error_clear(&e), !dpm_is_dns1123_label(json_string_value(name), &e)) {
+    } else if (dpm_error_clear(&e), dpm_check_dns1123_label(json_string_value(name), &e) != DPM_OK) {
         problem(c, p, "%s", e.message);
     } else {
         const char *n = json_string_value(name);
@@ -547,7 +547,7 @@ static void compile_header(struct ctx *c, const json_t *obj, struct dpm_policy *
         problem(c, "metadata.name", "is required");
     else if (!json_is_string(name))
         problem(c, "metadata.name", "must be a string, found %s", dpm_json_type_word(name));
-    else if (!dpm_is_dns1123_subdomain(json_string_value(name), &e))
+    else if (dpm_check_dns1123_subdomain(json_string_value(name), &e) != DPM_OK)
         problem(c, "metadata.name", "%s", e.message);
     /* The name is the findings' source even when malformed, so the user
      * can tell which policy a rule problem belongs to. */

@@ -396,7 +396,7 @@ static bool dns_result(struct dpm_error *err, bool too_long, size_t max,
     return false;
 }
 
-bool dpm_is_dns1123_label(const char *s, struct dpm_error *err)
+static bool is_dns1123_label(const char *s, struct dpm_error *err)
 {
     if (!s)
         s = "";
@@ -404,7 +404,7 @@ bool dpm_is_dns1123_label(const char *s, struct dpm_error *err)
     return dns_result(err, n > 63, 63, !label_chars_ok(s, n), DNS1123_LABEL_MSG);
 }
 
-bool dpm_is_dns1123_subdomain(const char *s, struct dpm_error *err)
+static bool is_dns1123_subdomain(const char *s, struct dpm_error *err)
 {
     if (!s)
         s = "";
@@ -429,7 +429,7 @@ static bool is_atext(char c)
     return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
 }
 
-bool dpm_is_email(const char *s, struct dpm_error *err)
+static bool is_email(const char *s, struct dpm_error *err)
 {
     char quoted[DPM_UTF8_QUOTE_SIZE]; /* the character named in a message */
     if (!s || !*s) {
@@ -504,4 +504,19 @@ bool dpm_is_email(const char *s, struct dpm_error *err)
         return false;
     }
     return true;
+}
+
+dpm_rc dpm_check_dns1123_label(const char *s, struct dpm_error *err)
+{
+    return is_dns1123_label(s, err) ? DPM_OK : DPM_EINVALID;
+}
+
+dpm_rc dpm_check_dns1123_subdomain(const char *s, struct dpm_error *err)
+{
+    return is_dns1123_subdomain(s, err) ? DPM_OK : DPM_EINVALID;
+}
+
+dpm_rc dpm_check_email(const char *s, struct dpm_error *err)
+{
+    return is_email(s, err) ? DPM_OK : DPM_EINVALID;
 }

@@ -320,14 +320,14 @@ static void test_dns_label(void **state)
     const char *ok[] = {"a", "0", "fintech-core", "123-abc", "a-b-c", "x1",
                         "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123"};
     for (size_t i = 0; i < N(ok); i++)
-        if (!dpm_is_dns1123_label(ok[i], NULL))
-            fail_row("dpm_is_dns1123_label", ok[i], "rejected");
+        if (dpm_check_dns1123_label(ok[i], NULL) != DPM_OK)
+            fail_row("dpm_check_dns1123_label", ok[i], "rejected");
     const char *bad[] = {"", "-a", "a-", "A", "Fintech", "a_b", "a.b", "a b", "é"};
     for (size_t i = 0; i < N(bad); i++) {
         struct dpm_error err;
         dpm_error_clear(&err);
-        if (dpm_is_dns1123_label(bad[i], &err))
-            fail_row("dpm_is_dns1123_label", bad[i], "accepted");
+        if (dpm_check_dns1123_label(bad[i], &err) == DPM_OK)
+            fail_row("dpm_check_dns1123_label", bad[i], "accepted");
         assert_string_equal(err.message, LABEL_MSG);
     }
     char long_ok[65];
@@ -335,12 +335,12 @@ static void test_dns_label(void **state)
     long_ok[64] = '\0';
     struct dpm_error err;
     dpm_error_clear(&err);
-    assert_false(dpm_is_dns1123_label(long_ok, &err));
+    assert_int_equal(dpm_check_dns1123_label(long_ok, &err), DPM_EINVALID);
     assert_string_equal(err.message, "must be no more than 63 characters");
     long_ok[63] = '-';
-    assert_false(dpm_is_dns1123_label(long_ok, &err));
+    assert_int_equal(dpm_check_dns1123_label(long_ok, &err), DPM_EINVALID);
     assert_string_equal(err.message, "must be no more than 63 characters; " LABEL_MSG);
-    assert_false(dpm_is_dns1123_label(NULL, NULL));
+    assert_int_equal(dpm_check_dns1123_label(NULL, NULL), DPM_EINVALID);
 }
 
 static void test_dns_subdomain(void **state)
@@ -349,26 +349,26 @@ static void test_dns_subdomain(void **state)
     const char *ok[] = {"gdpr-baseline", "example.com", "a.b.c", "a", "1.2.3",
                         "resource-ceiling.mesh.io"};
     for (size_t i = 0; i < N(ok); i++)
-        if (!dpm_is_dns1123_subdomain(ok[i], NULL))
-            fail_row("dpm_is_dns1123_subdomain", ok[i], "rejected");
+        if (dpm_check_dns1123_subdomain(ok[i], NULL) != DPM_OK)
+            fail_row("dpm_check_dns1123_subdomain", ok[i], "rejected");
     const char *bad[] = {"", ".a", "a.", "a..b", "A.b", "a_b", "-a.b", "a-.b", "gdpr baseline"};
     for (size_t i = 0; i < N(bad); i++) {
         struct dpm_error err;
         dpm_error_clear(&err);
-        if (dpm_is_dns1123_subdomain(bad[i], &err))
-            fail_row("dpm_is_dns1123_subdomain", bad[i], "accepted");
+        if (dpm_check_dns1123_subdomain(bad[i], &err) == DPM_OK)
+            fail_row("dpm_check_dns1123_subdomain", bad[i], "accepted");
         assert_string_equal(err.message, SUBDOMAIN_MSG);
     }
     /* Labels longer than 63 are fine in a subdomain; 253 total is the cap. */
     char s[300];
     memset(s, 'a', 253);
     s[253] = '\0';
-    assert_true(dpm_is_dns1123_subdomain(s, NULL));
+    assert_int_equal(dpm_check_dns1123_subdomain(s, NULL), DPM_OK);
     s[253] = 'a';
     s[254] = '\0';
     struct dpm_error err;
     dpm_error_clear(&err);
-    assert_false(dpm_is_dns1123_subdomain(s, &err));
+    assert_int_equal(dpm_check_dns1123_subdomain(s, &err), DPM_EINVALID);
     assert_string_equal(err.message, "must be no more than 253 characters");
 }
 
@@ -380,8 +380,8 @@ static void test_email(void **state)
     const char *ok[] = {"team-payments@company.com", "a@b.io", "first.last@Example.COM",
                         "x+tag@mail.company.co.uk", "o'brien@company.com", "a_b@x-y.org"};
     for (size_t i = 0; i < N(ok); i++)
-        if (!dpm_is_email(ok[i], NULL))
-            fail_row("dpm_is_email", ok[i], "rejected");
+        if (dpm_check_email(ok[i], NULL) != DPM_OK)
+            fail_row("dpm_check_email", ok[i], "rejected");
     static const struct {
         const char *in, *msg;
     } bad[] = {
@@ -406,15 +406,15 @@ static void test_email(void **state)
     for (size_t i = 0; i < N(bad); i++) {
         struct dpm_error err;
         dpm_error_clear(&err);
-        if (dpm_is_email(bad[i].in, &err))
-            fail_row("dpm_is_email", bad[i].in, "accepted");
+        if (dpm_check_email(bad[i].in, &err) == DPM_OK)
+            fail_row("dpm_check_email", bad[i].in, "accepted");
         if (!strstr(err.message, bad[i].msg))
-            fail_row("dpm_is_email", bad[i].in, err.message);
+            fail_row("dpm_check_email", bad[i].in, err.message);
     }
     char local[80];
     memset(local, 'x', 65);
     strcpy(local + 65, "@a.com");
-    assert_false(dpm_is_email(local, NULL));
+    assert_int_equal(dpm_check_email(local, NULL), DPM_EINVALID);
 }
 
 int main(void)
