@@ -176,7 +176,7 @@ static void start_server(void)
         fail_exit("mkdtemp", NULL);
     char errf[128];
     snprintf(errf, sizeof errf, "%s/apiserver.err", g_dir);
-    char *argv[] = {bin, "--dir", g_dir, "--port", "0", "--watch-history", hist, NULL};
+    char *argv[] = {bin, (char *)"--dir", g_dir, (char *)"--port", (char *)"0", (char *)"--watch-history", hist, NULL};
     int fd;
     g_server = spawn(argv, &fd, errf);
     FILE *f = g_server > 0 ? fdopen(fd, "r") : NULL;
@@ -387,8 +387,8 @@ static void start_operator(const char *resync, const char *log)
     char bin[PATH_MAX + 32], errf[128];
     snprintf(bin, sizeof bin, "%s/dpm", g_build);
     snprintf(errf, sizeof errf, "%s/%s", g_dir, log);
-    char *args[] = {bin, "operator", "--kubeconfig", g_kc, "--workers", g_workers, "--qps", "5000", "--burst", "5000",
-                    "--resync", (char *)resync, "--spark-operator", "never", "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0",
+    char *args[] = {bin, (char *)"operator", (char *)"--kubeconfig", g_kc, (char *)"--workers", g_workers, (char *)"--qps", (char *)"5000", (char *)"--burst", (char *)"5000",
+                    (char *)"--resync", (char *)resync, (char *)"--spark-operator", (char *)"never", (char *)"--metrics-addr", (char *)"127.0.0.1:0", (char *)"--health-addr", (char *)"127.0.0.1:0",
                     NULL};
     /* OPERATOR_BENCH_WRAP="heaptrack -o FILE" (or valgrind ...) runs the
      * restarted operator under a profiler; its VmHWM is then the wrapper's. */
@@ -640,7 +640,7 @@ int main(int argc, char **argv)
            "bench (binder, informers) %.1f s; VmHWM %.1f MiB\n",
            g_n, t_ready, g_n / t_ready, s1.writes, s1.writes / g_n, s1.writes / t_ready,
            s1.writes / t_ready / ref_rate, s1.requests, s1.reconciles, s1.errors, rv1 - rv0,
-           atomic_load(&g_bound), cpu1 - cpu0, scpu1 - scpu0, bcpu1 - bcpu0, hwm_conv / 1024.0);
+           atomic_load(&g_bound), cpu1 - cpu0, scpu1 - scpu0, bcpu1 - bcpu0, (double)hwm_conv / 1024.0);
     print_writes_by_verb();
     printf("  mean reconcile %.1f ms, mean API request %.2f ms, mean queue wait %.2f s; %s workers busy %.0f%% of "
            "the time\n",
@@ -674,7 +674,7 @@ int main(int argc, char **argv)
     }
     printf("restart (full resync of a new process): %.2f s until %.0f reconciles and an empty queue; %.0f writes "
            "(operator's metrics), %lld (server's resourceVersion); VmHWM %.1f MiB\n",
-           t_restart, s2.reconciles, s2.writes, rv3 - rv2, hwm_restart / 1024.0);
+           t_restart, s2.reconciles, s2.writes, rv3 - rv2, (double)hwm_restart / 1024.0);
     stop_operator();
     /* 3b. the periodic resync: a third process whose --resync fires once
      * its own start-up pass (as long as 3a's) is over; measured from the
@@ -707,8 +707,8 @@ int main(int argc, char **argv)
     }
     printf("periodic resync (--resync %s): %.2f s for %.0f reconciles; %.0f writes (operator's metrics), %lld "
            "(server's resourceVersion); VmHWM %.1f MiB, VmRSS after %.1f MiB\n",
-           resync, t_resync, s3.reconciles - base, s3.writes - s2.writes, rv4 - rv3, hwm_resync / 1024.0,
-           rss_end / 1024.0);
+           resync, t_resync, s3.reconciles - base, s3.writes - s2.writes, rv4 - rv3, (double)hwm_resync / 1024.0,
+           (double)rss_end / 1024.0);
     stop_operator();
 
     long hwm = hwm_conv > hwm_resync ? hwm_conv : hwm_resync;
@@ -716,7 +716,7 @@ int main(int argc, char **argv)
          g_writes = s2.writes == 0 && rv3 == rv2 && s3.writes == s2.writes && rv4 == rv3;
     printf("goals (issue 11, for 10,000): all Ready <= 60 s: %s (%.1f s); VmHWM <= 96 MiB: %s (%.1f MiB); "
            "0 writes on resync: %s; children: %s\n",
-           g_time ? "met" : "missed", t_ready, g_rss ? "met" : "missed", hwm / 1024.0, g_writes ? "met" : "missed",
+           g_time ? "met" : "missed", t_ready, g_rss ? "met" : "missed", (double)hwm / 1024.0, g_writes ? "met" : "missed",
            children_ok ? "all" : "MISSING");
     dpm_informer_free(dps);
     dpm_informer_free(pvcs);
