@@ -645,8 +645,8 @@ int main(int argc, char **argv)
     print_writes_by_verb();
     printf("  mean reconcile %.1f ms, mean API request %.2f ms, mean queue wait %.2f s; %s workers busy %.0f%% of "
            "the time\n",
-           s1.reconciles ? 1e3 * s1.rec_sum / s1.reconciles : 0, s1.req_count ? 1e3 * s1.req_sum / s1.req_count : 0,
-           s1.queue_count ? s1.queue_sum / s1.queue_count : 0, g_workers,
+           s1.reconciles > 0 ? 1e3 * s1.rec_sum / s1.reconciles : 0, s1.req_count > 0 ? 1e3 * s1.req_sum / s1.req_count : 0,
+           s1.queue_count > 0 ? s1.queue_sum / s1.queue_count : 0, g_workers,
            100 * s1.rec_sum / (atoi(g_workers) * t_ready));
     long pvc = count("", "v1", "persistentvolumeclaims"), cm = count("", "v1", "configmaps"),
          cj = count("batch", "v1", "cronjobs"), sa = count("", "v1", "serviceaccounts"),

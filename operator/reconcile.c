@@ -330,7 +330,8 @@ dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
         goto out;
     }
     struct dpm_op_status_input in = {.dp = dp, .children = children, .inputs = inputs,
-                                     .policy = &policy, .env = &c->env, .now = time(NULL)};
+                                     .policy = &policy, .env = &c->env, .desired = desired,
+                                     .now = time(NULL)};
     rc = dpm_op_status(&in, &status, err);
     if (rc != DPM_OK)
         goto out;

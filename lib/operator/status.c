@@ -479,7 +479,10 @@ dpm_rc dpm_op_status(const struct dpm_op_status_input *in, json_t **out, struct 
     }
     /* An invalid product has no model and no children: only Valid and
      * Ready are computed. */
-    if (dpm_model_decode(in->dp, &s.dp, &derr) == DPM_OK &&
+    bool decoded = dpm_model_decode(in->dp, &s.dp, &derr) == DPM_OK;
+    if (decoded && in->desired)
+        s.desired = json_incref((json_t *)in->desired); /* only read */
+    else if (decoded &&
         dpm_op_desired(in->dp, in->env ? in->env : &(struct dpm_op_env){false, true}, &s.desired,
                        &derr) != DPM_OK &&
         derr.code == DPM_ENOMEM) {

@@ -9,6 +9,7 @@
  *   watch.c      watch streams
  *   objmeta.c    metadata rules (names, uid, timestamps), JSON helpers
  *   gc.c         garbage collector, namespace lifecycle, finalizers
+ *   gcindex.c    the collector's owner/dependent index and work queue
  *   persist.c    --state-dir snapshots
  *
  * struct as_api is created by main.c and lives for the whole process; its

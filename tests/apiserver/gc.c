@@ -4,12 +4,16 @@
  * (a Terminating namespace loses its content, then goes) and the service
  * account controller (a "default" ServiceAccount in every namespace) and the
  * root-CA publisher (a "kube-root-ca.crt" ConfigMap in every namespace).
- * One background thread, woken by store writes, at most every GC_PERIOD_MS.
+ * One background thread, woken by store writes, at most every GC_PERIOD_MS;
+ * it examines only what changed (gcindex.h), never walks the whole store.
  * Also the bootstrap objects.  See api.h. */
 #include "api.h"
 
+#include "gcindex.h"
+
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,144 +192,131 @@ static void remove_finalizer(struct as_store *s, struct as_coll *c, json_t *obj,
     write_obj(s, c, o);
 }
 
-/* One pass; store locked.  Returns true when it changed something. */
+/* Queues action act on o (of collection c) for after the examination. */
+static void plan(json_t *todo, struct as_coll *c, json_t *o, const char *act)
+{
+    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)(intptr_t)c, o, act));
+}
+
+/* A namespace: its default ServiceAccount and root CA ConfigMap; the content
+ * of a terminating one, then the namespace itself. */
+static bool examine_namespace(struct as_api *api, json_t *ns, json_t *todo)
+{
+    struct as_store *s = api->store;
+    struct as_coll *nsc = as_store_coll(s, "", "namespaces");
+    struct as_coll *sac = as_store_coll(s, "", "serviceaccounts");
+    bool changed = false;
+    const char *name = as_obj_name(ns);
+    bool terminating = json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp") != NULL;
+    if (!sac) return false;
+    if (!terminating && !as_coll_get(sac, name, "default")) {
+        put_new(api, "", "serviceaccounts", name,
+                json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
+                          "metadata", "name", "default"));
+        changed = true;
+    }
+    struct as_coll *cmc = as_store_coll(s, "", "configmaps");
+    if (!terminating && api->ca_pem && cmc && !as_coll_get(cmc, name, "kube-root-ca.crt")) {
+        put_new(api, "", "configmaps", name,
+                json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
+                          "ConfigMap", "metadata", "name", "kube-root-ca.crt", "annotations",
+                          "kubernetes.io/description",
+                          "Contains a CA bundle that can be used to verify the kube-apiserver "
+                          "when using internal endpoints such as the internal service IP or "
+                          "kubernetes.default.svc. No other usage is guaranteed across "
+                          "distributions of Kubernetes clusters.",
+                          "data", "ca.crt", api->ca_pem));
+        changed = true;
+    }
+    if (!terminating) return changed;
+    size_t left = 0;
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "%s/", name);
+    for (size_t ci = 0; ci < s->ncolls; ci++) {
+        struct as_coll *c = s->colls[ci];
+        if (c == nsc) continue;
+        for (size_t k = as_coll_after(c, prefix); k < c->n; k++) {
+            if (strncmp(c->items[k].key, prefix, strlen(prefix)) != 0) break;
+            left++;
+            if (!json_object_get(json_object_get(c->items[k].obj, "metadata"), "deletionTimestamp"))
+                plan(todo, c, c->items[k].obj, "delete");
+        }
+    }
+    bool spec_fin = false;
+    size_t fk;
+    json_t *fv;
+    json_array_foreach(json_object_get(json_object_get(ns, "spec"), "finalizers"), fk, fv) {
+        if (strcmp(json_string_value(fv), "kubernetes") == 0) spec_fin = true;
+    }
+    if (left == 0) plan(todo, nsc, ns, spec_fin ? "ns-finalize" : "ns-remove");
+    return changed;
+}
+
+/* An object whose owners may be gone or being deleted, or which may wait
+ * for its dependents. */
+static void examine_object(struct as_gcidx *x, const char *uid, json_t *todo)
+{
+    struct as_coll *c = NULL;
+    json_t *o = as_gcidx_obj(x, uid, &c);
+    if (!o) return;
+    json_t *m = json_object_get(o, "metadata");
+    json_t *refs = json_object_get(m, "ownerReferences");
+    bool deleting = json_object_get(m, "deletionTimestamp") != NULL;
+    if (json_array_size(refs) > 0) {
+        size_t dangling = 0, k;
+        json_t *r;
+        bool orphan = false, foreground = false;
+        json_array_foreach(refs, k, r) {
+            json_t *owner = as_gcidx_obj(x, as_jstr(r, "uid"), NULL);
+            if (!owner) {
+                dangling++;
+                continue;
+            }
+            if (json_object_get(json_object_get(owner, "metadata"), "deletionTimestamp")) {
+                if (has_finalizer(owner, "orphan")) orphan = true;
+                else if (has_finalizer(owner, "foregroundDeletion")) foreground = true;
+            }
+        }
+        if (orphan) plan(todo, c, o, "orphan");
+        else if (!deleting && (foreground || dangling == json_array_size(refs)))
+            plan(todo, c, o, "delete");
+    }
+    if (!deleting) return;
+    bool fo = has_finalizer(o, "orphan"), ff = has_finalizer(o, "foregroundDeletion");
+    if ((fo || ff) && as_gcidx_ndependents(x, uid) == 0)
+        plan(todo, c, o, fo ? "unfinalize-orphan" : "unfinalize-fg");
+}
+
+/* One pass over what the index queued since the last; store locked.
+ * Returns true when it changed something. */
 static bool gc_pass(struct as_api *api)
 {
     struct as_store *s = api->store;
-    bool changed = false;
-    json_t *uids = json_object();
-    json_t *todo = json_array(); /* [coll index, obj, action] */
+    struct as_gcidx *x = s->gcidx;
     struct as_coll *nsc = as_store_coll(s, "", "namespaces");
-    struct as_coll *sac = as_store_coll(s, "", "serviceaccounts");
-    bool any_refs = false;
-    for (size_t ci = 0; ci < s->ncolls && !any_refs; ci++) {
-        struct as_coll *c = s->colls[ci];
-        for (size_t i = 0; i < c->n && !any_refs; i++) {
-            json_t *m = json_object_get(c->items[i].obj, "metadata");
-            if (json_object_get(m, "ownerReferences") || json_object_get(m, "deletionTimestamp"))
-                any_refs = true;
-        }
+    bool changed = false;
+    if (as_gcidx_take_full(x)) as_gcidx_enqueue_all(x, nsc);
+    json_t *uids = as_gcidx_take_uids(x), *nss = as_gcidx_take_namespaces(x);
+    json_t *todo = json_array();
+    if (!uids || !nss || !todo) {
+        json_decref(uids);
+        json_decref(nss);
+        json_decref(todo);
+        return false;
     }
-    /* the uid index only when some object has owners or is being deleted */
-    for (size_t ci = 0; any_refs && ci < s->ncolls; ci++) {
-        struct as_coll *c = s->colls[ci];
-        for (size_t i = 0; i < c->n; i++)
-            json_object_set(uids, as_jstr(json_object_get(c->items[i].obj, "metadata"), "uid"),
-                            c->items[i].obj);
+    const char *key;
+    json_t *v;
+    json_object_foreach(nss, key, v) {
+        json_t *ns = nsc ? as_coll_get(nsc, "", key) : NULL;
+        if (ns && examine_namespace(api, ns, todo)) changed = true;
     }
-    /* namespaces: default service account; content of terminating ones */
-    for (size_t i = 0; nsc && sac && i < nsc->n; i++) {
-        json_t *ns = nsc->items[i].obj;
-        const char *name = as_obj_name(ns);
-        bool terminating = json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp") != NULL;
-        if (!terminating && !as_coll_get(sac, name, "default")) {
-            put_new(api, "", "serviceaccounts", name,
-                    json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
-                              "metadata", "name", "default"));
-            changed = true;
-        }
-        struct as_coll *cmc = as_store_coll(s, "", "configmaps");
-        if (!terminating && api->ca_pem && cmc && !as_coll_get(cmc, name, "kube-root-ca.crt")) {
-            put_new(api, "", "configmaps", name,
-                    json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
-                              "ConfigMap", "metadata", "name", "kube-root-ca.crt", "annotations",
-                              "kubernetes.io/description",
-                              "Contains a CA bundle that can be used to verify the kube-apiserver "
-                              "when using internal endpoints such as the internal service IP or "
-                              "kubernetes.default.svc. No other usage is guaranteed across "
-                              "distributions of Kubernetes clusters.",
-                              "data", "ca.crt", api->ca_pem));
-            changed = true;
-        }
-        if (!terminating) continue;
-        size_t left = 0;
-        for (size_t ci = 0; ci < s->ncolls; ci++) {
-            struct as_coll *c = s->colls[ci];
-            if (c == nsc) continue;
-            char prefix[300];
-            snprintf(prefix, sizeof prefix, "%s/", name);
-            for (size_t k = as_coll_after(c, prefix); k < c->n; k++) {
-                if (strncmp(c->items[k].key, prefix, strlen(prefix)) != 0) break;
-                left++;
-                if (!json_object_get(json_object_get(c->items[k].obj, "metadata"), "deletionTimestamp"))
-                    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)ci, c->items[k].obj, "delete"));
-            }
-        }
-        bool spec_fin = false;
-        size_t fk;
-        json_t *fv;
-        json_array_foreach(json_object_get(json_object_get(ns, "spec"), "finalizers"), fk, fv) {
-            if (strcmp(json_string_value(fv), "kubernetes") == 0) spec_fin = true;
-        }
-        if (left == 0 && !spec_fin) {
-            json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)-1, ns, "ns-remove"));
-        } else if (left == 0) {
-            json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)-1, ns, "ns-finalize"));
-        }
-    }
-    if (any_refs) {
-        for (size_t ci = 0; ci < s->ncolls; ci++) {
-            struct as_coll *c = s->colls[ci];
-            for (size_t i = 0; i < c->n; i++) {
-                json_t *o = c->items[i].obj;
-                json_t *m = json_object_get(o, "metadata");
-                json_t *refs = json_object_get(m, "ownerReferences");
-                if (json_array_size(refs) == 0) continue;
-                size_t dangling = 0, k;
-                json_t *r;
-                bool orphan = false, foreground = false;
-                json_array_foreach(refs, k, r) {
-                    json_t *owner = json_object_get(uids, as_jstr(r, "uid"));
-                    if (!owner) {
-                        dangling++;
-                        continue;
-                    }
-                    if (json_object_get(json_object_get(owner, "metadata"), "deletionTimestamp")) {
-                        if (has_finalizer(owner, "orphan")) orphan = true;
-                        else if (has_finalizer(owner, "foregroundDeletion")) foreground = true;
-                    }
-                }
-                bool deleting = json_object_get(m, "deletionTimestamp") != NULL;
-                if (orphan)
-                    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)ci, o, "orphan"));
-                else if (!deleting && (foreground || dangling == json_array_size(refs)))
-                    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)ci, o, "delete"));
-            }
-        }
-        /* owners waiting on orphan/foreground finalizers */
-        for (size_t ci = 0; ci < s->ncolls; ci++) {
-            struct as_coll *c = s->colls[ci];
-            for (size_t i = 0; i < c->n; i++) {
-                json_t *o = c->items[i].obj;
-                json_t *m = json_object_get(o, "metadata");
-                if (!json_object_get(m, "deletionTimestamp")) continue;
-                bool fo = has_finalizer(o, "orphan"), ff = has_finalizer(o, "foregroundDeletion");
-                if (!fo && !ff) continue;
-                const char *uid = as_jstr(m, "uid");
-                bool has_dependents = false;
-                for (size_t cj = 0; cj < s->ncolls && !has_dependents; cj++)
-                    for (size_t j = 0; j < s->colls[cj]->n && !has_dependents; j++) {
-                        json_t *refs = json_object_get(json_object_get(s->colls[cj]->items[j].obj, "metadata"),
-                                                       "ownerReferences");
-                        size_t k;
-                        json_t *r;
-                        json_array_foreach(refs, k, r) {
-                            if (strcmp(as_jstr(r, "uid"), uid) == 0) has_dependents = true;
-                        }
-                    }
-                if (!has_dependents)
-                    json_array_append_new(todo, json_pack("[I, O, s]", (json_int_t)ci, o,
-                                                          fo ? "unfinalize-orphan" : "unfinalize-fg"));
-            }
-        }
-    }
+    json_object_foreach(uids, key, v) examine_object(x, key, todo);
     size_t i;
     json_t *a;
     json_array_foreach(todo, i, a) {
-        json_int_t ci = json_integer_value(json_array_get(a, 0));
+        struct as_coll *c = (struct as_coll *)(intptr_t)json_integer_value(json_array_get(a, 0));
         json_t *o = json_array_get(a, 1);
         const char *act = json_string_value(json_array_get(a, 2));
-        struct as_coll *c = ci < 0 ? nsc : s->colls[ci];
         /* act only on the state we looked at */
         json_t *cur = as_coll_get(c, as_obj_ns(o), as_obj_name(o));
         if (!cur || as_obj_rv(cur) != as_obj_rv(o)) continue;
@@ -336,7 +327,7 @@ static bool gc_pass(struct as_api *api)
             json_t *n = json_deep_copy(cur);
             json_t *refs = json_object_get(as_meta(n), "ownerReferences");
             for (size_t k = json_array_size(refs); k > 0; k--) {
-                json_t *owner = json_object_get(uids, as_jstr(json_array_get(refs, k - 1), "uid"));
+                json_t *owner = as_gcidx_obj(x, as_jstr(json_array_get(refs, k - 1), "uid"), NULL);
                 if (owner && has_finalizer(owner, "orphan")) json_array_remove(refs, k - 1);
             }
             if (json_array_size(refs) == 0) json_object_del(as_meta(n), "ownerReferences");
@@ -366,28 +357,30 @@ static bool gc_pass(struct as_api *api)
     }
     json_decref(todo);
     json_decref(uids);
+    json_decref(nss);
     return changed;
 }
 
 static struct as_api *gc_api;
 
+/* Work is driven by the index's queue (filled by store writes); after a
+ * batch the thread sleeps GC_PERIOD_MS so bursts of writes are handled
+ * together, as before. */
 static void *gc_main(void *arg)
 {
     struct as_api *api = arg;
     struct as_store *s = api->store;
     as_store_lock(s);
+    as_gcidx_enqueue_all(s->gcidx, as_store_coll(s, "", "namespaces"));
     while (!s->stopping) {
-        if (!s->dirty) {
+        if (!as_gcidx_pending(s->gcidx)) {
             struct timespec dl;
             clock_gettime(CLOCK_REALTIME, &dl);
             dl.tv_sec += 1;
             pthread_cond_timedwait(&s->changed, &s->mu, &dl);
             continue;
         }
-        s->dirty = false;
-        while (gc_pass(api) && !s->stopping) {
-        }
-        s->dirty = false;
+        while (as_gcidx_pending(s->gcidx) && !s->stopping) gc_pass(api);
         as_store_unlock(s);
         usleep(GC_PERIOD_MS * 1000);
         as_store_lock(s);

@@ -1,6 +1,8 @@
 /* In-tree test API server: types, objects, watch.  See store.h. */
 #include "store.h"
 
+#include "gcindex.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +88,8 @@ dpm_rc as_store_new(size_t history_cap, size_t watcher_queue_cap, bool emulate_1
     s->watcher_queue_cap = watcher_queue_cap ? watcher_queue_cap : 10000;
     s->emulate_120 = emulate_120;
     s->rv = 1;
+    s->gcidx = as_gcidx_new();
+    if (!s->gcidx) goto fail;
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
         const struct builtin *b = &builtins[i];
         if (emulate_120 && (strcmp(b->only, "current") == 0 || strcmp(b->only, "review-current") == 0))
@@ -164,6 +168,7 @@ void as_store_free(struct as_store *s)
         free(s->types[i]);
     }
     free(s->types);
+    as_gcidx_free(s->gcidx);
     pthread_cond_destroy(&s->changed);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -308,6 +313,7 @@ struct as_coll *as_store_coll(struct as_store *s, const char *group, const char 
         return NULL;
     }
     c->hist_cap = s->history_cap;
+    c->store = s;
     snprintf(c->group, sizeof c->group, "%s", group);
     snprintf(c->resource, sizeof c->resource, "%s", resource);
     s->colls[s->ncolls++] = c;
@@ -433,6 +439,7 @@ dpm_rc as_coll_load(struct as_coll *c, const char *ns, const char *name, json_t 
     size_t i = find(c, key, &found);
     c->gen++;
     if (found) {
+        as_gcidx_note(c->store ? c->store->gcidx : NULL, c, ns, c->items[i].obj, obj);
         json_decref(c->items[i].obj);
         json_decref(c->items[i].text);
         c->items[i].obj = obj;
@@ -459,6 +466,7 @@ dpm_rc as_coll_load(struct as_coll *c, const char *ns, const char *name, json_t 
     c->items[i].obj = obj;
     c->items[i].text = NULL;
     c->n++;
+    as_gcidx_note(c->store ? c->store->gcidx : NULL, c, ns, NULL, obj);
     return DPM_OK;
 }
 
@@ -495,6 +503,7 @@ dpm_rc as_coll_remove(struct as_store *s, struct as_coll *c, const char *ns, con
         return DPM_ENOTFOUND;
     }
     json_t *old = c->items[i].obj;
+    as_gcidx_note(s->gcidx, c, ns, old, NULL);
     json_decref(c->items[i].text);
     free(c->items[i].key);
     memmove(&c->items[i], &c->items[i + 1], (c->n - i - 1) * sizeof *c->items);

@@ -88,6 +88,7 @@ struct as_coll {
     struct as_watcher *watchers;
     uint64_t gen; /* bumped by every change (put, remove, load): caches built
                    * from the collection compare it to know they are stale */
+    struct as_store *store; /* its store (the GC index is told of every change) */
 };
 
 struct as_watcher {
@@ -115,6 +116,7 @@ struct as_store {
     uint64_t snapshot_rv; /* rv at the last persisted snapshot */
     pthread_cond_t changed; /* broadcast on every write (GC, persist) */
     bool emulate_120;
+    struct as_gcidx *gcidx; /* garbage collector's index and queue (gcindex.h) */
 };
 
 dpm_rc as_store_new(size_t history_cap, size_t watcher_queue_cap, bool emulate_120,

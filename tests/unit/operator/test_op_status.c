@@ -214,6 +214,47 @@ static void test_ready_path(void **state)
     world_free(&w);
 }
 
+/* The reconcile hands over the desired children it computed: the status is
+ * the same as when computed here, and it is that list that is used. */
+static void test_desired_from_caller(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, false);
+    json_object_set_new(find_kind(w.children, "CronJob"), "status",
+                        json_pack("{s:s}", "lastScheduleTime", ts(T0 + 45 * MIN)));
+    add_job(&w, "payment-transactions-enriched-transform-1", T0 + 45 * MIN, "ok");
+    json_t *own = compute(&w), *desired = NULL;
+    struct dpm_error err;
+    assert_int_equal(dpm_op_desired(w.dp, &w.env, &desired, &err), DPM_OK);
+    struct dpm_op_status_input in = {.dp = w.dp, .children = w.children, .inputs = w.inputs,
+                                     .policy = &w.policy, .env = &w.env, .desired = desired,
+                                     .now = w.now};
+    json_t *given = NULL;
+    assert_int_equal(dpm_op_status(&in, &given, &err), DPM_OK);
+    assert_true(json_equal(own, given));
+    assert_string_equal(cs(given, "Ready", "status"), "True");
+    /* a desired list without the claim: the storage is no longer judged by it */
+    json_t *fewer = json_array();
+    size_t i;
+    json_t *d;
+    json_array_foreach(desired, i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "kind")), "PersistentVolumeClaim") != 0)
+            json_array_append(fewer, d);
+    }
+    assert_int_equal(json_array_size(fewer), json_array_size(desired) - 1);
+    in.desired = fewer;
+    json_t *other = NULL;
+    assert_int_equal(dpm_op_status(&in, &other, &err), DPM_OK);
+    assert_false(json_equal(own, other));
+    json_decref(other);
+    json_decref(fewer);
+    json_decref(given);
+    json_decref(desired);
+    json_decref(own);
+    world_free(&w);
+}
+
 static void test_unchanged_world_means_no_write(void **state)
 {
     (void)state;
@@ -608,6 +649,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_path),
+        cmocka_unit_test(test_desired_from_caller),
         cmocka_unit_test(test_unchanged_world_means_no_write),
         cmocka_unit_test(test_inputs),
         cmocka_unit_test(test_provisioning_and_conflicts),
