@@ -60,7 +60,8 @@ static long long now_ns(void)
 static CURL *handle(struct curl_slist **hdrs, const char *ctype)
 {
     CURL *c = curl_easy_init();
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     char auth[300];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", g_token);
     *hdrs = curl_slist_append(NULL, auth);
@@ -92,7 +93,8 @@ struct watcher {
 static size_t on_watch(char *p, size_t sz, size_t n, void *ud)
 {
     struct watcher *w = ud;
-    if (dpm_buf_add(&w->line, p, sz * n) != DPM_OK) return 0;
+    if (dpm_buf_add(&w->line, p, sz * n) != DPM_OK)
+        return 0;
     char *nl;
     while ((nl = memchr(w->line.data, '\n', w->line.len))) {
         long long t = now_ns();
@@ -147,11 +149,13 @@ static void *write_main(void *arg)
         pthread_mutex_lock(&g_mu);
         int i = g_next++;
         pthread_mutex_unlock(&g_mu);
-        if (i >= g_objects || !body) break;
-        snprintf(body, 8192,
-                 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"obj-%06d\","
-                 "\"annotations\":{\"bench/sent\":\"%lld\"}},\"data\":{\"payload\":\"%s\"}}",
-                 i, now_ns(), payload);
+        if (i >= g_objects || !body)
+            break;
+        snprintf(
+            body, 8192,
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"obj-%06d\","
+            "\"annotations\":{\"bench/sent\":\"%lld\"}},\"data\":{\"payload\":\"%s\"}}",
+            i, now_ns(), payload);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         dpm_buf_reset(&resp);
         long code = 0;
@@ -177,12 +181,14 @@ static long request(const char *method, const char *path, const char *body, stru
     snprintf(url, sizeof url, "%s%s", g_url, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     long code = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
     return code;
@@ -201,7 +207,8 @@ static double proc_cpu_s(pid_t pid)
     char p[64], line[2048];
     snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(p, "r");
-    if (!f) return -1;
+    if (!f)
+        return -1;
     size_t n = fread(line, 1, sizeof line - 1, f);
     fclose(f);
     line[n] = '\0';
@@ -221,8 +228,10 @@ static long long proc_syscw(pid_t pid)
     FILE *f = fopen(p, "r");
     long long n = -1;
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "syscw:", 6) == 0) n = atoll(line + 6);
-    if (f) fclose(f);
+        if (strncmp(line, "syscw:", 6) == 0)
+            n = atoll(line + 6);
+    if (f)
+        fclose(f);
     return n;
 }
 
@@ -233,32 +242,41 @@ static long rss_kib(pid_t pid)
     FILE *f = fopen(p, "r");
     long kib = -1;
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0) kib = atol(line + 6);
-    if (f) fclose(f);
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f)
+        fclose(f);
     return kib;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc > 1) g_objects = atoi(argv[1]);
-    if (argc > 2) g_watchers = atoi(argv[2]);
-    if (argc > 3) g_writers = atoi(argv[3]);
+    if (argc > 1)
+        g_objects = atoi(argv[1]);
+    if (argc > 2)
+        g_watchers = atoi(argv[2]);
+    if (argc > 3)
+        g_writers = atoi(argv[3]);
     if (g_objects < 1 || g_objects > 1000000 || g_watchers < 0 || g_watchers > 1000 ||
         g_writers < 1 || g_writers > 64) {
-        fprintf(stderr, "usage: apiserver [OBJECTS 1..1000000 [WATCHERS 0..1000 [WRITERS 1..64]]]\n");
+        fprintf(stderr,
+                "usage: apiserver [OBJECTS 1..1000000 [WATCHERS 0..1000 [WRITERS 1..64]]]\n");
         return 2;
     }
     char server[PATH_MAX + 32], self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return 1;
+    if (n <= 0)
+        return 1;
     self[n] = '\0';
     *strrchr(self, '/') = '\0'; /* BUILD/bench */
     *strrchr(self, '/') = '\0'; /* BUILD */
     snprintf(server, sizeof server, "%s/dpm-test-apiserver", self);
     char dir[] = "/tmp/dpm-bench-apiserverXXXXXX";
-    if (!mkdtemp(dir)) return 1;
+    if (!mkdtemp(dir))
+        return 1;
     int pfd[2];
-    if (pipe(pfd) < 0) return 1;
+    if (pipe(pfd) < 0)
+        return 1;
     pid_t pid = fork();
     if (pid == 0) {
         dup2(pfd[1], 1);
@@ -274,7 +292,8 @@ int main(int argc, char **argv)
     size_t got = 0;
     while (got < sizeof buf - 1 && !strchr(buf, '\n')) {
         ssize_t r = read(pfd[0], buf + got, sizeof buf - 1 - got);
-        if (r <= 0) break;
+        if (r <= 0)
+            break;
         got += (size_t)r;
         buf[got] = '\0';
     }
@@ -287,25 +306,30 @@ int main(int argc, char **argv)
     char tokpath[4200];
     snprintf(tokpath, sizeof tokpath, "%s/tokens.csv", dir);
     FILE *tf = fopen(tokpath, "r");
-    if (!tf || !fgets(buf, sizeof buf, tf)) goto out;
+    if (!tf || !fgets(buf, sizeof buf, tf))
+        goto out;
     fclose(tf);
     *strchr(buf, ',') = '\0';
     snprintf(g_token, sizeof g_token, "%s", buf);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct dpm_buf out = DPM_BUF_INIT(1u << 30);
     request("POST", "/api/v1/namespaces",
-            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"bench\"}}", &out);
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"bench\"}}",
+            &out);
     /* APISERVER_BENCH_RBAC=1: the clients act as user alice, bound to
      * cluster-admin, so every request goes through the RBAC authorizer
      * (system:masters, the default, bypasses it) */
     const char *rbac = getenv("APISERVER_BENCH_RBAC");
     if (rbac && strcmp(rbac, "1") == 0) {
         dpm_buf_reset(&out);
-        if (request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-                    "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
-                    "\"metadata\":{\"name\":\"bench-alice\"},\"roleRef\":{\"apiGroup\":"
-                    "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"cluster-admin\"},"
-                    "\"subjects\":[{\"kind\":\"User\",\"name\":\"alice\"}]}", &out) != 201) {
+        if (request(
+                "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
+                "\"metadata\":{\"name\":\"bench-alice\"},\"roleRef\":{\"apiGroup\":"
+                "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"cluster-admin\"}"
+                ","
+                "\"subjects\":[{\"kind\":\"User\",\"name\":\"alice\"}]}",
+                &out) != 201) {
             fprintf(stderr, "apiserver bench: cannot bind alice to cluster-admin\n");
             dpm_buf_free(&out);
             goto out;
@@ -316,28 +340,32 @@ int main(int argc, char **argv)
                 *strchr(buf, ',') = '\0';
                 snprintf(g_token, sizeof g_token, "%s", buf);
             }
-        if (tf) fclose(tf);
+        if (tf)
+            fclose(tf);
         /* APISERVER_BENCH_RBAC_OBJECTS=N more RoleBindings (of other users) for
          * the authorizer to go through */
         const char *nb = getenv("APISERVER_BENCH_RBAC_OBJECTS");
         int nbind = nb ? atoi(nb) : 0;
-        if (nbind < 0 || nbind > 100000) nbind = 0;
+        if (nbind < 0 || nbind > 100000)
+            nbind = 0;
         for (int i = 0; i < nbind; i++) {
             char rb[600];
             snprintf(rb, sizeof rb,
                      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
                      "\"metadata\":{\"name\":\"rb-%d\"},\"roleRef\":{\"apiGroup\":"
                      "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"view\"},"
-                     "\"subjects\":[{\"kind\":\"User\",\"name\":\"user-%d\"}]}", i, i);
+                     "\"subjects\":[{\"kind\":\"User\",\"name\":\"user-%d\"}]}",
+                     i, i);
             dpm_buf_reset(&out);
-            if (request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings", rb,
-                        &out) != 201) {
+            if (request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings",
+                        rb, &out) != 201) {
                 fprintf(stderr, "apiserver bench: cannot create RoleBinding rb-%d\n", i);
                 dpm_buf_free(&out);
                 goto out;
             }
         }
-        printf("clients            user alice (RBAC evaluated on every request, %d more RoleBindings)\n",
+        printf("clients            user alice (RBAC evaluated on every request, %d more "
+               "RoleBindings)\n",
                nbind);
     }
     dpm_buf_reset(&out);
@@ -363,15 +391,18 @@ int main(int argc, char **argv)
     long long srv_w0 = proc_syscw(pid);
     double t0 = now_s();
     pthread_t *wt = calloc((size_t)g_writers, sizeof *wt);
-    for (int i = 0; i < g_writers; i++) pthread_create(&wt[i], NULL, write_main, NULL);
-    for (int i = 0; i < g_writers; i++) pthread_join(wt[i], NULL);
+    for (int i = 0; i < g_writers; i++)
+        pthread_create(&wt[i], NULL, write_main, NULL);
+    for (int i = 0; i < g_writers; i++)
+        pthread_join(wt[i], NULL);
     free(wt);
     double create_s = now_s() - t0;
 
     /* watchers: bounded wait for every delivery */
     double wstart = now_s();
     for (int i = 0; i < g_watchers; i++) {
-        while (ws[i].seen < g_objects && now_s() - wstart < 120) usleep(20000);
+        while (ws[i].seen < g_objects && now_s() - wstart < 120)
+            usleep(20000);
     }
     double deliver_s = now_s() - (wstart - create_s);
     double srv_cpu = proc_cpu_s(pid) - srv_cpu0, self_cpu = proc_cpu_s(getpid()) - self_cpu0;
@@ -386,10 +417,12 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "/api/v1/namespaces/bench/configmaps?limit=500%s%s",
                  *cont ? "&continue=" : "", cont);
         dpm_buf_reset(&out);
-        if (request("GET", path, NULL, &out) != 200) break;
+        if (request("GET", path, NULL, &out) != 200)
+            break;
         json_t *page = json_loads(dpm_buf_str(&out), 0, NULL);
         listed += (int)json_array_size(json_object_get(page, "items"));
-        const char *c = json_string_value(json_object_get(json_object_get(page, "metadata"), "continue"));
+        const char *c =
+            json_string_value(json_object_get(json_object_get(page, "metadata"), "continue"));
         snprintf(cont, sizeof cont, "%s", c ? c : "");
         json_decref(page);
         pages++;
@@ -404,33 +437,44 @@ int main(int argc, char **argv)
 
     long rss = rss_kib(pid);
     size_t total = 0;
-    for (int i = 0; i < g_watchers; i++) total += (size_t)ws[i].seen;
+    for (int i = 0; i < g_watchers; i++)
+        total += (size_t)ws[i].seen;
     long long *all = malloc((total + 1) * sizeof *all);
     size_t k = 0;
     for (int i = 0; i < g_watchers; i++)
-        for (int j = 0; j < ws[i].seen; j++) all[k++] = ws[i].lat[j];
+        for (int j = 0; j < ws[i].seen; j++)
+            all[k++] = ws[i].lat[j];
     qsort(all, total, sizeof *all, cmp_ll);
     double p50 = total ? (double)all[total / 2] / 1e6 : 0;
     double p99 = total ? (double)all[(size_t)((double)total * 0.99)] / 1e6 : 0;
     free(all);
     double cps = g_objects / create_s;
-    printf("objects            %d x ~4 KiB, %d writers, %d watchers\n", g_objects, g_writers, g_watchers);
-    printf("creates            %.0f/s (%.2f s, %d failed)        goal >= 2000/s\n", cps, create_s, g_failed);
-    printf("list (paginated)   %d objects in %d pages: %.3f s        goal <= 1 s\n", listed, pages, list_s);
-    printf("list (one request) %.3f s, %.1f MiB, HTTP %ld\n", list1_s, (double)list1_bytes / 1048576.0, code);
+    printf("objects            %d x ~4 KiB, %d writers, %d watchers\n", g_objects, g_writers,
+           g_watchers);
+    printf("creates            %.0f/s (%.2f s, %d failed)        goal >= 2000/s\n", cps, create_s,
+           g_failed);
+    printf("list (paginated)   %d objects in %d pages: %.3f s        goal <= 1 s\n", listed, pages,
+           list_s);
+    printf("list (one request) %.3f s, %.1f MiB, HTTP %ld\n", list1_s,
+           (double)list1_bytes / 1048576.0, code);
     printf("watch delivery     %zu/%zu events, p50 %.1f ms, p99 %.1f ms\n", total,
            (size_t)g_objects * (size_t)g_watchers, p50, p99);
     printf("CPU (creates + delivery, %.2f s wall)  server %.2f s = %.0f us/create, "
-           "bench clients %.2f s\n", deliver_s, srv_cpu, srv_cpu * 1e6 / g_objects, self_cpu);
+           "bench clients %.2f s\n",
+           deliver_s, srv_cpu, srv_cpu * 1e6 / g_objects, self_cpu);
     if (total)
         printf("                   server %.1f us per delivered event (all server CPU / events), "
                "%.2f write syscalls per event\n",
                srv_cpu * 1e6 / (double)total, (double)srv_writes / (double)total);
     printf("server RSS         %.1f MiB\n", (double)rss / 1024.0);
     rc = (cps >= 2000 && list_s <= 1.0 && g_failed == 0 && listed >= g_objects &&
-          total == (size_t)g_objects * (size_t)g_watchers) ? 0 : 1;
-    if (rc) printf("RESULT: a goal was missed\n");
-    else printf("RESULT: goals met\n");
+          total == (size_t)g_objects * (size_t)g_watchers)
+             ? 0
+             : 1;
+    if (rc)
+        printf("RESULT: a goal was missed\n");
+    else
+        printf("RESULT: goals met\n");
 out:
     g_stop = 1;
     if (pid > 0) {
@@ -455,7 +499,8 @@ out:
     free(ws);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "apiserver bench: could not remove %s\n", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "apiserver bench: could not remove %s\n", dir);
     curl_global_cleanup();
     return rc;
 }

@@ -60,68 +60,54 @@ static json_t *make_dp(int i, bool with_bloat)
         "{s:s,s:s,s:b,s:b},{s:s,s:s,s:b,s:s},{s:s,s:s,s:b,s:b},{s:s,s:s,s:b}]}},"
         "{s:s,s:s,s:i}],"
         "s:{s:s,s:s,s:s},s:s}",
-        "domain", "fintech-core", "owner", "team-payments@company.com",
-        "description", "Card payments joined with merchant and FX data",
-        "inputPorts", "name", "raw-payment-stream", "type", "kafka-topic",
-        "connection", "arn:aws:kafka:us-east-1:123456789012:topic/raw-payments",
-        "name", "merchants", "type", "data-product", "dataProductRef",
-        "namespace", "merchant-core", "name", "merchants", "outputPort",
-        "merchants-current",
-        "transformation", "engine", "spark-k8s", "version", "3.2.1", "mode",
-        "batch", "resources", "memory", "4Gi", "cpu", "2", "executors",
-        "instances", 2, "memory", "4Gi", "cpu", "2",
-        "outputPorts", "name", "enriched-transactions-historical", "type",
-        "iceberg-table", "schemaRegistry",
-        "http://schema-registry.internal/subjects/enriched-tx", "region",
-        "eu-west-1", "retention", "400d", "storage", "size", "50Gi",
-        "contract", "format", "parquet", "partitioning", "transaction_date",
-        "region", "schema", "name", "transaction_id", "type", "string",
-        "required", 1, "pii", 0, "name", "card_number", "type", "string",
-        "pii", 1, "classification", "restricted", "name", "transaction_date",
-        "type", "date", "required", 1, "pii", 0, "name", "region", "type",
-        "string", "pii", 0,
-        "name", "enriched-transactions-live", "type", "grpc", "port", 9090,
-        "expectations", "freshness", "15m", "completeness", "99.99%",
-        "schemaCompatibility", "BACKWARD_TRANSITIVE", "deletionPolicy",
-        "Retain");
+        "domain", "fintech-core", "owner", "team-payments@company.com", "description",
+        "Card payments joined with merchant and FX data", "inputPorts", "name",
+        "raw-payment-stream", "type", "kafka-topic", "connection",
+        "arn:aws:kafka:us-east-1:123456789012:topic/raw-payments", "name", "merchants", "type",
+        "data-product", "dataProductRef", "namespace", "merchant-core", "name", "merchants",
+        "outputPort", "merchants-current", "transformation", "engine", "spark-k8s", "version",
+        "3.2.1", "mode", "batch", "resources", "memory", "4Gi", "cpu", "2", "executors",
+        "instances", 2, "memory", "4Gi", "cpu", "2", "outputPorts", "name",
+        "enriched-transactions-historical", "type", "iceberg-table", "schemaRegistry",
+        "http://schema-registry.internal/subjects/enriched-tx", "region", "eu-west-1", "retention",
+        "400d", "storage", "size", "50Gi", "contract", "format", "parquet", "partitioning",
+        "transaction_date", "region", "schema", "name", "transaction_id", "type", "string",
+        "required", 1, "pii", 0, "name", "card_number", "type", "string", "pii", 1,
+        "classification", "restricted", "name", "transaction_date", "type", "date", "required", 1,
+        "pii", 0, "name", "region", "type", "string", "pii", 0, "name",
+        "enriched-transactions-live", "type", "grpc", "port", 9090, "expectations", "freshness",
+        "15m", "completeness", "99.99%", "schemaCompatibility", "BACKWARD_TRANSITIVE",
+        "deletionPolicy", "Retain");
     json_t *status = json_pack(
         "{s:s,s:i,s:[{s:s,s:s,s:s,s:s,s:s,s:i},{s:s,s:s,s:s,s:s,s:s,s:i}],"
         "s:I}",
-        "phase", "Ready", "observedGeneration", 3, "conditions", "type",
-        "Ready", "status", "True", "reason", "Reconciled", "message",
-        "all children ready", "lastTransitionTime", "2024-05-01T12:00:00Z",
-        "observedGeneration", 3, "type", "StorageReady", "status", "True",
-        "reason", "Bound", "message", "claims bound", "lastTransitionTime",
-        "2024-05-01T12:00:00Z", "observedGeneration", 3, "leadTimeSeconds",
-        (json_int_t)42);
-    json_t *md = json_pack(
-        "{s:s,s:s,s:s,s:s,s:i,s:s,s:{s:s,s:s}}", "name", name, "namespace",
-        "fintech-core", "uid", uid, "resourceVersion", rv, "generation", 3,
-        "creationTimestamp", "2024-05-01T11:00:00Z", "labels",
-        "mesh.io/domain", "fintech-core", "app.kubernetes.io/part-of", "mesh");
-    json_t *obj = json_pack("{s:s,s:s,s:o,s:o,s:o}", "apiVersion",
-                            "mesh.io/v1alpha1", "kind", "DataProduct",
-                            "metadata", md, "spec", spec, "status", status);
+        "phase", "Ready", "observedGeneration", 3, "conditions", "type", "Ready", "status", "True",
+        "reason", "Reconciled", "message", "all children ready", "lastTransitionTime",
+        "2024-05-01T12:00:00Z", "observedGeneration", 3, "type", "StorageReady", "status", "True",
+        "reason", "Bound", "message", "claims bound", "lastTransitionTime", "2024-05-01T12:00:00Z",
+        "observedGeneration", 3, "leadTimeSeconds", (json_int_t)42);
+    json_t *md = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:{s:s,s:s}}", "name", name, "namespace",
+                           "fintech-core", "uid", uid, "resourceVersion", rv, "generation", 3,
+                           "creationTimestamp", "2024-05-01T11:00:00Z", "labels", "mesh.io/domain",
+                           "fintech-core", "app.kubernetes.io/part-of", "mesh");
+    json_t *obj = json_pack("{s:s,s:s,s:o,s:o,s:o}", "apiVersion", "mesh.io/v1alpha1", "kind",
+                            "DataProduct", "metadata", md, "spec", spec, "status", status);
     if (with_bloat) {
         char *last = json_dumps(spec, JSON_COMPACT);
-        json_object_set_new(md, "annotations",
-                            json_pack("{s:s}",
-                                      "kubectl.kubernetes.io/last-applied-configuration",
-                                      last));
+        json_object_set_new(
+            md, "annotations",
+            json_pack("{s:s}", "kubectl.kubernetes.io/last-applied-configuration", last));
         free(last);
         json_object_set_new(
             md, "managedFields",
             json_pack("[{s:s,s:s,s:s,s:s,s:{s:{s:{},s:{},s:{},s:{},s:{}}}},"
                       "{s:s,s:s,s:s,s:s,s:s,s:{s:{s:{},s:{},s:{}}}}]",
-                      "manager", "kubectl-client-side-apply", "operation",
-                      "Update", "apiVersion", "mesh.io/v1alpha1", "fieldsType",
-                      "FieldsV1", "fieldsV1", "f:spec", "f:domain",
-                      "f:owner", "f:inputPorts", "f:outputPorts",
-                      "f:expectations", "manager", "dpm", "operation",
-                      "Update", "apiVersion", "mesh.io/v1alpha1", "fieldsType",
-                      "FieldsV1", "subresource", "status", "fieldsV1",
-                      "f:status", "f:phase", "f:conditions",
-                      "f:observedGeneration"));
+                      "manager", "kubectl-client-side-apply", "operation", "Update", "apiVersion",
+                      "mesh.io/v1alpha1", "fieldsType", "FieldsV1", "fieldsV1", "f:spec",
+                      "f:domain", "f:owner", "f:inputPorts", "f:outputPorts", "f:expectations",
+                      "manager", "dpm", "operation", "Update", "apiVersion", "mesh.io/v1alpha1",
+                      "fieldsType", "FieldsV1", "subresource", "status", "fieldsV1", "f:status",
+                      "f:phase", "f:conditions", "f:observedGeneration"));
     }
     return obj;
 }
@@ -148,8 +134,7 @@ static int bench_decode(void)
         char *filler = malloc(pad + 1);
         memset(filler, 'x', pad);
         filler[pad] = '\0';
-        json_object_set_new(json_object_get(o, "metadata"), "x-pad",
-                            json_string(filler));
+        json_object_set_new(json_object_get(o, "metadata"), "x-pad", json_string(filler));
         free(filler);
         free(s);
         json_t *ev = json_pack("{s:s,s:o}", "type", "MODIFIED", "object", o);
@@ -167,8 +152,8 @@ static int bench_decode(void)
     for (size_t r = 0; r < reps; r++) {
         for (size_t off = 0; off < block.len; off += chunk) {
             size_t n = block.len - off < chunk ? block.len - off : chunk;
-            if (dpm_watch_decoder_feed(dec, block.data + off, n, count_event,
-                                       &events, NULL) != DPM_OK) {
+            if (dpm_watch_decoder_feed(dec, block.data + off, n, count_event, &events, NULL) !=
+                DPM_OK) {
                 fprintf(stderr, "decode failed\n");
                 return 1;
             }
@@ -190,13 +175,17 @@ static json_t *slim_transform(json_t *obj, void *ctx)
     /* what the operator reads: identity, labels, owners, generation, spec,
      * and the status fields it compares */
     json_t *md = json_object_get(obj, "metadata");
-    json_t *keep = json_pack("{s:{},s:O*}", "metadata", "spec",
-                             json_object_get(obj, "spec"));
+    json_t *keep = json_pack("{s:{},s:O*}", "metadata", "spec", json_object_get(obj, "spec"));
     json_t *kmd = json_object_get(keep, "metadata");
-    static const char *const fields[] = {"name", "namespace", "uid",
-                                         "resourceVersion", "generation",
-                                         "labels", "ownerReferences",
-                                         "deletionTimestamp", "finalizers"};
+    static const char *const fields[] = {"name",
+                                         "namespace",
+                                         "uid",
+                                         "resourceVersion",
+                                         "generation",
+                                         "labels",
+                                         "ownerReferences",
+                                         "deletionTimestamp",
+                                         "finalizers"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         json_t *v = json_object_get(md, fields[i]);
         if (v)
@@ -205,8 +194,7 @@ static json_t *slim_transform(json_t *obj, void *ctx)
     json_t *st = json_object_get(obj, "status");
     if (st) {
         json_object_set_new(keep, "status",
-                            json_pack("{s:O*,s:O*}", "phase",
-                                      json_object_get(st, "phase"),
+                            json_pack("{s:O*,s:O*}", "phase", json_object_get(st, "phase"),
                                       "observedGeneration",
                                       json_object_get(st, "observedGeneration")));
     }
@@ -228,8 +216,8 @@ static size_t heap_used(void)
 
 /* Stores n objects (as parsed from their wire text) through transform and
  * returns the heap growth per object. */
-static double store_cost(const char *label, int n, dpm_transform_fn tf,
-                         bool child, const char *const *label_keys)
+static double store_cost(const char *label, int n, dpm_transform_fn tf, bool child,
+                         const char *const *label_keys)
 {
     /* the wire text is made first so that only the store's memory counts */
     char **wire = malloc((size_t)n * sizeof(*wire));
@@ -242,19 +230,16 @@ static double store_cost(const char *label, int n, dpm_transform_fn tf,
             o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s},"
                           "s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:{s:[s],s:{s:{s:s}},s:s},"
                           "s:{s:s,s:[s],s:{s:s}}}",
-                          "apiVersion", "v1", "kind", "PersistentVolumeClaim",
-                          "metadata", "name", name, "namespace", "fintech-core",
-                          "uid", uid, "resourceVersion", "12345", "labels",
-                          "app.kubernetes.io/managed-by", "dpm",
-                          "mesh.io/data-product", "payment-transactions-enriched",
-                          "mesh.io/domain", "fintech-core", "ownerReferences",
-                          "apiVersion", "mesh.io/v1alpha1", "kind", "DataProduct",
-                          "name", "payment-transactions-enriched", "uid",
+                          "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata", "name",
+                          name, "namespace", "fintech-core", "uid", uid, "resourceVersion", "12345",
+                          "labels", "app.kubernetes.io/managed-by", "dpm", "mesh.io/data-product",
+                          "payment-transactions-enriched", "mesh.io/domain", "fintech-core",
+                          "ownerReferences", "apiVersion", "mesh.io/v1alpha1", "kind",
+                          "DataProduct", "name", "payment-transactions-enriched", "uid",
                           "6f1c2a4e-0001-4d2b-9c1e-000000000001", "controller", 1,
-                          "blockOwnerDeletion", 1, "spec", "accessModes",
-                          "ReadWriteOnce", "resources", "requests", "storage",
-                          "50Gi", "storageClassName", "standard", "status",
-                          "phase", "Bound", "accessModes", "ReadWriteOnce",
+                          "blockOwnerDeletion", 1, "spec", "accessModes", "ReadWriteOnce",
+                          "resources", "requests", "storage", "50Gi", "storageClassName",
+                          "standard", "status", "phase", "Bound", "accessModes", "ReadWriteOnce",
                           "capacity", "storage", "50Gi");
         } else {
             o = make_dp(i, true);
@@ -372,8 +357,8 @@ static bool start_server(const char *bin, const char *dir)
     FILE *f = fdopen(p[0], "r");
     char line[256] = "";
     int port = 0;
-    bool ok = f && fgets(line, sizeof line, f) &&
-              sscanf(line, "ready https://127.0.0.1:%d", &port) == 1;
+    bool ok =
+        f && fgets(line, sizeof line, f) && sscanf(line, "ready https://127.0.0.1:%d", &port) == 1;
     if (f)
         fclose(f);
     else
@@ -401,8 +386,8 @@ static struct dpm_kube *bench_client(const char *kubeconfig, struct dpm_error *e
  * (last-applied annotation; the server adds managedFields). */
 static dpm_rc seed_server(struct dpm_kube *k, int n, struct dpm_error *err)
 {
-    static const struct dpm_gvr crds = {"apiextensions.k8s.io", "v1",
-                                        "customresourcedefinitions", false};
+    static const struct dpm_gvr crds = {"apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                                        false};
     static const struct dpm_gvr nss = {"", "v1", "namespaces", false};
     struct dpm_docs docs = DPM_DOCS_INIT;
     dpm_rc rc = dpm_yaml_load_file("crds/mesh.io_dataproducts.yaml", NULL, &docs, err);
@@ -411,15 +396,14 @@ static dpm_rc seed_server(struct dpm_kube *k, int n, struct dpm_error *err)
     dpm_docs_free(&docs);
     if (rc != DPM_OK)
         return rc;
-    json_t *ns = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind",
-                           "Namespace", "metadata", "name", "fintech-core");
+    json_t *ns = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
+                           "name", "fintech-core");
     rc = dpm_kube_create(k, &nss, NULL, ns, NULL, NULL, err);
     json_decref(ns);
     struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0, NULL);
     bool served = false;
     for (int i = 0; rc == DPM_OK && !served && i < 200; i++) {
-        rc = dpm_kube_discovery_served(d, "mesh.io", "v1alpha1", "dataproducts",
-                                       &served, err);
+        rc = dpm_kube_discovery_served(d, "mesh.io", "v1alpha1", "dataproducts", &served, err);
         if (!served)
             dpm_sleep_ns(50 * DPM_NS_PER_MS);
     }
@@ -429,8 +413,8 @@ static dpm_rc seed_server(struct dpm_kube *k, int n, struct dpm_error *err)
     for (int i = 0; rc == DPM_OK && i < n; i++) {
         json_t *o = make_dp(i, true);
         json_t *md = json_object_get(o, "metadata");
-        static const char *const drop[] = {"managedFields", "uid", "resourceVersion",
-                                           "generation", "creationTimestamp"};
+        static const char *const drop[] = {"managedFields", "uid", "resourceVersion", "generation",
+                                           "creationTimestamp"};
         for (size_t j = 0; j < sizeof drop / sizeof drop[0]; j++)
             json_object_del(md, drop[j]);
         json_object_del(o, "status");
@@ -463,8 +447,10 @@ static int bench_list_peak(void)
         snprintf(bin, sizeof bin, "%s/../dpm-test-apiserver", dirname(self));
     }
     if (access(bin, X_OK) != 0) {
-        fprintf(stderr, "informer list peak: %s: %s (build it with make, or set "
-                "DPM_BUILD_DIR)\n", bin, strerror(errno));
+        fprintf(stderr,
+                "informer list peak: %s: %s (build it with make, or set "
+                "DPM_BUILD_DIR)\n",
+                bin, strerror(errno));
         return 1;
     }
     if (!mkdtemp(dir) || !start_server(bin, dir)) {
@@ -483,8 +469,7 @@ static int bench_list_peak(void)
         fprintf(stderr, "informer list peak: seeding the server: %s\n", err.message);
         goto out;
     }
-    printf("informer list peak: %d DataProducts created in %.1f s\n", N_PRODUCTS,
-           now_s() - t0);
+    printf("informer list peak: %d DataProducts created in %.1f s\n", N_PRODUCTS, now_s() - t0);
 
     malloc_trim(0);
     size_t base_heap = heap_now();
@@ -515,8 +500,8 @@ static int bench_list_peak(void)
     size_t synced_heap = heap_now();
     /* a relist: the next watch request answers 410, the watch is cut */
     if (rc == DPM_OK) {
-        json_t *fault = json_pack("{s:s,s:s,s:s,s:i}", "verb", "watch", "resource",
-                                  "dataproducts", "action", "status", "code", 410);
+        json_t *fault = json_pack("{s:s,s:s,s:s,s:i}", "verb", "watch", "resource", "dataproducts",
+                                  "action", "status", "code", 410);
         json_t *empty = json_object();
         struct dpm_watch_stats st;
         dpm_informer_stats(inf, &st);
@@ -525,8 +510,8 @@ static int bench_list_peak(void)
         reset_hwm();
         rc = dpm_kube_request_json(k, "POST", "/debug/faults", NULL, fault, NULL, &err);
         if (rc == DPM_OK)
-            rc = dpm_kube_request_json(k, "POST", "/debug/faults/close-watches", NULL, empty,
-                                       NULL, &err);
+            rc = dpm_kube_request_json(k, "POST", "/debug/faults/close-watches", NULL, empty, NULL,
+                                       &err);
         json_decref(fault);
         json_decref(empty);
         double end = now_s() + 120;
@@ -571,16 +556,14 @@ int main(void)
     static const char *const dp_label[] = {"mesh.io/data-product", NULL};
     static const char *const no_label[] = {NULL};
     store_cost("DataProduct, no transform", N_PRODUCTS, no_transform, false, NULL);
-    store_cost("DataProduct, default transform", N_PRODUCTS, dpm_transform_default, false,
-               NULL);
-    double dp = store_cost("DataProduct, operator (slim) transform", N_PRODUCTS,
-                           slim_transform, false, NULL);
-    double ch = store_cost("PVC child, operator (slim) transform", N_PRODUCTS,
-                           slim_transform, true, NULL);
-    double ch1 = store_cost("PVC child, slim, one label key indexed", N_PRODUCTS,
-                            slim_transform, true, dp_label);
-    store_cost("PVC child, slim, no label indexed", N_PRODUCTS, slim_transform, true,
-               no_label);
+    store_cost("DataProduct, default transform", N_PRODUCTS, dpm_transform_default, false, NULL);
+    double dp = store_cost("DataProduct, operator (slim) transform", N_PRODUCTS, slim_transform,
+                           false, NULL);
+    double ch =
+        store_cost("PVC child, operator (slim) transform", N_PRODUCTS, slim_transform, true, NULL);
+    double ch1 = store_cost("PVC child, slim, one label key indexed", N_PRODUCTS, slim_transform,
+                            true, dp_label);
+    store_cost("PVC child, slim, no label indexed", N_PRODUCTS, slim_transform, true, no_label);
     double total = (dp + 4 * ch) * N_PRODUCTS / 1048576.0;
     double total1 = (dp + 4 * ch1) * N_PRODUCTS / 1048576.0;
     printf("informer memory: 10,000 DataProducts + 40,000 children (slim): "

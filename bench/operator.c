@@ -202,8 +202,10 @@ static void start_server(void)
 
 static void install(void)
 {
-    static const struct dpm_gvr crds = {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
-    static const char *const files[] = {"crds/mesh.io_dataproducts.yaml", "crds/mesh.io_meshpolicies.yaml"};
+    static const struct dpm_gvr crds = {"apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                                        false};
+    static const char *const files[] = {"crds/mesh.io_dataproducts.yaml",
+                                        "crds/mesh.io_meshpolicies.yaml"};
     struct dpm_error err;
     for (size_t f = 0; f < 2; f++) {
         struct dpm_docs docs = DPM_DOCS_INIT;
@@ -217,7 +219,8 @@ static void install(void)
     struct dpm_kube_discovery *d = dpm_kube_discovery_new(g_k, 0, &err);
     bool served = false;
     for (int i = 0; !served && i < 200; i++) {
-        if (dpm_kube_discovery_served(d, "mesh.io", "v1alpha1", "dataproducts", &served, &err) != DPM_OK)
+        if (dpm_kube_discovery_served(d, "mesh.io", "v1alpha1", "dataproducts", &served, &err) !=
+            DPM_OK)
             fail_exit("discovery", &err);
         if (!served)
             dpm_sleep_ns(50 * DPM_NS_PER_MS);
@@ -228,8 +231,8 @@ static void install(void)
     for (int i = 0; i < g_nns; i++) {
         char name[32];
         snprintf(name, sizeof name, "bench-%03d", i);
-        json_t *ns = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name",
-                               name);
+        json_t *ns = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                               "metadata", "name", name);
         if (dpm_kube_create(g_k, &NSS, NULL, ns, NULL, NULL, &err) != DPM_OK)
             fail_exit("namespace", &err);
         json_decref(ns);
@@ -245,7 +248,8 @@ static long long server_rv(void)
     o.limit = 1;
     if (dpm_kube_list_page(g_k, &NSS, NULL, &o, &list, &err) != DPM_OK)
         fail_exit("list", &err);
-    const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
     long long v = rv ? atoll(rv) : -1;
     json_decref(list);
     return v;
@@ -265,15 +269,16 @@ static json_t *make_dp(int i)
     return json_pack(
         "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:[{s:s,s:s,s:s}],s:{s:s,s:s,s:{s:s,s:s}},"
         "s:[{s:s,s:s,s:s,s:s,s:{s:s},s:{s:s,s:[{s:s,s:s,s:b,s:b},{s:s,s:s,s:b}]}}],s:{s:s}}}",
-        "apiVersion", "mesh.io/v1alpha1", "kind", "DataProduct", "metadata", "name", name, "namespace", ns,
-        "spec", "domain", "merchant-core", "owner", "team-merchants@company.com", "description",
-        "Current merchant master data, one row per merchant", "inputPorts", "name", "merchant-db", "type",
-        "jdbc-table", "connection", "jdbc:postgresql://merchants-db.internal:5432/merchants?table=merchant",
-        "transformation", "engine", "spark-k8s", "version", "3.5.1", "resources", "memory", "2Gi", "cpu", "1",
-        "outputPorts", "name", "merchants-current", "type", "parquet-files", "region", "eu-central-1",
-        "retention", "365d", "storage", "size", "5Gi", "contract", "format", "parquet", "schema", "name",
-        "merchant_id", "type", "string", "required", 1, "pii", 0, "name", "country", "type", "string", "pii", 0,
-        "expectations", "freshness", "1d");
+        "apiVersion", "mesh.io/v1alpha1", "kind", "DataProduct", "metadata", "name", name,
+        "namespace", ns, "spec", "domain", "merchant-core", "owner", "team-merchants@company.com",
+        "description", "Current merchant master data, one row per merchant", "inputPorts", "name",
+        "merchant-db", "type", "jdbc-table", "connection",
+        "jdbc:postgresql://merchants-db.internal:5432/merchants?table=merchant", "transformation",
+        "engine", "spark-k8s", "version", "3.5.1", "resources", "memory", "2Gi", "cpu", "1",
+        "outputPorts", "name", "merchants-current", "type", "parquet-files", "region",
+        "eu-central-1", "retention", "365d", "storage", "size", "5Gi", "contract", "format",
+        "parquet", "schema", "name", "merchant_id", "type", "string", "required", 1, "pii", 0,
+        "name", "country", "type", "string", "pii", 0, "expectations", "freshness", "1d");
 }
 
 static void *creator(void *arg)
@@ -327,7 +332,8 @@ static void *binder(void *arg)
         struct dpm_error err;
         if (slash) {
             *slash = 0;
-            if (dpm_kube_patch(g_k, &PVC, key, slash + 1, DPM_PATCH_MERGE, patch, &wo, NULL, &err) == DPM_OK)
+            if (dpm_kube_patch(g_k, &PVC, key, slash + 1, DPM_PATCH_MERGE, patch, &wo, NULL,
+                               &err) == DPM_OK)
                 atomic_fetch_add(&g_bound, 1);
             else if (err.code != DPM_ENOTFOUND)
                 fprintf(stderr, "operator bench: bind %s/%s: %s\n", key, slash + 1, err.message);
@@ -344,8 +350,10 @@ static bool is_ready(const json_t *o)
 {
     const json_t *st = json_object_get(o, "status");
     const char *ph = json_string_value(json_object_get(st, "phase"));
-    json_int_t gen = json_integer_value(json_object_get(json_object_get(o, "metadata"), "generation"));
-    return ph && strcmp(ph, "Ready") == 0 && json_integer_value(json_object_get(st, "observedGeneration")) == gen;
+    json_int_t gen =
+        json_integer_value(json_object_get(json_object_get(o, "metadata"), "generation"));
+    return ph && strcmp(ph, "Ready") == 0 &&
+           json_integer_value(json_object_get(st, "observedGeneration")) == gen;
 }
 
 static void dp_seen(void *ctx, const json_t *o)
@@ -368,7 +376,8 @@ static void dp_update(void *ctx, const json_t *old, const json_t *o)
     dp_seen(ctx, o);
 }
 
-static struct dpm_informer *watch(const struct dpm_gvr *r, const char *selector, struct dpm_informer_handlers h)
+static struct dpm_informer *watch(const struct dpm_gvr *r, const char *selector,
+                                  struct dpm_informer_handlers h)
 {
     struct dpm_error err;
     struct dpm_informer_opts o = {.resource = *r, .label_selector = selector, .handlers = h};
@@ -387,16 +396,32 @@ static void start_operator(const char *resync, const char *log)
     char bin[PATH_MAX + 32], errf[128];
     snprintf(bin, sizeof bin, "%s/dpm", g_build);
     snprintf(errf, sizeof errf, "%s/%s", g_dir, log);
-    const char *args[] = {bin, "operator", "--kubeconfig", g_kc, "--workers", g_workers, "--qps", "5000", "--burst", "5000",
-                    "--resync", resync, "--spark-operator", "never", "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0",
-                    NULL};
+    const char *args[] = {bin,
+                          "operator",
+                          "--kubeconfig",
+                          g_kc,
+                          "--workers",
+                          g_workers,
+                          "--qps",
+                          "5000",
+                          "--burst",
+                          "5000",
+                          "--resync",
+                          resync,
+                          "--spark-operator",
+                          "never",
+                          "--metrics-addr",
+                          "127.0.0.1:0",
+                          "--health-addr",
+                          "127.0.0.1:0",
+                          NULL};
     /* OPERATOR_BENCH_WRAP="heaptrack -o FILE" (or valgrind ...) runs the
      * restarted operator under a profiler; its VmHWM is then the wrapper's. */
     const char *argv[40];
     char *wrap = getenv("OPERATOR_BENCH_WRAP") ? strdup(getenv("OPERATOR_BENCH_WRAP")) : NULL;
     size_t n = 0;
-    for (char *w = wrap && strcmp(log, "operator-1.err") != 0 ? strtok(wrap, " ") : NULL; w && n < 20;
-         w = strtok(NULL, " "))
+    for (char *w = wrap && strcmp(log, "operator-1.err") != 0 ? strtok(wrap, " ") : NULL;
+         w && n < 20; w = strtok(NULL, " "))
         argv[n++] = w;
     for (size_t i = 0; args[i]; i++)
         argv[n++] = args[i];
@@ -508,8 +533,9 @@ static void print_writes_by_verb(void)
              l = strstr(l + 1, "\ndpm_operator_api_requests_total{")) {
             char verb[16] = "", code[16] = "";
             double v = 0;
-            if (sscanf(l + 1, "dpm_operator_api_requests_total{verb=\"%15[^\"]\",code=\"%15[^\"]\"} %lf", verb,
-                       code, &v) == 3)
+            if (sscanf(l + 1,
+                       "dpm_operator_api_requests_total{verb=\"%15[^\"]\",code=\"%15[^\"]\"} %lf",
+                       verb, code, &v) == 3)
                 printf(" %s %s=%.0f", verb, code, v);
         }
         printf("\n");
@@ -531,7 +557,8 @@ static dpm_rc count_page(void *ctx, json_t *items, bool restart, struct dpm_erro
 static long count(const char *group, const char *version, const char *resource)
 {
     struct dpm_gvr r = {group, version, resource, true};
-    struct dpm_kube_list_opts o = {.label_selector = "app.kubernetes.io/managed-by=dpm", .limit = 500};
+    struct dpm_kube_list_opts o = {.label_selector = "app.kubernetes.io/managed-by=dpm",
+                                   .limit = 500};
     struct dpm_error err;
     long n = 0;
     if (dpm_kube_list_each(g_k, &r, NULL, &o, count_page, &n, NULL, &err) != DPM_OK)
@@ -563,7 +590,8 @@ int main(int argc, char **argv)
     if (getenv("OPERATOR_WORKERS"))
         snprintf(g_workers, sizeof g_workers, "%d", atoi(getenv("OPERATOR_WORKERS")));
     if (g_n < 1 || g_n > 100000 || !(g_timeout > 0)) {
-        fprintf(stderr, "usage: operator [N 1..100000] (or OPERATOR_N; OPERATOR_BENCH_TIMEOUT seconds)\n");
+        fprintf(stderr,
+                "usage: operator [N 1..100000] (or OPERATOR_N; OPERATOR_BENCH_TIMEOUT seconds)\n");
         return 2;
     }
     g_nns = g_n / 100 > 0 ? g_n / 100 : 1;
@@ -586,7 +614,8 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     start_server();
     install();
-    printf("operator bench: %d DataProducts in %d namespaces, in-tree API server, %s; dpm operator --workers %s "
+    printf("operator bench: %d DataProducts in %d namespaces, in-tree API server, %s; dpm operator "
+           "--workers %s "
            "--qps 5000 --burst 5000\n",
            g_n, g_nns, g_dir, g_workers);
 
@@ -601,8 +630,9 @@ int main(int argc, char **argv)
     if (atomic_load(&g_failed))
         fail_exit("creating the DataProducts failed", NULL);
     double ref_rate = g_n / t_create;
-    printf("reference: %d DataProducts created by 4 plain client threads in %.2f s: %.0f creates/s\n", g_n,
-           t_create, ref_rate);
+    printf(
+        "reference: %d DataProducts created by 4 plain client threads in %.2f s: %.0f creates/s\n",
+        g_n, t_create, ref_rate);
 
     /* 2. the operator, from nothing to every product Ready */
     g_state = json_object();
@@ -610,9 +640,11 @@ int main(int argc, char **argv)
     pthread_t bt[2];
     for (int i = 0; i < 2; i++)
         pthread_create(&bt[i], NULL, binder, NULL);
-    struct dpm_informer *pvcs = watch(&PVC, "app.kubernetes.io/managed-by=dpm",
-                                      (struct dpm_informer_handlers){pvc_seen, pvc_update, NULL, NULL});
-    struct dpm_informer *dps = watch(&DP, NULL, (struct dpm_informer_handlers){dp_seen, dp_update, NULL, NULL});
+    struct dpm_informer *pvcs =
+        watch(&PVC, "app.kubernetes.io/managed-by=dpm",
+              (struct dpm_informer_handlers){pvc_seen, pvc_update, NULL, NULL});
+    struct dpm_informer *dps =
+        watch(&DP, NULL, (struct dpm_informer_handlers){dp_seen, dp_update, NULL, NULL});
     long long rv0 = server_rv();
     t0 = now_s();
     double scpu0 = proc_cpu_s(g_server), bcpu0 = proc_cpu_s(getpid());
@@ -629,33 +661,43 @@ int main(int argc, char **argv)
     struct scrape s1;
     scrape(&s1);
     hwm_conv = status_kib(g_operator, "VmHWM");
-    double cpu1 = proc_cpu_s(g_operator), scpu1 = proc_cpu_s(g_server), bcpu1 = proc_cpu_s(getpid());
+    double cpu1 = proc_cpu_s(g_operator), scpu1 = proc_cpu_s(g_server),
+           bcpu1 = proc_cpu_s(getpid());
     long long rv1 = server_rv();
     if (t_ready < 0) {
-        printf("operator: only %d of %d Ready after %.0f s\n", atomic_load(&g_ready), g_n, g_timeout);
+        printf("operator: only %d of %d Ready after %.0f s\n", atomic_load(&g_ready), g_n,
+               g_timeout);
         return 1;
     }
-    printf("operator: all %d Ready in %.2f s (%.0f products/s); %.0f writes (%.1f per product, %.0f writes/s = "
-           "%.2fx the reference's creates/s), %.0f requests, %.0f reconciles (%.0f failed: conflicts are "
-           "retried); server writes %lld (the binder's %d included); CPU: operator %.1f s, API server %.1f s, this "
+    printf("operator: all %d Ready in %.2f s (%.0f products/s); %.0f writes (%.1f per product, "
+           "%.0f writes/s = "
+           "%.2fx the reference's creates/s), %.0f requests, %.0f reconciles (%.0f failed: "
+           "conflicts are "
+           "retried); server writes %lld (the binder's %d included); CPU: operator %.1f s, API "
+           "server %.1f s, this "
            "bench (binder, informers) %.1f s; VmHWM %.1f MiB\n",
            g_n, t_ready, g_n / t_ready, s1.writes, s1.writes / g_n, s1.writes / t_ready,
            s1.writes / t_ready / ref_rate, s1.requests, s1.reconciles, s1.errors, rv1 - rv0,
-           atomic_load(&g_bound), cpu1 - cpu0, scpu1 - scpu0, bcpu1 - bcpu0, (double)hwm_conv / 1024.0);
+           atomic_load(&g_bound), cpu1 - cpu0, scpu1 - scpu0, bcpu1 - bcpu0,
+           (double)hwm_conv / 1024.0);
     print_writes_by_verb();
-    printf("  mean reconcile %.1f ms, mean API request %.2f ms, mean queue wait %.2f s; %s workers busy %.0f%% of "
+    printf("  mean reconcile %.1f ms, mean API request %.2f ms, mean queue wait %.2f s; %s workers "
+           "busy %.0f%% of "
            "the time\n",
-           s1.reconciles > 0 ? 1e3 * s1.rec_sum / s1.reconciles : 0, s1.req_count > 0 ? 1e3 * s1.req_sum / s1.req_count : 0,
+           s1.reconciles > 0 ? 1e3 * s1.rec_sum / s1.reconciles : 0,
+           s1.req_count > 0 ? 1e3 * s1.req_sum / s1.req_count : 0,
            s1.queue_count > 0 ? s1.queue_sum / s1.queue_count : 0, g_workers,
            100 * s1.rec_sum / (atoi(g_workers) * t_ready));
     long pvc = count("", "v1", "persistentvolumeclaims"), cm = count("", "v1", "configmaps"),
          cj = count("batch", "v1", "cronjobs"), sa = count("", "v1", "serviceaccounts"),
          role = count("rbac.authorization.k8s.io", "v1", "roles"),
          rb = count("rbac.authorization.k8s.io", "v1", "rolebindings");
-    printf("  children: %ld PersistentVolumeClaims, %ld ConfigMaps, %ld CronJobs, %ld ServiceAccounts, %ld Roles, "
+    printf("  children: %ld PersistentVolumeClaims, %ld ConfigMaps, %ld CronJobs, %ld "
+           "ServiceAccounts, %ld Roles, "
            "%ld RoleBindings\n",
            pvc, cm, cj, sa, role, rb);
-    bool children_ok = pvc == g_n && cm == g_n && cj == g_n && sa == g_n && role == g_n && rb == g_n;
+    bool children_ok =
+        pvc == g_n && cm == g_n && cj == g_n && sa == g_n && role == g_n && rb == g_n;
     /* settle: the last status writes' events reach the operator */
     dpm_sleep_ns(2 * DPM_NS_PER_SEC);
     stop_operator();
@@ -673,7 +715,8 @@ int main(int argc, char **argv)
         printf("restart: not every product reconciled after %.0f s\n", g_timeout);
         return 1;
     }
-    printf("restart (full resync of a new process): %.2f s until %.0f reconciles and an empty queue; %.0f writes "
+    printf("restart (full resync of a new process): %.2f s until %.0f reconciles and an empty "
+           "queue; %.0f writes "
            "(operator's metrics), %lld (server's resourceVersion); VmHWM %.1f MiB\n",
            t_restart, s2.reconciles, s2.writes, rv3 - rv2, (double)hwm_restart / 1024.0);
     stop_operator();
@@ -706,19 +749,21 @@ int main(int argc, char **argv)
         printf("periodic resync (--resync %s): did not complete\n", resync);
         return 1;
     }
-    printf("periodic resync (--resync %s): %.2f s for %.0f reconciles; %.0f writes (operator's metrics), %lld "
+    printf("periodic resync (--resync %s): %.2f s for %.0f reconciles; %.0f writes (operator's "
+           "metrics), %lld "
            "(server's resourceVersion); VmHWM %.1f MiB, VmRSS after %.1f MiB\n",
-           resync, t_resync, s3.reconciles - base, s3.writes - s2.writes, rv4 - rv3, (double)hwm_resync / 1024.0,
-           (double)rss_end / 1024.0);
+           resync, t_resync, s3.reconciles - base, s3.writes - s2.writes, rv4 - rv3,
+           (double)hwm_resync / 1024.0, (double)rss_end / 1024.0);
     stop_operator();
 
     long hwm = hwm_conv > hwm_resync ? hwm_conv : hwm_resync;
     bool g_time = t_ready <= 60, g_rss = hwm <= 96 * 1024,
          g_writes = s2.writes == 0 && rv3 == rv2 && s3.writes == s2.writes && rv4 == rv3;
-    printf("goals (issue 11, for 10,000): all Ready <= 60 s: %s (%.1f s); VmHWM <= 96 MiB: %s (%.1f MiB); "
+    printf("goals (issue 11, for 10,000): all Ready <= 60 s: %s (%.1f s); VmHWM <= 96 MiB: %s "
+           "(%.1f MiB); "
            "0 writes on resync: %s; children: %s\n",
-           g_time ? "met" : "missed", t_ready, g_rss ? "met" : "missed", (double)hwm / 1024.0, g_writes ? "met" : "missed",
-           children_ok ? "all" : "MISSING");
+           g_time ? "met" : "missed", t_ready, g_rss ? "met" : "missed", (double)hwm / 1024.0,
+           g_writes ? "met" : "missed", children_ok ? "all" : "MISSING");
     dpm_informer_free(dps);
     dpm_informer_free(pvcs);
     dpm_workqueue_shutdown(g_bindq);

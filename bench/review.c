@@ -16,7 +16,7 @@
 #include "dpm/yaml.h"
 
 #define PRODUCT "examples/dataproducts/payment-transactions-enriched.yaml"
-#define POLICY "examples/policies/gdpr-baseline.yaml"
+#define POLICY  "examples/policies/gdpr-baseline.yaml"
 
 static double now_us(void)
 {
@@ -25,7 +25,8 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static void series(const char *label, char *body, size_t len, const struct dpm_policy *const *pols, size_t n)
+static void series(const char *label, char *body, size_t len, const struct dpm_policy *const *pols,
+                   size_t n)
 {
     double t_jansson = 0, t_ours = 0, t_decide = 0, t_resp = 0;
     for (size_t i = 0; i < n; i++) {
@@ -57,8 +58,9 @@ static void series(const char *label, char *body, size_t len, const struct dpm_p
         t_decide += t5 - t4;
         t_resp += t6 - t5;
     }
-    printf("%-18s json_loadb %6.2f us  dpm_json_loadb %6.2f us  decide %6.2f us  response %5.2f us\n", label,
-           t_jansson / (double)n, t_ours / (double)n, t_decide / (double)n, t_resp / (double)n);
+    printf(
+        "%-18s json_loadb %6.2f us  dpm_json_loadb %6.2f us  decide %6.2f us  response %5.2f us\n",
+        label, t_jansson / (double)n, t_ours / (double)n, t_decide / (double)n, t_resp / (double)n);
 }
 
 int main(int argc, char **argv)
@@ -71,26 +73,29 @@ int main(int argc, char **argv)
     struct dpm_policy *pol = NULL;
     struct dpm_error err;
     char *body = NULL;
-    if (dpm_yaml_load_file(PRODUCT, NULL, &docs, &err) || dpm_yaml_load_file(POLICY, NULL, &pdocs, &err) ||
+    if (dpm_yaml_load_file(PRODUCT, NULL, &docs, &err) ||
+        dpm_yaml_load_file(POLICY, NULL, &pdocs, &err) ||
         dpm_policy_compile(pdocs.items[0].root, &pol, NULL, &err)) {
-        fprintf(stderr, "bench/review: setup failed (run from the repository root): %s\n", err.message);
+        fprintf(stderr, "bench/review: setup failed (run from the repository root): %s\n",
+                err.message);
         goto out;
     }
-    json_t *review = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s},"
-                               " s:O, s:n, s:b}}",
-                               "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid",
-                               "0b6c3a43-5d0e-4d51-9f4e-2b1f7c3d9a10", "kind", "group", "mesh.io", "version",
-                               "v1alpha1", "kind", "DataProduct", "resource", "group", "mesh.io", "version",
-                               "v1alpha1", "resource", "dataproducts", "operation", "CREATE", "namespace",
-                               "fintech-core", "name", "payment-transactions-enriched", "userInfo", "username",
-                               "alice", "object", docs.items[0].root, "oldObject", "dryRun", 0);
+    json_t *review =
+        json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s},"
+                  " s:O, s:n, s:b}}",
+                  "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid",
+                  "0b6c3a43-5d0e-4d51-9f4e-2b1f7c3d9a10", "kind", "group", "mesh.io", "version",
+                  "v1alpha1", "kind", "DataProduct", "resource", "group", "mesh.io", "version",
+                  "v1alpha1", "resource", "dataproducts", "operation", "CREATE", "namespace",
+                  "fintech-core", "name", "payment-transactions-enriched", "userInfo", "username",
+                  "alice", "object", docs.items[0].root, "oldObject", "dryRun", 0);
     body = review ? json_dumps(review, JSON_COMPACT) : NULL;
     json_decref(review);
     if (!body)
         goto out;
     const struct dpm_policy *pols[] = {pol};
-    printf("bench/review: %zu rounds, AdmissionReview of %s (%zu bytes), policy %s\n", n, PRODUCT, strlen(body),
-           POLICY);
+    printf("bench/review: %zu rounds, AdmissionReview of %s (%zu bytes), policy %s\n", n, PRODUCT,
+           strlen(body), POLICY);
     series("malloc", body, strlen(body), pols, n);
     dpm_arena_json_install();
     struct dpm_arena *a = dpm_arena_new(256 * 1024, NULL);

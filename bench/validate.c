@@ -19,7 +19,7 @@
 #include "dpm/yaml.h"
 
 #define PRODUCT "examples/dataproducts/payment-transactions-enriched.yaml"
-#define POLICY "examples/policies/gdpr-baseline.yaml"
+#define POLICY  "examples/policies/gdpr-baseline.yaml"
 
 static double now_us(void)
 {
@@ -45,8 +45,8 @@ static void report(struct series *s, size_t n, double ref_p50)
     qsort(s->samples, n, sizeof(double), cmp_double);
     double p50 = s->samples[n / 2], p99 = s->samples[(size_t)((double)n * 0.99)];
     double max = s->samples[n - 1];
-    printf("%-34s p50 %7.2f us  p99 %7.2f us  max %8.2f us  %9.0f docs/s",
-           s->name, p50, p99, max, (double)n / (s->total_us / 1e6));
+    printf("%-34s p50 %7.2f us  p99 %7.2f us  max %8.2f us  %9.0f docs/s", s->name, p50, p99, max,
+           (double)n / (s->total_us / 1e6));
     if (ref_p50 > 0)
         printf("  (%.1fx reference p50)", p50 / ref_p50);
     printf("\n");
@@ -88,7 +88,8 @@ int main(int argc, char **argv)
                           {.name = "YAML load + validate + policy"}};
     for (int i = 0; i < 3; i++)
         s[i].samples = calloc(n, sizeof(double));
-    if (!yaml || dpm_yaml_load_file(PRODUCT, NULL, &docs, &err) || dpm_yaml_load_file(POLICY, NULL, &pdocs, &err) ||
+    if (!yaml || dpm_yaml_load_file(PRODUCT, NULL, &docs, &err) ||
+        dpm_yaml_load_file(POLICY, NULL, &pdocs, &err) ||
         dpm_policy_compile(pdocs.items[0].root, &pol, NULL, &err)) {
         char msg[1024];
         dpm_error_format(&err, msg, sizeof(msg));
@@ -133,7 +134,8 @@ int main(int argc, char **argv)
         struct dpm_report rep = DPM_REPORT_INIT;
         double t0 = now_us();
         dpm_yaml_load_buffer(yaml, ylen, PRODUCT, NULL, &d, NULL);
-        struct dpm_validate_input in2 = {.object = d.items[0].root, .policies = pols, .npolicies = 1};
+        struct dpm_validate_input in2 = {
+            .object = d.items[0].root, .policies = pols, .npolicies = 1};
         dpm_validate(&in2, &rep, NULL);
         double t1 = now_us();
         dpm_report_free(&rep);
@@ -148,7 +150,8 @@ int main(int argc, char **argv)
     report(&s[1], n, ref);
     report(&s[2], nload, ref);
     double p99 = s[1].samples[(size_t)((double)n * 0.99)];
-    printf("goal p99 <= 50 us for validate + policy: %s (%.2f us)\n", p99 <= 50.0 ? "met" : "MISSED", p99);
+    printf("goal p99 <= 50 us for validate + policy: %s (%.2f us)\n",
+           p99 <= 50.0 ? "met" : "MISSED", p99);
     rc = 0;
 out:
     for (int i = 0; i < 3; i++)

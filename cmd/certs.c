@@ -23,7 +23,8 @@ static const struct dpm_opt options[] = {
     {OPT_NAMESPACE, NULL, "--namespace", "N", "the Service's namespace (required)"},
     {OPT_OUT, NULL, "--out", "DIR", "where the files are written (required; created)"},
     {OPT_IP, NULL, "--ip", "ADDR", "an IP address in the certificate too (repeatable)"},
-    {OPT_DAYS, NULL, "--days", "N", "validity of the serving certificate (default 365; the CA: 10 years)"},
+    {OPT_DAYS, NULL, "--days", "N",
+     "validity of the serving certificate (default 365; the CA: 10 years)"},
     {OPT_KEY, NULL, "--key", "ecdsa|rsa", "key type (default ecdsa, P-256; rsa is 2048 bits)"},
     {OPT_PRINT_CA_BUNDLE, NULL, "--print-ca-bundle", NULL,
      "print the base64 caBundle for a webhook configuration"},
@@ -32,16 +33,17 @@ static const struct dpm_opt options[] = {
 
 static void help(FILE *out)
 {
-    dpm_opts_help(out,
-                  "Usage: dpm certs --service S --namespace N --out DIR [--ip ADDR]... [--days N]\n"
-                  "                 [--key ecdsa|rsa] [--print-ca-bundle]\n"
-                  "\n"
-                  "Writes DIR/ca.crt, DIR/tls.crt and DIR/tls.key: a new CA and a serving certificate\n"
-                  "it signs for the webhook Service S in namespace N, valid for the names S, S.N,\n"
-                  "S.N.svc and S.N.svc.cluster.local and for each --ip. Keys are written mode 0600.\n"
-                  "--print-ca-bundle prints the base64 caBundle for a webhook configuration.\n"
-                  "\n",
-                  options, NULL);
+    dpm_opts_help(
+        out,
+        "Usage: dpm certs --service S --namespace N --out DIR [--ip ADDR]... [--days N]\n"
+        "                 [--key ecdsa|rsa] [--print-ca-bundle]\n"
+        "\n"
+        "Writes DIR/ca.crt, DIR/tls.crt and DIR/tls.key: a new CA and a serving certificate\n"
+        "it signs for the webhook Service S in namespace N, valid for the names S, S.N,\n"
+        "S.N.svc and S.N.svc.cluster.local and for each --ip. Keys are written mode 0600.\n"
+        "--print-ca-bundle prints the base64 caBundle for a webhook configuration.\n"
+        "\n",
+        options, NULL);
 }
 
 static int write_file(const char *dir, const char *name, const char *data, int mode)
@@ -93,9 +95,15 @@ int dpm_cmd_certs(int argc, char **argv)
         case OPT_PRINT_CA_BUNDLE:
             print_bundle = strcmp(v, "true") == 0;
             break;
-        case OPT_SERVICE: svc = v; break;
-        case OPT_NAMESPACE: ns = v; break;
-        case OPT_OUT: out = v; break;
+        case OPT_SERVICE:
+            svc = v;
+            break;
+        case OPT_NAMESPACE:
+            ns = v;
+            break;
+        case OPT_OUT:
+            out = v;
+            break;
         case OPT_IP:
             if (nips >= MAX_IPS) {
                 fprintf(stderr, "dpm certs: at most %d --ip\n", MAX_IPS);
@@ -121,7 +129,9 @@ int dpm_cmd_certs(int argc, char **argv)
         }
     }
     if (!svc || !ns || !out) {
-        fprintf(stderr, "dpm certs: --service, --namespace and --out are required (see dpm certs --help)\n");
+        fprintf(
+            stderr,
+            "dpm certs: --service, --namespace and --out are required (see dpm certs --help)\n");
         return DPM_EXIT_INPUT;
     }
     if (!valid_label(svc) || !valid_label(ns)) {
@@ -140,12 +150,19 @@ int dpm_cmd_certs(int argc, char **argv)
     char ca_cn[600];
     snprintf(ca_cn, sizeof(ca_cn), "dpm-webhook-ca (%s.%s)", svc, ns);
     struct dpm_cert_spec ca_spec = {.common_name = ca_cn, .days = 3650, .is_ca = 1};
-    struct dpm_cert_spec spec = {.common_name = dns[2], .dns = dnsp, .ndns = 4, .ips = ips,
-                                 .nips = nips, .days = (int)days, .server = 1};
+    struct dpm_cert_spec spec = {.common_name = dns[2],
+                                 .dns = dnsp,
+                                 .ndns = 4,
+                                 .ips = ips,
+                                 .nips = nips,
+                                 .days = (int)days,
+                                 .server = 1};
     struct dpm_error err;
     dpm_error_clear(&err);
-    if (!(ca_key = dpm_pki_new_key(kt, &err)) || !(ca = dpm_pki_issue(&ca_spec, ca_key, NULL, ca_key, &err)) ||
-        !(key = dpm_pki_new_key(kt, &err)) || !(cert = dpm_pki_issue(&spec, key, ca, ca_key, &err)) ||
+    if (!(ca_key = dpm_pki_new_key(kt, &err)) ||
+        !(ca = dpm_pki_issue(&ca_spec, ca_key, NULL, ca_key, &err)) ||
+        !(key = dpm_pki_new_key(kt, &err)) ||
+        !(cert = dpm_pki_issue(&spec, key, ca, ca_key, &err)) ||
         !(ca_pem = dpm_pki_cert_pem(ca, &err)) || !(cert_pem = dpm_pki_cert_pem(cert, &err)) ||
         !(key_pem = dpm_pki_key_pem(key, &err))) {
         dpm_error_print(stderr, "dpm certs", &err);
@@ -161,7 +178,8 @@ int dpm_cmd_certs(int argc, char **argv)
         printf("%s\n", b64);
         free(b64);
     } else {
-        fprintf(stderr, "dpm certs: wrote %s/ca.crt, %s/tls.crt, %s/tls.key for %s\n", out, out, out, dns[2]);
+        fprintf(stderr, "dpm certs: wrote %s/ca.crt, %s/tls.crt, %s/tls.key for %s\n", out, out,
+                out, dns[2]);
     }
     status = DPM_EXIT_OK;
 out:

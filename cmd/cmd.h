@@ -26,8 +26,7 @@ int dpm_cmd_certs(int argc, char **argv);
  * prints "dpm CMD: <file:line:col: message>" to stderr and returns
  * DPM_EXIT_INPUT after loading the others (keeping the documents read
  * before the error). */
-int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split,
-                     struct dpm_docs *docs);
+int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split, struct dpm_docs *docs);
 
 /* Total input of one command, all files together: past it the command
  * stops with "input is larger than N bytes in total". */
@@ -56,12 +55,11 @@ int dpm_cmd_is_list(const json_t *obj);
  * is DPM_EXIT_INPUT; the other files are still read.  All files together
  * are capped at DPM_CMD_MAX_INPUT bytes. */
 typedef int (*dpm_cmd_item_fn)(void *ctx, const struct dpm_cmd_item *it);
-int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn,
-                 void *ctx, json_t *errors);
+int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn, void *ctx,
+                 json_t *errors);
 
 /* Reports a load error as dpm_cmd_each() does; returns DPM_EXIT_INPUT. */
-int dpm_cmd_load_error(const char *cmd, const char *file, struct dpm_error *err,
-                       json_t *errors);
+int dpm_cmd_load_error(const char *cmd, const char *file, struct dpm_error *err, json_t *errors);
 
 /* Options are read with the table of cmd/opts.h. */
 

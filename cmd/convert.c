@@ -28,19 +28,20 @@ static const struct dpm_opt options[] = {
 
 static void help(FILE *out)
 {
-    dpm_opts_help(out,
-          "Usage: dpm convert [-n NAMESPACE] FILE...\n"
-          "\n"
-          "Turns seed-style DataProduct manifests (metadata.domain, metadata.owner) into\n"
-          "canonical ones (spec.domain, spec.owner) and prints them as YAML. A document with\n"
-          "no namespace is put in the namespace named after its domain, or in NAMESPACE.\n"
-          "Canonical documents and other kinds pass through unchanged. FILE may be -.\n"
-          "\n"
-          "Nothing is printed unless every document converts.\n"
-          "\n",
-          options,
-          "\n"
-          "Exit status: 0 converted, 1 a document has conflicting values, 2 unreadable input.\n");
+    dpm_opts_help(
+        out,
+        "Usage: dpm convert [-n NAMESPACE] FILE...\n"
+        "\n"
+        "Turns seed-style DataProduct manifests (metadata.domain, metadata.owner) into\n"
+        "canonical ones (spec.domain, spec.owner) and prints them as YAML. A document with\n"
+        "no namespace is put in the namespace named after its domain, or in NAMESPACE.\n"
+        "Canonical documents and other kinds pass through unchanged. FILE may be -.\n"
+        "\n"
+        "Nothing is printed unless every document converts.\n"
+        "\n",
+        options,
+        "\n"
+        "Exit status: 0 converted, 1 a document has conflicting values, 2 unreadable input.\n");
 }
 
 /* Sets key in a new object built in canonical order: the given keys first,
@@ -55,8 +56,7 @@ static json_t *reorder(const json_t *src, const char *const *first)
     }
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)src, key, v)
-    {
+    json_object_foreach ((json_t *)src, key, v) {
         if (!json_object_get(dst, key))
             json_object_set(dst, key, v);
     }
@@ -71,8 +71,7 @@ static int move_field(const char *src, json_t *meta, json_t *spec, const char *f
         return 0;
     json_t *sv = json_object_get(spec, field);
     if (sv && !json_equal(sv, mv)) {
-        fprintf(stderr,
-                "dpm convert: %s: metadata.%s and spec.%s disagree: keep one of them\n",
+        fprintf(stderr, "dpm convert: %s: metadata.%s and spec.%s disagree: keep one of them\n",
                 src, field, field);
         return 1;
     }
@@ -98,8 +97,8 @@ static int convert_doc(const struct dpm_doc *d, const char *ns, json_t **out)
         spec = json_object();
         json_object_set_new(obj, "spec", spec);
     }
-    int bad = move_field(d->source, meta, spec, "domain") |
-              move_field(d->source, meta, spec, "owner");
+    int bad =
+        move_field(d->source, meta, spec, "domain") | move_field(d->source, meta, spec, "owner");
     const char *domain = json_string_value(json_object_get(spec, "domain"));
     if (!json_object_get(meta, "namespace") && (ns || domain))
         json_object_set_new(meta, "namespace", json_string(ns ? ns : domain));

@@ -31,18 +31,19 @@ static const struct dpm_opt options[] = {
 
 static void help(FILE *out)
 {
-    dpm_opts_help(out,
-          "Usage: dpm lineage [-f dot|svg] FILE...\n"
-          "\n"
-          "Prints the dependency graph of the DataProducts in FILEs: products clustered by\n"
-          "domain, edges from data-product inputs, external sources as their own nodes.\n"
-          "References to products or output ports that are not among the inputs are drawn\n"
-          "dashed and reported on stderr. -f svg needs Graphviz's dot on PATH.\n"
-          "\n",
-          options,
-          "\n"
-          "Exit status: 0 every reference resolved, 1 unresolved references, 2 unreadable\n"
-          "input, bad usage or no Graphviz for -f svg.\n");
+    dpm_opts_help(
+        out,
+        "Usage: dpm lineage [-f dot|svg] FILE...\n"
+        "\n"
+        "Prints the dependency graph of the DataProducts in FILEs: products clustered by\n"
+        "domain, edges from data-product inputs, external sources as their own nodes.\n"
+        "References to products or output ports that are not among the inputs are drawn\n"
+        "dashed and reported on stderr. -f svg needs Graphviz's dot on PATH.\n"
+        "\n",
+        options,
+        "\n"
+        "Exit status: 0 every reference resolved, 1 unresolved references, 2 unreadable\n"
+        "input, bad usage or no Graphviz for -f svg.\n");
 }
 
 struct product {
@@ -110,8 +111,7 @@ static int has_output_port(const struct product *p, const char *port)
 {
     size_t i;
     json_t *op;
-    json_array_foreach(json_object_get(json_object_get(p->obj, "spec"), "outputPorts"), i, op)
-    {
+    json_array_foreach (json_object_get(json_object_get(p->obj, "spec"), "outputPorts"), i, op) {
         const char *n = json_string_value(json_object_get(op, "name"));
         if (n && strcmp(n, port) == 0)
             return 1;
@@ -161,8 +161,7 @@ static int build_graph(const struct product *ps, size_t n, struct dpm_buf *b)
         const json_t *spec = json_object_get(ps[i].obj, "spec");
         size_t k;
         json_t *ip;
-        json_array_foreach(json_object_get(spec, "inputPorts"), k, ip)
-        {
+        json_array_foreach (json_object_get(spec, "inputPorts"), k, ip) {
             const char *type = str(ip, "type", "unknown");
             const char *pname = str(ip, "name", "?");
             if (strcmp(type, "data-product") == 0) {
@@ -176,7 +175,8 @@ static int build_graph(const struct product *ps, size_t n, struct dpm_buf *b)
                     unresolved++;
                     if (!src) {
                         fprintf(stderr,
-                                "dpm lineage: %s/%s: input %s: data product %s/%s is not among the inputs\n",
+                                "dpm lineage: %s/%s: input %s: data product %s/%s is not among the "
+                                "inputs\n",
                                 ps[i].ns, ps[i].name, pname, rns, rname);
                         char label[512];
                         snprintf(label, sizeof(label), "%s\n%s\n(unresolved)", rname, rns);
@@ -184,7 +184,8 @@ static int build_graph(const struct product *ps, size_t n, struct dpm_buf *b)
                                   "shape=box style=\"rounded,dashed\" color=red fontcolor=red");
                     } else {
                         fprintf(stderr,
-                                "dpm lineage: %s/%s: input %s: data product %s/%s has no output port %s\n",
+                                "dpm lineage: %s/%s: input %s: data product %s/%s has no output "
+                                "port %s\n",
                                 ps[i].ns, ps[i].name, pname, rns, rname, rport);
                     }
                 }
@@ -194,7 +195,8 @@ static int build_graph(const struct product *ps, size_t n, struct dpm_buf *b)
                 const char *conn = str(ip, "connection", pname);
                 char label[1024];
                 snprintf(label, sizeof(label), "%s\n%s", type, conn);
-                emit_node(b, "src", type, conn, label, "shape=cylinder style=filled fillcolor=\"#f1f5f9\"");
+                emit_node(b, "src", type, conn, label,
+                          "shape=cylinder style=filled fillcolor=\"#f1f5f9\"");
                 emit_edge(b, "src", type, conn, &ps[i], pname, "");
             }
         }

@@ -12,8 +12,7 @@ int dpm_cmd_is_list(const json_t *obj)
     return json_is_array(json_object_get(obj, "items"));
 }
 
-int dpm_cmd_load_error(const char *cmd, const char *file, struct dpm_error *err,
-                       json_t *errors)
+int dpm_cmd_load_error(const char *cmd, const char *file, struct dpm_error *err, json_t *errors)
 {
     char msg[1024];
     if (!err->source[0])
@@ -69,7 +68,7 @@ static dpm_rc each_doc(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
         /* a List read whole (JSON) */
         size_t i;
         json_t *item;
-        json_array_foreach(json_object_get(doc->root, "items"), i, item)
+        json_array_foreach (json_object_get(doc->root, "items"), i, item)
             each_one(e, doc, item, (long)i, true);
     } else {
         /* a document, or an empty List (the callee says so) */
@@ -79,8 +78,8 @@ static dpm_rc each_doc(void *ctx, struct dpm_doc *doc, struct dpm_error *err)
     return DPM_OK;
 }
 
-int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn,
-                 void *ctx, json_t *errors)
+int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn, void *ctx,
+                 json_t *errors)
 {
     struct each_ctx e = {fn, ctx, DPM_EXIT_OK, 0};
     size_t used = 0;
@@ -102,7 +101,8 @@ int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn,
         if (dpm_yaml_load_file_each(files[i], &opts, each_doc, &e, &nread, &err) != DPM_OK) {
             if (err.code == DPM_ELIMIT && strstr(err.message, "in total"))
                 dpm_error_set(&err, DPM_ELIMIT, NULL,
-                              "input is larger than %u bytes in total (all files): stopped here (split the input)",
+                              "input is larger than %u bytes in total (all files): stopped here "
+                              "(split the input)",
                               DPM_CMD_MAX_INPUT);
             e.status = dpm_cmd_load_error(cmd, files[i], &err, errors);
         } else if (e.ndocs == before) {
@@ -115,8 +115,7 @@ int dpm_cmd_each(const char *cmd, char **files, int nfiles, dpm_cmd_item_fn fn,
     return e.status;
 }
 
-int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split,
-                     struct dpm_docs *docs)
+int dpm_cmd_load_all(const char *cmd, char **files, int nfiles, bool split, struct dpm_docs *docs)
 {
     int rc = DPM_EXIT_OK;
     struct dpm_load_opts opts = {.keep_positions = true, .split_lists = split};

@@ -19,10 +19,8 @@ static const struct command commands[] = {
      "turn seed-style manifests (metadata.domain/owner) into canonical DataProducts"},
     {"render", dpm_cmd_render,
      "the Kubernetes objects the operator creates for each DataProduct, as YAML"},
-    {"lineage", dpm_cmd_lineage,
-     "the mesh's dependency graph as DOT, or SVG through Graphviz"},
-    {"certs", dpm_cmd_certs,
-     "a CA and serving certificate for the webhook, for development"},
+    {"lineage", dpm_cmd_lineage, "the mesh's dependency graph as DOT, or SVG through Graphviz"},
+    {"certs", dpm_cmd_certs, "a CA and serving certificate for the webhook, for development"},
     {"operator", dpm_cmd_operator,
      "the controller: reconciles DataProducts into their children and status"},
     {"webhook", dpm_cmd_webhook,
@@ -48,8 +46,7 @@ static void usage(FILE *out)
  * its option table, cmd/opts.h). */
 static int is_help(const char *arg)
 {
-    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 ||
-           strcmp(arg, "help") == 0;
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "help") == 0;
 }
 
 int main(int argc, char **argv)

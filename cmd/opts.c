@@ -10,8 +10,8 @@
  * further right than this (a longer entry sits alone on its line). */
 #define HELP_COLUMN_MAX 25
 
-void dpm_opts_init(struct dpm_opts *p, const char *cmd, const struct dpm_opt *table,
-                   bool args, int argc, char **argv)
+void dpm_opts_init(struct dpm_opts *p, const char *cmd, const struct dpm_opt *table, bool args,
+                   int argc, char **argv)
 {
     memset(p, 0, sizeof(*p));
     p->cmd = cmd;
@@ -79,7 +79,8 @@ static int unknown(struct dpm_opts *p, const char *a)
     size_t len = strcspn(a, "=");
     const char *near = strncmp(a, "--", 2) == 0 ? suggest(p, a, len) : NULL;
     if (near)
-        return error(p, "unknown option \"%s\": did you mean %s? (see dpm %s --help)", a, near, p->cmd);
+        return error(p, "unknown option \"%s\": did you mean %s? (see dpm %s --help)", a, near,
+                     p->cmd);
     return error(p, "unknown option \"%s\" (see dpm %s --help)", a, p->cmd);
 }
 
@@ -136,7 +137,8 @@ int dpm_opts_bad_value(const struct dpm_opts *p, const char *value, const char *
 {
     const char *a = p->arg ? p->arg : "?";
     int len = (int)strcspn(a, "=");
-    fprintf(stderr, "dpm %s: %.*s takes %s, not \"%s\"\n", p->cmd, len, a, want, value ? value : "");
+    fprintf(stderr, "dpm %s: %.*s takes %s, not \"%s\"\n", p->cmd, len, a, want,
+            value ? value : "");
     return DPM_EXIT_INPUT;
 }
 
@@ -146,7 +148,8 @@ static int label(char *buf, size_t n, const struct dpm_opt *o, bool shorts)
 {
     const char *lead = !shorts ? "" : o->short_ ? o->short_ : "  ";
     const char *sep = !shorts ? "" : o->short_ ? ", " : "  ";
-    return snprintf(buf, n, "%s%s%s%s%s", lead, sep, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+    return snprintf(buf, n, "%s%s%s%s%s", lead, sep, o->name, o->arg ? " " : "",
+                    o->arg ? o->arg : "");
 }
 
 static void entry(FILE *out, const char *lab, const char *help, int column)
@@ -166,8 +169,7 @@ static void entry(FILE *out, const char *lab, const char *help, int column)
     }
 }
 
-void dpm_opts_help(FILE *out, const char *usage, const struct dpm_opt *table,
-                   const char *footer)
+void dpm_opts_help(FILE *out, const char *usage, const struct dpm_opt *table, const char *footer)
 {
     bool shorts = false;
     int widest = (int)strlen("-h, --help");

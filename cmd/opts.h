@@ -43,21 +43,21 @@ enum {
 };
 
 struct dpm_opts {
-    const char *cmd;             /* "validate": messages say "dpm validate: ..." */
+    const char *cmd; /* "validate": messages say "dpm validate: ..." */
     const struct dpm_opt *table;
-    bool args;                   /* whether the command takes arguments (files) */
+    bool args; /* whether the command takes arguments (files) */
     int argc;
     char **argv;
-    int i;                       /* the next argv index */
-    const char *arg;             /* the option or argument as written, for messages */
-    char error[512];             /* DPM_OPTS_ERROR: what is wrong, without "dpm CMD: " */
+    int i;           /* the next argv index */
+    const char *arg; /* the option or argument as written, for messages */
+    char error[512]; /* DPM_OPTS_ERROR: what is wrong, without "dpm CMD: " */
 };
 
 /* argv[0] is the command's name and is skipped.  args: whether arguments
  * that are not options are the command's (DPM_OPTS_ARG) or an error
  * ("unexpected argument"). */
-void dpm_opts_init(struct dpm_opts *p, const char *cmd, const struct dpm_opt *table,
-                   bool args, int argc, char **argv);
+void dpm_opts_init(struct dpm_opts *p, const char *cmd, const struct dpm_opt *table, bool args,
+                   int argc, char **argv);
 
 /* The next option (see the top of this file).  Errors: "OPT needs a value",
  * "unknown option \"X\" (see dpm CMD --help)" (with "did you mean --Y?"
@@ -77,7 +77,6 @@ int dpm_opts_bad_value(const struct dpm_opts *p, const char *value, const char *
  * footer (NULL: none; it starts with a blank line).  Each entry is
  * "  -p, --policy FILE    help", the help's lines aligned in one column;
  * a name too long for the column is alone on its line. */
-void dpm_opts_help(FILE *out, const char *usage, const struct dpm_opt *table,
-                   const char *footer);
+void dpm_opts_help(FILE *out, const char *usage, const struct dpm_opt *table, const char *footer);
 
 #endif

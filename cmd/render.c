@@ -30,17 +30,17 @@ static const struct dpm_opt options[] = {
 static void help(FILE *out)
 {
     dpm_opts_help(out,
-          "Usage: dpm render [--spark-operator yes|no] [--kube-version V] FILE...\n"
-          "\n"
-          "Prints the Kubernetes objects the operator creates for each DataProduct in\n"
-          "FILE (- for standard input) as YAML documents: the Spark driver's\n"
-          "ServiceAccount, Role and RoleBinding, the contract ConfigMap, a\n"
-          "PersistentVolumeClaim per storage-backed output port, a Service per grpc\n"
-          "port, and the transformation.\n"
-          "\n",
-          options,
-          "\n"
-          "Exit status: 0 rendered, 1 a DataProduct is invalid, 2 unreadable input.\n");
+                  "Usage: dpm render [--spark-operator yes|no] [--kube-version V] FILE...\n"
+                  "\n"
+                  "Prints the Kubernetes objects the operator creates for each DataProduct in\n"
+                  "FILE (- for standard input) as YAML documents: the Spark driver's\n"
+                  "ServiceAccount, Role and RoleBinding, the contract ConfigMap, a\n"
+                  "PersistentVolumeClaim per storage-backed output port, a Service per grpc\n"
+                  "port, and the transformation.\n"
+                  "\n",
+                  options,
+                  "\n"
+                  "Exit status: 0 rendered, 1 a DataProduct is invalid, 2 unreadable input.\n");
 }
 
 static int bad_value(const char *opt, const char *val, const char *what)
@@ -49,8 +49,8 @@ static int bad_value(const char *opt, const char *val, const char *what)
     return DPM_EXIT_INPUT;
 }
 
-static int render_doc(const struct dpm_doc *d, const struct dpm_op_env *env,
-                      struct dpm_buf *out, size_t *ndocs)
+static int render_doc(const struct dpm_doc *d, const struct dpm_op_env *env, struct dpm_buf *out,
+                      size_t *ndocs)
 {
     json_t *children = NULL;
     struct dpm_error err;
@@ -69,7 +69,7 @@ static int render_doc(const struct dpm_doc *d, const struct dpm_op_env *env,
         fprintf(stderr, "dpm render: %s\n", msg);
         return err.code == DPM_EINVALID ? DPM_EXIT_FINDINGS : DPM_EXIT_INPUT;
     }
-    json_array_foreach(children, i, c) {
+    json_array_foreach (children, i, c) {
         if ((*ndocs)++ > 0 && dpm_buf_adds(out, "---\n") != DPM_OK)
             status = DPM_EXIT_INPUT;
         if (status == DPM_EXIT_OK && dpm_yaml_dump(c, out, &err) != DPM_OK) {

@@ -32,34 +32,37 @@ enum { OPT_POLICY = 1, OPT_OLD, OPT_NAMESPACE, OPT_OUTPUT };
 static const struct dpm_opt options[] = {
     {OPT_POLICY, "-p", "--policy", "FILE", "apply the MeshPolicies in FILE (repeatable)"},
     {OPT_OLD, NULL, "--old", "FILE", "the stored versions: run the UPDATE checks against them"},
-    {OPT_NAMESPACE, "-n", "--namespace", "NS", "namespace of documents that name none (default \"default\")"},
+    {OPT_NAMESPACE, "-n", "--namespace", "NS",
+     "namespace of documents that name none (default \"default\")"},
     {OPT_OUTPUT, "-o", "--output", "FMT", "text (default) or json"},
     {0},
 };
 
 static void help(FILE *out)
 {
-    dpm_opts_help(out,
-          "Usage: dpm validate [-p POLICY.yaml]... [--old OLD.yaml] [-n NAMESPACE] [-o text|json] FILE...\n"
-          "\n"
-          "Runs the admission webhook's checks offline: the built-in contract checks of every\n"
-          "DataProduct, the MeshPolicies given with -p (those whose match selects the product),\n"
-          "and with --old the UPDATE checks (spec.domain immutable, schema compatibility)\n"
-          "against the stored version of the same namespace/name. MeshPolicy documents among\n"
-          "the FILEs are validated themselves (they are not applied: use -p for that).\n"
-          "Documents of other kinds are skipped. FILE may be - for standard input; files may\n"
-          "hold several documents separated by ---, and a List (kubectl get dp -A -o yaml)\n"
-          "has each of its items checked. Files are read as kubectl reads them (YAML 1.1\n"
-          "booleans such as yes/no/on/off, a byte-order mark); all of them together may\n"
-          "hold at most 256 MiB, each document at most 4 MiB.\n"
-          "\n",
-          options,
-          "\n"
-          "With -o json the output is one JSON object in every outcome: {\"documents\": [...],\n"
-          "\"errors\": [...], \"exitCode\": N}, errors holding what could not be read or used.\n"
-          "\n"
-          "Exit status: 0 no violations (warnings are printed), 1 violations, 2 unreadable\n"
-          "input, a -p file without a valid MeshPolicy, or bad usage.\n");
+    dpm_opts_help(
+        out,
+        "Usage: dpm validate [-p POLICY.yaml]... [--old OLD.yaml] [-n NAMESPACE] [-o text|json] "
+        "FILE...\n"
+        "\n"
+        "Runs the admission webhook's checks offline: the built-in contract checks of every\n"
+        "DataProduct, the MeshPolicies given with -p (those whose match selects the product),\n"
+        "and with --old the UPDATE checks (spec.domain immutable, schema compatibility)\n"
+        "against the stored version of the same namespace/name. MeshPolicy documents among\n"
+        "the FILEs are validated themselves (they are not applied: use -p for that).\n"
+        "Documents of other kinds are skipped. FILE may be - for standard input; files may\n"
+        "hold several documents separated by ---, and a List (kubectl get dp -A -o yaml)\n"
+        "has each of its items checked. Files are read as kubectl reads them (YAML 1.1\n"
+        "booleans such as yes/no/on/off, a byte-order mark); all of them together may\n"
+        "hold at most 256 MiB, each document at most 4 MiB.\n"
+        "\n",
+        options,
+        "\n"
+        "With -o json the output is one JSON object in every outcome: {\"documents\": [...],\n"
+        "\"errors\": [...], \"exitCode\": N}, errors holding what could not be read or used.\n"
+        "\n"
+        "Exit status: 0 no violations (warnings are printed), 1 violations, 2 unreadable\n"
+        "input, a -p file without a valid MeshPolicy, or bad usage.\n");
 }
 
 struct opts {
@@ -74,10 +77,10 @@ struct run {
     struct opts o;
     struct dpm_policy *policies[MAX_POLICIES];
     size_t npolicies;
-    json_t *keep;        /* policy objects, kept alive with their policies */
-    json_t *old;         /* --old: the stored objects (array) */
-    json_t *errors;      /* -o json: what could not be read or used */
-    size_t ndocs_json;   /* -o json: documents printed so far */
+    json_t *keep;      /* policy objects, kept alive with their policies */
+    json_t *old;       /* --old: the stored objects (array) */
+    json_t *errors;    /* -o json: what could not be read or used */
+    size_t ndocs_json; /* -o json: documents printed so far */
     /* while loading one -p file */
     const char *pfile;
     size_t pfound;
@@ -91,7 +94,8 @@ static const char *sev_word(enum dpm_severity s)
 
 static const char *doc_ns(const json_t *obj, const char *dflt)
 {
-    const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+    const char *ns =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
     return ns ? ns : dflt;
 }
 
@@ -102,8 +106,8 @@ static const char *doc_name(const json_t *obj)
 
 /* "fintech-core/payments", "gdpr-baseline" (cluster-scoped), or
  * "document 3" / "items[2]" when the object has no name. */
-static void item_label(const struct dpm_cmd_item *it, enum dpm_obj_kind kind,
-                       const char *dflt_ns, char *buf, size_t n)
+static void item_label(const struct dpm_cmd_item *it, enum dpm_obj_kind kind, const char *dflt_ns,
+                       char *buf, size_t n)
 {
     const char *name = doc_name(it->obj);
     if (!name && it->item >= 0)
@@ -123,12 +127,11 @@ static const json_t *find_old(const json_t *old, const json_t *obj, const char *
     const json_t *o;
     if (!name)
         return NULL;
-    json_array_foreach(old, i, o) {
+    json_array_foreach (old, i, o) {
         if (dpm_object_kind(o) != DPM_OBJ_DATAPRODUCT)
             continue;
         const char *on = doc_name(o);
-        if (on && strcmp(on, name) == 0 &&
-            strcmp(doc_ns(o, dflt_ns), doc_ns(obj, dflt_ns)) == 0)
+        if (on && strcmp(on, name) == 0 && strcmp(doc_ns(o, dflt_ns), doc_ns(obj, dflt_ns)) == 0)
             return o;
     }
     return NULL;
@@ -142,8 +145,8 @@ static bool item_position(const struct dpm_cmd_item *it, const char *path, int *
     *line = *col = 0;
     if (!it->whole_list)
         return dpm_doc_position(it->doc, path, line, col);
-    snprintf(full, sizeof(full), "items[%ld]%s%s", it->item,
-             path[0] && path[0] != '[' ? "." : "", path);
+    snprintf(full, sizeof(full), "items[%ld]%s%s", it->item, path[0] && path[0] != '[' ? "." : "",
+             path);
     return dpm_doc_position(it->doc, full, line, col);
 }
 
@@ -162,8 +165,8 @@ static void print_finding_text(const struct dpm_cmd_item *it, const struct dpm_f
     if (it->item >= 0)
         snprintf(where, sizeof(where), " (items[%ld] %s)", it->item, label);
     if (line > 0)
-        printf("%s:%d:%d: %s: %s%s\n", it->doc->source, line, col, sev_word(f->severity),
-               text, where);
+        printf("%s:%d:%d: %s: %s%s\n", it->doc->source, line, col, sev_word(f->severity), text,
+               where);
     else
         printf("%s: %s: %s%s\n", it->doc->source, sev_word(f->severity), text, where);
 }
@@ -175,9 +178,8 @@ static json_t *finding_json(const struct dpm_cmd_item *it, const struct dpm_find
     int line = f->line, col = f->column;
     if (line <= 0)
         item_position(it, f->path, &line, &col);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "severity", sev_word(f->severity),
-                          "source", f->source, "path", f->path, "message", f->message,
-                          "text", text);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "severity", sev_word(f->severity), "source",
+                          f->source, "path", f->path, "message", f->message, "text", text);
     if (j && line > 0) {
         json_object_set_new(j, "line", json_integer(line));
         json_object_set_new(j, "column", json_integer(col));
@@ -212,9 +214,9 @@ static int empty_list(struct run *r, const struct dpm_cmd_item *it)
 {
     const char *kind_s = json_string_value(json_object_get(it->obj, "kind"));
     if (r->o.json) {
-        json_t *jd = json_pack("{s:s, s:I, s:s?, s:s, s:o}", "source", it->doc->source,
-                               "document", (json_int_t)it->doc->index + 1, "kind", kind_s,
-                               "verdict", "empty", "findings", json_array());
+        json_t *jd = json_pack("{s:s, s:I, s:s?, s:s, s:o}", "source", it->doc->source, "document",
+                               (json_int_t)it->doc->index + 1, "kind", kind_s, "verdict", "empty",
+                               "findings", json_array());
         print_json_element(r, jd);
         json_decref(jd);
     } else {
@@ -231,7 +233,7 @@ static void add_notes(struct dpm_report *report, const json_t *notes)
 {
     size_t i;
     const json_t *n;
-    json_array_foreach(notes, i, n) {
+    json_array_foreach (notes, i, n) {
         size_t at = report->n;
         if (dpm_report_add(report, DPM_SEV_WARNING, "",
                            json_string_value(json_object_get(n, "path")), "%s",
@@ -255,10 +257,11 @@ static int check_item(void *ctx, const struct dpm_cmd_item *it)
     if (dpm_object_kind(it->obj) != DPM_OBJ_OTHER)
         dpm_validate_prune_nulls(it->obj);
     const json_t *old_obj = r->old ? find_old(r->old, it->obj, o->ns) : NULL;
-    struct dpm_validate_input in = {
-        .object = it->obj, .old_object = old_obj,
-        .policies = (const struct dpm_policy *const *)r->policies,
-        .npolicies = r->npolicies, .default_namespace = o->ns};
+    struct dpm_validate_input in = {.object = it->obj,
+                                    .old_object = old_obj,
+                                    .policies = (const struct dpm_policy *const *)r->policies,
+                                    .npolicies = r->npolicies,
+                                    .default_namespace = o->ns};
     int status = DPM_EXIT_OK;
     if (dpm_validate(&in, &report, &kind) != DPM_OK) {
         fprintf(stderr, "dpm validate: %s: out of memory\n", it->doc->source);
@@ -281,11 +284,10 @@ static int check_item(void *ctx, const struct dpm_cmd_item *it)
         json_t *findings = json_array();
         for (size_t i = 0; i < report.n; i++)
             json_array_append_new(findings, finding_json(it, &report.items[i]));
-        json_t *jd = json_pack("{s:s, s:I, s:s?, s:s?, s:s, s:s, s:o, s:b}",
-                               "source", it->doc->source, "document",
-                               (json_int_t)it->doc->index + 1, "apiVersion", api_s,
-                               "kind", kind_s, "object", label, "verdict", verdict,
-                               "findings", findings, "truncated", report.truncated);
+        json_t *jd = json_pack("{s:s, s:I, s:s?, s:s?, s:s, s:s, s:o, s:b}", "source",
+                               it->doc->source, "document", (json_int_t)it->doc->index + 1,
+                               "apiVersion", api_s, "kind", kind_s, "object", label, "verdict",
+                               verdict, "findings", findings, "truncated", report.truncated);
         if (jd && it->item >= 0)
             json_object_set_new(jd, "item", json_integer(it->item));
         if (jd && kind == DPM_OBJ_DATAPRODUCT && r->old)
@@ -313,8 +315,8 @@ static int check_item(void *ctx, const struct dpm_cmd_item *it)
     if (report.truncated)
         printf("%s: error: more than %zu findings; the rest are not shown\n", src, report.n);
     if (kind == DPM_OBJ_DATAPRODUCT && r->old && !old_obj)
-        printf("%s: note: %s has no previous version in %s: checked as a CREATE\n", src,
-               label, o->old_file);
+        printf("%s: note: %s has no previous version in %s: checked as a CREATE\n", src, label,
+               o->old_file);
     char v[64], w[64];
     plural(v, sizeof(v), nv, "violation");
     plural(w, sizeof(w), nw, "warning");
@@ -345,8 +347,7 @@ static int usage_problem(struct run *r, const char *source, const char *fmt, ...
     va_end(ap);
     fprintf(stderr, "dpm validate: %s: %s\n", source, msg);
     if (r->errors)
-        json_array_append_new(r->errors, json_pack("{s:s, s:s}", "source", source,
-                                                   "message", msg));
+        json_array_append_new(r->errors, json_pack("{s:s, s:s}", "source", source, "message", msg));
     return DPM_EXIT_INPUT;
 }
 
@@ -414,8 +415,8 @@ static int load_policies(struct run *r)
     for (int i = 0; i < r->o.npolicy_files; i++) {
         r->pfile = r->o.policy_files[i];
         r->pfound = 0;
-        int s = dpm_cmd_each("validate", (char **)&r->o.policy_files[i], 1, policy_item, r,
-                             r->errors);
+        int s =
+            dpm_cmd_each("validate", (char **)&r->o.policy_files[i], 1, policy_item, r, r->errors);
         if (s == DPM_EXIT_OK && r->pfound == 0)
             s = usage_problem(r, r->pfile, "no MeshPolicy in this -p file");
         if (s > status)
@@ -546,8 +547,7 @@ int dpm_cmd_validate(int argc, char **argv)
     if (status == DPM_EXIT_OK && o->old_file) {
         r.old = json_array();
         char *of[] = {(char *)o->old_file};
-        status = r.old ? dpm_cmd_each("validate", of, 1, old_item, &r, r.errors)
-                       : DPM_EXIT_INPUT;
+        status = r.old ? dpm_cmd_each("validate", of, 1, old_item, &r, r.errors) : DPM_EXIT_INPUT;
     }
     if (status == DPM_EXIT_OK)
         status = dpm_cmd_each("validate", files, nfiles, check_item, &r, r.errors);

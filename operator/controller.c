@@ -46,8 +46,8 @@ void op_enqueue(struct op_ctrl *c, const char *ns, const char *name)
 static void child_event(void *ctx, const json_t *obj)
 {
     struct op_ctrl *c = ctx;
-    const char *dp = json_string_value(
-        json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), DPM_LABEL_DATA_PRODUCT));
+    const char *dp = json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "metadata"), "labels"), DPM_LABEL_DATA_PRODUCT));
     op_enqueue(c, md(obj, "namespace"), dp);
 }
 
@@ -65,14 +65,15 @@ static json_t *dependants;
 
 static void note_inputs(const json_t *obj)
 {
-    const char *ns = md(obj, "namespace") ? md(obj, "namespace") : "default", *name = md(obj, "name");
+    const char *ns = md(obj, "namespace") ? md(obj, "namespace") : "default",
+               *name = md(obj, "name");
     json_t *p;
     size_t i;
     char self[512], dep[512];
     if (!name || !dependants)
         return;
     snprintf(self, sizeof self, "%s/%s", ns, name);
-    json_array_foreach(json_object_get(json_object_get(obj, "spec"), "inputPorts"), i, p) {
+    json_array_foreach (json_object_get(json_object_get(obj, "spec"), "inputPorts"), i, p) {
         const json_t *ref = json_object_get(p, "dataProductRef");
         const char *rn = json_string_value(json_object_get(ref, "name"));
         const char *rns = json_string_value(json_object_get(ref, "namespace"));
@@ -96,7 +97,7 @@ static void enqueue_dependants(struct op_ctrl *c, const json_t *obj)
     const char *ns = md(obj, "namespace") ? md(obj, "namespace") : "default", *key;
     json_t *v;
     snprintf(self, sizeof self, "%s/%s", ns, md(obj, "name") ? md(obj, "name") : "");
-    json_object_foreach(json_object_get(dependants, self), key, v) {
+    json_object_foreach (json_object_get(dependants, self), key, v) {
         if (dpm_workqueue_add(c->q, key) == DPM_OK)
             dpm_metric_add(c->m.adds, NULL, 1);
     }
@@ -107,8 +108,8 @@ static void enqueue_dependants(struct op_ctrl *c, const json_t *obj)
  * not parse every cached product. */
 static void count_phase(struct op_ctrl *c, const json_t *obj, double delta)
 {
-    static const char *const phases[] = {"", "Pending", "Provisioning", "Ready", "Degraded", "Failed",
-                                         "Suspended"};
+    static const char *const phases[] = {"",         "Pending", "Provisioning", "Ready",
+                                         "Degraded", "Failed",  "Suspended"};
     const char *p = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
     for (size_t j = 0; j < sizeof phases / sizeof phases[0]; j++)
         if (strcmp(p ? p : "", phases[j]) == 0) {
@@ -172,15 +173,16 @@ static void policy_publish(void *ctx, struct dpm_policy_set *set)
      * string each, never the objects. */
     json_t *keys = dpm_store_keys(dpm_informer_store(c->dps)), *k;
     size_t i;
-    json_array_foreach(keys, i, k) if (dpm_workqueue_add(c->q, json_string_value(k)) == DPM_OK)
-        dpm_metric_add(c->m.adds, NULL, 1);
+    json_array_foreach (keys, i, k)
+        if (dpm_workqueue_add(c->q, json_string_value(k)) == DPM_OK)
+            dpm_metric_add(c->m.adds, NULL, 1);
     LOG(DPM_LOG_INFO, NULL, "MeshPolicies changed: %zu in force, %zu DataProducts queued",
         dpm_policy_set_count(set), json_array_size(keys));
     json_decref(keys);
 }
 
-static void policy_problem(void *ctx, const char *name, const char *rv, const struct dpm_report *problems,
-                           const struct dpm_error *err)
+static void policy_problem(void *ctx, const char *name, const char *rv,
+                           const struct dpm_report *problems, const struct dpm_error *err)
 {
     (void)ctx;
     (void)problems;
@@ -227,13 +229,14 @@ static void *worker(void *arg)
         if (rc == DPM_OK) {
             dpm_workqueue_forget(c->q, key);
         } else if (rc == DPM_ECANCELED) {
-            LOG(DPM_LOG_INFO, key, "reconcile interrupted by the shutdown; left to the next leader");
+            LOG(DPM_LOG_INFO, key,
+                "reconcile interrupted by the shutdown; left to the next leader");
         } else {
             json_t *f = json_pack("{s:s, s:i}", "code", dpm_rc_name(rc), "requeues",
                                   (int)dpm_workqueue_num_requeues(c->q, key));
             dpm_log(rc == DPM_ECONFLICT ? DPM_LOG_INFO : DPM_LOG_WARN, "operator", key, f,
-                    "reconcile failed, requeued with backoff: %s%s%s", err.source, err.source[0] ? ": " : "",
-                    err.message);
+                    "reconcile failed, requeued with backoff: %s%s%s", err.source,
+                    err.source[0] ? ": " : "", err.message);
             json_decref(f);
             if (!atomic_load(&c->stopping) && dpm_workqueue_add_rate_limited(c->q, key) == DPM_OK)
                 dpm_metric_add(c->m.retries, NULL, 1);
@@ -307,28 +310,31 @@ static dpm_rc detect_env(struct op_ctrl *c, struct dpm_error *err)
         c->env.spark_operator = false;
         return DPM_OK;
     }
-    rc = dpm_kube_discovery_served(c->disc, "sparkoperator.k8s.io", "v1beta2", "sparkapplications", &a, err);
+    rc = dpm_kube_discovery_served(c->disc, "sparkoperator.k8s.io", "v1beta2", "sparkapplications",
+                                   &a, err);
     if (rc == DPM_OK)
-        rc = dpm_kube_discovery_served(c->disc, "sparkoperator.k8s.io", "v1beta2", "scheduledsparkapplications",
-                                       &b, err);
+        rc = dpm_kube_discovery_served(c->disc, "sparkoperator.k8s.io", "v1beta2",
+                                       "scheduledsparkapplications", &b, err);
     if (rc != DPM_OK)
         return rc;
     if (c->cfg->spark == OP_SPARK_ALWAYS && !(a && b))
-        return dpm_error_set(err, DPM_ENOTFOUND, "--spark-operator",
-                             "always: the API server does not serve sparkoperator.k8s.io/v1beta2 "
-                             "SparkApplication and ScheduledSparkApplication (install the Spark operator's CRDs)");
+        return dpm_error_set(
+            err, DPM_ENOTFOUND, "--spark-operator",
+            "always: the API server does not serve sparkoperator.k8s.io/v1beta2 "
+            "SparkApplication and ScheduledSparkApplication (install the Spark operator's CRDs)");
     c->env.spark_operator = a && b;
     return DPM_OK;
 }
 
-static void set_kind(struct op_ctrl *c, enum op_kind i, const char *av, const char *kind, const char *group,
-                     const char *version, const char *resource)
+static void set_kind(struct op_ctrl *c, enum op_kind i, const char *av, const char *kind,
+                     const char *group, const char *version, const char *resource)
 {
     c->kinds[i] = (struct op_child_kind){av, kind, {group, version, resource, true}, NULL};
 }
 
-static struct dpm_informer *informer(struct op_ctrl *c, const struct dpm_gvr *r, const char *selector,
-                                     struct dpm_informer_handlers h, struct dpm_error *err)
+static struct dpm_informer *informer(struct op_ctrl *c, const struct dpm_gvr *r,
+                                     const char *selector, struct dpm_informer_handlers h,
+                                     struct dpm_error *err)
 {
     static const char *const index_keys[] = {DPM_LABEL_DATA_PRODUCT, NULL};
     static const char *const no_keys[] = {NULL}; /* DataProducts: read by key only */
@@ -424,9 +430,10 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
         json_decref(f);
     }
     set_kind(c, OP_K_SA, "v1", "ServiceAccount", "", "v1", "serviceaccounts");
-    set_kind(c, OP_K_ROLE, "rbac.authorization.k8s.io/v1", "Role", "rbac.authorization.k8s.io", "v1", "roles");
-    set_kind(c, OP_K_RB, "rbac.authorization.k8s.io/v1", "RoleBinding", "rbac.authorization.k8s.io", "v1",
-             "rolebindings");
+    set_kind(c, OP_K_ROLE, "rbac.authorization.k8s.io/v1", "Role", "rbac.authorization.k8s.io",
+             "v1", "roles");
+    set_kind(c, OP_K_RB, "rbac.authorization.k8s.io/v1", "RoleBinding", "rbac.authorization.k8s.io",
+             "v1", "rolebindings");
     set_kind(c, OP_K_CM, "v1", "ConfigMap", "", "v1", "configmaps");
     set_kind(c, OP_K_PVC, "v1", "PersistentVolumeClaim", "", "v1", "persistentvolumeclaims");
     set_kind(c, OP_K_SVC, "v1", "Service", "", "v1", "services");
@@ -435,10 +442,10 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
         set_kind(c, OP_K_CRONJOB, "batch/v1", "CronJob", "batch", "v1", "cronjobs");
     else
         set_kind(c, OP_K_CRONJOB, "batch/v1beta1", "CronJob", "batch", "v1beta1", "cronjobs");
-    set_kind(c, OP_K_SPARKAPP, DPM_SPARK_OPERATOR_API, "SparkApplication", "sparkoperator.k8s.io", "v1beta2",
-             "sparkapplications");
-    set_kind(c, OP_K_SCHEDSPARK, DPM_SPARK_OPERATOR_API, "ScheduledSparkApplication", "sparkoperator.k8s.io",
-             "v1beta2", "scheduledsparkapplications");
+    set_kind(c, OP_K_SPARKAPP, DPM_SPARK_OPERATOR_API, "SparkApplication", "sparkoperator.k8s.io",
+             "v1beta2", "sparkapplications");
+    set_kind(c, OP_K_SCHEDSPARK, DPM_SPARK_OPERATOR_API, "ScheduledSparkApplication",
+             "sparkoperator.k8s.io", "v1beta2", "scheduledsparkapplications");
 
     if (cfg->metrics_addr) {
         int what = OP_SERVE_METRICS;
@@ -453,7 +460,8 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
         if (what & OP_SERVE_HEALTH)
             printf("health-port %d\n", op_http_port(metrics));
     }
-    if (cfg->health_addr && !(cfg->metrics_addr && strcmp(cfg->health_addr, cfg->metrics_addr) == 0)) {
+    if (cfg->health_addr &&
+        !(cfg->metrics_addr && strcmp(cfg->health_addr, cfg->metrics_addr) == 0)) {
         health = op_http_start(c, cfg->health_addr, OP_SERVE_HEALTH, &err);
         if (!health) {
             rc = fail("--health-addr", &err);
@@ -473,14 +481,15 @@ int op_run(const struct op_config *cfg, struct dpm_kube *k)
     for (int i = 0; i < OP_K_COUNT; i++) {
         if ((i == OP_K_SPARKAPP || i == OP_K_SCHEDSPARK) && !c->env.spark_operator)
             continue;
-        c->kinds[i].inf = informer(c, &c->kinds[i].gvr, DPM_LABEL_MANAGED_BY "=" DPM_MANAGED_BY, ch, &err);
+        c->kinds[i].inf =
+            informer(c, &c->kinds[i].gvr, DPM_LABEL_MANAGED_BY "=" DPM_MANAGED_BY, ch, &err);
         if (!c->kinds[i].inf) {
             rc = fail(c->kinds[i].kind, &err);
             goto out;
         }
     }
-    struct dpm_policy_cache_opts po = {.publish = policy_publish, .on_problem = policy_problem,
-                                       .on_error = watch_error, .ctx = c};
+    struct dpm_policy_cache_opts po = {
+        .publish = policy_publish, .on_problem = policy_problem, .on_error = watch_error, .ctx = c};
     c->policies = dpm_policy_cache_new(&po, &err);
     if (!c->policies || dpm_policy_cache_start(c->policies, k, &err) != DPM_OK) {
         rc = fail("MeshPolicy cache", &err);

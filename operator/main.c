@@ -29,7 +29,8 @@ enum {
 };
 
 static const struct dpm_opt options[] = {
-    {OPT_KUBECONFIG, NULL, "--kubeconfig", "FILE", "the API server (default: in-cluster configuration)"},
+    {OPT_KUBECONFIG, NULL, "--kubeconfig", "FILE",
+     "the API server (default: in-cluster configuration)"},
     {OPT_NAMESPACE, NULL, "--namespace", "NS", "watch only NS (default: every namespace)"},
     {OPT_WORKERS, NULL, "--workers", "N", "concurrent reconciles (default 4)"},
     {OPT_QPS, NULL, "--qps", "Q", "client-side rate limit of API requests (default 20)"},
@@ -42,8 +43,10 @@ static const struct dpm_opt options[] = {
      "others keep their caches warm and wait"},
     {OPT_LEADER_ELECTION_NAMESPACE, NULL, "--leader-election-namespace", "NS",
      "the Lease's namespace (default: the client's namespace)"},
-    {OPT_LEADER_ELECTION_ID, NULL, "--leader-election-id", "NAME", "the Lease's name (default dpm-operator)"},
-    {OPT_METRICS_ADDR, NULL, "--metrics-addr", "ADDR", "/metrics on HOST:PORT (default :8080; \"0\" disables)"},
+    {OPT_LEADER_ELECTION_ID, NULL, "--leader-election-id", "NAME",
+     "the Lease's name (default dpm-operator)"},
+    {OPT_METRICS_ADDR, NULL, "--metrics-addr", "ADDR",
+     "/metrics on HOST:PORT (default :8080; \"0\" disables)"},
     {OPT_HEALTH_ADDR, NULL, "--health-addr", "ADDR",
      "/healthz and /readyz on HOST:PORT (default :8081;\n"
      "\"0\" disables; the same as --metrics-addr serves all)"},
@@ -58,28 +61,29 @@ static const struct dpm_opt options[] = {
 
 static void help(FILE *out)
 {
-    dpm_opts_help(out,
-                  "Usage: dpm operator [--kubeconfig FILE] [--namespace NS] [--workers N]\n"
-                  "                    [--qps Q] [--burst B] [--resync DURATION]\n"
-                  "                    [--leader-elect] [--leader-election-namespace NS]\n"
-                  "                    [--leader-election-id NAME]\n"
-                  "                    [--metrics-addr ADDR] [--health-addr ADDR]\n"
-                  "                    [--spark-operator auto|always|never]\n"
-                  "                    [--log-level debug|info|warn|error]\n"
-                  "\n"
-                  "The controller: watches DataProducts, MeshPolicies and the children dpm\n"
-                  "creates (label app.kubernetes.io/managed-by=dpm), and reconciles every\n"
-                  "DataProduct into the objects `dpm render` prints: creates what is missing,\n"
-                  "repairs drift in the fields dpm owns, deletes children the spec no longer\n"
-                  "asks for (never a retained claim), never changes an object someone else\n"
-                  "owns, and writes the status through the status subresource when it changed.\n"
-                  "\n",
-                  options,
-                  "\n"
-                  "Logs are JSON lines on stderr. It prints \"metrics-port N\", \"health-port N\" and\n"
-                  "\"ready\" on stdout once it listens. SIGTERM or SIGINT: queued work is dropped,\n"
-                  "reconciles in flight finish, the Lease is released; the process ends within\n"
-                  "5 s. Exit 0 after a signal, 1 when it cannot start, 2 for bad options.\n");
+    dpm_opts_help(
+        out,
+        "Usage: dpm operator [--kubeconfig FILE] [--namespace NS] [--workers N]\n"
+        "                    [--qps Q] [--burst B] [--resync DURATION]\n"
+        "                    [--leader-elect] [--leader-election-namespace NS]\n"
+        "                    [--leader-election-id NAME]\n"
+        "                    [--metrics-addr ADDR] [--health-addr ADDR]\n"
+        "                    [--spark-operator auto|always|never]\n"
+        "                    [--log-level debug|info|warn|error]\n"
+        "\n"
+        "The controller: watches DataProducts, MeshPolicies and the children dpm\n"
+        "creates (label app.kubernetes.io/managed-by=dpm), and reconciles every\n"
+        "DataProduct into the objects `dpm render` prints: creates what is missing,\n"
+        "repairs drift in the fields dpm owns, deletes children the spec no longer\n"
+        "asks for (never a retained claim), never changes an object someone else\n"
+        "owns, and writes the status through the status subresource when it changed.\n"
+        "\n",
+        options,
+        "\n"
+        "Logs are JSON lines on stderr. It prints \"metrics-port N\", \"health-port N\" and\n"
+        "\"ready\" on stdout once it listens. SIGTERM or SIGINT: queued work is dropped,\n"
+        "reconciles in flight finish, the Lease is released; the process ends within\n"
+        "5 s. Exit 0 after a signal, 1 when it cannot start, 2 for bad options.\n");
 }
 
 static int bad(const char *opt, const char *v, const char *want)
@@ -157,7 +161,8 @@ int dpm_cmd_operator(int argc, char **argv)
             struct dpm_error err;
             if (strcmp(v, "0") == 0)
                 cfg.resync_ns = 0;
-            else if (dpm_duration_parse(v, &secs, &err) != DPM_OK || !(secs >= 1) || secs > 86400 * 7)
+            else if (dpm_duration_parse(v, &secs, &err) != DPM_OK || !(secs >= 1) ||
+                     secs > 86400 * 7)
                 return bad(a, v, "a duration from 1s to 7d such as 30s, 10m or 1h, or 0");
             else
                 cfg.resync_ns = (uint64_t)secs * 1000000000ULL;
@@ -196,7 +201,8 @@ int dpm_cmd_operator(int argc, char **argv)
     }
     struct dpm_error err;
     dpm_error_clear(&err);
-    struct dpm_kube_config_options ko = {.kubeconfig = cfg.kubeconfig, .in_cluster = !cfg.kubeconfig};
+    struct dpm_kube_config_options ko = {.kubeconfig = cfg.kubeconfig,
+                                         .in_cluster = !cfg.kubeconfig};
     struct dpm_kube_config *kc = NULL;
     if (dpm_kube_config_load(&ko, &kc, &err) != DPM_OK) {
         dpm_error_print(stderr, "dpm operator", &err);

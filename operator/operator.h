@@ -33,24 +33,33 @@
 enum op_spark_mode { OP_SPARK_AUTO = 0, OP_SPARK_ALWAYS, OP_SPARK_NEVER };
 
 struct op_config {
-    const char *kubeconfig;     /* NULL: in-cluster */
-    const char *ns;             /* NULL: all namespaces */
+    const char *kubeconfig; /* NULL: in-cluster */
+    const char *ns;         /* NULL: all namespaces */
     int workers;
     double qps;
     int burst;
     uint64_t resync_ns;
     bool leader_elect;
-    const char *leader_ns;      /* NULL: the client's default namespace */
+    const char *leader_ns; /* NULL: the client's default namespace */
     const char *lease_name;
-    const char *metrics_addr;   /* "HOST:PORT"; NULL or "0": none */
+    const char *metrics_addr; /* "HOST:PORT"; NULL or "0": none */
     const char *health_addr;
     enum op_spark_mode spark;
 };
 
 /* The child kinds the operator watches (one informer each). */
 enum op_kind {
-    OP_K_SA, OP_K_ROLE, OP_K_RB, OP_K_CM, OP_K_PVC, OP_K_SVC, OP_K_JOB,
-    OP_K_CRONJOB, OP_K_SPARKAPP, OP_K_SCHEDSPARK, OP_K_COUNT
+    OP_K_SA,
+    OP_K_ROLE,
+    OP_K_RB,
+    OP_K_CM,
+    OP_K_PVC,
+    OP_K_SVC,
+    OP_K_JOB,
+    OP_K_CRONJOB,
+    OP_K_SPARKAPP,
+    OP_K_SCHEDSPARK,
+    OP_K_COUNT
 };
 
 struct op_child_kind {
@@ -75,7 +84,7 @@ struct op_ctrl {
     struct dpm_workqueue *q;
     struct dpm_recorder *rec;
     struct dpm_op_metrics m;
-    atomic_bool leading;     /* workers may run */
+    atomic_bool leading; /* workers may run */
     atomic_bool stopping;
     pthread_t *workers;
     int nworkers_started;
@@ -110,9 +119,8 @@ struct op_http;
  * NULL with err set when it cannot listen.  The bound address is printed
  * by the caller from op_http_port(). */
 #define OP_SERVE_METRICS 1
-#define OP_SERVE_HEALTH 2
-struct op_http *op_http_start(struct op_ctrl *c, const char *addr, int what,
-                              struct dpm_error *err);
+#define OP_SERVE_HEALTH  2
+struct op_http *op_http_start(struct op_ctrl *c, const char *addr, int what, struct dpm_error *err);
 int op_http_port(const struct op_http *h);
 /* Stops the thread and closes the socket; accepts NULL. */
 void op_http_stop(struct op_http *h);

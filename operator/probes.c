@@ -51,9 +51,10 @@ static void send_all(int fd, const char *p, size_t n)
 static void respond(int fd, int status, const char *ctype, const char *body, size_t len, bool head)
 {
     char hdr[256];
-    int n = snprintf(hdr, sizeof hdr,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                     status, dpm_http_reason(status), ctype, len);
+    int n = snprintf(
+        hdr, sizeof hdr,
+        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+        status, dpm_http_reason(status), ctype, len);
     send_all(fd, hdr, (size_t)n);
     if (!head)
         send_all(fd, body, len);
@@ -166,7 +167,9 @@ struct op_http *op_http_start(struct op_ctrl *c, const char *addr, int what, str
 {
     char host[256];
     const char *colon = strrchr(addr, ':');
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
                     *ai = NULL;
     if (!colon || (size_t)(colon - addr) >= sizeof host) {
         dpm_error_set(err, DPM_EINVAL, addr, "want HOST:PORT (\":8080\" for every address)");

@@ -52,9 +52,9 @@ static void count_write(struct op_ctrl *c, const char *verb, const char *kind)
     dpm_metric_add(c->m.writes, v, 1);
 }
 
-__attribute__((format(printf, 5, 6)))
-static void event(struct op_ctrl *c, const json_t *dp, const char *type, const char *reason,
-                  const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void event(struct op_ctrl *c, const json_t *dp,
+                                                        const char *type, const char *reason,
+                                                        const char *fmt, ...)
 {
     va_list ap;
     struct dpm_error err;
@@ -66,13 +66,15 @@ static void event(struct op_ctrl *c, const json_t *dp, const char *type, const c
     /* A lost event is logged, never a reason to fail the reconcile. */
     if (dpm_record_event(c->rec, dp, type, reason, &err, "%s", msg) != DPM_OK &&
         err.code != DPM_ETHROTTLED)
-        dpm_log(DPM_LOG_WARN, "operator", NULL, NULL, "event %s not recorded: %s", reason, err.message);
+        dpm_log(DPM_LOG_WARN, "operator", NULL, NULL, "event %s not recorded: %s", reason,
+                err.message);
 }
 
 /* "Kind/name" identity of a child for the status' children map. */
 static void child_id(const json_t *o, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s/%s", str(o, "kind") ? str(o, "kind") : "", md(o, "name") ? md(o, "name") : "");
+    snprintf(buf, n, "%s/%s", str(o, "kind") ? str(o, "kind") : "",
+             md(o, "name") ? md(o, "name") : "");
 }
 
 /* Applies one desired child.  observed children go into seen (the status
@@ -118,7 +120,8 @@ static dpm_rc apply_child(struct op_ctrl *c, const json_t *dp, const json_t *wan
             dpm_log(DPM_LOG_INFO, "operator", cname, NULL, "created %s", kind);
             break;
         case DPM_OP_PATCH:
-            rc = dpm_kube_patch(c->k, &k->gvr, ns, cname, DPM_PATCH_MERGE, d.patch, NULL, &out, err);
+            rc =
+                dpm_kube_patch(c->k, &k->gvr, ns, cname, DPM_PATCH_MERGE, d.patch, NULL, &out, err);
             if (rc != DPM_OK)
                 goto out;
             count_write(c, "patch", kind);
@@ -171,9 +174,11 @@ static void observe_all(struct op_ctrl *c, const char *ns, const char *name, jso
     for (int i = 0; i < OP_K_COUNT; i++) {
         if (!c->kinds[i].inf)
             continue;
-        json_t *list = dpm_store_by_index(dpm_informer_store(c->kinds[i].inf), DPM_INDEX_LABEL, label), *o;
+        json_t *list =
+                   dpm_store_by_index(dpm_informer_store(c->kinds[i].inf), DPM_INDEX_LABEL, label),
+               *o;
         size_t j;
-        json_array_foreach(list, j, o) {
+        json_array_foreach (list, j, o) {
             const char *ons = md(o, "namespace");
             if (!ons || strcmp(ons, ns) != 0)
                 continue;
@@ -192,7 +197,7 @@ static dpm_rc prune(struct op_ctrl *c, const json_t *dp, const json_t *desired, 
     const char *id;
     json_t *o;
     void *iter_tmp;
-    json_object_foreach_safe(seen, iter_tmp, id, o) {
+    json_object_foreach_safe (seen, iter_tmp, id, o) {
         if (!dpm_op_should_delete(o, desired, name, uid))
             continue;
         struct op_child_kind *k = kind_of(c, o);
@@ -200,11 +205,13 @@ static dpm_rc prune(struct op_ctrl *c, const json_t *dp, const json_t *desired, 
             continue;
         struct dpm_kube_delete_opts del = {.propagation = DPM_PROPAGATION_BACKGROUND,
                                            .precondition_uid = md(o, "uid")};
-        dpm_rc rc = dpm_kube_delete(c->k, &k->gvr, md(o, "namespace"), md(o, "name"), &del, NULL, err);
+        dpm_rc rc =
+            dpm_kube_delete(c->k, &k->gvr, md(o, "namespace"), md(o, "name"), &del, NULL, err);
         if (rc != DPM_OK && rc != DPM_ENOTFOUND)
             return rc;
         count_write(c, "delete", k->kind);
-        event(c, dp, "Normal", "Deleted", "deleted %s %s (no longer in the spec)", k->kind, md(o, "name"));
+        event(c, dp, "Normal", "Deleted", "deleted %s %s (no longer in the spec)", k->kind,
+              md(o, "name"));
         dpm_log(DPM_LOG_INFO, "operator", md(o, "name"), NULL, "deleted %s", k->kind);
         json_object_del(seen, id);
     }
@@ -216,7 +223,7 @@ static json_t *inputs_of(struct op_ctrl *c, const json_t *dp, const char *ns)
 {
     json_t *out = json_array(), *p;
     size_t i;
-    json_array_foreach(json_object_get(json_object_get(dp, "spec"), "inputPorts"), i, p) {
+    json_array_foreach (json_object_get(json_object_get(dp, "spec"), "inputPorts"), i, p) {
         const json_t *ref = json_object_get(p, "dataProductRef");
         const char *t = str(p, "type"), *rn = str(ref, "name"), *rns = str(ref, "namespace");
         if (!t || strcmp(t, "data-product") != 0 || !rn)
@@ -243,13 +250,13 @@ static dpm_rc write_status(struct op_ctrl *c, json_t *dp, json_t *status, struct
         const char *msg = "";
         json_t *cond;
         size_t i;
-        json_array_foreach(json_object_get(status, "conditions"), i, cond)
+        json_array_foreach (json_object_get(status, "conditions"), i, cond)
             if (str(cond, "type") && strcmp(str(cond, "type"), "Ready") == 0)
                 msg = str(cond, "message") ? str(cond, "message") : "";
         bool bad = strcmp(new_phase, "Failed") == 0 || strcmp(new_phase, "Degraded") == 0;
         event(c, dp, bad ? "Warning" : "Normal", new_phase, "phase %s: %s", new_phase, msg);
-        dpm_log(bad ? DPM_LOG_WARN : DPM_LOG_INFO, "operator", md(dp, "name"), NULL, "phase %s -> %s: %s",
-                oldp[0] ? oldp : "(none)", new_phase, msg);
+        dpm_log(bad ? DPM_LOG_WARN : DPM_LOG_INFO, "operator", md(dp, "name"), NULL,
+                "phase %s -> %s: %s", oldp[0] ? oldp : "(none)", new_phase, msg);
     }
     return DPM_OK;
 }
@@ -261,7 +268,8 @@ static bool interrupted(struct op_ctrl *c, const char *key, dpm_rc *rc, struct d
 {
     if (!atomic_load(&c->stopping))
         return false;
-    *rc = dpm_error_set(err, DPM_ECANCELED, key, "shutting down: the rest is left to the next leader");
+    *rc = dpm_error_set(err, DPM_ECANCELED, key,
+                        "shutting down: the rest is left to the next leader");
     return true;
 }
 
@@ -299,12 +307,13 @@ dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
     } else {
         json_t *want;
         size_t i;
-        json_array_foreach(desired, i, want) {
+        json_array_foreach (desired, i, want) {
             if (interrupted(c, key, &rc, err))
                 goto out;
             rc = apply_child(c, dp, want, seen, &conflict, err);
             if (rc != DPM_OK) {
-                event(c, dp, "Warning", "ReconcileFailed", "%s: %s", md(want, "name"), err->message);
+                event(c, dp, "Warning", "ReconcileFailed", "%s: %s", md(want, "name"),
+                      err->message);
                 goto out;
             }
         }
@@ -318,7 +327,8 @@ dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
     {
         const char *id;
         json_t *o;
-        json_object_foreach(seen, id, o) json_array_append(children, o);
+        json_object_foreach (seen, id, o)
+            json_array_append(children, o);
     }
     inputs = inputs_of(c, dp, ns);
     pthread_rwlock_rdlock(&c->policy_lock);
@@ -329,8 +339,12 @@ dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
         dpm_error_set(err, rc, key, "policy evaluation failed");
         goto out;
     }
-    struct dpm_op_status_input in = {.dp = dp, .children = children, .inputs = inputs,
-                                     .policy = &policy, .env = &c->env, .desired = desired,
+    struct dpm_op_status_input in = {.dp = dp,
+                                     .children = children,
+                                     .inputs = inputs,
+                                     .policy = &policy,
+                                     .env = &c->env,
+                                     .desired = desired,
                                      .now = time(NULL)};
     rc = dpm_op_status(&in, &status, err);
     if (rc != DPM_OK)
@@ -339,7 +353,8 @@ dpm_rc op_reconcile(struct op_ctrl *c, const char *key, struct dpm_error *err)
         goto out;
     pthread_mutex_lock(&c->written_lock);
     const char *before = json_string_value(json_object_get(c->written, key));
-    bool stale = before && md(dp, "resourceVersion") && strcmp(before, md(dp, "resourceVersion")) == 0;
+    bool stale =
+        before && md(dp, "resourceVersion") && strcmp(before, md(dp, "resourceVersion")) == 0;
     if (!stale)
         json_object_del(c->written, key);
     pthread_mutex_unlock(&c->written_lock);

@@ -44,7 +44,8 @@ static void patch_bundles(struct wh_selfsigned *ss)
     dpm_error_clear(&err);
     dpm_rc rc = dpm_selfsigned_patch_ca_bundles(ss->cfg->kube, &ss->o, ss->pair.ca_pem, &n, &err);
     if (n)
-        dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "caBundle set on %zu webhook configuration(s)", n);
+        dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "caBundle set on %zu webhook configuration(s)",
+                n);
     if (rc != DPM_OK) {
         log_err(DPM_LOG_WARN, "caBundle not patched (retried at the next check)", &err);
         return;
@@ -59,8 +60,8 @@ static void log_action(struct wh_selfsigned *ss, enum dpm_selfsigned_action a)
     if (gmtime_r(&t, &tm))
         strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
     dpm_log(a == DPM_SELFSIGNED_REUSED ? DPM_LOG_DEBUG : DPM_LOG_INFO, "webhook", NULL, NULL,
-            "serving certificate %s in Secret %s/%s (expires %s)", dpm_selfsigned_action_name(a), ss->ns,
-            ss->name, expires);
+            "serving certificate %s in Secret %s/%s (expires %s)", dpm_selfsigned_action_name(a),
+            ss->ns, ss->name, expires);
 }
 
 /* Waits up to ms; true when asked to stop. */
@@ -118,12 +119,14 @@ static void *loop(void *arg)
     return NULL;
 }
 
-dpm_rc wh_selfsigned_new(const struct wh_config *cfg, struct wh_selfsigned **out, struct dpm_error *err)
+dpm_rc wh_selfsigned_new(const struct wh_config *cfg, struct wh_selfsigned **out,
+                         struct dpm_error *err)
 {
     const char *slash = cfg->self_signed_secret ? strchr(cfg->self_signed_secret, '/') : NULL;
     if (!slash || slash == cfg->self_signed_secret || !slash[1] || strchr(slash + 1, '/') ||
         (size_t)(slash - cfg->self_signed_secret) >= 256 || strlen(slash + 1) >= 256)
-        return dpm_error_set(err, DPM_EINVAL, "--self-signed-secret", "takes NAMESPACE/NAME, not \"%s\"",
+        return dpm_error_set(err, DPM_EINVAL, "--self-signed-secret",
+                             "takes NAMESPACE/NAME, not \"%s\"",
                              cfg->self_signed_secret ? cfg->self_signed_secret : "");
     if (!cfg->kube)
         return dpm_error_set(err, DPM_ECONFIG, "--self-signed-secret",
@@ -132,7 +135,8 @@ dpm_rc wh_selfsigned_new(const struct wh_config *cfg, struct wh_selfsigned **out
     if (!ss)
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     ss->cfg = cfg;
-    snprintf(ss->ns, sizeof(ss->ns), "%.*s", (int)(slash - cfg->self_signed_secret), cfg->self_signed_secret);
+    snprintf(ss->ns, sizeof(ss->ns), "%.*s", (int)(slash - cfg->self_signed_secret),
+             cfg->self_signed_secret);
     snprintf(ss->name, sizeof(ss->name), "%s", slash + 1);
     pthread_mutex_init(&ss->mu, NULL);
     pthread_cond_init(&ss->cv, NULL);
@@ -151,8 +155,8 @@ dpm_rc wh_selfsigned_new(const struct wh_config *cfg, struct wh_selfsigned **out
     dpm_rc rc = DPM_OK;
     for (int attempt = 0; attempt < 30; attempt++) {
         rc = dpm_selfsigned_ensure(cfg->kube, &ss->o, time(NULL), &ss->pair, &a, err);
-        if (rc != DPM_EHTTP && rc != DPM_ETIMEDOUT && rc != DPM_EUNAVAILABLE && rc != DPM_ETHROTTLED &&
-            rc != DPM_EAPI && rc != DPM_ECONFLICT)
+        if (rc != DPM_EHTTP && rc != DPM_ETIMEDOUT && rc != DPM_EUNAVAILABLE &&
+            rc != DPM_ETHROTTLED && rc != DPM_EAPI && rc != DPM_ECONFLICT)
             break;
         log_err(DPM_LOG_WARN, "certificate Secret not read yet (retrying)", err);
         if (wait_stop(ss, 2000))

@@ -67,7 +67,8 @@ enum wh_step wh_conn_next(struct wh_conn *c, struct dpm_error *err)
     switch (c->phase) {
     case WH_PHASE_HEAD: {
         size_t head_len;
-        rc = dpm_http_head_end(&c->scan, c->in.data ? c->in.data : "", c->in.len, &c->lim, &head_len, err);
+        rc = dpm_http_head_end(&c->scan, c->in.data ? c->in.data : "", c->in.len, &c->lim,
+                               &head_len, err);
         if (rc)
             goto broken;
         if (!head_len)
@@ -168,10 +169,11 @@ dpm_rc wh_response_build(struct wh_response *r, int status, const char *ctype, c
                          bool close, bool head_only, const char *body, size_t len)
 {
     char hdr[WH_HDR_ROOM];
-    int n = snprintf(hdr, sizeof(hdr),
-                     "HTTP/1.1 %d %s\r\ndate: %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n%s%s%s%s\r\n",
-                     status, dpm_http_reason(status), http_date(), ctype, len, allow ? "allow: " : "",
-                     allow ? allow : "", allow ? "\r\n" : "", close ? "connection: close\r\n" : "");
+    int n = snprintf(
+        hdr, sizeof(hdr),
+        "HTTP/1.1 %d %s\r\ndate: %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n%s%s%s%s\r\n",
+        status, dpm_http_reason(status), http_date(), ctype, len, allow ? "allow: " : "",
+        allow ? allow : "", allow ? "\r\n" : "", close ? "connection: close\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(hdr))
         return DPM_EINTERNAL;
     size_t blen = head_only ? 0 : len;

@@ -14,16 +14,24 @@
 
 #define TEXT "text/plain; charset=utf-8"
 
-enum endpoint { EP_NONE, EP_VALIDATE, EP_VALIDATE_POLICY, EP_MUTATE, EP_HEALTHZ, EP_READYZ, EP_METRICS };
+enum endpoint {
+    EP_NONE,
+    EP_VALIDATE,
+    EP_VALIDATE_POLICY,
+    EP_MUTATE,
+    EP_HEALTHZ,
+    EP_READYZ,
+    EP_METRICS
+};
 
 static const struct route {
     const char *path;
     enum endpoint ep;
     int post;
 } routes[] = {
-    {"/validate", EP_VALIDATE, 1},       {"/validate-policy", EP_VALIDATE_POLICY, 1},
-    {"/mutate", EP_MUTATE, 1},           {"/healthz", EP_HEALTHZ, 0},
-    {"/readyz", EP_READYZ, 0},           {"/metrics", EP_METRICS, 0},
+    {"/validate", EP_VALIDATE, 1}, {"/validate-policy", EP_VALIDATE_POLICY, 1},
+    {"/mutate", EP_MUTATE, 1},     {"/healthz", EP_HEALTHZ, 0},
+    {"/readyz", EP_READYZ, 0},     {"/metrics", EP_METRICS, 0},
 };
 
 double wh_now(void)
@@ -33,9 +41,10 @@ double wh_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void text(struct wh_response *r, struct wh_labels *l, int status, const char *allow, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void text(struct wh_response *r, struct wh_labels *l, int status, const char *allow, const char *fmt, ...)
+static void text(struct wh_response *r, struct wh_labels *l, int status, const char *allow,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void text(struct wh_response *r, struct wh_labels *l, int status, const char *allow,
+                 const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -70,13 +79,15 @@ static void log_decision(const struct dpm_review *rv)
         json_array_append_new(reasons, dpm_review_json_text(line));
     }
     char object[600];
-    snprintf(object, sizeof(object), "%s%s%s", rv->namespace_, rv->namespace_[0] ? "/" : "", rv->name);
+    snprintf(object, sizeof(object), "%s%s%s", rv->namespace_, rv->namespace_[0] ? "/" : "",
+             rv->name);
     /* The request's fields were cut to fit their buffers, maybe inside a
      * character: the same replacement. */
-    json_t *fields = json_pack("{s:o, s:o, s:o, s:o, s:b, s:o}", "uid", dpm_review_json_text(rv->uid), "user",
-                               dpm_review_json_text(rv->user), "operation", dpm_review_json_text(rv->operation),
-                               "kind", dpm_review_json_text(rv->kind), "dryRun", rv->dry_run,
-                               rv->allowed ? "audit" : "reasons", reasons);
+    json_t *fields =
+        json_pack("{s:o, s:o, s:o, s:o, s:b, s:o}", "uid", dpm_review_json_text(rv->uid), "user",
+                  dpm_review_json_text(rv->user), "operation", dpm_review_json_text(rv->operation),
+                  "kind", dpm_review_json_text(rv->kind), "dryRun", rv->dry_run,
+                  rv->allowed ? "audit" : "reasons", reasons);
     dpm_log(rv->allowed ? DPM_LOG_INFO : DPM_LOG_WARN, "webhook", object, fields,
             rv->allowed ? "admitted with audit findings" : "denied");
     json_decref(fields);
@@ -94,7 +105,8 @@ static void count_findings(struct wh_server *sv, const struct dpm_review *rv)
         if (!f->source[0])
             snprintf(policy, sizeof(policy), "builtin");
         else
-            snprintf(policy, sizeof(policy), "%.*s", (int)(slash ? slash - f->source : 255), f->source);
+            snprintf(policy, sizeof(policy), "%.*s", (int)(slash ? slash - f->source : 255),
+                     f->source);
         const char *v[] = {policy, sev[f->severity]};
         dpm_metric_add(sv->m_findings, v, 1);
     }
@@ -139,7 +151,7 @@ static void handle_review(struct wh_server *sv, enum endpoint ep, const char *bo
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
         if (strcmp(rv.operation, ops[i]) == 0)
             l->operation = ops[i];
-    l->decision = !rv.allowed ? "denied"
+    l->decision = !rv.allowed                                     ? "denied"
                   : dpm_report_count(&rv.report, DPM_SEV_WARNING) ? "allowed-with-warnings"
                   : rv.patch && json_array_size(rv.patch)         ? "patched"
                                                                   : "allowed";
@@ -170,7 +182,8 @@ static bool loops_alive(struct wh_server *sv, char *why, size_t size)
     return true;
 }
 
-static void handle_get(struct wh_server *sv, enum endpoint ep, struct wh_response *r, struct wh_labels *l)
+static void handle_get(struct wh_server *sv, enum endpoint ep, struct wh_response *r,
+                       struct wh_labels *l)
 {
     char why[128];
     if (ep == EP_HEALTHZ) {
@@ -191,8 +204,8 @@ static void handle_get(struct wh_server *sv, enum endpoint ep, struct wh_respons
         struct dpm_buf b = DPM_BUF_INIT(16u << 20);
         if (dpm_metrics_render(sv->metrics, &b) != DPM_OK)
             text(r, l, 500, NULL, "metrics too large");
-        else if (wh_response_build(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, l->close, l->head_only,
-                                   dpm_buf_str(&b), b.len) != DPM_OK)
+        else if (wh_response_build(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
+                                   l->close, l->head_only, dpm_buf_str(&b), b.len) != DPM_OK)
             l->close = true;
         dpm_buf_free(&b);
     }
@@ -208,7 +221,8 @@ static bool content_type_is_json(const struct wh_conn *c)
     return n == strlen("application/json") && strncasecmp(ctype, "application/json", n) == 0;
 }
 
-void wh_handle(struct wh_server *sv, const struct wh_conn *c, struct wh_response *r, struct wh_labels *l)
+void wh_handle(struct wh_server *sv, const struct wh_conn *c, struct wh_response *r,
+               struct wh_labels *l)
 {
     char path[256];
     const struct dpm_http_request *q = &c->req;
@@ -259,28 +273,34 @@ int wh_register_metrics(struct wh_server *sv)
     static const char *const ep_label[] = {"endpoint", NULL};
     static const char *const finding_labels[] = {"policy", "severity", NULL};
     struct dpm_metrics *m = sv->metrics;
-    sv->m_requests = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_requests_total",
-                                          "Requests by endpoint, operation, decision and HTTP code (endpoint \"none\": "
-                                          "refused before routing, for its framing).",
-                                          req_labels, NULL, 0, NULL);
+    sv->m_requests = dpm_metrics_register(
+        m, DPM_COUNTER, "dpm_webhook_requests_total",
+        "Requests by endpoint, operation, decision and HTTP code (endpoint \"none\": "
+        "refused before routing, for its framing).",
+        req_labels, NULL, 0, NULL);
     sv->m_duration = dpm_metrics_register(m, DPM_HISTOGRAM, "dpm_webhook_request_duration_seconds",
-                                          "Time from a request's first byte to its response.", ep_label, NULL, 0, NULL);
-    sv->m_inflight = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_inflight_requests",
-                                          "Requests read whole and not yet answered.", NULL, NULL, 0, NULL);
-    sv->m_findings = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_findings_total",
-                                          "Findings by policy and severity (violation, warning, audit).", finding_labels,
-                                          NULL, 0, NULL);
-    sv->m_rejected = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_rejections_total", "Admission requests denied.",
-                                          NULL, NULL, 0, NULL);
+                                          "Time from a request's first byte to its response.",
+                                          ep_label, NULL, 0, NULL);
+    sv->m_inflight =
+        dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_inflight_requests",
+                             "Requests read whole and not yet answered.", NULL, NULL, 0, NULL);
+    sv->m_findings =
+        dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_findings_total",
+                             "Findings by policy and severity (violation, warning, audit).",
+                             finding_labels, NULL, 0, NULL);
+    sv->m_rejected = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_rejections_total",
+                                          "Admission requests denied.", NULL, NULL, 0, NULL);
     sv->m_conns = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_open_connections",
-                                       "Client connections open (at most --max-connections).", NULL, NULL, 0, NULL);
-    sv->m_refused = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_connections_refused_total",
-                                         "Connections closed at once because --max-connections were open.", NULL, NULL,
-                                         0, NULL);
-    sv->m_timeouts = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_connection_timeouts_total",
-                                          "Connections closed by --read-timeout (a request or answer not through in "
-                                          "time) or --idle-timeout.",
-                                          NULL, NULL, 0, NULL);
-    return sv->m_requests && sv->m_duration && sv->m_inflight && sv->m_findings && sv->m_rejected && sv->m_conns &&
-           sv->m_refused && sv->m_timeouts;
+                                       "Client connections open (at most --max-connections).", NULL,
+                                       NULL, 0, NULL);
+    sv->m_refused = dpm_metrics_register(
+        m, DPM_COUNTER, "dpm_webhook_connections_refused_total",
+        "Connections closed at once because --max-connections were open.", NULL, NULL, 0, NULL);
+    sv->m_timeouts = dpm_metrics_register(
+        m, DPM_COUNTER, "dpm_webhook_connection_timeouts_total",
+        "Connections closed by --read-timeout (a request or answer not through in "
+        "time) or --idle-timeout.",
+        NULL, NULL, 0, NULL);
+    return sv->m_requests && sv->m_duration && sv->m_inflight && sv->m_findings && sv->m_rejected &&
+           sv->m_conns && sv->m_refused && sv->m_timeouts;
 }

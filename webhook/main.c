@@ -38,7 +38,8 @@ static const struct dpm_opt options[] = {
     {OPT_CERT_DIR, NULL, "--cert-dir", "DIR", "tls.crt and tls.key in DIR"},
     {OPT_CERT, NULL, "--cert", "FILE", "the serving certificate (chain), PEM"},
     {OPT_KEY, NULL, "--key", "FILE", "the serving certificate's key, PEM"},
-    {OPT_LISTEN, NULL, "--listen", "ADDR:PORT", "where to listen (default 0.0.0.0:8443; port 0 picks a free one)"},
+    {OPT_LISTEN, NULL, "--listen", "ADDR:PORT",
+     "where to listen (default 0.0.0.0:8443; port 0 picks a free one)"},
     {OPT_CLIENT_CA, NULL, "--client-ca", "FILE", "require client certificates signed by these CAs"},
     {OPT_TLS_MIN_VERSION, NULL, "--tls-min-version", "V", "1.2 (default) or 1.3"},
     {OPT_POLICY, "-p", "--policy", "FILE",
@@ -60,13 +61,15 @@ static const struct dpm_opt options[] = {
     {OPT_SERVICE_NAME, NULL, "--service-name", "S",
      "DNS names of the certificate: S, S.NS, S.NS.svc,\n"
      "S.NS.svc.cluster.local (default dpm-webhook)"},
-    {OPT_SELF_SIGNED_IP, NULL, "--self-signed-ip", "ADDR", "an IP address in the certificate too (repeatable)"},
+    {OPT_SELF_SIGNED_IP, NULL, "--self-signed-ip", "ADDR",
+     "an IP address in the certificate too (repeatable)"},
     {OPT_WEBHOOK_CONFIG, NULL, "--webhook-config", "NAME",
      "also patch this Validating/MutatingWebhookConfiguration\n"
      "(repeatable)"},
     {OPT_CERT_CHECK_INTERVAL, NULL, "--cert-check-interval", "SECONDS",
      "how often the Secret and caBundles are checked (default 30)"},
-    {OPT_MAX_BODY, NULL, "--max-body", "BYTES", "request body limit (default 3145728, as kube-apiserver)"},
+    {OPT_MAX_BODY, NULL, "--max-body", "BYTES",
+     "request body limit (default 3145728, as kube-apiserver)"},
     {OPT_READ_TIMEOUT, NULL, "--read-timeout", "SECONDS",
      "time for the TLS handshake of a new connection, then for a\n"
      "request's headers, and for its body (default 10): a client\n"
@@ -88,30 +91,32 @@ static const struct dpm_opt options[] = {
 
 static void help(FILE *out)
 {
-    dpm_opts_help(out,
-                  "Usage: dpm webhook (--cert-dir DIR | --cert FILE --key FILE | --self-signed-secret NS/NAME)\n"
-                  "                   [--listen ADDR:PORT] [--client-ca FILE] [--tls-min-version 1.2|1.3]\n"
-                  "                   [--kubeconfig FILE] [-p POLICY.yaml]...\n"
-                  "                   [--max-body BYTES] [--read-timeout SECONDS] [--idle-timeout SECONDS]\n"
-                  "                   [--max-connections N] [--liveness-timeout SECONDS]\n"
-                  "                   [--log-level debug|info|warn|error]\n"
-                  "\n"
-                  "The HTTPS admission server: POST /validate (DataProduct), /validate-policy\n"
-                  "(MeshPolicy), /mutate (defaults and the mesh.io/domain label as a JSONPatch);\n"
-                  "GET /healthz, /readyz, /metrics. The certificate and key are re-read when their\n"
-                  "files change (a Secret volume update included), without dropping connections.\n"
-                  "\n",
-                  options,
-                  "\n"
-                  "Cluster MeshPolicies: /readyz answers 503 until they have been listed. When the\n"
-                  "MeshPolicy CRD is not installed the list fails: this is logged and retried with\n"
-                  "backoff, and the webhook stays not ready, on purpose: a webhook that would admit\n"
-                  "everything without governance must not look ready. A MeshPolicy that does not\n"
-                  "compile is logged and counted (dpm_webhook_policy_load_errors_total) and not\n"
-                  "applied; its previous version, if any, stays in force.\n"
-                  "\n"
-                  "It prints \"ready https://ADDR:PORT\" once it listens. SIGTERM drains (at most 4 s)\n"
-                  "and stops; the process ends within 5 s of it whatever its loops are doing.\n");
+    dpm_opts_help(
+        out,
+        "Usage: dpm webhook (--cert-dir DIR | --cert FILE --key FILE | --self-signed-secret "
+        "NS/NAME)\n"
+        "                   [--listen ADDR:PORT] [--client-ca FILE] [--tls-min-version 1.2|1.3]\n"
+        "                   [--kubeconfig FILE] [-p POLICY.yaml]...\n"
+        "                   [--max-body BYTES] [--read-timeout SECONDS] [--idle-timeout SECONDS]\n"
+        "                   [--max-connections N] [--liveness-timeout SECONDS]\n"
+        "                   [--log-level debug|info|warn|error]\n"
+        "\n"
+        "The HTTPS admission server: POST /validate (DataProduct), /validate-policy\n"
+        "(MeshPolicy), /mutate (defaults and the mesh.io/domain label as a JSONPatch);\n"
+        "GET /healthz, /readyz, /metrics. The certificate and key are re-read when their\n"
+        "files change (a Secret volume update included), without dropping connections.\n"
+        "\n",
+        options,
+        "\n"
+        "Cluster MeshPolicies: /readyz answers 503 until they have been listed. When the\n"
+        "MeshPolicy CRD is not installed the list fails: this is logged and retried with\n"
+        "backoff, and the webhook stays not ready, on purpose: a webhook that would admit\n"
+        "everything without governance must not look ready. A MeshPolicy that does not\n"
+        "compile is logged and counted (dpm_webhook_policy_load_errors_total) and not\n"
+        "applied; its previous version, if any, stays in force.\n"
+        "\n"
+        "It prints \"ready https://ADDR:PORT\" once it listens. SIGTERM drains (at most 4 s)\n"
+        "and stops; the process ends within 5 s of it whatever its loops are doing.\n");
 }
 
 static int parse_int(const char *opt, const char *v, long min, long max, long *out)
@@ -119,7 +124,8 @@ static int parse_int(const char *opt, const char *v, long min, long max, long *o
     char *end;
     long n = strtol(v, &end, 10);
     if (!*v || *end || n < min || n > max) {
-        fprintf(stderr, "dpm webhook: %s takes a number from %ld to %ld, not \"%s\"\n", opt, min, max, v);
+        fprintf(stderr, "dpm webhook: %s takes a number from %ld to %ld, not \"%s\"\n", opt, min,
+                max, v);
         return -1;
     }
     *out = n;
@@ -293,12 +299,14 @@ static int check_sources(struct wh_config *cfg, struct args *ar)
         cfg->key_file = ar->key_path;
     }
     if (cfg->self_signed_secret && (cfg->cert_file || cfg->key_file)) {
-        fprintf(stderr, "dpm webhook: give --self-signed-secret or --cert-dir/--cert/--key, not both\n");
+        fprintf(stderr,
+                "dpm webhook: give --self-signed-secret or --cert-dir/--cert/--key, not both\n");
         return 2;
     }
     if (!cfg->self_signed_secret && (!cfg->cert_file || !cfg->key_file)) {
-        fprintf(stderr, "dpm webhook: a serving certificate is required: --cert-dir DIR, --cert and --key, "
-                        "or --self-signed-secret NS/NAME\n");
+        fprintf(stderr,
+                "dpm webhook: a serving certificate is required: --cert-dir DIR, --cert and --key, "
+                "or --self-signed-secret NS/NAME\n");
         return 2;
     }
     /* Where policies come from: -p files, else the cluster when there is
@@ -307,12 +315,15 @@ static int check_sources(struct wh_config *cfg, struct args *ar)
     bool in_cluster = host && host[0];
     cfg->cluster = cfg->npolicy_files == 0 && (cfg->kubeconfig || in_cluster);
     if (cfg->npolicy_files && cfg->kubeconfig && !cfg->self_signed_secret) {
-        fprintf(stderr, "dpm webhook: policies come from -p files or from the cluster (--kubeconfig), not both\n");
+        fprintf(stderr, "dpm webhook: policies come from -p files or from the cluster "
+                        "(--kubeconfig), not both\n");
         return 2;
     }
     if (cfg->self_signed_secret && !cfg->kubeconfig && !in_cluster) {
-        fprintf(stderr, "dpm webhook: --self-signed-secret needs an API server: --kubeconfig FILE, or run in a "
-                        "cluster\n");
+        fprintf(
+            stderr,
+            "dpm webhook: --self-signed-secret needs an API server: --kubeconfig FILE, or run in a "
+            "cluster\n");
         return 2;
     }
     return 0;
@@ -323,7 +334,8 @@ static int connect_api(struct wh_config *cfg)
 {
     struct dpm_error err;
     dpm_error_clear(&err);
-    struct dpm_kube_config_options ko = {.kubeconfig = cfg->kubeconfig, .in_cluster = !cfg->kubeconfig};
+    struct dpm_kube_config_options ko = {.kubeconfig = cfg->kubeconfig,
+                                         .in_cluster = !cfg->kubeconfig};
     struct dpm_kube_config *kc = NULL;
     if (dpm_kube_config_load(&ko, &kc, &err) != DPM_OK) {
         dpm_error_print(stderr, "dpm webhook", &err);

@@ -173,8 +173,8 @@ static void cluster_publish(void *ctx, struct dpm_policy_set *set)
 
 /* A MeshPolicy that does not compile: every problem in the log, counted;
  * the version in force before (if any) stays. */
-static void cluster_problem(void *ctx, const char *name, const char *rv, const struct dpm_report *problems,
-                            const struct dpm_error *err)
+static void cluster_problem(void *ctx, const char *name, const char *rv,
+                            const struct dpm_report *problems, const struct dpm_error *err)
 {
     struct wh_policies *p = ctx;
     json_t *list = json_array();
@@ -185,7 +185,8 @@ static void cluster_problem(void *ctx, const char *name, const char *rv, const s
     }
     json_t *fields = json_pack("{s:s, s:o}", "resourceVersion", rv, "problems", list);
     dpm_log(DPM_LOG_ERROR, "webhook", name, fields,
-            "MeshPolicy not applied (%s); the previous version, if any, stays in force", err->message);
+            "MeshPolicy not applied (%s); the previous version, if any, stays in force",
+            err->message);
     json_decref(fields);
     dpm_metric_add(p->load_errors, NULL, 1);
 }
@@ -196,15 +197,17 @@ static void cluster_error(void *ctx, const struct dpm_error *err)
     char msg[1024];
     dpm_error_format(err, msg, sizeof(msg));
     if (err->code == DPM_ENOTFOUND)
-        dpm_log(DPM_LOG_ERROR, "webhook", NULL, NULL,
-                "the MeshPolicy CRD (meshpolicies.mesh.io) is not installed: retrying with backoff; "
-                "not ready until MeshPolicies can be listed (%s)", msg);
+        dpm_log(
+            DPM_LOG_ERROR, "webhook", NULL, NULL,
+            "the MeshPolicy CRD (meshpolicies.mesh.io) is not installed: retrying with backoff; "
+            "not ready until MeshPolicies can be listed (%s)",
+            msg);
     else
         dpm_log(DPM_LOG_WARN, "webhook", NULL, NULL, "MeshPolicy watch: %s (retrying)", msg);
 }
 
-dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
-                       struct wh_policies **out, struct dpm_error *err)
+dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m, struct wh_policies **out,
+                       struct dpm_error *err)
 {
     struct wh_policies *p = calloc(1, sizeof(*p));
     struct dpm_policy_set *empty = dpm_policy_set_new(NULL);
@@ -215,14 +218,14 @@ dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
     }
     pthread_mutex_init(&p->mu, NULL);
     p->cfg = cfg;
-    p->count = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_policies", "MeshPolicies in force.", NULL,
-                                    NULL, 0, NULL);
-    p->last_sync = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_policy_last_sync_timestamp_seconds",
-                                        "When the policy cache last changed (Unix time).", NULL, NULL, 0,
-                                        NULL);
+    p->count = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_policies", "MeshPolicies in force.",
+                                    NULL, NULL, 0, NULL);
+    p->last_sync = dpm_metrics_register(
+        m, DPM_GAUGE, "dpm_webhook_policy_last_sync_timestamp_seconds",
+        "When the policy cache last changed (Unix time).", NULL, NULL, 0, NULL);
     p->load_errors = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_policy_load_errors_total",
-                                          "Policy files or objects that could not be loaded.", NULL, NULL,
-                                          0, NULL);
+                                          "Policy files or objects that could not be loaded.", NULL,
+                                          NULL, 0, NULL);
     if (cfg->npolicy_files) {
         files_changed(p); /* record the files' identities */
         struct dpm_policy_set *set = load_files(p);
@@ -233,9 +236,12 @@ dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
         }
         publish(p, set);
     } else if (cfg->cluster) {
-        struct dpm_policy_cache_opts co = {.publish = cluster_publish, .on_problem = cluster_problem,
-                                           .on_error = cluster_error, .ctx = p};
-        dpm_rc rc = cfg->kube ? DPM_OK : dpm_error_set(err, DPM_ECONFIG, NULL, "no API server configured");
+        struct dpm_policy_cache_opts co = {.publish = cluster_publish,
+                                           .on_problem = cluster_problem,
+                                           .on_error = cluster_error,
+                                           .ctx = p};
+        dpm_rc rc =
+            cfg->kube ? DPM_OK : dpm_error_set(err, DPM_ECONFIG, NULL, "no API server configured");
         if (rc == DPM_OK && !(p->cache = dpm_policy_cache_new(&co, err)))
             rc = err ? err->code : DPM_ENOMEM;
         if (rc == DPM_OK)

@@ -49,9 +49,9 @@
 
 /* Per service thread: a seed review's tree takes ~15 KiB; larger requests
  * spill over to malloc. */
-#define ARENA_BYTES (256u * 1024)
+#define ARENA_BYTES      (256u * 1024)
 #define WH_DRAIN_SECONDS 4.0
-#define WH_STOP_SECONDS 4.8
+#define WH_STOP_SECONDS  4.8
 
 /* The server's state is struct wh_server, made by wh_serve() and reached
  * from each connection through its lws context's user pointer; static
@@ -84,14 +84,14 @@ struct session {
     struct wh_response resp;
     struct wh_labels labels;
     bool init;
-    bool handshaken;    /* TLS is up and the first bytes came */
-    bool answering;     /* resp is queued: reading is paused */
-    bool written;       /* resp handed to lws_write (maybe partly buffered) */
-    bool cont_pending;  /* "100 Continue" to send */
-    bool reading;       /* a request's first byte is in: its deadline runs */
-    bool linger;        /* close with a lingering close (input left unread) */
-    bool counted;       /* in sv->inflight */
-    double t0;          /* the request's first byte */
+    bool handshaken;   /* TLS is up and the first bytes came */
+    bool answering;    /* resp is queued: reading is paused */
+    bool written;      /* resp handed to lws_write (maybe partly buffered) */
+    bool cont_pending; /* "100 Continue" to send */
+    bool reading;      /* a request's first byte is in: its deadline runs */
+    bool linger;       /* close with a lingering close (input left unread) */
+    bool counted;      /* in sv->inflight */
+    double t0;         /* the request's first byte */
     struct wh_server *sv;
 };
 
@@ -186,7 +186,8 @@ static void count_answer(struct session *s)
 {
     struct wh_server *sv = s->sv;
     int st = s->resp.status;
-    char code[4] = {(char)('0' + st / 100 % 10), (char)('0' + st / 10 % 10), (char)('0' + st % 10), 0};
+    char code[4] = {(char)('0' + st / 100 % 10), (char)('0' + st / 10 % 10), (char)('0' + st % 10),
+                    0};
     const char *labels[] = {s->labels.endpoint, s->labels.operation, s->labels.decision, code};
     dpm_metric_add(sv->m_requests, labels, 1);
     const char *dl[] = {s->labels.endpoint};
@@ -259,7 +260,8 @@ static int on_timer(struct lws *wsi, struct session *s)
         return -1;
     }
     struct dpm_error err;
-    dpm_error_set(&err, DPM_ETIMEDOUT, NULL, "the request did not arrive whole within %d s", sv->cfg->read_timeout);
+    dpm_error_set(&err, DPM_ETIMEDOUT, NULL, "the request did not arrive whole within %d s",
+                  sv->cfg->read_timeout);
     err.http_status = 408;
     s->conn.phase = WH_PHASE_BROKEN;
     answer_refusal(wsi, s, &err);
@@ -311,7 +313,8 @@ static int listen_socket(const char *addr, int *port, struct dpm_error *err)
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
         bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1024) != 0) {
-        dpm_error_set(err, DPM_EIO, "--listen", "cannot listen on %s:%d: %s", addr, *port, strerror(errno));
+        dpm_error_set(err, DPM_EIO, "--listen", "cannot listen on %s:%d: %s", addr, *port,
+                      strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -341,7 +344,8 @@ static void on_listener(struct wh_server *sv, struct lws *wsi)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         lws_sock_file_fd_type sock = {.sockfd = fd};
         /* On failure lws closes fd; its mark is released on its next use. */
-        if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_ALLOW_SSL, sock, "dpm-http", NULL))
+        if (!lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_ALLOW_SSL, sock,
+                                        "dpm-http", NULL))
             conn_release(sv, fd);
     }
 }
@@ -356,7 +360,8 @@ static void session_end(struct session *s)
     s->init = false;
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
 {
     struct session *s = user;
     struct wh_server *sv = server_of(wsi);
@@ -474,8 +479,8 @@ static void *watcher(void *arg)
             if (wh_now() - stop_at > WH_STOP_SECONDS) {
                 /* A loop did not come back: a wedged process must still
                  * end on SIGTERM, as the kubelet expects. */
-                dpm_log(DPM_LOG_ERROR, "webhook", NULL, NULL, "event loops did not stop within %.1f s: exiting",
-                        WH_STOP_SECONDS);
+                dpm_log(DPM_LOG_ERROR, "webhook", NULL, NULL,
+                        "event loops did not stop within %.1f s: exiting", WH_STOP_SECONDS);
                 _exit(1);
             }
             wake_loops(sv);
@@ -502,7 +507,8 @@ static void lws_logger(int level, const char *line)
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n')
         n--;
-    dpm_log(level == LLL_ERR ? DPM_LOG_ERROR : DPM_LOG_WARN, "webhook", NULL, NULL, "lws: %.*s", (int)n, line);
+    dpm_log(level == LLL_ERR ? DPM_LOG_ERROR : DPM_LOG_WARN, "webhook", NULL, NULL, "lws: %.*s",
+            (int)n, line);
 }
 
 /* One event loop: serves its context until a signal, then drains what is
@@ -556,14 +562,16 @@ static int load_inputs(struct wh_server *sv, struct wh_selfsigned **selfsigned)
     if (cfg->self_signed_secret) {
         /* The pair comes from the Secret, never from files. */
         if (wh_selfsigned_new(cfg, selfsigned, &err) != DPM_OK ||
-            wh_certs_new_pem(wh_selfsigned_cert_pem(*selfsigned), wh_selfsigned_key_pem(*selfsigned), sv->metrics,
-                             &sv->certs, &err) != DPM_OK) {
+            wh_certs_new_pem(wh_selfsigned_cert_pem(*selfsigned),
+                             wh_selfsigned_key_pem(*selfsigned), sv->metrics, &sv->certs,
+                             &err) != DPM_OK) {
             char what[300];
             snprintf(what, sizeof(what), "--self-signed-secret %s", cfg->self_signed_secret);
             print_error(what, &err);
             return -1;
         }
-    } else if (wh_certs_new(cfg->cert_file, cfg->key_file, sv->metrics, &sv->certs, &err) != DPM_OK) {
+    } else if (wh_certs_new(cfg->cert_file, cfg->key_file, sv->metrics, &sv->certs, &err) !=
+               DPM_OK) {
         print_error(NULL, &err);
         return -1;
     }
@@ -597,13 +605,15 @@ static struct lws_context *create_context(struct wh_server *sv, struct wh_selfsi
     if (selfsigned) {
         /* lws loads an initial pair from memory; the certificate callback
          * of wh_certs_attach() serves the current one on every handshake. */
-        const char *cp = wh_selfsigned_cert_pem(selfsigned), *kp = wh_selfsigned_key_pem(selfsigned);
+        const char *cp = wh_selfsigned_cert_pem(selfsigned),
+                   *kp = wh_selfsigned_key_pem(selfsigned);
         info.server_ssl_cert_mem = cp;
         info.server_ssl_cert_mem_len = (unsigned)strlen(cp);
         info.server_ssl_private_key_mem = kp;
         info.server_ssl_private_key_mem_len = (unsigned)strlen(kp);
     }
-    info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION;
+    info.ssl_options_set =
+        SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION;
     if (cfg->client_ca) {
         info.ssl_ca_filepath = cfg->client_ca;
         info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
@@ -621,14 +631,16 @@ static struct lws_context *create_context(struct wh_server *sv, struct wh_selfsi
 
 /* The server's own state: metrics, the connection marks, certificates and
  * policies.  0, or -1 after saying why not. */
-static int server_init(struct wh_server *sv, const struct wh_config *cfg, struct wh_selfsigned **selfsigned)
+static int server_init(struct wh_server *sv, const struct wh_config *cfg,
+                       struct wh_selfsigned **selfsigned)
 {
     sv->cfg = cfg;
     const char *wedge = getenv("DPM_WEBHOOK_TEST_WEDGE");
     test_wedge_seconds = wedge ? atoi(wedge) : 0;
     /* One mark per possible descriptor (lazily zeroed pages). */
     struct rlimit rl;
-    sv->nconn_marks = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 20)
+    sv->nconn_marks = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                              rl.rlim_cur < (1u << 20)
                           ? (size_t)rl.rlim_cur
                           : (size_t)1 << 20;
     sv->conn_marks = calloc(sv->nconn_marks, sizeof(*sv->conn_marks));
@@ -649,7 +661,8 @@ static int open_loops(struct wh_server *sv, struct wh_selfsigned *selfsigned, in
     const struct wh_config *cfg = sv->cfg;
     struct dpm_error err;
     dpm_error_clear(&err);
-    int nloops = cfg->threads > 0 ? (cfg->threads < WH_MAX_THREADS ? cfg->threads : WH_MAX_THREADS) : 1;
+    int nloops =
+        cfg->threads > 0 ? (cfg->threads < WH_MAX_THREADS ? cfg->threads : WH_MAX_THREADS) : 1;
     for (int t = 0; t < nloops; t++) {
         int lfd = listen_socket(cfg->listen_addr, port, &err);
         if (lfd < 0) {
@@ -710,8 +723,8 @@ int wh_serve(const struct wh_config *cfg)
         if (pthread_create(&loops[nstarted], NULL, loop_thread, &largs[nstarted]) == 0)
             nstarted++;
     }
-    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving on https://%s:%d (%d event loops)", cfg->listen_addr, port,
-            sv->nloops);
+    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving on https://%s:%d (%d event loops)",
+            cfg->listen_addr, port, sv->nloops);
     printf("ready https://%s:%d\n", cfg->listen_addr, port);
     fflush(stdout);
     run_loop(sv, 0);

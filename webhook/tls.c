@@ -20,7 +20,7 @@
 
 struct pair {
     X509 *cert;
-    STACK_OF(X509) *chain; /* intermediates after the leaf, may be empty */
+    STACK_OF(X509) * chain; /* intermediates after the leaf, may be empty */
     EVP_PKEY *key;
 };
 
@@ -169,12 +169,12 @@ dpm_rc wh_certs_new_pem(const char *cert_pem, const char *key_pem, struct dpm_me
 static void register_metrics(struct wh_certs *c, struct dpm_metrics *m)
 {
     if (m) {
-        c->expiry = dpm_metrics_register(m, DPM_GAUGE, "dpm_webhook_certificate_expiry_timestamp_seconds",
-                                         "When the serving certificate expires (Unix time).", NULL, NULL,
-                                         0, NULL);
+        c->expiry = dpm_metrics_register(
+            m, DPM_GAUGE, "dpm_webhook_certificate_expiry_timestamp_seconds",
+            "When the serving certificate expires (Unix time).", NULL, NULL, 0, NULL);
         c->reloads = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_certificate_reloads_total",
-                                          "Serving certificate reloads after the files changed.", NULL,
-                                          NULL, 0, NULL);
+                                          "Serving certificate reloads after the files changed.",
+                                          NULL, NULL, 0, NULL);
         dpm_metric_set(c->expiry, NULL, (double)dpm_pki_not_after(c->cur.cert));
     }
 }
@@ -227,7 +227,8 @@ bool wh_certs_poll(struct wh_certs *c)
     pair_free(&old);
     dpm_metric_add(c->reloads, NULL, 1);
     dpm_metric_set(c->expiry, NULL, (double)dpm_pki_not_after(p.cert));
-    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving certificate reloaded from %s", c->cert_file);
+    dpm_log(DPM_LOG_INFO, "webhook", NULL, NULL, "serving certificate reloaded from %s",
+            c->cert_file);
     return true;
 }
 
@@ -269,9 +270,10 @@ dpm_rc wh_certs_attach(struct wh_certs *c, SSL_CTX *ctx, int tls_min, struct dpm
         return dpm_error_set(err, DPM_ETLS, NULL, "cannot set the minimum TLS version");
     /* TLS 1.2: forward-secret AEAD suites only; TLS 1.3 suites are all
      * modern, OpenSSL's defaults are kept. */
-    if (SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                                     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                                     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1)
+    if (SSL_CTX_set_cipher_list(ctx,
+                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1)
         return dpm_error_set(err, DPM_ETLS, NULL, "cannot set the cipher list");
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_cert_cb(ctx, cert_cb, c);

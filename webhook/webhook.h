@@ -16,7 +16,7 @@
 #include "dpm/policy.h"
 
 #define WH_MAX_POLICY_FILES 64
-#define WH_MAX_NAMES 32
+#define WH_MAX_NAMES        32
 
 struct dpm_kube;
 
@@ -30,24 +30,24 @@ struct wh_config {
     bool cluster;                     /* watch MeshPolicies through the API */
     const char *policy_files[WH_MAX_POLICY_FILES];
     int npolicy_files;
-    size_t max_body;                  /* 3 MiB, as kube-apiserver */
-    int read_timeout;                 /* seconds for the TLS handshake, headers and body: 10 */
-    int idle_timeout;                 /* seconds a keep-alive connection may wait for its next request: 60 */
-    int liveness_timeout;             /* seconds without a pass of an event loop before /healthz fails: 10
+    size_t max_body;        /* 3 MiB, as kube-apiserver */
+    int read_timeout;       /* seconds for the TLS handshake, headers and body: 10 */
+    int idle_timeout;       /* seconds a keep-alive connection may wait for its next request: 60 */
+    int liveness_timeout;   /* seconds without a pass of an event loop before /healthz fails: 10
                                        * (the watcher wakes every loop each second) */
-    int max_connections;              /* 1024 */
-    int threads;                      /* event-loop threads: the number of CPUs, at most 8 */
-    int reload_interval_ms;           /* how often files are checked: 1000 */
+    int max_connections;    /* 1024 */
+    int threads;            /* event-loop threads: the number of CPUs, at most 8 */
+    int reload_interval_ms; /* how often files are checked: 1000 */
     /* The API server (cluster MeshPolicies, --self-signed-secret); NULL
      * when neither is used: then nothing talks to an API server. */
     struct dpm_kube *kube;
-    const char *self_signed_secret;   /* --self-signed-secret NS/NAME, or NULL */
-    const char *service_name;         /* --service-name: dpm-webhook */
+    const char *self_signed_secret;            /* --self-signed-secret NS/NAME, or NULL */
+    const char *service_name;                  /* --service-name: dpm-webhook */
     const char *self_signed_ips[WH_MAX_NAMES]; /* --self-signed-ip */
     int nself_signed_ips;
     const char *webhook_configs[WH_MAX_NAMES]; /* --webhook-config */
     int nwebhook_configs;
-    int cert_check_interval;          /* seconds between Secret/caBundle checks: 30 */
+    int cert_check_interval; /* seconds between Secret/caBundle checks: 30 */
 };
 
 /* ---- certificates (webhook/tls.c) ------------------------------------ */
@@ -88,8 +88,8 @@ struct wh_snapshot {
 
 struct wh_policies;
 
-dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m,
-                       struct wh_policies **out, struct dpm_error *err);
+dpm_rc wh_policies_new(const struct wh_config *cfg, struct dpm_metrics *m, struct wh_policies **out,
+                       struct dpm_error *err);
 void wh_policies_free(struct wh_policies *p);
 /* Re-reads the -p files when they changed. */
 void wh_policies_poll(struct wh_policies *p);
@@ -162,15 +162,15 @@ enum wh_step {
 
 struct wh_conn {
     struct dpm_http_limits lim;
-    struct dpm_buf in;          /* received, not yet consumed */
+    struct dpm_buf in; /* received, not yet consumed */
     struct dpm_http_scan scan;
     struct dpm_http_request req;
     struct dpm_http_chunked ch;
     enum wh_phase phase;
-    size_t body_len;            /* the decoded body */
-    size_t raw_body_len;        /* its bytes on the wire */
+    size_t body_len;     /* the decoded body */
+    size_t raw_body_len; /* its bytes on the wire */
     bool continue_sent;
-    bool started;               /* bytes of the next request have arrived */
+    bool started; /* bytes of the next request have arrived */
 };
 
 /* A connection's state; lim is copied.  wh_conn_free() releases the
@@ -222,8 +222,8 @@ struct wh_server {
      * Debian's lws 4.1.6 is built with LWS_MAX_SMP 1, so one context never
      * serves from more than one thread. */
     struct lws_context *ctxs[WH_MAX_THREADS];
-    atomic_int stopping;     /* a signal came: not ready, drain, stop */
-    atomic_int done;         /* the event loops have ended: the watcher ends */
+    atomic_int stopping; /* a signal came: not ready, drain, stop */
+    atomic_int done;     /* the event loops have ended: the watcher ends */
     atomic_int inflight;
     /* The connection cap: conn_marks[fd] is 1 while fd is an accepted
      * connection counted in conns. */
@@ -248,7 +248,8 @@ struct wh_labels {
 double wh_now(void);
 /* The answer to a complete request (c->req, its body): routing, reviews,
  * health.  Fills *r (on no memory r->len is 0 and l->close set). */
-void wh_handle(struct wh_server *sv, const struct wh_conn *c, struct wh_response *r, struct wh_labels *l);
+void wh_handle(struct wh_server *sv, const struct wh_conn *c, struct wh_response *r,
+               struct wh_labels *l);
 /* The answer to a refused request (err->http_status, err->message);
  * always closes. */
 void wh_handle_refusal(const struct dpm_error *err, struct wh_response *r, struct wh_labels *l);

@@ -17,7 +17,7 @@ char *dpm_base64_encode(const void *p, size_t n);
  * more than max decoded bytes is an error (DPM_EPARSE naming the offset, or
  * DPM_ELIMIT).  *out is NUL-terminated (not counted in *len) so decoded text
  * can be used as a string.  On error *out is NULL and *len 0. */
-dpm_rc dpm_base64_decode(const char *in, size_t inlen, size_t max, unsigned char **out,
-                         size_t *len, struct dpm_error *err);
+dpm_rc dpm_base64_decode(const char *in, size_t inlen, size_t max, unsigned char **out, size_t *len,
+                         struct dpm_error *err);
 
 #endif

@@ -18,13 +18,16 @@
 #include "dpm/error.h"
 
 struct dpm_buf {
-    char *data;  /* NULL until the first append */
-    size_t len;  /* bytes used, excluding the NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* hard cap on len */
+    char *data; /* NULL until the first append */
+    size_t len; /* bytes used, excluding the NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* hard cap on len */
 };
 
-#define DPM_BUF_INIT(maxlen) {NULL, 0, 0, (maxlen)}
+#define DPM_BUF_INIT(maxlen)                                                                       \
+    {                                                                                              \
+        NULL, 0, 0, (maxlen)                                                                       \
+    }
 
 void dpm_buf_init(struct dpm_buf *b, size_t max);
 void dpm_buf_free(struct dpm_buf *b);

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#define DPM_NS_PER_MS 1000000ULL
+#define DPM_NS_PER_MS  1000000ULL
 #define DPM_NS_PER_SEC 1000000000ULL
 
 /* A monotonic clock in nanoseconds.  now_ns == NULL (or a NULL clock

@@ -74,7 +74,6 @@
  * status.schemaHistory append a version by this one rule. */
 bool dpm_schema_same(const json_t *a, const json_t *b);
 
-dpm_rc dpm_check_update(const json_t *old_obj, const json_t *new_obj,
-                        struct dpm_report *report);
+dpm_rc dpm_check_update(const json_t *old_obj, const json_t *new_obj, struct dpm_report *report);
 
 #endif

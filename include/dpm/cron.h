@@ -13,7 +13,7 @@
 #include "dpm/error.h"
 
 struct dpm_cron {
-    uint64_t minutes;  /* bit i = minute i */
+    uint64_t minutes; /* bit i = minute i */
     uint32_t hours;
     uint32_t mdays;    /* bit 1..31 */
     uint16_t months;   /* bit 1..12 */
@@ -24,8 +24,7 @@ struct dpm_cron {
 
 /* On error *out is unaltered and err names the field ("minute", "hour", ...)
  * and the offending text. */
-dpm_rc dpm_cron_parse(const char *expr, struct dpm_cron *out,
-                      struct dpm_error *err);
+dpm_rc dpm_cron_parse(const char *expr, struct dpm_cron *out, struct dpm_error *err);
 
 /* The first firing strictly after t (UTC), or (time_t)-1 when the schedule
  * never fires (e.g. "0 0 31 2 *"). */

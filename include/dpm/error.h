@@ -17,42 +17,42 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define DPM_RC_MAP(X)                                                        \
-    X(OK, "success")                                                         \
-    X(ENOMEM, "out of memory")                                               \
-    X(EINVAL, "invalid argument")                                            \
-    X(EPARSE, "malformed input")                                             \
-    X(ELIMIT, "limit exceeded")                                              \
-    X(EIO, "input/output error")                                             \
-    X(ENOTFOUND, "not found")                                                \
-    X(EEXIST, "already exists")                                              \
-    X(ECONFLICT, "conflict")                                                 \
-    X(EGONE, "resource version too old")                                     \
-    X(EINVALID, "object is invalid")                                         \
-    X(EUNAUTHORIZED, "unauthorized")                                         \
-    X(EFORBIDDEN, "forbidden")                                               \
-    X(ETHROTTLED, "too many requests")                                       \
-    X(EUNAVAILABLE, "service unavailable")                                   \
-    X(EAPI, "API server error")                                              \
-    X(EHTTP, "HTTP transport error")                                         \
-    X(ETLS, "TLS error")                                                     \
-    X(ETIMEDOUT, "timed out")                                                \
-    X(ECONFIG, "bad configuration")                                          \
-    X(EEXEC, "external command failed")                                      \
-    X(ECANCELED, "canceled")                                                 \
-    X(EUNSUPPORTED, "not supported")                                         \
+#define DPM_RC_MAP(X)                                                                              \
+    X(OK, "success")                                                                               \
+    X(ENOMEM, "out of memory")                                                                     \
+    X(EINVAL, "invalid argument")                                                                  \
+    X(EPARSE, "malformed input")                                                                   \
+    X(ELIMIT, "limit exceeded")                                                                    \
+    X(EIO, "input/output error")                                                                   \
+    X(ENOTFOUND, "not found")                                                                      \
+    X(EEXIST, "already exists")                                                                    \
+    X(ECONFLICT, "conflict")                                                                       \
+    X(EGONE, "resource version too old")                                                           \
+    X(EINVALID, "object is invalid")                                                               \
+    X(EUNAUTHORIZED, "unauthorized")                                                               \
+    X(EFORBIDDEN, "forbidden")                                                                     \
+    X(ETHROTTLED, "too many requests")                                                             \
+    X(EUNAVAILABLE, "service unavailable")                                                         \
+    X(EAPI, "API server error")                                                                    \
+    X(EHTTP, "HTTP transport error")                                                               \
+    X(ETLS, "TLS error")                                                                           \
+    X(ETIMEDOUT, "timed out")                                                                      \
+    X(ECONFIG, "bad configuration")                                                                \
+    X(EEXEC, "external command failed")                                                            \
+    X(ECANCELED, "canceled")                                                                       \
+    X(EUNSUPPORTED, "not supported")                                                               \
     X(EINTERNAL, "internal error")
 
 typedef enum dpm_rc {
 #define DPM_RC_ENUM_(name, msg) DPM_##name,
     DPM_RC_MAP(DPM_RC_ENUM_)
 #undef DPM_RC_ENUM_
-    DPM_RC_COUNT_
+        DPM_RC_COUNT_
 } dpm_rc;
 
 #define DPM_ERROR_MESSAGE_MAX 512
-#define DPM_ERROR_PATH_MAX 256
-#define DPM_ERROR_SOURCE_MAX 256
+#define DPM_ERROR_PATH_MAX    256
+#define DPM_ERROR_SOURCE_MAX  256
 
 /* Filled by failing functions; jansson's json_error_t is the model.  The
  * structure owns no heap memory, so it never needs freeing and can live on
@@ -86,15 +86,13 @@ void dpm_error_clear(struct dpm_error *err);
  * callers can write `return dpm_error_set(err, DPM_EPARSE, path, "...")`.
  * line, column, source, http_status and reason are left unaltered.  err may
  * be NULL.  Messages longer than the buffer are truncated. */
-dpm_rc dpm_error_set(struct dpm_error *err, dpm_rc code, const char *path,
-                     const char *fmt, ...)
+dpm_rc dpm_error_set(struct dpm_error *err, dpm_rc code, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-dpm_rc dpm_error_vset(struct dpm_error *err, dpm_rc code, const char *path,
-                      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+dpm_rc dpm_error_vset(struct dpm_error *err, dpm_rc code, const char *path, const char *fmt,
+                      va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* Sets source/line/column (source may be NULL to leave it unaltered). */
-void dpm_error_at(struct dpm_error *err, const char *source, int line,
-                  int column);
+void dpm_error_at(struct dpm_error *err, const char *source, int line, int column);
 
 /* Formats the error as the CLI prints it:
  *   "<source>:<line>:<column>: <path>: <message>"

@@ -32,7 +32,7 @@
 #include "dpm/kube_client.h"
 #include "dpm/ratelimit.h"
 
-#define DPM_EVENTS_CACHE_MAX 4096
+#define DPM_EVENTS_CACHE_MAX  4096
 #define DPM_EVENT_MESSAGE_MAX 1024
 
 struct dpm_recorder_opts {
@@ -46,8 +46,7 @@ struct dpm_recorder_opts {
 
 struct dpm_recorder;
 
-struct dpm_recorder *dpm_recorder_new(struct dpm_kube *k,
-                                      const struct dpm_recorder_opts *opts,
+struct dpm_recorder *dpm_recorder_new(struct dpm_kube *k, const struct dpm_recorder_opts *opts,
                                       struct dpm_error *err);
 void dpm_recorder_free(struct dpm_recorder *r);
 
@@ -56,9 +55,8 @@ void dpm_recorder_free(struct dpm_recorder *r);
  * (DPM_EINVAL otherwise); reason: UpperCamelCase; the message is truncated
  * to DPM_EVENT_MESSAGE_MAX bytes.  Returns DPM_ETHROTTLED when the object's
  * budget is spent, else the API error of the write. */
-dpm_rc dpm_record_event(struct dpm_recorder *r, const json_t *obj,
-                        const char *type, const char *reason,
-                        struct dpm_error *err, const char *fmt, ...)
+dpm_rc dpm_record_event(struct dpm_recorder *r, const json_t *obj, const char *type,
+                        const char *reason, struct dpm_error *err, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 #endif

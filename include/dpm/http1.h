@@ -24,14 +24,17 @@
 #include "dpm/error.h"
 
 struct dpm_http_limits {
-    size_t max_head;    /* request line + fields + blank line, bytes */
-    size_t max_target;  /* request target, bytes */
-    size_t max_fields;  /* header field lines */
-    uint64_t max_body;  /* decoded body, bytes */
+    size_t max_head;   /* request line + fields + blank line, bytes */
+    size_t max_target; /* request target, bytes */
+    size_t max_fields; /* header field lines */
+    uint64_t max_body; /* decoded body, bytes */
 };
 
 /* 16 KiB of head, 8 KiB of target, 100 fields, 3 MiB of body. */
-#define DPM_HTTP_LIMITS_DEFAULT {16384, 8192, 100, 3u << 20}
+#define DPM_HTTP_LIMITS_DEFAULT                                                                    \
+    {                                                                                              \
+        16384, 8192, 100, 3u << 20                                                                 \
+    }
 
 enum dpm_http_method {
     DPM_HTTP_UNKNOWN, /* a well-formed token this server does not know: 501 */
@@ -54,16 +57,16 @@ struct dpm_http_span {
 struct dpm_http_request {
     enum dpm_http_method method;
     struct dpm_http_span method_name;
-    struct dpm_http_span path;   /* the target's path, without query; "/x" */
-    struct dpm_http_span query;  /* after '?', without it; len 0 when none */
-    int minor;                   /* HTTP/1.<minor>: 0 or 1 */
-    bool keep_alive;             /* the connection may carry another request */
-    bool expect_continue;        /* "Expect: 100-continue" */
-    bool chunked;                /* Transfer-Encoding: chunked */
-    bool has_length;             /* a Content-Length was sent */
-    uint64_t content_length;     /* when has_length */
+    struct dpm_http_span path;         /* the target's path, without query; "/x" */
+    struct dpm_http_span query;        /* after '?', without it; len 0 when none */
+    int minor;                         /* HTTP/1.<minor>: 0 or 1 */
+    bool keep_alive;                   /* the connection may carry another request */
+    bool expect_continue;              /* "Expect: 100-continue" */
+    bool chunked;                      /* Transfer-Encoding: chunked */
+    bool has_length;                   /* a Content-Length was sent */
+    uint64_t content_length;           /* when has_length */
     struct dpm_http_span content_type; /* len 0 when absent */
-    size_t head_len;             /* bytes of the head, blank line included */
+    size_t head_len;                   /* bytes of the head, blank line included */
 };
 
 /* Incremental search for the end of a request head.  Keep one per request,
@@ -75,7 +78,10 @@ struct dpm_http_scan {
     size_t line_start; /* offset of the line being read */
     size_t lines;      /* complete lines after any leading empty ones */
 };
-#define DPM_HTTP_SCAN_INIT {0, 0, 0}
+#define DPM_HTTP_SCAN_INIT                                                                         \
+    {                                                                                              \
+        0, 0, 0                                                                                    \
+    }
 
 /* Looks for the blank line that ends a head at the start of buf[0..len).
  * Returns DPM_OK with *head_len set (0: not complete yet, read more), or a
@@ -104,15 +110,18 @@ dpm_rc dpm_http_parse_head(const char *buf, size_t head_len, const struct dpm_ht
  * and never needs another buffer.  Chunk extensions are skipped (bounded),
  * trailer fields read and discarded (bounded by the head limits). */
 struct dpm_http_chunked {
-    size_t in;        /* raw bytes consumed from the body region */
-    size_t out;       /* decoded bytes at its front */
-    uint64_t left;    /* bytes left in the current chunk's data */
-    int state;        /* private */
-    size_t line;      /* bytes of the current size/trailer line */
-    size_t trailers;  /* trailer bytes so far */
-    bool done;        /* the last chunk and the trailers are in */
+    size_t in;       /* raw bytes consumed from the body region */
+    size_t out;      /* decoded bytes at its front */
+    uint64_t left;   /* bytes left in the current chunk's data */
+    int state;       /* private */
+    size_t line;     /* bytes of the current size/trailer line */
+    size_t trailers; /* trailer bytes so far */
+    bool done;       /* the last chunk and the trailers are in */
 };
-#define DPM_HTTP_CHUNKED_INIT {0, 0, 0, 0, 0, 0, false}
+#define DPM_HTTP_CHUNKED_INIT                                                                      \
+    {                                                                                              \
+        0, 0, 0, 0, 0, 0, false                                                                    \
+    }
 
 /* Decodes what body[st->in..len) holds.  Returns DPM_OK (st->done tells
  * whether the message is complete; when it is, st->in is the raw length of

@@ -68,8 +68,7 @@ struct dpm_store *dpm_store_new(struct dpm_error *err);
  * indexed label costs about 100 bytes per object; a DPM_INDEX_LABEL lookup
  * of a key not listed still answers correctly, by parsing every object.
  * NULL (err filled) on ENOMEM. */
-struct dpm_store *dpm_store_new_indexed(const char *const *label_keys,
-                                        struct dpm_error *err);
+struct dpm_store *dpm_store_new_indexed(const char *const *label_keys, struct dpm_error *err);
 
 void dpm_store_free(struct dpm_store *s);
 
@@ -80,14 +79,12 @@ void dpm_store_swap(struct dpm_store *a, struct dpm_store *b);
 
 /* "namespace/name" or "name" into buf (n bytes); DPM_EINVAL naming the
  * field when metadata.name is missing or the key does not fit. */
-dpm_rc dpm_store_key(const json_t *obj, char *buf, size_t n,
-                     struct dpm_error *err);
+dpm_rc dpm_store_key(const json_t *obj, char *buf, size_t n, struct dpm_error *err);
 
 /* Inserts or replaces obj under its key.  Takes over the reference to obj
  * (also on failure).  *old (may be NULL) receives the replaced object (a
  * reference the caller releases) or NULL when it was new. */
-dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old,
-                     struct dpm_error *err);
+dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old, struct dpm_error *err);
 
 /* Removes key; *old (may be NULL) receives the removed object or NULL when
  * there was none (not an error). */
@@ -101,8 +98,7 @@ json_t *dpm_store_get_key(struct dpm_store *s, const char *key);
 json_t *dpm_store_list(struct dpm_store *s);
 
 /* A new array of the objects whose index value is `value`; NULL on ENOMEM. */
-json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx,
-                           const char *value);
+json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx, const char *value);
 
 /* A new array of the keys (strings); NULL on ENOMEM. */
 json_t *dpm_store_keys(struct dpm_store *s);
@@ -132,21 +128,21 @@ struct dpm_informer_handlers {
 };
 
 struct dpm_informer_opts {
-    struct dpm_gvr resource;     /* strings borrowed until dpm_informer_free */
-    const char *ns;              /* NULL: all namespaces */
-    const char *label_selector;  /* may be NULL */
-    const char *field_selector;  /* may be NULL */
-    uint64_t resync_ns;          /* 0: no periodic resync */
-    dpm_transform_fn transform;  /* NULL: dpm_transform_default */
+    struct dpm_gvr resource;    /* strings borrowed until dpm_informer_free */
+    const char *ns;             /* NULL: all namespaces */
+    const char *label_selector; /* may be NULL */
+    const char *field_selector; /* may be NULL */
+    uint64_t resync_ns;         /* 0: no periodic resync */
+    dpm_transform_fn transform; /* NULL: dpm_transform_default */
     void *transform_ctx;
     struct dpm_informer_handlers handlers; /* any may be NULL */
-    dpm_watch_error_fn on_error; /* recovered failures; may be NULL */
+    dpm_watch_error_fn on_error;           /* recovered failures; may be NULL */
     void *error_ctx;
-    long list_page;              /* 0: DPM_KUBE_LIST_PAGE_DEFAULT */
-    long watch_timeout_seconds;  /* 0: watch loop default */
-    long idle_timeout_s;         /* 0: watch loop default */
-    uint64_t backoff_base_ns;    /* 0: watch loop default */
-    uint64_t backoff_cap_ns;     /* 0: watch loop default */
+    long list_page;             /* 0: DPM_KUBE_LIST_PAGE_DEFAULT */
+    long watch_timeout_seconds; /* 0: watch loop default */
+    long idle_timeout_s;        /* 0: watch loop default */
+    uint64_t backoff_base_ns;   /* 0: watch loop default */
+    uint64_t backoff_cap_ns;    /* 0: watch loop default */
     /* The label keys the store's label index covers (NULL-terminated,
      * borrowed until dpm_informer_new returns); NULL: every label. */
     const char *const *index_label_keys;
@@ -156,8 +152,7 @@ struct dpm_informer;
 
 /* Copies opts (the strings are borrowed).  The client is borrowed and must
  * outlive the informer.  NULL on ENOMEM or bad options, with err set. */
-struct dpm_informer *dpm_informer_new(struct dpm_kube *k,
-                                      const struct dpm_informer_opts *opts,
+struct dpm_informer *dpm_informer_new(struct dpm_kube *k, const struct dpm_informer_opts *opts,
                                       struct dpm_error *err);
 
 /* Starts the list+watch thread (and the resync thread when configured). */

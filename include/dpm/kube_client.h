@@ -63,26 +63,26 @@ struct dpm_gvr {
     bool namespaced;
 };
 
-#define DPM_KUBE_TIMEOUT_MS_DEFAULT 30000L
+#define DPM_KUBE_TIMEOUT_MS_DEFAULT         30000L
 #define DPM_KUBE_CONNECT_TIMEOUT_MS_DEFAULT 10000L
-#define DPM_KUBE_MAX_RETRIES_DEFAULT 10
+#define DPM_KUBE_MAX_RETRIES_DEFAULT        10
 #define DPM_KUBE_MAX_RETRY_AFTER_MS_DEFAULT 60000L
-#define DPM_KUBE_MAX_RESPONSE_DEFAULT (256u * 1024u * 1024u)
-#define DPM_KUBE_LIST_PAGE_DEFAULT 500
+#define DPM_KUBE_MAX_RESPONSE_DEFAULT       (256u * 1024u * 1024u)
+#define DPM_KUBE_LIST_PAGE_DEFAULT          500
 
 struct dpm_kube_options {
     /* Taken over by dpm_kube_new() (freed with the client, and freed by
      * dpm_kube_new() itself when it fails). */
     struct dpm_kube_config *config;
-    double qps;               /* 0: DPM_CLIENT_QPS_DEFAULT; < 0: unlimited */
-    int burst;                /* 0: DPM_CLIENT_BURST_DEFAULT */
-    long timeout_ms;          /* whole request; 0: default; streaming requests set their own */
-    long connect_timeout_ms;  /* 0: default */
-    int max_retries;          /* 0: default; < 0: never retry */
-    long max_retry_after_ms;  /* longest Retry-After honoured; 0: default */
-    long retry_base_ms;       /* first connection-retry delay; 0: 200 ms (cap 5 s) */
-    size_t max_response;      /* response body cap; 0: default */
-    const char *user_agent;   /* NULL: "dpm/" DPM_VERSION */
+    double qps;              /* 0: DPM_CLIENT_QPS_DEFAULT; < 0: unlimited */
+    int burst;               /* 0: DPM_CLIENT_BURST_DEFAULT */
+    long timeout_ms;         /* whole request; 0: default; streaming requests set their own */
+    long connect_timeout_ms; /* 0: default */
+    int max_retries;         /* 0: default; < 0: never retry */
+    long max_retry_after_ms; /* longest Retry-After honoured; 0: default */
+    long retry_base_ms;      /* first connection-retry delay; 0: 200 ms (cap 5 s) */
+    size_t max_response;     /* response body cap; 0: default */
+    const char *user_agent;  /* NULL: "dpm/" DPM_VERSION */
 };
 
 struct dpm_kube;
@@ -91,8 +91,7 @@ struct dpm_kube;
  * to the server.  Returns NULL on failure with err set (DPM_ECONFIG for a
  * config without server, DPM_ENOMEM, DPM_EHTTP when libcurl cannot be
  * initialised). */
-struct dpm_kube *dpm_kube_new(const struct dpm_kube_options *opts,
-                              struct dpm_error *err);
+struct dpm_kube *dpm_kube_new(const struct dpm_kube_options *opts, struct dpm_error *err);
 
 /* Accepts NULL.  No request may be running. */
 void dpm_kube_free(struct dpm_kube *k);
@@ -130,22 +129,22 @@ dpm_rc dpm_kube_sleep(uint64_t ns, const struct dpm_kube_cancel *c);
 typedef dpm_rc (*dpm_kube_chunk_fn)(void *ud, const char *data, size_t len);
 
 struct dpm_kube_request {
-    const char *method;        /* "GET", "POST", ... */
-    const char *path;          /* absolute path with query, e.g. "/api/v1/pods?watch=1" */
-    const char *content_type;  /* of the body; NULL: application/json */
-    const char *body;          /* may be NULL */
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* absolute path with query, e.g. "/api/v1/pods?watch=1" */
+    const char *content_type; /* of the body; NULL: application/json */
+    const char *body;         /* may be NULL */
     size_t body_len;
-    long timeout_ms;           /* 0: client default; < 0: no overall limit (watch) */
-    long idle_timeout_s;       /* abort with DPM_ETIMEDOUT when no byte arrives for this long; 0: none */
-    dpm_kube_chunk_fn on_chunk;/* NULL: the body is collected into *body_out */
+    long timeout_ms;     /* 0: client default; < 0: no overall limit (watch) */
+    long idle_timeout_s; /* abort with DPM_ETIMEDOUT when no byte arrives for this long; 0: none */
+    dpm_kube_chunk_fn on_chunk; /* NULL: the body is collected into *body_out */
     void *ud;
     struct dpm_kube_cancel *cancel; /* may be NULL */
 };
 
 /* The outcome of a raw request. */
 struct dpm_kube_response {
-    long status;              /* HTTP status, 0 when none was received */
-    struct dpm_buf body;      /* collected body (when on_chunk is NULL, or for non-2xx) */
+    long status;         /* HTTP status, 0 when none was received */
+    struct dpm_buf body; /* collected body (when on_chunk is NULL, or for non-2xx) */
 };
 
 /* Sends the request with rate limiting, credentials and the retry policy
@@ -158,17 +157,15 @@ dpm_rc dpm_kube_do(struct dpm_kube *k, const struct dpm_kube_request *req,
 
 /* Sends a JSON request and decodes a JSON response.  body may be NULL; out
  * may be NULL when the result is not wanted. */
-dpm_rc dpm_kube_request_json(struct dpm_kube *k, const char *method,
-                             const char *path, const char *content_type,
-                             const json_t *body, json_t **out,
+dpm_rc dpm_kube_request_json(struct dpm_kube *k, const char *method, const char *path,
+                             const char *content_type, const json_t *body, json_t **out,
                              struct dpm_error *err);
 
 /* Appends "/api/v1[/namespaces/NS]/RESOURCE[/NAME[/SUB]]" (or /apis/G/V/...)
  * to out, escaping the parts.  ns is ignored for cluster-scoped resources;
  * ns NULL for a namespaced resource means all namespaces. */
-dpm_rc dpm_kube_path(struct dpm_buf *out, const struct dpm_gvr *r,
-                     const char *ns, const char *name, const char *subresource,
-                     struct dpm_error *err);
+dpm_rc dpm_kube_path(struct dpm_buf *out, const struct dpm_gvr *r, const char *ns, const char *name,
+                     const char *subresource, struct dpm_error *err);
 
 /* Appends "?k=v" or "&k=v" (escaped) to a path in out. */
 dpm_rc dpm_kube_query(struct dpm_buf *out, const char *key, const char *value);
@@ -176,10 +173,10 @@ dpm_rc dpm_kube_query(struct dpm_buf *out, const char *key, const char *value);
 /* Decodes an error response (a metav1.Status or anything else) into err and
  * returns the dpm_rc for the status code.  Used by the watch decoder for
  * ERROR events too (then status is Status.code). */
-dpm_rc dpm_kube_status_error(long status, const char *body, size_t len,
-                             const char *source, struct dpm_error *err);
-dpm_rc dpm_kube_status_error_json(long status, const json_t *st,
-                                  const char *source, struct dpm_error *err);
+dpm_rc dpm_kube_status_error(long status, const char *body, size_t len, const char *source,
+                             struct dpm_error *err);
+dpm_rc dpm_kube_status_error_json(long status, const json_t *st, const char *source,
+                                  struct dpm_error *err);
 /* The dpm_rc for an HTTP status (reason breaks the 409 tie). */
 dpm_rc dpm_kube_rc_for_status(long status, const char *reason);
 
@@ -188,17 +185,16 @@ dpm_rc dpm_kube_rc_for_status(long status, const char *reason);
 struct dpm_kube_list_opts {
     const char *label_selector;
     const char *field_selector;
-    long limit;                  /* page size; 0: DPM_KUBE_LIST_PAGE_DEFAULT */
-    const char *continue_token;  /* start from this page (dpm_kube_list_page) */
+    long limit;                 /* page size; 0: DPM_KUBE_LIST_PAGE_DEFAULT */
+    const char *continue_token; /* start from this page (dpm_kube_list_page) */
     const char *resource_version;
     const char *resource_version_match; /* "NotOlderThan" / "Exact" */
-    long timeout_seconds;        /* server-side timeoutSeconds; 0: unset */
+    long timeout_seconds;               /* server-side timeoutSeconds; 0: unset */
 };
 
 /* GET one object.  ns NULL for cluster-scoped resources. */
-dpm_rc dpm_kube_get(struct dpm_kube *k, const struct dpm_gvr *r,
-                    const char *ns, const char *name, json_t **out,
-                    struct dpm_error *err);
+dpm_rc dpm_kube_get(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns, const char *name,
+                    json_t **out, struct dpm_error *err);
 
 /* Lists every object, following metadata.continue page by page.  *items is
  * a new array of the objects (each with apiVersion/kind filled in from the
@@ -206,16 +202,15 @@ dpm_rc dpm_kube_get(struct dpm_kube *k, const struct dpm_gvr *r,
  * resourceVersion of the last page, to start a watch from.  A 410 on a
  * later page (continue token expired) restarts the list once from the
  * beginning.  opts may be NULL. */
-dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r,
-                     const char *ns, const struct dpm_kube_list_opts *opts,
-                     json_t **items, char **resource_version,
+dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                     const struct dpm_kube_list_opts *opts, json_t **items, char **resource_version,
                      struct dpm_error *err);
 
 /* One page: the List object as the server sent it (metadata.continue tells
  * whether more follow). */
-dpm_rc dpm_kube_list_page(struct dpm_kube *k, const struct dpm_gvr *r,
-                          const char *ns, const struct dpm_kube_list_opts *opts,
-                          json_t **list, struct dpm_error *err);
+dpm_rc dpm_kube_list_page(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                          const struct dpm_kube_list_opts *opts, json_t **list,
+                          struct dpm_error *err);
 
 /* Called by dpm_kube_list_each with each page's items, in order: items is
  * borrowed for the call (the callback may modify the objects or take
@@ -224,42 +219,37 @@ dpm_rc dpm_kube_list_page(struct dpm_kube *k, const struct dpm_gvr *r,
  * first page after the list started over (a continue token expired): what
  * the callback kept from earlier pages is stale and must be dropped.  A
  * return other than DPM_OK (with err set) ends the list with that code. */
-typedef dpm_rc (*dpm_kube_page_fn)(void *ctx, json_t *items, bool restart,
-                                   struct dpm_error *err);
+typedef dpm_rc (*dpm_kube_page_fn)(void *ctx, json_t *items, bool restart, struct dpm_error *err);
 
 /* dpm_kube_list without the array: every page goes to on_page (items with
  * apiVersion/kind filled in), following continue, with the same restart on
  * a 410 and the same *resource_version (NULL on failure). */
-dpm_rc dpm_kube_list_each(struct dpm_kube *k, const struct dpm_gvr *r,
-                          const char *ns, const struct dpm_kube_list_opts *opts,
-                          dpm_kube_page_fn on_page, void *ctx,
-                          char **resource_version, struct dpm_error *err);
+dpm_rc dpm_kube_list_each(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                          const struct dpm_kube_list_opts *opts, dpm_kube_page_fn on_page,
+                          void *ctx, char **resource_version, struct dpm_error *err);
 
 struct dpm_kube_write_opts {
-    bool dry_run;               /* dryRun=All */
-    const char *field_manager;  /* fieldManager; required for server-side apply */
-    bool force;                 /* server-side apply: force=true */
-    const char *subresource;    /* e.g. "status", "scale"; NULL: the object */
+    bool dry_run;              /* dryRun=All */
+    const char *field_manager; /* fieldManager; required for server-side apply */
+    bool force;                /* server-side apply: force=true */
+    const char *subresource;   /* e.g. "status", "scale"; NULL: the object */
 };
 
 /* POST obj.  ns NULL: obj's metadata.namespace, for namespaced resources.
  * *out (may be NULL) is the object as stored. */
-dpm_rc dpm_kube_create(struct dpm_kube *k, const struct dpm_gvr *r,
-                       const char *ns, const json_t *obj,
-                       const struct dpm_kube_write_opts *opts, json_t **out,
+dpm_rc dpm_kube_create(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                       const json_t *obj, const struct dpm_kube_write_opts *opts, json_t **out,
                        struct dpm_error *err);
 
 /* PUT obj to its metadata.name (and namespace when ns is NULL); a stale
  * metadata.resourceVersion gives DPM_ECONFLICT. */
-dpm_rc dpm_kube_update(struct dpm_kube *k, const struct dpm_gvr *r,
-                       const char *ns, const json_t *obj,
-                       const struct dpm_kube_write_opts *opts, json_t **out,
+dpm_rc dpm_kube_update(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                       const json_t *obj, const struct dpm_kube_write_opts *opts, json_t **out,
                        struct dpm_error *err);
 
 /* PUT obj to its status subresource. */
-dpm_rc dpm_kube_update_status(struct dpm_kube *k, const struct dpm_gvr *r,
-                              const char *ns, const json_t *obj,
-                              const struct dpm_kube_write_opts *opts,
+dpm_rc dpm_kube_update_status(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                              const json_t *obj, const struct dpm_kube_write_opts *opts,
                               json_t **out, struct dpm_error *err);
 
 enum dpm_patch_type {
@@ -271,11 +261,9 @@ enum dpm_patch_type {
 
 /* PATCH name with the given type.  Server-side apply requires
  * opts->field_manager (DPM_EINVAL otherwise). */
-dpm_rc dpm_kube_patch(struct dpm_kube *k, const struct dpm_gvr *r,
-                      const char *ns, const char *name,
+dpm_rc dpm_kube_patch(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns, const char *name,
                       enum dpm_patch_type type, const json_t *patch,
-                      const struct dpm_kube_write_opts *opts, json_t **out,
-                      struct dpm_error *err);
+                      const struct dpm_kube_write_opts *opts, json_t **out, struct dpm_error *err);
 
 enum dpm_propagation {
     DPM_PROPAGATION_DEFAULT = 0, /* the resource's default */
@@ -295,18 +283,17 @@ struct dpm_kube_delete_opts {
 
 /* DELETE name.  *out (may be NULL) is what the server returned: the object
  * (being finalised) or a Status.  A failed precondition is DPM_ECONFLICT. */
-dpm_rc dpm_kube_delete(struct dpm_kube *k, const struct dpm_gvr *r,
-                       const char *ns, const char *name,
-                       const struct dpm_kube_delete_opts *opts, json_t **out,
+dpm_rc dpm_kube_delete(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                       const char *name, const struct dpm_kube_delete_opts *opts, json_t **out,
                        struct dpm_error *err);
 
 /* ---- statistics (tests, metrics) ---------------------------------------- */
 
 struct dpm_kube_stats {
-    unsigned long requests;      /* requests sent on the wire, retries included */
-    unsigned long retries;       /* re-sends after 429/503/connection failures */
-    unsigned long auth_refreshes;/* credential refreshes after a 401 */
-    unsigned long connects;      /* new connections opened (reuse keeps this low) */
+    unsigned long requests;       /* requests sent on the wire, retries included */
+    unsigned long retries;        /* re-sends after 429/503/connection failures */
+    unsigned long auth_refreshes; /* credential refreshes after a 401 */
+    unsigned long connects;       /* new connections opened (reuse keeps this low) */
 };
 
 void dpm_kube_get_stats(struct dpm_kube *k, struct dpm_kube_stats *out);

@@ -49,12 +49,12 @@ enum dpm_exec_interactive {
 
 /* users[].user.exec of a kubeconfig. */
 struct dpm_kube_exec {
-    char *command;      /* resolved as kubectl does (see above) */
-    char **args;        /* nargs strings */
+    char *command; /* resolved as kubectl does (see above) */
+    char **args;   /* nargs strings */
     size_t nargs;
-    char **env;         /* nenv "NAME=VALUE" strings added to the environment */
+    char **env; /* nenv "NAME=VALUE" strings added to the environment */
     size_t nenv;
-    char *api_version;  /* client.authentication.k8s.io/v1 or /v1beta1 */
+    char *api_version; /* client.authentication.k8s.io/v1 or /v1beta1 */
     enum dpm_exec_interactive interactive;
     bool provide_cluster_info;
     char *install_hint; /* may be NULL; quoted in the error when the command is missing */
@@ -64,36 +64,36 @@ struct dpm_kube_exec {
  * strings are owned by the struct and freed by dpm_kube_config_free();
  * fields not set are NULL / 0. */
 struct dpm_kube_config {
-    char *source;        /* the file that defined current-context/context, or "in-cluster" */
-    char *context;       /* context name; NULL in cluster */
+    char *source;  /* the file that defined current-context/context, or "in-cluster" */
+    char *context; /* context name; NULL in cluster */
     char *cluster_name;
     char *user_name;
-    char *ns;            /* context namespace, or the in-cluster namespace file; "default" when unset */
+    char *ns; /* context namespace, or the in-cluster namespace file; "default" when unset */
 
     /* cluster */
-    char *server;                 /* scheme://host[:port][/path], no trailing '/' */
-    char *ca_file;                /* certificate-authority (absolute path) */
-    unsigned char *ca_data;       /* certificate-authority-data, decoded PEM */
+    char *server;           /* scheme://host[:port][/path], no trailing '/' */
+    char *ca_file;          /* certificate-authority (absolute path) */
+    unsigned char *ca_data; /* certificate-authority-data, decoded PEM */
     size_t ca_data_len;
     bool insecure_skip_tls_verify;
     char *tls_server_name;
     char *proxy_url;
 
     /* user */
-    char *client_cert_file;       /* client-certificate (absolute path) */
-    char *client_key_file;        /* client-key */
+    char *client_cert_file;          /* client-certificate (absolute path) */
+    char *client_key_file;           /* client-key */
     unsigned char *client_cert_data; /* client-certificate-data, decoded PEM */
     size_t client_cert_data_len;
     unsigned char *client_key_data;
     size_t client_key_data_len;
-    char *token;                  /* static token (takes precedence over token_file) */
-    char *token_file;             /* tokenFile / in-cluster token; re-read when it changes */
-    struct dpm_kube_exec *exec;   /* NULL unless an exec plugin is configured */
-    char *username;               /* basic auth (rarely used); NULL if unset */
+    char *token;                /* static token (takes precedence over token_file) */
+    char *token_file;           /* tokenFile / in-cluster token; re-read when it changes */
+    struct dpm_kube_exec *exec; /* NULL unless an exec plugin is configured */
+    char *username;             /* basic auth (rarely used); NULL if unset */
     char *password;
 
-    bool in_cluster;              /* came from the in-cluster files */
-    unsigned token_reread_sec;    /* token_file re-read period; 0: DPM_INCLUSTER_TOKEN_REREAD_SEC */
+    bool in_cluster;           /* came from the in-cluster files */
+    unsigned token_reread_sec; /* token_file re-read period; 0: DPM_INCLUSTER_TOKEN_REREAD_SEC */
 };
 
 struct dpm_kube_config_options {
@@ -109,15 +109,13 @@ struct dpm_kube_config_options {
  * On failure *out is NULL and err names file, entry and field.  Files are
  * capped (DPM_MAX_DOC_BYTES_DEFAULT) and parsed with dpm_yaml_load_buffer(). */
 dpm_rc dpm_kube_config_load(const struct dpm_kube_config_options *opts,
-                            struct dpm_kube_config **out,
-                            struct dpm_error *err);
+                            struct dpm_kube_config **out, struct dpm_error *err);
 
 /* Resolves a configuration from kubeconfig text already in memory (one
  * file).  `source` names it in errors and is the base for relative paths
  * (its directory).  context may be NULL. */
-dpm_rc dpm_kube_config_from_buffer(const char *data, size_t len,
-                                   const char *source, const char *context,
-                                   struct dpm_kube_config **out,
+dpm_rc dpm_kube_config_from_buffer(const char *data, size_t len, const char *source,
+                                   const char *context, struct dpm_kube_config **out,
                                    struct dpm_error *err);
 
 /* The in-cluster configuration: https://$KUBERNETES_SERVICE_HOST:
@@ -135,12 +133,12 @@ void dpm_kube_config_free(struct dpm_kube_config *cfg);
 /* What to present on a request.  Owned by the struct; release with
  * dpm_kube_credential_clear(). */
 struct dpm_kube_credential {
-    char *token;                /* bearer token or NULL */
-    unsigned char *cert_pem;    /* client certificate from an exec plugin, or NULL */
+    char *token;             /* bearer token or NULL */
+    unsigned char *cert_pem; /* client certificate from an exec plugin, or NULL */
     size_t cert_len;
     unsigned char *key_pem;
     size_t key_len;
-    time_t expires;             /* exec credential expiry; 0 = none */
+    time_t expires; /* exec credential expiry; 0 = none */
 };
 
 void dpm_kube_credential_clear(struct dpm_kube_credential *c);
@@ -150,8 +148,7 @@ struct dpm_kube_creds;
 /* A thread-safe credential source for cfg.  cfg is borrowed and must
  * outlive the result.  Free with dpm_kube_creds_free() (NULL accepted).
  * NULL (err filled) on failure. */
-struct dpm_kube_creds *dpm_kube_creds_new(const struct dpm_kube_config *cfg,
-                                          struct dpm_error *err);
+struct dpm_kube_creds *dpm_kube_creds_new(const struct dpm_kube_config *cfg, struct dpm_error *err);
 void dpm_kube_creds_free(struct dpm_kube_creds *c);
 
 /* Fills *out with a copy of the current credential:
@@ -166,8 +163,7 @@ void dpm_kube_creds_free(struct dpm_kube_creds *c);
  * *out is zeroed and err names the file or plugin and what went wrong; the
  * cached exec credential is kept for the next call.  The caller releases
  * *out with dpm_kube_credential_clear(). */
-dpm_rc dpm_kube_creds_get(struct dpm_kube_creds *c, bool refresh,
-                          struct dpm_kube_credential *out,
+dpm_rc dpm_kube_creds_get(struct dpm_kube_creds *c, bool refresh, struct dpm_kube_credential *out,
                           struct dpm_error *err);
 
 /* Number of times the exec plugin has run or the token file has been read
@@ -186,7 +182,6 @@ unsigned dpm_kube_creds_loads(struct dpm_kube_creds *c);
  * a token or a client certificate and key.  *out is released with
  * dpm_kube_credential_clear(); zeroed on failure. */
 dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec,
-                         struct dpm_kube_credential *out,
-                         struct dpm_error *err);
+                         struct dpm_kube_credential *out, struct dpm_error *err);
 
 #endif

@@ -30,28 +30,24 @@ struct dpm_kube_discovery;
 /* k is borrowed and must outlive the result.  min_refresh_sec < 0 means
  * the default; 0 allows a refresh on every miss (tests).  NULL (err
  * filled) on ENOMEM. */
-struct dpm_kube_discovery *dpm_kube_discovery_new(struct dpm_kube *k,
-                                                  int min_refresh_sec,
+struct dpm_kube_discovery *dpm_kube_discovery_new(struct dpm_kube *k, int min_refresh_sec,
                                                   struct dpm_error *err);
 void dpm_kube_discovery_free(struct dpm_kube_discovery *d);
 
 /* Refetches everything now.  On failure the previous cache is kept. */
-dpm_rc dpm_kube_discovery_refresh(struct dpm_kube_discovery *d,
-                                  struct dpm_error *err);
+dpm_rc dpm_kube_discovery_refresh(struct dpm_kube_discovery *d, struct dpm_error *err);
 
 /* apiVersion ("v1", "batch/v1", "mesh.io/v1alpha1") + kind -> resource and
  * scope.  DPM_ENOTFOUND (naming apiVersion and kind) when the server does
  * not serve it even after a refresh. */
-dpm_rc dpm_kube_discovery_resolve(struct dpm_kube_discovery *d,
-                                  const char *api_version, const char *kind,
-                                  struct dpm_gvr *out, struct dpm_error *err);
+dpm_rc dpm_kube_discovery_resolve(struct dpm_kube_discovery *d, const char *api_version,
+                                  const char *kind, struct dpm_gvr *out, struct dpm_error *err);
 
 /* Whether group ("" = core) / version / resource is served; *served is
  * false (and DPM_OK returned) when it is not.  Errors only when discovery
  * itself failed. */
-dpm_rc dpm_kube_discovery_served(struct dpm_kube_discovery *d,
-                                 const char *group, const char *version,
-                                 const char *resource, bool *served,
+dpm_rc dpm_kube_discovery_served(struct dpm_kube_discovery *d, const char *group,
+                                 const char *version, const char *resource, bool *served,
                                  struct dpm_error *err);
 
 /* Number of completed refreshes (tests, metrics). */

@@ -44,9 +44,9 @@ const char *dpm_watch_type_name(enum dpm_watch_type t);
 
 struct dpm_watch_event {
     enum dpm_watch_type type;
-    json_t *object;          /* borrowed; the object or, for ERROR, a Status */
+    json_t *object;               /* borrowed; the object or, for ERROR, a Status */
     const char *resource_version; /* object.metadata.resourceVersion or NULL */
-    uint64_t index;          /* 0-based position in the stream */
+    uint64_t index;               /* 0-based position in the stream */
 };
 
 /* For an ERROR event: the error its metav1.Status describes, as a dpm_rc
@@ -54,21 +54,18 @@ struct dpm_watch_event {
  * DPM_ETHROTTLED, 5xx -> DPM_EUNAVAILABLE, 4xx by code as the request API
  * maps them), with err->http_status, err->reason and the message filled.
  * For other events returns DPM_OK and leaves err alone. */
-dpm_rc dpm_watch_event_error(const struct dpm_watch_event *ev,
-                             struct dpm_error *err);
+dpm_rc dpm_watch_event_error(const struct dpm_watch_event *ev, struct dpm_error *err);
 
 /* Receives each decoded event.  Returning anything but DPM_OK stops
  * dpm_watch_decoder_feed(), which returns that code; the rest of the chunk
  * is dropped and the decoder must be reset before it is fed again. */
-typedef dpm_rc (*dpm_watch_event_fn)(const struct dpm_watch_event *ev,
-                                     void *ctx);
+typedef dpm_rc (*dpm_watch_event_fn)(const struct dpm_watch_event *ev, void *ctx);
 
 struct dpm_watch_decoder;
 
 /* max_event_bytes == 0 means DPM_WATCH_MAX_EVENT_DEFAULT.  NULL (err
  * filled) on ENOMEM. */
-struct dpm_watch_decoder *dpm_watch_decoder_new(size_t max_event_bytes,
-                                                struct dpm_error *err);
+struct dpm_watch_decoder *dpm_watch_decoder_new(size_t max_event_bytes, struct dpm_error *err);
 void dpm_watch_decoder_free(struct dpm_watch_decoder *dec);
 
 /* Forgets any partial line and the event count (a new connection). */
@@ -80,9 +77,8 @@ void dpm_watch_decoder_reset(struct dpm_watch_decoder *dec);
  * known "type" or an object "object"; the message names the event index
  * and the stream byte offset), DPM_ENOMEM, or fn's code.  After an error
  * the decoder is unusable until dpm_watch_decoder_reset(). */
-dpm_rc dpm_watch_decoder_feed(struct dpm_watch_decoder *dec, const char *data,
-                              size_t len, dpm_watch_event_fn fn, void *ctx,
-                              struct dpm_error *err);
+dpm_rc dpm_watch_decoder_feed(struct dpm_watch_decoder *dec, const char *data, size_t len,
+                              dpm_watch_event_fn fn, void *ctx, struct dpm_error *err);
 
 /* Bytes held for an incomplete line (0 between events).  A connection that
  * ends with pending bytes was cut mid-event. */
@@ -99,16 +95,15 @@ struct dpm_kube_cancel;
 struct dpm_gvr;
 
 #define DPM_WATCH_IDLE_TIMEOUT_S_DEFAULT 120L
-#define DPM_WATCH_BACKOFF_BASE_DEFAULT (800ULL * 1000000ULL)  /* 800 ms */
-#define DPM_WATCH_BACKOFF_CAP_DEFAULT (30ULL * 1000000000ULL) /* 30 s */
+#define DPM_WATCH_BACKOFF_BASE_DEFAULT   (800ULL * 1000000ULL)   /* 800 ms */
+#define DPM_WATCH_BACKOFF_CAP_DEFAULT    (30ULL * 1000000000ULL) /* 30 s */
 
 /* Called when the loop needs a fresh starting point: at the start when no
  * resource_version was given, and after 410 Gone.  It lists the resource
  * (delivering the state to its owner, e.g. an informer replacing its store)
  * and returns the list's resourceVersion in *resource_version (a malloc'd
  * string the loop frees).  A failure is retried with backoff. */
-typedef dpm_rc (*dpm_watch_relist_fn)(void *ctx, char **resource_version,
-                                      struct dpm_error *err);
+typedef dpm_rc (*dpm_watch_relist_fn)(void *ctx, char **resource_version, struct dpm_error *err);
 
 /* Told about every failure the loop recovers from (the loop never prints);
  * may be NULL. */
@@ -123,24 +118,24 @@ struct dpm_watch_stats {
 
 struct dpm_watch_opts {
     const struct dpm_gvr *resource;
-    const char *ns;              /* NULL: all namespaces / cluster-scoped */
-    const char *label_selector;  /* may be NULL */
-    const char *field_selector;  /* may be NULL */
-    const char *resource_version;/* start after this; NULL or "": relist first */
-    long timeout_seconds;        /* server-side timeoutSeconds per
+    const char *ns;                 /* NULL: all namespaces / cluster-scoped */
+    const char *label_selector;     /* may be NULL */
+    const char *field_selector;     /* may be NULL */
+    const char *resource_version;   /* start after this; NULL or "": relist first */
+    long timeout_seconds;           /* server-side timeoutSeconds per
                                     connection; 0: random 300..600 (client-go) */
-    long idle_timeout_s;         /* reconnect when no byte arrives for this
+    long idle_timeout_s;            /* reconnect when no byte arrives for this
                                     long (bookmarks keep a quiet watch
                                     alive); 0: default 120; < 0: never */
-    size_t max_event;            /* 0: DPM_WATCH_MAX_EVENT_DEFAULT */
-    uint64_t backoff_base_ns;    /* 0: 800 ms */
-    uint64_t backoff_cap_ns;     /* 0: 30 s */
-    unsigned max_failures;       /* consecutive failures before giving up
+    size_t max_event;               /* 0: DPM_WATCH_MAX_EVENT_DEFAULT */
+    uint64_t backoff_base_ns;       /* 0: 800 ms */
+    uint64_t backoff_cap_ns;        /* 0: 30 s */
+    unsigned max_failures;          /* consecutive failures before giving up
                                     with the last error; 0: never give up */
-    dpm_watch_event_fn on_event; /* ADDED/MODIFIED/DELETED/BOOKMARK */
-    dpm_watch_relist_fn relist;  /* required */
-    dpm_watch_error_fn on_error; /* may be NULL */
-    void *ctx;                   /* passed to the three callbacks */
+    dpm_watch_event_fn on_event;    /* ADDED/MODIFIED/DELETED/BOOKMARK */
+    dpm_watch_relist_fn relist;     /* required */
+    dpm_watch_error_fn on_error;    /* may be NULL */
+    void *ctx;                      /* passed to the three callbacks */
     struct dpm_kube_cancel *cancel; /* may be NULL: then only an error or a
                                        callback's code ends the loop */
     struct dpm_watch_stats *stats;  /* may be NULL; updated as it runs */
@@ -156,7 +151,6 @@ struct dpm_watch_opts {
  * they return something other than DPM_OK (relist errors are retried unless
  * they are DPM_ECANCELED), or after max_failures consecutive failures the
  * last error.  DPM_EINVAL when resource, on_event or relist is missing. */
-dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *opts,
-                     struct dpm_error *err);
+dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *opts, struct dpm_error *err);
 
 #endif

@@ -32,17 +32,17 @@
 #include "dpm/error.h"
 #include "dpm/kube_client.h"
 
-#define DPM_LEADER_LEASE_DEFAULT (15ULL * 1000000000ULL)
+#define DPM_LEADER_LEASE_DEFAULT          (15ULL * 1000000000ULL)
 #define DPM_LEADER_RENEW_DEADLINE_DEFAULT (10ULL * 1000000000ULL)
-#define DPM_LEADER_RETRY_DEFAULT (2ULL * 1000000000ULL)
+#define DPM_LEADER_RETRY_DEFAULT          (2ULL * 1000000000ULL)
 
 struct dpm_leader_opts {
-    const char *ns;          /* the Lease's namespace (required) */
-    const char *name;        /* the Lease's name (required) */
-    const char *identity;    /* this candidate, e.g. the pod name (required) */
-    uint64_t lease_ns;       /* 0: 15 s; whole seconds are written */
+    const char *ns;             /* the Lease's namespace (required) */
+    const char *name;           /* the Lease's name (required) */
+    const char *identity;       /* this candidate, e.g. the pod name (required) */
+    uint64_t lease_ns;          /* 0: 15 s; whole seconds are written */
     uint64_t renew_deadline_ns; /* 0: 10 s; must be < lease */
-    uint64_t retry_ns;       /* 0: 2 s; must be < renew deadline */
+    uint64_t retry_ns;          /* 0: 2 s; must be < renew deadline */
     void (*on_started)(void *ctx);
     void (*on_stopped)(void *ctx);
     void (*on_new_leader)(void *ctx, const char *identity); /* may be NULL */
@@ -55,8 +55,7 @@ struct dpm_leader;
 
 /* DPM_EINVAL (naming the option) for missing names or durations out of
  * order (lease > renew deadline > retry). */
-struct dpm_leader *dpm_leader_new(struct dpm_kube *k,
-                                  const struct dpm_leader_opts *opts,
+struct dpm_leader *dpm_leader_new(struct dpm_kube *k, const struct dpm_leader_opts *opts,
                                   struct dpm_error *err);
 
 /* Starts the elector thread. */

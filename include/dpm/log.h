@@ -24,8 +24,7 @@ int dpm_log_level_parse(const char *s);
 
 /* component and object may be NULL (omitted).  fields, when not NULL, is a
  * JSON object whose members are added to the line (it is not stolen). */
-void dpm_log(enum dpm_log_level level, const char *component,
-             const char *object, const json_t *fields, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+void dpm_log(enum dpm_log_level level, const char *component, const char *object,
+             const json_t *fields, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

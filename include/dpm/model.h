@@ -41,17 +41,17 @@
 
 #include "dpm/error.h"
 
-#define DPM_API_VERSION "mesh.io/v1alpha1"
-#define DPM_KIND_DATAPRODUCT "DataProduct"
-#define DPM_LABEL_DOMAIN "mesh.io/domain"
+#define DPM_API_VERSION                   "mesh.io/v1alpha1"
+#define DPM_KIND_DATAPRODUCT              "DataProduct"
+#define DPM_LABEL_DOMAIN                  "mesh.io/domain"
 #define DPM_DEFAULT_MAIN_APPLICATION_FILE "local:///opt/dataproduct/transform.py"
-#define DPM_DEFAULT_IMAGE_REPO "apache/spark"
-#define DPM_DEFAULT_STORAGE_SIZE "10Gi"
-#define DPM_DEFAULT_DRIVER_MEMORY "1Gi"
-#define DPM_DEFAULT_DRIVER_CPU "1"
-#define DPM_DEFAULT_EXECUTOR_INSTANCES 1
+#define DPM_DEFAULT_IMAGE_REPO            "apache/spark"
+#define DPM_DEFAULT_STORAGE_SIZE          "10Gi"
+#define DPM_DEFAULT_DRIVER_MEMORY         "1Gi"
+#define DPM_DEFAULT_DRIVER_CPU            "1"
+#define DPM_DEFAULT_EXECUTOR_INSTANCES    1
 #define DPM_DEFAULT_SCHEDULE_NO_FRESHNESS "0 0 * * *"
-#define DPM_EXECUTORS_MAX 1000
+#define DPM_EXECUTORS_MAX                 1000
 
 /* Enums: value 0 is never a valid decoded value ("unset"/unknown), so a
  * zeroed struct is recognisably undecoded. */
@@ -116,7 +116,12 @@ enum dpm_compat_mode {
     DPM_COMPAT_FULL_TRANSITIVE,
     DPM_COMPAT_COUNT_
 };
-enum dpm_deletion_policy { DPM_DELETION_NONE = 0, DPM_DELETION_RETAIN, DPM_DELETION_DELETE, DPM_DELETION_COUNT_ };
+enum dpm_deletion_policy {
+    DPM_DELETION_NONE = 0,
+    DPM_DELETION_RETAIN,
+    DPM_DELETION_DELETE,
+    DPM_DELETION_COUNT_
+};
 enum dpm_tristate { DPM_UNSET = 0, DPM_TRUE, DPM_FALSE };
 
 /* Enum <-> string.  *_name() returns the spelling of the contract
@@ -169,8 +174,8 @@ struct dpm_dataproduct_ref {
 struct dpm_input_port {
     char *name;
     enum dpm_input_type type;
-    char *connection;                /* NULL for data-product inputs */
-    bool has_ref;                    /* data-product inputs */
+    char *connection; /* NULL for data-product inputs */
+    bool has_ref;     /* data-product inputs */
     struct dpm_dataproduct_ref ref;
 };
 
@@ -186,12 +191,12 @@ struct dpm_executors {
 };
 
 struct dpm_transformation {
-    char *engine;                /* "spark-k8s" */
-    char *version;               /* "3.2.1" */
+    char *engine;  /* "spark-k8s" */
+    char *version; /* "3.2.1" */
     char *image;
     char *main_application_file;
     enum dpm_mode mode;
-    char *schedule;              /* NULL for streaming */
+    char *schedule; /* NULL for streaming */
     struct dpm_resources resources;
     struct dpm_executors executors;
 };
@@ -199,7 +204,7 @@ struct dpm_transformation {
 struct dpm_schema_field {
     char *name;
     enum dpm_field_type type;
-    bool required;               /* absent = false */
+    bool required; /* absent = false */
     enum dpm_tristate pii;
     enum dpm_classification classification; /* NONE when absent */
 };
@@ -208,14 +213,14 @@ struct dpm_contract {
     enum dpm_format format;
     char **partitioning;
     size_t n_partitioning;
-    bool has_schema;             /* a schema list was given (maybe empty) */
+    bool has_schema; /* a schema list was given (maybe empty) */
     struct dpm_schema_field *schema;
     size_t n_schema;
 };
 
 struct dpm_storage {
-    char *size;                  /* quantity */
-    char *storage_class_name;    /* as written; NULL when absent */
+    char *size;               /* quantity */
+    char *storage_class_name; /* as written; NULL when absent */
 };
 
 struct dpm_output_port {
@@ -223,11 +228,11 @@ struct dpm_output_port {
     enum dpm_output_type type;
     char *schema_registry;
     char *region;
-    char *retention;             /* as written, NULL when absent */
-    double retention_seconds;    /* 0 when absent */
-    bool has_storage;            /* storage-backed types, after defaults */
+    char *retention;          /* as written, NULL when absent */
+    double retention_seconds; /* 0 when absent */
+    bool has_storage;         /* storage-backed types, after defaults */
     struct dpm_storage storage;
-    int port;                    /* grpc; 0 otherwise */
+    int port; /* grpc; 0 otherwise */
     bool has_contract;
     struct dpm_contract contract;
 };
@@ -242,10 +247,10 @@ struct dpm_expectations {
 
 struct dpm_dataproduct {
     char *name;
-    char *namespace_;            /* NULL when absent */
-    char *uid;                   /* NULL when absent (not yet stored) */
-    long long generation;        /* 0 when absent */
-    struct dpm_label *labels;    /* in document order */
+    char *namespace_;         /* NULL when absent */
+    char *uid;                /* NULL when absent (not yet stored) */
+    long long generation;     /* 0 when absent */
+    struct dpm_label *labels; /* in document order */
     size_t n_labels;
 
     char *domain;
@@ -265,8 +270,7 @@ struct dpm_dataproduct {
  * *out is a new struct owned by the caller.  On failure *out is NULL, the
  * return is DPM_EINVALID (DPM_ENOMEM when allocation failed) and err->path
  * names the first field that cannot be decoded. */
-dpm_rc dpm_model_decode(const json_t *obj, struct dpm_dataproduct **out,
-                        struct dpm_error *err);
+dpm_rc dpm_model_decode(const json_t *obj, struct dpm_dataproduct **out, struct dpm_error *err);
 void dpm_dataproduct_free(struct dpm_dataproduct *dp);
 
 /* The defaults as an RFC 6902 JSON patch for the webhook's /mutate: *ops

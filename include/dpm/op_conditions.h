@@ -17,7 +17,7 @@
 #include "dpm/error.h"
 
 #define DPM_SCHEMA_HISTORY_PER_PORT 10
-#define DPM_SCHEMA_HISTORY_MAX 100 /* the CRD's maxItems */
+#define DPM_SCHEMA_HISTORY_MAX      100 /* the CRD's maxItems */
 
 /* Appends {type, status ("True"/"False"/"Unknown"), observedGeneration,
  * lastTransitionTime, reason, message} to conds.  lastTransitionTime is the
@@ -25,9 +25,9 @@
  * when its status is the same, else now.  reason must be CamelCase (the
  * metav1.Condition pattern); message is cut at 1024 bytes (on a UTF-8
  * boundary).  DPM_ENOMEM leaves conds unaltered. */
-dpm_rc dpm_op_condition_set(json_t *conds, const json_t *old, const char *type,
-                            const char *status, const char *reason, const char *message,
-                            long long generation, time_t now);
+dpm_rc dpm_op_condition_set(json_t *conds, const json_t *old, const char *type, const char *status,
+                            const char *reason, const char *message, long long generation,
+                            time_t now);
 
 /* The condition of that type in conds (an array), or NULL. */
 const json_t *dpm_op_condition_find(const json_t *conds, const char *type);

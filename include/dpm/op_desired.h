@@ -41,13 +41,13 @@
 #include "dpm/error.h"
 #include "dpm/model.h"
 
-#define DPM_LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
-#define DPM_MANAGED_BY "dpm"
+#define DPM_LABEL_MANAGED_BY   "app.kubernetes.io/managed-by"
+#define DPM_MANAGED_BY         "dpm"
 #define DPM_LABEL_DATA_PRODUCT "mesh.io/data-product"
-#define DPM_LABEL_OUTPUT_PORT "mesh.io/output-port"
-#define DPM_CONTRACT_KEY "contract.json"
-#define DPM_CONTRACT_MOUNT "/etc/dpm/contract"
-#define DPM_DATA_MOUNT_ROOT "/data" /* output port P's claim at /data/P */
+#define DPM_LABEL_OUTPUT_PORT  "mesh.io/output-port"
+#define DPM_CONTRACT_KEY       "contract.json"
+#define DPM_CONTRACT_MOUNT     "/etc/dpm/contract"
+#define DPM_DATA_MOUNT_ROOT    "/data" /* output port P's claim at /data/P */
 #define DPM_SPARK_OPERATOR_API "sparkoperator.k8s.io/v1beta2"
 
 /* What the cluster serves, from discovery (the operator) or from the
@@ -61,8 +61,8 @@ struct dpm_op_env {
 /* The flavours a given Kubernetes version serves: version is "1.20",
  * "v1.20.15", "1.27.3-gke.100" (major.minor read, the rest ignored).
  * DPM_EINVAL naming the text when it is not a version from 1.20 on. */
-dpm_rc dpm_op_env_for_version(const char *version, bool spark_operator,
-                              struct dpm_op_env *env, struct dpm_error *err);
+dpm_rc dpm_op_env_for_version(const char *version, bool spark_operator, struct dpm_op_env *env,
+                              struct dpm_error *err);
 
 /* The desired children of dp (a whole DataProduct as stored or as written:
  * the defaults of dpm_model_decode apply).  A product the built-in checks
@@ -70,16 +70,16 @@ dpm_rc dpm_op_env_for_version(const char *version, bool spark_operator,
  * message): the operator reports that in condition Valid and creates
  * nothing.  DPM_ENOMEM when allocation fails.  *children is NULL on
  * error. */
-dpm_rc dpm_op_desired(const json_t *dp, const struct dpm_op_env *env,
-                      json_t **children, struct dpm_error *err);
+dpm_rc dpm_op_desired(const json_t *dp, const struct dpm_op_env *env, json_t **children,
+                      struct dpm_error *err);
 
 /* The parts shared by the child builders in lib/operator. */
 
 /* metadata of a child: name, namespace, the three labels (plus
  * mesh.io/output-port when port is non-NULL) and, when owned and dp->uid is
  * known, the controller reference.  NULL on ENOMEM. */
-json_t *dpm_op_child_meta(const struct dpm_dataproduct *dp, const char *name,
-                          const char *port, bool owned);
+json_t *dpm_op_child_meta(const struct dpm_dataproduct *dp, const char *name, const char *port,
+                          bool owned);
 
 /* The labels alone (the same three, plus the port's when non-NULL), for pod
  * templates.  NULL on ENOMEM. */

@@ -44,9 +44,9 @@
 #include "dpm/error.h"
 
 enum dpm_op_owner {
-    DPM_OP_OWNER_OURS = 0, /* controller reference to this DataProduct */
+    DPM_OP_OWNER_OURS = 0,  /* controller reference to this DataProduct */
     DPM_OP_OWNER_ADOPTABLE, /* labelled as this product's child, no controller */
-    DPM_OP_OWNER_FOREIGN /* someone else's: never taken over or changed */
+    DPM_OP_OWNER_FOREIGN    /* someone else's: never taken over or changed */
 };
 
 enum dpm_op_action {
@@ -61,10 +61,10 @@ enum dpm_op_action {
 
 struct dpm_op_diff {
     enum dpm_op_action action;
-    json_t *patch;     /* DPM_OP_PATCH only: merge patch, owned */
-    char field[256];   /* the first drifted field ("spec.schedule",
+    json_t *patch;    /* DPM_OP_PATCH only: merge patch, owned */
+    char field[256];  /* the first drifted field ("spec.schedule",
                           "metadata.labels", ...), "" when none */
-    char reason[512];  /* FOREIGN: who owns it; RECREATE: the immutable field;
+    char reason[512]; /* FOREIGN: who owns it; RECREATE: the immutable field;
                           otherwise what was deliberately left alone (a
                           smaller claim size, an immutable claim field), or "" */
 };
@@ -73,15 +73,14 @@ struct dpm_op_diff {
  * NULL when unknown).  Writes a short description of the foreign owner
  * into who (may be NULL; n bytes) for messages, e.g. "controlled by
  * Deployment web" or "not labelled as a child of payment-transactions". */
-enum dpm_op_owner dpm_op_ownership(const json_t *obj, const char *dp_name,
-                                   const char *dp_uid, char *who, size_t n);
+enum dpm_op_owner dpm_op_ownership(const json_t *obj, const char *dp_name, const char *dp_uid,
+                                   char *who, size_t n);
 
 /* Compares desired (from dpm_op_desired) with observed (the object as the
  * API server returned it, or NULL when absent).  DPM_EINVAL when desired
  * is not an object with metadata; DPM_ENOMEM.  On error *out is cleared. */
-dpm_rc dpm_op_diff(const json_t *desired, const json_t *observed,
-                   const char *dp_name, const char *dp_uid,
-                   struct dpm_op_diff *out, struct dpm_error *err);
+dpm_rc dpm_op_diff(const json_t *desired, const json_t *observed, const char *dp_name,
+                   const char *dp_uid, struct dpm_op_diff *out, struct dpm_error *err);
 
 void dpm_op_diff_clear(struct dpm_op_diff *d);
 

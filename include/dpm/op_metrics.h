@@ -15,15 +15,15 @@
 
 struct dpm_op_metrics {
     struct dpm_metrics *reg;
-    struct dpm_metric *reconciles;       /* {result} */
-    struct dpm_metric *duration;         /* histogram: one reconcile (the work of one key) */
-    struct dpm_metric *depth;            /* gauge, set at scrape */
-    struct dpm_metric *delayed;          /* gauge, set at scrape: keys waiting for their backoff */
+    struct dpm_metric *reconciles; /* {result} */
+    struct dpm_metric *duration;   /* histogram: one reconcile (the work of one key) */
+    struct dpm_metric *depth;      /* gauge, set at scrape */
+    struct dpm_metric *delayed;    /* gauge, set at scrape: keys waiting for their backoff */
     struct dpm_metric *adds;
     struct dpm_metric *retries;
-    struct dpm_metric *queue_duration;   /* histogram: add -> a worker takes the key */
-    struct dpm_metric *writes;           /* {verb, kind}: the children and statuses reconciles wrote */
-    struct dpm_metric *requests;         /* {verb, code}: every API request on the wire */
+    struct dpm_metric *queue_duration; /* histogram: add -> a worker takes the key */
+    struct dpm_metric *writes;   /* {verb, kind}: the children and statuses reconciles wrote */
+    struct dpm_metric *requests; /* {verb, code}: every API request on the wire */
     struct dpm_metric *request_duration; /* histogram {verb}: watches excluded */
     struct dpm_metric *phases;           /* {phase}, set at scrape */
     struct dpm_metric *leader;           /* gauge */

@@ -17,7 +17,7 @@
 #include "dpm/op_names.h"
 
 struct dpm_op_tx {
-    char kind[40];                     /* CronJob, Job, ScheduledSparkApplication, SparkApplication */
+    char kind[40]; /* CronJob, Job, ScheduledSparkApplication, SparkApplication */
     char name[DPM_CHILD_NAME_MAX + 1]; /* "<dp>-transform" */
     time_t last_schedule;              /* 0 = unknown */
     time_t last_success;               /* 0 = none known */

@@ -49,8 +49,8 @@
 #include "dpm/op_desired.h"
 #include "dpm/op_names.h"
 
-#define DPM_SPARK_SUBMIT "/opt/spark/bin/spark-submit"
-#define DPM_SPARK_MASTER "k8s://https://kubernetes.default.svc"
+#define DPM_SPARK_SUBMIT        "/opt/spark/bin/spark-submit"
+#define DPM_SPARK_MASTER        "k8s://https://kubernetes.default.svc"
 #define DPM_SPARK_HISTORY_LIMIT 3
 
 /* Appends the ServiceAccount, Role and RoleBinding "<dp>-transform" to
@@ -59,22 +59,19 @@
  * watch, update, patch, delete, deletecollection) and reading
  * persistentvolumeclaims.  DPM_ENOMEM leaves children with what was
  * appended before. */
-dpm_rc dpm_op_spark_rbac(const struct dpm_dataproduct *dp, json_t *children,
-                         struct dpm_error *err);
+dpm_rc dpm_op_spark_rbac(const struct dpm_dataproduct *dp, json_t *children, struct dpm_error *err);
 
 /* The transformation child, or *out NULL (and DPM_OK) for a suspended
  * streaming product.  DPM_EINVALID when a quantity cannot be turned into
  * Spark's notation (err names the field); DPM_ENOMEM. */
-dpm_rc dpm_op_spark_transform(const struct dpm_dataproduct *dp,
-                              const struct dpm_op_env *env, json_t **out,
-                              struct dpm_error *err);
+dpm_rc dpm_op_spark_transform(const struct dpm_dataproduct *dp, const struct dpm_op_env *env,
+                              json_t **out, struct dpm_error *err);
 
 /* A memory quantity in Spark's notation (binary units, lower-case suffix):
  * "4Gi" -> "4g", "1536Mi" -> "1536m", "4G" -> "3815m" (rounded up to a
  * whole MiB when not a whole KiB).  DPM_EINVALID when q is not a positive
  * quantity. */
-dpm_rc dpm_op_spark_memory(const char *q, char *buf, size_t n,
-                           struct dpm_error *err);
+dpm_rc dpm_op_spark_memory(const char *q, char *buf, size_t n, struct dpm_error *err);
 
 /* Whole cores for a CPU quantity: rounded up, at least 1 ("500m" -> 1,
  * "2" -> 2, "2.5" -> 3).  -1 when cpu is not a quantity. */

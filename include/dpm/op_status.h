@@ -85,20 +85,20 @@
 #include "dpm/report.h"
 
 struct dpm_op_status_input {
-    const json_t *dp;       /* the DataProduct as stored, with its status */
-    const json_t *children; /* array (may be NULL): every observed object
+    const json_t *dp;                /* the DataProduct as stored, with its status */
+    const json_t *children;          /* array (may be NULL): every observed object
                                labelled as this product's, plus any object
                                holding the name of a desired child, plus the
                                runs of its transformation (Jobs of the
                                CronJob, SparkApplications of the
                                ScheduledSparkApplication) */
-    const json_t *inputs;   /* array (may be NULL): the DataProducts its
+    const json_t *inputs;            /* array (may be NULL): the DataProducts its
                                data-product inputs name, as observed (missing
                                ones simply absent) */
     const struct dpm_report *policy; /* policy findings (Audit, Warn, Deny)
                                for this product; NULL = none */
     const struct dpm_op_env *env;    /* the flavours the cluster serves */
-    const json_t *desired;  /* dpm_op_desired(dp, env) when the caller has
+    const json_t *desired;           /* dpm_op_desired(dp, env) when the caller has
                                already computed it (the reconcile has: not
                                computing it twice saves ~8% of the operator's
                                CPU); NULL: computed here */
@@ -108,8 +108,7 @@ struct dpm_op_status_input {
 /* The new status object (caller owns it: json_decref).  An invalid product
  * still gets a status (phase Failed, Valid False).  DPM_EINVAL when
  * in->dp is not an object; DPM_ENOMEM.  *status is NULL on error. */
-dpm_rc dpm_op_status(const struct dpm_op_status_input *in, json_t **status,
-                     struct dpm_error *err);
+dpm_rc dpm_op_status(const struct dpm_op_status_input *in, json_t **status, struct dpm_error *err);
 
 /* Whether fresh differs from stored (the DataProduct's current status, may
  * be NULL): members compared by value (numbers by value, objects ignoring

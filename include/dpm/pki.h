@@ -21,15 +21,15 @@ enum dpm_key_type { DPM_KEY_ECDSA, DPM_KEY_RSA };
 
 struct dpm_cert_spec {
     const char *common_name;
-    const char *const *orgs;    /* subject O, one per group; may be NULL */
+    const char *const *orgs; /* subject O, one per group; may be NULL */
     size_t norgs;
-    const char *const *dns;     /* DNS SANs; may be NULL */
+    const char *const *dns; /* DNS SANs; may be NULL */
     size_t ndns;
-    const char *const *ips;     /* IP SANs (IPv4 or IPv6 text); may be NULL */
+    const char *const *ips; /* IP SANs (IPv4 or IPv6 text); may be NULL */
     size_t nips;
-    int days;                   /* validity from now (backdated 5 minutes for clock skew) */
+    int days; /* validity from now (backdated 5 minutes for clock skew) */
     int is_ca;
-    int server, client;         /* extended key usages */
+    int server, client; /* extended key usages */
 };
 
 EVP_PKEY *dpm_pki_new_key(enum dpm_key_type type, struct dpm_error *err);

@@ -65,8 +65,8 @@ struct dpm_policy;
  * is appended to problems as a violation with its path ("spec.rules[2].pattern");
  * when there is any, *out is NULL and the result is DPM_EINVALID.  problems
  * may be NULL when the caller only needs the verdict. */
-dpm_rc dpm_policy_compile(const json_t *obj, struct dpm_policy **out,
-                          struct dpm_report *problems, struct dpm_error *err);
+dpm_rc dpm_policy_compile(const json_t *obj, struct dpm_policy **out, struct dpm_report *problems,
+                          struct dpm_error *err);
 
 void dpm_policy_free(struct dpm_policy *p);
 
@@ -74,13 +74,11 @@ const char *dpm_policy_name(const struct dpm_policy *p);
 
 /* True when spec.match selects a DataProduct of this domain in this
  * namespace (globs; an empty or absent list matches everything). */
-bool dpm_policy_matches(const struct dpm_policy *p, const char *domain,
-                        const char *namespace_);
+bool dpm_policy_matches(const struct dpm_policy *p, const char *domain, const char *namespace_);
 
 /* Evaluates every rule against the DataProduct and appends each violation.
  * Does not consult match: callers decide with dpm_policy_matches(). */
-dpm_rc dpm_policy_evaluate(const struct dpm_policy *p, const json_t *dp,
-                           struct dpm_report *report);
+dpm_rc dpm_policy_evaluate(const struct dpm_policy *p, const json_t *dp, struct dpm_report *report);
 
 /* Adds a reference; returns p (NULL stays NULL). */
 struct dpm_policy *dpm_policy_ref(struct dpm_policy *p);
@@ -123,17 +121,14 @@ bool dpm_policy_set_remove(struct dpm_policy_set *s, const char *name);
 size_t dpm_policy_set_count(const struct dpm_policy_set *s);
 /* The i-th policy in name order, NULL past the end; borrowed: valid while
  * the set holds it. */
-const struct dpm_policy *dpm_policy_set_get(const struct dpm_policy_set *s,
-                                            size_t i);
-const struct dpm_policy *dpm_policy_set_find(const struct dpm_policy_set *s,
-                                             const char *name);
+const struct dpm_policy *dpm_policy_set_get(const struct dpm_policy_set *s, size_t i);
+const struct dpm_policy *dpm_policy_set_find(const struct dpm_policy_set *s, const char *name);
 
 /* Evaluates, in name order, every policy whose match selects the
  * DataProduct (spec.domain, and metadata.namespace or default_namespace
  * when absent; NULL = "default") and appends the findings to report.
  * Returns DPM_ENOMEM when findings could not be recorded, else DPM_OK. */
 dpm_rc dpm_policy_set_evaluate(const struct dpm_policy_set *s, const json_t *dp,
-                               const char *default_namespace,
-                               struct dpm_report *report);
+                               const char *default_namespace, struct dpm_report *report);
 
 #endif

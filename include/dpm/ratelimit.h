@@ -31,7 +31,7 @@
 
 /* ---- token bucket ---------------------------------------------------- */
 
-#define DPM_CLIENT_QPS_DEFAULT 20.0
+#define DPM_CLIENT_QPS_DEFAULT   20.0
 #define DPM_CLIENT_BURST_DEFAULT 30
 
 struct dpm_token_bucket;
@@ -40,8 +40,7 @@ struct dpm_token_bucket;
  * succeed at once; burst < 1 is treated as 1.  `clock` is copied; NULL
  * means CLOCK_MONOTONIC.  Returns NULL (err filled) only when out of
  * memory. */
-struct dpm_token_bucket *dpm_token_bucket_new(double qps, int burst,
-                                              const struct dpm_clock *clock,
+struct dpm_token_bucket *dpm_token_bucket_new(double qps, int burst, const struct dpm_clock *clock,
                                               struct dpm_error *err);
 void dpm_token_bucket_free(struct dpm_token_bucket *tb);
 
@@ -57,8 +56,8 @@ uint64_t dpm_token_bucket_reserve(struct dpm_token_bucket *tb);
 /* Blocks until a token is available.  When the wait would exceed max_wait_ns
  * (0 = no bound) nothing is reserved and DPM_ETIMEDOUT is returned, naming
  * the wait that would have been needed. */
-dpm_rc dpm_token_bucket_wait(struct dpm_token_bucket *tb,
-                             uint64_t max_wait_ns, struct dpm_error *err);
+dpm_rc dpm_token_bucket_wait(struct dpm_token_bucket *tb, uint64_t max_wait_ns,
+                             struct dpm_error *err);
 
 /* Tokens available now (fractional; negative while reservations are
  * outstanding).  For tests and metrics. */
@@ -82,8 +81,8 @@ struct dpm_ratelimiter;
 /* opts == NULL uses the defaults; zero fields in opts are defaulted too
  * (qps 0 means the default 10; pass qps < 0 to disable the bucket).  NULL
  * (err filled) on ENOMEM. */
-struct dpm_ratelimiter *dpm_ratelimiter_new(
-    const struct dpm_ratelimiter_opts *opts, struct dpm_error *err);
+struct dpm_ratelimiter *dpm_ratelimiter_new(const struct dpm_ratelimiter_opts *opts,
+                                            struct dpm_error *err);
 void dpm_ratelimiter_free(struct dpm_ratelimiter *rl);
 
 /* How long to wait before processing `item` again: the larger of the
@@ -97,24 +96,22 @@ uint64_t dpm_ratelimiter_when(struct dpm_ratelimiter *rl, const char *item);
 void dpm_ratelimiter_forget(struct dpm_ratelimiter *rl, const char *item);
 
 /* Number of failures recorded for the item since the last forget. */
-unsigned dpm_ratelimiter_num_requeues(struct dpm_ratelimiter *rl,
-                                      const char *item);
+unsigned dpm_ratelimiter_num_requeues(struct dpm_ratelimiter *rl, const char *item);
 
 /* ---- jittered backoff ----------------------------------------------- */
 
 struct dpm_backoff {
-    uint64_t base_ns;   /* first delay */
-    uint64_t cap_ns;    /* upper bound on any delay (after jitter) */
-    double factor;      /* growth per step, e.g. 2.0 */
-    double jitter;      /* 0..1: each delay is d * (1 + jitter*rand) capped */
-    uint64_t current_ns;/* next un-jittered delay; 0 = base */
-    uint64_t seed;      /* PRNG state; set for reproducible tests */
+    uint64_t base_ns;    /* first delay */
+    uint64_t cap_ns;     /* upper bound on any delay (after jitter) */
+    double factor;       /* growth per step, e.g. 2.0 */
+    double jitter;       /* 0..1: each delay is d * (1 + jitter*rand) capped */
+    uint64_t current_ns; /* next un-jittered delay; 0 = base */
+    uint64_t seed;       /* PRNG state; set for reproducible tests */
 };
 
 /* base, cap, factor 2, jitter 0.1 (apimachinery's wait.Backoff shape),
  * seeded from the clock. */
-void dpm_backoff_init(struct dpm_backoff *b, uint64_t base_ns,
-                      uint64_t cap_ns);
+void dpm_backoff_init(struct dpm_backoff *b, uint64_t base_ns, uint64_t cap_ns);
 /* The next delay, then grows the un-jittered delay by factor up to cap. */
 uint64_t dpm_backoff_next(struct dpm_backoff *b);
 /* After a success: the next delay is base again. */

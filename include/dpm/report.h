@@ -40,8 +40,9 @@ enum dpm_severity {
 
 struct dpm_finding {
     enum dpm_severity severity;
-    char *source;  /* "" for built-in checks, else "<policy>/<rule>" or "compatibility/<MODE>" */
-    char *path;    /* field path, e.g. spec.outputPorts[0].contract.partitioning[1]; "" for the object */
+    char *source; /* "" for built-in checks, else "<policy>/<rule>" or "compatibility/<MODE>" */
+    char *
+        path; /* field path, e.g. spec.outputPorts[0].contract.partitioning[1]; "" for the object */
     char *message; /* what is wrong */
     int line;      /* 1-based position in the YAML input, 0 = unknown */
     int column;
@@ -56,19 +57,24 @@ struct dpm_report {
     size_t dropped[3]; /* findings past max, by severity: counted, not stored */
 };
 
-#define DPM_REPORT_INIT {NULL, 0, 0, 0, false, {0, 0, 0}}
+#define DPM_REPORT_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0, 0, false,                                                                      \
+        {                                                                                          \
+            0, 0, 0                                                                                \
+        }                                                                                          \
+    }
 
 void dpm_report_init(struct dpm_report *r);
 void dpm_report_free(struct dpm_report *r);
 
 /* Appends a finding; source and path may be NULL (stored as "").
  * DPM_ENOMEM leaves the report unaltered. */
-dpm_rc dpm_report_add(struct dpm_report *r, enum dpm_severity sev,
-                      const char *source, const char *path, const char *fmt,
-                      ...) __attribute__((format(printf, 5, 6)));
-dpm_rc dpm_report_vadd(struct dpm_report *r, enum dpm_severity sev,
-                       const char *source, const char *path, const char *fmt,
-                       va_list ap) __attribute__((format(printf, 5, 0)));
+dpm_rc dpm_report_add(struct dpm_report *r, enum dpm_severity sev, const char *source,
+                      const char *path, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+dpm_rc dpm_report_vadd(struct dpm_report *r, enum dpm_severity sev, const char *source,
+                       const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 /* Moves every finding of src to the end of dst; src is left empty. */
 dpm_rc dpm_report_move(struct dpm_report *dst, struct dpm_report *src);

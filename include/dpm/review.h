@@ -54,7 +54,7 @@
 
 /* k8s.io/apiserver's warning recorder: 4096 characters in all, past which
  * each warning is cut to 256 and the rest dropped. */
-#define DPM_REVIEW_WARNING_MAX 256
+#define DPM_REVIEW_WARNING_MAX    256
 #define DPM_REVIEW_WARNINGS_TOTAL 4096
 /* kube-apiserver 1.20 passes status.message on whole, as "admission webhook
  * \"NAME\" denied the request: MESSAGE"; where clients keep it, in a
@@ -81,8 +81,8 @@ struct dpm_review {
     bool subresource; /* request.subResource was not empty (allowed unchecked) */
     /* The decision. */
     bool allowed;
-    bool checked;             /* false when allowed without checks (DELETE, CONNECT, subresources) */
-    int code;                 /* HTTP code in the status on denial */
+    bool checked; /* false when allowed without checks (DELETE, CONNECT, subresources) */
+    int code;     /* HTTP code in the status on denial */
     struct dpm_report report; /* every finding */
     char *message;            /* denial message (malloc) or NULL */
     json_t *patch;            /* /mutate: JSON patch operations (array) or NULL */

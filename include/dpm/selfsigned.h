@@ -46,20 +46,21 @@
 #include "dpm/pki.h"
 
 #define DPM_SELFSIGNED_LABEL_DEFAULT "app.kubernetes.io/name=dpm"
-#define DPM_SELFSIGNED_MAX_NAMES 32
+#define DPM_SELFSIGNED_MAX_NAMES     32
 
 struct dpm_selfsigned_opts {
-    const char *ns, *name;        /* the Secret */
-    const char *service;          /* DNS names S, S.NS, S.NS.svc, S.NS.svc.cluster.local */
-    const char *const *ips;       /* IP SANs (e.g. 127.0.0.1 for a local API server); may be NULL */
-    size_t nips;                  /* at most DPM_SELFSIGNED_MAX_NAMES */
-    enum dpm_key_type key_type;   /* DPM_KEY_ECDSA (0) by default */
-    int days;                     /* serving certificate validity; 0: 365 */
-    int ca_days;                  /* CA validity; 0: 3650 */
-    const char *label_selector;   /* webhook configurations to patch; NULL: DPM_SELFSIGNED_LABEL_DEFAULT */
-    const char *const *configs;   /* and these by name (either kind); may be NULL */
+    const char *ns, *name;      /* the Secret */
+    const char *service;        /* DNS names S, S.NS, S.NS.svc, S.NS.svc.cluster.local */
+    const char *const *ips;     /* IP SANs (e.g. 127.0.0.1 for a local API server); may be NULL */
+    size_t nips;                /* at most DPM_SELFSIGNED_MAX_NAMES */
+    enum dpm_key_type key_type; /* DPM_KEY_ECDSA (0) by default */
+    int days;                   /* serving certificate validity; 0: 365 */
+    int ca_days;                /* CA validity; 0: 3650 */
+    const char
+        *label_selector; /* webhook configurations to patch; NULL: DPM_SELFSIGNED_LABEL_DEFAULT */
+    const char *const *configs; /* and these by name (either kind); may be NULL */
     size_t nconfigs;
-    int max_conflicts;            /* re-reads after a 409; 0: 5 */
+    int max_conflicts; /* re-reads after a 409; 0: 5 */
 };
 
 enum dpm_selfsigned_action {
@@ -74,11 +75,11 @@ enum dpm_selfsigned_action {
 const char *dpm_selfsigned_action_name(enum dpm_selfsigned_action a);
 
 struct dpm_selfsigned_pair {
-    char *ca_pem;       /* ca.crt as stored: the caBundle's content */
-    char *cert_pem;     /* tls.crt */
-    char *key_pem;      /* tls.key */
+    char *ca_pem;                    /* ca.crt as stored: the caBundle's content */
+    char *cert_pem;                  /* tls.crt */
+    char *key_pem;                   /* tls.key */
     long long not_before, not_after; /* of the serving certificate (Unix time) */
-    char *resource_version; /* of the Secret */
+    char *resource_version;          /* of the Secret */
 };
 
 void dpm_selfsigned_pair_clear(struct dpm_selfsigned_pair *p);
@@ -88,9 +89,9 @@ bool dpm_selfsigned_due(long long not_before, long long not_after, time_t now);
 
 /* Makes the Secret hold a valid CA and serving certificate as described
  * above and returns them in *out (cleared first).  action may be NULL. */
-dpm_rc dpm_selfsigned_ensure(struct dpm_kube *k, const struct dpm_selfsigned_opts *o,
-                             time_t now, struct dpm_selfsigned_pair *out,
-                             enum dpm_selfsigned_action *action, struct dpm_error *err);
+dpm_rc dpm_selfsigned_ensure(struct dpm_kube *k, const struct dpm_selfsigned_opts *o, time_t now,
+                             struct dpm_selfsigned_pair *out, enum dpm_selfsigned_action *action,
+                             struct dpm_error *err);
 
 /* Sets clientConfig.caBundle (base64 of ca_pem) on every webhook of the
  * Validating and MutatingWebhookConfigurations selected by o->label_selector
@@ -100,7 +101,6 @@ dpm_rc dpm_selfsigned_ensure(struct dpm_kube *k, const struct dpm_selfsigned_opt
  * that exists in neither kind is DPM_ENOTFOUND naming it, after the others
  * were patched. */
 dpm_rc dpm_selfsigned_patch_ca_bundles(struct dpm_kube *k, const struct dpm_selfsigned_opts *o,
-                                       const char *ca_pem, size_t *patched,
-                                       struct dpm_error *err);
+                                       const char *ca_pem, size_t *patched, struct dpm_error *err);
 
 #endif

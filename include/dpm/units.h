@@ -17,18 +17,15 @@
  *   | e<signedInt> | E<signedInt>.
  * The value is the number of base units (bytes, cores) as a long double;
  * comparisons by value use dpm_quantity_cmp(). */
-dpm_rc dpm_quantity_parse(const char *s, long double *value,
-                          struct dpm_error *err);
+dpm_rc dpm_quantity_parse(const char *s, long double *value, struct dpm_error *err);
 /* *cmp = -1, 0 or 1 as a is less than, equal to or greater than b by
  * value.  Both must parse: otherwise DPM_EPARSE naming the quantity, and
  * *cmp is left unaltered. */
-dpm_rc dpm_quantity_cmp(const char *a, const char *b, int *cmp,
-                        struct dpm_error *err);
+dpm_rc dpm_quantity_cmp(const char *a, const char *b, int *cmp, struct dpm_error *err);
 
 /* Durations: one or more <number><unit> terms, unit s, m, h or d ("15m",
  * "1h30m", "400d", "1.5h").  Result in seconds. */
-dpm_rc dpm_duration_parse(const char *s, double *seconds,
-                          struct dpm_error *err);
+dpm_rc dpm_duration_parse(const char *s, double *seconds, struct dpm_error *err);
 /* Writes the shortest canonical form ("1h30m", "15m", "400d") into buf. */
 int dpm_duration_format(double seconds, char *buf, size_t n);
 

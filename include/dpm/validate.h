@@ -24,15 +24,15 @@
 #include "dpm/report.h"
 
 enum dpm_obj_kind {
-    DPM_OBJ_OTHER = 0,   /* not ours: not checked */
+    DPM_OBJ_OTHER = 0, /* not ours: not checked */
     DPM_OBJ_DATAPRODUCT,
     DPM_OBJ_MESHPOLICY,
     DPM_OBJ_UNKNOWN_MESH /* mesh.io group but not a kind we know: a violation */
 };
 
 struct dpm_validate_input {
-    const json_t *object;     /* the object as submitted */
-    const json_t *old_object; /* the stored version on UPDATE, else NULL */
+    const json_t *object;                     /* the object as submitted */
+    const json_t *old_object;                 /* the stored version on UPDATE, else NULL */
     const struct dpm_policy *const *policies; /* compiled, may be NULL */
     size_t npolicies;
     const char *default_namespace; /* when metadata.namespace is absent; NULL = "default" */
@@ -44,8 +44,8 @@ enum dpm_obj_kind dpm_object_kind(const json_t *obj);
 /* Runs every check that applies and appends the findings to report.
  * Returns DPM_OK when the checks ran (whatever they found), DPM_ENOMEM when
  * they could not; *kind (may be NULL) says what the object was. */
-dpm_rc dpm_validate(const struct dpm_validate_input *in,
-                    struct dpm_report *report, enum dpm_obj_kind *kind);
+dpm_rc dpm_validate(const struct dpm_validate_input *in, struct dpm_report *report,
+                    enum dpm_obj_kind *kind);
 
 /* Prunes obj as kube-apiserver prunes a custom resource whose schema
  * declares no field nullable (DataProduct, MeshPolicy): a null-valued

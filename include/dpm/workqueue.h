@@ -38,8 +38,8 @@ struct dpm_workqueue;
 
 /* rl_opts == NULL: client-go's DefaultControllerRateLimiter.  NULL (err
  * filled) on ENOMEM. */
-struct dpm_workqueue *dpm_workqueue_new(
-    const struct dpm_ratelimiter_opts *rl_opts, struct dpm_error *err);
+struct dpm_workqueue *dpm_workqueue_new(const struct dpm_ratelimiter_opts *rl_opts,
+                                        struct dpm_error *err);
 void dpm_workqueue_free(struct dpm_workqueue *q);
 
 /* Queues item unless it is already queued (dedup) or being processed (then
@@ -49,17 +49,14 @@ dpm_rc dpm_workqueue_add(struct dpm_workqueue *q, const char *item);
 
 /* Adds item once delay_ns has passed (0: at once).  A pending delayed add
  * of the same item keeps the earlier of the two times. */
-dpm_rc dpm_workqueue_add_after(struct dpm_workqueue *q, const char *item,
-                               uint64_t delay_ns);
+dpm_rc dpm_workqueue_add_after(struct dpm_workqueue *q, const char *item, uint64_t delay_ns);
 
 /* add_after(item, limiter.when(item)): counts a failure of the item. */
-dpm_rc dpm_workqueue_add_rate_limited(struct dpm_workqueue *q,
-                                      const char *item);
+dpm_rc dpm_workqueue_add_rate_limited(struct dpm_workqueue *q, const char *item);
 
 /* Resets the item's backoff (call after it was processed successfully). */
 void dpm_workqueue_forget(struct dpm_workqueue *q, const char *item);
-unsigned dpm_workqueue_num_requeues(struct dpm_workqueue *q,
-                                    const char *item);
+unsigned dpm_workqueue_num_requeues(struct dpm_workqueue *q, const char *item);
 
 /* Blocks until an item is ready and returns it, marked as processing; NULL
  * once the queue is shut down and empty. */
@@ -72,8 +69,7 @@ char *dpm_workqueue_get(struct dpm_workqueue *q);
 char *dpm_workqueue_get_waited(struct dpm_workqueue *q, uint64_t *waited_ns);
 
 /* Like get() but gives up after timeout_ns: NULL with *shutdown false. */
-char *dpm_workqueue_get_timeout(struct dpm_workqueue *q, uint64_t timeout_ns,
-                                bool *shutdown);
+char *dpm_workqueue_get_timeout(struct dpm_workqueue *q, uint64_t timeout_ns, bool *shutdown);
 
 /* Ends the processing of item (as returned by get()). */
 void dpm_workqueue_done(struct dpm_workqueue *q, const char *item);

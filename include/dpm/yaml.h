@@ -91,9 +91,9 @@
 #include "dpm/buf.h"
 #include "dpm/error.h"
 
-#define DPM_MAX_DOC_BYTES_DEFAULT (4u * 1024u * 1024u)
+#define DPM_MAX_DOC_BYTES_DEFAULT   (4u * 1024u * 1024u)
 #define DPM_MAX_ALIAS_NODES_DEFAULT 100000u /* nodes produced by alias expansion */
-#define DPM_MAX_DEPTH_DEFAULT 128u
+#define DPM_MAX_DEPTH_DEFAULT       128u
 
 struct dpm_load_opts {
     size_t max_doc_bytes;   /* 0 = DPM_MAX_DOC_BYTES_DEFAULT */
@@ -109,20 +109,20 @@ struct dpm_load_opts {
 struct dpm_posmap; /* private */
 
 struct dpm_doc {
-    json_t *root;          /* owned reference */
-    char *source;          /* file name ("-" for stdin), owned */
-    size_t index;          /* 0-based position of the document in its stream,
+    json_t *root;           /* owned reference */
+    char *source;           /* file name ("-" for stdin), owned */
+    size_t index;           /* 0-based position of the document in its stream,
                               skipped empty documents counted */
-    int line;              /* 1-based line where the document starts ("---"
+    int line;               /* 1-based line where the document starts ("---"
                               or its first content) */
     struct dpm_posmap *pos; /* NULL unless keep_positions */
     /* split_lists: */
-    bool is_item;          /* an element of the document's "items", alone
+    bool is_item;  /* an element of the document's "items", alone
                               (root); its positions are relative to it */
-    size_t item;           /* N */
-    size_t nsplit;         /* on the document itself: the elements handed
+    size_t item;   /* N */
+    size_t nsplit; /* on the document itself: the elements handed
                               over before it ("items" is left empty) */
-    json_t *notes;         /* owned; NULL when none: plain scalars kubectl
+    json_t *notes; /* owned; NULL when none: plain scalars kubectl
                               reads otherwise than they look ("yes" is
                               true, "0123" is 83, "1.0" is sent as 1, the
                               key "on" is "true"), as an array of {"path",
@@ -138,7 +138,10 @@ struct dpm_docs {
     size_t cap;
 };
 
-#define DPM_DOCS_INIT {NULL, 0, 0}
+#define DPM_DOCS_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Parses a YAML (or JSON) stream and appends its documents to out (which
  * owns them: release with dpm_docs_free()).  On error out is left unaltered
@@ -153,8 +156,8 @@ dpm_rc dpm_yaml_load_buffer(const char *data, size_t len, const char *source,
 /* Reads a file ("-" = stdin) like dpm_yaml_load_buffer().  The file itself is
  * capped at max_input_bytes (DPM_ELIMIT); an unreadable file is DPM_EIO
  * "cannot read PATH: <strerror>" with err->source = PATH. */
-dpm_rc dpm_yaml_load_file(const char *path, const struct dpm_load_opts *opts,
-                          struct dpm_docs *out, struct dpm_error *err);
+dpm_rc dpm_yaml_load_file(const char *path, const struct dpm_load_opts *opts, struct dpm_docs *out,
+                          struct dpm_error *err);
 
 /* Receives one document from a streaming loader and owns its members from
  * then on (release them with dpm_doc_release(), or keep them).  A return
@@ -176,8 +179,8 @@ dpm_rc dpm_yaml_load_buffer_each(const char *data, size_t len, const char *sourc
  * with its own limit of max_doc_bytes, and then the document without them
  * (nsplit); a JSON text past max_doc_bytes is then read as YAML, streamed
  * the same way.  *nread (may be NULL) gets the bytes read, on error too. */
-dpm_rc dpm_yaml_load_file_each(const char *path, const struct dpm_load_opts *opts,
-                               dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err);
+dpm_rc dpm_yaml_load_file_each(const char *path, const struct dpm_load_opts *opts, dpm_doc_fn fn,
+                               void *ctx, size_t *nread, struct dpm_error *err);
 
 /* dpm_yaml_load_file_each() on an open stream (not closed here); source names
  * it in errors (may be NULL). */
@@ -204,8 +207,7 @@ void dpm_docs_free(struct dpm_docs *docs);
  * whose name is card_number (falling back to ".schema" when there is none).
  * Returns false (and 0/0) when nothing is known (no map, doc NULL).
  * line/column may be NULL. */
-bool dpm_doc_position(const struct dpm_doc *doc, const char *path, int *line,
-                      int *column);
+bool dpm_doc_position(const struct dpm_doc *doc, const char *path, int *line, int *column);
 
 /* Appends the tree as block-style YAML to out (keys in the tree's order,
  * two-space indentation, empty {} and [] inline).  Strings are plain unless
@@ -221,7 +223,6 @@ bool dpm_doc_position(const struct dpm_doc *doc, const char *path, int *line,
  * produce).  On error (DPM_ELIMIT: out's cap, or nesting past 2048;
  * DPM_EINVAL: invalid UTF-8 or non-finite real; DPM_ENOMEM) out is left as it
  * was. */
-dpm_rc dpm_yaml_dump(const json_t *root, struct dpm_buf *out,
-                     struct dpm_error *err);
+dpm_rc dpm_yaml_dump(const json_t *root, struct dpm_buf *out, struct dpm_error *err);
 
 #endif

@@ -100,15 +100,17 @@ X509 *dpm_pki_issue(const struct dpm_cert_spec *spec, EVP_PKEY *key, X509 *issue
     X509_gmtime_adj(X509_getm_notAfter(c), (long)spec->days * 86400L);
     X509_NAME *name = X509_get_subject_name(c);
     for (size_t i = 0; i < spec->norgs; i++)
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)spec->orgs[i], -1, -1, 0);
-    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)spec->common_name, -1,
-                                    -1, 0))
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)spec->orgs[i],
+                                   -1, -1, 0);
+    if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                    (const unsigned char *)spec->common_name, -1, -1, 0))
         goto fail;
     X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : name);
     if (!X509_set_pubkey(c, key))
         goto fail;
     X509 *iss = issuer ? issuer : c;
-    int ok = add_ext(c, iss, NID_basic_constraints, spec->is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
+    int ok = add_ext(c, iss, NID_basic_constraints,
+                     spec->is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") &&
              add_ext(c, iss, NID_key_usage,
                      spec->is_ca ? "critical,keyCertSign,cRLSign,digitalSignature"
                                  : "critical,digitalSignature,keyEncipherment") &&
@@ -117,8 +119,8 @@ X509 *dpm_pki_issue(const struct dpm_cert_spec *spec, EVP_PKEY *key, X509 *issue
     if (ok && (spec->server || spec->client))
         ok = add_ext(c, iss, NID_ext_key_usage,
                      spec->server && spec->client ? "serverAuth,clientAuth"
-                     : spec->server              ? "serverAuth"
-                                                 : "clientAuth");
+                     : spec->server               ? "serverAuth"
+                                                  : "clientAuth");
     if (ok && (spec->ndns || spec->nips)) {
         if (!(sans = san_list(spec, err)))
             goto out_fail;
@@ -163,7 +165,8 @@ char *dpm_pki_cert_pem(X509 *cert, struct dpm_error *err)
 char *dpm_pki_key_pem(EVP_PKEY *key, struct dpm_error *err)
 {
     BIO *b = BIO_new(BIO_s_mem());
-    char *s = b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) ? bio_string(b) : NULL;
+    char *s =
+        b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) ? bio_string(b) : NULL;
     if (!s)
         ossl_fail(err, "writing a key");
     BIO_free(b);

@@ -41,8 +41,7 @@ static void publish_locked(struct dpm_policy_cache *c)
     }
 }
 
-dpm_rc dpm_policy_cache_upsert(struct dpm_policy_cache *c, const json_t *obj,
-                               struct dpm_error *err)
+dpm_rc dpm_policy_cache_upsert(struct dpm_policy_cache *c, const json_t *obj, struct dpm_error *err)
 {
     const char *name = meta_str(obj, "name");
     const char *rv = meta_str(obj, "resourceVersion");
@@ -134,8 +133,7 @@ struct dpm_policy_cache *dpm_policy_cache_new(const struct dpm_policy_cache_opts
     return c;
 }
 
-dpm_rc dpm_policy_cache_start(struct dpm_policy_cache *c, struct dpm_kube *k,
-                              struct dpm_error *err)
+dpm_rc dpm_policy_cache_start(struct dpm_policy_cache *c, struct dpm_kube *k, struct dpm_error *err)
 {
     if (c->inf)
         return dpm_error_set(err, DPM_EINVAL, NULL, "the policy cache is already started");

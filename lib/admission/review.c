@@ -46,7 +46,8 @@ static void copy_str(char *dst, size_t n, const json_t *v)
 static bool str_is(const json_t *v, const char *want)
 {
     size_t l = strlen(want);
-    return json_is_string(v) && json_string_length(v) == l && memcmp(json_string_value(v), want, l) == 0;
+    return json_is_string(v) && json_string_length(v) == l &&
+           memcmp(json_string_value(v), want, l) == 0;
 }
 
 /* A value of the request as a 400 message quotes it: a string in quotes,
@@ -56,12 +57,13 @@ static bool str_is(const json_t *v, const char *want)
 static const char *shown(const json_t *v, char *buf, size_t n)
 {
     if (!json_is_string(v)) {
-        snprintf(buf, n, "%s", !v                  ? "nothing"
-                               : json_is_null(v)   ? "null"
-                               : json_is_object(v) ? "an object"
-                               : json_is_array(v)  ? "an array"
-                               : json_is_boolean(v) ? "a boolean"
-                                                    : "a number");
+        snprintf(buf, n, "%s",
+                 !v                   ? "nothing"
+                 : json_is_null(v)    ? "null"
+                 : json_is_object(v)  ? "an object"
+                 : json_is_array(v)   ? "an array"
+                 : json_is_boolean(v) ? "a boolean"
+                                      : "a number");
         return buf;
     }
     const char *s = json_string_value(v);
@@ -90,16 +92,19 @@ static dpm_rc check_type(const json_t *req, const char *field, const char *path,
     const struct served *w = &served[ep];
     const json_t *t = json_object_get(req, field);
     if (!json_is_object(t))
-        return dpm_error_set(err, DPM_EINVAL, path, "required (an object with group, version and %s)", last);
-    const json_t *g = json_object_get(t, "group"), *v = json_object_get(t, "version"), *k = json_object_get(t, last);
+        return dpm_error_set(err, DPM_EINVAL, path,
+                             "required (an object with group, version and %s)", last);
+    const json_t *g = json_object_get(t, "group"), *v = json_object_get(t, "version"),
+                 *k = json_object_get(t, last);
     if (str_is(g, w->group) && str_is(v, w->version) && str_is(k, want_last))
         return DPM_OK;
     char gs[64], vs[64], ks[64];
-    return dpm_error_set(err, DPM_EINVAL, path,
-                         "group %s, version %s, %s %s is not served by %s, which takes group \"%s\", "
-                         "version \"%s\", %s \"%s\" (check the rules of the webhook configuration)",
-                         shown(g, gs, sizeof(gs)), shown(v, vs, sizeof(vs)), last, shown(k, ks, sizeof(ks)),
-                         w->path, w->group, w->version, last, want_last);
+    return dpm_error_set(
+        err, DPM_EINVAL, path,
+        "group %s, version %s, %s %s is not served by %s, which takes group \"%s\", "
+        "version \"%s\", %s \"%s\" (check the rules of the webhook configuration)",
+        shown(g, gs, sizeof(gs)), shown(v, vs, sizeof(vs)), last, shown(k, ks, sizeof(ks)), w->path,
+        w->group, w->version, last, want_last);
 }
 
 /* The object (or oldObject) kube-apiserver sends is converted to
@@ -132,20 +137,22 @@ static dpm_rc check_operation(const json_t *req, struct dpm_review *out, struct 
     const json_t *op = json_object_get(req, "operation");
     char got[64];
     if (!op || json_is_null(op))
-        return dpm_error_set(err, DPM_EINVAL, "request.operation", "required (CREATE, UPDATE, DELETE or CONNECT)");
+        return dpm_error_set(err, DPM_EINVAL, "request.operation",
+                             "required (CREATE, UPDATE, DELETE or CONNECT)");
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
         if (str_is(op, ops[i])) {
             copy_str(out->operation, sizeof(out->operation), op);
             return DPM_OK;
         }
-    return dpm_error_set(err, DPM_EINVAL, "request.operation", "must be CREATE, UPDATE, DELETE or CONNECT, not %s",
+    return dpm_error_set(err, DPM_EINVAL, "request.operation",
+                         "must be CREATE, UPDATE, DELETE or CONNECT, not %s",
                          shown(op, got, sizeof(got)));
 }
 
 /* Reads the request and refuses what kube-apiserver never sends (see
  * review.h): a 400 names the first field that is wrong. */
-static dpm_rc read_request(enum dpm_review_endpoint ep, const json_t *review, struct dpm_review *out,
-                           const json_t **request, struct dpm_error *err)
+static dpm_rc read_request(enum dpm_review_endpoint ep, const json_t *review,
+                           struct dpm_review *out, const json_t **request, struct dpm_error *err)
 {
     if (!json_is_object(review))
         return dpm_error_set(err, DPM_EINVAL, "", "an AdmissionReview must be a JSON object");
@@ -154,8 +161,8 @@ static dpm_rc read_request(enum dpm_review_endpoint ep, const json_t *review, st
     if (!json_is_string(kind) || strcmp(json_string_value(kind), "AdmissionReview") != 0)
         return dpm_error_set(err, DPM_EINVAL, "kind", "must be AdmissionReview");
     const char *avs = json_string_value(av);
-    if (!avs || (strcmp(avs, "admission.k8s.io/v1") != 0 &&
-                 strcmp(avs, "admission.k8s.io/v1beta1") != 0))
+    if (!avs ||
+        (strcmp(avs, "admission.k8s.io/v1") != 0 && strcmp(avs, "admission.k8s.io/v1beta1") != 0))
         return dpm_error_set(err, DPM_EINVAL, "apiVersion",
                              "must be admission.k8s.io/v1 or admission.k8s.io/v1beta1");
     snprintf(out->api_version, sizeof(out->api_version), "%s", avs);
@@ -178,7 +185,8 @@ static dpm_rc read_request(enum dpm_review_endpoint ep, const json_t *review, st
     if (rc)
         return rc;
     if ((rc = check_type(req, "kind", "request.kind", "kind", served[ep].kind, ep, err)) ||
-        (rc = check_type(req, "resource", "request.resource", "resource", served[ep].resource, ep, err)))
+        (rc = check_type(req, "resource", "request.resource", "resource", served[ep].resource, ep,
+                         err)))
         return rc;
     const json_t *sub = json_object_get(req, "subResource");
     if (sub && !json_is_string(sub) && !json_is_null(sub))
@@ -193,7 +201,8 @@ static dpm_rc read_request(enum dpm_review_endpoint ep, const json_t *review, st
     if (old && !json_is_object(old) && !json_is_null(old))
         return dpm_error_set(err, DPM_EINVAL, "request.oldObject", "must be an object or null");
     out->subresource = json_string_length(sub) > 0;
-    bool create = strcmp(out->operation, "CREATE") == 0, update = strcmp(out->operation, "UPDATE") == 0;
+    bool create = strcmp(out->operation, "CREATE") == 0,
+         update = strcmp(out->operation, "UPDATE") == 0;
     if (out->subresource || !(create || update)) {
         /* DELETE (kube-apiserver sends object null and the stored object as
          * oldObject), CONNECT, and a subresource such as status (which cannot
@@ -243,8 +252,9 @@ static char *denial_message(const struct dpm_report *r)
         listed++;
     }
     if (listed < nv &&
-        dpm_buf_printf(&b, "\n... and %zu more violation%s not listed here (the message is kept within "
-                           "Kubernetes' limits); run dpm validate to see them all",
+        dpm_buf_printf(&b,
+                       "\n... and %zu more violation%s not listed here (the message is kept within "
+                       "Kubernetes' limits); run dpm validate to see them all",
                        nv - listed, nv - listed == 1 ? "" : "s"))
         goto fail;
     return dpm_buf_steal(&b);
@@ -290,7 +300,8 @@ dpm_rc dpm_review_decide(enum dpm_review_endpoint ep, const char *body, size_t l
     rc = read_request(ep, review, out, &req, err);
     if (rc)
         goto out;
-    if (out->subresource || (strcmp(out->operation, "CREATE") != 0 && strcmp(out->operation, "UPDATE") != 0))
+    if (out->subresource ||
+        (strcmp(out->operation, "CREATE") != 0 && strcmp(out->operation, "UPDATE") != 0))
         goto out; /* DELETE, CONNECT, subresources: allowed unchecked (read_request) */
     const json_t *obj = json_object_get(req, "object");
     const json_t *old = json_object_get(req, "oldObject");
@@ -300,7 +311,8 @@ dpm_rc dpm_review_decide(enum dpm_review_endpoint ep, const char *body, size_t l
     }
     struct dpm_validate_input in = {
         .object = obj,
-        .old_object = strcmp(out->operation, "UPDATE") == 0 ? old : NULL, /* an object: read_request */
+        .old_object =
+            strcmp(out->operation, "UPDATE") == 0 ? old : NULL, /* an object: read_request */
         .policies = policies,
         .npolicies = npolicies,
         .default_namespace = out->namespace_[0] ? out->namespace_ : NULL,
@@ -346,7 +358,11 @@ json_t *dpm_review_json_text(const char *s)
         return NULL;
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xE0) == 0xC0 ? 2
+                     : (c & 0xF0) == 0xE0 ? 3
+                     : (c & 0xF8) == 0xF0 ? 4
+                                          : 0;
         json_t *one = len && i + len <= n ? json_stringn(s + i, len) : NULL;
         if (one) {
             memcpy(t + o, s + i, len);
@@ -407,8 +423,9 @@ static json_t *warnings_json(const struct dpm_report *r)
     }
     if (w && listed < nw) {
         char line[128];
-        snprintf(line, sizeof(line), "%zu more warning%s not listed; run dpm validate to see them all",
-                 nw - listed, nw - listed == 1 ? "" : "s");
+        snprintf(line, sizeof(line),
+                 "%zu more warning%s not listed; run dpm validate to see them all", nw - listed,
+                 nw - listed == 1 ? "" : "s");
         json_array_append_new(w, json_string(line));
     }
     return w;
@@ -431,7 +448,8 @@ dpm_rc dpm_review_response(const struct dpm_review *r, char **body, size_t *len,
     if (!r->allowed &&
         json_object_set_new(resp, "status",
                             json_pack("{s:i, s:s, s:o}", "code", r->code, "reason", "Forbidden",
-                                      "message", dpm_review_json_text(r->message ? r->message : "denied"))))
+                                      "message",
+                                      dpm_review_json_text(r->message ? r->message : "denied"))))
         goto out; /* a denial without its reasons is never sent */
     json_t *w = warnings_json(&r->report);
     if (w && json_array_size(w))

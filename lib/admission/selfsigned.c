@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const struct dpm_gvr gvr_secrets = {"", "v1", "secrets", true};
 static const struct dpm_gvr gvr_configs[2] = {
     {"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", false},
@@ -24,11 +23,11 @@ static const struct dpm_gvr gvr_configs[2] = {
 
 /* What a Secret holds, parsed. */
 struct material {
-    X509 *ca;         /* the first certificate of ca.crt */
+    X509 *ca; /* the first certificate of ca.crt */
     EVP_PKEY *ca_key;
     X509 *cert;
     EVP_PKEY *key;
-    char *ca_pem;     /* ca.crt as stored (all of it) */
+    char *ca_pem; /* ca.crt as stored (all of it) */
     char *cert_pem, *key_pem, *ca_key_pem;
 };
 
@@ -48,11 +47,16 @@ static void material_free(struct material *m)
 const char *dpm_selfsigned_action_name(enum dpm_selfsigned_action a)
 {
     switch (a) {
-    case DPM_SELFSIGNED_REUSED: return "reused";
-    case DPM_SELFSIGNED_CREATED: return "created";
-    case DPM_SELFSIGNED_ADOPTED: return "adopted";
-    case DPM_SELFSIGNED_RENEWED: return "renewed";
-    case DPM_SELFSIGNED_REISSUED: return "reissued";
+    case DPM_SELFSIGNED_REUSED:
+        return "reused";
+    case DPM_SELFSIGNED_CREATED:
+        return "created";
+    case DPM_SELFSIGNED_ADOPTED:
+        return "adopted";
+    case DPM_SELFSIGNED_RENEWED:
+        return "renewed";
+    case DPM_SELFSIGNED_REISSUED:
+        return "reissued";
     }
     return "unknown";
 }
@@ -86,7 +90,8 @@ static long long asn1_time(const ASN1_TIME *t)
 
 static bool cert_due(X509 *c, time_t now)
 {
-    return dpm_selfsigned_due(asn1_time(X509_get0_notBefore(c)), asn1_time(X509_get0_notAfter(c)), now);
+    return dpm_selfsigned_due(asn1_time(X509_get0_notBefore(c)), asn1_time(X509_get0_notAfter(c)),
+                              now);
 }
 
 /* data[key] decoded into a string; NULL when absent or not base64. */
@@ -131,11 +136,14 @@ struct names {
 static dpm_rc names_for(const struct dpm_selfsigned_opts *o, struct names *n, struct dpm_error *err)
 {
     if (!o->ns || !o->ns[0] || !o->name || !o->name[0] || !o->service || !o->service[0])
-        return dpm_error_set(err, DPM_EINVAL, NULL, "the Secret's namespace and name and the service name are required");
+        return dpm_error_set(err, DPM_EINVAL, NULL,
+                             "the Secret's namespace and name and the service name are required");
     if (strlen(o->service) > 63 || strlen(o->ns) > 63)
-        return dpm_error_set(err, DPM_EINVAL, NULL, "service and namespace names are at most 63 characters");
+        return dpm_error_set(err, DPM_EINVAL, NULL,
+                             "service and namespace names are at most 63 characters");
     if (o->nips > DPM_SELFSIGNED_MAX_NAMES)
-        return dpm_error_set(err, DPM_EINVAL, NULL, "at most %d IP addresses", DPM_SELFSIGNED_MAX_NAMES);
+        return dpm_error_set(err, DPM_EINVAL, NULL, "at most %d IP addresses",
+                             DPM_SELFSIGNED_MAX_NAMES);
     snprintf(n->dns[0], sizeof(n->dns[0]), "%s", o->service);
     snprintf(n->dns[1], sizeof(n->dns[1]), "%s.%s", o->service, o->ns);
     snprintf(n->dns[2], sizeof(n->dns[2]), "%s.%s.svc", o->service, o->ns);
@@ -168,7 +176,8 @@ static bool ca_usable(const struct material *m, time_t now)
 static bool cert_usable(const struct material *m, const struct dpm_selfsigned_opts *o,
                         const struct names *n, time_t now)
 {
-    if (!m->cert || !m->key || X509_check_private_key(m->cert, m->key) != 1 || cert_due(m->cert, now))
+    if (!m->cert || !m->key || X509_check_private_key(m->cert, m->key) != 1 ||
+        cert_due(m->cert, now))
         return false;
     EVP_PKEY *ca_pub = X509_get0_pubkey(m->ca);
     if (!ca_pub || X509_verify(m->cert, ca_pub) != 1 ||
@@ -184,11 +193,16 @@ static bool cert_usable(const struct material *m, const struct dpm_selfsigned_op
 }
 
 /* A new serving certificate from m's CA, replacing m's cert/key. */
-static dpm_rc issue_cert(const struct dpm_selfsigned_opts *o, const struct names *n, struct material *m,
-                         struct dpm_error *err)
+static dpm_rc issue_cert(const struct dpm_selfsigned_opts *o, const struct names *n,
+                         struct material *m, struct dpm_error *err)
 {
-    struct dpm_cert_spec spec = {.common_name = n->dns[2], .dns = n->dnsp, .ndns = 4, .ips = o->ips,
-                                 .nips = o->nips, .days = o->days > 0 ? o->days : 365, .server = 1};
+    struct dpm_cert_spec spec = {.common_name = n->dns[2],
+                                 .dns = n->dnsp,
+                                 .ndns = 4,
+                                 .ips = o->ips,
+                                 .nips = o->nips,
+                                 .days = o->days > 0 ? o->days : 365,
+                                 .server = 1};
     EVP_PKEY *key = dpm_pki_new_key(o->key_type, err);
     X509 *cert = key ? dpm_pki_issue(&spec, key, m->ca, m->ca_key, err) : NULL;
     char *cert_pem = cert ? dpm_pki_cert_pem(cert, err) : NULL;
@@ -212,12 +226,13 @@ static dpm_rc issue_cert(const struct dpm_selfsigned_opts *o, const struct names
 
 /* A new CA (and then a new serving certificate).  The previous CA, when it
  * is readable and not expired, follows the new one in ca.crt. */
-static dpm_rc issue_ca(const struct dpm_selfsigned_opts *o, const struct names *n, struct material *m,
-                       time_t now, struct dpm_error *err)
+static dpm_rc issue_ca(const struct dpm_selfsigned_opts *o, const struct names *n,
+                       struct material *m, time_t now, struct dpm_error *err)
 {
     char cn[400];
     snprintf(cn, sizeof(cn), "dpm-webhook-ca (%s.%s)", o->service, o->ns);
-    struct dpm_cert_spec spec = {.common_name = cn, .days = o->ca_days > 0 ? o->ca_days : 3650, .is_ca = 1};
+    struct dpm_cert_spec spec = {
+        .common_name = cn, .days = o->ca_days > 0 ? o->ca_days : 3650, .is_ca = 1};
     EVP_PKEY *key = dpm_pki_new_key(o->key_type, err);
     X509 *ca = key ? dpm_pki_issue(&spec, key, NULL, key, err) : NULL;
     char *ca_pem = ca ? dpm_pki_cert_pem(ca, err) : NULL;
@@ -232,7 +247,8 @@ static dpm_rc issue_ca(const struct dpm_selfsigned_opts *o, const struct names *
         free(ca_pem);
         free(key_pem);
         free(old_pem);
-        return key_pem ? dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory") : (err ? err->code : DPM_ETLS);
+        return key_pem ? dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory")
+                       : (err ? err->code : DPM_ETLS);
     }
     strcpy(all, ca_pem);
     if (old_pem)
@@ -276,11 +292,11 @@ static dpm_rc set_data(json_t *obj, const struct material *m, struct dpm_error *
 
 static json_t *new_secret(const struct dpm_selfsigned_opts *o)
 {
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:{s:s}}, s:s, s:{}}", "apiVersion", "v1",
-                     "kind", "Secret", "metadata", "name", o->name, "namespace", o->ns, "labels",
-                     "app.kubernetes.io/name", "dpm", "app.kubernetes.io/component", "webhook-certificate",
-                     "annotations", "mesh.io/managed-by", "dpm webhook --self-signed-secret", "type",
-                     TLS_TYPE, "data");
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}, s:{s:s}}, s:s, s:{}}", "apiVersion",
+                     "v1", "kind", "Secret", "metadata", "name", o->name, "namespace", o->ns,
+                     "labels", "app.kubernetes.io/name", "dpm", "app.kubernetes.io/component",
+                     "webhook-certificate", "annotations", "mesh.io/managed-by",
+                     "dpm webhook --self-signed-secret", "type", TLS_TYPE, "data");
 }
 
 /* Moves m's PEMs and the stored object's facts into out. */
@@ -292,7 +308,8 @@ static void fill_out(struct material *m, const json_t *stored, struct dpm_selfsi
     m->ca_pem = m->cert_pem = m->key_pem = NULL;
     out->not_before = asn1_time(X509_get0_notBefore(m->cert));
     out->not_after = asn1_time(X509_get0_notAfter(m->cert));
-    const char *rv = json_string_value(json_object_get(json_object_get(stored, "metadata"), "resourceVersion"));
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(stored, "metadata"), "resourceVersion"));
     out->resource_version = strdup(rv ? rv : "");
 }
 
@@ -321,10 +338,11 @@ dpm_rc dpm_selfsigned_ensure(struct dpm_kube *k, const struct dpm_selfsigned_opt
         } else if (rc == DPM_OK) {
             const char *type = json_string_value(json_object_get(cur, "type"));
             if (!type || strcmp(type, TLS_TYPE) != 0) {
-                rc = dpm_error_set(err, DPM_EINVALID, "type",
-                                   "Secret %s/%s has type \"%s\", not %s (a Secret's type cannot change: "
-                                   "delete it or name another one)",
-                                   o->ns, o->name, type ? type : "", TLS_TYPE);
+                rc = dpm_error_set(
+                    err, DPM_EINVALID, "type",
+                    "Secret %s/%s has type \"%s\", not %s (a Secret's type cannot change: "
+                    "delete it or name another one)",
+                    o->ns, o->name, type ? type : "", TLS_TYPE);
                 goto next;
             }
             material_read(cur, &m);
@@ -334,7 +352,9 @@ dpm_rc dpm_selfsigned_ensure(struct dpm_kube *k, const struct dpm_selfsigned_opt
                 fill_out(&m, cur, out);
                 material_free(&m);
                 json_decref(cur);
-                return out->resource_version ? DPM_OK : dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+                return out->resource_version
+                           ? DPM_OK
+                           : dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
             }
             if (ca_usable(&m, now)) {
                 act = DPM_SELFSIGNED_RENEWED;
@@ -365,8 +385,8 @@ dpm_rc dpm_selfsigned_ensure(struct dpm_kube *k, const struct dpm_selfsigned_opt
         raced = true; /* another replica wrote first: read theirs and decide again */
     }
     return dpm_error_set(err, DPM_ECONFLICT, NULL,
-                         "Secret %s/%s kept changing under us: gave up after %d conflicts", o->ns, o->name,
-                         max + 1);
+                         "Secret %s/%s kept changing under us: gave up after %d conflicts", o->ns,
+                         o->name, max + 1);
 }
 
 /* ---- caBundle ------------------------------------------------------- */
@@ -377,7 +397,7 @@ static bool set_bundles(json_t *cfg, const char *want)
     bool changed = false;
     size_t i;
     json_t *wh;
-    json_array_foreach(json_object_get(cfg, "webhooks"), i, wh) {
+    json_array_foreach (json_object_get(cfg, "webhooks"), i, wh) {
         json_t *cc = json_object_get(wh, "clientConfig");
         if (!json_is_object(cc)) {
             cc = json_object();
@@ -393,8 +413,8 @@ static bool set_bundles(json_t *cfg, const char *want)
 }
 
 /* Brings one configuration's caBundles to want; a 409 re-reads it. */
-static dpm_rc fix_config(struct dpm_kube *k, const struct dpm_gvr *r, const json_t *obj, const char *want,
-                         int max, size_t *patched, struct dpm_error *err)
+static dpm_rc fix_config(struct dpm_kube *k, const struct dpm_gvr *r, const json_t *obj,
+                         const char *want, int max, size_t *patched, struct dpm_error *err)
 {
     const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
     json_t *cur = json_deep_copy(obj);
@@ -413,8 +433,9 @@ static dpm_rc fix_config(struct dpm_kube *k, const struct dpm_gvr *r, const json
         cur = NULL;
         rc = dpm_kube_get(k, r, NULL, name, &cur, err);
         if (rc == DPM_OK && attempt == max)
-            rc = dpm_error_set(err, DPM_ECONFLICT, name, "%s %s kept changing: gave up after %d conflicts",
-                               r->resource, name, max + 1);
+            rc = dpm_error_set(err, DPM_ECONFLICT, name,
+                               "%s %s kept changing: gave up after %d conflicts", r->resource, name,
+                               max + 1);
     }
     json_decref(cur);
     return rc;
@@ -437,8 +458,9 @@ dpm_rc dpm_selfsigned_patch_ca_bundles(struct dpm_kube *k, const struct dpm_self
         json_t *items = NULL, *item;
         size_t i;
         rc = dpm_kube_list(k, &gvr_configs[g], NULL, &lo, &items, NULL, err);
-        json_array_foreach(items, i, item) {
-            const char *name = json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+        json_array_foreach (items, i, item) {
+            const char *name =
+                json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
             char key[512];
             snprintf(key, sizeof(key), "%s/%s", gvr_configs[g].resource, name ? name : "");
             json_object_set_new(done, key, json_true());
@@ -470,9 +492,10 @@ dpm_rc dpm_selfsigned_patch_ca_bundles(struct dpm_kube *k, const struct dpm_self
             json_decref(obj);
         }
         if (rc == DPM_OK && !found && !missing)
-            missing = dpm_error_set(&missing_err, DPM_ENOTFOUND, o->configs[c],
-                                    "no ValidatingWebhookConfiguration or MutatingWebhookConfiguration named \"%s\"",
-                                    o->configs[c]);
+            missing = dpm_error_set(
+                &missing_err, DPM_ENOTFOUND, o->configs[c],
+                "no ValidatingWebhookConfiguration or MutatingWebhookConfiguration named \"%s\"",
+                o->configs[c]);
     }
     free(want);
     json_decref(done);

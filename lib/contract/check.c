@@ -23,12 +23,20 @@
 
 /* ---- envelope ---- */
 
-static int p_input(const char *s) { return (int)dpm_input_type_parse(s); }
-static int p_mode(const char *s) { return (int)dpm_mode_parse(s); }
-static int p_deletion(const char *s) { return (int)dpm_deletion_policy_parse(s); }
+static int p_input(const char *s)
+{
+    return (int)dpm_input_type_parse(s);
+}
+static int p_mode(const char *s)
+{
+    return (int)dpm_mode_parse(s);
+}
+static int p_deletion(const char *s)
+{
+    return (int)dpm_deletion_policy_parse(s);
+}
 
-static void check_const(struct dpm_chk *c, const json_t *obj, const char *key,
-                        const char *want)
+static void check_const(struct dpm_chk *c, const json_t *obj, const char *key, const char *want)
 {
     char q[DPM_CHK_QUOTE_MAX];
     const json_t *v = dpm_member(obj, key);
@@ -78,7 +86,7 @@ static void check_metadata(struct dpm_chk *c, const json_t *obj)
         const json_t *v;
         char kb[160];
         size_t lm = dpm_cpath_key(&c->p, "labels");
-        json_object_foreach((json_t *)labels, k, v) {
+        json_object_foreach ((json_t *)labels, k, v) {
             if (v != NULL && !json_is_null(v) && !json_is_string(v))
                 dpm_chk_not_a_string(c, dpm_chk_safe_key(k, kb, sizeof kb), v);
         }
@@ -97,11 +105,22 @@ static void check_metadata(struct dpm_chk *c, const json_t *obj)
                     "does this)");
     /* Strict field validation (kubectl's default) refuses any other field
      * of ObjectMeta; domain and owner have their own message above. */
-    static const char *const known[] = {
-        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
-        "generation", "creationTimestamp", "deletionTimestamp",
-        "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
-        "finalizers", "managedFields", "clusterName"};
+    static const char *const known[] = {"name",
+                                        "generateName",
+                                        "namespace",
+                                        "selfLink",
+                                        "uid",
+                                        "resourceVersion",
+                                        "generation",
+                                        "creationTimestamp",
+                                        "deletionTimestamp",
+                                        "deletionGracePeriodSeconds",
+                                        "labels",
+                                        "annotations",
+                                        "ownerReferences",
+                                        "finalizers",
+                                        "managedFields",
+                                        "clusterName"};
     json_t *rest = json_copy((json_t *)md);
     if (rest == NULL) {
         c->rc = DPM_ENOMEM;
@@ -129,16 +148,14 @@ static void check_ref(struct dpm_chk *c, const json_t *ref)
 
 static void check_inputs(struct dpm_chk *c, const json_t *spec)
 {
-    static const char *const known[] = {"name", "type", "connection",
-                                        "dataProductRef"};
+    static const char *const known[] = {"name", "type", "connection", "dataProductRef"};
     const json_t *arr = dpm_chk_array(c, spec, "inputPorts", true);
     struct dpm_nameset names;
     size_t mark;
     if (arr == NULL)
         return;
     if (json_array_size(arr) == 0) {
-        dpm_chk_add(c, DPM_SEV_VIOLATION, "inputPorts",
-                    "at least one input port is required");
+        dpm_chk_add(c, DPM_SEV_VIOLATION, "inputPorts", "at least one input port is required");
         return;
     }
     if (!dpm_nameset_init(&names, json_array_size(arr)))
@@ -176,8 +193,7 @@ static void check_inputs(struct dpm_chk *c, const json_t *spec)
                             "required for type data-product");
         } else if (type != 0) {
             if (dpm_member(in, "connection") == NULL)
-                dpm_chk_add(c, DPM_SEV_VIOLATION, "connection",
-                            "required for type %s",
+                dpm_chk_add(c, DPM_SEV_VIOLATION, "connection", "required for type %s",
                             dpm_input_type_name((enum dpm_input_type)type));
             else
                 dpm_chk_string(c, in, "connection", true, true);
@@ -191,8 +207,7 @@ static void check_inputs(struct dpm_chk *c, const json_t *spec)
         }
         if (ref != NULL) {
             if (!json_is_object(ref))
-                dpm_chk_add(c, DPM_SEV_VIOLATION, "dataProductRef",
-                            "must be an object");
+                dpm_chk_add(c, DPM_SEV_VIOLATION, "dataProductRef", "must be an object");
             else
                 check_ref(c, ref);
         }
@@ -234,8 +249,7 @@ static bool spark_version_ok(const char *s)
     return true;
 }
 
-static void check_resources(struct dpm_chk *c, const json_t *t,
-                            const char *key, bool executors)
+static void check_resources(struct dpm_chk *c, const json_t *t, const char *key, bool executors)
 {
     static const char *const known_res[] = {"memory", "cpu"};
     static const char *const known_ex[] = {"instances", "memory", "cpu"};
@@ -253,8 +267,8 @@ static void check_resources(struct dpm_chk *c, const json_t *t,
     if (executors && (n = dpm_member(o, "instances")) != NULL &&
         (!json_is_integer(n) || json_integer_value(n) < 1 ||
          json_integer_value(n) > DPM_EXECUTORS_MAX))
-        dpm_chk_add(c, DPM_SEV_VIOLATION, "instances",
-                    "must be an integer from 1 to %d", DPM_EXECUTORS_MAX);
+        dpm_chk_add(c, DPM_SEV_VIOLATION, "instances", "must be an integer from 1 to %d",
+                    DPM_EXECUTORS_MAX);
     dpm_chk_quantity(c, o, "memory", false);
     dpm_chk_quantity(c, o, "cpu", false);
     dpm_cpath_pop(&c->p, mark);
@@ -276,15 +290,13 @@ static void check_schedule(struct dpm_chk *c, const json_t *t, int mode)
         return;
     }
     if (dpm_cron_parse(s, &cron, &e) != DPM_OK) {
-        dpm_chk_add(c, DPM_SEV_VIOLATION, "schedule",
-                    "invalid cron expression %s: %s",
+        dpm_chk_add(c, DPM_SEV_VIOLATION, "schedule", "invalid cron expression %s: %s",
                     dpm_chk_quote(s, q, sizeof q), e.message);
         return;
     }
     gap = dpm_cron_max_interval(&cron);
     if (gap < 0) {
-        dpm_chk_add(c, DPM_SEV_VIOLATION, "schedule",
-                    "cron expression %s never fires",
+        dpm_chk_add(c, DPM_SEV_VIOLATION, "schedule", "cron expression %s never fires",
                     dpm_chk_quote(s, q, sizeof q));
         return;
     }
@@ -300,9 +312,8 @@ static void check_schedule(struct dpm_chk *c, const json_t *t, int mode)
 
 static void check_transformation(struct dpm_chk *c, const json_t *spec)
 {
-    static const char *const known[] = {
-        "engine", "version", "image", "mainApplicationFile",
-        "mode", "schedule", "resources", "executors"};
+    static const char *const known[] = {"engine", "version",  "image",     "mainApplicationFile",
+                                        "mode",   "schedule", "resources", "executors"};
     const json_t *t = dpm_chk_object(c, spec, "transformation", true);
     const char *s;
     char q[DPM_CHK_QUOTE_MAX];
@@ -338,8 +349,8 @@ static void read_ahead(struct dpm_chk *c, const json_t *spec)
     const json_t *ex = dpm_member(spec, "expectations");
     const json_t *f = dpm_member(ex, "freshness");
     double d;
-    if (json_is_string(f) &&
-        dpm_duration_parse(json_string_value(f), &d, NULL) == DPM_OK && d > 0) {
+    if (json_is_string(f) && dpm_duration_parse(json_string_value(f), &d, NULL) == DPM_OK &&
+        d > 0) {
         c->has_freshness = true;
         c->freshness = d;
         c->freshness_text = json_string_value(f);
@@ -348,9 +359,9 @@ static void read_ahead(struct dpm_chk *c, const json_t *spec)
 
 dpm_rc dpm_check_dataproduct(const json_t *obj, struct dpm_report *report)
 {
-    static const char *const known[] = {
-        "domain", "owner", "description", "inputPorts", "transformation",
-        "outputPorts", "expectations", "deletionPolicy", "suspend"};
+    static const char *const known[] = {"domain",       "owner",          "description",
+                                        "inputPorts",   "transformation", "outputPorts",
+                                        "expectations", "deletionPolicy", "suspend"};
     struct dpm_chk c;
     const json_t *spec;
     struct dpm_error e;
@@ -360,8 +371,7 @@ dpm_rc dpm_check_dataproduct(const json_t *obj, struct dpm_report *report)
     c.r = report;
     dpm_cpath_init(&c.p);
     if (!json_is_object(obj)) {
-        dpm_chk_add(&c, DPM_SEV_VIOLATION, NULL,
-                    "a DataProduct must be an object, not %s",
+        dpm_chk_add(&c, DPM_SEV_VIOLATION, NULL, "a DataProduct must be an object, not %s",
                     obj == NULL ? "nothing" : dpm_json_type_word(obj));
         return c.rc;
     }
@@ -386,8 +396,7 @@ dpm_rc dpm_check_dataproduct(const json_t *obj, struct dpm_report *report)
     check_transformation(&c, spec);
     dpm_chk_outputs(&c, spec);
     dpm_chk_expectations(&c, spec);
-    dpm_chk_enum(&c, spec, "deletionPolicy", false, p_deletion,
-                 dpm_deletion_policy_list());
+    dpm_chk_enum(&c, spec, "deletionPolicy", false, p_deletion, dpm_deletion_policy_list());
     dpm_chk_bool(&c, spec, "suspend");
     dpm_cpath_pop(&c.p, mark);
     return c.rc;

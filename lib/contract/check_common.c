@@ -17,8 +17,7 @@
 
 /* ---- helpers ---- */
 
-void dpm_chk_add(struct dpm_chk *c, enum dpm_severity sev, const char *key,
-                 const char *fmt, ...)
+void dpm_chk_add(struct dpm_chk *c, enum dpm_severity sev, const char *key, const char *fmt, ...)
 {
     va_list ap;
     size_t mark = c->p.len;
@@ -80,8 +79,7 @@ static int edit_distance(const char *a, const char *b)
         best = row[0];
         for (size_t j = 1; j <= lb; j++) {
             int cur = row[j];
-            int sub = prev + (tolower((unsigned char)a[i - 1]) !=
-                              tolower((unsigned char)b[j - 1]));
+            int sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
             int del = row[j] + 1, ins = row[j - 1] + 1;
             row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
             prev = cur;
@@ -109,13 +107,12 @@ const char *dpm_chk_safe_key(const char *key, char *buf, size_t n)
     return buf;
 }
 
-void dpm_chk_unknown(struct dpm_chk *c, const json_t *o,
-                     const char *const *known, size_t nknown)
+void dpm_chk_unknown(struct dpm_chk *c, const json_t *o, const char *const *known, size_t nknown)
 {
     const char *key;
     const json_t *v;
     char kb[160];
-    json_object_foreach((json_t *)o, key, v) {
+    json_object_foreach ((json_t *)o, key, v) {
         const char *best = NULL;
         int bestd = 3;
         size_t i;
@@ -152,16 +149,14 @@ void dpm_chk_not_a_string(struct dpm_chk *c, const char *key, const json_t *v)
     else if (json_is_boolean(v))
         snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
     else {
-        dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be a string, not %s",
-                    dpm_json_type_word(v));
+        dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be a string, not %s", dpm_json_type_word(v));
         return;
     }
-    dpm_chk_add(c, DPM_SEV_VIOLATION, key,
-                "must be a string (quote it: \"%s\")", num);
+    dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be a string (quote it: \"%s\")", num);
 }
 
-const char *dpm_chk_string(struct dpm_chk *c, const json_t *o, const char *key,
-                           bool required, bool nonempty)
+const char *dpm_chk_string(struct dpm_chk *c, const json_t *o, const char *key, bool required,
+                           bool nonempty)
 {
     const json_t *v = dpm_member(o, key);
     if (v == NULL) {
@@ -180,8 +175,7 @@ const char *dpm_chk_string(struct dpm_chk *c, const json_t *o, const char *key,
     return json_string_value(v);
 }
 
-const json_t *dpm_chk_object(struct dpm_chk *c, const json_t *o,
-                             const char *key, bool required)
+const json_t *dpm_chk_object(struct dpm_chk *c, const json_t *o, const char *key, bool required)
 {
     const json_t *v = dpm_member(o, key);
     if (v == NULL) {
@@ -196,8 +190,7 @@ const json_t *dpm_chk_object(struct dpm_chk *c, const json_t *o,
     return v;
 }
 
-const json_t *dpm_chk_array(struct dpm_chk *c, const json_t *o,
-                            const char *key, bool required)
+const json_t *dpm_chk_array(struct dpm_chk *c, const json_t *o, const char *key, bool required)
 {
     const json_t *v = dpm_member(o, key);
     if (v == NULL) {
@@ -206,15 +199,14 @@ const json_t *dpm_chk_array(struct dpm_chk *c, const json_t *o,
         return NULL;
     }
     if (!json_is_array(v)) {
-        dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be a list, not %s",
-                    dpm_json_type_word(v));
+        dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be a list, not %s", dpm_json_type_word(v));
         return NULL;
     }
     return v;
 }
 
-int dpm_chk_enum(struct dpm_chk *c, const json_t *o, const char *key,
-                 bool required, int (*parse)(const char *), const char *list)
+int dpm_chk_enum(struct dpm_chk *c, const json_t *o, const char *key, bool required,
+                 int (*parse)(const char *), const char *list)
 {
     char q[DPM_CHK_QUOTE_MAX];
     const char *s = dpm_chk_string(c, o, key, required, false);
@@ -222,8 +214,8 @@ int dpm_chk_enum(struct dpm_chk *c, const json_t *o, const char *key,
     if (s == NULL)
         return 0;
     if ((v = parse(s)) == 0)
-        dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be one of %s (got %s)",
-                    list, dpm_chk_quote(s, q, sizeof q));
+        dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be one of %s (got %s)", list,
+                    dpm_chk_quote(s, q, sizeof q));
     return v;
 }
 
@@ -234,16 +226,14 @@ void dpm_chk_bool(struct dpm_chk *c, const json_t *o, const char *key)
     if (v == NULL || json_is_boolean(v))
         return;
     if (json_is_string(v))
-        dpm_chk_add(c, DPM_SEV_VIOLATION, key,
-                    "must be true or false, not the string %s",
+        dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be true or false, not the string %s",
                     dpm_chk_quote(json_string_value(v), q, sizeof q));
     else
         dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be true or false, not %s",
                     dpm_json_type_word(v));
 }
 
-void dpm_chk_quantity(struct dpm_chk *c, const json_t *o, const char *key,
-                      bool required)
+void dpm_chk_quantity(struct dpm_chk *c, const json_t *o, const char *key, bool required)
 {
     const json_t *v = dpm_member(o, key);
     struct dpm_error e;
@@ -268,15 +258,13 @@ void dpm_chk_quantity(struct dpm_chk *c, const json_t *o, const char *key,
                     dpm_json_type_word(v));
         return;
     }
-    if (dpm_quantity_parse(json_is_string(v) ? json_string_value(v) : num, &q,
-                           &e) != DPM_OK)
+    if (dpm_quantity_parse(json_is_string(v) ? json_string_value(v) : num, &q, &e) != DPM_OK)
         dpm_chk_add(c, DPM_SEV_VIOLATION, key, "%s", e.message);
     else if (!(q > 0))
         dpm_chk_add(c, DPM_SEV_VIOLATION, key, "must be positive");
 }
 
-bool dpm_chk_duration(struct dpm_chk *c, const json_t *o, const char *key,
-                      double *seconds)
+bool dpm_chk_duration(struct dpm_chk *c, const json_t *o, const char *key, double *seconds)
 {
     const char *s = dpm_chk_string(c, o, key, false, false);
     struct dpm_error e;
@@ -296,8 +284,7 @@ bool dpm_chk_duration(struct dpm_chk *c, const json_t *o, const char *key,
     return true;
 }
 
-const char *dpm_chk_label(struct dpm_chk *c, const json_t *o, const char *key,
-                          bool required)
+const char *dpm_chk_label(struct dpm_chk *c, const json_t *o, const char *key, bool required)
 {
     const char *s = dpm_chk_string(c, o, key, required, false);
     struct dpm_error e;

@@ -7,11 +7,26 @@
 #include "dpm/model.h"
 #include "dpm/units.h"
 
-static int p_output(const char *s) { return (int)dpm_output_type_parse(s); }
-static int p_format(const char *s) { return (int)dpm_format_parse(s); }
-static int p_ftype(const char *s) { return (int)dpm_field_type_parse(s); }
-static int p_class(const char *s) { return (int)dpm_classification_parse(s); }
-static int p_compat(const char *s) { return (int)dpm_compat_mode_parse(s); }
+static int p_output(const char *s)
+{
+    return (int)dpm_output_type_parse(s);
+}
+static int p_format(const char *s)
+{
+    return (int)dpm_format_parse(s);
+}
+static int p_ftype(const char *s)
+{
+    return (int)dpm_field_type_parse(s);
+}
+static int p_class(const char *s)
+{
+    return (int)dpm_classification_parse(s);
+}
+static int p_compat(const char *s)
+{
+    return (int)dpm_compat_mode_parse(s);
+}
 
 /* Column names as Avro, Parquet and Spark SQL all accept them unquoted. */
 static bool identifier_ok(const char *s)
@@ -24,11 +39,9 @@ static bool identifier_ok(const char *s)
     return true;
 }
 
-static void check_field(struct dpm_chk *c, const json_t *f, size_t i,
-                        struct dpm_nameset *names)
+static void check_field(struct dpm_chk *c, const json_t *f, size_t i, struct dpm_nameset *names)
 {
-    static const char *const known[] = {"name", "type", "required", "pii",
-                                        "classification"};
+    static const char *const known[] = {"name", "type", "required", "pii", "classification"};
     char q[DPM_CHK_QUOTE_MAX];
     const char *name;
     size_t mark = dpm_cpath_index(&c->p, i);
@@ -51,16 +64,15 @@ static void check_field(struct dpm_chk *c, const json_t *f, size_t i,
                 /* The path up to "schema" is the current one without
                  * "[i]". */
                 dpm_chk_add(c, DPM_SEV_VIOLATION, "name",
-                            "duplicate field name \"%s\" (also %.*s[%ld].name)",
-                            name, (int)mark, c->p.s, prev);
+                            "duplicate field name \"%s\" (also %.*s[%ld].name)", name, (int)mark,
+                            c->p.s, prev);
             }
         }
     }
     dpm_chk_enum(c, f, "type", true, p_ftype, dpm_field_type_list());
     dpm_chk_bool(c, f, "required");
     dpm_chk_bool(c, f, "pii");
-    dpm_chk_enum(c, f, "classification", false, p_class,
-                 dpm_classification_list());
+    dpm_chk_enum(c, f, "classification", false, p_class, dpm_classification_list());
     dpm_cpath_pop(&c->p, mark);
 }
 
@@ -98,8 +110,7 @@ static void check_contract(struct dpm_chk *c, const json_t *ct)
             const char *s;
             long prev;
             if (!json_is_string(e)) {
-                dpm_chk_add(c, DPM_SEV_VIOLATION, NULL,
-                            "must be a field name (a string)");
+                dpm_chk_add(c, DPM_SEV_VIOLATION, NULL, "must be a field name (a string)");
             } else if (*(s = json_string_value(e)) == '\0') {
                 dpm_chk_add(c, DPM_SEV_VIOLATION, NULL, "must not be empty");
             } else if ((prev = dpm_nameset_insert(&cols, s, i)) >= 0) {
@@ -108,8 +119,7 @@ static void check_contract(struct dpm_chk *c, const json_t *ct)
                             "partitioning[%ld])",
                             dpm_chk_quote(s, q, sizeof q), prev);
             } else if (schema != NULL && dpm_nameset_find(&fields, s) < 0) {
-                dpm_chk_add(c, DPM_SEV_VIOLATION, NULL,
-                            "%s is not a field of the schema",
+                dpm_chk_add(c, DPM_SEV_VIOLATION, NULL, "%s is not a field of the schema",
                             dpm_chk_quote(s, q, sizeof q));
             }
             dpm_cpath_pop(&c->p, im);
@@ -165,26 +175,21 @@ static void check_port(struct dpm_chk *c, const json_t *port, int type)
     const json_t *v = dpm_member(port, "port");
     if (type == DPM_OUTPUT_GRPC) {
         if (v == NULL)
-            dpm_chk_add(c, DPM_SEV_VIOLATION, "port",
-                        "required for type grpc (1-65535)");
+            dpm_chk_add(c, DPM_SEV_VIOLATION, "port", "required for type grpc (1-65535)");
     } else if (v != NULL && type != 0) {
-        dpm_chk_add(c, DPM_SEV_VIOLATION, "port",
-                    "only allowed for type grpc, not %s",
+        dpm_chk_add(c, DPM_SEV_VIOLATION, "port", "only allowed for type grpc, not %s",
                     dpm_output_type_name((enum dpm_output_type)type));
         return;
     }
-    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1 ||
-                      json_integer_value(v) > 65535))
-        dpm_chk_add(c, DPM_SEV_VIOLATION, "port",
-                    "must be an integer from 1 to 65535");
+    if (v != NULL &&
+        (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535))
+        dpm_chk_add(c, DPM_SEV_VIOLATION, "port", "must be an integer from 1 to 65535");
 }
 
-static void check_output(struct dpm_chk *c, const json_t *port, size_t i,
-                         struct dpm_nameset *names)
+static void check_output(struct dpm_chk *c, const json_t *port, size_t i, struct dpm_nameset *names)
 {
-    static const char *const known[] = {
-        "name", "type", "schemaRegistry", "region",
-        "retention", "storage", "port", "contract"};
+    static const char *const known[] = {"name",      "type",    "schemaRegistry", "region",
+                                        "retention", "storage", "port",           "contract"};
     const char *name, *reg;
     const json_t *ct;
     int type;
@@ -207,10 +212,8 @@ static void check_output(struct dpm_chk *c, const json_t *port, size_t i,
     }
     type = dpm_chk_enum(c, port, "type", true, p_output, dpm_output_type_list());
     reg = dpm_chk_string(c, port, "schemaRegistry", false, false);
-    if (reg != NULL && strncmp(reg, "http://", 7) != 0 &&
-        strncmp(reg, "https://", 8) != 0)
-        dpm_chk_add(c, DPM_SEV_VIOLATION, "schemaRegistry",
-                    "must be an http:// or https:// URL");
+    if (reg != NULL && strncmp(reg, "http://", 7) != 0 && strncmp(reg, "https://", 8) != 0)
+        dpm_chk_add(c, DPM_SEV_VIOLATION, "schemaRegistry", "must be an http:// or https:// URL");
     dpm_chk_string(c, port, "region", false, true);
     dpm_chk_duration(c, port, "retention", NULL);
     check_storage(c, port, type);
@@ -236,8 +239,7 @@ void dpm_chk_outputs(struct dpm_chk *c, const json_t *spec)
     if (arr == NULL)
         return;
     if (json_array_size(arr) == 0) {
-        dpm_chk_add(c, DPM_SEV_VIOLATION, "outputPorts",
-                    "at least one output port is required");
+        dpm_chk_add(c, DPM_SEV_VIOLATION, "outputPorts", "at least one output port is required");
         return;
     }
     if (!dpm_nameset_init(&names, json_array_size(arr)))
@@ -251,8 +253,7 @@ void dpm_chk_outputs(struct dpm_chk *c, const json_t *spec)
 
 void dpm_chk_expectations(struct dpm_chk *c, const json_t *spec)
 {
-    static const char *const known[] = {"freshness", "completeness",
-                                        "schemaCompatibility"};
+    static const char *const known[] = {"freshness", "completeness", "schemaCompatibility"};
     const json_t *ex = dpm_chk_object(c, spec, "expectations", false);
     const char *s;
     struct dpm_error e;
@@ -266,7 +267,6 @@ void dpm_chk_expectations(struct dpm_chk *c, const json_t *spec)
     s = dpm_chk_string(c, ex, "completeness", false, false);
     if (s != NULL && dpm_percent_parse(s, &pct, &e) != DPM_OK)
         dpm_chk_add(c, DPM_SEV_VIOLATION, "completeness", "%s", e.message);
-    dpm_chk_enum(c, ex, "schemaCompatibility", false, p_compat,
-                 dpm_compat_mode_list());
+    dpm_chk_enum(c, ex, "schemaCompatibility", false, p_compat, dpm_compat_mode_list());
     dpm_cpath_pop(&c->p, mark);
 }

@@ -18,7 +18,7 @@ struct field {
     const char *name;
     const char *type; /* NULL when absent or not a string: not compared */
     bool required;
-    size_t order;     /* position in the schema list */
+    size_t order; /* position in the schema list */
 };
 
 struct schema {
@@ -73,7 +73,7 @@ static dpm_rc schema_parse(const json_t *list, long long version, struct schema 
         return DPM_ENOMEM;
     size_t i;
     json_t *f;
-    json_array_foreach(list, i, f) {
+    json_array_foreach (list, i, f) {
         const char *name = json_string_value(json_object_get(f, "name"));
         if (!name)
             continue;
@@ -115,7 +115,7 @@ static const struct field *schema_find(const struct schema *s, const char *name)
 static bool promotable(const char *writer, const char *reader)
 {
     static const char *const pairs[][2] = {
-        {"int", "long"},    {"int", "float"},    {"int", "double"},  {"long", "float"},
+        {"int", "long"},    {"int", "float"},    {"int", "double"},   {"long", "float"},
         {"long", "double"}, {"float", "double"}, {"string", "bytes"}, {"bytes", "string"},
     };
     if (strcmp(writer, reader) == 0)
@@ -172,7 +172,7 @@ static void compare(struct changes *cs, const json_t *new_list, const struct sch
 {
     size_t i;
     json_t *jf;
-    json_array_foreach(new_list, i, jf) {
+    json_array_foreach (new_list, i, jf) {
         const char *name = json_string_value(json_object_get(jf, "name"));
         const struct field *nf = name ? schema_find(nw, name) : NULL;
         if (!nf || nf->order != i)
@@ -243,10 +243,18 @@ static dpm_rc report_changes(struct changes *cs, const char *source, size_t port
         struct dpm_buf what = DPM_BUF_INIT(1024);
         struct dpm_buf path = DPM_BUF_INIT(1024);
         switch (c->kind) {
-        case CH_ADDED_REQUIRED: dpm_buf_adds(&what, "new required field"); break;
-        case CH_DELETED_REQUIRED: dpm_buf_adds(&what, "deleted required field"); break;
-        case CH_MADE_REQUIRED: dpm_buf_adds(&what, "optional field made required"); break;
-        case CH_MADE_OPTIONAL: dpm_buf_adds(&what, "required field made optional"); break;
+        case CH_ADDED_REQUIRED:
+            dpm_buf_adds(&what, "new required field");
+            break;
+        case CH_DELETED_REQUIRED:
+            dpm_buf_adds(&what, "deleted required field");
+            break;
+        case CH_MADE_REQUIRED:
+            dpm_buf_adds(&what, "optional field made required");
+            break;
+        case CH_MADE_OPTIONAL:
+            dpm_buf_adds(&what, "required field made optional");
+            break;
         case CH_NARROWED:
             dpm_buf_printf(&what, "type narrowed from %s to %s", c->from, c->to);
             break;
@@ -334,9 +342,9 @@ static const json_t *old_port_find(const struct named_port *v, size_t n, const c
 }
 
 /* Checks one output port of the new object. */
-static dpm_rc check_port(const json_t *old_obj, const struct named_port *old_ports,
-                         size_t nold, const json_t *new_port, size_t idx, const char *mode,
-                         unsigned dirs, bool transitive, struct dpm_report *report)
+static dpm_rc check_port(const json_t *old_obj, const struct named_port *old_ports, size_t nold,
+                         const json_t *new_port, size_t idx, const char *mode, unsigned dirs,
+                         bool transitive, struct dpm_report *report)
 {
     const char *pname = json_string_value(json_object_get(new_port, "name"));
     const json_t *new_list = json_object_get(json_object_get(new_port, "contract"), "schema");
@@ -355,16 +363,15 @@ static dpm_rc check_port(const json_t *old_obj, const struct named_port *old_por
     struct hist *hv = NULL;
     size_t nh = 0;
     long long top = 0;
-    const json_t *history =
-        json_object_get(json_object_get(old_obj, "status"), "schemaHistory");
+    const json_t *history = json_object_get(json_object_get(old_obj, "status"), "schemaHistory");
     dpm_rc rc = DPM_OK;
     if (json_is_array(history) && json_array_size(history)) {
-        size_t cap = json_array_size(history) < HISTORY_MAX ? json_array_size(history)
-                                                             : HISTORY_MAX;
+        size_t cap =
+            json_array_size(history) < HISTORY_MAX ? json_array_size(history) : HISTORY_MAX;
         hv = calloc(cap, sizeof(*hv));
         if (!hv)
             return DPM_ENOMEM;
-        json_array_foreach(history, i, p) {
+        json_array_foreach (history, i, p) {
             if (i >= cap)
                 break;
             const char *hp = json_string_value(json_object_get(p, "port"));
@@ -423,8 +430,7 @@ out:
     return rc;
 }
 
-dpm_rc dpm_check_update(const json_t *old_obj, const json_t *new_obj,
-                        struct dpm_report *report)
+dpm_rc dpm_check_update(const json_t *old_obj, const json_t *new_obj, struct dpm_report *report)
 {
     const json_t *old_spec = json_object_get(old_obj, "spec");
     const json_t *new_spec = json_object_get(new_obj, "spec");
@@ -446,10 +452,14 @@ dpm_rc dpm_check_update(const json_t *old_obj, const json_t *new_obj,
 
     const json_t *mv =
         json_object_get(json_object_get(new_spec, "expectations"), "schemaCompatibility");
-    const char *mode = json_is_string(mv)                   ? json_string_value(mv)
-                       : (!mv || json_is_null(mv))          ? "BACKWARD"
-                                                            : NULL;
-    static const struct { const char *name; unsigned dirs; bool transitive; } modes[] = {
+    const char *mode = json_is_string(mv)          ? json_string_value(mv)
+                       : (!mv || json_is_null(mv)) ? "BACKWARD"
+                                                   : NULL;
+    static const struct {
+        const char *name;
+        unsigned dirs;
+        bool transitive;
+    } modes[] = {
         {"NONE", 0, false},
         {"BACKWARD", BACKWARD, false},
         {"BACKWARD_TRANSITIVE", BACKWARD, true},
@@ -478,14 +488,14 @@ dpm_rc dpm_check_update(const json_t *old_obj, const json_t *new_obj,
         old_ports = calloc(json_array_size(old_list), sizeof(*old_ports));
         if (!old_ports)
             return DPM_ENOMEM;
-        json_array_foreach(old_list, i, port) {
+        json_array_foreach (old_list, i, port) {
             const char *n = json_string_value(json_object_get(port, "name"));
             if (n)
                 old_ports[nold++] = (struct named_port){n, port, i};
         }
         qsort(old_ports, nold, sizeof(*old_ports), named_port_cmp);
     }
-    json_array_foreach(json_object_get(new_spec, "outputPorts"), i, port) {
+    json_array_foreach (json_object_get(new_spec, "outputPorts"), i, port) {
         rc = check_port(old_obj, old_ports, nold, port, i, modes[m].name, modes[m].dirs,
                         modes[m].transitive, report);
         if (rc)

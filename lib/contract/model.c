@@ -13,19 +13,19 @@
 
 static const char *const input_names[DPM_INPUT_COUNT_] = {
     "", "kafka-topic", "data-product", "iceberg-table", "s3-prefix", "jdbc-table"};
-static const char *const output_names[DPM_OUTPUT_COUNT_] = {
-    "", "iceberg-table", "parquet-files", "kafka-topic", "grpc"};
+static const char *const output_names[DPM_OUTPUT_COUNT_] = {"", "iceberg-table", "parquet-files",
+                                                            "kafka-topic", "grpc"};
 static const char *const mode_names[DPM_MODE_COUNT_] = {"", "batch", "streaming"};
-static const char *const format_names[DPM_FORMAT_COUNT_] = {
-    "", "parquet", "avro", "orc", "json", "protobuf"};
+static const char *const format_names[DPM_FORMAT_COUNT_] = {"",    "parquet", "avro",
+                                                            "orc", "json",    "protobuf"};
 static const char *const field_type_names[DPM_FIELD_COUNT_] = {
-    "", "string", "bytes", "boolean", "int", "long",
-    "float", "double", "decimal", "date", "timestamp"};
-static const char *const class_names[DPM_CLASS_COUNT_] = {
-    "", "public", "internal", "confidential", "restricted"};
+    "",      "string", "bytes",   "boolean", "int",      "long",
+    "float", "double", "decimal", "date",    "timestamp"};
+static const char *const class_names[DPM_CLASS_COUNT_] = {"", "public", "internal", "confidential",
+                                                          "restricted"};
 static const char *const compat_names[DPM_COMPAT_COUNT_] = {
-    "", "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD",
-    "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"};
+    "",     "NONE",           "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
+    "FULL", "FULL_TRANSITIVE"};
 static const char *const deletion_names[DPM_DELETION_COUNT_] = {"", "Retain", "Delete"};
 
 static const char *enum_name(const char *const *names, int count, int v)
@@ -43,16 +43,19 @@ static int enum_parse(const char *const *names, int count, const char *s)
     return 0;
 }
 
-#define ENUM_FUNCS(fn, type, table, count, list)                              \
-    const char *dpm_##fn##_name(enum type v)                                  \
-    {                                                                         \
-        return enum_name(table, count, (int)v);                               \
-    }                                                                         \
-    enum type dpm_##fn##_parse(const char *s)                                 \
-    {                                                                         \
-        return (enum type)enum_parse(table, count, s);                        \
-    }                                                                         \
-    const char *dpm_##fn##_list(void) { return list; }
+#define ENUM_FUNCS(fn, type, table, count, list)                                                   \
+    const char *dpm_##fn##_name(enum type v)                                                       \
+    {                                                                                              \
+        return enum_name(table, count, (int)v);                                                    \
+    }                                                                                              \
+    enum type dpm_##fn##_parse(const char *s)                                                      \
+    {                                                                                              \
+        return (enum type)enum_parse(table, count, s);                                             \
+    }                                                                                              \
+    const char *dpm_##fn##_list(void)                                                              \
+    {                                                                                              \
+        return list;                                                                               \
+    }
 
 ENUM_FUNCS(input_type, dpm_input_type, input_names, DPM_INPUT_COUNT_,
            "kafka-topic, data-product, iceberg-table, s3-prefix, jdbc-table")
@@ -69,8 +72,8 @@ ENUM_FUNCS(classification, dpm_classification, class_names, DPM_CLASS_COUNT_,
 ENUM_FUNCS(compat_mode, dpm_compat_mode, compat_names, DPM_COMPAT_COUNT_,
            "NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, "
            "FULL, FULL_TRANSITIVE")
-ENUM_FUNCS(deletion_policy, dpm_deletion_policy, deletion_names,
-           DPM_DELETION_COUNT_, "Retain, Delete")
+ENUM_FUNCS(deletion_policy, dpm_deletion_policy, deletion_names, DPM_DELETION_COUNT_,
+           "Retain, Delete")
 
 bool dpm_output_type_has_storage(enum dpm_output_type t)
 {
@@ -148,8 +151,7 @@ static dpm_rc dec_fail(struct dec *d, dpm_rc rc, const char *what)
 
 /* Each dec_* reads o[key] into *out, pushing key onto the path while it
  * does, and on failure leaves the path pointing at the field. */
-static dpm_rc dec_str(struct dec *d, const json_t *o, const char *key,
-                      bool required, char **out)
+static dpm_rc dec_str(struct dec *d, const json_t *o, const char *key, bool required, char **out)
 {
     const json_t *v = dpm_member(o, key);
     size_t mark = dpm_cpath_key(&d->p, key);
@@ -169,8 +171,7 @@ static dpm_rc dec_str(struct dec *d, const json_t *o, const char *key,
 
 /* Quantities as written; an unquoted YAML number (cpu: 2) is a valid
  * quantity, kept in its shortest spelling. */
-static dpm_rc dec_quantity(struct dec *d, const json_t *o, const char *key,
-                           char **out)
+static dpm_rc dec_quantity(struct dec *d, const json_t *o, const char *key, char **out)
 {
     const json_t *v = dpm_member(o, key);
     char num[64];
@@ -189,8 +190,8 @@ static dpm_rc dec_quantity(struct dec *d, const json_t *o, const char *key,
 }
 
 /* Enum members: parse returns 0 for an unknown value. */
-static dpm_rc dec_enum(struct dec *d, const json_t *o, const char *key,
-                       bool required, int (*parse)(const char *), int *out)
+static dpm_rc dec_enum(struct dec *d, const json_t *o, const char *key, bool required,
+                       int (*parse)(const char *), int *out)
 {
     const json_t *v = dpm_member(o, key);
     size_t mark = dpm_cpath_key(&d->p, key);
@@ -206,17 +207,40 @@ static dpm_rc dec_enum(struct dec *d, const json_t *o, const char *key,
     return DPM_OK;
 }
 
-static int p_input(const char *s) { return (int)dpm_input_type_parse(s); }
-static int p_output(const char *s) { return (int)dpm_output_type_parse(s); }
-static int p_mode(const char *s) { return (int)dpm_mode_parse(s); }
-static int p_format(const char *s) { return (int)dpm_format_parse(s); }
-static int p_ftype(const char *s) { return (int)dpm_field_type_parse(s); }
-static int p_class(const char *s) { return (int)dpm_classification_parse(s); }
-static int p_compat(const char *s) { return (int)dpm_compat_mode_parse(s); }
-static int p_deletion(const char *s) { return (int)dpm_deletion_policy_parse(s); }
+static int p_input(const char *s)
+{
+    return (int)dpm_input_type_parse(s);
+}
+static int p_output(const char *s)
+{
+    return (int)dpm_output_type_parse(s);
+}
+static int p_mode(const char *s)
+{
+    return (int)dpm_mode_parse(s);
+}
+static int p_format(const char *s)
+{
+    return (int)dpm_format_parse(s);
+}
+static int p_ftype(const char *s)
+{
+    return (int)dpm_field_type_parse(s);
+}
+static int p_class(const char *s)
+{
+    return (int)dpm_classification_parse(s);
+}
+static int p_compat(const char *s)
+{
+    return (int)dpm_compat_mode_parse(s);
+}
+static int p_deletion(const char *s)
+{
+    return (int)dpm_deletion_policy_parse(s);
+}
 
-static dpm_rc dec_bool(struct dec *d, const json_t *o, const char *key,
-                       enum dpm_tristate *out)
+static dpm_rc dec_bool(struct dec *d, const json_t *o, const char *key, enum dpm_tristate *out)
 {
     const json_t *v = dpm_member(o, key);
     size_t mark = dpm_cpath_key(&d->p, key);
@@ -229,14 +253,12 @@ static dpm_rc dec_bool(struct dec *d, const json_t *o, const char *key,
     return DPM_OK;
 }
 
-static dpm_rc dec_int(struct dec *d, const json_t *o, const char *key,
-                      long lo, long hi, long *out)
+static dpm_rc dec_int(struct dec *d, const json_t *o, const char *key, long lo, long hi, long *out)
 {
     const json_t *v = dpm_member(o, key);
     size_t mark = dpm_cpath_key(&d->p, key);
     if (v != NULL) {
-        if (!json_is_integer(v) || json_integer_value(v) < lo ||
-            json_integer_value(v) > hi)
+        if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
             return dec_fail(d, DPM_EINVALID, "must be an integer in range");
         *out = (long)json_integer_value(v);
     }
@@ -244,8 +266,8 @@ static dpm_rc dec_int(struct dec *d, const json_t *o, const char *key,
     return DPM_OK;
 }
 
-static dpm_rc dec_object(struct dec *d, const json_t *o, const char *key,
-                         bool required, const json_t **out)
+static dpm_rc dec_object(struct dec *d, const json_t *o, const char *key, bool required,
+                         const json_t **out)
 {
     const json_t *v = dpm_member(o, key);
     size_t mark = dpm_cpath_key(&d->p, key);
@@ -262,9 +284,8 @@ static dpm_rc dec_object(struct dec *d, const json_t *o, const char *key,
 }
 
 /* An array member, allocating count elements of size sz in *items. */
-static dpm_rc dec_array(struct dec *d, const json_t *o, const char *key,
-                        bool required, size_t sz, const json_t **arr,
-                        void **items, size_t *count)
+static dpm_rc dec_array(struct dec *d, const json_t *o, const char *key, bool required, size_t sz,
+                        const json_t **arr, void **items, size_t *count)
 {
     const json_t *v = dpm_member(o, key);
     size_t mark = dpm_cpath_key(&d->p, key);
@@ -277,8 +298,7 @@ static dpm_rc dec_array(struct dec *d, const json_t *o, const char *key,
     }
     if (!json_is_array(v))
         return dec_fail(d, DPM_EINVALID, "must be an array");
-    if (json_array_size(v) > 0 &&
-        (*items = calloc(json_array_size(v), sz)) == NULL)
+    if (json_array_size(v) > 0 && (*items = calloc(json_array_size(v), sz)) == NULL)
         return dec_fail(d, DPM_ENOMEM, "out of memory");
     *count = json_array_size(v);
     *arr = v;
@@ -286,14 +306,13 @@ static dpm_rc dec_array(struct dec *d, const json_t *o, const char *key,
     return DPM_OK;
 }
 
-#define TRY(x)                                                                \
-    do {                                                                      \
-        if ((rc = (x)) != DPM_OK)                                             \
-            return rc;                                                        \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        if ((rc = (x)) != DPM_OK)                                                                  \
+            return rc;                                                                             \
     } while (0)
 
-static dpm_rc dec_metadata(struct dec *d, const json_t *obj,
-                           struct dpm_dataproduct *dp)
+static dpm_rc dec_metadata(struct dec *d, const json_t *obj, struct dpm_dataproduct *dp)
 {
     dpm_rc rc;
     const json_t *md, *labels, *v;
@@ -316,7 +335,7 @@ static dpm_rc dec_metadata(struct dec *d, const json_t *obj,
         dp->labels = calloc(json_object_size(labels), sizeof *dp->labels);
         if (dp->labels == NULL)
             return dec_fail(d, DPM_ENOMEM, "out of memory");
-        json_object_foreach((json_t *)labels, k, lv) {
+        json_object_foreach ((json_t *)labels, k, lv) {
             struct dpm_label *l = &dp->labels[dp->n_labels];
             if (json_is_null(lv))
                 continue;
@@ -336,14 +355,12 @@ static dpm_rc dec_metadata(struct dec *d, const json_t *obj,
     return DPM_OK;
 }
 
-static dpm_rc dec_inputs(struct dec *d, const json_t *spec,
-                         struct dpm_dataproduct *dp)
+static dpm_rc dec_inputs(struct dec *d, const json_t *spec, struct dpm_dataproduct *dp)
 {
     dpm_rc rc;
     const json_t *arr, *ref;
     void *items = NULL;
-    TRY(dec_array(d, spec, "inputPorts", true, sizeof *dp->inputs, &arr,
-                  &items, &dp->n_inputs));
+    TRY(dec_array(d, spec, "inputPorts", true, sizeof *dp->inputs, &arr, &items, &dp->n_inputs));
     dp->inputs = items;
     size_t mark = dpm_cpath_key(&d->p, "inputPorts");
     for (size_t i = 0; i < dp->n_inputs; i++) {
@@ -372,8 +389,7 @@ static dpm_rc dec_inputs(struct dec *d, const json_t *spec,
     return DPM_OK;
 }
 
-static dpm_rc dec_transformation(struct dec *d, const json_t *spec,
-                                 struct dpm_transformation *t)
+static dpm_rc dec_transformation(struct dec *d, const json_t *spec, struct dpm_transformation *t)
 {
     dpm_rc rc;
     const json_t *tr, *res, *ex;
@@ -387,8 +403,7 @@ static dpm_rc dec_transformation(struct dec *d, const json_t *spec,
     TRY(dec_enum(d, tr, "mode", false, p_mode, &mode));
     t->mode = (enum dpm_mode)mode;
     TRY(dec_str(d, tr, "schedule", false, &t->schedule));
-    if (t->mode == DPM_MODE_STREAMING && t->schedule != NULL &&
-        *t->schedule == '\0') {
+    if (t->mode == DPM_MODE_STREAMING && t->schedule != NULL && *t->schedule == '\0') {
         free(t->schedule); /* "" = none, and a streaming job has none */
         t->schedule = NULL;
     }
@@ -402,8 +417,7 @@ static dpm_rc dec_transformation(struct dec *d, const json_t *spec,
     TRY(dec_object(d, tr, "executors", false, &ex));
     if (ex != NULL) {
         size_t m = dpm_cpath_key(&d->p, "executors");
-        TRY(dec_int(d, ex, "instances", 1, DPM_EXECUTORS_MAX,
-                    &t->executors.instances));
+        TRY(dec_int(d, ex, "instances", 1, DPM_EXECUTORS_MAX, &t->executors.instances));
         TRY(dec_quantity(d, ex, "memory", &t->executors.memory));
         TRY(dec_quantity(d, ex, "cpu", &t->executors.cpu));
         dpm_cpath_pop(&d->p, m);
@@ -412,8 +426,7 @@ static dpm_rc dec_transformation(struct dec *d, const json_t *spec,
     return DPM_OK;
 }
 
-static dpm_rc dec_contract(struct dec *d, const json_t *c,
-                           struct dpm_contract *ct)
+static dpm_rc dec_contract(struct dec *d, const json_t *c, struct dpm_contract *ct)
 {
     dpm_rc rc;
     const json_t *arr;
@@ -421,8 +434,7 @@ static dpm_rc dec_contract(struct dec *d, const json_t *c,
     int fmt = 0;
     TRY(dec_enum(d, c, "format", false, p_format, &fmt));
     ct->format = (enum dpm_format)fmt;
-    TRY(dec_array(d, c, "partitioning", false, sizeof(char *), &arr, &items,
-                  &ct->n_partitioning));
+    TRY(dec_array(d, c, "partitioning", false, sizeof(char *), &arr, &items, &ct->n_partitioning));
     ct->partitioning = items;
     for (size_t i = 0; i < ct->n_partitioning; i++) {
         const json_t *e = json_array_get(arr, i);
@@ -435,8 +447,7 @@ static dpm_rc dec_contract(struct dec *d, const json_t *c,
         dpm_cpath_pop(&d->p, m);
     }
     items = NULL;
-    TRY(dec_array(d, c, "schema", false, sizeof *ct->schema, &arr, &items,
-                  &ct->n_schema));
+    TRY(dec_array(d, c, "schema", false, sizeof *ct->schema, &arr, &items, &ct->n_schema));
     ct->schema = items;
     ct->has_schema = arr != NULL;
     for (size_t i = 0; i < ct->n_schema; i++) {
@@ -461,8 +472,8 @@ static dpm_rc dec_contract(struct dec *d, const json_t *c,
     return DPM_OK;
 }
 
-static dpm_rc dec_duration(struct dec *d, const json_t *o, const char *key,
-                           char **text, double *seconds)
+static dpm_rc dec_duration(struct dec *d, const json_t *o, const char *key, char **text,
+                           double *seconds)
 {
     dpm_rc rc;
     struct dpm_error e;
@@ -475,14 +486,12 @@ static dpm_rc dec_duration(struct dec *d, const json_t *o, const char *key,
     return DPM_OK;
 }
 
-static dpm_rc dec_outputs(struct dec *d, const json_t *spec,
-                          struct dpm_dataproduct *dp)
+static dpm_rc dec_outputs(struct dec *d, const json_t *spec, struct dpm_dataproduct *dp)
 {
     dpm_rc rc;
     const json_t *arr, *st, *c;
     void *items = NULL;
-    TRY(dec_array(d, spec, "outputPorts", true, sizeof *dp->outputs, &arr,
-                  &items, &dp->n_outputs));
+    TRY(dec_array(d, spec, "outputPorts", true, sizeof *dp->outputs, &arr, &items, &dp->n_outputs));
     dp->outputs = items;
     size_t mark = dpm_cpath_key(&d->p, "outputPorts");
     for (size_t i = 0; i < dp->n_outputs; i++) {
@@ -498,15 +507,13 @@ static dpm_rc dec_outputs(struct dec *d, const json_t *spec,
         o->type = (enum dpm_output_type)type;
         TRY(dec_str(d, e, "schemaRegistry", false, &o->schema_registry));
         TRY(dec_str(d, e, "region", false, &o->region));
-        TRY(dec_duration(d, e, "retention", &o->retention,
-                         &o->retention_seconds));
+        TRY(dec_duration(d, e, "retention", &o->retention, &o->retention_seconds));
         TRY(dec_object(d, e, "storage", false, &st));
         if (st != NULL) {
             size_t m = dpm_cpath_key(&d->p, "storage");
             o->has_storage = true;
             TRY(dec_quantity(d, st, "size", &o->storage.size));
-            TRY(dec_str(d, st, "storageClassName", false,
-                        &o->storage.storage_class_name));
+            TRY(dec_str(d, st, "storageClassName", false, &o->storage.storage_class_name));
             dpm_cpath_pop(&d->p, m);
         }
         TRY(dec_int(d, e, "port", 1, 65535, &port));
@@ -524,8 +531,7 @@ static dpm_rc dec_outputs(struct dec *d, const json_t *spec,
     return DPM_OK;
 }
 
-static dpm_rc dec_expectations(struct dec *d, const json_t *spec,
-                               struct dpm_expectations *x)
+static dpm_rc dec_expectations(struct dec *d, const json_t *spec, struct dpm_expectations *x)
 {
     dpm_rc rc;
     const json_t *ex;
@@ -541,8 +547,7 @@ static dpm_rc dec_expectations(struct dec *d, const json_t *spec,
     TRY(dec_duration(d, ex, "freshness", &x->freshness, &x->freshness_seconds));
     TRY(dec_str(d, ex, "completeness", false, &x->completeness));
     if (x->completeness != NULL &&
-        dpm_percent_parse(x->completeness, &x->completeness_percent, &e) !=
-            DPM_OK) {
+        dpm_percent_parse(x->completeness, &x->completeness_percent, &e) != DPM_OK) {
         dpm_cpath_key(&d->p, "completeness");
         return dec_fail(d, DPM_EINVALID, e.message);
     }
@@ -552,8 +557,7 @@ static dpm_rc dec_expectations(struct dec *d, const json_t *spec,
     return DPM_OK;
 }
 
-static dpm_rc decode_raw(struct dec *d, const json_t *obj,
-                         struct dpm_dataproduct *dp)
+static dpm_rc decode_raw(struct dec *d, const json_t *obj, struct dpm_dataproduct *dp)
 {
     dpm_rc rc;
     const json_t *spec;
@@ -579,8 +583,7 @@ static dpm_rc decode_raw(struct dec *d, const json_t *obj,
     return DPM_OK;
 }
 
-dpm_rc dpm_model_decode(const json_t *obj, struct dpm_dataproduct **out,
-                        struct dpm_error *err)
+dpm_rc dpm_model_decode(const json_t *obj, struct dpm_dataproduct **out, struct dpm_error *err)
 {
     struct dec d;
     struct dpm_dataproduct *dp = NULL;
@@ -593,8 +596,7 @@ dpm_rc dpm_model_decode(const json_t *obj, struct dpm_dataproduct **out,
     if (!json_is_object(obj))
         return dec_fail(&d, DPM_EINVALID, "must be an object");
     /* Defaults come from the /mutate code on a copy, so both agree. */
-    if ((copy = json_deep_copy(obj)) == NULL ||
-        (dp = calloc(1, sizeof *dp)) == NULL) {
+    if ((copy = json_deep_copy(obj)) == NULL || (dp = calloc(1, sizeof *dp)) == NULL) {
         rc = dec_fail(&d, DPM_ENOMEM, "out of memory");
         goto out;
     }

@@ -36,8 +36,8 @@ static void ptr_append(char *buf, size_t n, const char *key)
 
 /* Sets parent[key] = value (stolen): parent is at JSON pointer ptr.  The
  * member "exists" when present and not null: then the op is "replace". */
-static void put(struct dctx *c, const json_t *parent, const char *ptr,
-                const char *key, json_t *value)
+static void put(struct dctx *c, const json_t *parent, const char *ptr, const char *key,
+                json_t *value)
 {
     char path[DPM_CPATH_MAX];
     if (c->rc != DPM_OK || value == NULL) {
@@ -54,9 +54,9 @@ static void put(struct dctx *c, const json_t *parent, const char *ptr,
     snprintf(path, sizeof path, "%s", ptr);
     ptr_append(path, sizeof path, key);
     const json_t *old = json_object_get(parent, key);
-    json_t *op = json_pack("{s:s, s:s, s:o}", "op",
-                           old != NULL && !json_is_null(old) ? "replace" : "add",
-                           "path", path, "value", value);
+    json_t *op =
+        json_pack("{s:s, s:s, s:o}", "op", old != NULL && !json_is_null(old) ? "replace" : "add",
+                  "path", path, "value", value);
     if (op == NULL || json_array_append_new(c->ops, op) != 0)
         c->rc = DPM_ENOMEM;
 }
@@ -86,26 +86,22 @@ static void default_labels(struct dctx *c, const json_t *obj, const json_t *spec
     const json_t *labels;
     /* A label value the API server would reject must not come from us: the
      * checks report the bad domain instead. */
-    if (domain == NULL || dpm_check_dns1123_label(domain, NULL) != DPM_OK ||
-        !json_is_object(md))
+    if (domain == NULL || dpm_check_dns1123_label(domain, NULL) != DPM_OK || !json_is_object(md))
         return;
     labels = dpm_member(md, "labels");
     if (labels == NULL) {
-        put(c, md, "/metadata", "labels",
-            json_pack("{s:s}", DPM_LABEL_DOMAIN, domain));
+        put(c, md, "/metadata", "labels", json_pack("{s:s}", DPM_LABEL_DOMAIN, domain));
     } else if (json_is_object(labels)) {
         const char *cur = str_member(labels, DPM_LABEL_DOMAIN);
         if (cur == NULL || strcmp(cur, domain) != 0)
-            put(c, labels, "/metadata/labels", DPM_LABEL_DOMAIN,
-                json_string(domain));
+            put(c, labels, "/metadata/labels", DPM_LABEL_DOMAIN, json_string(domain));
     }
 }
 
 /* The driver's resources[key]: when absent, *dflt is added and stays the
  * effective value; when present, the effective value becomes a reference to
  * it if it is a string or number (a usable quantity), else NULL. */
-static void pick(struct dctx *c, const json_t *res, const char *ptr,
-                 const char *key, json_t **dflt)
+static void pick(struct dctx *c, const json_t *res, const char *ptr, const char *key, json_t **dflt)
 {
     const json_t *v = dpm_member(res, key);
     if (v == NULL) {
@@ -113,8 +109,7 @@ static void pick(struct dctx *c, const json_t *res, const char *ptr,
         return;
     }
     json_decref(*dflt);
-    *dflt = json_is_string(v) || json_is_number(v) ? json_incref((json_t *)v)
-                                                   : NULL;
+    *dflt = json_is_string(v) || json_is_number(v) ? json_incref((json_t *)v) : NULL;
 }
 
 static void default_transformation(struct dctx *c, const json_t *spec)
@@ -173,11 +168,9 @@ static void default_transformation(struct dctx *c, const json_t *spec)
     ex = dpm_member(t, "executors");
     if (ex == NULL) {
         json_t *e = json_pack("{s:i}", "instances", DPM_DEFAULT_EXECUTOR_INSTANCES);
-        if (e != NULL && mem != NULL &&
-            json_object_set_new(e, "memory", json_deep_copy(mem)) != 0)
+        if (e != NULL && mem != NULL && json_object_set_new(e, "memory", json_deep_copy(mem)) != 0)
             c->rc = DPM_ENOMEM;
-        if (e != NULL && cpu != NULL &&
-            json_object_set_new(e, "cpu", json_deep_copy(cpu)) != 0)
+        if (e != NULL && cpu != NULL && json_object_set_new(e, "cpu", json_deep_copy(cpu)) != 0)
             c->rc = DPM_ENOMEM;
         put(c, t, "/spec/transformation", "executors", e);
     } else if (json_is_object(ex)) {
@@ -207,8 +200,7 @@ static void default_outputs(struct dctx *c, const json_t *spec)
         st = dpm_member(o, "storage");
         if (st == NULL) {
             snprintf(ptr, sizeof ptr, "/spec/outputPorts/%zu", i);
-            put(c, o, ptr, "storage",
-                json_pack("{s:s}", "size", DPM_DEFAULT_STORAGE_SIZE));
+            put(c, o, ptr, "storage", json_pack("{s:s}", "size", DPM_DEFAULT_STORAGE_SIZE));
         } else if (json_is_object(st) && absent(st, "size")) {
             snprintf(ptr, sizeof ptr, "/spec/outputPorts/%zu/storage", i);
             put(c, st, ptr, "size", json_string(DPM_DEFAULT_STORAGE_SIZE));
@@ -229,8 +221,7 @@ static dpm_rc walk(struct dctx *c, const json_t *obj)
         put(c, spec, "/spec", "expectations",
             json_pack("{s:s}", "schemaCompatibility", "BACKWARD"));
     else if (json_is_object(ex) && absent(ex, "schemaCompatibility"))
-        put(c, ex, "/spec/expectations", "schemaCompatibility",
-            json_string("BACKWARD"));
+        put(c, ex, "/spec/expectations", "schemaCompatibility", json_string("BACKWARD"));
     if (absent(spec, "deletionPolicy"))
         put(c, spec, "/spec", "deletionPolicy", json_string("Retain"));
     if (absent(spec, "suspend"))

@@ -11,11 +11,9 @@ enum dpm_obj_kind dpm_object_kind(const json_t *obj)
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     if (!json_is_object(obj))
         return DPM_OBJ_UNKNOWN_MESH;
-    if (kind && strcmp(kind, "DataProduct") == 0 &&
-        (!api || strncmp(api, "mesh.io/", 8) == 0))
+    if (kind && strcmp(kind, "DataProduct") == 0 && (!api || strncmp(api, "mesh.io/", 8) == 0))
         return DPM_OBJ_DATAPRODUCT;
-    if (kind && strcmp(kind, "MeshPolicy") == 0 &&
-        (!api || strncmp(api, "mesh.io/", 8) == 0))
+    if (kind && strcmp(kind, "MeshPolicy") == 0 && (!api || strncmp(api, "mesh.io/", 8) == 0))
         return DPM_OBJ_MESHPOLICY;
     /* Without apiVersion or kind we cannot tell whose object it is: treat it
      * as ours so the user hears about it instead of a silent skip. */
@@ -24,16 +22,15 @@ enum dpm_obj_kind dpm_object_kind(const json_t *obj)
     return DPM_OBJ_OTHER;
 }
 
-static dpm_rc validate_dataproduct(const struct dpm_validate_input *in,
-                                   struct dpm_report *report)
+static dpm_rc validate_dataproduct(const struct dpm_validate_input *in, struct dpm_report *report)
 {
     dpm_rc rc = dpm_check_dataproduct(in->object, report);
     if (rc)
         return rc;
     const json_t *spec = json_object_get(in->object, "spec");
     const char *domain = json_string_value(json_object_get(spec, "domain"));
-    const char *ns = json_string_value(
-        json_object_get(json_object_get(in->object, "metadata"), "namespace"));
+    const char *ns =
+        json_string_value(json_object_get(json_object_get(in->object, "metadata"), "namespace"));
     if (!ns)
         ns = in->default_namespace ? in->default_namespace : "default";
     for (size_t i = 0; i < in->npolicies; i++) {
@@ -49,8 +46,8 @@ static dpm_rc validate_dataproduct(const struct dpm_validate_input *in,
     return rc;
 }
 
-dpm_rc dpm_validate(const struct dpm_validate_input *in,
-                    struct dpm_report *report, enum dpm_obj_kind *kind)
+dpm_rc dpm_validate(const struct dpm_validate_input *in, struct dpm_report *report,
+                    enum dpm_obj_kind *kind)
 {
     enum dpm_obj_kind k = dpm_object_kind(in->object);
     if (kind)
@@ -72,14 +69,11 @@ dpm_rc dpm_validate(const struct dpm_validate_input *in,
             return dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "",
                                   "a Kubernetes object must be a mapping");
         if (!json_object_get(in->object, "apiVersion"))
-            dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "apiVersion",
-                           "required");
+            dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "apiVersion", "required");
         if (!kv)
-            return dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "kind",
-                                  "required");
+            return dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "kind", "required");
         if (!json_is_string(kv))
-            return dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "kind",
-                                  "must be a string");
+            return dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "kind", "must be a string");
         return dpm_report_add(report, DPM_SEV_VIOLATION, NULL, "kind",
                               "unknown kind \"%s\" (expected DataProduct or MeshPolicy)",
                               json_string_value(kv));
@@ -98,14 +92,14 @@ void dpm_validate_prune_nulls(json_t *obj)
     size_t i;
     /* recursion depth is the document's, bounded by the loader's max_depth */
     if (json_is_object(obj)) {
-        json_object_foreach_safe(obj, tmp, k, v) {
+        json_object_foreach_safe (obj, tmp, k, v) {
             if (json_is_null(v))
                 json_object_del(obj, k);
             else
                 dpm_validate_prune_nulls(v);
         }
     } else if (json_is_array(obj)) {
-        json_array_foreach(obj, i, v)
+        json_array_foreach (obj, i, v)
             dpm_validate_prune_nulls(v);
     }
 }

@@ -70,14 +70,16 @@ dpm_rc dpm_http_head_end(struct dpm_http_scan *scan, const char *buf, size_t len
             l--;
         if (scan->lines == 0 && l == 0) {
             if (i + 1 > MAX_LEADING_EMPTY * 2)
-                return refuse(err, 400, DPM_EPARSE, "more than %d empty lines before the request line",
+                return refuse(err, 400, DPM_EPARSE,
+                              "more than %d empty lines before the request line",
                               MAX_LEADING_EMPTY);
         } else if (l == 0) {
             scan->pos = i + 1;
             *head_len = i + 1;
             return DPM_OK;
         } else if (scan->lines++ == 0 && l > lim->max_target + LINE_ROOM) {
-            return refuse(err, 414, DPM_ELIMIT, "request target is over the limit of %zu bytes", lim->max_target);
+            return refuse(err, 414, DPM_ELIMIT, "request target is over the limit of %zu bytes",
+                          lim->max_target);
         } else if (scan->lines > lim->max_fields + 1) {
             return refuse(err, 431, DPM_ELIMIT, "more than %zu header fields", lim->max_fields);
         }
@@ -87,7 +89,8 @@ dpm_rc dpm_http_head_end(struct dpm_http_scan *scan, const char *buf, size_t len
     }
     scan->pos = len;
     if (scan->lines == 0 && len - scan->line_start > lim->max_target + LINE_ROOM)
-        return refuse(err, 414, DPM_ELIMIT, "request target is over the limit of %zu bytes", lim->max_target);
+        return refuse(err, 414, DPM_ELIMIT, "request target is over the limit of %zu bytes",
+                      lim->max_target);
     if (len > lim->max_head)
         return refuse(err, 431, DPM_ELIMIT, "request header fields are over the limit of %zu bytes",
                       lim->max_head);
@@ -117,8 +120,9 @@ const char *dpm_http_method_name(enum dpm_http_method m)
 }
 
 /* The request line buf[0..n) (no line terminator). */
-static dpm_rc parse_request_line(const char *buf, size_t base, size_t n, const struct dpm_http_limits *lim,
-                                 struct dpm_http_request *req, struct dpm_error *err)
+static dpm_rc parse_request_line(const char *buf, size_t base, size_t n,
+                                 const struct dpm_http_limits *lim, struct dpm_http_request *req,
+                                 struct dpm_error *err)
 {
     char b[8];
     const unsigned char *p = (const unsigned char *)buf + base;
@@ -126,11 +130,13 @@ static dpm_rc parse_request_line(const char *buf, size_t base, size_t n, const s
     while (i < n && is_tchar(p[i]))
         i++;
     if (i && i >= n)
-        return refuse(err, 400, DPM_EPARSE, "request line \"%.*s\" has no request target and version",
+        return refuse(err, 400, DPM_EPARSE,
+                      "request line \"%.*s\" has no request target and version",
                       (int)(n > 64 ? 64 : n), (const char *)p);
     if (i == 0 || p[i] != ' ')
-        return refuse(err, 400, DPM_EPARSE, "request line: byte %s at column %zu is not allowed %s", show(p[i], b),
-                      i + 1, i ? "after the method (one space expected)" : "in a method");
+        return refuse(err, 400, DPM_EPARSE, "request line: byte %s at column %zu is not allowed %s",
+                      show(p[i], b), i + 1,
+                      i ? "after the method (one space expected)" : "in a method");
     req->method_name = (struct dpm_http_span){base, i};
     req->method = DPM_HTTP_UNKNOWN;
     for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
@@ -141,21 +147,25 @@ static dpm_rc parse_request_line(const char *buf, size_t base, size_t n, const s
         i++;
     size_t tlen = i - t0;
     if (tlen > lim->max_target)
-        return refuse(err, 414, DPM_ELIMIT, "request target is over the limit of %zu bytes", lim->max_target);
+        return refuse(err, 414, DPM_ELIMIT, "request target is over the limit of %zu bytes",
+                      lim->max_target);
     if (i >= n)
         return refuse(err, 400, DPM_EPARSE, "request line ends after the target: no HTTP version");
     if (tlen == 0 || p[i] != ' ')
-        return refuse(err, 400, DPM_EPARSE, "request line: byte %s at column %zu is not allowed in a request target",
+        return refuse(err, 400, DPM_EPARSE,
+                      "request line: byte %s at column %zu is not allowed in a request target",
                       show(p[i], b), i + 1);
     /* The version: exactly HTTP/<digit>.<digit> up to the end of the line. */
     const unsigned char *v = p + i + 1;
     size_t vlen = n - i - 1;
-    if (vlen != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' || v[7] < '0' ||
-        v[7] > '9')
-        return refuse(err, 400, DPM_EPARSE, "request line: \"%.*s\" is not an HTTP version (HTTP/1.1 expected)",
+    if (vlen != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
+        v[7] < '0' || v[7] > '9')
+        return refuse(err, 400, DPM_EPARSE,
+                      "request line: \"%.*s\" is not an HTTP version (HTTP/1.1 expected)",
                       (int)(vlen > 16 ? 16 : vlen), (const char *)v);
     if (v[5] != '1')
-        return refuse(err, 505, DPM_EUNSUPPORTED, "HTTP/%c.%c is not supported: HTTP/1.1 only", v[5], v[7]);
+        return refuse(err, 505, DPM_EUNSUPPORTED, "HTTP/%c.%c is not supported: HTTP/1.1 only",
+                      v[5], v[7]);
     req->minor = v[7] == '0' ? 0 : 1;
 
     /* The target's form (RFC 9112 §3.2): origin-form, absolute-form (which
@@ -167,19 +177,22 @@ static dpm_rc parse_request_line(const char *buf, size_t base, size_t n, const s
     } else if (tlen == 1 && t[0] == '*') {
         if (req->method != DPM_HTTP_OPTIONS)
             return refuse(err, 400, DPM_EPARSE, "request target \"*\" is only for OPTIONS");
-    } else if ((tlen > 7 && strncasecmp(t, "http://", 7) == 0) || (tlen > 8 && strncasecmp(t, "https://", 8) == 0)) {
+    } else if ((tlen > 7 && strncasecmp(t, "http://", 7) == 0) ||
+               (tlen > 8 && strncasecmp(t, "https://", 8) == 0)) {
         size_t a = t[4] == ':' ? 7 : 8;
         const char *slash = memchr(t + a, '/', tlen - a);
         path0 = slash ? (size_t)(slash - t) : tlen;
     } else {
-        return refuse(err, 400, DPM_EPARSE, "request target must start with \"/\", not %s", show((unsigned char)t[0], b));
+        return refuse(err, 400, DPM_EPARSE, "request target must start with \"/\", not %s",
+                      show((unsigned char)t[0], b));
     }
     if (memchr(t, '#', tlen))
         return refuse(err, 400, DPM_EPARSE, "request target must not hold a fragment (\"#\")");
     const char *q = memchr(t + path0, '?', tlen - path0);
     size_t pend = q ? (size_t)(q - t) : tlen;
     req->path = (struct dpm_http_span){base + t0 + path0, pend - path0};
-    req->query = q ? (struct dpm_http_span){base + t0 + pend + 1, tlen - pend - 1} : (struct dpm_http_span){0, 0};
+    req->query = q ? (struct dpm_http_span){base + t0 + pend + 1, tlen - pend - 1}
+                   : (struct dpm_http_span){0, 0};
     return DPM_OK;
 }
 
@@ -213,7 +226,8 @@ struct head_state {
 };
 
 static dpm_rc on_content_length(const char *v, size_t n, const struct dpm_http_limits *lim,
-                                struct dpm_http_request *req, struct head_state *h, struct dpm_error *err)
+                                struct dpm_http_request *req, struct head_state *h,
+                                struct dpm_error *err)
 {
     size_t pos = 0, s, e;
     bool any = false;
@@ -221,13 +235,15 @@ static dpm_rc on_content_length(const char *v, size_t n, const struct dpm_http_l
         uint64_t x = 0;
         for (size_t i = s; i < e; i++) {
             if (v[i] < '0' || v[i] > '9')
-                return refuse(err, 400, DPM_EPARSE, "Content-Length \"%.*s\" is not a number of bytes",
+                return refuse(err, 400, DPM_EPARSE,
+                              "Content-Length \"%.*s\" is not a number of bytes",
                               (int)(e - s > 40 ? 40 : e - s), v + s);
             /* Saturate: any value this large is over the body limit. */
             x = x > UINT64_MAX / 20 ? UINT64_MAX / 2 : x * 10 + (uint64_t)(v[i] - '0');
         }
         if (h->lengths++ && x != req->content_length)
-            return refuse(err, 400, DPM_EPARSE, "two different Content-Length values (%llu and %llu)",
+            return refuse(err, 400, DPM_EPARSE,
+                          "two different Content-Length values (%llu and %llu)",
                           (unsigned long long)req->content_length, (unsigned long long)x);
         req->content_length = x;
         any = true;
@@ -239,7 +255,8 @@ static dpm_rc on_content_length(const char *v, size_t n, const struct dpm_http_l
     return DPM_OK;
 }
 
-static dpm_rc on_transfer_encoding(const char *v, size_t n, struct head_state *h, struct dpm_error *err)
+static dpm_rc on_transfer_encoding(const char *v, size_t n, struct head_state *h,
+                                   struct dpm_error *err)
 {
     size_t pos = 0, s, e;
     h->te = true;
@@ -257,16 +274,18 @@ static dpm_rc on_transfer_encoding(const char *v, size_t n, struct head_state *h
             continue;
         }
         if (h->chunked_seen)
-            return refuse(err, 400, DPM_EPARSE, "Transfer-Encoding: chunked must be the last coding");
-        return refuse(err, 501, DPM_EUNSUPPORTED, "Transfer-Encoding \"%.*s\" is not implemented (chunked only)",
+            return refuse(err, 400, DPM_EPARSE,
+                          "Transfer-Encoding: chunked must be the last coding");
+        return refuse(err, 501, DPM_EUNSUPPORTED,
+                      "Transfer-Encoding \"%.*s\" is not implemented (chunked only)",
                       (int)(l > 40 ? 40 : l), v + s);
     }
     return DPM_OK;
 }
 
 static dpm_rc on_field(const char *buf, struct dpm_http_span name, struct dpm_http_span value,
-                       const struct dpm_http_limits *lim, struct dpm_http_request *req, struct head_state *h,
-                       struct dpm_error *err)
+                       const struct dpm_http_limits *lim, struct dpm_http_request *req,
+                       struct head_state *h, struct dpm_error *err)
 {
     const char *v = buf + value.off;
     size_t n = value.len;
@@ -274,7 +293,8 @@ static dpm_rc on_field(const char *buf, struct dpm_http_span name, struct dpm_ht
         h->hosts++;
         for (size_t i = 0; i < n; i++)
             if (strchr(" \t/?#@\\", v[i]))
-                return refuse(err, 400, DPM_EPARSE, "Host \"%.*s\" is not a host[:port]", (int)(n > 64 ? 64 : n), v);
+                return refuse(err, 400, DPM_EPARSE, "Host \"%.*s\" is not a host[:port]",
+                              (int)(n > 64 ? 64 : n), v);
     } else if (span_is(buf, name, "content-length")) {
         return on_content_length(v, n, lim, req, h, err);
     } else if (span_is(buf, name, "transfer-encoding")) {
@@ -289,7 +309,8 @@ static dpm_rc on_field(const char *buf, struct dpm_http_span name, struct dpm_ht
         }
     } else if (span_is(buf, name, "expect")) {
         if (n != 12 || strncasecmp(v, "100-continue", 12) != 0)
-            return refuse(err, 417, DPM_EUNSUPPORTED, "Expect \"%.*s\" is not supported (100-continue only)",
+            return refuse(err, 417, DPM_EUNSUPPORTED,
+                          "Expect \"%.*s\" is not supported (100-continue only)",
                           (int)(n > 40 ? 40 : n), v);
         req->expect_continue = true;
     } else if (span_is(buf, name, "content-type")) {
@@ -308,15 +329,18 @@ static dpm_rc parse_field(const char *buf, size_t s, size_t n, const struct dpm_
     char b[8];
     const unsigned char *p = (const unsigned char *)buf + s;
     if (p[0] == ' ' || p[0] == '\t')
-        return refuse(err, 400, DPM_EPARSE, "obsolete line folding (a field line starting with whitespace)");
+        return refuse(err, 400, DPM_EPARSE,
+                      "obsolete line folding (a field line starting with whitespace)");
     size_t i = 0;
     while (i < n && is_tchar(p[i]))
         i++;
     if (i == n || p[i] != ':') {
         if (i && i < n && (p[i] == ' ' || p[i] == '\t'))
-            return refuse(err, 400, DPM_EPARSE, "header field \"%.*s\": whitespace between the name and the colon",
+            return refuse(err, 400, DPM_EPARSE,
+                          "header field \"%.*s\": whitespace between the name and the colon",
                           (int)(i > 64 ? 64 : i), (const char *)p);
-        return refuse(err, 400, DPM_EPARSE, "header field line: byte %s at column %zu is not allowed in a field name",
+        return refuse(err, 400, DPM_EPARSE,
+                      "header field line: byte %s at column %zu is not allowed in a field name",
                       show(i < n ? p[i] : '\n', b), i + 1);
     }
     if (i == 0)
@@ -329,7 +353,8 @@ static dpm_rc parse_field(const char *buf, size_t s, size_t n, const struct dpm_
         z--;
     for (size_t k = a; k < z; k++)
         if ((p[k] < 0x20 && p[k] != '\t') || p[k] == 0x7f)
-            return refuse(err, 400, DPM_EPARSE, "header field \"%.*s\": byte %s is not allowed in a value",
+            return refuse(err, 400, DPM_EPARSE,
+                          "header field \"%.*s\": byte %s is not allowed in a value",
                           (int)(i > 64 ? 64 : i), (const char *)p, show(p[k], b));
     return on_field(buf, name, (struct dpm_http_span){s + a, z - a}, lim, req, h, err);
 }
@@ -349,10 +374,12 @@ dpm_rc dpm_http_parse_head(const char *buf, size_t head_len, const struct dpm_ht
         if (n && buf[pos + n - 1] == '\r')
             n--;
         if (memchr(buf + pos, '\r', n))
-            return refuse(err, 400, DPM_EPARSE, "a bare CR (not followed by LF) in line %zu of the request head",
+            return refuse(err, 400, DPM_EPARSE,
+                          "a bare CR (not followed by LF) in line %zu of the request head",
                           nline + 1);
         if (memchr(buf + pos, 0, n))
-            return refuse(err, 400, DPM_EPARSE, "a NUL byte in line %zu of the request head", nline + 1);
+            return refuse(err, 400, DPM_EPARSE, "a NUL byte in line %zu of the request head",
+                          nline + 1);
         dpm_rc rc = DPM_OK;
         if (n == 0 && nline == 0) {
             /* an empty line before the request line: skipped */
@@ -385,11 +412,13 @@ dpm_rc dpm_http_parse_head(const char *buf, size_t head_len, const struct dpm_ht
     req->chunked = h.chunked_seen;
     req->keep_alive = !h.close && (req->minor == 1 || h.keep);
     if (req->has_length && req->content_length > lim->max_body)
-        return refuse(err, 413, DPM_ELIMIT, "request body of %llu bytes is over the limit of %llu bytes",
+        return refuse(err, 413, DPM_ELIMIT,
+                      "request body of %llu bytes is over the limit of %llu bytes",
                       (unsigned long long)req->content_length, (unsigned long long)lim->max_body);
     if (req->method == DPM_HTTP_UNKNOWN)
         return refuse(err, 501, DPM_EUNSUPPORTED, "method \"%.*s\" is not implemented",
-                      (int)(req->method_name.len > 32 ? 32 : req->method_name.len), buf + req->method_name.off);
+                      (int)(req->method_name.len > 32 ? 32 : req->method_name.len),
+                      buf + req->method_name.off);
     return DPM_OK;
 }
 
@@ -405,7 +434,8 @@ static int hexval(unsigned char c)
 
 /* The chunk-size line body[s..s+n) (no terminator): a size in hex, then
  * optional whitespace and extensions. */
-static dpm_rc chunk_size(const char *body, size_t s, size_t n, uint64_t *size, struct dpm_error *err)
+static dpm_rc chunk_size(const char *body, size_t s, size_t n, uint64_t *size,
+                         struct dpm_error *err)
 {
     const unsigned char *p = (const unsigned char *)body + s;
     size_t i = 0;
@@ -461,10 +491,11 @@ dpm_rc dpm_http_chunked_decode(struct dpm_http_chunked *st, char *body, size_t l
             if (c != '\n') {
                 if (++st->line > MAX_CHUNK_LINE)
                     return refuse(err, st->state == CH_SIZE ? 400 : 431, DPM_ELIMIT,
-                                  "%s line over %d bytes", st->state == CH_SIZE ? "chunk size" : "trailer",
-                                  MAX_CHUNK_LINE);
+                                  "%s line over %d bytes",
+                                  st->state == CH_SIZE ? "chunk size" : "trailer", MAX_CHUNK_LINE);
                 if (st->state == CH_TRAILER && ++st->trailers > lim->max_head)
-                    return refuse(err, 431, DPM_ELIMIT, "trailer fields over %zu bytes", lim->max_head);
+                    return refuse(err, 431, DPM_ELIMIT, "trailer fields over %zu bytes",
+                                  lim->max_head);
                 break;
             }
             size_t s = st->in - 1 - st->line, n = st->line;
@@ -497,23 +528,41 @@ dpm_rc dpm_http_chunked_decode(struct dpm_http_chunked *st, char *body, size_t l
 const char *dpm_http_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }

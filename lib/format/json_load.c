@@ -86,7 +86,7 @@ static int hex4(const unsigned char *p)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         unsigned c = p[i];
-        int d = c >= '0' && c <= '9' ? (int)(c - '0')
+        int d = c >= '0' && c <= '9'   ? (int)(c - '0')
                 : c >= 'a' && c <= 'f' ? (int)(c - 'a' + 10)
                 : c >= 'A' && c <= 'F' ? (int)(c - 'A' + 10)
                                        : -1;
@@ -155,7 +155,8 @@ static size_t unescape(struct parser *ps, char *o)
     if (cp >= 0xD800 && cp <= 0xDBFF) {
         int lo = ps->end - ps->p >= 6 && ps->p[0] == '\\' && ps->p[1] == 'u' ? hex4(ps->p + 2) : -1;
         if (lo < 0xDC00 || lo > 0xDFFF) {
-            fail(ps, at, "invalid Unicode '\\u%04X': a high surrogate without a low one", (unsigned)cp);
+            fail(ps, at, "invalid Unicode '\\u%04X': a high surrogate without a low one",
+                 (unsigned)cp);
             return 0;
         }
         ps->p += 6;
@@ -312,7 +313,8 @@ static json_t *read_number(struct parser *ps)
     if (!real) {
         /* json_int_t is long long: magnitudes up to 2^63 - 1, or 2^63 when
          * negative. */
-        unsigned long long v = 0, lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+        unsigned long long v = 0, lim = neg ? (unsigned long long)LLONG_MAX + 1
+                                            : (unsigned long long)LLONG_MAX;
         for (const unsigned char *d = s + neg; d < p; d++) {
             unsigned dig = (unsigned)(*d - '0');
             if (v > (lim - dig) / 10) {
@@ -321,7 +323,8 @@ static json_t *read_number(struct parser *ps)
             }
             v = v * 10 + dig;
         }
-        json_int_t i = neg ? (v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(json_int_t)v) : (json_int_t)v;
+        json_int_t i = neg ? (v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(json_int_t)v)
+                           : (json_int_t)v;
         json_t *j = json_integer(i);
         if (!j)
             fail_oom(ps, s);
@@ -519,8 +522,10 @@ static json_t *read_value(struct parser *ps)
 
 json_t *dpm_json_loadb(const char *buf, size_t len, struct dpm_error *err)
 {
-    struct parser ps = {.start = (const unsigned char *)buf, .p = (const unsigned char *)buf,
-                        .end = (const unsigned char *)buf + len, .err = err};
+    struct parser ps = {.start = (const unsigned char *)buf,
+                        .p = (const unsigned char *)buf,
+                        .end = (const unsigned char *)buf + len,
+                        .err = err};
     json_t *root = NULL;
     dpm_error_clear(err);
     if (!buf) {

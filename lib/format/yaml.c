@@ -25,13 +25,12 @@ static void fill_opts(const struct dpm_load_opts *in, struct dpm_load_opts *o)
     if (!o->max_depth)
         o->max_depth = DPM_MAX_DEPTH_DEFAULT;
     if (!o->max_input_bytes)
-        o->max_input_bytes = o->max_doc_bytes > SIZE_MAX / FILE_FACTOR
-                                 ? SIZE_MAX
-                                 : o->max_doc_bytes * FILE_FACTOR;
+        o->max_input_bytes =
+            o->max_doc_bytes > SIZE_MAX / FILE_FACTOR ? SIZE_MAX : o->max_doc_bytes * FILE_FACTOR;
 }
 
-dpm_rc dpm_docs_push(struct dpm_docs *docs, json_t *root, const char *source,
-                     size_t index, int line, struct dpm_posmap *pos)
+dpm_rc dpm_docs_push(struct dpm_docs *docs, json_t *root, const char *source, size_t index,
+                     int line, struct dpm_posmap *pos)
 {
     if (docs->n == docs->cap) {
         size_t cap = docs->cap ? docs->cap * 2 : 4;
@@ -106,8 +105,7 @@ static size_t first_content(const char *data, size_t len)
     size_t i = 0;
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
         i = 3;
-    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' ||
-                       data[i] == '\n'))
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
         i++;
     return i;
 }
@@ -120,7 +118,7 @@ static size_t json_depth(const json_t *v)
     const char *k;
     json_t *c;
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, c) {
+        json_object_foreach ((json_t *)v, k, c) {
             size_t cd = json_depth(c);
             if (cd > d)
                 d = cd;
@@ -128,7 +126,7 @@ static size_t json_depth(const json_t *v)
         return d + 1;
     }
     if (json_is_array(v)) {
-        json_array_foreach(v, i, c) {
+        json_array_foreach (v, i, c) {
             size_t cd = json_depth(c);
             if (cd > d)
                 d = cd;
@@ -185,14 +183,14 @@ static void kube_numbers(json_t *v)
     const char *k;
     json_t *c;
     if (json_is_object(v)) {
-        json_object_foreach(v, k, c) {
+        json_object_foreach (v, k, c) {
             if (json_is_real(c))
                 json_object_set_new(v, k, dpm_yaml_number(json_real_value(c)));
             else
                 kube_numbers(c);
         }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, c) {
+        json_array_foreach (v, i, c) {
             if (json_is_real(c))
                 json_array_set_new(v, i, dpm_yaml_number(json_real_value(c)));
             else
@@ -201,9 +199,9 @@ static void kube_numbers(json_t *v)
     }
 }
 
-static dpm_rc load_json(const char *data, size_t len, size_t start,
-                        const char *source, const struct dpm_load_opts *o,
-                        dpm_doc_fn fn, void *ctx, struct dpm_error *err)
+static dpm_rc load_json(const char *data, size_t len, size_t start, const char *source,
+                        const struct dpm_load_opts *o, dpm_doc_fn fn, void *ctx,
+                        struct dpm_error *err)
 {
     struct dpm_error je;
     size_t bom = (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0;
@@ -212,16 +210,14 @@ static dpm_rc load_json(const char *data, size_t len, size_t start,
     json_t *root = dpm_json_loadb(data + bom, len - bom, &je);
     if (!root) {
         dpm_error_set(err, DPM_EPARSE, NULL, "%s", je.message);
-        dpm_error_at(err, source, je.line > 0 ? je.line : 0,
-                     je.column > 0 ? je.column : 0);
+        dpm_error_at(err, source, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0);
         return DPM_EPARSE;
     }
     int line, col;
     dpm_yaml_offset_position(data + bom, len - bom, start - bom, &line, &col);
     if (json_depth(root) > o->max_depth) {
         json_decref(root);
-        dpm_error_set(err, DPM_ELIMIT, NULL, "nesting depth exceeds %zu (max_depth)",
-                      o->max_depth);
+        dpm_error_set(err, DPM_ELIMIT, NULL, "nesting depth exceeds %zu (max_depth)", o->max_depth);
         dpm_error_at(err, source, line, col);
         return DPM_ELIMIT;
     }
@@ -347,8 +343,8 @@ static dpm_rc read_error(const char *path, struct dpm_error *err)
     return DPM_EIO;
 }
 
-dpm_rc dpm_yaml_load_file_each(const char *path, const struct dpm_load_opts *opts,
-                               dpm_doc_fn fn, void *ctx, size_t *nread, struct dpm_error *err)
+dpm_rc dpm_yaml_load_file_each(const char *path, const struct dpm_load_opts *opts, dpm_doc_fn fn,
+                               void *ctx, size_t *nread, struct dpm_error *err)
 {
     bool is_stdin = strcmp(path, "-") == 0;
     if (nread)
@@ -426,8 +422,8 @@ out:
     return rc;
 }
 
-dpm_rc dpm_yaml_load_file(const char *path, const struct dpm_load_opts *opts,
-                          struct dpm_docs *out, struct dpm_error *err)
+dpm_rc dpm_yaml_load_file(const char *path, const struct dpm_load_opts *opts, struct dpm_docs *out,
+                          struct dpm_error *err)
 {
     struct dpm_docs tmp = DPM_DOCS_INIT;
     dpm_rc rc = dpm_yaml_load_file_each(path, opts, dpm_docs_sink, &tmp, NULL, err);

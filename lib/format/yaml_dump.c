@@ -40,8 +40,7 @@ static long utf8_next(const unsigned char *s, size_t n, size_t *i)
         cp = (cp << 6) | (s[*i + k] & 0x3F);
     }
     if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
         return -1;
     *i += len;
     return cp;
@@ -132,12 +131,24 @@ static dpm_rc put_quoted(struct dpm_buf *o, const char *s, size_t n)
         if (cp < 0)
             return DPM_EINVAL;
         switch (cp) {
-        case '"': rc = dpm_buf_add(o, "\\\"", 2); break;
-        case '\\': rc = dpm_buf_add(o, "\\\\", 2); break;
-        case '\n': rc = dpm_buf_add(o, "\\n", 2); break;
-        case '\t': rc = dpm_buf_add(o, "\\t", 2); break;
-        case '\r': rc = dpm_buf_add(o, "\\r", 2); break;
-        case 0: rc = dpm_buf_add(o, "\\0", 2); break;
+        case '"':
+            rc = dpm_buf_add(o, "\\\"", 2);
+            break;
+        case '\\':
+            rc = dpm_buf_add(o, "\\\\", 2);
+            break;
+        case '\n':
+            rc = dpm_buf_add(o, "\\n", 2);
+            break;
+        case '\t':
+            rc = dpm_buf_add(o, "\\t", 2);
+            break;
+        case '\r':
+            rc = dpm_buf_add(o, "\\r", 2);
+            break;
+        case 0:
+            rc = dpm_buf_add(o, "\\0", 2);
+            break;
         default:
             if (raw_ok(cp))
                 rc = dpm_buf_add(o, s + at, i - at);
@@ -198,17 +209,15 @@ static dpm_rc put_real(struct dpm_buf *o, double d)
 
 enum ctx { CTX_ROOT, CTX_MAPVAL, CTX_SEQITEM };
 
-static dpm_rc emit_value(struct dpm_buf *o, const json_t *v, enum ctx ctx,
-                         int col, int depth);
+static dpm_rc emit_value(struct dpm_buf *o, const json_t *v, enum ctx ctx, int col, int depth);
 
-static dpm_rc emit_map(struct dpm_buf *o, const json_t *obj, int col,
-                       bool first_inline, int depth)
+static dpm_rc emit_map(struct dpm_buf *o, const json_t *obj, int col, bool first_inline, int depth)
 {
     const char *k;
     json_t *v;
     bool first = true;
     dpm_rc rc = DPM_OK;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach ((json_t *)obj, k, v) {
         size_t kl = json_object_iter_key_len(json_object_key_to_iter(k));
         if (!(first && first_inline) && (rc = put_indent(o, col)))
             return rc;
@@ -232,24 +241,21 @@ static dpm_rc emit_map(struct dpm_buf *o, const json_t *obj, int col,
             if (rc)
                 return rc;
         }
-        if ((rc = dpm_buf_addc(o, ':')) ||
-            (rc = emit_value(o, v, CTX_MAPVAL, col, depth + 1)))
+        if ((rc = dpm_buf_addc(o, ':')) || (rc = emit_value(o, v, CTX_MAPVAL, col, depth + 1)))
             return rc;
     }
     return rc;
 }
 
-static dpm_rc emit_seq(struct dpm_buf *o, const json_t *arr, int col,
-                       bool first_inline, int depth)
+static dpm_rc emit_seq(struct dpm_buf *o, const json_t *arr, int col, bool first_inline, int depth)
 {
     size_t i;
     json_t *v;
     dpm_rc rc;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach (arr, i, v) {
         if (!(i == 0 && first_inline) && (rc = put_indent(o, col)))
             return rc;
-        if ((rc = dpm_buf_add(o, "- ", 2)) ||
-            (rc = emit_value(o, v, CTX_SEQITEM, col, depth + 1)))
+        if ((rc = dpm_buf_add(o, "- ", 2)) || (rc = emit_value(o, v, CTX_SEQITEM, col, depth + 1)))
             return rc;
     }
     return DPM_OK;
@@ -257,8 +263,7 @@ static dpm_rc emit_seq(struct dpm_buf *o, const json_t *arr, int col,
 
 /* Writes v after "key:" (MAPVAL), after "- " (SEQITEM) or at the start of a
  * document (ROOT); col is the column of the key or of the "-". */
-static dpm_rc emit_value(struct dpm_buf *o, const json_t *v, enum ctx ctx,
-                         int col, int depth)
+static dpm_rc emit_value(struct dpm_buf *o, const json_t *v, enum ctx ctx, int col, int depth)
 {
     dpm_rc rc = DPM_OK;
     char num[64];
@@ -271,17 +276,26 @@ static dpm_rc emit_value(struct dpm_buf *o, const json_t *v, enum ctx ctx,
         bool inl = ctx == CTX_SEQITEM;
         if (ctx == CTX_MAPVAL && (rc = dpm_buf_addc(o, '\n')))
             return rc;
-        return nonempty_obj ? emit_map(o, v, inner, inl, depth)
-                            : emit_seq(o, v, inner, inl, depth);
+        return nonempty_obj ? emit_map(o, v, inner, inl, depth) : emit_seq(o, v, inner, inl, depth);
     }
     if (ctx == CTX_MAPVAL && (rc = dpm_buf_addc(o, ' ')))
         return rc;
     switch (json_typeof(v)) {
-    case JSON_OBJECT: rc = dpm_buf_add(o, "{}", 2); break;
-    case JSON_ARRAY: rc = dpm_buf_add(o, "[]", 2); break;
-    case JSON_TRUE: rc = dpm_buf_add(o, "true", 4); break;
-    case JSON_FALSE: rc = dpm_buf_add(o, "false", 5); break;
-    case JSON_NULL: rc = dpm_buf_add(o, "null", 4); break;
+    case JSON_OBJECT:
+        rc = dpm_buf_add(o, "{}", 2);
+        break;
+    case JSON_ARRAY:
+        rc = dpm_buf_add(o, "[]", 2);
+        break;
+    case JSON_TRUE:
+        rc = dpm_buf_add(o, "true", 4);
+        break;
+    case JSON_FALSE:
+        rc = dpm_buf_add(o, "false", 5);
+        break;
+    case JSON_NULL:
+        rc = dpm_buf_add(o, "null", 4);
+        break;
     case JSON_INTEGER:
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         rc = dpm_buf_adds(o, num);
@@ -303,8 +317,7 @@ static dpm_rc emit_value(struct dpm_buf *o, const json_t *v, enum ctx ctx,
     return rc ? rc : dpm_buf_addc(o, '\n');
 }
 
-dpm_rc dpm_yaml_dump(const json_t *root, struct dpm_buf *out,
-                     struct dpm_error *err)
+dpm_rc dpm_yaml_dump(const json_t *root, struct dpm_buf *out, struct dpm_error *err)
 {
     if (!root || !out)
         return dpm_error_set(err, DPM_EINVAL, NULL, "no tree or no output buffer");

@@ -66,8 +66,7 @@ size_t dpm_yaml_reader_byte(struct dpm_yaml_reader *b, size_t ch)
     }
     while (b->cur_ch > ch && b->cur_byte > b->base_byte) {
         b->cur_byte--;
-        while (b->cur_byte > b->base_byte &&
-               (d[b->cur_byte - b->base_byte] & 0xC0) == 0x80)
+        while (b->cur_byte > b->base_byte && (d[b->cur_byte - b->base_byte] & 0xC0) == 0x80)
             b->cur_byte--;
         b->cur_ch--;
     }
@@ -75,8 +74,7 @@ size_t dpm_yaml_reader_byte(struct dpm_yaml_reader *b, size_t ch)
 }
 
 /* Line and column of absolute byte offset off (within the window). */
-void dpm_yaml_reader_position(const struct dpm_yaml_reader *b, size_t off, int *line,
-                              int *col)
+void dpm_yaml_reader_position(const struct dpm_yaml_reader *b, size_t off, int *line, int *col)
 {
     int l = b->base_line, c = b->base_col;
     for (size_t i = b->base_byte; i < off && i < b->base_byte + b->len; i++) {
@@ -145,24 +143,24 @@ int dpm_yaml_reader_read(void *data, unsigned char *buffer, size_t size, size_t 
     } else {
         n = fread(buffer, 1, size, in->f);
         if (n == 0 && ferror(in->f)) {
-            b->read_rc = dpm_error_set(b->err, DPM_EIO, NULL, "cannot read %s: %s",
-                                       b->source, strerror(errno));
+            b->read_rc = dpm_error_set(b->err, DPM_EIO, NULL, "cannot read %s: %s", b->source,
+                                       strerror(errno));
             dpm_error_at(b->err, b->source, 0, 0);
             return 0;
         }
     }
     if (n && b->total + n > b->opts->max_input_bytes) {
-        b->read_rc = dpm_error_set(b->err, DPM_ELIMIT, NULL,
-                                   "input is larger than %zu bytes in total",
-                                   b->opts->max_input_bytes);
+        b->read_rc =
+            dpm_error_set(b->err, DPM_ELIMIT, NULL, "input is larger than %zu bytes in total",
+                          b->opts->max_input_bytes);
         dpm_error_at(b->err, b->source, 0, 0);
         return 0;
     }
     /* a document, with libyaml's read-ahead, must fit the window */
     if (n && b->win.len + n > b->opts->max_doc_bytes + 4 * size + 65536) {
-        b->read_rc = dpm_error_set(b->err, DPM_ELIMIT, NULL,
-                                   "document %zu is larger than %zu bytes",
-                                   b->doc_no ? b->doc_no : 1, b->opts->max_doc_bytes);
+        b->read_rc =
+            dpm_error_set(b->err, DPM_ELIMIT, NULL, "document %zu is larger than %zu bytes",
+                          b->doc_no ? b->doc_no : 1, b->opts->max_doc_bytes);
         dpm_error_at(b->err, b->source, b->doc_no ? b->doc_line : 1, 1);
         return 0;
     }
@@ -177,9 +175,7 @@ int dpm_yaml_reader_read(void *data, unsigned char *buffer, size_t size, size_t 
     return 1;
 }
 
-
-void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
-                              int *line, int *column)
+void dpm_yaml_offset_position(const char *data, size_t len, size_t off, int *line, int *column)
 {
     int l = 1, c = 1;
     for (size_t i = 0; i < off && i < len; i++) {
@@ -195,8 +191,8 @@ void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
     *column = c;
 }
 
-bool dpm_yaml_reader_error(struct dpm_yaml_reader *b, const yaml_parser_t *p, char *msg,
-                           size_t n, const yaml_mark_t **mark, dpm_rc *rc)
+bool dpm_yaml_reader_error(struct dpm_yaml_reader *b, const yaml_parser_t *p, char *msg, size_t n,
+                           const yaml_mark_t **mark, dpm_rc *rc)
 {
     *mark = NULL;
     *rc = DPM_EPARSE;
@@ -216,8 +212,7 @@ bool dpm_yaml_reader_error(struct dpm_yaml_reader *b, const yaml_parser_t *p, ch
         dpm_yaml_reader_position(b, off, &line, &col);
         if (p->problem_value >= 0)
             dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid UTF-8: %s 0x%02x at byte %zu",
-                          p->problem ? p->problem : "bad input",
-                          (unsigned)p->problem_value, off);
+                          p->problem ? p->problem : "bad input", (unsigned)p->problem_value, off);
         else
             dpm_error_set(b->err, DPM_EPARSE, NULL, "invalid input: %s at byte %zu",
                           p->problem ? p->problem : "bad input", off);
@@ -229,10 +224,10 @@ bool dpm_yaml_reader_error(struct dpm_yaml_reader *b, const yaml_parser_t *p, ch
     size_t off = dpm_yaml_reader_byte(b, pm->index);
     if (strcmp(problem, "found character that cannot start any token") == 0 &&
         dpm_yaml_reader_at(b, off) == '\t')
-        problem = "found a tab character where indentation is expected (YAML forbids tabs for indentation)";
+        problem = "found a tab character where indentation is expected (YAML forbids tabs for "
+                  "indentation)";
     *mark = pm;
-    if (p->context && (p->context_mark.line != pm->line ||
-                       p->context_mark.column != pm->column))
+    if (p->context && (p->context_mark.line != pm->line || p->context_mark.column != pm->column))
         snprintf(msg, n, "%s (%s at line %zu, column %zu)", problem, p->context,
                  p->context_mark.line + 1, p->context_mark.column + 1);
     else if (p->context)

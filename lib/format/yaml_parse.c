@@ -17,30 +17,29 @@
 
 #include <yaml.h>
 
-
 struct anchor {
     char *name;
-    json_t *value;  /* reference held */
-    size_t nodes;   /* json values in value */
-    size_t height;  /* nesting levels of collections in value (scalar 0) */
+    json_t *value; /* reference held */
+    size_t nodes;  /* json values in value */
+    size_t height; /* nesting levels of collections in value (scalar 0) */
 };
 
 struct frame {
-    json_t *node;         /* the collection being filled (reference held) */
+    json_t *node; /* the collection being filled (reference held) */
     bool is_map;
-    size_t path_len;      /* length of this collection's own path */
-    char *anchor;         /* registered when the collection ends */
+    size_t path_len; /* length of this collection's own path */
+    char *anchor;    /* registered when the collection ends */
     size_t nodes_at_start;
-    size_t height;        /* max height of the children so far */
-    size_t keypos_base;   /* first entry of this map in b->keylines */
+    size_t height;      /* max height of the children so far */
+    size_t keypos_base; /* first entry of this map in b->keylines */
     /* mapping state */
     bool have_key;
     bool key_is_merge;
     char *key;
     size_t key_len;
     int key_line, key_col;
-    json_t *merges;       /* values of "<<" keys, applied at the end */
-    size_t handed;        /* elements handed over alone (split_lists) */
+    json_t *merges; /* values of "<<" keys, applied at the end */
+    size_t handed;  /* elements handed over alone (split_lists) */
 };
 
 struct builder {
@@ -67,7 +66,7 @@ struct builder {
     size_t alias_nodes; /* of which by alias expansion */
 
     /* document */
-    size_t doc_no;      /* documents seen in the stream, empty ones too */
+    size_t doc_no; /* documents seen in the stream, empty ones too */
     int doc_line;
     size_t doc_start_byte;
     json_t *root;
@@ -82,16 +81,15 @@ struct builder {
     int item_line;
     size_t item_prefix; /* length of "items[N]" in the path */
     bool in_item;
-    json_t *notes;      /* of the document, or of the item in_item */
-    json_t *doc_notes;  /* the document's, while an item is read */
-    size_t nsplit; /* items handed over from this document */
+    json_t *notes;     /* of the document, or of the item in_item */
+    json_t *doc_notes; /* the document's, while an item is read */
+    size_t nsplit;     /* items handed over from this document */
 };
 
 /* Sets err at a libyaml mark (0-based) with the current path. */
-static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
-                      const char *fmt, ...)
+static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m, const char *fmt, ...)
 {
     va_list ap;
     const char *path = dpm_buf_str(&b->path);
@@ -107,8 +105,7 @@ static dpm_rc fail_at(struct builder *b, dpm_rc code, const yaml_mark_t *m,
     va_start(ap, fmt);
     dpm_error_vset(b->err, code, path, fmt, ap);
     va_end(ap);
-    dpm_error_at(b->err, b->source, m ? (int)m->line + 1 : 0,
-                 m ? (int)m->column + 1 : 0);
+    dpm_error_at(b->err, b->source, m ? (int)m->line + 1 : 0, m ? (int)m->column + 1 : 0);
     return code;
 }
 
@@ -140,8 +137,8 @@ static void anchors_reset(struct builder *b)
     json_object_clear(b->anchor_index);
 }
 
-static dpm_rc anchor_define(struct builder *b, const char *name, json_t *v,
-                            size_t nodes, size_t height, const yaml_mark_t *m)
+static dpm_rc anchor_define(struct builder *b, const char *name, json_t *v, size_t nodes,
+                            size_t height, const yaml_mark_t *m)
 {
     if (b->nanchors == b->capanchors) {
         size_t cap = b->capanchors ? b->capanchors * 2 : 8;
@@ -152,8 +149,7 @@ static dpm_rc anchor_define(struct builder *b, const char *name, json_t *v,
         b->capanchors = cap;
     }
     char *nm = strdup(name);
-    if (!nm || json_object_set_new(b->anchor_index, name,
-                                   json_integer((json_int_t)b->nanchors))) {
+    if (!nm || json_object_set_new(b->anchor_index, name, json_integer((json_int_t)b->nanchors))) {
         free(nm);
         return oom(b, m);
     }
@@ -163,8 +159,7 @@ static dpm_rc anchor_define(struct builder *b, const char *name, json_t *v,
 
 /* ---- building ---- */
 
-static dpm_rc path_push_key_or_index(struct builder *b, struct frame *p,
-                                     const yaml_mark_t *m)
+static dpm_rc path_push_key_or_index(struct builder *b, struct frame *p, const yaml_mark_t *m)
 {
     dpm_rc rc;
     if (p->is_map)
@@ -211,8 +206,8 @@ static dpm_rc item_begin(struct builder *b, const yaml_mark_t *m)
  * joining the sequence, so a List is never whole in memory. */
 static dpm_rc item_end(struct builder *b, struct frame *p, json_t *v, const yaml_mark_t *m)
 {
-    struct dpm_doc doc = {.root = v, .index = b->doc_no - 1, .line = b->item_line,
-                          .pos = b->item_pos};
+    struct dpm_doc doc = {
+        .root = v, .index = b->doc_no - 1, .line = b->item_line, .pos = b->item_pos};
     doc.is_item = true;
     doc.item = p->handed++;
     doc.notes = b->notes;
@@ -246,8 +241,8 @@ static dpm_rc node_begin(struct builder *b, const yaml_mark_t *m)
         size_t skip = b->item_pos ? b->item_prefix : 0;
         if (skip < b->path.len && path[skip] == '.')
             skip++;
-        if (dpm_posmap_add(b->item_pos ? b->item_pos : b->pos, path + skip,
-                           b->path.len - skip, line, col))
+        if (dpm_posmap_add(b->item_pos ? b->item_pos : b->pos, path + skip, b->path.len - skip,
+                           line, col))
             return oom(b, m);
     }
     return DPM_OK;
@@ -255,8 +250,7 @@ static dpm_rc node_begin(struct builder *b, const yaml_mark_t *m)
 
 /* Attaches a finished value (reference stolen) to the open collection or
  * makes it the document root, and truncates the path back. */
-static dpm_rc node_end(struct builder *b, json_t *v, size_t height,
-                       const yaml_mark_t *m)
+static dpm_rc node_end(struct builder *b, json_t *v, size_t height, const yaml_mark_t *m)
 {
     if (b->depth == 0) {
         b->root = v;
@@ -335,8 +329,9 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
     size_t n = e->data.scalar.length;
     const char *tag = (const char *)e->data.scalar.tag;
     char typed[64];
-    if (tag && strcmp(tag, "!") != 0 && !dpm_yaml_tag_is(tag, "str") && !dpm_yaml_tag_is(tag, "int") &&
-        !dpm_yaml_tag_is(tag, "float") && !dpm_yaml_tag_is(tag, "bool") && !dpm_yaml_tag_is(tag, "null") &&
+    if (tag && strcmp(tag, "!") != 0 && !dpm_yaml_tag_is(tag, "str") &&
+        !dpm_yaml_tag_is(tag, "int") && !dpm_yaml_tag_is(tag, "float") &&
+        !dpm_yaml_tag_is(tag, "bool") && !dpm_yaml_tag_is(tag, "null") &&
         !dpm_yaml_tag_is(tag, "merge")) {
         char tn[128];
         dpm_yaml_tag_name(tag, tn, sizeof(tn));
@@ -349,15 +344,16 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
         /* the webhook's JSON parser refuses the same key */
         return fail_at(b, DPM_EPARSE, &e->start_mark, "%s", DPM_JSON_NUL_MESSAGE);
     if (dpm_yaml_tag_is(tag, "merge") && !merge)
-        return fail_at(b, DPM_EPARSE, &e->start_mark,
-                       "!!merge is only allowed on a \"<<\" key");
+        return fail_at(b, DPM_EPARSE, &e->start_mark, "!!merge is only allowed on a \"<<\" key");
     int t = merge ? 0 : typed_key(b, e, typed, sizeof(typed));
     if (t < 0)
         return DPM_EPARSE;
     if (t > 0) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "the key %.*s is read as \"%s\", as kubectl reads YAML "
-                 "(1.1): quote it for the text", (int)(n > 64 ? 64 : n), v, typed);
+        snprintf(msg, sizeof(msg),
+                 "the key %.*s is read as \"%s\", as kubectl reads YAML "
+                 "(1.1): quote it for the text",
+                 (int)(n > 64 ? 64 : n), v, typed);
         dpm_rc rc = note(b, &e->start_mark, msg);
         if (rc)
             return rc;
@@ -370,7 +366,7 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
         const char *k;
         json_t *val;
         int first = 0;
-        json_object_foreach((json_t *)p->node, k, val) {
+        json_object_foreach ((json_t *)p->node, k, val) {
             size_t kl = json_object_iter_key_len(json_object_key_to_iter(k));
             if (kl == n && memcmp(k, v, n) == 0) {
                 first = b->keylines[p->keypos_base + idx];
@@ -380,8 +376,7 @@ static dpm_rc take_key(struct builder *b, struct frame *p, yaml_event_t *e)
         }
         return fail_at(b, DPM_EPARSE, &e->start_mark,
                        "duplicate key \"%.*s\" (first at line %d, again at line %d)",
-                       (int)(n > 200 ? 200 : n), v, first,
-                       (int)e->start_mark.line + 1);
+                       (int)(n > 200 ? 200 : n), v, first, (int)e->start_mark.line + 1);
     }
     if (t > 0) {
         if (!(p->key = strdup(typed)))
@@ -422,14 +417,23 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
     } else if (!tag) {
         dpm_yaml_resolve(v, n, &r);
         switch (r.kind) {
-        case DPM_YAML_STR: *out = json_stringn(v, n); break;
-        case DPM_YAML_NULL: *out = json_null(); break;
-        case DPM_YAML_BOOL: *out = json_boolean(r.b); break;
-        case DPM_YAML_INT: *out = json_integer((json_int_t)r.i); break;
-        case DPM_YAML_FLOAT: *out = dpm_yaml_number(r.d); break;
+        case DPM_YAML_STR:
+            *out = json_stringn(v, n);
+            break;
+        case DPM_YAML_NULL:
+            *out = json_null();
+            break;
+        case DPM_YAML_BOOL:
+            *out = json_boolean(r.b);
+            break;
+        case DPM_YAML_INT:
+            *out = json_integer((json_int_t)r.i);
+            break;
+        case DPM_YAML_FLOAT:
+            *out = dpm_yaml_number(r.d);
+            break;
         case DPM_YAML_NONFINITE:
-            return fail_at(b, DPM_EPARSE, &e->start_mark,
-                           ".nan/.inf is not representable in JSON");
+            return fail_at(b, DPM_EPARSE, &e->start_mark, ".nan/.inf is not representable in JSON");
         }
         char msg[256];
         if (*out && dpm_yaml_note_text(v, n, *out, msg, sizeof(msg)) &&
@@ -456,8 +460,8 @@ static dpm_rc scalar_value(struct builder *b, const yaml_event_t *e, json_t **ou
             if (r.kind == DPM_YAML_NONFINITE)
                 return fail_at(b, DPM_EPARSE, &e->start_mark,
                                ".nan/.inf is not representable in JSON");
-            return fail_at(b, DPM_EPARSE, &e->start_mark,
-                           "\"%.*s\" is not a valid %s", (int)(n > 64 ? 64 : n), v, tn);
+            return fail_at(b, DPM_EPARSE, &e->start_mark, "\"%.*s\" is not a valid %s",
+                           (int)(n > 64 ? 64 : n), v, tn);
         } else if (dpm_yaml_tag_is(tag, "map") || dpm_yaml_tag_is(tag, "seq")) {
             return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a scalar", tn);
         } else {
@@ -487,8 +491,7 @@ static dpm_rc on_scalar(struct builder *b, yaml_event_t *e)
         !e->data.scalar.anchor && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
         b->root_empty = true;
     if (e->data.scalar.anchor &&
-        (rc = anchor_define(b, (const char *)e->data.scalar.anchor, v, 1, 0,
-                            &e->start_mark))) {
+        (rc = anchor_define(b, (const char *)e->data.scalar.anchor, v, 1, 0, &e->start_mark))) {
         json_decref(v);
         return rc;
     }
@@ -516,8 +519,8 @@ static dpm_rc on_alias(struct builder *b, const yaml_event_t *e)
     size_t max_nodes = b->opts->max_alias_nodes;
     if (a->nodes > max_nodes || b->alias_nodes > max_nodes - a->nodes)
         return fail_at(b, DPM_ELIMIT, &e->start_mark,
-                       "alias expansion exceeds %zu nodes (max_alias_nodes) at *%s",
-                       max_nodes, name);
+                       "alias expansion exceeds %zu nodes (max_alias_nodes) at *%s", max_nodes,
+                       name);
     if (b->depth + a->height > b->opts->max_depth)
         return fail_at(b, DPM_ELIMIT, &e->start_mark,
                        "nesting depth exceeds %zu (max_depth) through alias *%s",
@@ -535,29 +538,29 @@ static dpm_rc on_alias(struct builder *b, const yaml_event_t *e)
 
 static dpm_rc on_start(struct builder *b, const yaml_event_t *e, bool is_map)
 {
-    const char *tag = is_map ? (const char *)e->data.mapping_start.tag
-                             : (const char *)e->data.sequence_start.tag;
+    const char *tag =
+        is_map ? (const char *)e->data.mapping_start.tag : (const char *)e->data.sequence_start.tag;
     const char *anchor = is_map ? (const char *)e->data.mapping_start.anchor
                                 : (const char *)e->data.sequence_start.anchor;
     if (b->depth > 0) {
         struct frame *p = &b->st[b->depth - 1];
         if (p->is_map && !p->have_key)
-            return fail_at(b, DPM_EPARSE, &e->start_mark,
-                           "complex mapping keys are not supported");
+            return fail_at(b, DPM_EPARSE, &e->start_mark, "complex mapping keys are not supported");
     }
     if (tag && strcmp(tag, "!") != 0 && !dpm_yaml_tag_is(tag, is_map ? "map" : "seq")) {
         char tn[128];
         dpm_yaml_tag_name(tag, tn, sizeof(tn));
-        if (dpm_yaml_tag_is(tag, "map") || dpm_yaml_tag_is(tag, "seq") || dpm_yaml_tag_is(tag, "str") ||
-            dpm_yaml_tag_is(tag, "int") || dpm_yaml_tag_is(tag, "float") || dpm_yaml_tag_is(tag, "bool") ||
+        if (dpm_yaml_tag_is(tag, "map") || dpm_yaml_tag_is(tag, "seq") ||
+            dpm_yaml_tag_is(tag, "str") || dpm_yaml_tag_is(tag, "int") ||
+            dpm_yaml_tag_is(tag, "float") || dpm_yaml_tag_is(tag, "bool") ||
             dpm_yaml_tag_is(tag, "null"))
             return fail_at(b, DPM_EPARSE, &e->start_mark, "tag %s on a %s", tn,
                            is_map ? "mapping" : "sequence");
         return fail_at(b, DPM_EPARSE, &e->start_mark, "unsupported tag %s", tn);
     }
     if (b->depth + 1 > b->opts->max_depth)
-        return fail_at(b, DPM_ELIMIT, &e->start_mark,
-                       "nesting depth exceeds %zu (max_depth)", b->opts->max_depth);
+        return fail_at(b, DPM_ELIMIT, &e->start_mark, "nesting depth exceeds %zu (max_depth)",
+                       b->opts->max_depth);
     dpm_rc rc = node_begin(b, &e->start_mark);
     if (rc)
         return rc;
@@ -612,8 +615,9 @@ static dpm_rc on_end(struct builder *b, const yaml_event_t *e)
         if ((rc = dpm_yaml_merge(f->node, f->merges)) == DPM_ENOMEM)
             return oom(b, &e->start_mark);
         if (rc)
-            return fail_at(b, rc, &e->start_mark,
-                           "the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
+            return fail_at(
+                b, rc, &e->start_mark,
+                "the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
     }
     json_t *v = f->node;
     f->node = NULL;
@@ -665,8 +669,7 @@ static dpm_rc on_document_end(struct builder *b, const yaml_mark_t *m)
         b->notes = NULL;
         return DPM_OK;
     }
-    struct dpm_doc doc = {.root = root, .index = b->doc_no - 1, .line = b->doc_line,
-                          .pos = pos};
+    struct dpm_doc doc = {.root = root, .index = b->doc_no - 1, .line = b->doc_line, .pos = pos};
     doc.nsplit = b->nsplit;
     doc.notes = b->notes;
     b->notes = NULL;
@@ -715,13 +718,11 @@ dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
                 bool in_item = b.items_frame && b.depth >= b.items_frame;
                 if (in_item)
                     dpm_error_set(err, DPM_ELIMIT, NULL,
-                                  "document %zu, items[%zu], is larger than %zu bytes",
-                                  b.doc_no, b.st[b.items_frame - 1].handed,
-                                  opts->max_doc_bytes);
+                                  "document %zu, items[%zu], is larger than %zu bytes", b.doc_no,
+                                  b.st[b.items_frame - 1].handed, opts->max_doc_bytes);
                 else
-                    dpm_error_set(err, DPM_ELIMIT, NULL,
-                                  "document %zu is larger than %zu bytes", b.doc_no,
-                                  opts->max_doc_bytes);
+                    dpm_error_set(err, DPM_ELIMIT, NULL, "document %zu is larger than %zu bytes",
+                                  b.doc_no, opts->max_doc_bytes);
                 dpm_error_at(err, source, in_item ? b.item_line : b.doc_line, 1);
                 rc = DPM_ELIMIT;
                 goto out;

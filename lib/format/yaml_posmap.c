@@ -8,7 +8,7 @@
 #include <string.h>
 
 struct pos_entry {
-    size_t off;   /* into arena */
+    size_t off; /* into arena */
     size_t len;
     int line;
     int column;
@@ -40,8 +40,7 @@ void dpm_posmap_free(struct dpm_posmap *m)
     free(m);
 }
 
-dpm_rc dpm_posmap_add(struct dpm_posmap *m, const char *path, size_t len,
-                      int line, int column)
+dpm_rc dpm_posmap_add(struct dpm_posmap *m, const char *path, size_t len, int line, int column)
 {
     if (len > DPM_POS_PATH_MAX)
         return DPM_OK;
@@ -91,8 +90,7 @@ dpm_rc dpm_posmap_seal(struct dpm_posmap *m)
     return DPM_OK;
 }
 
-static const struct pos_entry *find(const struct dpm_posmap *m,
-                                    const char *p, size_t n)
+static const struct pos_entry *find(const struct dpm_posmap *m, const char *p, size_t n)
 {
     if (!m || !m->table)
         return NULL;
@@ -108,8 +106,8 @@ static const struct pos_entry *find(const struct dpm_posmap *m,
 
 static bool ident_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 dpm_rc dpm_path_add_key(struct dpm_buf *b, const char *key, size_t len)
@@ -119,8 +117,7 @@ dpm_rc dpm_path_add_key(struct dpm_buf *b, const char *key, size_t len)
         plain = ident_char(key[i]);
     dpm_rc rc;
     if (plain) {
-        if ((b->len > 0 && (rc = dpm_buf_addc(b, '.'))) ||
-            (rc = dpm_buf_add(b, key, len)))
+        if ((b->len > 0 && (rc = dpm_buf_addc(b, '.'))) || (rc = dpm_buf_add(b, key, len)))
             return rc;
         return DPM_OK;
     }
@@ -129,8 +126,7 @@ dpm_rc dpm_path_add_key(struct dpm_buf *b, const char *key, size_t len)
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         if (key[i] == '"' || key[i] == '\\') {
-            if ((rc = dpm_buf_add(b, key + start, i - start)) ||
-                (rc = dpm_buf_addc(b, '\\')))
+            if ((rc = dpm_buf_add(b, key + start, i - start)) || (rc = dpm_buf_addc(b, '\\')))
                 return rc;
             start = i;
         }
@@ -148,8 +144,8 @@ dpm_rc dpm_path_add_key(struct dpm_buf *b, const char *key, size_t len)
  * ends[] receives the end offset of every segment; parsing stops at the
  * first segment that is malformed or does not exist in the tree, so the
  * caller still finds the nearest ancestor. */
-static size_t canonicalize(const json_t *root, const char *path,
-                           struct dpm_buf *canon, size_t *ends)
+static size_t canonicalize(const json_t *root, const char *path, struct dpm_buf *canon,
+                           size_t *ends)
 {
     size_t nseg = 0;
     const json_t *cur = root;
@@ -233,8 +229,7 @@ out:
     return nseg;
 }
 
-bool dpm_doc_position(const struct dpm_doc *doc, const char *path, int *line,
-                      int *column)
+bool dpm_doc_position(const struct dpm_doc *doc, const char *path, int *line, int *column)
 {
     int l = 0, c = 0;
     bool found = false;

@@ -27,13 +27,13 @@
 /* What a plain scalar means to go-yaml v2, the YAML library behind kubectl
  * (sigs.k8s.io/yaml): YAML 1.1 booleans, Go's integer syntax. */
 enum dpm_yaml_kind {
-    DPM_YAML_STR,      /* anything else: a string */
-    DPM_YAML_NULL,     /* ~ null Null NULL and the empty scalar */
-    DPM_YAML_BOOL,     /* y Y yes Yes YES true True TRUE on On ON, and
+    DPM_YAML_STR,       /* anything else: a string */
+    DPM_YAML_NULL,      /* ~ null Null NULL and the empty scalar */
+    DPM_YAML_BOOL,      /* y Y yes Yes YES true True TRUE on On ON, and
                           n N no No NO false False FALSE off Off OFF */
-    DPM_YAML_INT,      /* [-+]? then decimal, 0x hex, 0o or 0 octal, 0b
+    DPM_YAML_INT,       /* [-+]? then decimal, 0x hex, 0o or 0 octal, 0b
                           binary (underscores ignored), fits int64 */
-    DPM_YAML_FLOAT,    /* finite float ("1.5", "1e3", "08"), or an integer
+    DPM_YAML_FLOAT,     /* finite float ("1.5", "1e3", "08"), or an integer
                           past int64 (as Kubernetes reads such a number) */
     DPM_YAML_NONFINITE, /* .inf -.Inf .nan ...: not representable in JSON */
 };
@@ -99,8 +99,7 @@ struct dpm_posmap *dpm_posmap_new(void);
 void dpm_posmap_free(struct dpm_posmap *m);
 /* Records path[0..len) at line/column (1-based).  A path longer than
  * DPM_POS_PATH_MAX is ignored.  DPM_ENOMEM on allocation failure. */
-dpm_rc dpm_posmap_add(struct dpm_posmap *m, const char *path, size_t len,
-                      int line, int column);
+dpm_rc dpm_posmap_add(struct dpm_posmap *m, const char *path, size_t len, int line, int column);
 /* Builds the lookup table; call once after the last add. */
 dpm_rc dpm_posmap_seal(struct dpm_posmap *m);
 
@@ -136,14 +135,14 @@ struct dpm_yaml_reader {
     const char *data;
     size_t len;
     struct dpm_buf win;
-    size_t in_off;      /* bytes of in->data consumed */
-    size_t skipped;     /* a BOM at the start, not fed to libyaml */
-    size_t total;       /* bytes read from the input */
+    size_t in_off;  /* bytes of in->data consumed */
+    size_t skipped; /* a BOM at the start, not fed to libyaml */
+    size_t total;   /* bytes read from the input */
     size_t base_byte, base_ch;
     int base_line, base_col;
     size_t cur_ch, cur_byte; /* char index -> byte offset cursor */
-    dpm_rc read_rc;     /* why the read handler stopped (err set) */
-    size_t doc_no;      /* the document being read, for the size error */
+    dpm_rc read_rc;          /* why the read handler stopped (err set) */
+    size_t doc_no;           /* the document being read, for the size error */
     int doc_line;
 };
 
@@ -161,16 +160,15 @@ int dpm_yaml_reader_read(void *data, unsigned char *buffer, size_t size, size_t 
  * characters), clamped to the bytes in memory. */
 size_t dpm_yaml_reader_byte(struct dpm_yaml_reader *r, size_t ch);
 /* Line and column of absolute byte offset off (within the window). */
-void dpm_yaml_reader_position(const struct dpm_yaml_reader *r, size_t off, int *line,
-                              int *col);
+void dpm_yaml_reader_position(const struct dpm_yaml_reader *r, size_t off, int *line, int *col);
 /* The byte at absolute offset off, or -1 when it is not in memory. */
 int dpm_yaml_reader_at(const struct dpm_yaml_reader *r, size_t off);
 /* A libyaml parser error: a reader error (bad bytes, the read handler's
  * limits) is set in the reader's err and true returned; otherwise msg gets
  * the problem with its context, *mark where it is (NULL: nowhere), *rc the
  * code, for the caller to report with its path; false returned. */
-bool dpm_yaml_reader_error(struct dpm_yaml_reader *r, const yaml_parser_t *p, char *msg,
-                           size_t n, const yaml_mark_t **mark, dpm_rc *rc);
+bool dpm_yaml_reader_error(struct dpm_yaml_reader *r, const yaml_parser_t *p, char *msg, size_t n,
+                           const yaml_mark_t **mark, dpm_rc *rc);
 /* Drops the window's bytes before absolute offset off (a document start)
  * when that frees enough to be worth the move; no-op for memory input. */
 void dpm_yaml_reader_trim(struct dpm_yaml_reader *r, size_t off);
@@ -187,12 +185,11 @@ dpm_rc dpm_yaml_parse(const struct dpm_yaml_input *in, const char *source,
 
 /* Appends a document to docs, taking ownership of root (decref'd on error)
  * and pos (freed on error). */
-dpm_rc dpm_docs_push(struct dpm_docs *docs, json_t *root, const char *source,
-                     size_t index, int line, struct dpm_posmap *pos);
+dpm_rc dpm_docs_push(struct dpm_docs *docs, json_t *root, const char *source, size_t index,
+                     int line, struct dpm_posmap *pos);
 
 /* Line/column (1-based, column in characters) of byte offset off in
  * data. */
-void dpm_yaml_offset_position(const char *data, size_t len, size_t off,
-                              int *line, int *column);
+void dpm_yaml_offset_position(const char *data, size_t len, size_t off, int *line, int *column);
 
 #endif

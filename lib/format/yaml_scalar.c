@@ -17,7 +17,10 @@ static bool eq(const char *s, size_t n, const char *lit)
     return n == m && memcmp(s, lit, m) == 0;
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static int hex_val(char c)
 {
@@ -84,14 +87,13 @@ static double to_double(const char *s, size_t n)
  * nulls, and the non-finite floats JSON cannot carry). */
 static bool lookup(const char *s, size_t n, struct dpm_yaml_scalar *out)
 {
-    static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "true", "True",
-                                      "TRUE", "on", "On", "ON"};
-    static const char *const no[] = {"n", "N", "no", "No", "NO", "false", "False",
-                                     "FALSE", "off", "Off", "OFF"};
+    static const char *const yes[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+                                      "True", "TRUE", "on",  "On",  "ON"};
+    static const char *const no[] = {"n",     "N",     "no",  "No",  "NO", "false",
+                                     "False", "FALSE", "off", "Off", "OFF"};
     static const char *const null[] = {"~", "null", "Null", "NULL"};
-    static const char *const nonfinite[] = {".nan", ".NaN", ".NAN", ".inf", ".Inf",
-                                            ".INF", "+.inf", "+.Inf", "+.INF",
-                                            "-.inf", "-.Inf", "-.INF"};
+    static const char *const nonfinite[] = {".nan",  ".NaN",  ".NAN",  ".inf",  ".Inf",  ".INF",
+                                            "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF"};
     for (size_t k = 0; k < sizeof(yes) / sizeof(yes[0]); k++) {
         if (eq(s, n, yes[k])) {
             out->kind = DPM_YAML_BOOL;
@@ -311,8 +313,7 @@ void dpm_yaml_tag_name(const char *tag, char *buf, size_t n)
 bool dpm_yaml_tag_is(const char *tag, const char *name)
 {
     size_t pl = strlen(YAML_TAG_PREFIX);
-    return tag && strncmp(tag, YAML_TAG_PREFIX, pl) == 0 &&
-           strcmp(tag + pl, name) == 0;
+    return tag && strncmp(tag, YAML_TAG_PREFIX, pl) == 0 && strcmp(tag + pl, name) == 0;
 }
 
 /* A float as it reaches the API server: kubectl sends it through Go's
@@ -336,8 +337,8 @@ bool dpm_yaml_note_text(const char *s, size_t n, const json_t *v, char *buf, siz
                 return false;
         snprintf(buf, bufn,
                  "%.*s is read as %s, as kubectl reads YAML (1.1): write %s, or quote it for "
-                 "the text", w, s, json_is_true(v) ? "true" : "false",
-                 json_is_true(v) ? "true" : "false");
+                 "the text",
+                 w, s, json_is_true(v) ? "true" : "false", json_is_true(v) ? "true" : "false");
         return true;
     }
     if (!json_is_integer(v))
@@ -349,14 +350,15 @@ bool dpm_yaml_note_text(const char *s, size_t n, const json_t *v, char *buf, siz
     if (octal && !fraction && parse_go_octal_ok(s, n))
         snprintf(buf, bufn,
                  "%.*s is read as the octal number %lld, as kubectl reads it: write %lld, or "
-                 "quote it for the text", w, s, i, i);
+                 "quote it for the text",
+                 w, s, i, i);
     else if (fraction || octal)
-        snprintf(buf, bufn, "%.*s is sent by kubectl as the integer %lld: write %lld", w, s, i,
-                 i);
+        snprintf(buf, bufn, "%.*s is sent by kubectl as the integer %lld: write %lld", w, s, i, i);
     else if (memchr(s, '_', n))
         snprintf(buf, bufn,
                  "%.*s is read as %lld, as kubectl reads it (underscores ignored): write %lld, "
-                 "or quote it for the text", w, s, i, i);
+                 "or quote it for the text",
+                 w, s, i, i);
     else
         return false;
     return true;
@@ -374,9 +376,8 @@ dpm_rc dpm_yaml_note_add(json_t **notes, const char *path, size_t skip, int line
         return DPM_ENOMEM;
     if (json_array_size(*notes) >= DPM_MAX_NOTES)
         return DPM_OK;
-    if (json_array_append_new(*notes, json_pack("{s:s, s:i, s:i, s:s}", "path", path + skip,
-                                                "line", line, "column", column, "message",
-                                                msg)))
+    if (json_array_append_new(*notes, json_pack("{s:s, s:i, s:i, s:s}", "path", path + skip, "line",
+                                                line, "column", column, "message", msg)))
         return DPM_ENOMEM;
     return DPM_OK;
 }
@@ -385,7 +386,7 @@ dpm_rc dpm_yaml_merge(json_t *map, const json_t *merges)
 {
     size_t i;
     json_t *mv;
-    json_array_foreach(merges, i, mv) {
+    json_array_foreach (merges, i, mv) {
         if (json_is_object(mv)) {
             if (json_object_update_missing(map, mv))
                 return DPM_ENOMEM;
@@ -395,7 +396,7 @@ dpm_rc dpm_yaml_merge(json_t *map, const json_t *merges)
             return DPM_EPARSE;
         size_t j;
         json_t *item;
-        json_array_foreach(mv, j, item) {
+        json_array_foreach (mv, j, item) {
             if (!json_is_object(item))
                 return DPM_EPARSE;
             if (json_object_update_missing(map, item))

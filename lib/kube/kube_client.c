@@ -40,16 +40,16 @@ struct dpm_kube {
     int max_retries;
     size_t max_response;
     char *user_agent;
-    char *connect_to;     /* tls-server-name: "NAME:PORT:HOST:PORT" */
-    char *server_url;     /* the URL prefix actually used (host swapped for tls-server-name) */
-    bool refreshable;     /* exec plugin or token file: a 401 may be cured */
+    char *connect_to; /* tls-server-name: "NAME:PORT:HOST:PORT" */
+    char *server_url; /* the URL prefix actually used (host swapped for tls-server-name) */
+    bool refreshable; /* exec plugin or token file: a 401 may be cured */
     pthread_mutex_t stats_mu;
     struct dpm_kube_stats stats;
     dpm_kube_observe_fn observe;
     void *observe_ctx;
 };
 
-#define CANCEL_POLL_MS 100
+#define CANCEL_POLL_MS        100
 #define STREAM_ERROR_BODY_MAX (1024u * 1024u)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -132,21 +132,20 @@ static dpm_rc setup_server(struct dpm_kube *k, struct dpm_error *err)
     const char *port = colon ? colon + 1 : (strncmp(srv, "https", 5) == 0 ? "443" : "80");
     int portlen = colon ? (int)(hs + hl - colon - 1) : (int)strlen(port);
     int hostlen = colon ? (int)(colon - hs) : (int)hl;
-    if (asprintf(&k->connect_to, "%s:%.*s:%.*s:%.*s", k->cfg->tls_server_name,
-                 portlen, port, hostlen, hs, portlen, port) < 0) {
+    if (asprintf(&k->connect_to, "%s:%.*s:%.*s:%.*s", k->cfg->tls_server_name, portlen, port,
+                 hostlen, hs, portlen, port) < 0) {
         k->connect_to = NULL;
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     }
-    if (asprintf(&k->server_url, "%.*s%s:%.*s%s", (int)(hs - srv), srv,
-                 k->cfg->tls_server_name, portlen, port, pathp ? pathp : "") < 0) {
+    if (asprintf(&k->server_url, "%.*s%s:%.*s%s", (int)(hs - srv), srv, k->cfg->tls_server_name,
+                 portlen, port, pathp ? pathp : "") < 0) {
         k->server_url = NULL;
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     }
     return DPM_OK;
 }
 
-struct dpm_kube *dpm_kube_new(const struct dpm_kube_options *opts,
-                              struct dpm_error *err)
+struct dpm_kube *dpm_kube_new(const struct dpm_kube_options *opts, struct dpm_error *err)
 {
     struct dpm_kube *k = NULL;
     struct dpm_kube_config *cfg = opts ? opts->config : NULL;
@@ -174,8 +173,9 @@ struct dpm_kube *dpm_kube_new(const struct dpm_kube_options *opts,
     k->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DPM_KUBE_TIMEOUT_MS_DEFAULT;
     k->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
                                                          : DPM_KUBE_CONNECT_TIMEOUT_MS_DEFAULT;
-    k->max_retries = opts->max_retries > 0 ? opts->max_retries
-                     : opts->max_retries < 0 ? 0 : DPM_KUBE_MAX_RETRIES_DEFAULT;
+    k->max_retries = opts->max_retries > 0   ? opts->max_retries
+                     : opts->max_retries < 0 ? 0
+                                             : DPM_KUBE_MAX_RETRIES_DEFAULT;
     k->max_retry_after_ms = opts->max_retry_after_ms > 0 ? opts->max_retry_after_ms
                                                          : DPM_KUBE_MAX_RETRY_AFTER_MS_DEFAULT;
     k->retry_base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : 200;
@@ -250,11 +250,11 @@ void dpm_kube_get_stats(struct dpm_kube *k, struct dpm_kube_stats *out)
     pthread_mutex_unlock(&k->stats_mu);
 }
 
-#define STAT_ADD(k, field, n)                                                 \
-    do {                                                                      \
-        pthread_mutex_lock(&(k)->stats_mu);                                   \
-        (k)->stats.field += (n);                                              \
-        pthread_mutex_unlock(&(k)->stats_mu);                                 \
+#define STAT_ADD(k, field, n)                                                                      \
+    do {                                                                                           \
+        pthread_mutex_lock(&(k)->stats_mu);                                                        \
+        (k)->stats.field += (n);                                                                   \
+        pthread_mutex_unlock(&(k)->stats_mu);                                                      \
     } while (0)
 
 void dpm_kube_set_observer(struct dpm_kube *k, dpm_kube_observe_fn fn, void *ctx)
@@ -310,12 +310,12 @@ struct xfer {
     struct dpm_kube *k;
     CURL *easy;
     const struct dpm_kube_request *req;
-    struct dpm_buf *body;      /* collected body */
-    long status;               /* as seen by the write callback */
-    bool delivered;            /* on_chunk received data */
-    dpm_rc cb_rc;              /* why a callback aborted */
-    long retry_after_ms;       /* -1: none */
-    uint64_t last_rx_ns;       /* monotonic time of the last byte received */
+    struct dpm_buf *body; /* collected body */
+    long status;          /* as seen by the write callback */
+    bool delivered;       /* on_chunk received data */
+    dpm_rc cb_rc;         /* why a callback aborted */
+    long retry_after_ms;  /* -1: none */
+    uint64_t last_rx_ns;  /* monotonic time of the last byte received */
 };
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
@@ -421,8 +421,7 @@ static bool maybe_sent(CURLcode c)
 }
 
 static dpm_rc setup(struct dpm_kube *k, struct xfer *x, const char *url,
-                    const struct dpm_kube_credential *cred,
-                    struct curl_slist **hdrs, char *errbuf)
+                    const struct dpm_kube_credential *cred, struct curl_slist **hdrs, char *errbuf)
 {
     CURL *e = x->easy;
     const struct dpm_kube_config *cfg = k->cfg;
@@ -477,11 +476,11 @@ static dpm_rc setup(struct dpm_kube *k, struct xfer *x, const char *url,
         curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key_file);
     }
     struct curl_slist *h = NULL, *t;
-#define ADDH(s)                                                              \
-    do {                                                                     \
-        if (!(t = curl_slist_append(h, (s))))                                \
-            goto oom;                                                        \
-        h = t;                                                               \
+#define ADDH(s)                                                                                    \
+    do {                                                                                           \
+        if (!(t = curl_slist_append(h, (s))))                                                      \
+            goto oom;                                                                              \
+        h = t;                                                                                     \
     } while (0)
     ADDH("Accept: application/json");
     if (req->body) {
@@ -514,8 +513,8 @@ static dpm_rc setup(struct dpm_kube *k, struct xfer *x, const char *url,
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-        if (req->body || strcmp(req->method, "POST") == 0 ||
-            strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0) {
+        if (req->body || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
+            strcmp(req->method, "PATCH") == 0) {
             /* borrowed: the caller's buffer lives through the request */
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
@@ -540,8 +539,8 @@ static CURLcode run(struct conn *c, struct xfer *x, bool *cancelled, bool *idle)
     CURLcode res = CURLE_OK;
     int running = 1;
     const struct dpm_kube_cancel *cancel = x->req->cancel;
-    uint64_t idle_ns = x->req->idle_timeout_s > 0
-                           ? (uint64_t)x->req->idle_timeout_s * DPM_NS_PER_SEC : 0;
+    uint64_t idle_ns =
+        x->req->idle_timeout_s > 0 ? (uint64_t)x->req->idle_timeout_s * DPM_NS_PER_SEC : 0;
     *cancelled = false;
     *idle = false;
     x->last_rx_ns = dpm_monotonic_ns();
@@ -603,8 +602,12 @@ static dpm_rc send_once(struct dpm_kube *k, struct conn *c, const struct dpm_kub
                         struct dpm_kube_response *resp, struct xfer *x, struct attempt *a,
                         struct dpm_error *err)
 {
-    *x = (struct xfer){.k = k, .easy = c->easy, .req = req, .body = &resp->body,
-                       .cb_rc = DPM_OK, .retry_after_ms = -1};
+    *x = (struct xfer){.k = k,
+                       .easy = c->easy,
+                       .req = req,
+                       .body = &resp->body,
+                       .cb_rc = DPM_OK,
+                       .retry_after_ms = -1};
     struct curl_slist *hdrs[2] = {NULL, NULL};
     a->errbuf[0] = '\0';
     dpm_buf_reset(&resp->body);
@@ -649,8 +652,8 @@ enum next {
 static enum next classify(struct dpm_kube *k, const struct dpm_kube_request *req,
                           const struct xfer *x, const struct attempt *a,
                           const struct dpm_kube_response *resp, int attempts, bool refreshed,
-                          struct dpm_backoff *bo, const char *source, uint64_t *wait_ns,
-                          dpm_rc *rc, struct dpm_error *err)
+                          struct dpm_backoff *bo, const char *source, uint64_t *wait_ns, dpm_rc *rc,
+                          struct dpm_error *err)
 {
     *rc = DPM_OK;
     if (a->cancelled || x->cb_rc == DPM_ECANCELED) {
@@ -658,15 +661,14 @@ static enum next classify(struct dpm_kube *k, const struct dpm_kube_request *req
         return NEXT_DONE;
     }
     if (a->idle) {
-        *rc = dpm_error_set(err, DPM_ETIMEDOUT, NULL,
-                            "no data from the server for %ld s", req->idle_timeout_s);
+        *rc = dpm_error_set(err, DPM_ETIMEDOUT, NULL, "no data from the server for %ld s",
+                            req->idle_timeout_s);
         return NEXT_DONE;
     }
     if (a->res == CURLE_WRITE_ERROR && x->cb_rc) {
         *rc = x->cb_rc;
         if (*rc == DPM_ELIMIT)
-            dpm_error_set(err, *rc, NULL, "response body larger than %zu bytes",
-                          resp->body.max);
+            dpm_error_set(err, *rc, NULL, "response body larger than %zu bytes", resp->body.max);
         /* else the callback filled err */
         return NEXT_DONE;
     }
@@ -689,8 +691,8 @@ static enum next classify(struct dpm_kube *k, const struct dpm_kube_request *req
     bool ra = x->retry_after_ms >= 0 &&
               (st == 429 || st == 503 || (st >= 500 && idempotent(req->method)));
     if (ra && can_retry) {
-        long ms = x->retry_after_ms > k->max_retry_after_ms ? k->max_retry_after_ms
-                                                            : x->retry_after_ms;
+        long ms =
+            x->retry_after_ms > k->max_retry_after_ms ? k->max_retry_after_ms : x->retry_after_ms;
         *wait_ns = (uint64_t)ms * DPM_NS_PER_MS;
         return NEXT_RETRY;
     }

@@ -23,17 +23,17 @@
 /* One kubeconfig map entry with the file that defined it. */
 struct entry {
     const char *name;
-    const json_t *body;   /* the "cluster"/"user"/"context" object (may be NULL) */
+    const json_t *body; /* the "cluster"/"user"/"context" object (may be NULL) */
     const char *file;
 };
 
 struct merged {
-    struct dpm_docs docs;     /* one per loaded file, kept alive for the json */
-    char **files;             /* file names, parallel to docs */
+    struct dpm_docs docs; /* one per loaded file, kept alive for the json */
+    char **files;         /* file names, parallel to docs */
     size_t nfiles;
-    struct entry *ent[3];     /* clusters, users, contexts */
+    struct entry *ent[3]; /* clusters, users, contexts */
     size_t nent[3];
-    const char *current;      /* current-context */
+    const char *current; /* current-context */
     const char *current_file;
 };
 
@@ -51,8 +51,7 @@ static void merged_free(struct merged *m)
         free(m->ent[s]);
 }
 
-static const struct entry *find_entry(const struct merged *m, int s,
-                                      const char *name)
+static const struct entry *find_entry(const struct merged *m, int s, const char *name)
 {
     for (size_t i = 0; i < m->nent[s]; i++)
         if (strcmp(m->ent[s][i].name, name) == 0)
@@ -74,15 +73,13 @@ static dpm_rc merge_doc(struct merged *m, const json_t *root, const char *file,
     const json_t *kind = json_object_get(root, "kind");
     if (kind && !(json_is_string(kind) && strcmp(json_string_value(kind), "Config") == 0)) {
         dpm_error_at(err, file, 0, 0);
-        return dpm_error_set(err, DPM_ECONFIG, "kind",
-                             "expected kind Config");
+        return dpm_error_set(err, DPM_ECONFIG, "kind", "expected kind Config");
     }
     const json_t *cur = json_object_get(root, "current-context");
     if (cur && !json_is_null(cur)) {
         if (!json_is_string(cur)) {
             dpm_error_at(err, file, 0, 0);
-            return dpm_error_set(err, DPM_ECONFIG, "current-context",
-                                 "must be a string");
+            return dpm_error_set(err, DPM_ECONFIG, "current-context", "must be a string");
         }
         if (!m->current && json_string_length(cur) > 0) {
             m->current = json_string_value(cur);
@@ -95,12 +92,11 @@ static dpm_rc merge_doc(struct merged *m, const json_t *root, const char *file,
             continue;
         if (!json_is_array(arr)) {
             dpm_error_at(err, file, 0, 0);
-            return dpm_error_set(err, DPM_ECONFIG, sect_name[s],
-                                 "must be a list");
+            return dpm_error_set(err, DPM_ECONFIG, sect_name[s], "must be a list");
         }
         size_t i;
         const json_t *it;
-        json_array_foreach(arr, i, it) {
+        json_array_foreach (arr, i, it) {
             const json_t *nm = json_object_get(it, "name");
             snprintf(path, sizeof(path), "%s[%zu]", sect_name[s], i);
             if (!json_is_object(it)) {
@@ -109,14 +105,13 @@ static dpm_rc merge_doc(struct merged *m, const json_t *root, const char *file,
             }
             if (!json_is_string(nm) || json_string_length(nm) == 0) {
                 dpm_error_at(err, file, 0, 0);
-                return dpm_error_set(err, DPM_ECONFIG, path,
-                                     "name: must be a non-empty string");
+                return dpm_error_set(err, DPM_ECONFIG, path, "name: must be a non-empty string");
             }
             const json_t *body = json_object_get(it, sect_body[s]);
             if (body && !json_is_null(body) && !json_is_object(body)) {
                 dpm_error_at(err, file, 0, 0);
-                snprintf(path, sizeof(path), "%s[%s].%s", sect_name[s],
-                         json_string_value(nm), sect_body[s]);
+                snprintf(path, sizeof(path), "%s[%s].%s", sect_name[s], json_string_value(nm),
+                         sect_body[s]);
                 return dpm_error_set(err, DPM_ECONFIG, path, "must be a mapping");
             }
             if (find_entry(m, s, json_string_value(nm)))
@@ -134,8 +129,8 @@ static dpm_rc merge_doc(struct merged *m, const json_t *root, const char *file,
     return DPM_OK;
 }
 
-static dpm_rc merge_buffer(struct merged *m, const char *data, size_t len,
-                           const char *file, struct dpm_error *err)
+static dpm_rc merge_buffer(struct merged *m, const char *data, size_t len, const char *file,
+                           struct dpm_error *err)
 {
     size_t before = m->docs.n;
     char *f = strdup(file);
@@ -151,8 +146,7 @@ static dpm_rc merge_buffer(struct merged *m, const char *data, size_t len,
         return rc; /* err carries file:line:column from the YAML loader */
     if (m->docs.n > before + 1) {
         dpm_error_at(err, f, m->docs.items[before + 1].line, 0);
-        return dpm_error_set(err, DPM_ECONFIG, NULL,
-                             "a kubeconfig holds one YAML document");
+        return dpm_error_set(err, DPM_ECONFIG, NULL, "a kubeconfig holds one YAML document");
     }
     if (m->docs.n == before)
         return DPM_OK; /* empty file */
@@ -162,9 +156,8 @@ static dpm_rc merge_buffer(struct merged *m, const char *data, size_t len,
 /* ---- resolution ---------------------------------------------------------- */
 
 /* Reads an optional string field; DPM_ECONFIG naming it when not a string. */
-static dpm_rc get_str(const json_t *o, const char *key, const char *file,
-                      const char *prefix, const char **out,
-                      struct dpm_error *err)
+static dpm_rc get_str(const json_t *o, const char *key, const char *file, const char *prefix,
+                      const char **out, struct dpm_error *err)
 {
     const json_t *v = o ? json_object_get(o, key) : NULL;
     *out = NULL;
@@ -181,8 +174,8 @@ static dpm_rc get_str(const json_t *o, const char *key, const char *file,
     return DPM_OK;
 }
 
-static dpm_rc get_bool(const json_t *o, const char *key, const char *file,
-                       const char *prefix, bool *out, struct dpm_error *err)
+static dpm_rc get_bool(const json_t *o, const char *key, const char *file, const char *prefix,
+                       bool *out, struct dpm_error *err)
 {
     const json_t *v = o ? json_object_get(o, key) : NULL;
     *out = false;
@@ -218,17 +211,16 @@ static char *resolve_path(const char *file, const char *p)
     return r;
 }
 
-#define OOM_IF(cond)                                                          \
-    do {                                                                      \
-        if (cond) {                                                           \
-            rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");       \
-            goto out;                                                         \
-        }                                                                     \
+#define OOM_IF(cond)                                                                               \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");                            \
+            goto out;                                                                              \
+        }                                                                                          \
     } while (0)
 
-static dpm_rc decode_data(const char *b64, const char *file, const char *prefix,
-                          const char *key, unsigned char **out, size_t *len,
-                          struct dpm_error *err)
+static dpm_rc decode_data(const char *b64, const char *file, const char *prefix, const char *key,
+                          unsigned char **out, size_t *len, struct dpm_error *err)
 {
     char path[DPM_ERROR_PATH_MAX];
     snprintf(path, sizeof(path), "%s.%s", prefix, key);
@@ -240,16 +232,15 @@ static dpm_rc decode_data(const char *b64, const char *file, const char *prefix,
 
 /* Checks that a referenced file can be read now, so a typo is reported at
  * load time naming the field rather than at the first TLS handshake. */
-static dpm_rc check_readable(const char *f, const char *file, const char *prefix,
-                             const char *key, struct dpm_error *err)
+static dpm_rc check_readable(const char *f, const char *file, const char *prefix, const char *key,
+                             struct dpm_error *err)
 {
     if (access(f, R_OK) == 0)
         return DPM_OK;
     char path[DPM_ERROR_PATH_MAX];
     snprintf(path, sizeof(path), "%s.%s", prefix, key);
     dpm_error_at(err, file, 0, 0);
-    return dpm_error_set(err, DPM_ECONFIG, path, "cannot read %s: %s", f,
-                         strerror(errno));
+    return dpm_error_set(err, DPM_ECONFIG, path, "cannot read %s: %s", f, strerror(errno));
 }
 
 static dpm_rc resolve_cluster(struct dpm_kube_config *c, const struct entry *e,
@@ -277,8 +268,8 @@ static dpm_rc resolve_cluster(struct dpm_kube_config *c, const struct entry *e,
     while (sl > 0 && server[sl - 1] == '/')
         sl--;
     /* client-go defaults a scheme-less host to https. */
-    if (asprintf(&c->server, "%s%.*s", strstr(server, "://") ? "" : "https://",
-                 (int)sl, server) < 0) {
+    if (asprintf(&c->server, "%s%.*s", strstr(server, "://") ? "" : "https://", (int)sl, server) <
+        0) {
         c->server = NULL;
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     }
@@ -286,12 +277,12 @@ static dpm_rc resolve_cluster(struct dpm_kube_config *c, const struct entry *e,
         char path[DPM_ERROR_PATH_MAX];
         snprintf(path, sizeof(path), "%s.server", pre);
         dpm_error_at(err, e->file, 0, 0);
-        return dpm_error_set(err, DPM_ECONFIG, path,
-                             "unsupported scheme in \"%s\" (https or http)", server);
+        return dpm_error_set(err, DPM_ECONFIG, path, "unsupported scheme in \"%s\" (https or http)",
+                             server);
     }
     if (cad) {
-        if ((rc = decode_data(cad, e->file, pre, "certificate-authority-data",
-                              &c->ca_data, &c->ca_data_len, err)))
+        if ((rc = decode_data(cad, e->file, pre, "certificate-authority-data", &c->ca_data,
+                              &c->ca_data_len, err)))
             return rc;
     } else if (ca) {
         c->ca_file = resolve_path(e->file, ca);
@@ -300,14 +291,13 @@ static dpm_rc resolve_cluster(struct dpm_kube_config *c, const struct entry *e,
         if ((rc = check_readable(c->ca_file, e->file, pre, "certificate-authority", err)))
             return rc;
     }
-    if ((tsn && !(c->tls_server_name = strdup(tsn))) ||
-        (proxy && !(c->proxy_url = strdup(proxy))))
+    if ((tsn && !(c->tls_server_name = strdup(tsn))) || (proxy && !(c->proxy_url = strdup(proxy))))
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     return DPM_OK;
 }
 
-static dpm_rc resolve_exec(struct dpm_kube_config *c, const struct entry *e,
-                           const json_t *ex, struct dpm_error *err)
+static dpm_rc resolve_exec(struct dpm_kube_config *c, const struct entry *e, const json_t *ex,
+                           struct dpm_error *err)
 {
     char pre[PRE_MAX], path[DPM_ERROR_PATH_MAX];
     const char *cmd, *apiv, *mode, *hint;
@@ -324,8 +314,7 @@ static dpm_rc resolve_exec(struct dpm_kube_config *c, const struct entry *e,
         (rc = get_str(ex, "apiVersion", e->file, pre, &apiv, err)) ||
         (rc = get_str(ex, "interactiveMode", e->file, pre, &mode, err)) ||
         (rc = get_str(ex, "installHint", e->file, pre, &hint, err)) ||
-        (rc = get_bool(ex, "provideClusterInfo", e->file, pre,
-                       &x->provide_cluster_info, err)))
+        (rc = get_bool(ex, "provideClusterInfo", e->file, pre, &x->provide_cluster_info, err)))
         return rc;
     if (!cmd) {
         snprintf(path, sizeof(path), "%s.command", pre);
@@ -346,8 +335,9 @@ static dpm_rc resolve_exec(struct dpm_kube_config *c, const struct entry *e,
         /* v1 requires interactiveMode; v1beta1 defaults to IfAvailable. */
         if (strcmp(apiv, "client.authentication.k8s.io/v1") == 0) {
             snprintf(path, sizeof(path), "%s.interactiveMode", pre);
-            return dpm_error_set(err, DPM_ECONFIG, path,
-                                 "is required for client.authentication.k8s.io/v1 (Never, IfAvailable or Always)");
+            return dpm_error_set(
+                err, DPM_ECONFIG, path,
+                "is required for client.authentication.k8s.io/v1 (Never, IfAvailable or Always)");
         }
         x->interactive = DPM_EXEC_INTERACTIVE_IF_AVAILABLE;
     } else if (strcmp(mode, "Never") == 0) {
@@ -402,10 +392,9 @@ static dpm_rc resolve_exec(struct dpm_kube_config *c, const struct entry *e,
                 return dpm_error_set(err, DPM_ECONFIG, path,
                                      "name: must be a non-empty string without '='");
             if (!json_is_string(val))
-                return dpm_error_set(err, DPM_ECONFIG, path,
-                                     "value: must be a string");
-            if (asprintf(&x->env[x->nenv], "%s=%s", json_string_value(n),
-                         json_string_value(val)) < 0) {
+                return dpm_error_set(err, DPM_ECONFIG, path, "value: must be a string");
+            if (asprintf(&x->env[x->nenv], "%s=%s", json_string_value(n), json_string_value(val)) <
+                0) {
                 x->env[x->nenv] = NULL;
                 OOM_IF(1);
             }
@@ -416,8 +405,7 @@ out:
     return rc;
 }
 
-static dpm_rc resolve_user(struct dpm_kube_config *c, const struct entry *e,
-                           struct dpm_error *err)
+static dpm_rc resolve_user(struct dpm_kube_config *c, const struct entry *e, struct dpm_error *err)
 {
     char pre[PRE_MAX];
     const char *cc, *ccd, *ck, *ckd, *tok, *tokf, *user, *pass;
@@ -436,12 +424,13 @@ static dpm_rc resolve_user(struct dpm_kube_config *c, const struct entry *e,
         char path[DPM_ERROR_PATH_MAX];
         snprintf(path, sizeof(path), "%s.auth-provider", pre);
         dpm_error_at(err, e->file, 0, 0);
-        return dpm_error_set(err, DPM_ECONFIG, path,
-                             "auth-provider plugins were removed from Kubernetes; use an exec plugin");
+        return dpm_error_set(
+            err, DPM_ECONFIG, path,
+            "auth-provider plugins were removed from Kubernetes; use an exec plugin");
     }
     if (ccd) {
-        if ((rc = decode_data(ccd, e->file, pre, "client-certificate-data",
-                              &c->client_cert_data, &c->client_cert_data_len, err)))
+        if ((rc = decode_data(ccd, e->file, pre, "client-certificate-data", &c->client_cert_data,
+                              &c->client_cert_data_len, err)))
             return rc;
     } else if (cc) {
         if (!(c->client_cert_file = resolve_path(e->file, cc)))
@@ -450,8 +439,8 @@ static dpm_rc resolve_user(struct dpm_kube_config *c, const struct entry *e,
             return rc;
     }
     if (ckd) {
-        if ((rc = decode_data(ckd, e->file, pre, "client-key-data",
-                              &c->client_key_data, &c->client_key_data_len, err)))
+        if ((rc = decode_data(ckd, e->file, pre, "client-key-data", &c->client_key_data,
+                              &c->client_key_data_len, err)))
             return rc;
     } else if (ck) {
         if (!(c->client_key_file = resolve_path(e->file, ck)))
@@ -465,11 +454,10 @@ static dpm_rc resolve_user(struct dpm_kube_config *c, const struct entry *e,
         char path[DPM_ERROR_PATH_MAX];
         snprintf(path, sizeof(path), "%s.%s", pre, have_cert ? "client-key" : "client-certificate");
         dpm_error_at(err, e->file, 0, 0);
-        return dpm_error_set(err, DPM_ECONFIG, path,
-                             "is required with %s", have_cert ? "a client certificate" : "a client key");
+        return dpm_error_set(err, DPM_ECONFIG, path, "is required with %s",
+                             have_cert ? "a client certificate" : "a client key");
     }
-    if ((tok && !(c->token = strdup(tok))) ||
-        (user && !(c->username = strdup(user))) ||
+    if ((tok && !(c->token = strdup(tok))) || (user && !(c->username = strdup(user))) ||
         (pass && !(c->password = strdup(pass))))
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     if (tokf && !tok) {
@@ -485,8 +473,7 @@ static dpm_rc resolve_user(struct dpm_kube_config *c, const struct entry *e,
 }
 
 static dpm_rc resolve(struct merged *m, const char *sources, const char *ctxname,
-                      const char *ns_override, struct dpm_kube_config **out,
-                      struct dpm_error *err)
+                      const char *ns_override, struct dpm_kube_config **out, struct dpm_error *err)
 {
     dpm_rc rc = DPM_OK;
     struct dpm_kube_config *c = calloc(1, sizeof(*c));
@@ -504,8 +491,7 @@ static dpm_rc resolve(struct merged *m, const char *sources, const char *ctxname
     const struct entry *ctx = find_entry(m, E_CONTEXTS, ctxname);
     if (!ctx) {
         dpm_error_at(err, ctx_file, 0, 0);
-        rc = dpm_error_set(err, DPM_ECONFIG, "contexts",
-                           "context \"%s\" not found", ctxname);
+        rc = dpm_error_set(err, DPM_ECONFIG, "contexts", "context \"%s\" not found", ctxname);
         goto out;
     }
     char pre[PRE_MAX], path[DPM_ERROR_PATH_MAX];
@@ -588,9 +574,8 @@ void dpm_kube_config_free(struct dpm_kube_config *c)
     free(c);
 }
 
-dpm_rc dpm_kube_config_from_buffer(const char *data, size_t len,
-                                   const char *source, const char *context,
-                                   struct dpm_kube_config **out,
+dpm_rc dpm_kube_config_from_buffer(const char *data, size_t len, const char *source,
+                                   const char *context, struct dpm_kube_config **out,
                                    struct dpm_error *err)
 {
     struct merged m;
@@ -612,8 +597,8 @@ static bool file_exists(const char *p)
 }
 
 /* In-cluster config with the --namespace override applied. */
-static dpm_rc incluster_ns(const struct dpm_kube_config_options *opts,
-                           struct dpm_kube_config **out, struct dpm_error *err)
+static dpm_rc incluster_ns(const struct dpm_kube_config_options *opts, struct dpm_kube_config **out,
+                           struct dpm_error *err)
 {
     dpm_rc rc = dpm_kube_config_incluster(opts->incluster_dir, out, err);
     if (rc || !opts->ns)
@@ -630,8 +615,7 @@ static dpm_rc incluster_ns(const struct dpm_kube_config_options *opts,
 }
 
 dpm_rc dpm_kube_config_load(const struct dpm_kube_config_options *opts,
-                            struct dpm_kube_config **out,
-                            struct dpm_error *err)
+                            struct dpm_kube_config **out, struct dpm_error *err)
 {
     struct dpm_kube_config_options none;
     memset(&none, 0, sizeof(none));
@@ -652,8 +636,8 @@ dpm_rc dpm_kube_config_load(const struct dpm_kube_config_options *opts,
     if (opts->kubeconfig) {
         /* --kubeconfig names exactly one file, which must exist. */
         size_t len = 0;
-        if ((rc = dpm_kube_read_file(opts->kubeconfig, DPM_KUBE_FILE_MAX,
-                                     opts->kubeconfig, NULL, &data, &len, err)))
+        if ((rc = dpm_kube_read_file(opts->kubeconfig, DPM_KUBE_FILE_MAX, opts->kubeconfig, NULL,
+                                     &data, &len, err)))
             goto out;
         if ((rc = merge_buffer(&m, data, len, opts->kubeconfig, err)))
             goto out;

@@ -33,8 +33,7 @@ static long long mono_ms(void)
     return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
 }
 
-struct dpm_kube_creds *dpm_kube_creds_new(const struct dpm_kube_config *cfg,
-                                          struct dpm_error *err)
+struct dpm_kube_creds *dpm_kube_creds_new(const struct dpm_kube_config *cfg, struct dpm_error *err)
 {
     struct dpm_kube_creds *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -67,8 +66,8 @@ unsigned dpm_kube_creds_loads(struct dpm_kube_creds *c)
     return n;
 }
 
-static dpm_rc copy_cred(const struct dpm_kube_credential *src,
-                        struct dpm_kube_credential *dst, struct dpm_error *err)
+static dpm_rc copy_cred(const struct dpm_kube_credential *src, struct dpm_kube_credential *dst,
+                        struct dpm_error *err)
 {
     memset(dst, 0, sizeof(*dst));
     dst->expires = src->expires;
@@ -92,8 +91,7 @@ oom:
 
 /* Re-reads the token file when it changed (or on refresh / the in-cluster
  * period).  Called with the lock held. */
-static dpm_rc load_token_file(struct dpm_kube_creds *c, bool refresh,
-                              struct dpm_error *err)
+static dpm_rc load_token_file(struct dpm_kube_creds *c, bool refresh, struct dpm_error *err)
 {
     const struct dpm_kube_config *cfg = c->cfg;
     struct stat st;
@@ -109,26 +107,26 @@ static dpm_rc load_token_file(struct dpm_kube_creds *c, bool refresh,
                    st.st_ino != c->ino;
     /* a rewrite that keeps size, inode and mtime is still seen within the
      * period */
-    long long period = 1000LL * (cfg->token_reread_sec ? cfg->token_reread_sec
-                                                       : DPM_INCLUSTER_TOKEN_REREAD_SEC);
+    long long period =
+        1000LL * (cfg->token_reread_sec ? cfg->token_reread_sec : DPM_INCLUSTER_TOKEN_REREAD_SEC);
     bool stale = mono_ms() - c->read_at >= period;
     if (!changed && !stale && !refresh)
         return DPM_OK;
     char *data = NULL;
     size_t len = 0;
-    dpm_rc rc = dpm_kube_read_file(cfg->token_file, TOKEN_FILE_MAX, cfg->source,
-                                   path, &data, &len, err);
+    dpm_rc rc =
+        dpm_kube_read_file(cfg->token_file, TOKEN_FILE_MAX, cfg->source, path, &data, &len, err);
     c->loads++;
     if (rc)
         return rc;
-    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
-                   data[len - 1] == ' ' || data[len - 1] == '\t'))
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' ' ||
+                   data[len - 1] == '\t'))
         data[--len] = '\0';
     if (len == 0 || strpbrk(data, "\r\n")) {
         free(data);
         dpm_error_at(err, cfg->source, 0, 0);
-        return dpm_error_set(err, DPM_ECONFIG, path, "%s holds %s",
-                             cfg->token_file, len ? "more than one line" : "no token");
+        return dpm_error_set(err, DPM_ECONFIG, path, "%s holds %s", cfg->token_file,
+                             len ? "more than one line" : "no token");
     }
     free(c->cur.token);
     c->cur.token = data;
@@ -142,8 +140,7 @@ static dpm_rc load_token_file(struct dpm_kube_creds *c, bool refresh,
     return DPM_OK;
 }
 
-dpm_rc dpm_kube_creds_get(struct dpm_kube_creds *c, bool refresh,
-                          struct dpm_kube_credential *out,
+dpm_rc dpm_kube_creds_get(struct dpm_kube_creds *c, bool refresh, struct dpm_kube_credential *out,
                           struct dpm_error *err)
 {
     const struct dpm_kube_config *cfg = c->cfg;

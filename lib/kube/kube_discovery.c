@@ -24,7 +24,7 @@ struct dpm_kube_discovery {
     bool loaded;
     time_t last_refresh; /* CLOCK_MONOTONIC seconds */
     unsigned refreshes;
-    char **strs;         /* interned strings: only grow, freed at the end */
+    char **strs; /* interned strings: only grow, freed at the end */
     size_t nstrs, capstrs;
 };
 
@@ -35,8 +35,7 @@ static time_t mono(void)
     return t.tv_sec;
 }
 
-struct dpm_kube_discovery *dpm_kube_discovery_new(struct dpm_kube *k,
-                                                  int min_refresh_sec,
+struct dpm_kube_discovery *dpm_kube_discovery_new(struct dpm_kube *k, int min_refresh_sec,
                                                   struct dpm_error *err)
 {
     struct dpm_kube_discovery *d = calloc(1, sizeof(*d));
@@ -45,8 +44,8 @@ struct dpm_kube_discovery *dpm_kube_discovery_new(struct dpm_kube *k,
         return NULL;
     }
     d->k = k;
-    d->min_refresh_sec = min_refresh_sec < 0 ? DPM_DISCOVERY_MIN_REFRESH_SEC_DEFAULT
-                                             : min_refresh_sec;
+    d->min_refresh_sec =
+        min_refresh_sec < 0 ? DPM_DISCOVERY_MIN_REFRESH_SEC_DEFAULT : min_refresh_sec;
     pthread_mutex_init(&d->mu, NULL);
     return d;
 }
@@ -93,9 +92,8 @@ static const char *intern(struct dpm_kube_discovery *d, const char *s)
 }
 
 /* One group version's resources into *out (growing arrays). */
-static dpm_rc fetch_gv(struct dpm_kube_discovery *d, const char *group,
-                       const char *version, struct res **out, size_t *n,
-                       size_t *cap, struct dpm_error *err)
+static dpm_rc fetch_gv(struct dpm_kube_discovery *d, const char *group, const char *version,
+                       struct res **out, size_t *n, size_t *cap, struct dpm_error *err)
 {
     char path[512];
     json_t *list = NULL;
@@ -108,7 +106,7 @@ static dpm_rc fetch_gv(struct dpm_kube_discovery *d, const char *group,
         return rc;
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(list, "resources"), i, r) {
+    json_array_foreach (json_object_get(list, "resources"), i, r) {
         const char *name = json_string_value(json_object_get(r, "name"));
         const char *kind = json_string_value(json_object_get(r, "kind"));
         if (!name || !kind || strchr(name, '/'))
@@ -152,17 +150,17 @@ static dpm_rc refresh(struct dpm_kube_discovery *d, struct dpm_error *err)
         goto out;
     size_t i, j;
     json_t *v, *g;
-    json_array_foreach(json_object_get(core, "versions"), i, v) {
+    json_array_foreach (json_object_get(core, "versions"), i, v) {
         if (!json_is_string(v))
             continue;
         if ((rc = fetch_gv(d, "", json_string_value(v), &tab, &n, &cap, err)))
             goto out; /* the core group must answer */
     }
-    json_array_foreach(json_object_get(groups, "groups"), i, g) {
+    json_array_foreach (json_object_get(groups, "groups"), i, g) {
         const char *gname = json_string_value(json_object_get(g, "name"));
         if (!gname)
             continue;
-        json_array_foreach(json_object_get(g, "versions"), j, v) {
+        json_array_foreach (json_object_get(g, "versions"), j, v) {
             const char *ver = json_string_value(json_object_get(v, "version"));
             if (!ver)
                 continue;
@@ -191,17 +189,15 @@ out:
     return rc;
 }
 
-dpm_rc dpm_kube_discovery_refresh(struct dpm_kube_discovery *d,
-                                  struct dpm_error *err)
+dpm_rc dpm_kube_discovery_refresh(struct dpm_kube_discovery *d, struct dpm_error *err)
 {
     return refresh(d, err);
 }
 
 /* Looks up with the lock held; match on (group, version) and kind or
  * resource. */
-static const struct res *find(struct dpm_kube_discovery *d, const char *group,
-                              const char *version, const char *kind,
-                              const char *resource)
+static const struct res *find(struct dpm_kube_discovery *d, const char *group, const char *version,
+                              const char *kind, const char *resource)
 {
     for (size_t i = 0; i < d->nres; i++) {
         const struct res *r = &d->res[i];
@@ -215,9 +211,8 @@ static const struct res *find(struct dpm_kube_discovery *d, const char *group,
 }
 
 /* Finds, refreshing once on a miss (or when never loaded). */
-static dpm_rc lookup(struct dpm_kube_discovery *d, const char *group,
-                     const char *version, const char *kind,
-                     const char *resource, struct res *out, bool *found,
+static dpm_rc lookup(struct dpm_kube_discovery *d, const char *group, const char *version,
+                     const char *kind, const char *resource, struct res *out, bool *found,
                      struct dpm_error *err)
 {
     *found = false;
@@ -240,9 +235,8 @@ static dpm_rc lookup(struct dpm_kube_discovery *d, const char *group,
     return DPM_OK;
 }
 
-dpm_rc dpm_kube_discovery_resolve(struct dpm_kube_discovery *d,
-                                  const char *api_version, const char *kind,
-                                  struct dpm_gvr *out, struct dpm_error *err)
+dpm_rc dpm_kube_discovery_resolve(struct dpm_kube_discovery *d, const char *api_version,
+                                  const char *kind, struct dpm_gvr *out, struct dpm_error *err)
 {
     char group[256];
     const char *version;
@@ -267,8 +261,8 @@ dpm_rc dpm_kube_discovery_resolve(struct dpm_kube_discovery *d,
     if (rc)
         return rc;
     if (!found)
-        return dpm_error_set(err, DPM_ENOTFOUND, "kind",
-                             "the server does not serve kind %s in %s", kind, api_version);
+        return dpm_error_set(err, DPM_ENOTFOUND, "kind", "the server does not serve kind %s in %s",
+                             kind, api_version);
     out->group = r.group;
     out->version = r.version;
     out->resource = r.resource;
@@ -276,9 +270,8 @@ dpm_rc dpm_kube_discovery_resolve(struct dpm_kube_discovery *d,
     return DPM_OK;
 }
 
-dpm_rc dpm_kube_discovery_served(struct dpm_kube_discovery *d,
-                                 const char *group, const char *version,
-                                 const char *resource, bool *served,
+dpm_rc dpm_kube_discovery_served(struct dpm_kube_discovery *d, const char *group,
+                                 const char *version, const char *resource, bool *served,
                                  struct dpm_error *err)
 {
     struct res r;

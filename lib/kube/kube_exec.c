@@ -45,15 +45,14 @@ static long long elapsed_ms(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000LL + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-
 /* Builds KUBERNETES_EXEC_INFO as client-go does (spec.cluster only with
  * provideClusterInfo).  NULL on ENOMEM. */
 static char *exec_info(const struct dpm_kube_config *cfg)
 {
     const struct dpm_kube_exec *e = cfg->exec;
     json_t *spec = json_pack("{s:b}", "interactive", 0);
-    json_t *root = json_pack("{s:s, s:s, s:o}", "apiVersion", e->api_version,
-                             "kind", "ExecCredential", "spec", spec);
+    json_t *root = json_pack("{s:s, s:s, s:o}", "apiVersion", e->api_version, "kind",
+                             "ExecCredential", "spec", spec);
     char *s = NULL;
     if (!root)
         return NULL;
@@ -93,10 +92,8 @@ static void first_line(const struct dpm_buf *b, char *out, size_t n)
     out[l] = '\0';
 }
 
-static dpm_rc parse_credential(const char *data, size_t len,
-                               const struct dpm_kube_exec *e,
-                               const char *path,
-                               struct dpm_kube_credential *out,
+static dpm_rc parse_credential(const char *data, size_t len, const struct dpm_kube_exec *e,
+                               const char *path, struct dpm_kube_credential *out,
                                struct dpm_error *err)
 {
     json_error_t je;
@@ -104,27 +101,25 @@ static dpm_rc parse_credential(const char *data, size_t len,
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
         return dpm_error_set(err, DPM_EEXEC, path,
-                             "plugin \"%s\" printed invalid JSON: %s at line %d",
-                             e->command, je.text, je.line);
+                             "plugin \"%s\" printed invalid JSON: %s at line %d", e->command,
+                             je.text, je.line);
     const char *apiv = json_string_value(json_object_get(root, "apiVersion"));
     const char *kind = json_string_value(json_object_get(root, "kind"));
     json_t *st = json_object_get(root, "status");
     if (!kind || strcmp(kind, "ExecCredential") != 0) {
         rc = dpm_error_set(err, DPM_EEXEC, path,
-                           "plugin \"%s\" printed kind \"%s\", want ExecCredential",
-                           e->command, kind ? kind : "");
+                           "plugin \"%s\" printed kind \"%s\", want ExecCredential", e->command,
+                           kind ? kind : "");
         goto out;
     }
     if (!apiv || strcmp(apiv, e->api_version) != 0) {
-        rc = dpm_error_set(err, DPM_EEXEC, path,
-                           "plugin \"%s\" printed apiVersion \"%s\", want %s",
+        rc = dpm_error_set(err, DPM_EEXEC, path, "plugin \"%s\" printed apiVersion \"%s\", want %s",
                            e->command, apiv ? apiv : "", e->api_version);
         goto out;
     }
     if (!json_is_object(st)) {
         rc = dpm_error_set(err, DPM_EEXEC, path,
-                           "plugin \"%s\" printed an ExecCredential without status",
-                           e->command);
+                           "plugin \"%s\" printed an ExecCredential without status", e->command);
         goto out;
     }
     const char *tok = json_string_value(json_object_get(st, "token"));
@@ -132,10 +127,10 @@ static dpm_rc parse_credential(const char *data, size_t len,
     const char *key = json_string_value(json_object_get(st, "clientKeyData"));
     const char *exp = json_string_value(json_object_get(st, "expirationTimestamp"));
     if ((cert && *cert) != (key && *key)) {
-        rc = dpm_error_set(err, DPM_EEXEC, path,
-                           "plugin \"%s\": status.%s is set without status.%s",
-                           e->command, cert && *cert ? "clientCertificateData" : "clientKeyData",
-                           cert && *cert ? "clientKeyData" : "clientCertificateData");
+        rc =
+            dpm_error_set(err, DPM_EEXEC, path, "plugin \"%s\": status.%s is set without status.%s",
+                          e->command, cert && *cert ? "clientCertificateData" : "clientKeyData",
+                          cert && *cert ? "clientKeyData" : "clientCertificateData");
         goto out;
     }
     if (!(tok && *tok) && !(cert && *cert)) {
@@ -175,12 +170,12 @@ out:
  * and run_free() tears down. */
 struct plugin_run {
     const struct dpm_kube_exec *e;
-    const char *path;               /* users[NAME].user.exec, for errors */
+    const char *path; /* users[NAME].user.exec, for errors */
     char **envp, **argv, *info, *infoenv;
-    int outp[2], errp[2];           /* the plugin's stdout and stderr */
-    pid_t pid;                      /* -1 when not running (or reaped) */
-    struct dpm_buf ob, eb;          /* what it printed on each */
-    bool too_big;                   /* stdout passed EXEC_STDOUT_MAX */
+    int outp[2], errp[2];  /* the plugin's stdout and stderr */
+    pid_t pid;             /* -1 when not running (or reaped) */
+    struct dpm_buf ob, eb; /* what it printed on each */
+    bool too_big;          /* stdout passed EXEC_STDOUT_MAX */
 };
 
 /* The plugin's environment: environ less what the configuration sets (and
@@ -248,8 +243,7 @@ static dpm_rc spawn(struct plugin_run *r, struct dpm_error *err)
     if (se != 0) {
         r->pid = -1;
         return dpm_error_set(err, DPM_EEXEC, r->path, "cannot run plugin \"%s\": %s%s%s",
-                             e->command, strerror(se),
-                             e->install_hint ? "; " : "",
+                             e->command, strerror(se), e->install_hint ? "; " : "",
                              e->install_hint ? e->install_hint : "");
     }
     close(r->outp[1]);
@@ -346,8 +340,7 @@ static void run_free(struct plugin_run *r)
 }
 
 dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec,
-                         struct dpm_kube_credential *out,
-                         struct dpm_error *err)
+                         struct dpm_kube_credential *out, struct dpm_error *err)
 {
     const struct dpm_kube_exec *e = cfg->exec;
     const char *source = cfg->source, *user = cfg->user_name;
@@ -364,11 +357,17 @@ dpm_rc dpm_kube_exec_run(const struct dpm_kube_config *cfg, unsigned timeout_sec
         char p2[DPM_ERROR_PATH_MAX + 32];
         snprintf(p2, sizeof(p2), "%s.interactiveMode", path);
         return dpm_error_set(err, DPM_EEXEC, p2,
-                             "plugin \"%s\" needs a terminal (interactiveMode Always) and dpm runs non-interactively",
+                             "plugin \"%s\" needs a terminal (interactiveMode Always) and dpm runs "
+                             "non-interactively",
                              e->command);
     }
-    struct plugin_run r = {.e = e, .path = path, .outp = {-1, -1}, .errp = {-1, -1}, .pid = -1,
-                           .ob = DPM_BUF_INIT(EXEC_STDOUT_MAX), .eb = DPM_BUF_INIT(EXEC_STDERR_MAX)};
+    struct plugin_run r = {.e = e,
+                           .path = path,
+                           .outp = {-1, -1},
+                           .errp = {-1, -1},
+                           .pid = -1,
+                           .ob = DPM_BUF_INIT(EXEC_STDOUT_MAX),
+                           .eb = DPM_BUF_INIT(EXEC_STDERR_MAX)};
     dpm_rc rc = build_env(&r, cfg, err);
     if (rc == DPM_OK)
         rc = spawn(&r, err);

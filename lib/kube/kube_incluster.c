@@ -12,12 +12,12 @@
 
 #include "kube_private.h"
 
-#define OOM_IF(cond)                                                          \
-    do {                                                                      \
-        if (cond) {                                                           \
-            rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");       \
-            goto out;                                                         \
-        }                                                                     \
+#define OOM_IF(cond)                                                                               \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");                            \
+            goto out;                                                                              \
+        }                                                                                          \
     } while (0)
 
 dpm_rc dpm_kube_config_incluster(const char *dir, struct dpm_kube_config **out,
@@ -34,7 +34,8 @@ dpm_rc dpm_kube_config_incluster(const char *dir, struct dpm_kube_config **out,
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
     if (!host || !*host || !port || !*port) {
         dpm_error_at(err, "in-cluster", 0, 0);
-        return dpm_error_set(err, DPM_ECONFIG, host && *host ? "KUBERNETES_SERVICE_PORT" : "KUBERNETES_SERVICE_HOST",
+        return dpm_error_set(err, DPM_ECONFIG,
+                             host && *host ? "KUBERNETES_SERVICE_PORT" : "KUBERNETES_SERVICE_HOST",
                              "is not set: not running in a Kubernetes pod");
     }
     c = calloc(1, sizeof(*c));
@@ -45,19 +46,17 @@ dpm_rc dpm_kube_config_incluster(const char *dir, struct dpm_kube_config **out,
     OOM_IF(asprintf(&nspath, "%s/namespace", dir) < 0 && !(nspath = NULL));
     if (access(tokpath, R_OK) != 0) {
         dpm_error_at(err, tokpath, 0, 0);
-        rc = dpm_error_set(err, DPM_ECONFIG, "token", "cannot read %s: %s",
-                           tokpath, strerror(errno));
+        rc = dpm_error_set(err, DPM_ECONFIG, "token", "cannot read %s: %s", tokpath,
+                           strerror(errno));
         goto out;
     }
-    if ((rc = dpm_kube_read_file(capath, DPM_KUBE_FILE_MAX, capath, "ca.crt",
-                                 &ca, &calen, err)))
+    if ((rc = dpm_kube_read_file(capath, DPM_KUBE_FILE_MAX, capath, "ca.crt", &ca, &calen, err)))
         goto out;
     c->ca_data = (unsigned char *)ca;
     c->ca_data_len = calen;
     ca = NULL;
     if (access(nspath, F_OK) == 0) {
-        if ((rc = dpm_kube_read_file(nspath, 4096, nspath, "namespace", &nsdata,
-                                     NULL, err)))
+        if ((rc = dpm_kube_read_file(nspath, 4096, nspath, "namespace", &nsdata, NULL, err)))
             goto out;
         size_t l = strlen(nsdata);
         while (l && (nsdata[l - 1] == '\n' || nsdata[l - 1] == ' ' || nsdata[l - 1] == '\r'))
@@ -69,8 +68,9 @@ dpm_rc dpm_kube_config_incluster(const char *dir, struct dpm_kube_config **out,
     c->source = strdup("in-cluster");
     OOM_IF(!c->ns || !c->source);
     bool v6 = strchr(host, ':') != NULL;
-    OOM_IF(asprintf(&c->server, "https://%s%s%s:%s", v6 ? "[" : "", host,
-                    v6 ? "]" : "", port) < 0 && !(c->server = NULL));
+    OOM_IF(asprintf(&c->server, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port) <
+               0 &&
+           !(c->server = NULL));
 out:
     free(ca);
     free(nsdata);

@@ -18,17 +18,14 @@
  * NUL-terminated heap buffer the caller frees.  Errors carry `source` and
  * `path` (the kubeconfig file and field the file name came from) and the
  * file name with strerror in the message. */
-dpm_rc dpm_kube_read_file(const char *file, size_t max, const char *source,
-                          const char *path, char **data, size_t *len,
-                          struct dpm_error *err);
+dpm_rc dpm_kube_read_file(const char *file, size_t max, const char *source, const char *path,
+                          char **data, size_t *len, struct dpm_error *err);
 
 /* Strict standard base64 (padding optional, whitespace ignored) into a new
  * buffer (NUL-terminated, length in *len).  DPM_EPARSE names the offset of
  * the first bad character. */
-dpm_rc dpm_kube_base64_decode(const char *in, size_t inlen, const char *source,
-                              const char *path, unsigned char **out,
-                              size_t *len, struct dpm_error *err);
-
+dpm_rc dpm_kube_base64_decode(const char *in, size_t inlen, const char *source, const char *path,
+                              unsigned char **out, size_t *len, struct dpm_error *err);
 
 /* strdup that accepts NULL (returns NULL). */
 char *dpm_kube_strdup0(const char *s);

@@ -41,8 +41,8 @@ dpm_rc dpm_kube_rc_for_status(long status, const char *reason)
     }
 }
 
-dpm_rc dpm_kube_status_error_json(long status, const json_t *st,
-                                  const char *source, struct dpm_error *err)
+dpm_rc dpm_kube_status_error_json(long status, const json_t *st, const char *source,
+                                  struct dpm_error *err)
 {
     const char *reason = json_string_value(json_object_get(st, "reason"));
     const char *msg = json_string_value(json_object_get(st, "message"));
@@ -66,8 +66,8 @@ dpm_rc dpm_kube_status_error_json(long status, const json_t *st,
     return rc;
 }
 
-dpm_rc dpm_kube_status_error(long status, const char *body, size_t len,
-                             const char *source, struct dpm_error *err)
+dpm_rc dpm_kube_status_error(long status, const char *body, size_t len, const char *source,
+                             struct dpm_error *err)
 {
     json_t *st = body && len ? json_loadb(body, len, 0, NULL) : NULL;
     dpm_rc rc;
@@ -128,13 +128,11 @@ static bool bad_segment(const char *s)
     return !*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
 }
 
-dpm_rc dpm_kube_path(struct dpm_buf *out, const struct dpm_gvr *r,
-                     const char *ns, const char *name, const char *subresource,
-                     struct dpm_error *err)
+dpm_rc dpm_kube_path(struct dpm_buf *out, const struct dpm_gvr *r, const char *ns, const char *name,
+                     const char *subresource, struct dpm_error *err)
 {
     dpm_rc rc = DPM_OK;
-    if (!r || !r->version || !r->resource || bad_segment(r->version) ||
-        bad_segment(r->resource))
+    if (!r || !r->version || !r->resource || bad_segment(r->version) || bad_segment(r->resource))
         return dpm_error_set(err, DPM_EINVAL, "resource", "incomplete group/version/resource");
     if (name && bad_segment(name))
         return dpm_error_set(err, DPM_EINVAL, "metadata.name", "invalid name \"%s\"", name);
@@ -179,9 +177,8 @@ dpm_rc dpm_kube_query(struct dpm_buf *out, const char *key, const char *value)
 
 /* ---- JSON requests ----------------------------------------------------------------- */
 
-dpm_rc dpm_kube_request_json(struct dpm_kube *k, const char *method,
-                             const char *path, const char *content_type,
-                             const json_t *body, json_t **out,
+dpm_rc dpm_kube_request_json(struct dpm_kube *k, const char *method, const char *path,
+                             const char *content_type, const json_t *body, json_t **out,
                              struct dpm_error *err)
 {
     struct dpm_kube_request req;
@@ -206,9 +203,8 @@ dpm_rc dpm_kube_request_json(struct dpm_kube *k, const char *method,
         json_error_t je;
         *out = json_loadb(dpm_buf_str(&resp.body), resp.body.len, 0, &je);
         if (!*out) {
-            rc = dpm_error_set(err, DPM_EPARSE, NULL,
-                               "invalid JSON in the response: %s at byte %d", je.text,
-                               je.position);
+            rc = dpm_error_set(err, DPM_EPARSE, NULL, "invalid JSON in the response: %s at byte %d",
+                               je.text, je.position);
             if (err) {
                 char src[DPM_ERROR_SOURCE_MAX];
                 snprintf(src, sizeof(src), "%s %s", method, path);
@@ -223,8 +219,7 @@ dpm_rc dpm_kube_request_json(struct dpm_kube *k, const char *method,
 
 #define PATH_MAX_LEN 8192
 
-static dpm_rc add_write_query(struct dpm_buf *p, const struct dpm_kube_write_opts *o,
-                              bool apply)
+static dpm_rc add_write_query(struct dpm_buf *p, const struct dpm_kube_write_opts *o, bool apply)
 {
     dpm_rc rc = DPM_OK;
     if (!o)
@@ -243,11 +238,9 @@ static const char *obj_meta(const json_t *obj, const char *key)
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
-static dpm_rc write_obj(struct dpm_kube *k, const char *method,
-                        const struct dpm_gvr *r, const char *ns,
-                        const json_t *obj, bool named, const char *sub,
-                        const struct dpm_kube_write_opts *opts, json_t **out,
-                        struct dpm_error *err)
+static dpm_rc write_obj(struct dpm_kube *k, const char *method, const struct dpm_gvr *r,
+                        const char *ns, const json_t *obj, bool named, const char *sub,
+                        const struct dpm_kube_write_opts *opts, json_t **out, struct dpm_error *err)
 {
     struct dpm_buf p = DPM_BUF_INIT(PATH_MAX_LEN);
     dpm_rc rc;
@@ -259,8 +252,8 @@ static dpm_rc write_obj(struct dpm_kube *k, const char *method,
     if (r->namespaced && !ns)
         ns = obj_meta(obj, "namespace");
     if (r->namespaced && !ns)
-        return dpm_error_set(err, DPM_EINVAL, "metadata.namespace",
-                             "is required for %s", r->resource);
+        return dpm_error_set(err, DPM_EINVAL, "metadata.namespace", "is required for %s",
+                             r->resource);
     if (named) {
         name = obj_meta(obj, "name");
         if (!name || !*name)
@@ -280,25 +273,22 @@ out:
     return rc;
 }
 
-dpm_rc dpm_kube_create(struct dpm_kube *k, const struct dpm_gvr *r,
-                       const char *ns, const json_t *obj,
-                       const struct dpm_kube_write_opts *opts, json_t **out,
+dpm_rc dpm_kube_create(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                       const json_t *obj, const struct dpm_kube_write_opts *opts, json_t **out,
                        struct dpm_error *err)
 {
     return write_obj(k, "POST", r, ns, obj, false, NULL, opts, out, err);
 }
 
-dpm_rc dpm_kube_update(struct dpm_kube *k, const struct dpm_gvr *r,
-                       const char *ns, const json_t *obj,
-                       const struct dpm_kube_write_opts *opts, json_t **out,
+dpm_rc dpm_kube_update(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                       const json_t *obj, const struct dpm_kube_write_opts *opts, json_t **out,
                        struct dpm_error *err)
 {
     return write_obj(k, "PUT", r, ns, obj, true, NULL, opts, out, err);
 }
 
-dpm_rc dpm_kube_update_status(struct dpm_kube *k, const struct dpm_gvr *r,
-                              const char *ns, const json_t *obj,
-                              const struct dpm_kube_write_opts *opts,
+dpm_rc dpm_kube_update_status(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                              const json_t *obj, const struct dpm_kube_write_opts *opts,
                               json_t **out, struct dpm_error *err)
 {
     struct dpm_kube_write_opts o;
@@ -309,9 +299,8 @@ dpm_rc dpm_kube_update_status(struct dpm_kube *k, const struct dpm_gvr *r,
     return write_obj(k, "PUT", r, ns, obj, true, NULL, &o, out, err);
 }
 
-dpm_rc dpm_kube_get(struct dpm_kube *k, const struct dpm_gvr *r,
-                    const char *ns, const char *name, json_t **out,
-                    struct dpm_error *err)
+dpm_rc dpm_kube_get(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns, const char *name,
+                    json_t **out, struct dpm_error *err)
 {
     struct dpm_buf p = DPM_BUF_INIT(PATH_MAX_LEN);
     *out = NULL;
@@ -327,11 +316,9 @@ dpm_rc dpm_kube_get(struct dpm_kube *k, const struct dpm_gvr *r,
     return rc;
 }
 
-dpm_rc dpm_kube_patch(struct dpm_kube *k, const struct dpm_gvr *r,
-                      const char *ns, const char *name,
+dpm_rc dpm_kube_patch(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns, const char *name,
                       enum dpm_patch_type type, const json_t *patch,
-                      const struct dpm_kube_write_opts *opts, json_t **out,
-                      struct dpm_error *err)
+                      const struct dpm_kube_write_opts *opts, json_t **out, struct dpm_error *err)
 {
     static const char *const ctypes[] = {
         "application/merge-patch+json", "application/json-patch+json",
@@ -352,8 +339,7 @@ dpm_rc dpm_kube_patch(struct dpm_kube *k, const struct dpm_gvr *r,
                              type == DPM_PATCH_JSON ? "JSON" : "merge/apply",
                              type == DPM_PATCH_JSON ? "array" : "object");
     if (type == DPM_PATCH_APPLY && !(opts && opts->field_manager && *opts->field_manager))
-        return dpm_error_set(err, DPM_EINVAL, "fieldManager",
-                             "is required for server-side apply");
+        return dpm_error_set(err, DPM_EINVAL, "fieldManager", "is required for server-side apply");
     if ((rc = dpm_kube_path(&p, r, ns, name, opts ? opts->subresource : NULL, err)))
         goto out;
     if ((rc = add_write_query(&p, opts, type == DPM_PATCH_APPLY))) {
@@ -366,9 +352,8 @@ out:
     return rc;
 }
 
-dpm_rc dpm_kube_delete(struct dpm_kube *k, const struct dpm_gvr *r,
-                       const char *ns, const char *name,
-                       const struct dpm_kube_delete_opts *opts, json_t **out,
+dpm_rc dpm_kube_delete(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                       const char *name, const struct dpm_kube_delete_opts *opts, json_t **out,
                        struct dpm_error *err)
 {
     static const char *const prop[] = {NULL, "Orphan", "Background", "Foreground"};
@@ -421,9 +406,8 @@ out:
 
 /* ---- list ------------------------------------------------------------------------------- */
 
-dpm_rc dpm_kube_list_page(struct dpm_kube *k, const struct dpm_gvr *r,
-                          const char *ns, const struct dpm_kube_list_opts *o,
-                          json_t **list, struct dpm_error *err)
+dpm_rc dpm_kube_list_page(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                          const struct dpm_kube_list_opts *o, json_t **list, struct dpm_error *err)
 {
     struct dpm_buf p = DPM_BUF_INIT(PATH_MAX_LEN);
     char num[32];
@@ -431,7 +415,8 @@ dpm_rc dpm_kube_list_page(struct dpm_kube *k, const struct dpm_gvr *r,
     *list = NULL;
     if ((rc = dpm_kube_path(&p, r, ns, NULL, NULL, err)))
         goto out;
-    snprintf(num, sizeof(num), "%ld", o && o->limit > 0 ? o->limit : (long)DPM_KUBE_LIST_PAGE_DEFAULT);
+    snprintf(num, sizeof(num), "%ld",
+             o && o->limit > 0 ? o->limit : (long)DPM_KUBE_LIST_PAGE_DEFAULT);
     rc = dpm_kube_query(&p, "limit", num);
     if (!rc && o && o->label_selector && *o->label_selector)
         rc = dpm_kube_query(&p, "labelSelector", o->label_selector);
@@ -479,7 +464,7 @@ static void fill_kind(json_t *items, const json_t *list)
     }
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach (items, i, it) {
         if (kind[0] && !json_object_get(it, "kind"))
             json_object_set_new(it, "kind", json_string(kind));
         if (av && !json_object_get(it, "apiVersion"))
@@ -487,10 +472,9 @@ static void fill_kind(json_t *items, const json_t *list)
     }
 }
 
-dpm_rc dpm_kube_list_each(struct dpm_kube *k, const struct dpm_gvr *r,
-                          const char *ns, const struct dpm_kube_list_opts *opts,
-                          dpm_kube_page_fn on_page, void *ctx,
-                          char **resource_version, struct dpm_error *err)
+dpm_rc dpm_kube_list_each(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                          const struct dpm_kube_list_opts *opts, dpm_kube_page_fn on_page,
+                          void *ctx, char **resource_version, struct dpm_error *err)
 {
     struct dpm_kube_list_opts o;
     json_t *page = NULL;
@@ -565,9 +549,8 @@ static dpm_rc collect_page(void *ctx, json_t *items, bool restart, struct dpm_er
     return DPM_OK;
 }
 
-dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r,
-                     const char *ns, const struct dpm_kube_list_opts *opts,
-                     json_t **items, char **resource_version,
+dpm_rc dpm_kube_list(struct dpm_kube *k, const struct dpm_gvr *r, const char *ns,
+                     const struct dpm_kube_list_opts *opts, json_t **items, char **resource_version,
                      struct dpm_error *err)
 {
     json_t *all = json_array();

@@ -18,9 +18,8 @@ char *dpm_kube_strdup0(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-dpm_rc dpm_kube_read_file(const char *file, size_t max, const char *source,
-                          const char *path, char **data, size_t *len,
-                          struct dpm_error *err)
+dpm_rc dpm_kube_read_file(const char *file, size_t max, const char *source, const char *path,
+                          char **data, size_t *len, struct dpm_error *err)
 {
     struct dpm_buf b = DPM_BUF_INIT(max);
     dpm_rc rc = DPM_OK;
@@ -29,8 +28,7 @@ dpm_rc dpm_kube_read_file(const char *file, size_t max, const char *source,
         *len = 0;
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        rc = dpm_error_set(err, DPM_ECONFIG, path, "cannot read %s: %s", file,
-                           strerror(errno));
+        rc = dpm_error_set(err, DPM_ECONFIG, path, "cannot read %s: %s", file, strerror(errno));
         goto out;
     }
     char chunk[16384];
@@ -39,16 +37,14 @@ dpm_rc dpm_kube_read_file(const char *file, size_t max, const char *source,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = dpm_error_set(err, DPM_ECONFIG, path, "cannot read %s: %s",
-                               file, strerror(errno));
+            rc = dpm_error_set(err, DPM_ECONFIG, path, "cannot read %s: %s", file, strerror(errno));
             goto out;
         }
         if (n == 0)
             break;
         rc = dpm_buf_add(&b, chunk, (size_t)n);
         if (rc == DPM_ELIMIT) {
-            dpm_error_set(err, rc, path, "%s is larger than %zu bytes", file,
-                          max);
+            dpm_error_set(err, rc, path, "%s is larger than %zu bytes", file, max);
             goto out;
         }
         if (rc) {
@@ -70,9 +66,8 @@ out:
     return rc;
 }
 
-dpm_rc dpm_kube_base64_decode(const char *in, size_t inlen, const char *source,
-                              const char *path, unsigned char **out,
-                              size_t *len, struct dpm_error *err)
+dpm_rc dpm_kube_base64_decode(const char *in, size_t inlen, const char *source, const char *path,
+                              unsigned char **out, size_t *len, struct dpm_error *err)
 {
     dpm_rc rc = dpm_base64_decode(in, inlen, (size_t)-1, out, len, err);
     if (rc && err) {
@@ -84,4 +79,3 @@ dpm_rc dpm_kube_base64_decode(const char *in, size_t inlen, const char *source,
     }
     return rc;
 }
-

@@ -16,42 +16,44 @@ struct dpm_watch_decoder {
     struct dpm_buf partial; /* the current incomplete line: holds no '\n' */
     size_t max_event;
     uint64_t events;
-    uint64_t bytes;   /* stream bytes consumed (complete lines) */
-    bool broken;      /* an error happened: reset needed */
+    uint64_t bytes; /* stream bytes consumed (complete lines) */
+    bool broken;    /* an error happened: reset needed */
 };
 
 const char *dpm_watch_type_name(enum dpm_watch_type t)
 {
     switch (t) {
-    case DPM_WATCH_ADDED: return "ADDED";
-    case DPM_WATCH_MODIFIED: return "MODIFIED";
-    case DPM_WATCH_DELETED: return "DELETED";
-    case DPM_WATCH_BOOKMARK: return "BOOKMARK";
-    case DPM_WATCH_ERROR: return "ERROR";
+    case DPM_WATCH_ADDED:
+        return "ADDED";
+    case DPM_WATCH_MODIFIED:
+        return "MODIFIED";
+    case DPM_WATCH_DELETED:
+        return "DELETED";
+    case DPM_WATCH_BOOKMARK:
+        return "BOOKMARK";
+    case DPM_WATCH_ERROR:
+        return "ERROR";
     }
     return "UNKNOWN";
 }
 
 static int parse_type(const char *s)
 {
-    static const char *const names[] = {"ADDED", "MODIFIED", "DELETED",
-                                        "BOOKMARK", "ERROR"};
+    static const char *const names[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
     for (int i = 0; i < 5; i++)
         if (strcmp(s, names[i]) == 0)
             return DPM_WATCH_ADDED + i;
     return 0;
 }
 
-struct dpm_watch_decoder *dpm_watch_decoder_new(size_t max_event_bytes,
-                                                struct dpm_error *err)
+struct dpm_watch_decoder *dpm_watch_decoder_new(size_t max_event_bytes, struct dpm_error *err)
 {
     struct dpm_watch_decoder *dec = calloc(1, sizeof(*dec));
     if (!dec) {
         dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
     }
-    dec->max_event = max_event_bytes ? max_event_bytes
-                                     : DPM_WATCH_MAX_EVENT_DEFAULT;
+    dec->max_event = max_event_bytes ? max_event_bytes : DPM_WATCH_MAX_EVENT_DEFAULT;
     dpm_buf_init(&dec->partial, dec->max_event);
     return dec;
 }
@@ -99,9 +101,8 @@ static bool all_space(const char *p, size_t n)
 }
 
 /* Parses one complete line (without its '\n') and delivers it. */
-static dpm_rc decode_line(struct dpm_watch_decoder *dec, const char *line,
-                          size_t n, dpm_watch_event_fn fn, void *ctx,
-                          struct dpm_error *err)
+static dpm_rc decode_line(struct dpm_watch_decoder *dec, const char *line, size_t n,
+                          dpm_watch_event_fn fn, void *ctx, struct dpm_error *err)
 {
     uint64_t offset = dec->bytes;
     dec->bytes += n + 1;
@@ -110,22 +111,19 @@ static dpm_rc decode_line(struct dpm_watch_decoder *dec, const char *line,
     json_error_t jerr;
     json_t *root = json_loadb(line, n, 0, &jerr);
     /* jansson's position is just past the offending byte */
-    uint64_t bad = offset + (jerr.position > 0 ? (uint64_t)jerr.position - 1
-                                               : 0);
+    uint64_t bad = offset + (jerr.position > 0 ? (uint64_t)jerr.position - 1 : 0);
     if (!root)
         return dpm_error_set(err, DPM_EPARSE, "watch",
                              "watch event %llu (stream byte %llu): invalid "
                              "JSON at column %d: %s",
-                             (unsigned long long)dec->events,
-                             (unsigned long long)bad,
-                             jerr.column, jerr.text);
+                             (unsigned long long)dec->events, (unsigned long long)bad, jerr.column,
+                             jerr.text);
     dpm_rc rc = DPM_OK;
     if (!json_is_object(root)) {
         rc = dpm_error_set(err, DPM_EPARSE, "watch",
                            "watch event %llu (stream byte %llu): not a JSON "
                            "object",
-                           (unsigned long long)dec->events,
-                           (unsigned long long)offset);
+                           (unsigned long long)dec->events, (unsigned long long)offset);
         goto out;
     }
     json_t *jt = json_object_get(root, "type");
@@ -134,8 +132,7 @@ static dpm_rc decode_line(struct dpm_watch_decoder *dec, const char *line,
         rc = dpm_error_set(err, DPM_EPARSE, "watch.type",
                            "watch event %llu (stream byte %llu): \"type\" is "
                            "missing or not a string",
-                           (unsigned long long)dec->events,
-                           (unsigned long long)offset);
+                           (unsigned long long)dec->events, (unsigned long long)offset);
         goto out;
     }
     int type = parse_type(json_string_value(jt));
@@ -143,8 +140,7 @@ static dpm_rc decode_line(struct dpm_watch_decoder *dec, const char *line,
         rc = dpm_error_set(err, DPM_EPARSE, "watch.type",
                            "watch event %llu (stream byte %llu): unknown "
                            "event type \"%.64s\"",
-                           (unsigned long long)dec->events,
-                           (unsigned long long)offset,
+                           (unsigned long long)dec->events, (unsigned long long)offset,
                            json_string_value(jt));
         goto out;
     }
@@ -152,16 +148,15 @@ static dpm_rc decode_line(struct dpm_watch_decoder *dec, const char *line,
         rc = dpm_error_set(err, DPM_EPARSE, "watch.object",
                            "watch event %llu (stream byte %llu): %s event "
                            "without an \"object\" object",
-                           (unsigned long long)dec->events,
-                           (unsigned long long)offset,
+                           (unsigned long long)dec->events, (unsigned long long)offset,
                            json_string_value(jt));
         goto out;
     }
     struct dpm_watch_event ev = {
         .type = (enum dpm_watch_type)type,
         .object = obj,
-        .resource_version = json_string_value(json_object_get(
-            json_object_get(obj, "metadata"), "resourceVersion")),
+        .resource_version =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion")),
         .index = dec->events,
     };
     dec->events++;
@@ -197,9 +192,8 @@ static dpm_rc append_partial(struct dpm_watch_decoder *dec, const char *p, size_
     return rc;
 }
 
-dpm_rc dpm_watch_decoder_feed(struct dpm_watch_decoder *dec, const char *data,
-                              size_t len, dpm_watch_event_fn fn, void *ctx,
-                              struct dpm_error *err)
+dpm_rc dpm_watch_decoder_feed(struct dpm_watch_decoder *dec, const char *data, size_t len,
+                              dpm_watch_event_fn fn, void *ctx, struct dpm_error *err)
 {
     dpm_rc rc = DPM_OK;
     if (dec->broken)
@@ -240,28 +234,32 @@ dpm_rc dpm_watch_decoder_feed(struct dpm_watch_decoder *dec, const char *data,
 /* metav1.Status code/reason -> dpm_rc, as the request API maps them. */
 static dpm_rc status_rc(int code, const char *reason)
 {
-    if (code == 410 || strcmp(reason, "Expired") == 0 ||
-        strcmp(reason, "Gone") == 0)
+    if (code == 410 || strcmp(reason, "Expired") == 0 || strcmp(reason, "Gone") == 0)
         return DPM_EGONE;
     switch (code) {
-    case 401: return DPM_EUNAUTHORIZED;
-    case 403: return DPM_EFORBIDDEN;
-    case 404: return DPM_ENOTFOUND;
+    case 401:
+        return DPM_EUNAUTHORIZED;
+    case 403:
+        return DPM_EFORBIDDEN;
+    case 404:
+        return DPM_ENOTFOUND;
     case 409:
-        return strcmp(reason, "AlreadyExists") == 0 ? DPM_EEXIST
-                                                    : DPM_ECONFLICT;
-    case 422: return DPM_EINVALID;
-    case 429: return DPM_ETHROTTLED;
-    case 500: return DPM_EAPI;
-    default: break;
+        return strcmp(reason, "AlreadyExists") == 0 ? DPM_EEXIST : DPM_ECONFLICT;
+    case 422:
+        return DPM_EINVALID;
+    case 429:
+        return DPM_ETHROTTLED;
+    case 500:
+        return DPM_EAPI;
+    default:
+        break;
     }
     if (code >= 500)
         return DPM_EUNAVAILABLE;
     return DPM_EAPI;
 }
 
-dpm_rc dpm_watch_event_error(const struct dpm_watch_event *ev,
-                             struct dpm_error *err)
+dpm_rc dpm_watch_event_error(const struct dpm_watch_event *ev, struct dpm_error *err)
 {
     if (ev->type != DPM_WATCH_ERROR)
         return DPM_OK;
@@ -272,9 +270,8 @@ dpm_rc dpm_watch_event_error(const struct dpm_watch_event *ev,
     if (!reason)
         reason = "";
     dpm_rc rc = status_rc(code, reason);
-    dpm_error_set(err, rc, "watch", "watch ERROR event (HTTP %d %s): %s",
-                  code, reason[0] ? reason : "no reason",
-                  msg ? msg : dpm_strerror(rc));
+    dpm_error_set(err, rc, "watch", "watch ERROR event (HTTP %d %s): %s", code,
+                  reason[0] ? reason : "no reason", msg ? msg : dpm_strerror(rc));
     if (err) {
         err->http_status = code;
         snprintf(err->reason, sizeof(err->reason), "%s", reason);
@@ -298,14 +295,14 @@ struct loop {
     uint64_t idle_ns;
     struct dpm_kube_cancel conn_cancel;
     struct dpm_watch_decoder *dec;
-    char *rv;             /* last resourceVersion seen (owned) */
-    dpm_rc user_rc;       /* on_event's code when it stopped the stream */
+    char *rv;                    /* last resourceVersion seen (owned) */
+    dpm_rc user_rc;              /* on_event's code when it stopped the stream */
     struct dpm_error stream_err; /* decoder or ERROR-event error */
     unsigned long events_this_conn;
     /* the reconnect loop's own state (dpm_watch_run) */
     struct dpm_kube *k;
-    struct dpm_buf path;  /* of the current request */
-    long idle_s;          /* idle_ns in seconds, for messages */
+    struct dpm_buf path; /* of the current request */
+    long idle_s;         /* idle_ns in seconds, for messages */
     bool need_relist;
     struct dpm_backoff bo;
     unsigned failures;
@@ -321,8 +318,7 @@ static dpm_rc loop_event(const struct dpm_watch_event *ev, void *ctx)
     if (ev->resource_version && ev->resource_version[0]) {
         char *rv = strdup(ev->resource_version);
         if (!rv)
-            return dpm_error_set(&l->stream_err, DPM_ENOMEM, "watch",
-                                 "out of memory");
+            return dpm_error_set(&l->stream_err, DPM_ENOMEM, "watch", "out of memory");
         free(l->rv);
         l->rv = rv;
     }
@@ -339,8 +335,7 @@ static dpm_rc loop_chunk(void *ud, const char *data, size_t len)
 {
     struct loop *l = ud;
     atomic_store(&l->last_byte_ns, dpm_monotonic_ns());
-    return dpm_watch_decoder_feed(l->dec, data, len, loop_event, l,
-                                  &l->stream_err);
+    return dpm_watch_decoder_feed(l->dec, data, len, loop_event, l, &l->stream_err);
 }
 
 static void *watchdog_main(void *arg)
@@ -352,9 +347,7 @@ static void *watchdog_main(void *arg)
             continue;
         if (l->o->cancel && dpm_kube_cancelled(l->o->cancel)) {
             dpm_kube_cancel_fire(&l->conn_cancel);
-        } else if (l->idle_ns &&
-                   dpm_monotonic_ns() - atomic_load(&l->last_byte_ns) >
-                       l->idle_ns) {
+        } else if (l->idle_ns && dpm_monotonic_ns() - atomic_load(&l->last_byte_ns) > l->idle_ns) {
             atomic_store(&l->idle_fired, true);
             dpm_kube_cancel_fire(&l->conn_cancel);
         }
@@ -362,9 +355,8 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-static dpm_rc watch_path(struct dpm_buf *p, const struct dpm_watch_opts *o,
-                         const char *rv, long timeout_s,
-                         struct dpm_error *err)
+static dpm_rc watch_path(struct dpm_buf *p, const struct dpm_watch_opts *o, const char *rv,
+                         long timeout_s, struct dpm_error *err)
 {
     char num[32];
     dpm_rc rc = dpm_kube_path(p, o->resource, o->ns, NULL, NULL, err);
@@ -384,15 +376,14 @@ static dpm_rc watch_path(struct dpm_buf *p, const struct dpm_watch_opts *o,
         goto fail;
     return DPM_OK;
 fail:
-    return dpm_error_set(err, rc, "watch", "building the watch path: %s",
-                         dpm_strerror(rc));
+    return dpm_error_set(err, rc, "watch", "building the watch path: %s", dpm_strerror(rc));
 }
 
 /* What a step of the reconnect loop leads to. */
 enum next {
-    NEXT_WATCH,   /* (re)connect now */
-    NEXT_FAILED,  /* a failure (in e): report it, back off */
-    NEXT_STOP,    /* the end: rc and e are the result */
+    NEXT_WATCH,  /* (re)connect now */
+    NEXT_FAILED, /* a failure (in e): report it, back off */
+    NEXT_STOP,   /* the end: rc and e are the result */
 };
 
 /* Lists again (o->relist) for a resourceVersion to watch from. */
@@ -429,7 +420,8 @@ static enum next ended(struct loop *l, dpm_rc *rc, uint64_t started, struct dpm_
     if (*rc == DPM_ECANCELED && atomic_load(&l->idle_fired) && !cancelled)
         *rc = dpm_error_set(e, DPM_ETIMEDOUT, "watch",
                             "%s: no data for %ld s (not even a bookmark): "
-                            "reconnecting", dpm_buf_str(&l->path), l->idle_s);
+                            "reconnecting",
+                            dpm_buf_str(&l->path), l->idle_s);
     if (l->events_this_conn) {
         /* events flowed: the connection was healthy */
         dpm_backoff_reset(&l->bo);
@@ -446,7 +438,8 @@ static enum next ended(struct loop *l, dpm_rc *rc, uint64_t started, struct dpm_
             return NEXT_WATCH;
         dpm_error_set(e, DPM_EHTTP, "watch",
                       "%s: the server ended the watch at once, without "
-                      "events", dpm_buf_str(&l->path));
+                      "events",
+                      dpm_buf_str(&l->path));
         return NEXT_FAILED;
     }
     /* errors raised inside the stream (decoder, ERROR events) are in
@@ -472,9 +465,8 @@ static enum next watch_once(struct loop *l, dpm_rc *rc, struct dpm_error *e)
     const struct dpm_watch_opts *o = l->o;
     /* client-go spreads reconnects over 5..10 minutes so that many
      * watchers do not all reconnect at once */
-    long timeout_s = o->timeout_seconds > 0
-                         ? o->timeout_seconds
-                         : 300 + (long)((dpm_monotonic_ns() / 1000) % 301);
+    long timeout_s = o->timeout_seconds > 0 ? o->timeout_seconds
+                                            : 300 + (long)((dpm_monotonic_ns() / 1000) % 301);
     dpm_buf_reset(&l->path);
     *rc = watch_path(&l->path, o, l->rv, timeout_s, e);
     if (*rc != DPM_OK)
@@ -524,8 +516,7 @@ static enum next failed(struct loop *l, dpm_rc *rc, struct dpm_error *e)
     return NEXT_WATCH;
 }
 
-dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
-                     struct dpm_error *err)
+dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o, struct dpm_error *err)
 {
     if (!o || !o->resource || !o->on_event || !o->relist)
         return dpm_error_set(err, DPM_EINVAL, "watch",
@@ -533,14 +524,12 @@ dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
                              "relist");
     dpm_rc rc = DPM_OK;
     struct loop l = {.o = o, .k = k, .path = DPM_BUF_INIT(64 * 1024)};
-    dpm_backoff_init(&l.bo, o->backoff_base_ns ? o->backoff_base_ns
-                                               : DPM_WATCH_BACKOFF_BASE_DEFAULT,
-                     o->backoff_cap_ns ? o->backoff_cap_ns
-                                       : DPM_WATCH_BACKOFF_CAP_DEFAULT);
+    dpm_backoff_init(&l.bo,
+                     o->backoff_base_ns ? o->backoff_base_ns : DPM_WATCH_BACKOFF_BASE_DEFAULT,
+                     o->backoff_cap_ns ? o->backoff_cap_ns : DPM_WATCH_BACKOFF_CAP_DEFAULT);
     l.need_relist = !o->resource_version || !o->resource_version[0];
     l.idle_s = o->idle_timeout_s == 0 ? DPM_WATCH_IDLE_TIMEOUT_S_DEFAULT
-                                      : (o->idle_timeout_s < 0 ? 0
-                                                               : o->idle_timeout_s);
+                                      : (o->idle_timeout_s < 0 ? 0 : o->idle_timeout_s);
     l.idle_ns = (uint64_t)l.idle_s * DPM_NS_PER_SEC;
     atomic_init(&l.last_byte_ns, 0);
     atomic_init(&l.in_request, false);
@@ -548,8 +537,7 @@ dpm_rc dpm_watch_run(struct dpm_kube *k, const struct dpm_watch_opts *o,
     atomic_init(&l.finished, false);
     dpm_kube_cancel_init(&l.conn_cancel);
     if (pthread_create(&l.dog, NULL, watchdog_main, &l) != 0) {
-        rc = dpm_error_set(err, DPM_ENOMEM, "watch",
-                           "cannot start the watch watchdog thread");
+        rc = dpm_error_set(err, DPM_ENOMEM, "watch", "cannot start the watch watchdog thread");
         goto out;
     }
     l.dog_started = true;

@@ -20,8 +20,7 @@ struct dpm_token_bucket {
     struct dpm_clock clock;
 };
 
-struct dpm_token_bucket *dpm_token_bucket_new(double qps, int burst,
-                                              const struct dpm_clock *clock,
+struct dpm_token_bucket *dpm_token_bucket_new(double qps, int burst, const struct dpm_clock *clock,
                                               struct dpm_error *err)
 {
     struct dpm_token_bucket *tb = calloc(1, sizeof(*tb));
@@ -96,8 +95,8 @@ uint64_t dpm_token_bucket_reserve(struct dpm_token_bucket *tb)
     return wait;
 }
 
-dpm_rc dpm_token_bucket_wait(struct dpm_token_bucket *tb,
-                             uint64_t max_wait_ns, struct dpm_error *err)
+dpm_rc dpm_token_bucket_wait(struct dpm_token_bucket *tb, uint64_t max_wait_ns,
+                             struct dpm_error *err)
 {
     if (tb->qps <= 0)
         return DPM_OK;
@@ -134,7 +133,7 @@ struct dpm_ratelimiter {
     pthread_mutex_t mu;
     uint64_t base_ns;
     uint64_t max_ns;
-    json_t *failures; /* item -> integer failure count */
+    json_t *failures;                /* item -> integer failure count */
     struct dpm_token_bucket *bucket; /* NULL when disabled */
 };
 
@@ -148,8 +147,8 @@ void dpm_ratelimiter_opts_default(struct dpm_ratelimiter_opts *opts)
     opts->clock.ctx = NULL;
 }
 
-struct dpm_ratelimiter *dpm_ratelimiter_new(
-    const struct dpm_ratelimiter_opts *opts, struct dpm_error *err)
+struct dpm_ratelimiter *dpm_ratelimiter_new(const struct dpm_ratelimiter_opts *opts,
+                                            struct dpm_error *err)
 {
     struct dpm_ratelimiter_opts o;
     dpm_ratelimiter_opts_default(&o);
@@ -170,8 +169,7 @@ struct dpm_ratelimiter *dpm_ratelimiter_new(
         return NULL;
     }
     rl->base_ns = o.base_delay_ns;
-    rl->max_ns = o.max_delay_ns < o.base_delay_ns ? o.base_delay_ns
-                                                  : o.max_delay_ns;
+    rl->max_ns = o.max_delay_ns < o.base_delay_ns ? o.base_delay_ns : o.max_delay_ns;
     rl->failures = json_object();
     if (!rl->failures)
         goto fail;
@@ -227,8 +225,7 @@ void dpm_ratelimiter_forget(struct dpm_ratelimiter *rl, const char *item)
     pthread_mutex_unlock(&rl->mu);
 }
 
-unsigned dpm_ratelimiter_num_requeues(struct dpm_ratelimiter *rl,
-                                      const char *item)
+unsigned dpm_ratelimiter_num_requeues(struct dpm_ratelimiter *rl, const char *item)
 {
     pthread_mutex_lock(&rl->mu);
     json_int_t n = json_integer_value(json_object_get(rl->failures, item));
@@ -238,8 +235,7 @@ unsigned dpm_ratelimiter_num_requeues(struct dpm_ratelimiter *rl,
 
 /* ---- jittered backoff ----------------------------------------------- */
 
-void dpm_backoff_init(struct dpm_backoff *b, uint64_t base_ns,
-                      uint64_t cap_ns)
+void dpm_backoff_init(struct dpm_backoff *b, uint64_t base_ns, uint64_t cap_ns)
 {
     b->base_ns = base_ns ? base_ns : 1;
     b->cap_ns = cap_ns < b->base_ns ? b->base_ns : cap_ns;

@@ -14,7 +14,7 @@ const json_t *dpm_op_condition_find(const json_t *conds, const char *type)
 {
     size_t i;
     const json_t *c;
-    json_array_foreach(conds, i, c) {
+    json_array_foreach (conds, i, c) {
         const char *t = json_string_value(json_object_get(c, "type"));
         if (t != NULL && strcmp(t, type) == 0)
             return c;
@@ -24,7 +24,8 @@ const json_t *dpm_op_condition_find(const json_t *conds, const char *type)
 
 bool dpm_op_condition_true(const json_t *conds, const char *type)
 {
-    const char *s = json_string_value(json_object_get(dpm_op_condition_find(conds, type), "status"));
+    const char *s =
+        json_string_value(json_object_get(dpm_op_condition_find(conds, type), "status"));
     return s != NULL && strcmp(s, "True") == 0;
 }
 
@@ -39,9 +40,9 @@ static size_t utf8_cut(const char *s, size_t max)
     return max;
 }
 
-dpm_rc dpm_op_condition_set(json_t *conds, const json_t *old, const char *type,
-                            const char *status, const char *reason, const char *message,
-                            long long generation, time_t now)
+dpm_rc dpm_op_condition_set(json_t *conds, const json_t *old, const char *type, const char *status,
+                            const char *reason, const char *message, long long generation,
+                            time_t now)
 {
     const json_t *prev = dpm_op_condition_find(old, type);
     const char *pstatus = json_string_value(json_object_get(prev, "status"));
@@ -83,7 +84,7 @@ static json_t *strip(const json_t *schema)
     json_t *out = json_array();
     size_t i;
     const json_t *f;
-    json_array_foreach(schema, i, f) {
+    json_array_foreach (schema, i, f) {
         json_t *e = json_object();
         const json_t *n = json_object_get(f, "name"), *t = json_object_get(f, "type");
         if (e == NULL || (n && json_object_set(e, "name", (json_t *)n) != 0) ||
@@ -104,7 +105,7 @@ static void drop_oldest(json_t *hist, const char *port)
     size_t i, victim = (size_t)-1;
     json_int_t low = 0;
     const json_t *e;
-    json_array_foreach(hist, i, e) {
+    json_array_foreach (hist, i, e) {
         json_int_t v = json_integer_value(json_object_get(e, "version"));
         if (entry_of(e, port) && (victim == (size_t)-1 || v < low)) {
             victim = i;
@@ -119,7 +120,8 @@ static size_t count_of(const json_t *hist, const char *port)
 {
     size_t i, n = 0;
     const json_t *e;
-    json_array_foreach(hist, i, e) n += entry_of(e, port);
+    json_array_foreach (hist, i, e)
+        n += entry_of(e, port);
     return n;
 }
 
@@ -133,20 +135,20 @@ dpm_rc dpm_op_schema_history(const json_t *old, const json_t *spec, json_t **out
         return DPM_ENOMEM;
     /* The CRD stores at most DPM_SCHEMA_HISTORY_MAX entries: a longer list
      * is not ours, and only its newest entries are read (bounded work). */
-    json_array_foreach(old, i, e) {
+    json_array_foreach (old, i, e) {
         if (json_array_size(old) - i > DPM_SCHEMA_HISTORY_MAX)
             continue;
         if (entry_ok(e) && json_array_append(hist, (json_t *)e) != 0)
             goto oom;
     }
-    json_array_foreach(ports, i, p) {
+    json_array_foreach (ports, i, p) {
         const char *name = json_string_value(json_object_get(p, "name"));
         const json_t *schema = json_object_get(json_object_get(p, "contract"), "schema");
         const json_t *newest = NULL;
         json_int_t top = 0;
         if (name == NULL || !json_is_array(schema))
             continue;
-        json_array_foreach(hist, j, e) {
+        json_array_foreach (hist, j, e) {
             json_int_t v = json_integer_value(json_object_get(e, "version"));
             if (entry_of(e, name) && (newest == NULL || v > top)) {
                 newest = e;
@@ -165,7 +167,7 @@ dpm_rc dpm_op_schema_history(const json_t *old, const json_t *spec, json_t **out
         /* The port with the longest history gives up its oldest version. */
         const char *most = NULL;
         size_t best = 0;
-        json_array_foreach(hist, i, e) {
+        json_array_foreach (hist, i, e) {
             size_t n = count_of(hist, json_string_value(json_object_get(e, "port")));
             if (n > best) {
                 best = n;

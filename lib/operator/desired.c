@@ -14,12 +14,11 @@
 
 const char *dpm_op_namespace(const struct dpm_dataproduct *dp)
 {
-    return dp->namespace_ != NULL && dp->namespace_[0] != '\0' ? dp->namespace_
-                                                               : "default";
+    return dp->namespace_ != NULL && dp->namespace_[0] != '\0' ? dp->namespace_ : "default";
 }
 
-dpm_rc dpm_op_env_for_version(const char *version, bool spark_operator,
-                              struct dpm_op_env *env, struct dpm_error *err)
+dpm_rc dpm_op_env_for_version(const char *version, bool spark_operator, struct dpm_op_env *env,
+                              struct dpm_error *err)
 {
     const char *p = version;
     char *end;
@@ -43,15 +42,13 @@ dpm_rc dpm_op_env_for_version(const char *version, bool spark_operator,
     return DPM_OK;
 bad:
     return dpm_error_set(err, DPM_EINVAL, "--kube-version",
-                         "\"%s\" is not a Kubernetes version (e.g. 1.20 or v1.27.3)",
-                         version);
+                         "\"%s\" is not a Kubernetes version (e.g. 1.20 or v1.27.3)", version);
 }
 
 json_t *dpm_op_child_labels(const struct dpm_dataproduct *dp, const char *port)
 {
     json_t *l = json_pack("{s:s, s:s, s:s}", DPM_LABEL_MANAGED_BY, DPM_MANAGED_BY,
-                          DPM_LABEL_DATA_PRODUCT, dp->name, DPM_LABEL_DOMAIN,
-                          dp->domain);
+                          DPM_LABEL_DATA_PRODUCT, dp->name, DPM_LABEL_DOMAIN, dp->domain);
     if (l != NULL && port != NULL &&
         json_object_set_new(l, DPM_LABEL_OUTPUT_PORT, json_string(port)) != 0) {
         json_decref(l);
@@ -64,25 +61,24 @@ json_t *dpm_op_owner_ref(const struct dpm_dataproduct *dp)
 {
     if (dp->uid == NULL || dp->uid[0] == '\0')
         return NULL;
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", DPM_API_VERSION,
-                     "kind", DPM_KIND_DATAPRODUCT, "name", dp->name, "uid", dp->uid,
-                     "controller", 1, "blockOwnerDeletion", 1);
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", DPM_API_VERSION, "kind",
+                     DPM_KIND_DATAPRODUCT, "name", dp->name, "uid", dp->uid, "controller", 1,
+                     "blockOwnerDeletion", 1);
 }
 
-json_t *dpm_op_child_meta(const struct dpm_dataproduct *dp, const char *name,
-                          const char *port, bool owned)
+json_t *dpm_op_child_meta(const struct dpm_dataproduct *dp, const char *name, const char *port,
+                          bool owned)
 {
     json_t *labels = dpm_op_child_labels(dp, port), *ref = NULL;
     json_t *md;
     if (labels == NULL)
         return NULL;
-    md = json_pack("{s:s, s:s, s:o}", "name", name, "namespace",
-                   dpm_op_namespace(dp), "labels", labels);
+    md = json_pack("{s:s, s:s, s:o}", "name", name, "namespace", dpm_op_namespace(dp), "labels",
+                   labels);
     if (md == NULL || !owned || dp->uid == NULL || dp->uid[0] == '\0')
         return md;
     ref = dpm_op_owner_ref(dp);
-    if (ref == NULL ||
-        json_object_set_new(md, "ownerReferences", json_pack("[o]", ref)) != 0) {
+    if (ref == NULL || json_object_set_new(md, "ownerReferences", json_pack("[o]", ref)) != 0) {
         json_decref(md);
         return NULL;
     }
@@ -104,12 +100,12 @@ static json_t *pvc(const struct dpm_dataproduct *dp, const struct dpm_output_por
      * data with the product (StatefulSet's PVC retention policy). */
     bool owned = dp->deletion_policy == DPM_DELETION_DELETE;
     json_t *md = dpm_op_child_meta(dp, name, p->name, owned);
-    json_t *spec = json_pack("{s:[s], s:{s:{s:s}}}", "accessModes", "ReadWriteMany",
-                             "resources", "requests", "storage", p->storage.size);
+    json_t *spec = json_pack("{s:[s], s:{s:{s:s}}}", "accessModes", "ReadWriteMany", "resources",
+                             "requests", "storage", p->storage.size);
     if (spec != NULL && p->storage.storage_class_name != NULL &&
         p->storage.storage_class_name[0] != '\0' &&
-        json_object_set_new(spec, "storageClassName",
-                            json_string(p->storage.storage_class_name)) != 0) {
+        json_object_set_new(spec, "storageClassName", json_string(p->storage.storage_class_name)) !=
+            0) {
         json_decref(spec);
         spec = NULL;
     }
@@ -118,8 +114,8 @@ static json_t *pvc(const struct dpm_dataproduct *dp, const struct dpm_output_por
         json_decref(spec);
         return NULL;
     }
-    return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind",
-                     "PersistentVolumeClaim", "metadata", md, "spec", spec);
+    return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind", "PersistentVolumeClaim",
+                     "metadata", md, "spec", spec);
 }
 
 static json_t *service(const struct dpm_dataproduct *dp, const struct dpm_output_port *p,
@@ -129,10 +125,10 @@ static json_t *service(const struct dpm_dataproduct *dp, const struct dpm_output
     if (md == NULL)
         return NULL;
     return json_pack("{s:s, s:s, s:o, s:{s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:i, s:i}]}}",
-                     "apiVersion", "v1", "kind", "Service", "metadata", md, "spec",
-                     "type", "ClusterIP", "selector", DPM_LABEL_DATA_PRODUCT, dp->name,
-                     DPM_LABEL_OUTPUT_PORT, p->name, "ports", "name", "grpc",
-                     "protocol", "TCP", "port", p->port, "targetPort", p->port);
+                     "apiVersion", "v1", "kind", "Service", "metadata", md, "spec", "type",
+                     "ClusterIP", "selector", DPM_LABEL_DATA_PRODUCT, dp->name,
+                     DPM_LABEL_OUTPUT_PORT, p->name, "ports", "name", "grpc", "protocol", "TCP",
+                     "port", p->port, "targetPort", p->port);
 }
 
 /* The document the transformation reads from DPM_CONTRACT_MOUNT: the
@@ -156,17 +152,16 @@ static json_t *contract_doc(const json_t *obj, const struct dpm_dataproduct *dp)
     }
     if (mounts == NULL)
         return NULL;
-    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:o, s:o}", "apiVersion",
-                    DPM_API_VERSION, "name", dp->name, "namespace", dpm_op_namespace(dp),
-                    "domain", dp->domain, "owner", dp->owner ? dp->owner : "",
-                    "inputPorts", json_object_get(spec, "inputPorts"), "outputPorts",
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:o, s:o}", "apiVersion", DPM_API_VERSION,
+                    "name", dp->name, "namespace", dpm_op_namespace(dp), "domain", dp->domain,
+                    "owner", dp->owner ? dp->owner : "", "inputPorts",
+                    json_object_get(spec, "inputPorts"), "outputPorts",
                     json_object_get(spec, "outputPorts"), "expectations",
                     ex != NULL ? json_incref(ex) : json_object(), "mounts", mounts);
     return doc;
 }
 
-static json_t *configmap(const json_t *obj, const struct dpm_dataproduct *dp,
-                         const char *name)
+static json_t *configmap(const json_t *obj, const struct dpm_dataproduct *dp, const char *name)
 {
     json_t *doc = contract_doc(obj, dp), *md = NULL, *cm = NULL;
     char *text = NULL;
@@ -177,8 +172,8 @@ static json_t *configmap(const json_t *obj, const struct dpm_dataproduct *dp,
     text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     md = dpm_op_child_meta(dp, name, NULL, true);
     if (text != NULL && md != NULL)
-        cm = json_pack("{s:s, s:s, s:O, s:{s:s}}", "apiVersion", "v1", "kind",
-                       "ConfigMap", "metadata", md, "data", DPM_CONTRACT_KEY, text);
+        cm = json_pack("{s:s, s:s, s:O, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                       "metadata", md, "data", DPM_CONTRACT_KEY, text);
     json_decref(md);
     json_decref(doc);
     free(text);
@@ -204,8 +199,8 @@ out:
     return rc;
 }
 
-dpm_rc dpm_op_desired(const json_t *obj, const struct dpm_op_env *env,
-                      json_t **children, struct dpm_error *err)
+dpm_rc dpm_op_desired(const json_t *obj, const struct dpm_op_env *env, json_t **children,
+                      struct dpm_error *err)
 {
     struct dpm_dataproduct *dp = NULL;
     json_t *arr = NULL, *copy = NULL, *t = NULL;

@@ -27,8 +27,8 @@ bool dpm_op_same_child(const json_t *a, const json_t *b)
     const char *ak = str(a, "kind"), *bk = str(b, "kind");
     const char *an = meta_str(a, "name"), *bn = meta_str(b, "name");
     size_t ag = group_len(av), bg = group_len(bv);
-    return av && bv && ak && bk && an && bn && strcmp(ak, bk) == 0 &&
-           strcmp(an, bn) == 0 && ag == bg && strncmp(av, bv, ag) == 0;
+    return av && bv && ak && bk && an && bn && strcmp(ak, bk) == 0 && strcmp(an, bn) == 0 &&
+           ag == bg && strncmp(av, bv, ag) == 0;
 }
 
 /* Whether an ownerReference points at the DataProduct. */
@@ -47,15 +47,15 @@ static const json_t *controller_ref(const json_t *obj)
     const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
     size_t i;
     const json_t *r;
-    json_array_foreach(refs, i, r) {
+    json_array_foreach (refs, i, r) {
         if (json_is_true(json_object_get(r, "controller")))
             return r;
     }
     return NULL;
 }
 
-enum dpm_op_owner dpm_op_ownership(const json_t *obj, const char *dp_name,
-                                   const char *dp_uid, char *who, size_t n)
+enum dpm_op_owner dpm_op_ownership(const json_t *obj, const char *dp_name, const char *dp_uid,
+                                   char *who, size_t n)
 {
     const json_t *ctl = controller_ref(obj);
     const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
@@ -87,7 +87,7 @@ bool dpm_op_should_delete(const json_t *observed, const json_t *desired_children
     const json_t *d;
     if (dpm_op_ownership(observed, dp_name, dp_uid, NULL, 0) != DPM_OP_OWNER_OURS)
         return false;
-    json_array_foreach(desired_children, i, d) {
+    json_array_foreach (desired_children, i, d) {
         if (dpm_op_same_child(d, observed))
             return false;
     }
@@ -153,7 +153,7 @@ static bool subset(const json_t *d, const json_t *o, enum ctx ctx)
     if (json_is_object(d)) {
         if (!json_is_object(o) || (ctx == CTX_EXACT && json_object_size(o) != json_object_size(d)))
             return false;
-        json_object_foreach((json_t *)d, k, v) {
+        json_object_foreach ((json_t *)d, k, v) {
             if (!subset(v, json_object_get(o, k), child_ctx(ctx, k)))
                 return false;
         }
@@ -162,7 +162,7 @@ static bool subset(const json_t *d, const json_t *o, enum ctx ctx)
     if (json_is_array(d)) {
         if (!json_is_array(o) || json_array_size(o) != json_array_size(d))
             return false;
-        json_array_foreach(d, i, v) {
+        json_array_foreach (d, i, v) {
             if (!subset(v, json_array_get(o, i), ctx))
                 return false;
         }
@@ -175,8 +175,8 @@ static void note_field(struct walk *w, const char *key)
 {
     /* A path past the buffer is cut: it still names where to look. */
     if (w->out->field[0] == '\0' &&
-        snprintf(w->out->field, sizeof w->out->field, "%s%s%s", w->path,
-                 w->path[0] ? "." : "", key) >= (int)sizeof w->out->field)
+        snprintf(w->out->field, sizeof w->out->field, "%s%s%s", w->path, w->path[0] ? "." : "",
+                 key) >= (int)sizeof w->out->field)
         w->out->field[sizeof w->out->field - 1] = '\0';
 }
 
@@ -199,7 +199,7 @@ static bool diff_object(struct walk *w, const json_t *d, const json_t *o, json_t
     const json_t *v;
     bool drift = false;
     size_t mark = strlen(w->path);
-    json_object_foreach((json_t *)d, k, v) {
+    json_object_foreach ((json_t *)d, k, v) {
         const json_t *ov = json_object_get(o, k);
         enum ctx c = child_ctx(ctx, k);
         if (subset(v, ov, c))
@@ -222,7 +222,7 @@ static bool diff_object(struct walk *w, const json_t *d, const json_t *o, json_t
             json_t *sub = json_deep_copy(v);
             const char *ok;
             const json_t *ovv;
-            json_object_foreach((json_t *)ov, ok, ovv) {
+            json_object_foreach ((json_t *)ov, ok, ovv) {
                 if (sub != NULL && json_object_get(v, ok) == NULL &&
                     json_object_set_new(sub, ok, json_null()) != 0)
                     w->oom = true;
@@ -247,7 +247,7 @@ static json_t *wanted_refs(const json_t *desired, const json_t *observed, const 
     const json_t *r;
     bool have_ours = false;
     *changed = false;
-    json_array_foreach(orefs, i, r) {
+    json_array_foreach (orefs, i, r) {
         if (is_our_ref(r, dp_name, dp_uid)) {
             if (json_array_size(drefs) > 0 && subset(json_array_get(drefs, 0), r, CTX_PLAIN) &&
                 !have_ours) {
@@ -281,8 +281,10 @@ static bool is_kind(const json_t *obj, const char *kind)
 static void diff_pvc(struct walk *w, const json_t *d, const json_t *o, json_t *patch)
 {
     const json_t *dspec = json_object_get(d, "spec"), *ospec = json_object_get(o, "spec");
-    const char *dsz = str(json_object_get(json_object_get(dspec, "resources"), "requests"), "storage");
-    const char *osz = str(json_object_get(json_object_get(ospec, "resources"), "requests"), "storage");
+    const char *dsz =
+        str(json_object_get(json_object_get(dspec, "resources"), "requests"), "storage");
+    const char *osz =
+        str(json_object_get(json_object_get(ospec, "resources"), "requests"), "storage");
     const char *k;
     const json_t *v;
     int cmp = dsz ? 1 : 0;
@@ -292,14 +294,14 @@ static void diff_pvc(struct walk *w, const json_t *d, const json_t *o, json_t *p
     struct dpm_op_diff *out = w->out;
     if (cmp > 0) {
         note_field(w, "spec.resources.requests.storage");
-        set_patch(w, patch, "spec", json_pack("{s:{s:{s:s}}}", "resources", "requests",
-                                              "storage", dsz));
+        set_patch(w, patch, "spec",
+                  json_pack("{s:{s:{s:s}}}", "resources", "requests", "storage", dsz));
     } else if (cmp < 0) {
         snprintf(out->reason, sizeof out->reason,
                  "spec.resources.requests.storage: a claim is never shrunk (%s requested, %s kept)",
                  dsz, osz);
     }
-    json_object_foreach((json_t *)dspec, k, v) {
+    json_object_foreach ((json_t *)dspec, k, v) {
         if (strcmp(k, "resources") == 0 || subset(v, json_object_get(ospec, k), CTX_PLAIN))
             continue;
         if (out->reason[0] == '\0')
@@ -340,7 +342,7 @@ dpm_rc dpm_op_diff(const json_t *desired, const json_t *observed, const char *dp
         goto oom;
 
     /* Our labels only: a merge patch leaves the others alone. */
-    json_object_foreach(json_object_get(dmeta, "labels"), k, v) {
+    json_object_foreach (json_object_get(dmeta, "labels"), k, v) {
         if (!json_equal(v, json_object_get(json_object_get(omd, "labels"), k))) {
             note_field(&w, "metadata.labels");
             if (json_object_set(lp, k, (json_t *)v) != 0)
@@ -366,7 +368,7 @@ dpm_rc dpm_op_diff(const json_t *desired, const json_t *observed, const char *dp
         json_t *body = json_object();
         if (body == NULL)
             goto oom;
-        json_object_foreach((json_t *)desired, k, v) {
+        json_object_foreach ((json_t *)desired, k, v) {
             if (strcmp(k, "apiVersion") == 0 || strcmp(k, "kind") == 0 ||
                 strcmp(k, "metadata") == 0 || strcmp(k, "status") == 0)
                 continue;

@@ -19,42 +19,50 @@ dpm_rc dpm_op_metrics_init(struct dpm_op_metrics *m, struct dpm_error *err)
     m->reg = dpm_metrics_new(err);
     if (!m->reg)
         return err ? err->code : DPM_ENOMEM;
-    m->reconciles = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_reconciles_total",
-                                    "Reconciles by result (success, error).", result, NULL, 0, err);
-    m->duration = dpm_metrics_register(m->reg, DPM_HISTOGRAM, "dpm_operator_reconcile_duration_seconds",
-                                  "Time of one reconcile: the work a worker does for one key.", NULL, NULL, 0,
-                                  err);
+    m->reconciles =
+        dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_reconciles_total",
+                             "Reconciles by result (success, error).", result, NULL, 0, err);
+    m->duration = dpm_metrics_register(
+        m->reg, DPM_HISTOGRAM, "dpm_operator_reconcile_duration_seconds",
+        "Time of one reconcile: the work a worker does for one key.", NULL, NULL, 0, err);
     m->depth = dpm_metrics_register(m->reg, DPM_GAUGE, "dpm_operator_workqueue_depth",
-                               "Keys queued and ready (delayed ones not counted).", NULL, NULL, 0, err);
-    m->delayed = dpm_metrics_register(m->reg, DPM_GAUGE, "dpm_operator_workqueue_delayed",
-                                 "Keys waiting for their backoff before they are queued again.", NULL, NULL, 0,
-                                 err);
+                                    "Keys queued and ready (delayed ones not counted).", NULL, NULL,
+                                    0, err);
+    m->delayed = dpm_metrics_register(
+        m->reg, DPM_GAUGE, "dpm_operator_workqueue_delayed",
+        "Keys waiting for their backoff before they are queued again.", NULL, NULL, 0, err);
     m->adds = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_workqueue_adds_total",
-                              "Keys added to the workqueue.", NULL, NULL, 0, err);
+                                   "Keys added to the workqueue.", NULL, NULL, 0, err);
     m->retries = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_workqueue_retries_total",
-                                 "Keys requeued with backoff after a failed reconcile.", NULL, NULL, 0, err);
-    m->queue_duration = dpm_metrics_register(m->reg, DPM_HISTOGRAM, "dpm_operator_workqueue_queue_duration_seconds",
-                                        "Time a key waited in the workqueue before a worker took it.", NULL,
-                                        dpm_op_queue_buckets, dpm_op_queue_nbuckets, err);
-    m->writes = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_api_writes_total",
-                                "Writes of children and statuses by verb and kind.", wr, NULL, 0, err);
-    m->requests = dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_api_requests_total",
-                                  "Requests to the API server by verb (HTTP method, WATCH) and status code "
-                                  "(\"<error>\": no response), retries included.",
-                                  req, NULL, 0, err);
-    m->request_duration = dpm_metrics_register(m->reg, DPM_HISTOGRAM, "dpm_operator_api_request_duration_seconds",
-                                          "Time of one API request on the wire by verb (watches excluded).", verb,
-                                          NULL, 0, err);
+                                      "Keys requeued with backoff after a failed reconcile.", NULL,
+                                      NULL, 0, err);
+    m->queue_duration =
+        dpm_metrics_register(m->reg, DPM_HISTOGRAM, "dpm_operator_workqueue_queue_duration_seconds",
+                             "Time a key waited in the workqueue before a worker took it.", NULL,
+                             dpm_op_queue_buckets, dpm_op_queue_nbuckets, err);
+    m->writes =
+        dpm_metrics_register(m->reg, DPM_COUNTER, "dpm_operator_api_writes_total",
+                             "Writes of children and statuses by verb and kind.", wr, NULL, 0, err);
+    m->requests = dpm_metrics_register(
+        m->reg, DPM_COUNTER, "dpm_operator_api_requests_total",
+        "Requests to the API server by verb (HTTP method, WATCH) and status code "
+        "(\"<error>\": no response), retries included.",
+        req, NULL, 0, err);
+    m->request_duration = dpm_metrics_register(
+        m->reg, DPM_HISTOGRAM, "dpm_operator_api_request_duration_seconds",
+        "Time of one API request on the wire by verb (watches excluded).", verb, NULL, 0, err);
     m->phases = dpm_metrics_register(m->reg, DPM_GAUGE, "dpm_operator_dataproducts",
-                                "DataProducts by status.phase (\"\" before the first status).", phase, NULL, 0,
-                                err);
+                                     "DataProducts by status.phase (\"\" before the first status).",
+                                     phase, NULL, 0, err);
     m->leader = dpm_metrics_register(m->reg, DPM_GAUGE, "dpm_operator_leader",
-                                "1 while this replica reconciles (holds the lease).", NULL, NULL, 0, err);
-    if (m->reconciles && m->duration && m->depth && m->delayed && m->adds && m->retries && m->queue_duration &&
-        m->writes && m->requests && m->request_duration && m->phases && m->leader) {
+                                     "1 while this replica reconciles (holds the lease).", NULL,
+                                     NULL, 0, err);
+    if (m->reconciles && m->duration && m->depth && m->delayed && m->adds && m->retries &&
+        m->queue_duration && m->writes && m->requests && m->request_duration && m->phases &&
+        m->leader) {
         /* every phase is on /metrics from the start, 0 until counted */
-        static const char *const phases[] = {"", "Pending", "Provisioning", "Ready", "Degraded", "Failed",
-                                             "Suspended"};
+        static const char *const phases[] = {"",         "Pending", "Provisioning", "Ready",
+                                             "Degraded", "Failed",  "Suspended"};
         for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
             const char *v[] = {phases[i]};
             dpm_metric_set(m->phases, v, 0);
@@ -87,7 +95,8 @@ static bool is_watch(const char *path)
     return false;
 }
 
-void dpm_op_metrics_observe_request(void *ctx, const char *method, const char *path, long status, uint64_t ns)
+void dpm_op_metrics_observe_request(void *ctx, const char *method, const char *path, long status,
+                                    uint64_t ns)
 {
     struct dpm_op_metrics *m = ctx;
     char code[24];

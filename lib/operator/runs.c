@@ -18,7 +18,7 @@ static bool run_of(const json_t *o, const char *owner_kind, const char *owner)
     size_t i;
     const json_t *r;
     const char *l = str(json_object_get(md(o), "labels"), SCHEDULED_APP_LABEL);
-    json_array_foreach(json_object_get(md(o), "ownerReferences"), i, r) {
+    json_array_foreach (json_object_get(md(o), "ownerReferences"), i, r) {
         if (str(r, "kind") && str(r, "name") && strcmp(str(r, "kind"), owner_kind) == 0 &&
             strcmp(str(r, "name"), owner) == 0)
             return true;
@@ -47,7 +47,7 @@ static const char *job_state(const json_t *job, time_t *done, const char **msg)
     size_t i;
     *done = 0;
     *msg = NULL;
-    json_array_foreach(json_object_get(st, "conditions"), i, c) {
+    json_array_foreach (json_object_get(st, "conditions"), i, c) {
         if (!str(c, "type") || !str(c, "status") || strcmp(str(c, "status"), "True") != 0)
             continue;
         if (strcmp(str(c, "type"), "Complete") == 0) {
@@ -103,7 +103,7 @@ static void scheduled_runs(struct dpm_op_tx *t, const json_t *children, const ch
 {
     const json_t *newest = NULL, *o;
     size_t i;
-    json_array_foreach(children, i, o) {
+    json_array_foreach (children, i, o) {
         time_t done;
         const char *msg;
         if (!run_of(o, owner_kind, t->name))
@@ -154,8 +154,8 @@ static void stream(struct dpm_op_tx *t, const json_t *o, bool spark)
                msg ? msg : "");
     } else if (strcmp(state, "COMPLETED") == 0 || strcmp(state, "Succeeded") == 0) {
         t->failed = true;
-        tx_set(t, false, "StreamEnded", "the stream %s ended; a streaming transformation should not",
-               t->name);
+        tx_set(t, false, "StreamEnded",
+               "the stream %s ended; a streaming transformation should not", t->name);
     } else {
         t->starting = true;
         tx_set(t, false, "Starting", "the stream %s is %s", t->name, state);
@@ -163,14 +163,14 @@ static void stream(struct dpm_op_tx *t, const json_t *o, bool spark)
 }
 
 /* The observed object named like the transformation child, or NULL. */
-static const json_t *find_child(const json_t *children, const char *api_version,
-                                const char *kind, const char *name)
+static const json_t *find_child(const json_t *children, const char *api_version, const char *kind,
+                                const char *name)
 {
     json_t *probe = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", api_version, "kind", kind,
                               "metadata", "name", name);
     const json_t *o, *found = NULL;
     size_t i;
-    json_array_foreach(children, i, o) {
+    json_array_foreach (children, i, o) {
         if (probe != NULL && dpm_op_same_child(probe, o)) {
             found = o;
             break;
@@ -194,8 +194,8 @@ void dpm_op_tx_compute(const struct dpm_dataproduct *dp, const struct dpm_op_env
     if (dpm_child_name(dp->name, "transform", t->name, sizeof t->name) != DPM_OK)
         t->name[0] = '\0';
     /* The success proven earlier stays, for the same transformation. */
-    if (str(stored, "kind") && strcmp(str(stored, "kind"), t->kind) == 0 &&
-        str(stored, "name") && strcmp(str(stored, "name"), t->name) == 0)
+    if (str(stored, "kind") && strcmp(str(stored, "kind"), t->kind) == 0 && str(stored, "name") &&
+        strcmp(str(stored, "name"), t->name) == 0)
         t->last_success = time_of(str(stored, "lastSuccessfulTime"));
     o = find_child(children, spark ? DPM_SPARK_OPERATOR_API : "batch/v1", t->kind, t->name);
     if (dp->suspend && streaming) {
@@ -211,8 +211,7 @@ void dpm_op_tx_compute(const struct dpm_dataproduct *dp, const struct dpm_op_env
     }
     if (dpm_op_ownership(o, dp->name, dp->uid, who, sizeof who) == DPM_OP_OWNER_FOREIGN) {
         snprintf(t->state, sizeof t->state, "Conflict");
-        tx_set(t, false, "Conflict", "%s %s is not this product's (%.300s)", t->kind, t->name,
-               who);
+        tx_set(t, false, "Conflict", "%s %s is not this product's (%.300s)", t->kind, t->name, who);
         return;
     }
     if (streaming) {

@@ -12,13 +12,13 @@
 #include "dpm/cron.h"
 #include "dpm/units.h"
 
-#define DRIVER_CONTAINER "spark-kubernetes-driver"
+#define DRIVER_CONTAINER   "spark-kubernetes-driver"
 #define EXECUTOR_CONTAINER "spark-kubernetes-executor"
-#define CONTRACT_VOLUME "dpm-contract"
-#define DRIVER_TEMPLATE "/tmp/dpm-driver-pod.json"
-#define EXECUTOR_TEMPLATE "/tmp/dpm-executor-pod.json"
-#define RETRIES 3
-#define RETRY_INTERVAL 60
+#define CONTRACT_VOLUME    "dpm-contract"
+#define DRIVER_TEMPLATE    "/tmp/dpm-driver-pod.json"
+#define EXECUTOR_TEMPLATE  "/tmp/dpm-executor-pod.json"
+#define RETRIES            3
+#define RETRY_INTERVAL     60
 
 dpm_rc dpm_op_spark_volume_name(const char *port, char *buf, size_t n)
 {
@@ -33,8 +33,7 @@ dpm_rc dpm_op_spark_memory(const char *q, char *buf, size_t n, struct dpm_error 
         return dpm_error_set(err, DPM_EINVALID, NULL, "\"%s\" is not a memory quantity",
                              q ? q : "");
     if (!(v > 0) || v > 1e18L)
-        return dpm_error_set(err, DPM_EINVALID, NULL,
-                             "\"%s\" is not a usable memory size", q);
+        return dpm_error_set(err, DPM_EINVALID, NULL, "\"%s\" is not a usable memory size", q);
     if (fmodl(v, gi) == 0)
         snprintf(buf, n, "%lldg", (long long)(v / gi));
     else if (fmodl(v, mi) == 0)
@@ -56,28 +55,27 @@ long dpm_op_spark_cores(const char *cpu)
 
 /* ---- RBAC ---- */
 
-dpm_rc dpm_op_spark_rbac(const struct dpm_dataproduct *dp, json_t *children,
-                         struct dpm_error *err)
+dpm_rc dpm_op_spark_rbac(const struct dpm_dataproduct *dp, json_t *children, struct dpm_error *err)
 {
     char name[DPM_CHILD_NAME_MAX + 1];
     json_t *o[3] = {NULL, NULL, NULL};
     dpm_rc rc = dpm_child_name(dp->name, "transform", name, sizeof name);
     if (rc != DPM_OK)
         return dpm_error_set(err, rc, "metadata.name", "cannot name the children");
-    o[0] = json_pack("{s:s, s:s, s:o}", "apiVersion", "v1", "kind", "ServiceAccount",
-                     "metadata", dpm_op_child_meta(dp, name, NULL, true));
+    o[0] = json_pack("{s:s, s:s, s:o}", "apiVersion", "v1", "kind", "ServiceAccount", "metadata",
+                     dpm_op_child_meta(dp, name, NULL, true));
     o[1] = json_pack(
         "{s:s, s:s, s:o, s:[{s:[s], s:[s,s,s], s:[s,s,s,s,s,s,s,s]}, {s:[s], s:[s], s:[s,s,s]}]}",
         "apiVersion", "rbac.authorization.k8s.io/v1", "kind", "Role", "metadata",
-        dpm_op_child_meta(dp, name, NULL, true), "rules", "apiGroups", "", "resources",
-        "pods", "services", "configmaps", "verbs", "create", "get", "list", "watch",
-        "update", "patch", "delete", "deletecollection", "apiGroups", "", "resources",
-        "persistentvolumeclaims", "verbs", "get", "list", "watch");
+        dpm_op_child_meta(dp, name, NULL, true), "rules", "apiGroups", "", "resources", "pods",
+        "services", "configmaps", "verbs", "create", "get", "list", "watch", "update", "patch",
+        "delete", "deletecollection", "apiGroups", "", "resources", "persistentvolumeclaims",
+        "verbs", "get", "list", "watch");
     o[2] = json_pack("{s:s, s:s, s:o, s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s}]}", "apiVersion",
                      "rbac.authorization.k8s.io/v1", "kind", "RoleBinding", "metadata",
                      dpm_op_child_meta(dp, name, NULL, true), "roleRef", "apiGroup",
-                     "rbac.authorization.k8s.io", "kind", "Role", "name", name, "subjects",
-                     "kind", "ServiceAccount", "name", name, "namespace", dpm_op_namespace(dp));
+                     "rbac.authorization.k8s.io", "kind", "Role", "name", name, "subjects", "kind",
+                     "ServiceAccount", "name", name, "namespace", dpm_op_namespace(dp));
     for (int i = 0; i < 3; i++) {
         if (rc == DPM_OK && (o[i] == NULL || json_array_append_new(children, o[i]) != 0))
             rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
@@ -94,17 +92,15 @@ struct sizes {
     long driver_cores, exec_cores;
 };
 
-static dpm_rc sizes(const struct dpm_transformation *t, struct sizes *s,
-                    struct dpm_error *err)
+static dpm_rc sizes(const struct dpm_transformation *t, struct sizes *s, struct dpm_error *err)
 {
-    if (dpm_op_spark_memory(t->resources.memory, s->driver_mem, sizeof s->driver_mem,
-                            err) != DPM_OK)
-        return dpm_error_set(err, DPM_EINVALID, "spec.transformation.resources.memory",
-                             "%s", err ? err->message : "not a memory quantity");
-    if (dpm_op_spark_memory(t->executors.memory, s->exec_mem, sizeof s->exec_mem, err) !=
+    if (dpm_op_spark_memory(t->resources.memory, s->driver_mem, sizeof s->driver_mem, err) !=
         DPM_OK)
-        return dpm_error_set(err, DPM_EINVALID, "spec.transformation.executors.memory",
-                             "%s", err ? err->message : "not a memory quantity");
+        return dpm_error_set(err, DPM_EINVALID, "spec.transformation.resources.memory", "%s",
+                             err ? err->message : "not a memory quantity");
+    if (dpm_op_spark_memory(t->executors.memory, s->exec_mem, sizeof s->exec_mem, err) != DPM_OK)
+        return dpm_error_set(err, DPM_EINVALID, "spec.transformation.executors.memory", "%s",
+                             err ? err->message : "not a memory quantity");
     s->driver_cores = dpm_op_spark_cores(t->resources.cpu);
     if (s->driver_cores < 0)
         return dpm_error_set(err, DPM_EINVALID, "spec.transformation.resources.cpu",
@@ -162,13 +158,13 @@ static json_t *mounts_for(const struct dpm_dataproduct *dp)
     return m;
 }
 
-static json_t *app_spec(const struct dpm_dataproduct *dp, const struct sizes *s,
-                        const char *sa, const char *contract)
+static json_t *app_spec(const struct dpm_dataproduct *dp, const struct sizes *s, const char *sa,
+                        const char *contract)
 {
     const struct dpm_transformation *t = &dp->transformation;
     bool batch = t->mode == DPM_MODE_BATCH;
-    json_t *vols = json_pack("[{s:s, s:{s:s}}]", "name", CONTRACT_VOLUME, "configMap",
-                             "name", contract);
+    json_t *vols =
+        json_pack("[{s:s, s:{s:s}}]", "name", CONTRACT_VOLUME, "configMap", "name", contract);
     json_t *spec = NULL, *restart;
     char vol[DPM_CHILD_NAME_MAX + 1], claim[DPM_CHILD_NAME_MAX + 1];
     for (size_t i = 0; vols != NULL && i < dp->n_outputs; i++) {
@@ -187,28 +183,27 @@ static json_t *app_spec(const struct dpm_dataproduct *dp, const struct sizes *s,
     /* Failed runs are retried, not left failed: the Spark operator's
      * users' first complaint. */
     if (batch)
-        restart = json_pack("{s:s, s:i, s:i, s:i, s:i}", "type", "OnFailure",
-                            "onFailureRetries", RETRIES, "onFailureRetryInterval",
-                            RETRY_INTERVAL, "onSubmissionFailureRetries", RETRIES,
-                            "onSubmissionFailureRetryInterval", RETRY_INTERVAL);
+        restart =
+            json_pack("{s:s, s:i, s:i, s:i, s:i}", "type", "OnFailure", "onFailureRetries", RETRIES,
+                      "onFailureRetryInterval", RETRY_INTERVAL, "onSubmissionFailureRetries",
+                      RETRIES, "onSubmissionFailureRetryInterval", RETRY_INTERVAL);
     else
         restart = json_pack("{s:s, s:i, s:i}", "type", "Always", "onFailureRetryInterval",
-                            RETRY_INTERVAL, "onSubmissionFailureRetryInterval",
-                            RETRY_INTERVAL);
+                            RETRY_INTERVAL, "onSubmissionFailureRetryInterval", RETRY_INTERVAL);
     spec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "type",
-                     app_type(t->main_application_file), "mode", "cluster", "image",
-                     t->image, "mainApplicationFile", t->main_application_file,
-                     "sparkVersion", t->version, "restartPolicy", restart, "volumes", vols);
+                     app_type(t->main_application_file), "mode", "cluster", "image", t->image,
+                     "mainApplicationFile", t->main_application_file, "sparkVersion", t->version,
+                     "restartPolicy", restart, "volumes", vols);
     if (!put(spec, "driver",
              json_pack("{s:i, s:s, s:s, s:s, s:o, s:o}", "cores", (int)s->driver_cores,
-                       "coreRequest", t->resources.cpu, "memory", s->driver_mem,
-                       "serviceAccount", sa, "labels", dpm_op_child_labels(dp, NULL),
-                       "volumeMounts", mounts_for(dp))) ||
+                       "coreRequest", t->resources.cpu, "memory", s->driver_mem, "serviceAccount",
+                       sa, "labels", dpm_op_child_labels(dp, NULL), "volumeMounts",
+                       mounts_for(dp))) ||
         !put(spec, "executor",
-             json_pack("{s:i, s:i, s:s, s:s, s:o, s:o}", "instances",
-                       (int)t->executors.instances, "cores", (int)s->exec_cores,
-                       "coreRequest", t->executors.cpu, "memory", s->exec_mem, "labels",
-                       dpm_op_child_labels(dp, NULL), "volumeMounts", mounts_for(dp)))) {
+             json_pack("{s:i, s:i, s:s, s:s, s:o, s:o}", "instances", (int)t->executors.instances,
+                       "cores", (int)s->exec_cores, "coreRequest", t->executors.cpu, "memory",
+                       s->exec_mem, "labels", dpm_op_child_labels(dp, NULL), "volumeMounts",
+                       mounts_for(dp)))) {
         json_decref(spec);
         return NULL;
     }
@@ -229,10 +224,9 @@ static json_t *spark_operator_child(const struct dpm_dataproduct *dp, const char
         return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", DPM_SPARK_OPERATOR_API, "kind",
                          "SparkApplication", "metadata", md, "spec", spec);
     return json_pack("{s:s, s:s, s:o, s:{s:s, s:s, s:b, s:i, s:i, s:o}}", "apiVersion",
-                     DPM_SPARK_OPERATOR_API, "kind", "ScheduledSparkApplication",
-                     "metadata", md, "spec", "schedule", dp->transformation.schedule,
-                     "concurrencyPolicy", "Forbid", "suspend", dp->suspend,
-                     "successfulRunHistoryLimit", DPM_SPARK_HISTORY_LIMIT,
+                     DPM_SPARK_OPERATOR_API, "kind", "ScheduledSparkApplication", "metadata", md,
+                     "spec", "schedule", dp->transformation.schedule, "concurrencyPolicy", "Forbid",
+                     "suspend", dp->suspend, "successfulRunHistoryLimit", DPM_SPARK_HISTORY_LIMIT,
                      "failedRunHistoryLimit", DPM_SPARK_HISTORY_LIMIT, "template", spec);
 }
 
@@ -255,21 +249,20 @@ static bool conf(json_t *args, const char *fmt, ...)
  * labels, the contract mounted, and (driver) the spark-submit pod as owner;
  * $(POD_NAME) and $(POD_UID) are expanded by the kubelet from the
  * environment variables defined before the template's. */
-static char *pod_template(const struct dpm_dataproduct *dp, const char *contract,
-                          bool driver)
+static char *pod_template(const struct dpm_dataproduct *dp, const char *contract, bool driver)
 {
     json_t *md = json_pack("{s:o}", "labels", dpm_op_child_labels(dp, NULL));
     json_t *pod = NULL;
     char *text = NULL;
     if (driver && !put(md, "ownerReferences",
-                       json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind",
-                                 "Pod", "name", "$(POD_NAME)", "uid", "$(POD_UID)")))
+                       json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "Pod",
+                                 "name", "$(POD_NAME)", "uid", "$(POD_UID)")))
         goto out;
     pod = json_pack("{s:s, s:s, s:O, s:{s:[{s:s, s:{s:s}}], s:[{s:s, s:[{s:s, s:s, s:b}]}]}}",
-                    "apiVersion", "v1", "kind", "Pod", "metadata", md, "spec", "volumes",
-                    "name", CONTRACT_VOLUME, "configMap", "name", contract, "containers",
-                    "name", driver ? DRIVER_CONTAINER : EXECUTOR_CONTAINER, "volumeMounts",
-                    "name", CONTRACT_VOLUME, "mountPath", DPM_CONTRACT_MOUNT, "readOnly", 1);
+                    "apiVersion", "v1", "kind", "Pod", "metadata", md, "spec", "volumes", "name",
+                    CONTRACT_VOLUME, "configMap", "name", contract, "containers", "name",
+                    driver ? DRIVER_CONTAINER : EXECUTOR_CONTAINER, "volumeMounts", "name",
+                    CONTRACT_VOLUME, "mountPath", DPM_CONTRACT_MOUNT, "readOnly", 1);
     if (pod != NULL)
         text = json_dumps(pod, JSON_COMPACT | JSON_PRESERVE_ORDER);
 out:
@@ -282,26 +275,26 @@ static json_t *submit_args(const struct dpm_dataproduct *dp, const struct sizes 
                            const char *name)
 {
     const struct dpm_transformation *t = &dp->transformation;
-    json_t *a = json_pack("[s,s,s,s,s,s]", "--master", DPM_SPARK_MASTER, "--deploy-mode",
-                          "cluster", "--name", name);
+    json_t *a = json_pack("[s,s,s,s,s,s]", "--master", DPM_SPARK_MASTER, "--deploy-mode", "cluster",
+                          "--name", name);
     char vol[DPM_CHILD_NAME_MAX + 1], claim[DPM_CHILD_NAME_MAX + 1];
     static const char *const roles[] = {"driver", "executor"};
-    bool ok = a != NULL && conf(a, "spark.kubernetes.namespace=$(POD_NAMESPACE)") &&
-              conf(a, "spark.kubernetes.container.image=%s", t->image) &&
-              conf(a, "spark.kubernetes.authenticate.driver.serviceAccountName=%s", name) &&
-              conf(a, "spark.kubernetes.submission.waitAppCompletion=true") &&
-              conf(a, "spark.kubernetes.driver.podTemplateFile=%s", DRIVER_TEMPLATE) &&
-              conf(a, "spark.kubernetes.driver.podTemplateContainerName=%s", DRIVER_CONTAINER) &&
-              conf(a, "spark.kubernetes.executor.podTemplateFile=%s", EXECUTOR_TEMPLATE) &&
-              conf(a, "spark.kubernetes.executor.podTemplateContainerName=%s",
-                   EXECUTOR_CONTAINER) &&
-              conf(a, "spark.driver.memory=%s", s->driver_mem) &&
-              conf(a, "spark.driver.cores=%ld", s->driver_cores) &&
-              conf(a, "spark.kubernetes.driver.request.cores=%s", t->resources.cpu) &&
-              conf(a, "spark.executor.instances=%ld", t->executors.instances) &&
-              conf(a, "spark.executor.memory=%s", s->exec_mem) &&
-              conf(a, "spark.executor.cores=%ld", s->exec_cores) &&
-              conf(a, "spark.kubernetes.executor.request.cores=%s", t->executors.cpu);
+    bool ok =
+        a != NULL && conf(a, "spark.kubernetes.namespace=$(POD_NAMESPACE)") &&
+        conf(a, "spark.kubernetes.container.image=%s", t->image) &&
+        conf(a, "spark.kubernetes.authenticate.driver.serviceAccountName=%s", name) &&
+        conf(a, "spark.kubernetes.submission.waitAppCompletion=true") &&
+        conf(a, "spark.kubernetes.driver.podTemplateFile=%s", DRIVER_TEMPLATE) &&
+        conf(a, "spark.kubernetes.driver.podTemplateContainerName=%s", DRIVER_CONTAINER) &&
+        conf(a, "spark.kubernetes.executor.podTemplateFile=%s", EXECUTOR_TEMPLATE) &&
+        conf(a, "spark.kubernetes.executor.podTemplateContainerName=%s", EXECUTOR_CONTAINER) &&
+        conf(a, "spark.driver.memory=%s", s->driver_mem) &&
+        conf(a, "spark.driver.cores=%ld", s->driver_cores) &&
+        conf(a, "spark.kubernetes.driver.request.cores=%s", t->resources.cpu) &&
+        conf(a, "spark.executor.instances=%ld", t->executors.instances) &&
+        conf(a, "spark.executor.memory=%s", s->exec_mem) &&
+        conf(a, "spark.executor.cores=%ld", s->exec_cores) &&
+        conf(a, "spark.kubernetes.executor.request.cores=%s", t->executors.cpu);
     for (size_t i = 0; ok && i < dp->n_outputs; i++) {
         const struct dpm_output_port *p = &dp->outputs[i];
         if (!p->has_storage)
@@ -312,8 +305,8 @@ static json_t *submit_args(const struct dpm_dataproduct *dp, const struct sizes 
             const char *pre = "spark.kubernetes";
             ok = conf(a, "%s.%s.volumes.persistentVolumeClaim.%s.options.claimName=%s", pre,
                       roles[r], vol, claim) &&
-                 conf(a, "%s.%s.volumes.persistentVolumeClaim.%s.mount.path=%s/%s", pre,
-                      roles[r], vol, DPM_DATA_MOUNT_ROOT, p->name) &&
+                 conf(a, "%s.%s.volumes.persistentVolumeClaim.%s.mount.path=%s/%s", pre, roles[r],
+                      vol, DPM_DATA_MOUNT_ROOT, p->name) &&
                  conf(a, "%s.%s.volumes.persistentVolumeClaim.%s.mount.readOnly=false", pre,
                       roles[r], vol);
         }
@@ -329,13 +322,13 @@ static json_t *submit_args(const struct dpm_dataproduct *dp, const struct sizes 
 
 static json_t *field_env(const char *name, const char *path)
 {
-    return json_pack("{s:s, s:{s:{s:s}}}", "name", name, "valueFrom", "fieldRef",
-                     "fieldPath", path);
+    return json_pack("{s:s, s:{s:{s:s}}}", "name", name, "valueFrom", "fieldRef", "fieldPath",
+                     path);
 }
 
 /* The Job spec both flavours of the spark-submit path share. */
-static json_t *job_spec(const struct dpm_dataproduct *dp, const struct sizes *s,
-                        const char *name, const char *contract)
+static json_t *job_spec(const struct dpm_dataproduct *dp, const struct sizes *s, const char *name,
+                        const char *contract)
 {
     char *dt = pod_template(dp, contract, true), *et = pod_template(dp, contract, false);
     char contract_file[128];
@@ -353,20 +346,19 @@ static json_t *job_spec(const struct dpm_dataproduct *dp, const struct sizes *s,
         goto out;
     /* The script writes the templates, then becomes spark-submit with the
      * arguments ("$@"): no quoting of user values in shell text. */
-    spec = json_pack(
-        "{s:i, s:{s:o, s:{s:s, s:s, s:[{s:s, s:{s:s}}], s:[{s:s, s:s, s:[s,s,s,s], "
-        "s:O, s:O, s:[{s:s, s:s, s:b}], s:{s:{s:s, s:s}, s:{s:s}}}]}}}",
-        "backoffLimit", dp->transformation.mode == DPM_MODE_BATCH ? 2 : 6, "template",
-        "metadata", json_pack("{s:o}", "labels", dpm_op_child_labels(dp, NULL)), "spec",
-        "serviceAccountName", name, "restartPolicy", "Never", "volumes", "name",
-        CONTRACT_VOLUME, "configMap", "name", contract, "containers", "name", "spark-submit",
-        "image", dp->transformation.image, "command", "/bin/sh", "-c",
-        "printf '%s' \"$DPM_DRIVER_POD_TEMPLATE\" > " DRIVER_TEMPLATE
-        " && printf '%s' \"$DPM_EXECUTOR_POD_TEMPLATE\" > " EXECUTOR_TEMPLATE
-        " && exec " DPM_SPARK_SUBMIT " \"$@\"",
-        "spark-submit", "args", args, "env", env, "volumeMounts", "name", CONTRACT_VOLUME,
-        "mountPath", DPM_CONTRACT_MOUNT, "readOnly", 1, "resources", "requests", "cpu",
-        "100m", "memory", "512Mi", "limits", "memory", "1Gi");
+    spec = json_pack("{s:i, s:{s:o, s:{s:s, s:s, s:[{s:s, s:{s:s}}], s:[{s:s, s:s, s:[s,s,s,s], "
+                     "s:O, s:O, s:[{s:s, s:s, s:b}], s:{s:{s:s, s:s}, s:{s:s}}}]}}}",
+                     "backoffLimit", dp->transformation.mode == DPM_MODE_BATCH ? 2 : 6, "template",
+                     "metadata", json_pack("{s:o}", "labels", dpm_op_child_labels(dp, NULL)),
+                     "spec", "serviceAccountName", name, "restartPolicy", "Never", "volumes",
+                     "name", CONTRACT_VOLUME, "configMap", "name", contract, "containers", "name",
+                     "spark-submit", "image", dp->transformation.image, "command", "/bin/sh", "-c",
+                     "printf '%s' \"$DPM_DRIVER_POD_TEMPLATE\" > " DRIVER_TEMPLATE
+                     " && printf '%s' \"$DPM_EXECUTOR_POD_TEMPLATE\" > " EXECUTOR_TEMPLATE
+                     " && exec " DPM_SPARK_SUBMIT " \"$@\"",
+                     "spark-submit", "args", args, "env", env, "volumeMounts", "name",
+                     CONTRACT_VOLUME, "mountPath", DPM_CONTRACT_MOUNT, "readOnly", 1, "resources",
+                     "requests", "cpu", "100m", "memory", "512Mi", "limits", "memory", "1Gi");
 out:
     json_decref(args);
     json_decref(env);
@@ -403,18 +395,16 @@ static json_t *submit_child(const struct dpm_dataproduct *dp, const struct dpm_o
                          "metadata", md, "spec", spec);
     return json_pack(
         "{s:s, s:s, s:o, s:{s:s, s:s, s:b, s:I, s:i, s:i, s:{s:{s:o}, s:o}}}", "apiVersion",
-        env->cronjob_v1 ? "batch/v1" : "batch/v1beta1", "kind", "CronJob", "metadata", md,
-        "spec", "schedule", dp->transformation.schedule, "concurrencyPolicy", "Forbid",
-        "suspend", dp->suspend, "startingDeadlineSeconds",
-        (json_int_t)starting_deadline(dp->transformation.schedule),
-        "successfulJobsHistoryLimit", DPM_SPARK_HISTORY_LIMIT, "failedJobsHistoryLimit",
-        DPM_SPARK_HISTORY_LIMIT, "jobTemplate", "metadata", "labels",
-        dpm_op_child_labels(dp, NULL), "spec", spec);
+        env->cronjob_v1 ? "batch/v1" : "batch/v1beta1", "kind", "CronJob", "metadata", md, "spec",
+        "schedule", dp->transformation.schedule, "concurrencyPolicy", "Forbid", "suspend",
+        dp->suspend, "startingDeadlineSeconds",
+        (json_int_t)starting_deadline(dp->transformation.schedule), "successfulJobsHistoryLimit",
+        DPM_SPARK_HISTORY_LIMIT, "failedJobsHistoryLimit", DPM_SPARK_HISTORY_LIMIT, "jobTemplate",
+        "metadata", "labels", dpm_op_child_labels(dp, NULL), "spec", spec);
 }
 
-dpm_rc dpm_op_spark_transform(const struct dpm_dataproduct *dp,
-                              const struct dpm_op_env *env, json_t **out,
-                              struct dpm_error *err)
+dpm_rc dpm_op_spark_transform(const struct dpm_dataproduct *dp, const struct dpm_op_env *env,
+                              json_t **out, struct dpm_error *err)
 {
     char name[DPM_CHILD_NAME_MAX + 1], contract[DPM_CHILD_NAME_MAX + 1];
     struct sizes s;
@@ -423,8 +413,7 @@ dpm_rc dpm_op_spark_transform(const struct dpm_dataproduct *dp,
     if (dp->transformation.mode == DPM_MODE_STREAMING && dp->suspend)
         return DPM_OK;
     if (dp->transformation.mode == DPM_MODE_BATCH && dp->transformation.schedule == NULL)
-        return dpm_error_set(err, DPM_EINVALID, "spec.transformation.schedule",
-                             "no schedule");
+        return dpm_error_set(err, DPM_EINVALID, "spec.transformation.schedule", "no schedule");
     rc = sizes(&dp->transformation, &s, err);
     if (rc != DPM_OK)
         return rc;

@@ -18,7 +18,6 @@
 
 #define POLICY_LISTED 5
 
-
 struct st {
     const struct dpm_op_status_input *in;
     struct dpm_dataproduct *dp; /* NULL when invalid */
@@ -33,10 +32,9 @@ struct st {
     dpm_rc rc;
 };
 
-static void cond(struct st *s, const char *type, bool ok, const char *reason, const char *fmt,
-                 ...) __attribute__((format(printf, 5, 6)));
-static void cond(struct st *s, const char *type, bool ok, const char *reason, const char *fmt,
-                 ...)
+static void cond(struct st *s, const char *type, bool ok, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void cond(struct st *s, const char *type, bool ok, const char *reason, const char *fmt, ...)
 {
     char msg[1200];
     va_list ap;
@@ -53,7 +51,7 @@ static const json_t *observed(const struct st *s, const json_t *d)
 {
     size_t i;
     const json_t *o;
-    json_array_foreach(s->in->children, i, o) {
+    json_array_foreach (s->in->children, i, o) {
         if (dpm_op_same_child(d, o))
             return o;
     }
@@ -64,7 +62,7 @@ static const json_t *desired_of(const struct st *s, const char *kind, const char
 {
     size_t i;
     const json_t *d;
-    json_array_foreach(s->desired, i, d) {
+    json_array_foreach (s->desired, i, d) {
         if (strcmp(str(d, "kind"), kind) == 0 && strcmp(str(md(d), "name"), name) == 0)
             return d;
     }
@@ -109,7 +107,7 @@ static void children(struct st *s)
 {
     size_t i, nmiss = 0;
     const json_t *d;
-    json_array_foreach(s->desired, i, d) {
+    json_array_foreach (s->desired, i, d) {
         const json_t *o = observed(s, d);
         char who[300];
         if (o == NULL) {
@@ -136,7 +134,7 @@ static const json_t *find_dp(const json_t *arr, const char *ns, const char *name
 {
     size_t i;
     const json_t *o;
-    json_array_foreach(arr, i, o) {
+    json_array_foreach (arr, i, o) {
         const char *ons = str(md(o), "namespace"), *on = str(md(o), "name");
         if (on && strcmp(on, name) == 0 && strcmp(ons ? ons : "default", ns) == 0)
             return o;
@@ -148,7 +146,7 @@ static bool has_port(const json_t *dp, const char *port)
 {
     size_t i;
     const json_t *p;
-    json_array_foreach(json_object_get(json_object_get(dp, "spec"), "outputPorts"), i, p) {
+    json_array_foreach (json_object_get(json_object_get(dp, "spec"), "outputPorts"), i, p) {
         if (str(p, "name") && strcmp(str(p, "name"), port) == 0)
             return true;
     }
@@ -167,8 +165,8 @@ static void inputs(struct st *s)
         nref++;
         up = find_dp(s->in->inputs, ns, in->ref.name);
         if (up == NULL) {
-            cond(s, "InputsReady", false, "InputNotFound",
-                 "input %s: DataProduct %s/%s not found", in->name, ns, in->ref.name);
+            cond(s, "InputsReady", false, "InputNotFound", "input %s: DataProduct %s/%s not found",
+                 in->name, ns, in->ref.name);
             return;
         }
         if (!dpm_op_condition_true(json_object_get(json_object_get(up, "status"), "conditions"),
@@ -179,8 +177,8 @@ static void inputs(struct st *s)
         }
         if (in->ref.output_port && !has_port(up, in->ref.output_port)) {
             cond(s, "InputsReady", false, "InputPortNotFound",
-                 "input %s: DataProduct %s/%s has no output port %s", in->name, ns,
-                 in->ref.name, in->ref.output_port);
+                 "input %s: DataProduct %s/%s has no output port %s", in->name, ns, in->ref.name,
+                 in->ref.output_port);
             return;
         }
     }
@@ -199,7 +197,7 @@ static json_t *port_entry(struct st *s, const struct dpm_output_port *p, bool *b
                           const char **why, char *msg, size_t n)
 {
     char name[DPM_CHILD_NAME_MAX + 1], who[300];
-    const char *kind = p->has_storage ? "PersistentVolumeClaim"
+    const char *kind = p->has_storage               ? "PersistentVolumeClaim"
                        : p->type == DPM_OUTPUT_GRPC ? "Service"
                                                     : NULL;
     const json_t *d, *o;
@@ -228,8 +226,8 @@ static json_t *port_entry(struct st *s, const struct dpm_output_port *p, bool *b
         phase = "Ready";
     }
     *bad = strcmp(phase, "Bound") != 0 && strcmp(phase, "Ready") != 0;
-    return json_pack("{s:s, s:s, s:s}", "name", p->name, p->has_storage ? "claim" : "service",
-                     name, "phase", phase);
+    return json_pack("{s:s, s:s, s:s}", "name", p->name, p->has_storage ? "claim" : "service", name,
+                     "phase", phase);
 }
 
 static json_t *ports(struct st *s)
@@ -257,8 +255,8 @@ static json_t *ports(struct st *s)
         }
     }
     s->storage_ok = !claim_bad;
-    s->storage_pending = claim_bad && (strcmp(why, "ClaimPending") == 0 ||
-                                       strcmp(why, "ClaimMissing") == 0);
+    s->storage_pending =
+        claim_bad && (strcmp(why, "ClaimPending") == 0 || strcmp(why, "ClaimMissing") == 0);
     if (claim_bad)
         cond(s, "StorageReady", false, why, "%s", first);
     else if (nclaims == 0)
@@ -294,7 +292,8 @@ static void freshness(struct st *s)
         ref = now;
     dpm_time_format(ref, when, sizeof when);
     if (last && (double)(now - last) <= f) {
-        cond(s, "FreshnessMet", true, "Fresh", "last successful run at %s (objective %s)", when, fs);
+        cond(s, "FreshnessMet", true, "Fresh", "last successful run at %s (objective %s)", when,
+             fs);
     } else if ((double)(now - ref) > 2 * f) {
         s->stalled = true;
         cond(s, "FreshnessMet", false, "Stalled",
@@ -304,8 +303,8 @@ static void freshness(struct st *s)
         cond(s, "FreshnessMet", false, "Stale",
              "last successful run at %s is older than the objective %s", when, fs);
     } else {
-        cond(s, "FreshnessMet", false, "AwaitingFirstRun",
-             "no successful run yet (objective %s)", fs);
+        cond(s, "FreshnessMet", false, "AwaitingFirstRun", "no successful run yet (objective %s)",
+             fs);
     }
 }
 
@@ -378,7 +377,7 @@ static time_t spec_change_time(const json_t *dp, long long gen)
     size_t i;
     const json_t *e;
     time_t best = 0;
-    json_array_foreach(json_object_get(md(dp), "managedFields"), i, e) {
+    json_array_foreach (json_object_get(md(dp), "managedFields"), i, e) {
         const json_t *f = json_object_get(e, "fieldsV1");
         time_t t = time_of(str(e, "time"));
         if (json_object_get(f, "f:spec") != NULL && t > best)
@@ -483,9 +482,9 @@ dpm_rc dpm_op_status(const struct dpm_op_status_input *in, json_t **out, struct 
     if (decoded && in->desired)
         s.desired = json_incref((json_t *)in->desired); /* only read */
     else if (decoded &&
-        dpm_op_desired(in->dp, in->env ? in->env : &(struct dpm_op_env){false, true}, &s.desired,
-                       &derr) != DPM_OK &&
-        derr.code == DPM_ENOMEM) {
+             dpm_op_desired(in->dp, in->env ? in->env : &(struct dpm_op_env){false, true},
+                            &s.desired, &derr) != DPM_OK &&
+             derr.code == DPM_ENOMEM) {
         rc = DPM_ENOMEM;
         goto out;
     }
@@ -517,7 +516,7 @@ static bool same(const json_t *a, const json_t *b)
     if (json_is_object(a) && json_is_object(b)) {
         if (json_object_size(a) != json_object_size(b))
             return false;
-        json_object_foreach((json_t *)a, k, v) {
+        json_object_foreach ((json_t *)a, k, v) {
             if (!same(v, json_object_get(b, k)))
                 return false;
         }
@@ -526,7 +525,7 @@ static bool same(const json_t *a, const json_t *b)
     if (json_is_array(a) && json_is_array(b)) {
         if (json_array_size(a) != json_array_size(b))
             return false;
-        json_array_foreach(a, i, v) {
+        json_array_foreach (a, i, v) {
             if (!same(v, json_array_get(b, i)))
                 return false;
         }

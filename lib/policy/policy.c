@@ -14,10 +14,10 @@
 #include "dpm/units.h"
 #include "dpm/jsonutil.h"
 
-#define POLICY_RULES_MAX 1000   /* more rules than this is a mistake, not a policy */
+#define POLICY_RULES_MAX 1000 /* more rules than this is a mistake, not a policy */
 #define POLICY_GLOBS_MAX 1000
-#define PATTERN_MAX 1024
-#define LIST_TEXT_MAX 2048      /* "[a, b, ...]" rendering of in/notIn in messages */
+#define PATTERN_MAX      1024
+#define LIST_TEXT_MAX    2048 /* "[a, b, ...]" rendering of in/notIn in messages */
 
 struct dpm_policy {
     atomic_int refs;
@@ -43,8 +43,8 @@ struct ctx {
     dpm_rc rc; /* DPM_ENOMEM when something could not be allocated */
 };
 
-__attribute__((format(printf, 3, 4)))
-static void problem(struct ctx *c, const char *path, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void problem(struct ctx *c, const char *path,
+                                                          const char *fmt, ...)
 {
     c->count++;
     if (!c->problems)
@@ -63,7 +63,7 @@ static void unknown_fields(struct ctx *c, const json_t *obj, const char *prefix,
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach ((json_t *)obj, key, v) {
         bool ok = false;
         for (size_t i = 0; allowed[i] && !ok; i++)
             ok = strcmp(key, allowed[i]) == 0;
@@ -173,7 +173,7 @@ static char *list_text(const json_t *list)
     size_t i;
     json_t *v;
     dpm_buf_addc(&b, '[');
-    json_array_foreach(list, i, v) {
+    json_array_foreach (list, i, v) {
         dpm_scalar_text(v, false, item, sizeof(item));
         if (b.len + strlen(item) + 8 > LIST_TEXT_MAX) {
             dpm_buf_adds(&b, ", ...");
@@ -198,7 +198,7 @@ static void compile_list(struct ctx *c, const json_t *v, const char *path, json_
     bool ok = true;
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) {
+    json_array_foreach (v, i, x) {
         if (!json_is_string(x) && !json_is_number(x)) {
             char p[DPM_PATH_CONCRETE_MAX];
             snprintf(p, sizeof(p), "%s[%zu]", path, i);
@@ -251,7 +251,7 @@ static int first_bit(unsigned kinds)
  * past REGEX_WEIGHT_MAX, and refuse back-references, so a policy cannot take
  * the webhook down.  Returns NULL when the pattern is acceptable, else why. */
 #define REGEX_WEIGHT_MAX 5000
-#define REGEX_DEPTH_MAX 32
+#define REGEX_DEPTH_MAX  32
 
 static const char *regex_too_complex(const char *p)
 {
@@ -339,12 +339,10 @@ static const char *regex_too_complex(const char *p)
 }
 
 static const char *const RULE_FIELDS[] = {"name", "check", "path", "required", "pattern",
-                                          "in", "notIn", "min", "max", NULL};
-static const char *const OPERATORS[] = {"required", "pattern", "in", "notIn", "min", "max",
-                                        NULL};
+                                          "in",   "notIn", "min",  "max",      NULL};
+static const char *const OPERATORS[] = {"required", "pattern", "in", "notIn", "min", "max", NULL};
 
-static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
-                              struct dpm_rule *r)
+static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp, struct dpm_rule *r)
 {
     char p[DPM_PATH_CONCRETE_MAX], msg[512];
     const json_t *path = json_object_get(jr, "path");
@@ -438,16 +436,17 @@ static void compile_path_rule(struct ctx *c, const json_t *jr, const char *rp,
         r->kinds = r->min.set ? r->min.kinds : r->max.kinds;
     }
     if (!any)
-        problem(c, rp, "a path rule needs at least one of required: true, pattern, in, notIn, "
-                       "min, max");
+        problem(c, rp,
+                "a path rule needs at least one of required: true, pattern, in, notIn, "
+                "min, max");
 }
 
 static void compile_rule_body(struct ctx *c, const struct dpm_policy *pol, const json_t *jr,
                               const char *rp, size_t idx, struct dpm_rule *r);
 
 /* One rule: its own fields first, unknown fields last. */
-static void compile_rule(struct ctx *c, const struct dpm_policy *pol, const json_t *jr,
-                         size_t idx, struct dpm_rule *r)
+static void compile_rule(struct ctx *c, const struct dpm_policy *pol, const json_t *jr, size_t idx,
+                         struct dpm_rule *r)
 {
     char rp[64];
     snprintf(rp, sizeof(rp), "spec.rules[%zu]", idx);
@@ -470,7 +469,8 @@ static void compile_rule_body(struct ctx *c, const struct dpm_policy *pol, const
         problem(c, p, "is required");
     } else if (!json_is_string(name)) {
         problem(c, p, "must be a string, found %s", dpm_json_type_word(name));
-    } else if (dpm_error_clear(&e), dpm_check_dns1123_label(json_string_value(name), &e) != DPM_OK) {
+    } else if (dpm_error_clear(&e),
+               dpm_check_dns1123_label(json_string_value(name), &e) != DPM_OK) {
         problem(c, p, "%s", e.message);
     } else {
         const char *n = json_string_value(name);
@@ -517,8 +517,7 @@ static void compile_rule_body(struct ctx *c, const struct dpm_policy *pol, const
     }
 }
 
-static const char *const TOP_FIELDS[] = {"apiVersion", "kind", "metadata", "spec", "status",
-                                         NULL};
+static const char *const TOP_FIELDS[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
 static const char *const SPEC_FIELDS[] = {"enforcement", "match", "rules", NULL};
 static const char *const MATCH_FIELDS[] = {"domains", "namespaces", NULL};
 
@@ -614,14 +613,15 @@ static void compile_spec(struct ctx *c, const json_t *spec, struct dpm_policy *p
     unknown_fields(c, spec, "spec", SPEC_FIELDS);
 }
 
-dpm_rc dpm_policy_compile(const json_t *obj, struct dpm_policy **out,
-                          struct dpm_report *problems, struct dpm_error *err)
+dpm_rc dpm_policy_compile(const json_t *obj, struct dpm_policy **out, struct dpm_report *problems,
+                          struct dpm_error *err)
 {
     struct ctx c = {.problems = problems};
     struct dpm_policy *p = NULL;
     *out = NULL;
     if (!json_is_object(obj)) {
-        problem(&c, "", "a MeshPolicy must be an object, found %s", obj ? dpm_json_type_word(obj) : "nothing");
+        problem(&c, "", "a MeshPolicy must be an object, found %s",
+                obj ? dpm_json_type_word(obj) : "nothing");
         return dpm_error_set(err, DPM_EINVALID, NULL, "the MeshPolicy is invalid");
     }
     p = calloc(1, sizeof(*p));
@@ -669,15 +669,13 @@ static bool globs_match(char *const *globs, size_t n, const char *s)
     return false;
 }
 
-bool dpm_policy_matches(const struct dpm_policy *p, const char *domain,
-                        const char *namespace_)
+bool dpm_policy_matches(const struct dpm_policy *p, const char *domain, const char *namespace_)
 {
     return globs_match(p->domains, p->ndomains, domain ? domain : "") &&
            globs_match(p->namespaces, p->nnamespaces, namespace_ ? namespace_ : "");
 }
 
-dpm_rc dpm_policy_evaluate(const struct dpm_policy *p, const json_t *dp,
-                           struct dpm_report *report)
+dpm_rc dpm_policy_evaluate(const struct dpm_policy *p, const json_t *dp, struct dpm_report *report)
 {
     dpm_rc rc = DPM_OK;
     for (size_t i = 0; i < p->nrules; i++) {

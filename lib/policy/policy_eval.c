@@ -144,12 +144,11 @@ struct eval {
     dpm_rc rc;
 };
 
-#define ADD(e, path, ...)                                                              \
-    do {                                                                               \
-        dpm_rc rc_ = dpm_report_add((e)->report, (e)->sev, (e)->r->source, (path),     \
-                                    __VA_ARGS__);                                      \
-        if (rc_)                                                                       \
-            (e)->rc = rc_;                                                             \
+#define ADD(e, path, ...)                                                                          \
+    do {                                                                                           \
+        dpm_rc rc_ = dpm_report_add((e)->report, (e)->sev, (e)->r->source, (path), __VA_ARGS__);   \
+        if (rc_)                                                                                   \
+            (e)->rc = rc_;                                                                         \
     } while (0)
 
 /* Scalars are equal when both are numbers of the same value, or both are
@@ -167,7 +166,7 @@ static bool list_has(const json_t *list, const json_t *v)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(list, i, x) {
+    json_array_foreach (list, i, x) {
         if (scalar_equal(x, v))
             return true;
     }
@@ -184,9 +183,8 @@ static void check_bounds(struct eval *e, const char *path, const json_t *node)
     if (k < 0) {
         const struct dpm_bound *b = r->max.set ? &r->max : &r->min;
         ADD(e, path, "%s is not %s, cannot compare it with the %s %s",
-            dpm_scalar_text(node, true, raw, sizeof(raw)),
-            dpm_kinds_text(r->kinds, kt, sizeof(kt)), r->max.set ? "maximum" : "minimum",
-            b->text);
+            dpm_scalar_text(node, true, raw, sizeof(raw)), dpm_kinds_text(r->kinds, kt, sizeof(kt)),
+            r->max.set ? "maximum" : "minimum", b->text);
         return;
     }
     dpm_scalar_text(node, false, raw, sizeof(raw));
@@ -200,8 +198,8 @@ static int visit(void *ctx, const char *path, const json_t *node)
 {
     struct eval *e = ctx;
     const struct dpm_rule *r = e->r;
-    bool absent = !node || json_is_null(node) ||
-                  (json_is_string(node) && json_string_length(node) == 0);
+    bool absent =
+        !node || json_is_null(node) || (json_is_string(node) && json_string_length(node) == 0);
     if (absent) {
         /* Only `required` demands presence; the value operators do not
          * apply to a value that is not there. */
@@ -247,11 +245,11 @@ static void check_pii(struct eval *e, const json_t *dp)
     char path[DPM_PATH_CONCRETE_MAX], text[VALUE_TEXT_MAX + 16], fname[VALUE_TEXT_MAX + 16];
     if (!json_is_array(ports))
         return;
-    json_array_foreach(ports, i, port) {
+    json_array_foreach (ports, i, port) {
         const json_t *schema = json_object_get(json_object_get(port, "contract"), "schema");
         if (!json_is_array(schema))
             continue;
-        json_array_foreach(schema, j, field) {
+        json_array_foreach (schema, j, field) {
             if (!json_is_object(field))
                 continue;
             const json_t *name = json_object_get(field, "name");
@@ -261,8 +259,8 @@ static void check_pii(struct eval *e, const json_t *dp)
                 snprintf(fname, sizeof(fname), "#%zu", j);
             const json_t *pii = json_object_get(field, "pii");
             if (e->r->type == DPM_RULE_PII_TAGGED) {
-                snprintf(path, sizeof(path), "spec.outputPorts[%zu].contract.schema[%zu].pii",
-                         i, j);
+                snprintf(path, sizeof(path), "spec.outputPorts[%zu].contract.schema[%zu].pii", i,
+                         j);
                 if (!pii || json_is_null(pii))
                     ADD(e, path, "field %s does not declare pii", fname);
                 else if (!json_is_boolean(pii))
@@ -288,8 +286,8 @@ static void check_pii(struct eval *e, const json_t *dp)
     }
 }
 
-dpm_rc dpm_rule_evaluate(const struct dpm_rule *r, const json_t *dp,
-                         enum dpm_severity sev, struct dpm_report *report)
+dpm_rc dpm_rule_evaluate(const struct dpm_rule *r, const json_t *dp, enum dpm_severity sev,
+                         struct dpm_report *report)
 {
     struct eval e = {.r = r, .sev = sev, .report = report, .rc = DPM_OK};
     if (r->type == DPM_RULE_PATH)

@@ -33,8 +33,7 @@ void dpm_ppath_free(struct dpm_ppath *p)
 /* The character found is quoted whole (a path is UTF-8 text: quoting one
  * byte of a multi-byte character would make the message invalid UTF-8),
  * or as its byte value when it is not a character (dpm/utf8.h). */
-static dpm_rc path_error(char *msg, size_t msgn, const char *text, size_t pos,
-                         const char *what)
+static dpm_rc path_error(char *msg, size_t msgn, const char *text, size_t pos, const char *what)
 {
     char found[DPM_UTF8_QUOTE_SIZE];
     snprintf(msg, msgn, "malformed path \"%s\": %s at position %zu, found %s", text, what, pos + 1,
@@ -42,8 +41,7 @@ static dpm_rc path_error(char *msg, size_t msgn, const char *text, size_t pos,
     return DPM_EINVALID;
 }
 
-dpm_rc dpm_ppath_compile(const char *text, struct dpm_ppath *out, char *msg,
-                         size_t msgn)
+dpm_rc dpm_ppath_compile(const char *text, struct dpm_ppath *out, char *msg, size_t msgn)
 {
     struct dpm_ppath p = {0};
     dpm_rc rc = DPM_OK;
@@ -201,8 +199,7 @@ static int walk_step(struct walk *w, const json_t *node, size_t step, size_t len
         if (!json_is_array(node))
             return json_is_null(node) ? 0 : missing(w, len, step);
         for (size_t i = 0; i < json_array_size(node); i++) {
-            int rc = walk_step(w, json_array_get(node, i), step + 1,
-                               put_index(w, len, i));
+            int rc = walk_step(w, json_array_get(node, i), step + 1, put_index(w, len, i));
             if (rc)
                 return rc;
         }
@@ -212,8 +209,7 @@ static int walk_step(struct walk *w, const json_t *node, size_t step, size_t len
     return 0;
 }
 
-int dpm_ppath_walk(const struct dpm_ppath *p, const json_t *root,
-                   dpm_ppath_visit fn, void *ctx)
+int dpm_ppath_walk(const struct dpm_ppath *p, const json_t *root, dpm_ppath_visit fn, void *ctx)
 {
     struct walk w = {.p = p, .fn = fn, .ctx = ctx};
     w.buf[0] = '\0';

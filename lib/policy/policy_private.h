@@ -14,29 +14,28 @@
 
 /* ---- field paths: "spec.outputPorts[*].region" ---- */
 
-#define DPM_PATH_TEXT_MAX 256  /* longest path a rule may write */
-#define DPM_PATH_STEPS_MAX 32  /* most steps in one path */
+#define DPM_PATH_TEXT_MAX     256  /* longest path a rule may write */
+#define DPM_PATH_STEPS_MAX    32   /* most steps in one path */
 #define DPM_PATH_CONCRETE_MAX 1024 /* longest concrete path produced */
 
 enum dpm_pstep_kind { DPM_PSTEP_KEY, DPM_PSTEP_INDEX, DPM_PSTEP_ALL };
 
 struct dpm_pstep {
     enum dpm_pstep_kind kind;
-    char *key;     /* DPM_PSTEP_KEY: the field name (owned) */
-    size_t index;  /* DPM_PSTEP_INDEX */
-    size_t off;    /* where the step starts in text (after a '.' separator) */
+    char *key;    /* DPM_PSTEP_KEY: the field name (owned) */
+    size_t index; /* DPM_PSTEP_INDEX */
+    size_t off;   /* where the step starts in text (after a '.' separator) */
 };
 
 struct dpm_ppath {
-    char *text;               /* as written (owned) */
-    struct dpm_pstep *steps;  /* owned */
+    char *text;              /* as written (owned) */
+    struct dpm_pstep *steps; /* owned */
     size_t n;
 };
 
 /* Parses a path; on error returns DPM_EINVALID with a message naming the
  * position in msg and leaves *out empty.  Free with dpm_ppath_free(). */
-dpm_rc dpm_ppath_compile(const char *text, struct dpm_ppath *out, char *msg,
-                         size_t msgn);
+dpm_rc dpm_ppath_compile(const char *text, struct dpm_ppath *out, char *msg, size_t msgn);
 void dpm_ppath_free(struct dpm_ppath *p);
 
 /* Called for every node the path reaches, with its concrete path ([*]
@@ -45,10 +44,8 @@ void dpm_ppath_free(struct dpm_ppath *p);
  * with the remaining steps as written), or a step into a value of the wrong
  * type.  An empty array under [*] reaches nothing and calls nothing.
  * A non-zero return stops the walk and is returned. */
-typedef int (*dpm_ppath_visit)(void *ctx, const char *concrete,
-                               const json_t *node);
-int dpm_ppath_walk(const struct dpm_ppath *p, const json_t *root,
-                   dpm_ppath_visit fn, void *ctx);
+typedef int (*dpm_ppath_visit)(void *ctx, const char *concrete, const json_t *node);
+int dpm_ppath_walk(const struct dpm_ppath *p, const json_t *root, dpm_ppath_visit fn, void *ctx);
 
 /* ---- compiled rules ---- */
 
@@ -67,23 +64,23 @@ enum {
 
 struct dpm_bound {
     bool set;
-    unsigned kinds;                   /* what the text reads as */
-    long double v[DPM_VK_COUNT];   /* its value in each of those kinds */
-    char *text;                       /* as written, for messages (owned) */
+    unsigned kinds;              /* what the text reads as */
+    long double v[DPM_VK_COUNT]; /* its value in each of those kinds */
+    char *text;                  /* as written, for messages (owned) */
 };
 
 struct dpm_rule {
     char *name;
-    char *source;   /* "<policy>/<rule>" (owned) */
+    char *source; /* "<policy>/<rule>" (owned) */
     enum dpm_rule_type type;
     struct dpm_ppath path;
     bool required;
     bool has_pattern;
     regex_t re;
     char *pattern;
-    json_t *in;     /* owned copies, NULL when absent */
+    json_t *in; /* owned copies, NULL when absent */
     json_t *not_in;
-    char *in_text;  /* "[a, b]" for messages */
+    char *in_text; /* "[a, b]" for messages */
     char *not_in_text;
     unsigned kinds; /* kinds min and max share */
     struct dpm_bound min, max;
@@ -95,8 +92,8 @@ unsigned dpm_value_kinds(const json_t *v, long double out[DPM_VK_COUNT]);
 const char *dpm_kinds_text(unsigned kinds, char *buf, size_t n);
 
 /* Appends what the rule finds in dp to report with severity sev. */
-dpm_rc dpm_rule_evaluate(const struct dpm_rule *r, const json_t *dp,
-                         enum dpm_severity sev, struct dpm_report *report);
+dpm_rc dpm_rule_evaluate(const struct dpm_rule *r, const json_t *dp, enum dpm_severity sev,
+                         struct dpm_report *report);
 
 /* A scalar as text for messages: strings quoted and escaped when quote is
  * true, raw otherwise; numbers and booleans plain; long values cut with

@@ -126,8 +126,7 @@ const struct dpm_policy *dpm_policy_set_get(const struct dpm_policy_set *s, size
     return s && i < s->n ? s->items[i] : NULL;
 }
 
-const struct dpm_policy *dpm_policy_set_find(const struct dpm_policy_set *s,
-                                             const char *name)
+const struct dpm_policy *dpm_policy_set_find(const struct dpm_policy_set *s, const char *name)
 {
     bool found;
     if (!s || !name)
@@ -137,13 +136,11 @@ const struct dpm_policy *dpm_policy_set_find(const struct dpm_policy_set *s,
 }
 
 dpm_rc dpm_policy_set_evaluate(const struct dpm_policy_set *s, const json_t *dp,
-                               const char *default_namespace,
-                               struct dpm_report *report)
+                               const char *default_namespace, struct dpm_report *report)
 {
     if (!s)
         return DPM_OK;
-    const char *domain =
-        json_string_value(json_object_get(json_object_get(dp, "spec"), "domain"));
+    const char *domain = json_string_value(json_object_get(json_object_get(dp, "spec"), "domain"));
     const char *ns =
         json_string_value(json_object_get(json_object_get(dp, "metadata"), "namespace"));
     if (!ns)

@@ -32,8 +32,7 @@ struct dpm_recorder {
     size_t nbuckets;
 };
 
-struct dpm_recorder *dpm_recorder_new(struct dpm_kube *k,
-                                      const struct dpm_recorder_opts *opts,
+struct dpm_recorder *dpm_recorder_new(struct dpm_kube *k, const struct dpm_recorder_opts *opts,
                                       struct dpm_error *err)
 {
     if (!opts || !opts->component || !opts->component[0]) {
@@ -51,8 +50,7 @@ struct dpm_recorder *dpm_recorder_new(struct dpm_kube *k,
     r->seen = json_object();
     r->bucket_ix = json_object();
     r->buckets = calloc(DPM_EVENTS_CACHE_MAX, sizeof(*r->buckets));
-    if (!r->component || !r->instance || !r->seen || !r->bucket_ix ||
-        !r->buckets)
+    if (!r->component || !r->instance || !r->seen || !r->bucket_ix || !r->buckets)
         goto oom;
     r->window_ns = opts->window_ns ? opts->window_ns : 600ULL * DPM_NS_PER_SEC;
     r->burst = opts->burst > 0 ? opts->burst : 25;
@@ -99,8 +97,7 @@ static bool take_token(struct dpm_recorder *r, const char *uid, uint64_t now)
         b = &r->buckets[r->nbuckets];
         b->tokens = r->burst;
         b->last_ns = now;
-        if (json_object_set_new(r->bucket_ix, uid,
-                                json_integer((json_int_t)r->nbuckets)) != 0)
+        if (json_object_set_new(r->bucket_ix, uid, json_integer((json_int_t)r->nbuckets)) != 0)
             return true; /* cannot track it: do not drop the event */
         r->nbuckets++;
     } else {
@@ -123,14 +120,14 @@ static void wall_time(char *buf, size_t n)
     dpm_time_format(time(NULL), buf, n);
 }
 
-dpm_rc dpm_record_event(struct dpm_recorder *r, const json_t *obj,
-                        const char *type, const char *reason,
-                        struct dpm_error *err, const char *fmt, ...)
+dpm_rc dpm_record_event(struct dpm_recorder *r, const json_t *obj, const char *type,
+                        const char *reason, struct dpm_error *err, const char *fmt, ...)
 {
     if (!type || (strcmp(type, "Normal") != 0 && strcmp(type, "Warning") != 0))
         return dpm_error_set(err, DPM_EINVAL, "type",
                              "event type must be Normal or Warning, not "
-                             "\"%s\"", type ? type : "(null)");
+                             "\"%s\"",
+                             type ? type : "(null)");
     if (!reason || !reason[0])
         return dpm_error_set(err, DPM_EINVAL, "reason", "event needs a reason");
     json_t *md = json_object_get(obj, "metadata");
@@ -167,25 +164,23 @@ dpm_rc dpm_record_event(struct dpm_recorder *r, const json_t *obj,
         pthread_mutex_unlock(&r->mu);
         rc = dpm_error_set(err, DPM_ETHROTTLED, "events",
                            "event %s for %s/%s dropped: more than %.0f events "
-                           "for this object", reason, ns, name, r->burst);
+                           "for this object",
+                           reason, ns, name, r->burst);
         goto out;
     }
     json_t *prev = json_object_get(r->seen, dpm_buf_str(&key));
     char evname[320] = "";
     json_int_t count = 0;
-    if (prev && now - (uint64_t)json_integer_value(json_object_get(prev, "seen")) <
-                    r->window_ns) {
-        snprintf(evname, sizeof evname, "%s",
-                 json_string_value(json_object_get(prev, "name")));
+    if (prev && now - (uint64_t)json_integer_value(json_object_get(prev, "seen")) < r->window_ns) {
+        snprintf(evname, sizeof evname, "%s", json_string_value(json_object_get(prev, "name")));
         count = json_integer_value(json_object_get(prev, "count")) + 1;
     }
     pthread_mutex_unlock(&r->mu);
 
     if (count > 1) {
-        patch = json_pack("{s:I,s:s}", "count", (json_int_t)count,
-                          "lastTimestamp", ts);
-        rc = patch ? dpm_kube_patch(r->k, &EVENTS, ns, evname, DPM_PATCH_MERGE,
-                                    patch, NULL, NULL, err)
+        patch = json_pack("{s:I,s:s}", "count", (json_int_t)count, "lastTimestamp", ts);
+        rc = patch ? dpm_kube_patch(r->k, &EVENTS, ns, evname, DPM_PATCH_MERGE, patch, NULL, NULL,
+                                    err)
                    : DPM_ENOMEM;
         if (rc != DPM_ENOTFOUND)
             goto remember;
@@ -196,20 +191,16 @@ dpm_rc dpm_record_event(struct dpm_recorder *r, const json_t *obj,
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
     snprintf(evname, sizeof evname, "%.200s.%llx", name,
-             (unsigned long long)rt.tv_sec * 1000000000ULL +
-                 (unsigned long long)rt.tv_nsec);
-    ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:O?,s:O?,s:s,s:s*,s:s*,s:O?},"
-                   "s:s,s:s,s:s,s:{s:s},s:s,s:s,s:s,s:s,s:i}",
-                   "apiVersion", "v1", "kind", "Event", "metadata", "name",
-                   evname, "namespace", ns, "involvedObject", "apiVersion",
-                   json_object_get(obj, "apiVersion"), "kind",
-                   json_object_get(obj, "kind"), "name", name, "namespace",
-                   ons && ons[0] ? ons : NULL, "uid", uid, "resourceVersion",
-                   json_object_get(md, "resourceVersion"), "reason", reason,
-                   "message", msg, "type", type, "source", "component",
-                   r->component, "reportingComponent", r->component,
-                   "reportingInstance", r->instance, "firstTimestamp", ts,
-                   "lastTimestamp", ts, "count", 1);
+             (unsigned long long)rt.tv_sec * 1000000000ULL + (unsigned long long)rt.tv_nsec);
+    ev = json_pack(
+        "{s:s,s:s,s:{s:s,s:s},s:{s:O?,s:O?,s:s,s:s*,s:s*,s:O?},"
+        "s:s,s:s,s:s,s:{s:s},s:s,s:s,s:s,s:s,s:i}",
+        "apiVersion", "v1", "kind", "Event", "metadata", "name", evname, "namespace", ns,
+        "involvedObject", "apiVersion", json_object_get(obj, "apiVersion"), "kind",
+        json_object_get(obj, "kind"), "name", name, "namespace", ons && ons[0] ? ons : NULL, "uid",
+        uid, "resourceVersion", json_object_get(md, "resourceVersion"), "reason", reason, "message",
+        msg, "type", type, "source", "component", r->component, "reportingComponent", r->component,
+        "reportingInstance", r->instance, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
     if (!ev) {
         rc = dpm_error_set(err, DPM_ENOMEM, "events", "out of memory");
         goto out;
@@ -220,8 +211,8 @@ remember:
         pthread_mutex_lock(&r->mu);
         if (json_object_size(r->seen) >= DPM_EVENTS_CACHE_MAX)
             json_object_clear(r->seen);
-        json_t *rec = json_pack("{s:s,s:I,s:I}", "name", evname, "count",
-                                count, "seen", (json_int_t)now);
+        json_t *rec =
+            json_pack("{s:s,s:I,s:I}", "name", evname, "count", count, "seen", (json_int_t)now);
         /* failing to remember only costs a new Event next time */
         if (rec)
             json_object_set_new(r->seen, dpm_buf_str(&key), rec);

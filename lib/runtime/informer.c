@@ -17,8 +17,8 @@ struct dpm_informer {
     pthread_t watch_th, resync_th;
     bool watch_started, resync_started;
 
-    pthread_mutex_t mu;   /* synced, stopping, last_err, stats */
-    pthread_cond_t cond;  /* synced changed / stopping */
+    pthread_mutex_t mu;  /* synced, stopping, last_err, stats */
+    pthread_cond_t cond; /* synced changed / stopping */
     bool synced;
     bool stopping;
     struct dpm_error last_err;
@@ -26,7 +26,7 @@ struct dpm_informer {
     struct dpm_watch_stats stats;      /* snapshot under mu */
 
     pthread_mutex_t handler_mu; /* handlers never run two at once */
-    char **label_keys; /* copy of opts->index_label_keys (NULL-terminated) */
+    char **label_keys;          /* copy of opts->index_label_keys (NULL-terminated) */
 };
 
 static void free_keys(char **keys)
@@ -65,8 +65,7 @@ static void snapshot_stats(struct dpm_informer *inf)
     pthread_mutex_unlock(&inf->mu);
 }
 
-struct dpm_informer *dpm_informer_new(struct dpm_kube *k,
-                                      const struct dpm_informer_opts *opts,
+struct dpm_informer *dpm_informer_new(struct dpm_kube *k, const struct dpm_informer_opts *opts,
                                       struct dpm_error *err)
 {
     if (!k || !opts || !opts->resource.version || !opts->resource.resource) {
@@ -104,8 +103,7 @@ struct dpm_informer *dpm_informer_new(struct dpm_kube *k,
 
 /* Stores what the transform keeps of obj and tells the handlers.  obj is
  * borrowed and may be modified by the transform. */
-static dpm_rc apply_upsert(struct dpm_informer *inf, json_t *obj,
-                           struct dpm_error *err)
+static dpm_rc apply_upsert(struct dpm_informer *inf, json_t *obj, struct dpm_error *err)
 {
     char key[512];
     dpm_rc rc = dpm_store_key(obj, key, sizeof key, err);
@@ -157,7 +155,7 @@ static dpm_rc stage_page(void *ctx, json_t *items, bool restart, struct dpm_erro
     size_t i;
     json_t *obj;
     char key[512];
-    json_array_foreach(items, i, obj) {
+    json_array_foreach (items, i, obj) {
         struct dpm_error e;
         if (dpm_store_key(obj, key, sizeof key, &e) != DPM_OK)
             continue; /* a nameless object cannot be cached */
@@ -175,14 +173,14 @@ static dpm_rc stage_page(void *ctx, json_t *items, bool restart, struct dpm_erro
  * the cache had, keys_new/keys_old the keys of each.  Called with
  * handler_mu held, after the swap (the store already has the new
  * contents). */
-static void deliver_replace(struct dpm_informer *inf, struct dpm_store *old,
-                            json_t *keys_new, json_t *keys_old)
+static void deliver_replace(struct dpm_informer *inf, struct dpm_store *old, json_t *keys_new,
+                            json_t *keys_old)
 {
     const struct dpm_informer_handlers *h = &inf->o.handlers;
     size_t i;
     json_t *kv;
     if (h->on_add || h->on_update) {
-        json_array_foreach(keys_new, i, kv) {
+        json_array_foreach (keys_new, i, kv) {
             const char *k = json_string_value(kv);
             json_t *now = dpm_store_get_key(inf->store, k);
             json_t *was = dpm_store_get_key(old, k);
@@ -197,7 +195,7 @@ static void deliver_replace(struct dpm_informer *inf, struct dpm_store *old,
     if (!h->on_delete)
         return;
     /* objects deleted while we were not watching, or filtered out now */
-    json_array_foreach(keys_old, i, kv) {
+    json_array_foreach (keys_old, i, kv) {
         const char *k = json_string_value(kv);
         json_t *now = dpm_store_get_key(inf->store, k);
         json_t *was = now ? NULL : dpm_store_get_key(old, k);
@@ -208,8 +206,7 @@ static void deliver_replace(struct dpm_informer *inf, struct dpm_store *old,
     }
 }
 
-static dpm_rc informer_relist(void *ctx, char **resource_version,
-                              struct dpm_error *err)
+static dpm_rc informer_relist(void *ctx, char **resource_version, struct dpm_error *err)
 {
     struct dpm_informer *inf = ctx;
     struct staging sg = {inf, NULL};
@@ -219,8 +216,8 @@ static dpm_rc informer_relist(void *ctx, char **resource_version,
         .field_selector = inf->o.field_selector,
         .limit = inf->o.list_page,
     };
-    dpm_rc rc = dpm_kube_list_each(inf->k, &inf->o.resource, inf->o.ns, &lo,
-                                   stage_page, &sg, resource_version, err);
+    dpm_rc rc = dpm_kube_list_each(inf->k, &inf->o.resource, inf->o.ns, &lo, stage_page, &sg,
+                                   resource_version, err);
     if (rc != DPM_OK)
         goto out; /* the cache stays as it was */
     if (!sg.next && !(sg.next = dpm_store_new_indexed(inf->o.index_label_keys, NULL))) {
@@ -281,9 +278,8 @@ static dpm_rc informer_event(const struct dpm_watch_event *ev, void *ctx)
             pthread_mutex_lock(&inf->handler_mu);
             dpm_store_remove(inf->store, key, &old);
             if (inf->o.handlers.on_delete) {
-                json_t *last = old ? json_incref(old)
-                                   : inf->o.transform(ev->object,
-                                                      inf->o.transform_ctx);
+                json_t *last =
+                    old ? json_incref(old) : inf->o.transform(ev->object, inf->o.transform_ctx);
                 if (last)
                     inf->o.handlers.on_delete(inf->o.handlers.ctx, last);
                 json_decref(last);
@@ -347,8 +343,7 @@ static void *resync_main(void *arg)
     pthread_mutex_lock(&inf->mu);
     for (;;) {
         uint64_t at = dpm_monotonic_ns() + inf->o.resync_ns;
-        struct timespec ts = {(time_t)(at / DPM_NS_PER_SEC),
-                              (long)(at % DPM_NS_PER_SEC)};
+        struct timespec ts = {(time_t)(at / DPM_NS_PER_SEC), (long)(at % DPM_NS_PER_SEC)};
         while (!inf->stopping && dpm_monotonic_ns() < at)
             pthread_cond_timedwait(&inf->cond, &inf->mu, &ts);
         if (inf->stopping)
@@ -361,7 +356,7 @@ static void *resync_main(void *arg)
             json_t *keys = dpm_store_keys(inf->store), *kv;
             size_t i;
             pthread_mutex_lock(&inf->handler_mu);
-            json_array_foreach(keys, i, kv) {
+            json_array_foreach (keys, i, kv) {
                 json_t *o = dpm_store_get_key(inf->store, json_string_value(kv));
                 if (o) /* else deleted meanwhile */
                     inf->o.handlers.on_update(inf->o.handlers.ctx, o, o);
@@ -379,18 +374,15 @@ static void *resync_main(void *arg)
 dpm_rc dpm_informer_start(struct dpm_informer *inf, struct dpm_error *err)
 {
     if (inf->watch_started)
-        return dpm_error_set(err, DPM_EINVAL, "informer",
-                             "informer for %s already started",
+        return dpm_error_set(err, DPM_EINVAL, "informer", "informer for %s already started",
                              inf->o.resource.resource);
     if (pthread_create(&inf->watch_th, NULL, watch_main, inf) != 0)
-        return dpm_error_set(err, DPM_ENOMEM, "informer",
-                             "cannot start the watch thread");
+        return dpm_error_set(err, DPM_ENOMEM, "informer", "cannot start the watch thread");
     inf->watch_started = true;
     if (inf->o.resync_ns) {
         if (pthread_create(&inf->resync_th, NULL, resync_main, inf) != 0) {
             dpm_informer_stop(inf);
-            return dpm_error_set(err, DPM_ENOMEM, "informer",
-                                 "cannot start the resync thread");
+            return dpm_error_set(err, DPM_ENOMEM, "informer", "cannot start the resync thread");
         }
         inf->resync_started = true;
     }
@@ -439,8 +431,7 @@ dpm_rc dpm_informer_wait_synced(struct dpm_informer *inf, uint64_t timeout_ns,
                                 struct dpm_error *err)
 {
     uint64_t at = dpm_monotonic_ns() + timeout_ns;
-    struct timespec ts = {(time_t)(at / DPM_NS_PER_SEC),
-                          (long)(at % DPM_NS_PER_SEC)};
+    struct timespec ts = {(time_t)(at / DPM_NS_PER_SEC), (long)(at % DPM_NS_PER_SEC)};
     dpm_rc rc = DPM_OK;
     pthread_mutex_lock(&inf->mu);
     while (!inf->synced && !inf->stopping) {
@@ -454,13 +445,10 @@ dpm_rc dpm_informer_wait_synced(struct dpm_informer *inf, uint64_t timeout_ns,
     }
     if (!inf->synced) {
         if (inf->last_err.code != DPM_OK)
-            rc = dpm_error_set(err, DPM_ETIMEDOUT, "informer",
-                               "%s not synced: last error: %s",
-                               inf->o.resource.resource,
-                               inf->last_err.message);
+            rc = dpm_error_set(err, DPM_ETIMEDOUT, "informer", "%s not synced: last error: %s",
+                               inf->o.resource.resource, inf->last_err.message);
         else
-            rc = dpm_error_set(err, DPM_ETIMEDOUT, "informer",
-                               "%s not synced yet",
+            rc = dpm_error_set(err, DPM_ETIMEDOUT, "informer", "%s not synced yet",
                                inf->o.resource.resource);
     }
     pthread_mutex_unlock(&inf->mu);

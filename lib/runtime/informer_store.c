@@ -45,11 +45,10 @@ struct dpm_store {
 
 /* An 8 KiB window: the dictionary's last 8 KiB count, and deflate's state
  * stays at ~64 KiB a call (under malloc's mmap threshold). */
-#define ZBITS 13
+#define ZBITS    13
 #define DICT_MAX (1u << ZBITS)
 
-struct dpm_store *dpm_store_new_indexed(const char *const *label_keys,
-                                        struct dpm_error *err)
+struct dpm_store *dpm_store_new_indexed(const char *const *label_keys, struct dpm_error *err)
 {
     struct dpm_store *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -187,17 +186,14 @@ static json_t *thaw(const struct dpm_store *s, const json_t *stored)
     return o;
 }
 
-dpm_rc dpm_store_key(const json_t *obj, char *buf, size_t n,
-                     struct dpm_error *err)
+dpm_rc dpm_store_key(const json_t *obj, char *buf, size_t n, struct dpm_error *err)
 {
     json_t *md = json_object_get(obj, "metadata");
     const char *name = json_string_value(json_object_get(md, "name"));
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     if (!name || !name[0])
-        return dpm_error_set(err, DPM_EINVAL, "metadata.name",
-                             "object has no metadata.name");
-    int w = ns && ns[0] ? snprintf(buf, n, "%s/%s", ns, name)
-                        : snprintf(buf, n, "%s", name);
+        return dpm_error_set(err, DPM_EINVAL, "metadata.name", "object has no metadata.name");
+    int w = ns && ns[0] ? snprintf(buf, n, "%s/%s", ns, name) : snprintf(buf, n, "%s", name);
     if (w < 0 || (size_t)w >= n)
         return dpm_error_set(err, DPM_EINVAL, "metadata.name",
                              "object key is longer than %zu bytes", n - 1);
@@ -205,18 +201,16 @@ dpm_rc dpm_store_key(const json_t *obj, char *buf, size_t n,
 }
 
 /* Calls fn for every index value obj contributes. */
-typedef int (*index_fn)(struct dpm_store *s, int idx, const char *value,
-                        const char *key);
+typedef int (*index_fn)(struct dpm_store *s, int idx, const char *value, const char *key);
 
-static int index_each(struct dpm_store *s, const json_t *obj, const char *key,
-                      index_fn fn)
+static int index_each(struct dpm_store *s, const json_t *obj, const char *key, index_fn fn)
 {
     json_t *md = json_object_get(obj, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     int rc = fn(s, DPM_INDEX_NAMESPACE, ns ? ns : "", key);
     size_t i;
     json_t *ref;
-    json_array_foreach(json_object_get(md, "ownerReferences"), i, ref) {
+    json_array_foreach (json_object_get(md, "ownerReferences"), i, ref) {
         const char *uid = json_string_value(json_object_get(ref, "uid"));
         if (uid && uid[0])
             rc |= fn(s, DPM_INDEX_OWNER, uid, key);
@@ -224,7 +218,7 @@ static int index_each(struct dpm_store *s, const json_t *obj, const char *key,
     const char *lk;
     json_t *lv;
     char buf[1024];
-    json_object_foreach(json_object_get(md, "labels"), lk, lv) {
+    json_object_foreach (json_object_get(md, "labels"), lk, lv) {
         if (s->label_keys && !json_object_get(s->label_keys, lk))
             continue;
         const char *v = json_string_value(lv);
@@ -237,8 +231,7 @@ static int index_each(struct dpm_store *s, const json_t *obj, const char *key,
     return rc;
 }
 
-static int index_add(struct dpm_store *s, int idx, const char *value,
-                     const char *key)
+static int index_add(struct dpm_store *s, int idx, const char *value, const char *key)
 {
     json_t *set = json_object_get(s->index[idx], value);
     if (!set) {
@@ -249,8 +242,7 @@ static int index_add(struct dpm_store *s, int idx, const char *value,
     return json_object_set_new(set, key, json_true());
 }
 
-static int index_del(struct dpm_store *s, int idx, const char *value,
-                     const char *key)
+static int index_del(struct dpm_store *s, int idx, const char *value, const char *key)
 {
     json_t *set = json_object_get(s->index[idx], value);
     if (set) {
@@ -261,8 +253,7 @@ static int index_del(struct dpm_store *s, int idx, const char *value,
     return 0;
 }
 
-dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old,
-                     struct dpm_error *err)
+dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old, struct dpm_error *err)
 {
     char key[512];
     dpm_rc rc;
@@ -273,8 +264,7 @@ dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old,
         goto done;
     char *dump = json_dumps(obj, JSON_COMPACT);
     if (!dump) {
-        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s",
-                           key);
+        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s", key);
         goto done;
     }
     pthread_rwlock_wrlock(&s->lock);
@@ -282,8 +272,7 @@ dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old,
     free(dump);
     if (!text) {
         pthread_rwlock_unlock(&s->lock);
-        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s",
-                           key);
+        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s", key);
         goto done;
     }
     prev_text = json_incref(json_object_get(s->objects, key));
@@ -291,13 +280,11 @@ dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old,
     prev = thaw(s, prev_text);
     if (prev_text && !prev) {
         pthread_rwlock_unlock(&s->lock);
-        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s",
-                           key);
+        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s", key);
         goto done;
     }
     if (json_object_set(s->objects, key, text) != 0) {
-        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s",
-                           key);
+        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory storing %s", key);
         goto out;
     }
     if (prev)
@@ -307,8 +294,7 @@ dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old,
          * absent */
         index_each(s, obj, key, index_del);
         json_object_del(s->objects, key);
-        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory indexing %s",
-                           key);
+        rc = dpm_error_set(err, DPM_ENOMEM, key, "out of memory indexing %s", key);
     }
 out:
     pthread_rwlock_unlock(&s->lock);
@@ -369,7 +355,7 @@ json_t *dpm_store_list(struct dpm_store *s)
     pthread_rwlock_rdlock(&s->lock);
     const char *k;
     json_t *v;
-    json_object_foreach(s->objects, k, v) {
+    json_object_foreach (s->objects, k, v) {
         if (json_array_append_new(arr, thaw(s, v)) != 0) {
             json_decref(arr);
             arr = NULL;
@@ -388,7 +374,7 @@ json_t *dpm_store_keys(struct dpm_store *s)
     pthread_rwlock_rdlock(&s->lock);
     const char *k;
     json_t *v;
-    json_object_foreach(s->objects, k, v) {
+    json_object_foreach (s->objects, k, v) {
         if (json_array_append_new(arr, json_string(k)) != 0) {
             json_decref(arr);
             arr = NULL;
@@ -416,7 +402,7 @@ static json_t *scan_label(struct dpm_store *s, const char *value, size_t klen)
     const char *want = value[klen] == '=' ? value + klen + 1 : "";
     const char *k;
     json_t *v;
-    json_object_foreach(s->objects, k, v) {
+    json_object_foreach (s->objects, k, v) {
         json_t *o = thaw(s, v);
         if (!o || !arr) {
             json_decref(o);
@@ -437,8 +423,7 @@ static json_t *scan_label(struct dpm_store *s, const char *value, size_t klen)
     return arr;
 }
 
-json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx,
-                           const char *value)
+json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx, const char *value)
 {
     if ((int)idx < 0 || idx >= NINDEX || !value)
         return json_array();
@@ -456,7 +441,7 @@ json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx,
     }
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(s->index[idx], value), k, v) {
+    json_object_foreach (json_object_get(s->index[idx], value), k, v) {
         json_t *o = json_object_get(s->objects, k);
         if (o && json_array_append_new(arr, thaw(s, o)) != 0) {
             json_decref(arr);
@@ -483,8 +468,7 @@ json_t *dpm_transform_default(json_t *obj, void *ctx)
     json_object_del(md, "managedFields");
     json_t *ann = json_object_get(md, "annotations");
     if (ann) {
-        json_object_del(ann,
-                        "kubectl.kubernetes.io/last-applied-configuration");
+        json_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
         if (json_object_size(ann) == 0)
             json_object_del(md, "annotations");
     }

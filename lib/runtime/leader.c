@@ -11,8 +11,7 @@
 #include "dpm/ratelimit.h"
 #include "dpm/timefmt.h"
 
-static const struct dpm_gvr LEASES = {"coordination.k8s.io", "v1", "leases",
-                                      true};
+static const struct dpm_gvr LEASES = {"coordination.k8s.io", "v1", "leases", true};
 
 struct dpm_leader {
     struct dpm_kube *k;
@@ -39,29 +38,26 @@ static void now_micro(char *buf, size_t n)
     dpm_time_format_micro(&ts, buf, n);
 }
 
-struct dpm_leader *dpm_leader_new(struct dpm_kube *k,
-                                  const struct dpm_leader_opts *opts,
+struct dpm_leader *dpm_leader_new(struct dpm_kube *k, const struct dpm_leader_opts *opts,
                                   struct dpm_error *err)
 {
-    const char *missing = !opts->ns || !opts->ns[0] ? "ns"
-                          : !opts->name || !opts->name[0] ? "name"
+    const char *missing = !opts->ns || !opts->ns[0]               ? "ns"
+                          : !opts->name || !opts->name[0]         ? "name"
                           : !opts->identity || !opts->identity[0] ? "identity"
                                                                   : NULL;
     if (missing) {
-        dpm_error_set(err, DPM_EINVAL, missing,
-                      "leader election needs a lease %s", missing);
+        dpm_error_set(err, DPM_EINVAL, missing, "leader election needs a lease %s", missing);
         return NULL;
     }
     uint64_t lease = opts->lease_ns ? opts->lease_ns : DPM_LEADER_LEASE_DEFAULT;
-    uint64_t deadline = opts->renew_deadline_ns ? opts->renew_deadline_ns
-                                                : DPM_LEADER_RENEW_DEADLINE_DEFAULT;
+    uint64_t deadline =
+        opts->renew_deadline_ns ? opts->renew_deadline_ns : DPM_LEADER_RENEW_DEADLINE_DEFAULT;
     uint64_t retry = opts->retry_ns ? opts->retry_ns : DPM_LEADER_RETRY_DEFAULT;
     if (!(lease > deadline && deadline > retry) || lease < DPM_NS_PER_SEC) {
         dpm_error_set(err, DPM_EINVAL, "lease_ns",
                       "leader election needs lease (%.3f s, at least 1 s) > "
                       "renew deadline (%.3f s) > retry period (%.3f s)",
-                      (double)lease / 1e9, (double)deadline / 1e9,
-                      (double)retry / 1e9);
+                      (double)lease / 1e9, (double)deadline / 1e9, (double)retry / 1e9);
         return NULL;
     }
     struct dpm_leader *l = calloc(1, sizeof(*l));
@@ -106,12 +102,11 @@ static dpm_rc try_acquire_or_renew(struct dpm_leader *l, struct dpm_error *err)
     json_t *lease = NULL, *out = NULL;
     dpm_rc rc = dpm_kube_get(l->k, &LEASES, l->ns, l->name, &lease, err);
     if (rc == DPM_ENOTFOUND) {
-        json_t *obj = json_pack(
-            "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:I,s:s,s:s,s:i}}", "apiVersion",
-            "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
-            l->name, "namespace", l->ns, "spec", "holderIdentity", l->identity,
-            "leaseDurationSeconds", (json_int_t)dur_s, "acquireTime", now,
-            "renewTime", now, "leaseTransitions", 0);
+        json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:I,s:s,s:s,s:i}}", "apiVersion",
+                                "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+                                l->name, "namespace", l->ns, "spec", "holderIdentity", l->identity,
+                                "leaseDurationSeconds", (json_int_t)dur_s, "acquireTime", now,
+                                "renewTime", now, "leaseTransitions", 0);
         rc = obj ? dpm_kube_create(l->k, &LEASES, l->ns, obj, NULL, NULL, err)
                  : dpm_error_set(err, DPM_ENOMEM, "lease", "out of memory");
         json_decref(obj);
@@ -132,8 +127,7 @@ static dpm_rc try_acquire_or_renew(struct dpm_leader *l, struct dpm_error *err)
     const char *renew = json_string_value(json_object_get(spec, "renewTime"));
     json_int_t their_dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
     char record[256];
-    snprintf(record, sizeof record, "%s|%s", holder ? holder : "",
-             renew ? renew : "");
+    snprintf(record, sizeof record, "%s|%s", holder ? holder : "", renew ? renew : "");
     uint64_t mono = dpm_monotonic_ns();
     if (strcmp(record, l->observed) != 0) {
         snprintf(l->observed, sizeof l->observed, "%s", record);
@@ -147,17 +141,17 @@ static dpm_rc try_acquire_or_renew(struct dpm_leader *l, struct dpm_error *err)
     bool mine = holder && strcmp(holder, l->identity) == 0;
     uint64_t their_ns = (uint64_t)(their_dur > 0 ? their_dur : 0) * DPM_NS_PER_SEC;
     if (holder && holder[0] && !mine && mono < l->observed_at + their_ns) {
-        rc = dpm_error_set(err, DPM_ECONFLICT, "spec.holderIdentity",
-                           "lease %s/%s is held by %s", l->ns, l->name, holder);
+        rc = dpm_error_set(err, DPM_ECONFLICT, "spec.holderIdentity", "lease %s/%s is held by %s",
+                           l->ns, l->name, holder);
         goto out;
     }
     if (!mine) {
         json_object_set_new(spec, "acquireTime", json_string(now));
         /* as client-go: every acquisition by a new holder counts, also
          * after a release */
-        json_object_set_new(spec, "leaseTransitions",
-                            json_integer(json_integer_value(json_object_get(
-                                             spec, "leaseTransitions")) + 1));
+        json_object_set_new(
+            spec, "leaseTransitions",
+            json_integer(json_integer_value(json_object_get(spec, "leaseTransitions")) + 1));
     }
     json_object_set_new(spec, "holderIdentity", json_string(l->identity));
     json_object_set_new(spec, "leaseDurationSeconds", json_integer(dur_s));
@@ -192,8 +186,7 @@ static void release(struct dpm_leader *l)
         json_object_set_new(spec, "holderIdentity", json_string(""));
         json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
         json_object_set_new(spec, "renewTime", json_string(now));
-        if (dpm_kube_update(l->k, &LEASES, l->ns, lease,
-                            NULL, NULL, &e) != DPM_OK)
+        if (dpm_kube_update(l->k, &LEASES, l->ns, lease, NULL, NULL, &e) != DPM_OK)
             report(l, &e);
     }
     json_decref(lease);
@@ -203,8 +196,7 @@ static void release(struct dpm_leader *l)
 static bool wait_or_stop(struct dpm_leader *l, uint64_t ns)
 {
     uint64_t at = dpm_monotonic_ns() + ns;
-    struct timespec ts = {(time_t)(at / DPM_NS_PER_SEC),
-                          (long)(at % DPM_NS_PER_SEC)};
+    struct timespec ts = {(time_t)(at / DPM_NS_PER_SEC), (long)(at % DPM_NS_PER_SEC)};
     pthread_mutex_lock(&l->mu);
     while (!l->stopping && dpm_monotonic_ns() < at)
         pthread_cond_timedwait(&l->cond, &l->mu, &ts);
@@ -266,8 +258,7 @@ dpm_rc dpm_leader_start(struct dpm_leader *l, struct dpm_error *err)
     if (l->started)
         return dpm_error_set(err, DPM_EINVAL, "leader", "already started");
     if (pthread_create(&l->th, NULL, elector_main, l) != 0)
-        return dpm_error_set(err, DPM_ENOMEM, "leader",
-                             "cannot start the elector thread");
+        return dpm_error_set(err, DPM_ENOMEM, "leader", "cannot start the elector thread");
     l->started = true;
     return DPM_OK;
 }

@@ -16,23 +16,23 @@ struct delayed {
 
 struct dpm_workqueue {
     pthread_mutex_t mu;
-    pthread_cond_t cond;     /* queue changed / shutdown / delay added */
-    pthread_cond_t idle;     /* processing set or queue shrank (drain) */
-    char **ring;             /* FIFO of ready items (owned) */
+    pthread_cond_t cond; /* queue changed / shutdown / delay added */
+    pthread_cond_t idle; /* processing set or queue shrank (drain) */
+    char **ring;         /* FIFO of ready items (owned) */
     size_t head, count, cap;
-    json_t *dirty;           /* items that need processing (queued or re-added)
+    json_t *dirty;        /* items that need processing (queued or re-added)
                                 -> when they entered the FIFO (monotonic ns; for
                                 one re-added while processing, reset at done()) */
-    json_t *processing;      /* items handed out, not yet done */
-    struct delayed *heap;    /* min-heap on at; stale entries skipped */
+    json_t *processing;   /* items handed out, not yet done */
+    struct delayed *heap; /* min-heap on at; stale entries skipped */
     size_t nheap, capheap;
-    json_t *waiting;         /* item -> earliest pending delayed time */
+    json_t *waiting; /* item -> earliest pending delayed time */
     struct dpm_ratelimiter *limiter;
     bool shutting_down;
 };
 
-struct dpm_workqueue *dpm_workqueue_new(
-    const struct dpm_ratelimiter_opts *rl_opts, struct dpm_error *err)
+struct dpm_workqueue *dpm_workqueue_new(const struct dpm_ratelimiter_opts *rl_opts,
+                                        struct dpm_error *err)
 {
     struct dpm_workqueue *q = calloc(1, sizeof(*q));
     if (!q) {
@@ -177,8 +177,7 @@ static void promote_due(struct dpm_workqueue *q, uint64_t now)
     }
 }
 
-dpm_rc dpm_workqueue_add_after(struct dpm_workqueue *q, const char *item,
-                               uint64_t delay_ns)
+dpm_rc dpm_workqueue_add_after(struct dpm_workqueue *q, const char *item, uint64_t delay_ns)
 {
     if (delay_ns == 0)
         return dpm_workqueue_add(q, item);
@@ -204,8 +203,7 @@ dpm_rc dpm_workqueue_add_after(struct dpm_workqueue *q, const char *item,
         q->capheap = ncap;
     }
     char *dup = strdup(item);
-    if (!dup || json_object_set_new(q->waiting, item,
-                                    json_integer((json_int_t)at)) != 0) {
+    if (!dup || json_object_set_new(q->waiting, item, json_integer((json_int_t)at)) != 0) {
         free(dup);
         rc = DPM_ENOMEM;
         goto out;
@@ -224,8 +222,7 @@ out:
     return rc;
 }
 
-dpm_rc dpm_workqueue_add_rate_limited(struct dpm_workqueue *q,
-                                      const char *item)
+dpm_rc dpm_workqueue_add_rate_limited(struct dpm_workqueue *q, const char *item)
 {
     uint64_t d = dpm_ratelimiter_when(q->limiter, item);
     if (d == UINT64_MAX)
@@ -238,16 +235,14 @@ void dpm_workqueue_forget(struct dpm_workqueue *q, const char *item)
     dpm_ratelimiter_forget(q->limiter, item);
 }
 
-unsigned dpm_workqueue_num_requeues(struct dpm_workqueue *q,
-                                    const char *item)
+unsigned dpm_workqueue_num_requeues(struct dpm_workqueue *q, const char *item)
 {
     return dpm_ratelimiter_num_requeues(q->limiter, item);
 }
 
 static struct timespec abs_ts(uint64_t ns)
 {
-    struct timespec ts = {(time_t)(ns / DPM_NS_PER_SEC),
-                          (long)(ns % DPM_NS_PER_SEC)};
+    struct timespec ts = {(time_t)(ns / DPM_NS_PER_SEC), (long)(ns % DPM_NS_PER_SEC)};
     return ts;
 }
 

@@ -26,8 +26,8 @@ static int b64val(unsigned char c)
     return -1;
 }
 
-dpm_rc dpm_base64_decode(const char *in, size_t inlen, size_t max, unsigned char **out,
-                         size_t *len, struct dpm_error *err)
+dpm_rc dpm_base64_decode(const char *in, size_t inlen, size_t max, unsigned char **out, size_t *len,
+                         struct dpm_error *err)
 {
     unsigned char *o = malloc(inlen / 4 * 3 + 4);
     size_t n = 0;
@@ -48,7 +48,8 @@ dpm_rc dpm_base64_decode(const char *in, size_t inlen, size_t max, unsigned char
         int v = b64val(c);
         if (v < 0 || pad) {
             free(o);
-            return dpm_error_set(err, DPM_EPARSE, NULL, "invalid base64: unexpected %s at offset %zu",
+            return dpm_error_set(err, DPM_EPARSE, NULL,
+                                 "invalid base64: unexpected %s at offset %zu",
                                  v < 0 ? "character" : "data after padding", i);
         }
         acc = (acc << 6) | (unsigned)v;
@@ -57,8 +58,8 @@ dpm_rc dpm_base64_decode(const char *in, size_t inlen, size_t max, unsigned char
             bits -= 8;
             if (n >= max) {
                 free(o);
-                return dpm_error_set(err, DPM_ELIMIT, NULL, "base64 data decodes to more than %zu bytes",
-                                     max);
+                return dpm_error_set(err, DPM_ELIMIT, NULL,
+                                     "base64 data decodes to more than %zu bytes", max);
             }
             o[n++] = (unsigned char)(acc >> bits);
             acc &= (1u << bits) - 1;

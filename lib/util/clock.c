@@ -20,8 +20,7 @@ uint64_t dpm_clock_now(const struct dpm_clock *clock)
 
 void dpm_sleep_ns(uint64_t ns)
 {
-    struct timespec ts = {(time_t)(ns / DPM_NS_PER_SEC),
-                          (long)(ns % DPM_NS_PER_SEC)};
+    struct timespec ts = {(time_t)(ns / DPM_NS_PER_SEC), (long)(ns % DPM_NS_PER_SEC)};
     /* nanosleep leaves the remainder in ts when a signal interrupts it */
     while (ns && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }

@@ -20,24 +20,21 @@
 
 enum { F_MIN, F_HOUR, F_MDAY, F_MONTH, F_WDAY, F_COUNT };
 
-static const char *const field_name[F_COUNT] = {
-    "minute", "hour", "day-of-month", "month", "day-of-week"};
+static const char *const field_name[F_COUNT] = {"minute", "hour", "day-of-month", "month",
+                                                "day-of-week"};
 static const int field_lo[F_COUNT] = {0, 0, 1, 1, 0};
 static const int field_hi[F_COUNT] = {59, 23, 31, 12, 7};
 
-static const char *const month_names[12] = {"jan", "feb", "mar", "apr",
-                                            "may", "jun", "jul", "aug",
-                                            "sep", "oct", "nov", "dec"};
-static const char *const wday_names[7] = {"sun", "mon", "tue", "wed",
-                                          "thu", "fri", "sat"};
+static const char *const month_names[12] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                            "jul", "aug", "sep", "oct", "nov", "dec"};
+static const char *const wday_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
 static const struct {
     const char *name;
     const char *expr;
 } macros[] = {
-    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
-    {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
-    {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
     {"@hourly", "0 * * * *"},
 };
 
@@ -72,18 +69,16 @@ static bool parse_value(int f, const char **p, const char *end, int *v)
     return false;
 }
 
-static dpm_rc item_error(struct dpm_error *err, int f, const char *item,
-                         size_t len, const char *what)
+static dpm_rc item_error(struct dpm_error *err, int f, const char *item, size_t len,
+                         const char *what)
 {
-    return dpm_error_set(err, DPM_EPARSE, NULL, "%s field \"%.*s\": %s",
-                         field_name[f], (int)(len > 64 ? 64 : len), item,
-                         what);
+    return dpm_error_set(err, DPM_EPARSE, NULL, "%s field \"%.*s\": %s", field_name[f],
+                         (int)(len > 64 ? 64 : len), item, what);
 }
 
 /* One comma-separated item of field f: "*", "?", "a", "a-b", each
  * optionally followed by "/step"; sets its bits in *bits. */
-static dpm_rc parse_item(int f, const char *item, size_t len, uint64_t *bits,
-                         struct dpm_error *err)
+static dpm_rc parse_item(int f, const char *item, size_t len, uint64_t *bits, struct dpm_error *err)
 {
     const char *p = item, *end = item + len;
     int lo = field_lo[f], hi = field_hi[f];
@@ -101,15 +96,14 @@ static dpm_rc parse_item(int f, const char *item, size_t len, uint64_t *bits,
     } else {
         if (!parse_value(f, &p, end, &a))
             return item_error(err, f, item, len,
-                              f == F_MONTH ? "expected a number or a month name (JAN-DEC)"
+                              f == F_MONTH  ? "expected a number or a month name (JAN-DEC)"
                               : f == F_WDAY ? "expected a number or a weekday name (SUN-SAT)"
                                             : "expected a number");
         b = a;
         if (p < end && *p == '-') {
             p++;
             if (!parse_value(f, &p, end, &b))
-                return item_error(err, f, item, len,
-                                  "expected the end of the range after '-'");
+                return item_error(err, f, item, len, "expected the end of the range after '-'");
         }
     }
     if (p < end && *p == '/') {
@@ -138,13 +132,11 @@ static dpm_rc parse_item(int f, const char *item, size_t len, uint64_t *bits,
             if (bad >= 1000) /* clamped while parsing: the text is huge */
                 snprintf(what, sizeof what, "value out of range %d-%d", lo, hi);
             else
-                snprintf(what, sizeof what, "value %d out of range %d-%d",
-                         bad, lo, hi);
+                snprintf(what, sizeof what, "value %d out of range %d-%d", bad, lo, hi);
             return item_error(err, f, item, len, what);
         }
         if (a > b) {
-            snprintf(what, sizeof what,
-                     "range start %d is after range end %d", a, b);
+            snprintf(what, sizeof what, "range start %d is after range end %d", a, b);
             return item_error(err, f, item, len, what);
         }
     }
@@ -153,8 +145,7 @@ static dpm_rc parse_item(int f, const char *item, size_t len, uint64_t *bits,
     return DPM_OK;
 }
 
-dpm_rc dpm_cron_parse(const char *expr, struct dpm_cron *out,
-                      struct dpm_error *err)
+dpm_rc dpm_cron_parse(const char *expr, struct dpm_cron *out, struct dpm_error *err)
 {
     struct dpm_cron c;
     const char *fields[F_COUNT];
@@ -174,20 +165,17 @@ dpm_rc dpm_cron_parse(const char *expr, struct dpm_cron *out,
         while (isspace((unsigned char)*rest))
             rest++;
         for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++) {
-            if (strlen(macros[i].name) == n &&
-                strncasecmp(expr, macros[i].name, n) == 0) {
+            if (strlen(macros[i].name) == n && strncasecmp(expr, macros[i].name, n) == 0) {
                 if (*rest != '\0')
-                    return dpm_error_set(err, DPM_EPARSE, NULL,
-                                         "unexpected text after %s",
+                    return dpm_error_set(err, DPM_EPARSE, NULL, "unexpected text after %s",
                                          macros[i].name);
                 return dpm_cron_parse(macros[i].expr, out, err);
             }
         }
-        return dpm_error_set(
-            err, DPM_EPARSE, NULL,
-            "unknown macro \"%.*s\" (expected @yearly, @annually, @monthly, "
-            "@weekly, @daily, @midnight or @hourly)",
-            (int)(n > 32 ? 32 : n), expr);
+        return dpm_error_set(err, DPM_EPARSE, NULL,
+                             "unknown macro \"%.*s\" (expected @yearly, @annually, @monthly, "
+                             "@weekly, @daily, @midnight or @hourly)",
+                             (int)(n > 32 ? 32 : n), expr);
     }
     for (p = expr; *p != '\0';) {
         size_t n = strcspn(p, " \t\r\n\v\f");
@@ -220,11 +208,23 @@ dpm_rc dpm_cron_parse(const char *expr, struct dpm_cron *out,
         }
         bool star = flen[f] == 1 && (fields[f][0] == '*' || fields[f][0] == '?');
         switch (f) {
-        case F_MIN: c.minutes = bits; break;
-        case F_HOUR: c.hours = (uint32_t)bits; break;
-        case F_MDAY: c.mdays = (uint32_t)bits; c.mday_star = star; break;
-        case F_MONTH: c.months = (uint16_t)bits; break;
-        case F_WDAY: c.wdays = (uint8_t)bits; c.wday_star = star; break;
+        case F_MIN:
+            c.minutes = bits;
+            break;
+        case F_HOUR:
+            c.hours = (uint32_t)bits;
+            break;
+        case F_MDAY:
+            c.mdays = (uint32_t)bits;
+            c.mday_star = star;
+            break;
+        case F_MONTH:
+            c.months = (uint16_t)bits;
+            break;
+        case F_WDAY:
+            c.wdays = (uint8_t)bits;
+            c.wday_star = star;
+            break;
         }
     }
     *out = c;

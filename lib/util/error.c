@@ -35,8 +35,8 @@ void dpm_error_clear(struct dpm_error *err)
         memset(err, 0, sizeof(*err));
 }
 
-dpm_rc dpm_error_vset(struct dpm_error *err, dpm_rc code, const char *path,
-                      const char *fmt, va_list ap)
+dpm_rc dpm_error_vset(struct dpm_error *err, dpm_rc code, const char *path, const char *fmt,
+                      va_list ap)
 {
     if (!err)
         return code;
@@ -52,8 +52,7 @@ dpm_rc dpm_error_vset(struct dpm_error *err, dpm_rc code, const char *path,
     return code;
 }
 
-dpm_rc dpm_error_set(struct dpm_error *err, dpm_rc code, const char *path,
-                     const char *fmt, ...)
+dpm_rc dpm_error_set(struct dpm_error *err, dpm_rc code, const char *path, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -62,8 +61,7 @@ dpm_rc dpm_error_set(struct dpm_error *err, dpm_rc code, const char *path,
     return rc;
 }
 
-void dpm_error_at(struct dpm_error *err, const char *source, int line,
-                  int column)
+void dpm_error_at(struct dpm_error *err, const char *source, int line, int column)
 {
     if (!err)
         return;
@@ -80,8 +78,7 @@ int dpm_error_format(const struct dpm_error *err, char *buf, size_t n)
         return snprintf(buf, n, "%s", "no error");
     }
     if (err->source[0] && err->line > 0)
-        snprintf(where, sizeof(where), "%s:%d:%d: ", err->source, err->line,
-                 err->column);
+        snprintf(where, sizeof(where), "%s:%d:%d: ", err->source, err->line, err->column);
     else if (err->source[0])
         snprintf(where, sizeof(where), "%s: ", err->source);
     else if (err->line > 0)

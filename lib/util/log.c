@@ -30,8 +30,8 @@ int dpm_log_level_parse(const char *s)
     return -1;
 }
 
-void dpm_log(enum dpm_log_level level, const char *component,
-             const char *object, const json_t *fields, const char *fmt, ...)
+void dpm_log(enum dpm_log_level level, const char *component, const char *object,
+             const json_t *fields, const char *fmt, ...)
 {
     if (level < log_min || level > DPM_LOG_ERROR)
         return;
@@ -46,9 +46,8 @@ void dpm_log(enum dpm_log_level level, const char *component,
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     char when[96];
-    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 
     json_t *line = json_object();
     if (!line)
@@ -63,8 +62,7 @@ void dpm_log(enum dpm_log_level level, const char *component,
     if (json_is_object(fields)) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)fields, k, v)
-        {
+        json_object_foreach ((json_t *)fields, k, v) {
             if (!json_object_get(line, k))
                 json_object_set(line, k, v);
         }

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const double dpm_metrics_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                              0.005,  0.01,    0.025,  0.05,  0.1,
-                                              0.25,   0.5,     1,      2.5,   5,   10};
+const double dpm_metrics_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                              0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                              1,      2.5,     5,      10};
 const size_t dpm_metrics_latency_nbuckets =
     sizeof(dpm_metrics_latency_buckets) / sizeof(dpm_metrics_latency_buckets[0]);
 

@@ -79,9 +79,8 @@ static void drop(struct dpm_report *r, enum dpm_severity sev)
         r->dropped[sev]++;
 }
 
-dpm_rc dpm_report_vadd(struct dpm_report *r, enum dpm_severity sev,
-                       const char *source, const char *path, const char *fmt,
-                       va_list ap)
+dpm_rc dpm_report_vadd(struct dpm_report *r, enum dpm_severity sev, const char *source,
+                       const char *path, const char *fmt, va_list ap)
 {
     bool full = r->n >= report_max(r);
     /* Past the cap only a violation may still get in (by eviction): the rest
@@ -113,9 +112,8 @@ dpm_rc dpm_report_vadd(struct dpm_report *r, enum dpm_severity sev,
     return DPM_OK;
 }
 
-dpm_rc dpm_report_add(struct dpm_report *r, enum dpm_severity sev,
-                      const char *source, const char *path, const char *fmt,
-                      ...)
+dpm_rc dpm_report_add(struct dpm_report *r, enum dpm_severity sev, const char *source,
+                      const char *path, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -173,8 +171,7 @@ int dpm_finding_format(const struct dpm_finding *f, char *buf, size_t n)
 {
     const char *sep1 = f->source[0] ? ": " : "";
     const char *sep2 = f->path[0] ? ": " : "";
-    return snprintf(buf, n, "%s%s%s%s%s", f->source, sep1, f->path, sep2,
-                    f->message);
+    return snprintf(buf, n, "%s%s%s%s%s", f->source, sep1, f->path, sep2, f->message);
 }
 
 bool dpm_report_rejects(const struct dpm_report *r)

@@ -36,8 +36,7 @@ static const char QUANTITY_SUFFIXES[] =
  * least one digit, as the documented grammar (<number> ::= <digits> |
  * <digits>.<digits> | <digits>. | .<digits>) and the OpenAPI quantity
  * pattern require. */
-dpm_rc dpm_quantity_parse(const char *s, long double *value,
-                          struct dpm_error *err)
+dpm_rc dpm_quantity_parse(const char *s, long double *value, struct dpm_error *err)
 {
     char quoted[DPM_UTF8_QUOTE_SIZE]; /* the character named in a message */
     if (!s)
@@ -46,8 +45,7 @@ dpm_rc dpm_quantity_parse(const char *s, long double *value,
     if (len == 0)
         return dpm_error_set(err, DPM_EPARSE, NULL, "invalid quantity \"\": empty");
     if (len > UNITS_TEXT_MAX)
-        return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid quantity: longer than %d characters",
+        return dpm_error_set(err, DPM_EPARSE, NULL, "invalid quantity: longer than %d characters",
                              UNITS_TEXT_MAX);
     size_t pos = 0;
     bool negative = false;
@@ -69,11 +67,10 @@ dpm_rc dpm_quantity_parse(const char *s, long double *value,
     }
     if (int_end == int_start && frac_end == frac_start) {
         if (s[pos] == '\0')
-            return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid quantity \"%s\": no digits", s);
+            return dpm_error_set(err, DPM_EPARSE, NULL, "invalid quantity \"%s\": no digits", s);
         return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid quantity \"%s\": expected a number at position %zu",
-                             s, pos + 1);
+                             "invalid quantity \"%s\": expected a number at position %zu", s,
+                             pos + 1);
     }
     size_t suffix_start = pos;
     while (s[pos] && strchr("eEinumkKMGTP", s[pos]))
@@ -85,16 +82,19 @@ dpm_rc dpm_quantity_parse(const char *s, long double *value,
         pos++;
     if (s[pos] != '\0')
         return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid quantity \"%s\": unexpected %s at position %zu",
-                             s, dpm_utf8_quote(s + pos, quoted), pos + 1);
+                             "invalid quantity \"%s\": unexpected %s at position %zu", s,
+                             dpm_utf8_quote(s + pos, quoted), pos + 1);
     const char *suffix = s + suffix_start;
     size_t suffix_len = len - suffix_start;
 
     int exp10 = 0, exp2 = 0;
-    static const struct { const char *name; int exp10; int exp2; } table[] = {
-        {"", 0, 0},   {"n", -9, 0}, {"u", -6, 0}, {"m", -3, 0},
-        {"k", 3, 0},  {"M", 6, 0},  {"G", 9, 0},  {"T", 12, 0},
-        {"P", 15, 0}, {"E", 18, 0}, {"Ki", 0, 10}, {"Mi", 0, 20},
+    static const struct {
+        const char *name;
+        int exp10;
+        int exp2;
+    } table[] = {
+        {"", 0, 0},    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},
+        {"G", 9, 0},   {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
         {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
     };
     bool found = false;
@@ -124,8 +124,8 @@ dpm_rc dpm_quantity_parse(const char *s, long double *value,
             exp10 = (int)e;
         } else {
             return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid quantity \"%s\": unknown suffix \"%s\" (expected %s)",
-                                 s, suffix, QUANTITY_SUFFIXES);
+                                 "invalid quantity \"%s\": unknown suffix \"%s\" (expected %s)", s,
+                                 suffix, QUANTITY_SUFFIXES);
         }
     }
 
@@ -136,23 +136,22 @@ dpm_rc dpm_quantity_parse(const char *s, long double *value,
      * is exact. */
     char num[UNITS_TEXT_MAX + 32];
     int w = snprintf(num, sizeof(num), "%s%.*s.%.*se%d", negative ? "-" : "",
-                     (int)(int_end - int_start), s + int_start,
-                     (int)(frac_end - frac_start), s + frac_start, exp10);
+                     (int)(int_end - int_start), s + int_start, (int)(frac_end - frac_start),
+                     s + frac_start, exp10);
     if (w < 0 || (size_t)w >= sizeof(num))
         return dpm_error_set(err, DPM_EINTERNAL, NULL, "invalid quantity \"%s\"", s);
     long double v = strtold(num, NULL);
     if (exp2)
         v = ldexpl(v, exp2);
     if (!isfinite(v))
-        return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid quantity \"%s\": value out of range", s);
+        return dpm_error_set(err, DPM_EPARSE, NULL, "invalid quantity \"%s\": value out of range",
+                             s);
     if (value)
         *value = v;
     return DPM_OK;
 }
 
-dpm_rc dpm_quantity_cmp(const char *a, const char *b, int *cmp,
-                        struct dpm_error *err)
+dpm_rc dpm_quantity_cmp(const char *a, const char *b, int *cmp, struct dpm_error *err)
 {
     long double va, vb;
     dpm_rc rc = dpm_quantity_parse(a, &va, err);
@@ -181,8 +180,8 @@ dpm_rc dpm_duration_parse(const char *s, double *seconds, struct dpm_error *err)
     if (len == 0)
         return dpm_error_set(err, DPM_EPARSE, NULL, "invalid duration \"\": empty");
     if (len > UNITS_TEXT_MAX)
-        return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid duration: longer than %d characters", UNITS_TEXT_MAX);
+        return dpm_error_set(err, DPM_EPARSE, NULL, "invalid duration: longer than %d characters",
+                             UNITS_TEXT_MAX);
     if (s[0] == '-')
         return dpm_error_set(err, DPM_EPARSE, NULL,
                              "invalid duration \"%s\": negative durations are not allowed", s);
@@ -201,12 +200,12 @@ dpm_rc dpm_duration_parse(const char *s, double *seconds, struct dpm_error *err)
         bool has_digit = int_end > start || pos > int_end + 1;
         if (!has_digit && (isalpha((unsigned char)s[start]) || s[start] == '.'))
             return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid duration \"%s\": expected a number at position %zu",
-                                 s, start + 1);
+                                 "invalid duration \"%s\": expected a number at position %zu", s,
+                                 start + 1);
         if (!has_digit)
             return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid duration \"%s\": unexpected %s at position %zu",
-                                 s, dpm_utf8_quote(s + start, quoted), start + 1);
+                                 "invalid duration \"%s\": unexpected %s at position %zu", s,
+                                 dpm_utf8_quote(s + start, quoted), start + 1);
         char num[UNITS_TEXT_MAX + 1];
         memcpy(num, s + start, pos - start);
         num[pos - start] = '\0';
@@ -222,8 +221,8 @@ dpm_rc dpm_duration_parse(const char *s, double *seconds, struct dpm_error *err)
                                      "(expected s, m, h or d)",
                                      s, pos + 1);
             return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid duration \"%s\": unexpected %s at position %zu",
-                                 s, dpm_utf8_quote(s + pos, quoted), pos + 1);
+                                 "invalid duration \"%s\": unexpected %s at position %zu", s,
+                                 dpm_utf8_quote(s + pos, quoted), pos + 1);
         }
         double mult;
         if (unit_len == 1 && s[unit_start] == 's')
@@ -241,8 +240,7 @@ dpm_rc dpm_duration_parse(const char *s, double *seconds, struct dpm_error *err)
                                  s, (int)unit_len, s + unit_start, unit_start + 1);
         total += n * mult;
         if (!(total <= DURATION_MAX_SECONDS))
-            return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid duration \"%s\": out of range", s);
+            return dpm_error_set(err, DPM_EPARSE, NULL, "invalid duration \"%s\": out of range", s);
     }
     if (seconds)
         *seconds = total;
@@ -301,8 +299,8 @@ dpm_rc dpm_percent_parse(const char *s, double *value, struct dpm_error *err)
     if (len == 0)
         return dpm_error_set(err, DPM_EPARSE, NULL, "invalid percentage \"\": empty");
     if (len > UNITS_TEXT_MAX)
-        return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid percentage: longer than %d characters", UNITS_TEXT_MAX);
+        return dpm_error_set(err, DPM_EPARSE, NULL, "invalid percentage: longer than %d characters",
+                             UNITS_TEXT_MAX);
     size_t pos = 0;
     bool negative = false;
     if (s[0] == '-' || s[0] == '+') {
@@ -314,8 +312,8 @@ dpm_rc dpm_percent_parse(const char *s, double *value, struct dpm_error *err)
         pos++;
     if (pos == start)
         return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid percentage \"%s\": expected a number at position %zu",
-                             s, pos + 1);
+                             "invalid percentage \"%s\": expected a number at position %zu", s,
+                             pos + 1);
     if (s[pos] == '.') {
         pos++;
         size_t fs = pos;
@@ -323,16 +321,16 @@ dpm_rc dpm_percent_parse(const char *s, double *value, struct dpm_error *err)
             pos++;
         if (pos == fs)
             return dpm_error_set(err, DPM_EPARSE, NULL,
-                                 "invalid percentage \"%s\": expected a digit at position %zu",
-                                 s, pos + 1);
+                                 "invalid percentage \"%s\": expected a digit at position %zu", s,
+                                 pos + 1);
     }
     if (s[pos] == '\0')
-        return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid percentage \"%s\": must end with '%%'", s);
+        return dpm_error_set(err, DPM_EPARSE, NULL, "invalid percentage \"%s\": must end with '%%'",
+                             s);
     if (s[pos] != '%' || s[pos + 1] != '\0')
         return dpm_error_set(err, DPM_EPARSE, NULL,
-                             "invalid percentage \"%s\": unexpected %s at position %zu",
-                             s, dpm_utf8_quote(s[pos] == '%' ? s + pos + 1 : s + pos, quoted),
+                             "invalid percentage \"%s\": unexpected %s at position %zu", s,
+                             dpm_utf8_quote(s[pos] == '%' ? s + pos + 1 : s + pos, quoted),
                              s[pos] == '%' ? pos + 2 : pos + 1);
     char num[UNITS_TEXT_MAX + 1];
     memcpy(num, s + start, pos - start);
@@ -352,15 +350,15 @@ dpm_rc dpm_percent_parse(const char *s, double *value, struct dpm_error *err)
 /* DNS-1123 names (k8s.io/apimachinery/pkg/util/validation messages)        */
 /* ---------------------------------------------------------------------- */
 
-#define DNS1123_LABEL_MSG                                                     \
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric "    \
-    "characters or '-', and must start and end with an alphanumeric "        \
-    "character (e.g. 'my-name',  or '123-abc', regex used for validation "   \
+#define DNS1123_LABEL_MSG                                                                          \
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric "                          \
+    "characters or '-', and must start and end with an alphanumeric "                              \
+    "character (e.g. 'my-name',  or '123-abc', regex used for validation "                         \
     "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-#define DNS1123_SUBDOMAIN_MSG                                                 \
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric " \
-    "characters, '-' or '.', and must start and end with an alphanumeric "   \
-    "character (e.g. 'example.com', regex used for validation is "           \
+#define DNS1123_SUBDOMAIN_MSG                                                                      \
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "                      \
+    "characters, '-' or '.', and must start and end with an alphanumeric "                         \
+    "character (e.g. 'example.com', regex used for validation is "                                 \
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 
 static bool is_lower_alnum(char c)
@@ -381,14 +379,13 @@ static bool label_chars_ok(const char *s, size_t n)
 
 /* Like kube, a name too long AND malformed gets both messages, length
  * first. */
-static bool dns_result(struct dpm_error *err, bool too_long, size_t max,
-                       bool bad_chars, const char *msg)
+static bool dns_result(struct dpm_error *err, bool too_long, size_t max, bool bad_chars,
+                       const char *msg)
 {
     if (!too_long && !bad_chars)
         return true;
     if (too_long && bad_chars)
-        dpm_error_set(err, DPM_EINVALID, NULL, "must be no more than %zu characters; %s",
-                      max, msg);
+        dpm_error_set(err, DPM_EINVALID, NULL, "must be no more than %zu characters; %s", max, msg);
     else if (too_long)
         dpm_error_set(err, DPM_EINVALID, NULL, "must be no more than %zu characters", max);
     else
@@ -463,8 +460,7 @@ static bool is_email(const char *s, struct dpm_error *err)
     }
     for (size_t i = 0; i < local_len; i++) {
         char c = s[i];
-        bool ok = is_atext(c) ||
-                  (c == '.' && i > 0 && i + 1 < local_len && s[i + 1] != '.');
+        bool ok = is_atext(c) || (c == '.' && i > 0 && i + 1 < local_len && s[i + 1] != '.');
         if (!ok) {
             dpm_error_set(err, DPM_EINVALID, NULL,
                           "must be an e-mail address (local@domain): unexpected %s at "

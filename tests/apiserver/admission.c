@@ -25,7 +25,7 @@
 #include "dpm/buf.h"
 #include "patch.h"
 
-#define RESPONSE_MAX (3u << 20) /* bytes of AdmissionReview we read back */
+#define RESPONSE_MAX  (3u << 20) /* bytes of AdmissionReview we read back */
 #define CA_BUNDLE_MAX (1u << 20)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -50,10 +50,10 @@ static const char *nz(const char *s)
 }
 
 /* Sets a rejection (code, reason, printf message) on res. */
-static dpm_rc reject(struct as_admission_result *res, int code, const char *reason,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static dpm_rc reject(struct as_admission_result *res, int code, const char *reason,
-                     const char *fmt, ...)
+static dpm_rc reject(struct as_admission_result *res, int code, const char *reason, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+static dpm_rc reject(struct as_admission_result *res, int code, const char *reason, const char *fmt,
+                     ...)
 {
     va_list ap;
     struct dpm_buf b = DPM_BUF_INIT(64 * 1024);
@@ -97,9 +97,9 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 
 /* Where and how to call one webhook. */
 struct target {
-    char url[2048];      /* as kube prints it, with ?timeout=Ns */
+    char url[2048]; /* as kube prints it, with ?timeout=Ns */
     char connect_to[512];
-    char why[512];       /* set when the webhook cannot be called at all */
+    char why[512]; /* set when the webhook cannot be called at all */
 };
 
 static bool make_target(const json_t *hook, const struct as_service_map *svcs, long timeout_s,
@@ -119,8 +119,7 @@ static bool make_target(const json_t *hook, const struct as_service_map *svcs, l
         json_int_t port = json_is_integer(json_object_get(svc, "port"))
                               ? json_integer_value(json_object_get(svc, "port"))
                               : 443;
-        snprintf(base, sizeof(base), "https://%s.%s.svc:%lld%s", name, ns, (long long)port,
-                 path);
+        snprintf(base, sizeof(base), "https://%s.%s.svc:%lld%s", name, ns, (long long)port, path);
         const struct as_service_entry *e = as_service_map_find(svcs, ns, name, (int)port);
         if (!e)
             snprintf(t->why, sizeof(t->why), "service \"%s\" not found", name);
@@ -163,9 +162,8 @@ static void describe_curl_error(CURLcode cc, const char *url, const char *errbuf
 
 /* POSTs body; on success *reply is the parsed JSON.  On failure why says
  * what went wrong (kube's ErrCallingWebhook reason). */
-static dpm_rc post_review(const json_t *hook, const struct as_service_map *svcs,
-                          const char *body, long timeout_s, json_t **reply, char *why,
-                          size_t why_n)
+static dpm_rc post_review(const json_t *hook, const struct as_service_map *svcs, const char *body,
+                          long timeout_s, json_t **reply, char *why, size_t why_n)
 {
     struct target t;
     struct dpm_buf resp = DPM_BUF_INIT(RESPONSE_MAX);
@@ -266,7 +264,7 @@ static const char *review_version(const json_t *hook)
 {
     size_t i;
     const json_t *v;
-    json_array_foreach(json_object_get(hook, "admissionReviewVersions"), i, v) {
+    json_array_foreach (json_object_get(hook, "admissionReviewVersions"), i, v) {
         const char *s = json_string_value(v);
         if (s && (strcmp(s, "v1") == 0 || strcmp(s, "v1beta1") == 0))
             return s;
@@ -342,7 +340,7 @@ static dpm_rc add_warnings(struct as_admission_result *res, const json_t *respon
 {
     size_t i;
     const json_t *w;
-    json_array_foreach(json_object_get(response, "warnings"), i, w) {
+    json_array_foreach (json_object_get(response, "warnings"), i, w) {
         if (!json_is_string(w) || json_string_length(w) == 0)
             continue;
         if (!res->warnings && !(res->warnings = json_array()))
@@ -362,8 +360,8 @@ static dpm_rc deny(struct as_admission_result *res, const char *name, const json
     if (code < 400 || code > 599)
         code = 400;
     if (msg && msg[0])
-        return reject(res, (int)code, nz(reason),
-                      "admission webhook \"%s\" denied the request: %s", name, msg);
+        return reject(res, (int)code, nz(reason), "admission webhook \"%s\" denied the request: %s",
+                      name, msg);
     if (reason && reason[0])
         return reject(res, (int)code, reason, "admission webhook \"%s\" denied the request: %s",
                       name, reason);
@@ -397,8 +395,10 @@ static const json_t *check_reply(const json_t *reply, const char *version, const
     }
     const char *ruid = nz(json_string_value(json_object_get(resp, "uid")));
     if (strcmp(version, "v1") == 0 && strcmp(ruid, uid) != 0) {
-        snprintf(why, n, "received invalid webhook response: expected response.uid=\"%.100s\", "
-                         "got \"%.100s\"", uid, ruid);
+        snprintf(why, n,
+                 "received invalid webhook response: expected response.uid=\"%.100s\", "
+                 "got \"%.100s\"",
+                 uid, ruid);
         return NULL;
     }
     const json_t *pt = json_object_get(resp, "patchType");
@@ -406,24 +406,29 @@ static const json_t *check_reply(const json_t *reply, const char *version, const
     bool has_patch = json_is_string(patch) && json_string_length(patch) > 0;
     if (strcmp(version, "v1") == 0) {
         if (has_patch && !json_is_string(pt)) {
-            snprintf(why, n, "received invalid webhook response: webhook returned "
-                             "response.patch but not response.patchType");
+            snprintf(why, n,
+                     "received invalid webhook response: webhook returned "
+                     "response.patch but not response.patchType");
             return NULL;
         }
         if (!has_patch && json_is_string(pt)) {
-            snprintf(why, n, "received invalid webhook response: webhook returned "
-                             "response.patchType but not response.patch");
+            snprintf(why, n,
+                     "received invalid webhook response: webhook returned "
+                     "response.patchType but not response.patch");
             return NULL;
         }
     }
     if (has_patch && !mutating) {
-        snprintf(why, n, "received invalid webhook response: validating webhooks may not "
-                         "return patches");
+        snprintf(why, n,
+                 "received invalid webhook response: validating webhooks may not "
+                 "return patches");
         return NULL;
     }
     if (json_is_string(pt) && strcmp(json_string_value(pt), "JSONPatch") != 0) {
-        snprintf(why, n, "received invalid webhook response: webhook returned invalid "
-                         "response.patchType of \"%.60s\"", json_string_value(pt));
+        snprintf(why, n,
+                 "received invalid webhook response: webhook returned invalid "
+                 "response.patchType of \"%.60s\"",
+                 json_string_value(pt));
         return NULL;
     }
     return resp;
@@ -451,8 +456,8 @@ static dpm_rc call_one(const json_t *hook, const struct as_admission_request *re
     if (req->dry_run) {
         const char *se = nz(json_string_value(json_object_get(hook, "sideEffects")));
         if (strcmp(se, "None") != 0 && strcmp(se, "NoneOnDryRun") != 0) {
-            rc = reject(res, 400, "BadRequest",
-                        "admission webhook \"%s\" does not support dry run", name);
+            rc = reject(res, 400, "BadRequest", "admission webhook \"%s\" does not support dry run",
+                        name);
             return rc == DPM_OK ? DPM_EFORBIDDEN : rc;
         }
     }
@@ -505,8 +510,7 @@ static dpm_rc call_one(const json_t *hook, const struct as_admission_request *re
         if (!ops || !object || !*object) {
             json_decref(ops);
             rc = reject(res, 500, "InternalError", "Internal error occurred: %s",
-                        !object || !*object ? "cannot apply a patch without an object"
-                                            : je.text);
+                        !object || !*object ? "cannot apply a patch without an object" : je.text);
             if (rc == DPM_OK)
                 rc = DPM_EFORBIDDEN;
             goto out;
@@ -514,8 +518,8 @@ static dpm_rc call_one(const json_t *hook, const struct as_admission_request *re
         dpm_rc prc = as_json_patch(*object, ops, &patched, &perr);
         json_decref(ops);
         if (prc != DPM_OK) {
-            rc = reject(res, 500, "InternalError", "Internal error occurred: %s%s%s",
-                        perr.path, perr.path[0] ? ": " : "", perr.message);
+            rc = reject(res, 500, "InternalError", "Internal error occurred: %s%s%s", perr.path,
+                        perr.path[0] ? ": " : "", perr.message);
             if (rc == DPM_OK)
                 rc = DPM_EFORBIDDEN;
             goto out;
@@ -571,7 +575,7 @@ static dpm_rc run_all(const json_t *configs, const json_t *namespace_obj,
     qsort(sorted, n, sizeof(*sorted), by_name);
     for (i = 0; i < n && rc == DPM_OK; i++) {
         const json_t *hook;
-        json_array_foreach(json_object_get(sorted[i], "webhooks"), j, hook) {
+        json_array_foreach (json_object_get(sorted[i], "webhooks"), j, hook) {
             bool match = false;
             struct dpm_error merr;
             dpm_error_clear(&merr);
@@ -589,8 +593,8 @@ static dpm_rc run_all(const json_t *configs, const json_t *namespace_obj,
                 break;
             }
             if (mrc != DPM_OK) {
-                rc = reject(res, 500, "InternalError", "Internal error occurred: %s: %s",
-                            merr.path, merr.message);
+                rc = reject(res, 500, "InternalError", "Internal error occurred: %s: %s", merr.path,
+                            merr.message);
                 if (rc == DPM_OK)
                     rc = DPM_EFORBIDDEN;
                 break;
@@ -617,8 +621,8 @@ dpm_rc as_admission_mutate(const json_t *mutating_configs, const json_t *namespa
 
 dpm_rc as_admission_validate(const json_t *validating_configs, const json_t *namespace_obj,
                              const struct as_admission_request *req,
-                             const struct as_service_map *svcs,
-                             struct as_admission_result *res, struct dpm_error *err)
+                             const struct as_service_map *svcs, struct as_admission_result *res,
+                             struct dpm_error *err)
 {
     return run_all(validating_configs, namespace_obj, req, svcs, false, NULL, res, err);
 }

@@ -62,8 +62,8 @@
 struct as_service_entry {
     char namespace_[64];
     char name[64];
-    int port;       /* service port */
-    char host[64];  /* local address, e.g. 127.0.0.1 */
+    int port;      /* service port */
+    char host[64]; /* local address, e.g. 127.0.0.1 */
     int local_port;
 };
 
@@ -75,20 +75,17 @@ struct as_service_map {
 /* Parses the flag value into *map (which it resets first).  "" gives an
  * empty map.  DPM_EINVAL naming the offending entry on bad syntax or past
  * AS_SERVICE_MAP_MAX entries. */
-dpm_rc as_service_map_parse(const char *s, struct as_service_map *map,
-                            struct dpm_error *err);
+dpm_rc as_service_map_parse(const char *s, struct as_service_map *map, struct dpm_error *err);
 /* The entry for ns/name:port, or NULL. */
-const struct as_service_entry *
-as_service_map_find(const struct as_service_map *map, const char *ns,
-                    const char *name, int port);
+const struct as_service_entry *as_service_map_find(const struct as_service_map *map, const char *ns,
+                                                   const char *name, int port);
 
 /* Matches a metav1.LabelSelector object ({matchLabels, matchExpressions
  * [{key, operator In|NotIn|Exists|DoesNotExist, values}]}) against a labels
  * object (NULL = no labels).  A NULL or empty selector matches everything.
  * A malformed selector (unknown operator, In without values...) is
  * DPM_EINVALID with the field path; *match is then false. */
-dpm_rc as_label_selector_object_matches(const json_t *selector,
-                                        const json_t *labels, bool *match,
+dpm_rc as_label_selector_object_matches(const json_t *selector, const json_t *labels, bool *match,
                                         struct dpm_error *err);
 
 struct as_admission_request {
@@ -104,9 +101,9 @@ struct as_admission_request {
 
 struct as_admission_result {
     bool allowed;
-    int code;       /* HTTP status for the client when !allowed (400, 403, 500, ...) */
-    char reason[64]; /* metav1.Status reason when !allowed ("" = none given) */
-    char *message;  /* malloc'd; NULL when allowed */
+    int code;         /* HTTP status for the client when !allowed (400, 403, 500, ...) */
+    char reason[64];  /* metav1.Status reason when !allowed ("" = none given) */
+    char *message;    /* malloc'd; NULL when allowed */
     json_t *warnings; /* array of strings, or NULL when none */
 };
 
@@ -118,22 +115,17 @@ struct as_admission_result {
  * res->allowed false on a denial or a Fail-policy failure (the object is
  * then left as the last successful webhook made it); an error rc only for
  * programming errors or ENOMEM. */
-dpm_rc as_admission_mutate(const json_t *mutating_configs,
-                           const json_t *namespace_obj,
+dpm_rc as_admission_mutate(const json_t *mutating_configs, const json_t *namespace_obj,
                            const struct as_admission_request *req,
-                           const struct as_service_map *svcs,
-                           json_t **object_inout,
-                           struct as_admission_result *res,
-                           struct dpm_error *err);
+                           const struct as_service_map *svcs, json_t **object_inout,
+                           struct as_admission_result *res, struct dpm_error *err);
 
 /* Same for ValidatingWebhookConfigurations; the first denial wins (kube runs
  * them in parallel and reports one denial; here they run in order).
  * Warnings of all webhooks are collected. */
-dpm_rc as_admission_validate(const json_t *validating_configs,
-                             const json_t *namespace_obj,
+dpm_rc as_admission_validate(const json_t *validating_configs, const json_t *namespace_obj,
                              const struct as_admission_request *req,
-                             const struct as_service_map *svcs,
-                             struct as_admission_result *res,
+                             const struct as_service_map *svcs, struct as_admission_result *res,
                              struct dpm_error *err);
 
 void as_admission_result_clear(struct as_admission_result *res);

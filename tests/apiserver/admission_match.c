@@ -94,8 +94,8 @@ dpm_rc as_service_map_parse(const char *s, struct as_service_map *map, struct dp
     return DPM_OK;
 }
 
-const struct as_service_entry *as_service_map_find(const struct as_service_map *map,
-                                                   const char *ns, const char *name, int port)
+const struct as_service_entry *as_service_map_find(const struct as_service_map *map, const char *ns,
+                                                   const char *name, int port)
 {
     if (!map || !ns || !name)
         return NULL;
@@ -115,8 +115,8 @@ static const char *label_value(const json_t *labels, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-dpm_rc as_label_selector_object_matches(const json_t *selector, const json_t *labels,
-                                        bool *match, struct dpm_error *err)
+dpm_rc as_label_selector_object_matches(const json_t *selector, const json_t *labels, bool *match,
+                                        struct dpm_error *err)
 {
     const char *key;
     const json_t *v;
@@ -136,7 +136,7 @@ dpm_rc as_label_selector_object_matches(const json_t *selector, const json_t *la
     if (me && !json_is_null(me) && !json_is_array(me))
         return dpm_error_set(err, DPM_EINVALID, "matchExpressions", "must be an array");
     bool ok = true;
-    json_object_foreach((json_t *)ml, key, v) {
+    json_object_foreach ((json_t *)ml, key, v) {
         if (!json_is_string(v)) {
             snprintf(path, sizeof(path), "matchLabels.%.100s", key);
             return dpm_error_set(err, DPM_EINVALID, path, "must be a string");
@@ -145,7 +145,7 @@ dpm_rc as_label_selector_object_matches(const json_t *selector, const json_t *la
         if (!have || strcmp(have, json_string_value(v)) != 0)
             ok = false;
     }
-    json_array_foreach(me, i, v) {
+    json_array_foreach (me, i, v) {
         snprintf(path, sizeof(path), "matchExpressions[%zu]", i);
         const json_t *jk = json_object_get(v, "key");
         const json_t *jo = json_object_get(v, "operator");
@@ -165,7 +165,7 @@ dpm_rc as_label_selector_object_matches(const json_t *selector, const json_t *la
             bool in = false;
             size_t j;
             const json_t *x;
-            json_array_foreach(vals, j, x) {
+            json_array_foreach (vals, j, x) {
                 if (have && json_is_string(x) && strcmp(json_string_value(x), have) == 0)
                     in = true;
             }
@@ -195,7 +195,7 @@ static bool has_or_star(const json_t *arr, const char *want)
 {
     size_t i;
     const json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach (arr, i, v) {
         if (json_is_string(v) &&
             (strcmp(json_string_value(v), "*") == 0 || strcmp(json_string_value(v), want) == 0))
             return true;
@@ -216,7 +216,7 @@ static bool rule_resource_matches(const json_t *resources, const char *res, cons
 {
     size_t i;
     const json_t *v;
-    json_array_foreach(resources, i, v) {
+    json_array_foreach (resources, i, v) {
         if (!json_is_string(v))
             continue;
         const char *r = json_string_value(v);
@@ -234,7 +234,8 @@ static bool rule_resource_matches(const json_t *resources, const char *res, cons
 static bool rule_matches(const json_t *rule, const struct as_admission_request *req)
 {
     const char *ns = nz(req->namespace_);
-    bool is_ns_obj = strcmp(nz(req->resource), "namespaces") == 0 && strcmp(nz(req->group), "") == 0;
+    bool is_ns_obj =
+        strcmp(nz(req->resource), "namespaces") == 0 && strcmp(nz(req->group), "") == 0;
     if (!has_or_star(json_object_get(rule, "operations"), nz(req->operation)) ||
         !has_or_star(json_object_get(rule, "apiGroups"), nz(req->group)) ||
         !has_or_star(json_object_get(rule, "apiVersions"), nz(req->version)) ||
@@ -264,7 +265,7 @@ dpm_rc as_admission_webhook_matches(const json_t *webhook, const json_t *namespa
     bool any = false;
     dpm_rc rc;
     *match = false;
-    json_array_foreach(json_object_get(webhook, "rules"), i, r) {
+    json_array_foreach (json_object_get(webhook, "rules"), i, r) {
         if (json_is_object(r) && rule_matches(r, req)) {
             any = true;
             break;
@@ -301,13 +302,11 @@ dpm_rc as_admission_webhook_matches(const json_t *webhook, const json_t *namespa
     const json_t *osel = json_object_get(webhook, "objectSelector");
     if (json_object_size(osel) > 0) {
         bool m1 = false, m2 = false;
-        if (req->object &&
-            (rc = as_label_selector_object_matches(osel, obj_labels(req->object), &m1, err)) !=
-                DPM_OK)
+        if (req->object && (rc = as_label_selector_object_matches(osel, obj_labels(req->object),
+                                                                  &m1, err)) != DPM_OK)
             return rc;
-        if (req->old_object &&
-            (rc = as_label_selector_object_matches(osel, obj_labels(req->old_object), &m2,
-                                                   err)) != DPM_OK)
+        if (req->old_object && (rc = as_label_selector_object_matches(
+                                    osel, obj_labels(req->old_object), &m2, err)) != DPM_OK)
             return rc;
         if (!m1 && !m2)
             return DPM_OK;

@@ -51,11 +51,11 @@ struct as_api {
     struct as_authn *authn;
     struct as_faults *faults;
     struct as_service_map svcs;
-    bool rbac;            /* --authorization rbac (default) */
-    bool emulate_120;     /* --emulate-version 1.20 */
+    bool rbac;        /* --authorization rbac (default) */
+    bool emulate_120; /* --emulate-version 1.20 */
     int port;
     const char *dir;
-    const char *state_dir;  /* NULL without --state-dir */
+    const char *state_dir; /* NULL without --state-dir */
     int bookmark_interval_s;
     int min_request_timeout_s; /* default watch timeout upper bound, as kube's 1800 s */
     char *ca_pem; /* the CA certificate, published as kube-root-ca.crt in every namespace */
@@ -66,15 +66,15 @@ struct as_ctx {
     struct as_api *api;
     struct as_request *req;
     struct as_principal user;
-    char verb[32];       /* RBAC verb */
-    const char *group;   /* "" for core */
+    char verb[32];     /* RBAC verb */
+    const char *group; /* "" for core */
     const char *version;
-    const char *ns;      /* "" when none */
+    const char *ns; /* "" when none */
     const char *resource;
-    const char *name;    /* "" when none */
-    const char *sub;     /* "" when none */
+    const char *name; /* "" when none */
+    const char *sub;  /* "" when none */
     struct as_rtype *type;
-    json_t *warnings;    /* array of strings sent as Warning headers */
+    json_t *warnings; /* array of strings sent as Warning headers */
     bool dry_run;
     bool applying; /* server-side apply: managedFields already maintained */
 };
@@ -135,7 +135,7 @@ bool as_obj_matches(const json_t *obj, const char *ns, const struct as_label_sel
 void as_now_rfc3339(char *buf, size_t n);
 void as_uuid(char *buf /* 37 bytes */);
 const char *as_jstr(const json_t *o, const char *key); /* "" when absent */
-json_t *as_meta(json_t *obj); /* metadata object, created when absent */
+json_t *as_meta(json_t *obj);                          /* metadata object, created when absent */
 const char *as_obj_name(const json_t *obj);
 const char *as_obj_ns(const json_t *obj);
 uint64_t as_obj_rv(const json_t *obj);
@@ -152,8 +152,7 @@ void as_generate_name(char *out, size_t n, const char *prefix);
  * ("metadata.domain") into unknown (array of strings). */
 void as_prune_metadata(json_t *obj, json_t *unknown);
 /* Paths present in before and absent in after (structural pruning diff). */
-void as_removed_paths(const json_t *before, const json_t *after, const char *prefix,
-                      json_t *out);
+void as_removed_paths(const json_t *before, const json_t *after, const char *prefix, json_t *out);
 /* Deep equality ignoring the given top-level metadata keys. */
 bool as_equal_ignoring(const json_t *a, const json_t *b, const char *const *meta_keys);
 /* The schema of the CRD type's version, borrowed, or NULL. */

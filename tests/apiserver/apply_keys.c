@@ -15,8 +15,10 @@
  * +listType=map and two +listMapKey, where the merge key is the first. */
 static const char *second_key(const char *field)
 {
-    if (strcmp(field, "ports") == 0) return "protocol"; /* ServicePort, ContainerPort */
-    if (strcmp(field, "topologySpreadConstraints") == 0) return "whenUnsatisfiable";
+    if (strcmp(field, "ports") == 0)
+        return "protocol"; /* ServicePort, ContainerPort */
+    if (strcmp(field, "topologySpreadConstraints") == 0)
+        return "whenUnsatisfiable";
     return NULL;
 }
 
@@ -28,8 +30,8 @@ struct walk {
 };
 
 /* Appends fmt to w->path; false (path unchanged) when it would not fit. */
-__attribute__((format(printf, 3, 4)))
-static bool push(struct walk *w, size_t *mark, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static bool push(struct walk *w, size_t *mark,
+                                                       const char *fmt, ...)
 {
     va_list ap;
     *mark = strlen(w->path);
@@ -78,16 +80,20 @@ static void walk_list(struct walk *w, const json_t *list, const char *parent, co
     const char *k2 = k1 && !prim ? second_key(field) : NULL;
     size_t i;
     const json_t *e;
-    json_array_foreach(list, i, e) {
-        if (w->failed) return;
-        if (!json_is_object(e)) continue;
+    json_array_foreach (list, i, e) {
+        if (w->failed)
+            return;
+        if (!json_is_object(e))
+            continue;
         if (k1 && !prim) {
             const char *keys[2] = {k1, k2};
             for (int j = 0; j < 2 && keys[j]; j++) {
-                if (json_object_get(e, keys[j])) continue;
+                if (json_object_get(e, keys[j]))
+                    continue;
                 /* 1.20's OpenAPI has a default for a container port's
                  * protocol (TCP), none for a Service port's */
-                if (j == 1 && strcmp(k1, "containerPort") == 0) continue;
+                if (j == 1 && strcmp(k1, "containerPort") == 0)
+                    continue;
                 dpm_error_set(w->err, DPM_EINVAL, NULL,
                               "%s: element %zu: associative list with keys has an element "
                               "that omits key field \"%s\" (and doesn't have default value)",
@@ -97,10 +103,13 @@ static void walk_list(struct walk *w, const json_t *list, const char *parent, co
             }
         }
         char id[256];
-        if (k1 && !prim) elem_id(e, k1, k2, id, sizeof id);
-        else snprintf(id, sizeof id, "[%zu]", i);
+        if (k1 && !prim)
+            elem_id(e, k1, k2, id, sizeof id);
+        else
+            snprintf(id, sizeof id, "[%zu]", i);
         size_t mark;
-        if (!*id || !push(w, &mark, "%s", id)) continue;
+        if (!*id || !push(w, &mark, "%s", id))
+            continue;
         walk_object(w, e, field, depth + 1);
         w->path[mark] = '\0';
     }
@@ -108,16 +117,22 @@ static void walk_list(struct walk *w, const json_t *list, const char *parent, co
 
 static void walk_object(struct walk *w, const json_t *v, const char *parent, int depth)
 {
-    if (depth > AS_PATCH_MAX_DEPTH) return;
+    if (depth > AS_PATCH_MAX_DEPTH)
+        return;
     const char *k;
     json_t *ch;
-    json_object_foreach((json_t *)v, k, ch) {
-        if (w->failed) return;
-        if (!json_is_object(ch) && !json_is_array(ch)) continue;
+    json_object_foreach ((json_t *)v, k, ch) {
+        if (w->failed)
+            return;
+        if (!json_is_object(ch) && !json_is_array(ch))
+            continue;
         size_t mark;
-        if (!push(w, &mark, ".%s", k)) continue;
-        if (json_is_object(ch)) walk_object(w, ch, k, depth + 1);
-        else walk_list(w, ch, parent, k, depth + 1);
+        if (!push(w, &mark, ".%s", k))
+            continue;
+        if (json_is_object(ch))
+            walk_object(w, ch, k, depth + 1);
+        else
+            walk_list(w, ch, parent, k, depth + 1);
         w->path[mark] = '\0';
     }
 }
@@ -125,7 +140,8 @@ static void walk_object(struct walk *w, const json_t *v, const char *parent, int
 dpm_rc as_apply_check_list_keys(const char *group, const char *kind, const json_t *applied,
                                 struct dpm_error *err)
 {
-    if (!kind || !json_is_object(applied) || !as_strategic_merge_supported(group ? group : "", kind))
+    if (!kind || !json_is_object(applied) ||
+        !as_strategic_merge_supported(group ? group : "", kind))
         return DPM_OK;
     struct walk w = {.kind = kind, .err = err};
     walk_object(&w, applied, NULL, 0);
@@ -136,7 +152,7 @@ static void default_ports(json_t *ports)
 {
     size_t i;
     json_t *p;
-    json_array_foreach(ports, i, p) {
+    json_array_foreach (ports, i, p) {
         if (json_is_object(p) && !json_object_get(p, "protocol"))
             json_object_set_new(p, "protocol", json_string("TCP"));
     }
@@ -158,13 +174,15 @@ void as_default_port_protocols(const char *group, const char *resource, json_t *
         {"batch", "jobs", {"spec", "template", "spec"}},
         {"batch", "cronjobs", {"spec", "jobTemplate", "spec", "template", "spec"}},
     };
-    if (!json_is_object(obj) || !group || !resource) return;
+    if (!json_is_object(obj) || !group || !resource)
+        return;
     if (!*group && strcmp(resource, "services") == 0) {
         default_ports(json_object_get(json_object_get(obj, "spec"), "ports"));
         return;
     }
     for (size_t i = 0; i < sizeof pod_specs / sizeof pod_specs[0]; i++) {
-        if (strcmp(group, pod_specs[i].group) || strcmp(resource, pod_specs[i].resource)) continue;
+        if (strcmp(group, pod_specs[i].group) || strcmp(resource, pod_specs[i].resource))
+            continue;
         json_t *spec = obj;
         for (size_t k = 0; k < 5 && pod_specs[i].path[k] && spec; k++)
             spec = json_object_get(spec, pod_specs[i].path[k]);
@@ -172,7 +190,7 @@ void as_default_port_protocols(const char *group, const char *resource, json_t *
         for (size_t l = 0; l < 3 && json_is_object(spec); l++) {
             size_t j;
             json_t *c;
-            json_array_foreach(json_object_get(spec, lists[l]), j, c) {
+            json_array_foreach (json_object_get(spec, lists[l]), j, c) {
                 default_ports(json_object_get(c, "ports"));
             }
         }

@@ -27,10 +27,12 @@ struct as_authn {
 
 void as_principal_clear(struct as_principal *p)
 {
-    if (!p) return;
+    if (!p)
+        return;
     free(p->name);
     free(p->uid);
-    for (size_t i = 0; i < p->ngroups; i++) free(p->groups[i]);
+    for (size_t i = 0; i < p->ngroups; i++)
+        free(p->groups[i]);
     free(p->groups);
     memset(p, 0, sizeof *p);
 }
@@ -38,11 +40,14 @@ void as_principal_clear(struct as_principal *p)
 static dpm_rc add_group(struct as_principal *p, const char *g)
 {
     for (size_t i = 0; i < p->ngroups; i++)
-        if (strcmp(p->groups[i], g) == 0) return DPM_OK;
+        if (strcmp(p->groups[i], g) == 0)
+            return DPM_OK;
     char **ng = realloc(p->groups, (p->ngroups + 1) * sizeof *ng);
-    if (!ng) return DPM_ENOMEM;
+    if (!ng)
+        return DPM_ENOMEM;
     p->groups = ng;
-    if (!(ng[p->ngroups] = strdup(g))) return DPM_ENOMEM;
+    if (!(ng[p->ngroups] = strdup(g)))
+        return DPM_ENOMEM;
     p->ngroups++;
     return DPM_OK;
 }
@@ -52,9 +57,11 @@ dpm_rc as_principal_copy(struct as_principal *dst, const struct as_principal *sr
     memset(dst, 0, sizeof *dst);
     dst->name = strdup(src->name ? src->name : "");
     dst->uid = strdup(src->uid ? src->uid : "");
-    if (!dst->name || !dst->uid) goto fail;
+    if (!dst->name || !dst->uid)
+        goto fail;
     for (size_t i = 0; i < src->ngroups; i++)
-        if (add_group(dst, src->groups[i]) != DPM_OK) goto fail;
+        if (add_group(dst, src->groups[i]) != DPM_OK)
+            goto fail;
     return DPM_OK;
 fail:
     as_principal_clear(dst);
@@ -64,14 +71,16 @@ fail:
 bool as_principal_in_group(const struct as_principal *p, const char *group)
 {
     for (size_t i = 0; i < p->ngroups; i++)
-        if (strcmp(p->groups[i], group) == 0) return true;
+        if (strcmp(p->groups[i], group) == 0)
+            return true;
     return false;
 }
 
 dpm_rc as_authn_new(struct as_authn **out)
 {
     struct as_authn *a = calloc(1, sizeof *a);
-    if (!a) return DPM_ENOMEM;
+    if (!a)
+        return DPM_ENOMEM;
     pthread_mutex_init(&a->mu, NULL);
     *out = a;
     return DPM_OK;
@@ -86,8 +95,10 @@ static void entry_clear(struct token_entry *e)
 
 void as_authn_free(struct as_authn *a)
 {
-    if (!a) return;
-    for (size_t i = 0; i < a->n; i++) entry_clear(&a->items[i]);
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        entry_clear(&a->items[i]);
     free(a->items);
     pthread_mutex_destroy(&a->mu);
     free(a);
@@ -100,11 +111,14 @@ void as_random_hex(char *buf, size_t n)
     size_t i = 0;
     while (i < n) {
         size_t k = (n - i + 1) / 2;
-        if (k > sizeof r) k = sizeof r;
-        if (RAND_bytes(r, (int)k) != 1) memset(r, 0x5a, k); /* never happens with a seeded RNG */
+        if (k > sizeof r)
+            k = sizeof r;
+        if (RAND_bytes(r, (int)k) != 1)
+            memset(r, 0x5a, k); /* never happens with a seeded RNG */
         for (size_t j = 0; j < k && i < n; j++) {
             buf[i++] = hex[r[j] >> 4];
-            if (i < n) buf[i++] = hex[r[j] & 15];
+            if (i < n)
+                buf[i++] = hex[r[j] & 15];
         }
     }
     buf[n] = '\0';
@@ -123,7 +137,8 @@ static dpm_rc add_locked(struct as_authn *a, struct token_entry *e)
     if (a->n == a->cap) {
         size_t nc = a->cap ? a->cap * 2 : 16;
         struct token_entry *ni = realloc(a->items, nc * sizeof *ni);
-        if (!ni) return DPM_ENOMEM;
+        if (!ni)
+            return DPM_ENOMEM;
         a->items = ni;
         a->cap = nc;
     }
@@ -131,8 +146,8 @@ static dpm_rc add_locked(struct as_authn *a, struct token_entry *e)
     return DPM_OK;
 }
 
-dpm_rc as_authn_add_token(struct as_authn *a, const char *token, const char *user,
-                          const char *uid, const char *groups)
+dpm_rc as_authn_add_token(struct as_authn *a, const char *token, const char *user, const char *uid,
+                          const char *groups)
 {
     struct token_entry e;
     memset(&e, 0, sizeof e);
@@ -140,7 +155,8 @@ dpm_rc as_authn_add_token(struct as_authn *a, const char *token, const char *use
     e.p.name = strdup(user);
     e.p.uid = strdup(uid ? uid : "");
     e.groups_csv = strdup(groups ? groups : "");
-    if (!e.token || !e.p.name || !e.p.uid || !e.groups_csv) goto fail;
+    if (!e.token || !e.p.name || !e.p.uid || !e.groups_csv)
+        goto fail;
     const char *g = e.groups_csv;
     while (*g) {
         const char *comma = strchr(g, ',');
@@ -149,16 +165,20 @@ dpm_rc as_authn_add_token(struct as_authn *a, const char *token, const char *use
         if (len > 0 && len < sizeof one) {
             memcpy(one, g, len);
             one[len] = '\0';
-            if (add_group(&e.p, one) != DPM_OK) goto fail;
+            if (add_group(&e.p, one) != DPM_OK)
+                goto fail;
         }
         g += len;
-        if (*g == ',') g++;
+        if (*g == ',')
+            g++;
     }
-    if (add_group(&e.p, "system:authenticated") != DPM_OK) goto fail;
+    if (add_group(&e.p, "system:authenticated") != DPM_OK)
+        goto fail;
     pthread_mutex_lock(&a->mu);
     dpm_rc rc = add_locked(a, &e);
     pthread_mutex_unlock(&a->mu);
-    if (rc != DPM_OK) goto fail;
+    if (rc != DPM_OK)
+        goto fail;
     return DPM_OK;
 fail:
     entry_clear(&e);
@@ -176,23 +196,30 @@ static int csv_split(const char *line, char fields[][1024], int nf)
         if (*p == '"') {
             p++;
             while (*p && !(*p == '"' && p[1] != '"')) {
-                if (*p == '"') p++;
-                if (j < 1023) fields[n][j++] = *p;
+                if (*p == '"')
+                    p++;
+                if (j < 1023)
+                    fields[n][j++] = *p;
                 p++;
             }
-            if (*p != '"') return -1;
+            if (*p != '"')
+                return -1;
             p++;
         } else {
             while (*p && *p != ',') {
-                if (j < 1023) fields[n][j++] = *p;
+                if (j < 1023)
+                    fields[n][j++] = *p;
                 p++;
             }
         }
         fields[n][j] = '\0';
         n++;
-        if (*p == ',') p++;
-        else if (*p == '\0') break;
-        else return -1;
+        if (*p == ',')
+            p++;
+        else if (*p == '\0')
+            break;
+        else
+            return -1;
     }
     return n;
 }
@@ -201,14 +228,17 @@ dpm_rc as_authn_load_file(struct as_authn *a, const char *path, struct dpm_error
 {
     char *data = NULL;
     dpm_rc rc = as_read_file(path, 16u << 20, &data, NULL, err);
-    if (rc != DPM_OK) return rc;
+    if (rc != DPM_OK)
+        return rc;
     int lineno = 0;
     char *save = NULL;
     for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         lineno++;
         size_t l = strlen(line);
-        if (l && line[l - 1] == '\r') line[--l] = '\0';
-        if (l == 0 || line[0] == '#') continue;
+        if (l && line[l - 1] == '\r')
+            line[--l] = '\0';
+        if (l == 0 || line[0] == '#')
+            continue;
         char f[4][1024];
         memset(f, 0, sizeof f);
         int n = csv_split(line, f, 4);
@@ -234,13 +264,16 @@ dpm_rc as_authn_write_file(struct as_authn *a, const char *path, struct dpm_erro
     dpm_rc rc = DPM_OK;
     pthread_mutex_lock(&a->mu);
     for (size_t i = 0; i < a->n && rc == DPM_OK; i++) {
-        if (a->items[i].sa) continue;
+        if (a->items[i].sa)
+            continue;
         rc = dpm_buf_printf(&b, "%s,%s,%s,\"%s\"\n", a->items[i].token, a->items[i].p.name,
                             a->items[i].p.uid, a->items[i].groups_csv);
     }
     pthread_mutex_unlock(&a->mu);
-    if (rc == DPM_OK) rc = as_write_file_atomic(path, b.data ? b.data : "", b.len, 0600, err);
-    else dpm_error_set(err, rc, path, "token file too large");
+    if (rc == DPM_OK)
+        rc = as_write_file_atomic(path, b.data ? b.data : "", b.len, 0600, err);
+    else
+        dpm_error_set(err, rc, path, "token file too large");
     dpm_buf_free(&b);
     return rc;
 }
@@ -258,7 +291,8 @@ dpm_rc as_authn_mint_sa_token(struct as_authn *a, const char *ns, const char *na
     e.p.uid = strdup(sa_uid ? sa_uid : "");
     e.groups_csv = strdup("");
     char g2[512];
-    if (!e.p.name || !e.token || !e.p.uid || !e.groups_csv) goto fail;
+    if (!e.p.name || !e.token || !e.p.uid || !e.groups_csv)
+        goto fail;
     snprintf(e.p.name, ul, "system:serviceaccount:%s:%s", ns, name);
     snprintf(e.token, 64, "sa.%s", rnd);
     snprintf(g2, sizeof g2, "system:serviceaccounts:%s", ns);
@@ -268,7 +302,8 @@ dpm_rc as_authn_mint_sa_token(struct as_authn *a, const char *ns, const char *na
     e.sa = true;
     e.expiry = expiry;
     *token = strdup(e.token);
-    if (!*token) goto fail;
+    if (!*token)
+        goto fail;
     pthread_mutex_lock(&a->mu);
     dpm_rc rc = add_locked(a, &e);
     pthread_mutex_unlock(&a->mu);
@@ -290,8 +325,10 @@ bool as_authn_token(struct as_authn *a, const char *token, struct as_principal *
     pthread_mutex_lock(&a->mu);
     for (size_t i = 0; i < a->n; i++) {
         struct token_entry *e = &a->items[i];
-        if (strcmp(e->token, token) != 0) continue;
-        if (e->sa && e->expiry < time(NULL)) break;
+        if (strcmp(e->token, token) != 0)
+            continue;
+        if (e->sa && e->expiry < time(NULL))
+            break;
         ok = as_principal_copy(out, &e->p) == DPM_OK;
         break;
     }
@@ -305,7 +342,8 @@ bool as_authn_token_for_group(struct as_authn *a, const char *group, char *token
     bool ok = false;
     pthread_mutex_lock(&a->mu);
     for (size_t i = 0; i < a->n && !ok; i++) {
-        if (a->items[i].sa || !as_principal_in_group(&a->items[i].p, group)) continue;
+        if (a->items[i].sa || !as_principal_in_group(&a->items[i].p, group))
+            continue;
         snprintf(token, tn, "%s", a->items[i].token);
         snprintf(user, un, "%s", a->items[i].p.name);
         ok = true;

@@ -44,8 +44,8 @@ void as_authn_free(struct as_authn *a);
 dpm_rc as_authn_load_file(struct as_authn *a, const char *path, struct dpm_error *err);
 
 /* Adds one static token (groups is a comma-separated list or ""). */
-dpm_rc as_authn_add_token(struct as_authn *a, const char *token, const char *user,
-                          const char *uid, const char *groups);
+dpm_rc as_authn_add_token(struct as_authn *a, const char *token, const char *user, const char *uid,
+                          const char *groups);
 
 /* Writes every static token to path in the token-file format (atomic). */
 dpm_rc as_authn_write_file(struct as_authn *a, const char *path, struct dpm_error *err);

@@ -20,19 +20,19 @@
 #include "dpm/buf.h"
 #include "dpm/pki.h"
 
-dpm_rc as_write_file_atomic(const char *path, const char *data, size_t len,
-                            int mode, struct dpm_error *err)
+dpm_rc as_write_file_atomic(const char *path, const char *data, size_t len, int mode,
+                            struct dpm_error *err)
 {
     return dpm_write_file_atomic(path, data, len, mode, err);
 }
 
-dpm_rc as_read_file(const char *path, size_t max, char **out, size_t *len,
-                    struct dpm_error *err)
+dpm_rc as_read_file(const char *path, size_t max, char **out, size_t *len, struct dpm_error *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errno == ENOENT) return dpm_error_set(err, DPM_ENOTFOUND, path, "no such file");
+        if (errno == ENOENT)
+            return dpm_error_set(err, DPM_ENOTFOUND, path, "no such file");
         return dpm_error_set(err, DPM_EIO, path, "open: %s", strerror(errno));
     }
     struct dpm_buf b = DPM_BUF_INIT(max);
@@ -46,13 +46,15 @@ dpm_rc as_read_file(const char *path, size_t max, char **out, size_t *len,
             break;
         }
     }
-    if (rc == DPM_OK && ferror(f)) rc = dpm_error_set(err, DPM_EIO, path, "read error");
+    if (rc == DPM_OK && ferror(f))
+        rc = dpm_error_set(err, DPM_EIO, path, "read error");
     fclose(f);
     if (rc != DPM_OK) {
         dpm_buf_free(&b);
         return rc;
     }
-    if (len) *len = b.len;
+    if (len)
+        *len = b.len;
     *out = dpm_buf_steal(&b);
     return *out ? DPM_OK : dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
 }
@@ -70,10 +72,13 @@ static dpm_rc write_pem(const char *dir, const char *name, X509 *cert, EVP_PKEY 
                         struct dpm_error *err)
 {
     char p[4096];
-    if (dir) snprintf(p, sizeof p, "%s/%s", dir, name);
-    else snprintf(p, sizeof p, "%s", name);
+    if (dir)
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+    else
+        snprintf(p, sizeof p, "%s", name);
     char *pem = cert ? dpm_pki_cert_pem(cert, err) : dpm_pki_key_pem(key, err);
-    if (!pem) return err ? err->code : DPM_ETLS;
+    if (!pem)
+        return err ? err->code : DPM_ETLS;
     dpm_rc rc = dpm_write_file_atomic(p, pem, strlen(pem), cert ? 0644 : 0600, err);
     free(pem);
     return rc;
@@ -103,7 +108,8 @@ dpm_rc as_certs_ensure(const char *dir, struct dpm_error *err)
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return dpm_error_set(err, DPM_EIO, dir, "mkdir: %s", strerror(errno));
     if (!file_exists(dir, "ca.crt") || !file_exists(dir, "ca.key")) {
-        struct dpm_cert_spec spec = {.common_name = "dpm-test-apiserver-ca", .days = 3650, .is_ca = 1};
+        struct dpm_cert_spec spec = {
+            .common_name = "dpm-test-apiserver-ca", .days = 3650, .is_ca = 1};
         cakey = dpm_pki_new_key(DPM_KEY_ECDSA, err);
         ca = cakey ? dpm_pki_issue(&spec, cakey, NULL, cakey, err) : NULL;
         if (!ca) {
@@ -120,8 +126,13 @@ dpm_rc as_certs_ensure(const char *dir, struct dpm_error *err)
         static const char *const dns[] = {"localhost", "kubernetes", "kubernetes.default",
                                           "kubernetes.default.svc"};
         static const char *const ips[] = {"127.0.0.1", "::1"};
-        struct dpm_cert_spec spec = {.common_name = "kube-apiserver", .dns = dns, .ndns = 4,
-                                     .ips = ips, .nips = 2, .days = 365, .server = 1};
+        struct dpm_cert_spec spec = {.common_name = "kube-apiserver",
+                                     .dns = dns,
+                                     .ndns = 4,
+                                     .ips = ips,
+                                     .nips = 2,
+                                     .days = 365,
+                                     .server = 1};
         skey = dpm_pki_new_key(DPM_KEY_ECDSA, err);
         srv = skey ? dpm_pki_issue(&spec, skey, ca, cakey, err) : NULL;
         if (!srv) {
@@ -141,24 +152,25 @@ out:
     return rc;
 }
 
-dpm_rc as_certs_issue_client(const char *dir, const char *user,
-                             const char *const *groups, size_t ngroups,
-                             const char *cert_out, const char *key_out,
+dpm_rc as_certs_issue_client(const char *dir, const char *user, const char *const *groups,
+                             size_t ngroups, const char *cert_out, const char *key_out,
                              struct dpm_error *err)
 {
     X509 *ca = NULL, *c = NULL;
     EVP_PKEY *cakey = NULL, *key = NULL;
     dpm_rc rc = load_ca(dir, &ca, &cakey, err);
-    if (rc != DPM_OK) return rc;
-    struct dpm_cert_spec spec = {.common_name = user, .orgs = groups, .norgs = ngroups, .days = 365,
-                                 .client = 1};
+    if (rc != DPM_OK)
+        return rc;
+    struct dpm_cert_spec spec = {
+        .common_name = user, .orgs = groups, .norgs = ngroups, .days = 365, .client = 1};
     key = dpm_pki_new_key(DPM_KEY_ECDSA, err);
     c = key ? dpm_pki_issue(&spec, key, ca, cakey, err) : NULL;
     if (!c) {
         rc = err ? err->code : DPM_ETLS;
         goto out;
     }
-    if ((rc = write_pem(NULL, key_out, NULL, key, err)) != DPM_OK) goto out;
+    if ((rc = write_pem(NULL, key_out, NULL, key, err)) != DPM_OK)
+        goto out;
     rc = write_pem(NULL, cert_out, c, NULL, err);
 out:
     ERR_clear_error();
@@ -169,14 +181,14 @@ out:
     return rc;
 }
 
-dpm_rc as_write_kubeconfig(const char *path, const char *ca_file, int port,
-                           const char *user, const char *token,
-                           struct dpm_error *err)
+dpm_rc as_write_kubeconfig(const char *path, const char *ca_file, int port, const char *user,
+                           const char *token, struct dpm_error *err)
 {
     char *pem = NULL;
     size_t pem_len = 0;
     dpm_rc rc = as_read_file(ca_file, 1 << 20, &pem, &pem_len, err);
-    if (rc != DPM_OK) return rc;
+    if (rc != DPM_OK)
+        return rc;
     char *b64 = dpm_base64_encode(pem, pem_len);
     struct dpm_buf b = DPM_BUF_INIT(1 << 20);
     if (!b64) {

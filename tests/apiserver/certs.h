@@ -25,22 +25,19 @@
 
 dpm_rc as_certs_ensure(const char *dir, struct dpm_error *err);
 
-dpm_rc as_certs_issue_client(const char *dir, const char *user,
-                             const char *const *groups, size_t ngroups,
-                             const char *cert_out, const char *key_out,
+dpm_rc as_certs_issue_client(const char *dir, const char *user, const char *const *groups,
+                             size_t ngroups, const char *cert_out, const char *key_out,
                              struct dpm_error *err);
 
-dpm_rc as_write_kubeconfig(const char *path, const char *ca_file, int port,
-                           const char *user, const char *token,
-                           struct dpm_error *err);
+dpm_rc as_write_kubeconfig(const char *path, const char *ca_file, int port, const char *user,
+                           const char *token, struct dpm_error *err);
 
 /* Writes data to path atomically (path.tmp + fsync + rename) with mode. */
-dpm_rc as_write_file_atomic(const char *path, const char *data, size_t len,
-                            int mode, struct dpm_error *err);
+dpm_rc as_write_file_atomic(const char *path, const char *data, size_t len, int mode,
+                            struct dpm_error *err);
 
 /* Reads a whole file (capped at max bytes) into a malloc'd NUL-terminated
  * string; the caller frees it.  DPM_ENOTFOUND when it does not exist. */
-dpm_rc as_read_file(const char *path, size_t max, char **out, size_t *len,
-                    struct dpm_error *err);
+dpm_rc as_read_file(const char *path, size_t max, char **out, size_t *len, struct dpm_error *err);
 
 #endif

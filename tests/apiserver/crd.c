@@ -10,18 +10,21 @@
 
 void as_crd_schema_apply(struct as_ctx *ctx, json_t *obj, json_t *unknown, struct dpm_report *errs)
 {
-    if (!ctx->type->is_crd) return;
+    if (!ctx->type->is_crd)
+        return;
     as_store_lock(ctx->api->store);
     json_t *v = as_crd_version(ctx->type, ctx->version);
     json_t *schema = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
     schema = schema ? json_deep_copy(schema) : NULL;
     as_store_unlock(ctx->api->store);
-    if (!schema) return;
+    if (!schema)
+        return;
     /* pruning drops unknown fields (reported for fieldValidation), then
      * defaults apply, then validation, as kube-apiserver orders them */
     json_t *before = json_deep_copy(obj);
     as_schema_prune(schema, obj);
-    if (before) as_removed_paths(before, obj, "", unknown);
+    if (before)
+        as_removed_paths(before, obj, "", unknown);
     json_decref(before);
     as_schema_default(schema, obj);
     as_schema_validate(schema, obj, errs);
@@ -57,7 +60,7 @@ static json_t *stored_versions(const json_t *spec)
     json_t *stored = json_array();
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(spec, "versions"), i, v) {
+    json_array_foreach (json_object_get(spec, "versions"), i, v) {
         if (json_is_true(json_object_get(v, "storage")))
             json_array_append_new(stored, json_string(as_jstr(v, "name")));
     }
@@ -82,7 +85,8 @@ void as_crd_establish(json_t *crd, const char *now)
         char low[256];
         snprintf(low, sizeof low, "%s", as_jstr(names, "kind"));
         for (char *p = low; *p; p++)
-            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + 32);
         json_object_set_new(accepted, "singular", json_string(low));
     }
     if (accepted && !json_object_get(accepted, "listKind")) {
@@ -90,11 +94,11 @@ void as_crd_establish(json_t *crd, const char *now)
         snprintf(lk, sizeof lk, "%sList", as_jstr(names, "kind"));
         json_object_set_new(accepted, "listKind", json_string(lk));
     }
-    json_t *conds = json_pack("[o, o]",
-                              condition("NamesAccepted", "NoConflicts", "no conflicts found", now),
-                              condition("Established", "InitialNamesAccepted",
-                                        "the initial names have been accepted", now));
-    json_object_set_new(crd, "status", json_pack("{s:o, s:o, s:o}", "conditions", conds,
-                                                 "acceptedNames", accepted, "storedVersions",
-                                                 stored));
+    json_t *conds =
+        json_pack("[o, o]", condition("NamesAccepted", "NoConflicts", "no conflicts found", now),
+                  condition("Established", "InitialNamesAccepted",
+                            "the initial names have been accepted", now));
+    json_object_set_new(crd, "status",
+                        json_pack("{s:o, s:o, s:o}", "conditions", conds, "acceptedNames", accepted,
+                                  "storedVersions", stored));
 }

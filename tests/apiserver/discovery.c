@@ -29,12 +29,12 @@ static const char *git_version(const struct as_api *api)
 void as_serve_version(struct as_ctx *ctx)
 {
     bool old = ctx->api->emulate_120;
-    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor",
-                          old ? "20" : "32", "gitVersion", git_version(ctx->api), "gitCommit",
-                          "0000000000000000000000000000000000000000", "gitTreeState", "clean",
-                          "buildDate", "2024-12-11T00:00:00Z", "goVersion",
-                          old ? "go1.15.15" : "go1.23.3", "compiler", "gc", "platform",
-                          "linux/amd64");
+    json_t *v =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor",
+                  old ? "20" : "32", "gitVersion", git_version(ctx->api), "gitCommit",
+                  "0000000000000000000000000000000000000000", "gitTreeState", "clean", "buildDate",
+                  "2024-12-11T00:00:00Z", "goVersion", old ? "go1.15.15" : "go1.23.3", "compiler",
+                  "gc", "platform", "linux/amd64");
     as_send_json(ctx, 200, v);
     json_decref(v);
 }
@@ -47,11 +47,16 @@ static int version_cmp(const char *a, const char *b)
     char sa[16] = "", sb[16] = "";
     bool ka = sscanf(a, "v%d%15[a-z]%d", &ma, sa, &na) >= 1 && a[0] == 'v';
     bool kb = sscanf(b, "v%d%15[a-z]%d", &mb, sb, &nb) >= 1 && b[0] == 'v';
-    if (ka) la = !*sa ? 0 : strcmp(sa, "beta") == 0 ? 1 : 2;
-    if (kb) lb = !*sb ? 0 : strcmp(sb, "beta") == 0 ? 1 : 2;
-    if (!ka || !kb) return ka ? -1 : kb ? 1 : strcmp(a, b);
-    if (la != lb) return la - lb;
-    if (ma != mb) return mb - ma;
+    if (ka)
+        la = !*sa ? 0 : strcmp(sa, "beta") == 0 ? 1 : 2;
+    if (kb)
+        lb = !*sb ? 0 : strcmp(sb, "beta") == 0 ? 1 : 2;
+    if (!ka || !kb)
+        return ka ? -1 : kb ? 1 : strcmp(a, b);
+    if (la != lb)
+        return la - lb;
+    if (ma != mb)
+        return mb - ma;
     return nb - na;
 }
 
@@ -61,12 +66,15 @@ static size_t group_versions(struct as_store *s, const char *group, char vers[][
     size_t n = 0;
     for (size_t i = 0; i < s->ntypes; i++) {
         const struct as_rtype *t = s->types[i];
-        if (!t->served || strcmp(t->group, group) != 0) continue;
+        if (!t->served || strcmp(t->group, group) != 0)
+            continue;
         for (size_t v = 0; v < t->nversions; v++) {
             bool dup = false;
             for (size_t k = 0; k < n; k++)
-                if (strcmp(vers[k], t->versions[v]) == 0) dup = true;
-            if (!dup && n < max) snprintf(vers[n++], 32, "%s", t->versions[v]);
+                if (strcmp(vers[k], t->versions[v]) == 0)
+                    dup = true;
+            if (!dup && n < max)
+                snprintf(vers[n++], 32, "%s", t->versions[v]);
         }
     }
     for (size_t i = 1; i < n; i++)
@@ -83,7 +91,8 @@ static json_t *api_group(struct as_store *s, const char *group)
 {
     char vers[16][32];
     size_t n = group_versions(s, group, vers, 16);
-    if (n == 0) return NULL;
+    if (n == 0)
+        return NULL;
     json_t *vl = json_array();
     for (size_t i = 0; i < n; i++) {
         char gv[200];
@@ -101,16 +110,17 @@ static json_t *str_array(const char *const *v, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        if (v[i]) json_array_append_new(a, json_string(v[i]));
+        if (v[i])
+            json_array_append_new(a, json_string(v[i]));
     return a;
 }
 
 static json_t *resource_list(struct as_store *s, const char *group, const char *version)
 {
     static const char *const std_verbs[] = {"create", "delete", "deletecollection", "get",
-                                            "list", "patch", "update", "watch"};
-    static const char *const ns_verbs[] = {"create", "delete", "get", "list", "patch", "update",
-                                           "watch"};
+                                            "list",   "patch",  "update",           "watch"};
+    static const char *const ns_verbs[] = {"create", "delete", "get",  "list",
+                                           "patch",  "update", "watch"};
     static const char *const sub_verbs[] = {"get", "patch", "update"};
     static const char *const create_verb[] = {"create"};
     json_t *res = json_array();
@@ -124,42 +134,43 @@ static json_t *resource_list(struct as_store *s, const char *group, const char *
                         : strcmp(t->resource, "namespaces") == 0 && !*t->group
                             ? str_array(ns_verbs, 7)
                             : str_array(std_verbs, 8);
-        json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", t->resource, "singularName",
-                              t->singular, "namespaced", t->namespaced, "kind", t->kind, "verbs",
-                              verbs);
+        json_t *r =
+            json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", t->resource, "singularName", t->singular,
+                      "namespaced", t->namespaced, "kind", t->kind, "verbs", verbs);
         /* short names and categories: built-in tables, or the CRD's names */
         json_t *names = t->crd ? json_object_get(json_object_get(t->crd, "spec"), "names") : NULL;
         json_t *sn = names ? json_object_get(names, "shortNames") : NULL;
         json_t *cat = names ? json_object_get(names, "categories") : NULL;
-        if (json_array_size(sn)) json_object_set(r, "shortNames", sn);
+        if (json_array_size(sn))
+            json_object_set(r, "shortNames", sn);
         else if (t->short_names[0])
             json_object_set_new(r, "shortNames", str_array(t->short_names, 4));
-        if (json_array_size(cat)) json_object_set(r, "categories", cat);
+        if (json_array_size(cat))
+            json_object_set(r, "categories", cat);
         else if (t->categories[0])
             json_object_set_new(r, "categories", str_array(t->categories, 2));
         json_array_append_new(res, r);
         char sub[300];
         if (t->has_status) {
             snprintf(sub, sizeof sub, "%s/status", t->resource);
-            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", sub,
-                                                 "singularName", "", "namespaced", t->namespaced,
-                                                 "kind", t->kind, "verbs", str_array(sub_verbs, 3)));
+            json_array_append_new(res,
+                                  json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", sub,
+                                            "singularName", "", "namespaced", t->namespaced, "kind",
+                                            t->kind, "verbs", str_array(sub_verbs, 3)));
         }
         if (t->has_scale) {
             snprintf(sub, sizeof sub, "%s/scale", t->resource);
-            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:o}", "name",
-                                                 sub, "singularName", "", "namespaced",
-                                                 t->namespaced, "group", "autoscaling", "version",
-                                                 "v1", "kind", "Scale", "verbs",
-                                                 str_array(sub_verbs, 3)));
+            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:o}", "name", sub,
+                                                 "singularName", "", "namespaced", t->namespaced,
+                                                 "group", "autoscaling", "version", "v1", "kind",
+                                                 "Scale", "verbs", str_array(sub_verbs, 3)));
         }
         if (t->has_token) {
             snprintf(sub, sizeof sub, "%s/token", t->resource);
-            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:o}", "name",
-                                                 sub, "singularName", "", "namespaced", true,
-                                                 "group", "authentication.k8s.io", "version", "v1",
-                                                 "kind", "TokenRequest", "verbs",
-                                                 str_array(create_verb, 1)));
+            json_array_append_new(
+                res, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:o}", "name", sub, "singularName",
+                               "", "namespaced", true, "group", "authentication.k8s.io", "version",
+                               "v1", "kind", "TokenRequest", "verbs", str_array(create_verb, 1)));
         }
     }
     if (!any) {
@@ -167,8 +178,10 @@ static json_t *resource_list(struct as_store *s, const char *group, const char *
         return NULL;
     }
     char gv[200];
-    if (*group) snprintf(gv, sizeof gv, "%s/%s", group, version);
-    else snprintf(gv, sizeof gv, "%s", version);
+    if (*group)
+        snprintf(gv, sizeof gv, "%s/%s", group, version);
+    else
+        snprintf(gv, sizeof gv, "%s", version);
     return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
                      "groupVersion", gv, "resources", res);
 }
@@ -182,8 +195,8 @@ void as_serve_discovery(struct as_ctx *ctx, char **segs, size_t n)
         if (n == 1) {
             char addr[64];
             snprintf(addr, sizeof addr, "127.0.0.1:%d", ctx->api->port);
-            doc = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions",
-                            "v1", "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
+            doc = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
+                            "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
                             "serverAddress", addr);
         } else if (n == 2) {
             doc = resource_list(s, "", segs[1]);
@@ -192,11 +205,14 @@ void as_serve_discovery(struct as_ctx *ctx, char **segs, size_t n)
         json_t *groups = json_array();
         for (size_t i = 0; i < s->ntypes; i++) {
             const struct as_rtype *t = s->types[i];
-            if (!t->served || !*t->group) continue;
+            if (!t->served || !*t->group)
+                continue;
             bool seen = false;
             for (size_t j = 0; j < i; j++)
-                if (s->types[j]->served && strcmp(s->types[j]->group, t->group) == 0) seen = true;
-            if (seen) continue;
+                if (s->types[j]->served && strcmp(s->types[j]->group, t->group) == 0)
+                    seen = true;
+            if (seen)
+                continue;
             json_t *g = api_group(s, t->group);
             if (g) {
                 json_object_del(g, "kind");
@@ -246,18 +262,18 @@ static json_t *patch_op(const struct as_rtype *t, const char *version)
     json_t *params = json_array();
     static const char *const qp[] = {"dryRun", "fieldManager", "fieldValidation", "force"};
     for (size_t i = 0; i < 4; i++)
-        json_array_append_new(params, json_pack("{s:s, s:s, s:{s:s}, s:b}", "name", qp[i], "in",
-                                                "query", "schema", "type",
-                                                i == 3 ? "boolean" : "string", "uniqueItems",
-                                                true));
+        json_array_append_new(
+            params, json_pack("{s:s, s:s, s:{s:s}, s:b}", "name", qp[i], "in", "query", "schema",
+                              "type", i == 3 ? "boolean" : "string", "uniqueItems", true));
     json_t *content = json_object();
     static const char *const types[] = {"application/json-patch+json",
                                         "application/merge-patch+json",
                                         "application/apply-patch+yaml"};
     for (size_t i = 0; i < 3; i++)
-        json_object_set_new(content, types[i],
-                            json_pack("{s:{s:s}}", "schema", "$ref",
-                                      "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"));
+        json_object_set_new(
+            content, types[i],
+            json_pack("{s:{s:s}}", "schema", "$ref",
+                      "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"));
     return json_pack("{s:s, s:o, s:{s:o, s:b}, s:{s:{s:s}}, s:{s:s, s:s, s:s}}", "operationId",
                      "patch", "parameters", params, "requestBody", "content", content, "required",
                      true, "responses", "200", "description", "OK",
@@ -276,12 +292,14 @@ static json_t *gv_doc(struct as_api *api, const char *group, const char *version
             continue;
         any = true;
         char prefix[300], p[600];
-        if (*group) snprintf(prefix, sizeof prefix, "/apis/%s/%s", group, version);
-        else snprintf(prefix, sizeof prefix, "/api/%s", version);
-        snprintf(p, sizeof p, "%s%s/%s/{name}", prefix, t->namespaced ? "/namespaces/{namespace}" : "",
-                 t->resource);
-        json_t *gvk = json_pack("{s:s, s:s, s:s}", "group", t->group, "version", version, "kind",
-                                t->kind);
+        if (*group)
+            snprintf(prefix, sizeof prefix, "/apis/%s/%s", group, version);
+        else
+            snprintf(prefix, sizeof prefix, "/api/%s", version);
+        snprintf(p, sizeof p, "%s%s/%s/{name}", prefix,
+                 t->namespaced ? "/namespaces/{namespace}" : "", t->resource);
+        json_t *gvk =
+            json_pack("{s:s, s:s, s:s}", "group", t->group, "version", version, "kind", t->kind);
         if (!t->create_only)
             json_object_set_new(paths, p,
                                 json_pack("{s:{s:s, s:{s:{s:s}}, s:O}, s:o}", "get", "operationId",
@@ -293,8 +311,8 @@ static json_t *gv_doc(struct as_api *api, const char *group, const char *version
         json_object_set_new(paths, p,
                             json_pack("{s:{s:s, s:[{s:s, s:s, s:{s:s}}], s:{s:{s:s}}, s:O}}",
                                       "post", "operationId", "create", "parameters", "name",
-                                      "fieldValidation", "in", "query", "schema", "type",
-                                      "string", "responses", "201", "description", "Created",
+                                      "fieldValidation", "in", "query", "schema", "type", "string",
+                                      "responses", "201", "description", "Created",
                                       "x-kubernetes-group-version-kind", gvk));
         /* the schema: a CRD's own, loose for built-ins */
         char def[400], rg[256];
@@ -312,13 +330,15 @@ static json_t *gv_doc(struct as_api *api, const char *group, const char *version
             }
             json_object_set_new(props, "apiVersion", json_pack("{s:s}", "type", "string"));
             json_object_set_new(props, "kind", json_pack("{s:s}", "type", "string"));
-            json_object_set_new(props, "metadata", json_pack("{s:s}", "$ref",
-                                                             "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));
+            json_object_set_new(
+                props, "metadata",
+                json_pack("{s:s}", "$ref",
+                          "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));
         } else {
             snprintf(def, sizeof def, "io.k8s.api.%s.%s.%s", *group ? group : "core", version,
                      t->kind);
-            schema = json_pack("{s:s, s:b}", "type", "object", "x-kubernetes-preserve-unknown-fields",
-                               true);
+            schema = json_pack("{s:s, s:b}", "type", "object",
+                               "x-kubernetes-preserve-unknown-fields", true);
         }
         json_object_set_new(schema, "x-kubernetes-group-version-kind", json_pack("[O]", gvk));
         json_object_set_new(schemas, def, schema);
@@ -331,9 +351,9 @@ static json_t *gv_doc(struct as_api *api, const char *group, const char *version
     }
     json_object_set_new(schemas, "io.k8s.apimachinery.pkg.apis.meta.v1.Patch",
                         json_pack("{s:s}", "type", "object"));
-    json_object_set_new(schemas, "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
-                        json_pack("{s:s, s:b}", "type", "object",
-                                  "x-kubernetes-preserve-unknown-fields", true));
+    json_object_set_new(
+        schemas, "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        json_pack("{s:s, s:b}", "type", "object", "x-kubernetes-preserve-unknown-fields", true));
     return json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:o}}", "openapi", "3.0.0", "info", "title",
                      "Kubernetes", "version", git_version(api), "paths", paths, "components",
                      "schemas", schemas);
@@ -371,8 +391,9 @@ static void send_v2(struct as_ctx *ctx)
         buf[n++] = (unsigned char)vl;
         memcpy(buf + n, ver, vl);
         n += vl;
-        as_respond(ctx->req->conn, 200, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
-                   "", (const char *)buf, n);
+        as_respond(ctx->req->conn, 200,
+                   "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", "",
+                   (const char *)buf, n);
         return;
     }
     json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:{}, s:{}}", "swagger", "2.0", "info", "title",
@@ -388,7 +409,8 @@ void as_serve_openapi(struct as_ctx *ctx, char **segs, size_t n)
         return;
     }
     if (n < 2 || strcmp(segs[1], "v3") != 0) {
-        as_respond(ctx->req->conn, 404, "text/plain; charset=utf-8", "", "404 page not found\n", 19);
+        as_respond(ctx->req->conn, 404, "text/plain; charset=utf-8", "", "404 page not found\n",
+                   19);
         return;
     }
     struct as_store *s = ctx->api->store;
@@ -398,15 +420,20 @@ void as_serve_openapi(struct as_ctx *ctx, char **segs, size_t n)
         json_t *paths = json_object();
         for (size_t i = 0; i < s->ntypes; i++) {
             const struct as_rtype *t = s->types[i];
-            if (!t->served) continue;
+            if (!t->served)
+                continue;
             for (size_t v = 0; v < t->nversions; v++) {
                 char key[300], url[400];
-                if (*t->group) snprintf(key, sizeof key, "apis/%s/%s", t->group, t->versions[v]);
-                else snprintf(key, sizeof key, "api/%s", t->versions[v]);
-                if (json_object_get(paths, key)) continue;
+                if (*t->group)
+                    snprintf(key, sizeof key, "apis/%s/%s", t->group, t->versions[v]);
+                else
+                    snprintf(key, sizeof key, "api/%s", t->versions[v]);
+                if (json_object_get(paths, key))
+                    continue;
                 json_t *d = gv_doc(ctx->api, t->group, t->versions[v]);
                 char *text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-                snprintf(url, sizeof url, "/openapi/v3/%s?hash=%016llX", key, text ? fnv1a(text) : 0ULL);
+                snprintf(url, sizeof url, "/openapi/v3/%s?hash=%016llX", key,
+                         text ? fnv1a(text) : 0ULL);
                 free(text);
                 json_decref(d);
                 json_object_set_new(paths, key, json_pack("{s:s}", "serverRelativeURL", url));
@@ -420,7 +447,8 @@ void as_serve_openapi(struct as_ctx *ctx, char **segs, size_t n)
     }
     as_store_unlock(s);
     if (!doc) {
-        as_respond(ctx->req->conn, 404, "text/plain; charset=utf-8", "", "404 page not found\n", 19);
+        as_respond(ctx->req->conn, 404, "text/plain; charset=utf-8", "", "404 page not found\n",
+                   19);
         return;
     }
     as_send_json(ctx, 200, doc);

@@ -19,9 +19,8 @@ struct as_faults {
     size_t n;
 };
 
-static const char *const fault_verbs[] = {"get",    "list",  "watch",  "create",
-                                          "update", "patch", "delete", "deletecollection",
-                                          "*"};
+static const char *const fault_verbs[] = {
+    "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "*"};
 
 dpm_rc as_faults_new(struct as_faults **out)
 {
@@ -46,8 +45,8 @@ void as_faults_free(struct as_faults *f)
 
 /* Copies an optional string member into dst; absent/null gives def.
  * Returns false (with err set) for a wrong type or an oversized value. */
-static bool rule_str(const json_t *rule, const char *key, const char *def, char *dst,
-                     size_t n, struct dpm_error *err)
+static bool rule_str(const json_t *rule, const char *key, const char *def, char *dst, size_t n,
+                     struct dpm_error *err)
 {
     const json_t *v = json_object_get(rule, key);
     const char *s = def;
@@ -66,8 +65,8 @@ static bool rule_str(const json_t *rule, const char *key, const char *def, char 
     return true;
 }
 
-static bool rule_int(const json_t *rule, const char *key, long def, long lo, long hi,
-                     long *out, struct dpm_error *err)
+static bool rule_int(const json_t *rule, const char *key, long def, long lo, long hi, long *out,
+                     struct dpm_error *err)
 {
     const json_t *v = json_object_get(rule, key);
     if (!v || json_is_null(v)) {
@@ -80,8 +79,8 @@ static bool rule_int(const json_t *rule, const char *key, long def, long lo, lon
     }
     json_int_t i = json_integer_value(v);
     if (i < lo || i > hi) {
-        dpm_error_set(err, DPM_EINVALID, key, "must be between %ld and %ld, not %lld", lo,
-                      hi, (long long)i);
+        dpm_error_set(err, DPM_EINVALID, key, "must be between %ld and %ld, not %lld", lo, hi,
+                      (long long)i);
         return false;
     }
     *out = (long)i;
@@ -130,12 +129,11 @@ dpm_rc as_faults_add_json(struct as_faults *f, const json_t *rule, struct dpm_er
         return dpm_error_set(err, DPM_EINVALID, "", "a fault rule must be a JSON object");
     /* Reject unknown members so a typo ("resouce") does not silently match
      * everything. */
-    static const char *const known[] = {"verb",  "resource", "name",    "count",
-                                        "action", "code",    "retryAfterSeconds",
-                                        "delayMs", "message"};
+    static const char *const known[] = {"verb", "resource",          "name",    "count",  "action",
+                                        "code", "retryAfterSeconds", "delayMs", "message"};
     const char *key;
     const json_t *val;
-    json_object_foreach((json_t *)rule, key, val) {
+    json_object_foreach ((json_t *)rule, key, val) {
         bool ok = false;
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok = ok || strcmp(key, known[i]) == 0;
@@ -176,8 +174,7 @@ dpm_rc as_faults_add_json(struct as_faults *f, const json_t *rule, struct dpm_er
                                  v);
         r.action.code = (int)v;
         snprintf(r.action.reason, sizeof(r.action.reason), "%s", reason);
-        if (!rule_str(rule, "message", message, r.action.message,
-                      sizeof(r.action.message), err))
+        if (!rule_str(rule, "message", message, r.action.message, sizeof(r.action.message), err))
             return err ? err->code : DPM_EINVALID;
         if (!rule_int(rule, "retryAfterSeconds", v == 429 ? 1 : 0, 0, 3600, &v, err))
             return err ? err->code : DPM_EINVALID;
@@ -219,9 +216,9 @@ void as_faults_clear(struct as_faults *f)
 static json_t *rule_json(const struct fault_rule *r)
 {
     static const char *const kinds[] = {"status", "delay", "drop"};
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "verb", r->verb, "resource",
-                          r->resource, "name", r->name, "count", (json_int_t)r->count,
-                          "action", kinds[r->action.kind]);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:I, s:s}", "verb", r->verb, "resource", r->resource, "name",
+                  r->name, "count", (json_int_t)r->count, "action", kinds[r->action.kind]);
     if (!o)
         return NULL;
     int bad = 0;
@@ -270,8 +267,8 @@ static bool rule_matches(const struct fault_rule *r, const char *verb, const cha
     return true;
 }
 
-bool as_faults_take(struct as_faults *f, const char *verb, const char *resource,
-                    const char *name, struct as_fault_action *out)
+bool as_faults_take(struct as_faults *f, const char *verb, const char *resource, const char *name,
+                    struct as_fault_action *out)
 {
     bool hit = false;
     if (!f)

@@ -40,8 +40,9 @@ struct as_fault_action {
     int code;                /* AS_FAULT_STATUS: 409 410 429 500 503 */
     int retry_after_seconds; /* 0 = no Retry-After header */
     long delay_ms;           /* AS_FAULT_DELAY */
-    char reason[32];         /* metav1.Status reason for code: Conflict, Expired, TooManyRequests, InternalError, ServiceUnavailable */
-    char message[256];       /* metav1.Status message */
+    char reason
+        [32]; /* metav1.Status reason for code: Conflict, Expired, TooManyRequests, InternalError, ServiceUnavailable */
+    char message[256]; /* metav1.Status message */
 };
 
 struct as_faults;
@@ -51,8 +52,7 @@ void as_faults_free(struct as_faults *f);
 
 /* Validates and appends one rule; DPM_EINVALID with the field path
  * ("verb", "code", "delayMs", ...) on a bad rule, which is then not added. */
-dpm_rc as_faults_add_json(struct as_faults *f, const json_t *rule,
-                          struct dpm_error *err);
+dpm_rc as_faults_add_json(struct as_faults *f, const json_t *rule, struct dpm_error *err);
 void as_faults_clear(struct as_faults *f);
 /* The rules as added (normalised, with the counts left). */
 json_t *as_faults_list(struct as_faults *f);
@@ -60,8 +60,7 @@ json_t *as_faults_list(struct as_faults *f);
 /* verb, resource (with "/sub" for subresources), name (NULL = none) of the
  * request.  Returns true and fills *out when a rule matched (one count
  * consumed), false otherwise (out untouched). */
-bool as_faults_take(struct as_faults *f, const char *verb,
-                    const char *resource, const char *name,
+bool as_faults_take(struct as_faults *f, const char *verb, const char *resource, const char *name,
                     struct as_fault_action *out);
 
 #endif

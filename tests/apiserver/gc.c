@@ -41,7 +41,8 @@ static void put_new(struct as_api *api, const char *group, const char *resource,
     as_now_rfc3339(now, sizeof now);
     uint64_t nrv = as_store_next_rv(s);
     snprintf(rv, sizeof rv, "%llu", (unsigned long long)nrv);
-    if (ns && *ns) json_object_set_new(m, "namespace", json_string(ns));
+    if (ns && *ns)
+        json_object_set_new(m, "namespace", json_string(ns));
     json_object_set_new(m, "uid", json_string(uid));
     json_object_set_new(m, "creationTimestamp", json_string(now));
     json_object_set_new(m, "resourceVersion", json_string(rv));
@@ -53,7 +54,10 @@ static json_t *rule(const char *groups, const char *resources, const char *verbs
     json_t *r = json_object();
     json_t *g = json_array(), *res = json_array(), *v = json_array();
     char buf[512];
-    struct { const char *src; json_t *dst; } parts[] = {{groups, g}, {resources, res}, {verbs, v}};
+    struct {
+        const char *src;
+        json_t *dst;
+    } parts[] = {{groups, g}, {resources, res}, {verbs, v}};
     for (size_t i = 0; i < 3; i++) {
         snprintf(buf, sizeof buf, "%s", parts[i].src);
         for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
@@ -68,8 +72,9 @@ static json_t *rule(const char *groups, const char *resources, const char *verbs
 static json_t *cluster_role(const char *name, json_t *rules)
 {
     return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:o}", "apiVersion",
-                     "rbac.authorization.k8s.io/v1", "kind", "ClusterRole", "metadata", "name", name,
-                     "labels", "kubernetes.io/bootstrapping", "rbac-defaults", "rules", rules);
+                     "rbac.authorization.k8s.io/v1", "kind", "ClusterRole", "metadata", "name",
+                     name, "labels", "kubernetes.io/bootstrapping", "rbac-defaults", "rules",
+                     rules);
 }
 
 static json_t *binding(const char *name, const char *role, const char *group1, const char *group2)
@@ -78,8 +83,9 @@ static json_t *binding(const char *name, const char *role, const char *group1, c
     const char *gs[] = {group1, group2};
     for (size_t i = 0; i < 2; i++)
         if (gs[i])
-            json_array_append_new(subjects, json_pack("{s:s, s:s, s:s}", "kind", "Group", "apiGroup",
-                                                      "rbac.authorization.k8s.io", "name", gs[i]));
+            json_array_append_new(subjects,
+                                  json_pack("{s:s, s:s, s:s}", "kind", "Group", "apiGroup",
+                                            "rbac.authorization.k8s.io", "name", gs[i]));
     return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:s}, s:o}", "apiVersion",
                      "rbac.authorization.k8s.io/v1", "kind", "ClusterRoleBinding", "metadata",
                      "name", name, "labels", "kubernetes.io/bootstrapping", "rbac-defaults",
@@ -89,7 +95,8 @@ static json_t *binding(const char *name, const char *role, const char *group1, c
 
 void as_bootstrap(struct as_api *api)
 {
-    static const char *const namespaces[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+    static const char *const namespaces[] = {"default", "kube-system", "kube-public",
+                                             "kube-node-lease"};
     for (size_t i = 0; i < 4; i++)
         put_new(api, "", "namespaces", "",
                 json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}", "apiVersion", "v1",
@@ -97,11 +104,13 @@ void as_bootstrap(struct as_api *api)
                           "kubernetes.io/metadata.name", namespaces[i], "spec", "finalizers",
                           "kubernetes", "status", "phase", "Active"));
     const char *rbac = "rbac.authorization.k8s.io";
-    json_t *all = json_pack("[o, {s:[s], s:[s]}]", rule("*", "*", "*"), "nonResourceURLs", "*",
-                            "verbs", "*");
+    json_t *all =
+        json_pack("[o, {s:[s], s:[s]}]", rule("*", "*", "*"), "nonResourceURLs", "*", "verbs", "*");
     put_new(api, rbac, "clusterroles", "", cluster_role("cluster-admin", all));
     json_t *edit = json_pack("[o, o, o, o]",
-                             rule("-", "configmaps,secrets,services,serviceaccounts,persistentvolumeclaims,pods,events,endpoints",
+                             rule("-",
+                                  "configmaps,secrets,services,serviceaccounts,"
+                                  "persistentvolumeclaims,pods,events,endpoints",
                                   "create,delete,deletecollection,get,list,patch,update,watch"),
                              rule("apps,batch,policy,coordination.k8s.io", "*",
                                   "create,delete,deletecollection,get,list,patch,update,watch"),
@@ -111,20 +120,25 @@ void as_bootstrap(struct as_api *api)
     put_new(api, rbac, "clusterroles", "", cluster_role("admin", json_deep_copy(edit)));
     put_new(api, rbac, "clusterroles", "", cluster_role("edit", edit));
     json_t *view = json_pack("[o, o]",
-                             rule("-", "configmaps,services,serviceaccounts,persistentvolumeclaims,pods,events,endpoints,namespaces",
+                             rule("-",
+                                  "configmaps,services,serviceaccounts,persistentvolumeclaims,pods,"
+                                  "events,endpoints,namespaces",
                                   "get,list,watch"),
                              rule("apps,batch,policy", "*", "get,list,watch"));
     put_new(api, rbac, "clusterroles", "", cluster_role("view", view));
-    put_new(api, rbac, "clusterroles", "",
-            cluster_role("system:discovery",
-                         json_pack("[{s:[s,s,s,s,s,s,s,s,s,s,s], s:[s]}]", "nonResourceURLs", "/api",
-                                   "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
-                                   "/openapi/*", "/readyz", "/version", "/version/", "verbs", "get")));
-    put_new(api, rbac, "clusterroles", "",
-            cluster_role("system:basic-user",
-                         json_pack("[o, o]",
-                                   rule("authorization.k8s.io", "selfsubjectaccessreviews,selfsubjectrulesreviews", "create"),
-                                   rule("authentication.k8s.io", "selfsubjectreviews", "create"))));
+    put_new(
+        api, rbac, "clusterroles", "",
+        cluster_role("system:discovery",
+                     json_pack("[{s:[s,s,s,s,s,s,s,s,s,s,s], s:[s]}]", "nonResourceURLs", "/api",
+                               "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                               "/openapi/*", "/readyz", "/version", "/version/", "verbs", "get")));
+    put_new(
+        api, rbac, "clusterroles", "",
+        cluster_role("system:basic-user",
+                     json_pack("[o, o]",
+                               rule("authorization.k8s.io",
+                                    "selfsubjectaccessreviews,selfsubjectrulesreviews", "create"),
+                               rule("authentication.k8s.io", "selfsubjectreviews", "create"))));
     put_new(api, rbac, "clusterroles", "",
             cluster_role("system:public-info-viewer",
                          json_pack("[{s:[s,s,s,s,s], s:[s]}]", "nonResourceURLs", "/healthz",
@@ -145,8 +159,9 @@ static bool has_finalizer(const json_t *obj, const char *f)
     json_t *fs = json_object_get(json_object_get(obj, "metadata"), "finalizers");
     size_t i;
     json_t *v;
-    json_array_foreach(fs, i, v) {
-        if (strcmp(json_string_value(v), f) == 0) return true;
+    json_array_foreach (fs, i, v) {
+        if (strcmp(json_string_value(v), f) == 0)
+            return true;
     }
     return false;
 }
@@ -158,7 +173,8 @@ static void write_obj(struct as_store *s, struct as_coll *c, json_t *obj /* stol
     snprintf(rvs, sizeof rvs, "%llu", (unsigned long long)rv);
     json_object_set_new(as_meta(obj), "resourceVersion", json_string(rvs));
     json_t *m = json_object_get(obj, "metadata");
-    if (json_object_get(m, "deletionTimestamp") && json_array_size(json_object_get(m, "finalizers")) == 0)
+    if (json_object_get(m, "deletionTimestamp") &&
+        json_array_size(json_object_get(m, "finalizers")) == 0)
         as_coll_remove(s, c, as_obj_ns(obj), as_obj_name(obj), obj, rv);
     else
         as_coll_put(s, c, as_obj_ns(obj), as_obj_name(obj), obj, rv);
@@ -168,7 +184,8 @@ void as_finish_delete_locked(struct as_api *api, struct as_rtype *t, struct as_c
 {
     (void)t;
     json_t *o = json_deep_copy(obj);
-    if (!o) return;
+    if (!o)
+        return;
     json_t *m = as_meta(o);
     if (!json_object_get(m, "deletionTimestamp")) {
         char now[64];
@@ -185,10 +202,12 @@ void as_finish_delete_locked(struct as_api *api, struct as_rtype *t, struct as_c
 static void remove_finalizer(struct as_store *s, struct as_coll *c, json_t *obj, const char *f)
 {
     json_t *o = json_deep_copy(obj);
-    if (!o) return;
+    if (!o)
+        return;
     json_t *fs = json_object_get(as_meta(o), "finalizers");
     for (size_t i = json_array_size(fs); i > 0; i--)
-        if (strcmp(json_string_value(json_array_get(fs, i - 1)), f) == 0) json_array_remove(fs, i - 1);
+        if (strcmp(json_string_value(json_array_get(fs, i - 1)), f) == 0)
+            json_array_remove(fs, i - 1);
     write_obj(s, c, o);
 }
 
@@ -207,8 +226,10 @@ static bool examine_namespace(struct as_api *api, json_t *ns, json_t *todo)
     struct as_coll *sac = as_store_coll(s, "", "serviceaccounts");
     bool changed = false;
     const char *name = as_obj_name(ns);
-    bool terminating = json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp") != NULL;
-    if (!sac) return false;
+    bool terminating =
+        json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp") != NULL;
+    if (!sac)
+        return false;
     if (!terminating && !as_coll_get(sac, name, "default")) {
         put_new(api, "", "serviceaccounts", name,
                 json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ServiceAccount",
@@ -228,15 +249,18 @@ static bool examine_namespace(struct as_api *api, json_t *ns, json_t *todo)
                           "data", "ca.crt", api->ca_pem));
         changed = true;
     }
-    if (!terminating) return changed;
+    if (!terminating)
+        return changed;
     size_t left = 0;
     char prefix[300];
     snprintf(prefix, sizeof prefix, "%s/", name);
     for (size_t ci = 0; ci < s->ncolls; ci++) {
         struct as_coll *c = s->colls[ci];
-        if (c == nsc) continue;
+        if (c == nsc)
+            continue;
         for (size_t k = as_coll_after(c, prefix); k < c->n; k++) {
-            if (strncmp(c->items[k].key, prefix, strlen(prefix)) != 0) break;
+            if (strncmp(c->items[k].key, prefix, strlen(prefix)) != 0)
+                break;
             left++;
             if (!json_object_get(json_object_get(c->items[k].obj, "metadata"), "deletionTimestamp"))
                 plan(todo, c, c->items[k].obj, "delete");
@@ -245,10 +269,12 @@ static bool examine_namespace(struct as_api *api, json_t *ns, json_t *todo)
     bool spec_fin = false;
     size_t fk;
     json_t *fv;
-    json_array_foreach(json_object_get(json_object_get(ns, "spec"), "finalizers"), fk, fv) {
-        if (strcmp(json_string_value(fv), "kubernetes") == 0) spec_fin = true;
+    json_array_foreach (json_object_get(json_object_get(ns, "spec"), "finalizers"), fk, fv) {
+        if (strcmp(json_string_value(fv), "kubernetes") == 0)
+            spec_fin = true;
     }
-    if (left == 0) plan(todo, nsc, ns, spec_fin ? "ns-finalize" : "ns-remove");
+    if (left == 0)
+        plan(todo, nsc, ns, spec_fin ? "ns-finalize" : "ns-remove");
     return changed;
 }
 
@@ -258,7 +284,8 @@ static void examine_object(struct as_gcidx *x, const char *uid, json_t *todo)
 {
     struct as_coll *c = NULL;
     json_t *o = as_gcidx_obj(x, uid, &c);
-    if (!o) return;
+    if (!o)
+        return;
     json_t *m = json_object_get(o, "metadata");
     json_t *refs = json_object_get(m, "ownerReferences");
     bool deleting = json_object_get(m, "deletionTimestamp") != NULL;
@@ -266,22 +293,26 @@ static void examine_object(struct as_gcidx *x, const char *uid, json_t *todo)
         size_t dangling = 0, k;
         json_t *r;
         bool orphan = false, foreground = false;
-        json_array_foreach(refs, k, r) {
+        json_array_foreach (refs, k, r) {
             json_t *owner = as_gcidx_obj(x, as_jstr(r, "uid"), NULL);
             if (!owner) {
                 dangling++;
                 continue;
             }
             if (json_object_get(json_object_get(owner, "metadata"), "deletionTimestamp")) {
-                if (has_finalizer(owner, "orphan")) orphan = true;
-                else if (has_finalizer(owner, "foregroundDeletion")) foreground = true;
+                if (has_finalizer(owner, "orphan"))
+                    orphan = true;
+                else if (has_finalizer(owner, "foregroundDeletion"))
+                    foreground = true;
             }
         }
-        if (orphan) plan(todo, c, o, "orphan");
+        if (orphan)
+            plan(todo, c, o, "orphan");
         else if (!deleting && (foreground || dangling == json_array_size(refs)))
             plan(todo, c, o, "delete");
     }
-    if (!deleting) return;
+    if (!deleting)
+        return;
     bool fo = has_finalizer(o, "orphan"), ff = has_finalizer(o, "foregroundDeletion");
     if ((fo || ff) && as_gcidx_ndependents(x, uid) == 0)
         plan(todo, c, o, fo ? "unfinalize-orphan" : "unfinalize-fg");
@@ -295,7 +326,8 @@ static bool gc_pass(struct as_api *api)
     struct as_gcidx *x = s->gcidx;
     struct as_coll *nsc = as_store_coll(s, "", "namespaces");
     bool changed = false;
-    if (as_gcidx_take_full(x)) as_gcidx_enqueue_all(x, nsc);
+    if (as_gcidx_take_full(x))
+        as_gcidx_enqueue_all(x, nsc);
     json_t *uids = as_gcidx_take_uids(x), *nss = as_gcidx_take_namespaces(x);
     json_t *todo = json_array();
     if (!uids || !nss || !todo) {
@@ -306,20 +338,23 @@ static bool gc_pass(struct as_api *api)
     }
     const char *key;
     json_t *v;
-    json_object_foreach(nss, key, v) {
+    json_object_foreach (nss, key, v) {
         json_t *ns = nsc ? as_coll_get(nsc, "", key) : NULL;
-        if (ns && examine_namespace(api, ns, todo)) changed = true;
+        if (ns && examine_namespace(api, ns, todo))
+            changed = true;
     }
-    json_object_foreach(uids, key, v) examine_object(x, key, todo);
+    json_object_foreach (uids, key, v)
+        examine_object(x, key, todo);
     size_t i;
     json_t *a;
-    json_array_foreach(todo, i, a) {
+    json_array_foreach (todo, i, a) {
         struct as_coll *c = (struct as_coll *)(intptr_t)json_integer_value(json_array_get(a, 0));
         json_t *o = json_array_get(a, 1);
         const char *act = json_string_value(json_array_get(a, 2));
         /* act only on the state we looked at */
         json_t *cur = as_coll_get(c, as_obj_ns(o), as_obj_name(o));
-        if (!cur || as_obj_rv(cur) != as_obj_rv(o)) continue;
+        if (!cur || as_obj_rv(cur) != as_obj_rv(o))
+            continue;
         changed = true;
         if (strcmp(act, "delete") == 0) {
             as_finish_delete_locked(api, NULL, c, cur);
@@ -328,9 +363,11 @@ static bool gc_pass(struct as_api *api)
             json_t *refs = json_object_get(as_meta(n), "ownerReferences");
             for (size_t k = json_array_size(refs); k > 0; k--) {
                 json_t *owner = as_gcidx_obj(x, as_jstr(json_array_get(refs, k - 1), "uid"), NULL);
-                if (owner && has_finalizer(owner, "orphan")) json_array_remove(refs, k - 1);
+                if (owner && has_finalizer(owner, "orphan"))
+                    json_array_remove(refs, k - 1);
             }
-            if (json_array_size(refs) == 0) json_object_del(as_meta(n), "ownerReferences");
+            if (json_array_size(refs) == 0)
+                json_object_del(as_meta(n), "ownerReferences");
             write_obj(s, c, n);
         } else if (strcmp(act, "unfinalize-orphan") == 0) {
             remove_finalizer(s, c, cur, "orphan");
@@ -345,7 +382,8 @@ static bool gc_pass(struct as_api *api)
                     json_array_remove(fs, k - 1);
             write_obj(s, c, n);
         } else if (strcmp(act, "ns-remove") == 0) {
-            if (json_array_size(json_object_get(json_object_get(cur, "metadata"), "finalizers")) == 0) {
+            if (json_array_size(json_object_get(json_object_get(cur, "metadata"), "finalizers")) ==
+                0) {
                 json_t *n = json_deep_copy(cur);
                 uint64_t rv = as_store_next_rv(s);
                 char rvs[32];
@@ -380,7 +418,8 @@ static void *gc_main(void *arg)
             pthread_cond_timedwait(&s->changed, &s->mu, &dl);
             continue;
         }
-        while (as_gcidx_pending(s->gcidx) && !s->stopping) gc_pass(api);
+        while (as_gcidx_pending(s->gcidx) && !s->stopping)
+            gc_pass(api);
         as_store_unlock(s);
         usleep(GC_PERIOD_MS * 1000);
         as_store_lock(s);
@@ -392,14 +431,16 @@ static void *gc_main(void *arg)
 dpm_rc as_gc_start(struct as_api *api)
 {
     gc_api = api;
-    if (pthread_create(&gc_thread, NULL, gc_main, api) != 0) return DPM_EINTERNAL;
+    if (pthread_create(&gc_thread, NULL, gc_main, api) != 0)
+        return DPM_EINTERNAL;
     gc_running = true;
     return DPM_OK;
 }
 
 void as_gc_stop(void)
 {
-    if (!gc_running) return;
+    if (!gc_running)
+        return;
     as_store_lock(gc_api->store);
     gc_api->store->stopping = true;
     pthread_cond_broadcast(&gc_api->store->changed);

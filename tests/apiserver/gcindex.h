@@ -39,8 +39,7 @@ void as_gcidx_free(struct as_gcidx *x);
  * cluster-scoped) went from old to new (old NULL: created; new NULL:
  * removed).  x NULL: nothing.  An allocation failure makes the index ask for
  * a full rescan (as_gcidx_take_full) rather than lose work. */
-void as_gcidx_note(struct as_gcidx *x, struct as_coll *c, const char *ns, json_t *old,
-                   json_t *new);
+void as_gcidx_note(struct as_gcidx *x, struct as_coll *c, const char *ns, json_t *old, json_t *new);
 /* The stored object with this uid (borrowed) and, when coll is not NULL,
  * its collection; NULL when no stored object has it. */
 json_t *as_gcidx_obj(const struct as_gcidx *x, const char *uid, struct as_coll **coll);

@@ -16,7 +16,8 @@
 
 void as_add_warning(struct as_ctx *ctx, const char *msg)
 {
-    if (!ctx->warnings) ctx->warnings = json_array();
+    if (!ctx->warnings)
+        ctx->warnings = json_array();
     if (ctx->warnings && json_array_size(ctx->warnings) < 64)
         json_array_append_new(ctx->warnings, json_string(msg));
 }
@@ -25,10 +26,11 @@ static void warning_headers(struct as_ctx *ctx, struct dpm_buf *h)
 {
     size_t i;
     json_t *w;
-    json_array_foreach(ctx->warnings, i, w) {
+    json_array_foreach (ctx->warnings, i, w) {
         dpm_buf_adds(h, "Warning: 299 - \"");
         for (const char *p = json_string_value(w); p && *p; p++) {
-            if (*p == '"' || *p == '\\') dpm_buf_addc(h, '\\');
+            if (*p == '"' || *p == '\\')
+                dpm_buf_addc(h, '\\');
             if (*p == '\r' || *p == '\n') {
                 dpm_buf_addc(h, ' ');
                 continue;
@@ -81,7 +83,8 @@ static void rbac_view_refresh(struct as_api *api)
     struct as_rbac_view *v = &api->rbac_view;
     for (size_t k = 0; k < 4; k++) {
         struct as_coll *c = as_store_coll(api->store, "rbac.authorization.k8s.io", res[k]);
-        if (v->valid && v->objs[k] && v->colls[k] == c && (!c || v->gen[k] == c->gen)) continue;
+        if (v->valid && v->objs[k] && v->colls[k] == c && (!c || v->gen[k] == c->gen))
+            continue;
         json_decref(v->objs[k]);
         v->objs[k] = json_array();
         for (size_t i = 0; c && v->objs[k] && i < c->n; i++)
@@ -97,7 +100,8 @@ static void rbac_view_refresh(struct as_api *api)
 
 void as_api_release(struct as_api *api)
 {
-    if (!api) return;
+    if (!api)
+        return;
     for (size_t k = 0; k < 4; k++) {
         json_decref(api->rbac_view.objs[k]);
         api->rbac_view.objs[k] = NULL;
@@ -109,19 +113,23 @@ bool as_authorized(struct as_api *api, const struct as_principal *user, const ch
                    const char *group, const char *resource, const char *sub, const char *ns,
                    const char *name, const char *path, char *reason, size_t reason_len)
 {
-    if (!api->rbac) return true;
-    if (as_principal_in_group(user, "system:masters")) return true;
+    if (!api->rbac)
+        return true;
+    if (as_principal_in_group(user, "system:masters"))
+        return true;
     struct as_user u = {user->name, user->uid, (const char *const *)user->groups, user->ngroups};
-    struct as_attrs a = {resource != NULL, verb, group, resource, (sub && *sub) ? sub : NULL,
-                         ns, name, path};
+    struct as_attrs a = {resource != NULL,           verb, group, resource,
+                         (sub && *sub) ? sub : NULL, ns,   name,  path};
     json_t *v[4] = {NULL, NULL, NULL, NULL};
     as_store_lock(api->store);
     rbac_view_refresh(api);
-    for (size_t k = 0; k < 4; k++) v[k] = json_incref(api->rbac_view.objs[k]);
+    for (size_t k = 0; k < 4; k++)
+        v[k] = json_incref(api->rbac_view.objs[k]);
     as_store_unlock(api->store);
     /* a view that could not be built (ENOMEM) is NULL: it grants nothing */
     bool ok = as_rbac_authorize(v[0], v[1], v[2], v[3], &u, &a, reason, reason_len);
-    for (size_t k = 0; k < 4; k++) json_decref(v[k]);
+    for (size_t k = 0; k < 4; k++)
+        json_decref(v[k]);
     return ok;
 }
 
@@ -142,23 +150,28 @@ static bool authenticate(struct as_ctx *ctx)
         if (g2) {
             ctx->user.groups = g2;
             g2[ng] = strdup("system:authenticated");
-            if (g2[ng]) ctx->user.ngroups++;
+            if (g2[ng])
+                ctx->user.ngroups++;
         }
         return ctx->user.uid != NULL;
     }
     const char *auth = as_req_header(ctx->req, "Authorization");
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
         const char *tok = auth + 7;
-        while (*tok == ' ') tok++;
-        if (!as_authn_token(ctx->api->authn, tok, &ctx->user)) return false;
+        while (*tok == ' ')
+            tok++;
+        if (!as_authn_token(ctx->api->authn, tok, &ctx->user))
+            return false;
         /* a service account's token stops working when the account goes */
         if (strncmp(ctx->user.name, "system:serviceaccount:", 22) == 0) {
             char ns[256], name[256];
-            if (sscanf(ctx->user.name + 22, "%255[^:]:%255s", ns, name) != 2) return false;
+            if (sscanf(ctx->user.name + 22, "%255[^:]:%255s", ns, name) != 2)
+                return false;
             as_store_lock(ctx->api->store);
             struct as_coll *c = as_store_coll(ctx->api->store, "", "serviceaccounts");
             json_t *sa = c ? as_coll_get(c, ns, name) : NULL;
-            bool ok = sa && strcmp(as_jstr(json_object_get(sa, "metadata"), "uid"), ctx->user.uid) == 0;
+            bool ok =
+                sa && strcmp(as_jstr(json_object_get(sa, "metadata"), "uid"), ctx->user.uid) == 0;
             as_store_unlock(ctx->api->store);
             if (!ok) {
                 as_principal_clear(&ctx->user);
@@ -230,8 +243,9 @@ static void serve_faults(struct as_ctx *ctx, char **segs, size_t n)
         if (json_is_array(body)) {
             size_t i;
             json_t *r;
-            json_array_foreach(body, i, r) {
-                if ((rc = as_faults_add_json(ctx->api->faults, r, &err)) != DPM_OK) break;
+            json_array_foreach (body, i, r) {
+                if ((rc = as_faults_add_json(ctx->api->faults, r, &err)) != DPM_OK)
+                    break;
             }
         } else {
             rc = as_faults_add_json(ctx->api->faults, body, &err);
@@ -246,8 +260,9 @@ static void serve_faults(struct as_ctx *ctx, char **segs, size_t n)
         as_send_json(ctx, 201, l);
         json_decref(l);
     } else {
-        as_send_status(ctx, as_status(405, "MethodNotAllowed", NULL,
-                                      "the server does not allow this method on the requested resource"));
+        as_send_status(
+            ctx, as_status(405, "MethodNotAllowed", NULL,
+                           "the server does not allow this method on the requested resource"));
     }
 }
 
@@ -255,7 +270,8 @@ static size_t split_path(char *path, char **segs, size_t max)
 {
     size_t n = 0;
     for (char *save = NULL, *s = strtok_r(path, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-        if (n == max) return max + 1;
+        if (n == max)
+            return max + 1;
         segs[n++] = s;
     }
     return n;
@@ -265,13 +281,18 @@ static const char *rbac_verb(struct as_ctx *ctx)
 {
     const char *m = ctx->req->method;
     if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
-        if (*ctx->name) return "get";
+        if (*ctx->name)
+            return "get";
         return as_req_query_bool(ctx->req, "watch") ? "watch" : "list";
     }
-    if (strcmp(m, "POST") == 0) return "create";
-    if (strcmp(m, "PUT") == 0) return "update";
-    if (strcmp(m, "PATCH") == 0) return "patch";
-    if (strcmp(m, "DELETE") == 0) return *ctx->name ? "delete" : "deletecollection";
+    if (strcmp(m, "POST") == 0)
+        return "create";
+    if (strcmp(m, "PUT") == 0)
+        return "update";
+    if (strcmp(m, "PATCH") == 0)
+        return "patch";
+    if (strcmp(m, "DELETE") == 0)
+        return *ctx->name ? "delete" : "deletecollection";
     return "unknown";
 }
 
@@ -298,8 +319,10 @@ static bool apply_fault(struct as_ctx *ctx)
         char hdr[64];
         snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", a.retry_after_seconds);
         char *body = json_dumps(st, JSON_COMPACT);
-        if (body) as_respond(ctx->req->conn, a.code, "application/json", hdr, body, strlen(body));
-        else as_respond(ctx->req->conn, 500, "text/plain", "", "", 0);
+        if (body)
+            as_respond(ctx->req->conn, a.code, "application/json", hdr, body, strlen(body));
+        else
+            as_respond(ctx->req->conn, 500, "text/plain", "", "", 0);
         free(body);
         json_decref(st);
         return true;
@@ -315,8 +338,9 @@ static void forbidden(struct as_ctx *ctx, bool resource_request, const char *rea
 {
     struct as_user u = {ctx->user.name, ctx->user.uid, (const char *const *)ctx->user.groups,
                         ctx->user.ngroups};
-    struct as_attrs a = {resource_request, ctx->verb, ctx->group, ctx->resource,
-                         *ctx->sub ? ctx->sub : NULL, ctx->ns, ctx->name, ctx->req->path};
+    struct as_attrs a = {
+        resource_request, ctx->verb, ctx->group,    ctx->resource, *ctx->sub ? ctx->sub : NULL,
+        ctx->ns,          ctx->name, ctx->req->path};
     char msg[3072];
     int n = as_rbac_forbidden_message(&u, &a, msg, sizeof msg);
     if (reason && *reason && n > 0 && (size_t)n < sizeof msg)
@@ -324,8 +348,10 @@ static void forbidden(struct as_ctx *ctx, bool resource_request, const char *rea
     json_t *d = NULL;
     if (resource_request) {
         d = json_object();
-        if (*ctx->name) json_object_set_new(d, "name", json_string(ctx->name));
-        if (*ctx->group) json_object_set_new(d, "group", json_string(ctx->group));
+        if (*ctx->name)
+            json_object_set_new(d, "name", json_string(ctx->name));
+        if (*ctx->group)
+            json_object_set_new(d, "group", json_string(ctx->group));
         json_object_set_new(d, "kind", json_string(ctx->resource));
     }
     as_send_status(ctx, as_status(403, "Forbidden", d, "%s", msg));
@@ -346,10 +372,9 @@ static void route(struct as_ctx *ctx)
     if (n == 0 || n > MAX_SEGS || (strcmp(segs[0], "api") != 0 && strcmp(segs[0], "apis") != 0) ||
         (strcmp(segs[0], "api") == 0 && n <= 2) || (strcmp(segs[0], "apis") == 0 && n <= 3)) {
         snprintf(ctx->verb, sizeof ctx->verb, "%s", is_get ? "get" : "post");
-        bool public_path = n == 1 && (strcmp(segs[0], "healthz") == 0 ||
-                                      strcmp(segs[0], "livez") == 0 ||
-                                      strcmp(segs[0], "readyz") == 0 ||
-                                      strcmp(segs[0], "version") == 0);
+        bool public_path =
+            n == 1 && (strcmp(segs[0], "healthz") == 0 || strcmp(segs[0], "livez") == 0 ||
+                       strcmp(segs[0], "readyz") == 0 || strcmp(segs[0], "version") == 0);
         bool discovery = n >= 1 && (strcmp(segs[0], "api") == 0 || strcmp(segs[0], "apis") == 0 ||
                                     strcmp(segs[0], "openapi") == 0);
         if (n >= 1 && strcmp(segs[0], "debug") == 0 && n >= 2 && strcmp(segs[1], "faults") == 0) {
@@ -373,8 +398,10 @@ static void route(struct as_ctx *ctx)
             as_serve_openapi(ctx, segs, n);
         } else if (n >= 1 && (strcmp(segs[0], "api") == 0 || strcmp(segs[0], "apis") == 0)) {
             if (!is_get) {
-                as_send_status(ctx, as_status(405, "MethodNotAllowed", NULL,
-                                              "the server does not allow this method on the requested resource"));
+                as_send_status(
+                    ctx,
+                    as_status(405, "MethodNotAllowed", NULL,
+                              "the server does not allow this method on the requested resource"));
             } else {
                 as_serve_discovery(ctx, segs, n);
             }
@@ -408,8 +435,10 @@ static void route(struct as_ctx *ctx)
         rest -= 2;
     }
     ctx->resource = segs[i];
-    if (rest >= 2) ctx->name = segs[i + 1];
-    if (rest >= 3) ctx->sub = segs[i + 2];
+    if (rest >= 2)
+        ctx->name = segs[i + 1];
+    if (rest >= 3)
+        ctx->sub = segs[i + 2];
     ctx->type = as_store_type(ctx->api->store, ctx->group, ctx->version, ctx->resource);
     as_store_unlock(ctx->api->store);
     snprintf(ctx->verb, sizeof ctx->verb, "%s", rbac_verb(ctx));
@@ -423,7 +452,8 @@ static void route(struct as_ctx *ctx)
         forbidden(ctx, true, reason);
         goto out;
     }
-    if (apply_fault(ctx)) goto out;
+    if (apply_fault(ctx))
+        goto out;
     if (!ctx->type || (*ctx->ns && !ctx->type->namespaced)) {
         as_send_status(ctx, as_status(404, "NotFound", json_object(),
                                       "the server could not find the requested resource"));

@@ -12,9 +12,9 @@ enum step_kind { S_FIELD, S_INDEX, S_WILD, S_FILTER };
 
 struct step {
     enum step_kind kind;
-    char *name;         /* S_FIELD */
-    long index;         /* S_INDEX */
-    char **sub;         /* S_FILTER: field names after @ */
+    char *name; /* S_FIELD */
+    long index; /* S_INDEX */
+    char **sub; /* S_FILTER: field names after @ */
     size_t nsub;
     bool neq;
     json_t *lit;
@@ -55,11 +55,18 @@ static struct step *push(struct as_jsonpath *p)
     return &ns[p->n++];
 }
 
-#define BAD(...) do { rc = dpm_error_set(err, DPM_EINVAL, NULL, __VA_ARGS__); goto out; } while (0)
-#define NOMEM() do { rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory"); goto out; } while (0)
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        rc = dpm_error_set(err, DPM_EINVAL, NULL, __VA_ARGS__);                                    \
+        goto out;                                                                                  \
+    } while (0)
+#define NOMEM()                                                                                    \
+    do {                                                                                           \
+        rc = dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");                                \
+        goto out;                                                                                  \
+    } while (0)
 
-dpm_rc as_jsonpath_compile(const char *expr, struct as_jsonpath **out,
-                           struct dpm_error *err)
+dpm_rc as_jsonpath_compile(const char *expr, struct as_jsonpath **out, struct dpm_error *err)
 {
     *out = NULL;
     dpm_rc rc = DPM_OK;
@@ -223,8 +230,8 @@ out:
     return DPM_OK;
 }
 
-static dpm_rc walk(const struct as_jsonpath *p, size_t k, const json_t *cur,
-                   json_t *results, struct dpm_error *err)
+static dpm_rc walk(const struct as_jsonpath *p, size_t k, const json_t *cur, json_t *results,
+                   struct dpm_error *err)
 {
     if (!cur)
         return DPM_OK;
@@ -253,14 +260,14 @@ static dpm_rc walk(const struct as_jsonpath *p, size_t k, const json_t *cur,
         if (json_is_array(cur)) {
             size_t i;
             json_t *v;
-            json_array_foreach(cur, i, v) {
+            json_array_foreach (cur, i, v) {
                 if ((rc = walk(p, k + 1, v, results, err)) != DPM_OK)
                     return rc;
             }
         } else if (json_is_object(cur)) {
             const char *key;
             json_t *v;
-            json_object_foreach((json_t *)cur, key, v) {
+            json_object_foreach ((json_t *)cur, key, v) {
                 if ((rc = walk(p, k + 1, v, results, err)) != DPM_OK)
                     return rc;
             }
@@ -271,7 +278,7 @@ static dpm_rc walk(const struct as_jsonpath *p, size_t k, const json_t *cur,
             return DPM_OK;
         size_t i;
         json_t *v;
-        json_array_foreach(cur, i, v) {
+        json_array_foreach (cur, i, v) {
             const json_t *x = v;
             for (size_t j = 0; j < st->nsub && x; j++)
                 x = json_object_get(x, st->sub[j]);
@@ -285,8 +292,8 @@ static dpm_rc walk(const struct as_jsonpath *p, size_t k, const json_t *cur,
     return DPM_OK;
 }
 
-dpm_rc as_jsonpath_eval(const struct as_jsonpath *path, const json_t *doc,
-                        json_t *results, struct dpm_error *err)
+dpm_rc as_jsonpath_eval(const struct as_jsonpath *path, const json_t *doc, json_t *results,
+                        struct dpm_error *err)
 {
     if (!path || !json_is_array(results))
         return dpm_error_set(err, DPM_EINVAL, NULL, "no path or results array");

@@ -27,21 +27,20 @@
 
 #include "dpm/error.h"
 
-#define AS_JSONPATH_MAX_LEN 4096
+#define AS_JSONPATH_MAX_LEN     4096
 #define AS_JSONPATH_MAX_RESULTS 100000
 
 struct as_jsonpath;
 
 /* DPM_EINVAL with a message naming the byte offset, e.g.
  * 'unterminated filter at byte 5'. */
-dpm_rc as_jsonpath_compile(const char *expr, struct as_jsonpath **out,
-                           struct dpm_error *err);
+dpm_rc as_jsonpath_compile(const char *expr, struct as_jsonpath **out, struct dpm_error *err);
 
 /* Appends every match of path in doc to results (a jansson array: the
  * values are added with json_array_append, i.e. results holds its own
  * references).  No match leaves results unaltered. */
-dpm_rc as_jsonpath_eval(const struct as_jsonpath *path, const json_t *doc,
-                        json_t *results, struct dpm_error *err);
+dpm_rc as_jsonpath_eval(const struct as_jsonpath *path, const json_t *doc, json_t *results,
+                        struct dpm_error *err);
 
 void as_jsonpath_free(struct as_jsonpath *path);
 

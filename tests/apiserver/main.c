@@ -58,7 +58,8 @@ int main(int argc, char **argv)
             return 2;
         }
         char *end = NULL;
-        if (strcmp(a, "--dir") == 0) dir = v;
+        if (strcmp(a, "--dir") == 0)
+            dir = v;
         else if (strcmp(a, "--port") == 0) {
             long p = strtol(v, &end, 10);
             if (*end || p < 0 || p > 65535) {
@@ -66,11 +67,16 @@ int main(int argc, char **argv)
                 return 2;
             }
             port = (int)p;
-        } else if (strcmp(a, "--authorization") == 0) authz = v;
-        else if (strcmp(a, "--token-auth-file") == 0) token_file = v;
-        else if (strcmp(a, "--emulate-version") == 0) emulate = v;
-        else if (strcmp(a, "--state-dir") == 0) state_dir = v;
-        else if (strcmp(a, "--webhook-service-map") == 0) svc_map = v;
+        } else if (strcmp(a, "--authorization") == 0)
+            authz = v;
+        else if (strcmp(a, "--token-auth-file") == 0)
+            token_file = v;
+        else if (strcmp(a, "--emulate-version") == 0)
+            emulate = v;
+        else if (strcmp(a, "--state-dir") == 0)
+            state_dir = v;
+        else if (strcmp(a, "--webhook-service-map") == 0)
+            svc_map = v;
         else if (strcmp(a, "--watch-history") == 0) {
             history = strtol(v, &end, 10);
             if (*end || history < 10 || history > 1000000) {
@@ -95,11 +101,13 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(authz, "rbac") != 0 && strcmp(authz, "always-allow") != 0) {
-        fprintf(stderr, "dpm-test-apiserver: --authorization: want rbac or always-allow, got %s\n", authz);
+        fprintf(stderr, "dpm-test-apiserver: --authorization: want rbac or always-allow, got %s\n",
+                authz);
         return 2;
     }
     if (strcmp(emulate, "1.20") != 0 && strcmp(emulate, "current") != 0) {
-        fprintf(stderr, "dpm-test-apiserver: --emulate-version: want 1.20 or current, got %s\n", emulate);
+        fprintf(stderr, "dpm-test-apiserver: --emulate-version: want 1.20 or current, got %s\n",
+                emulate);
         return 2;
     }
 
@@ -123,7 +131,8 @@ int main(int argc, char **argv)
     api.bookmark_interval_s = (int)bookmark;
     api.min_request_timeout_s = 1800;
     char path[4096], cert[4096], key[4096], ca[4096];
-    if (as_certs_ensure(dir, &err) != DPM_OK) return fail("certificates", &err);
+    if (as_certs_ensure(dir, &err) != DPM_OK)
+        return fail("certificates", &err);
     snprintf(ca, sizeof ca, "%s/ca.crt", dir);
     snprintf(cert, sizeof cert, "%s/server.crt", dir);
     snprintf(key, sizeof key, "%s/server.key", dir);
@@ -135,7 +144,8 @@ int main(int argc, char **argv)
         if (as_certs_issue_client(dir, "admin", g, 1, path, kp, &err) != DPM_OK)
             return fail("admin client certificate", &err);
     }
-    if (as_read_file(ca, 1 << 20, &api.ca_pem, NULL, &err) != DPM_OK) return fail("ca.crt", &err);
+    if (as_read_file(ca, 1 << 20, &api.ca_pem, NULL, &err) != DPM_OK)
+        return fail("ca.crt", &err);
     if (as_service_map_parse(svc_map, &api.svcs, &err) != DPM_OK) {
         rc = fail("--webhook-service-map", &err);
         goto out;
@@ -152,9 +162,8 @@ int main(int argc, char **argv)
             goto out;
         }
     } else {
-        const char *users[][3] = {{"admin", "system:masters", "1"},
-                                  {"alice", "dpm-dev", "2"},
-                                  {"bob", "", "3"}};
+        const char *users[][3] = {
+            {"admin", "system:masters", "1"}, {"alice", "dpm-dev", "2"}, {"bob", "", "3"}};
         for (size_t i = 0; i < 3; i++) {
             char tok[41];
             as_random_hex(tok, 40);
@@ -183,7 +192,8 @@ int main(int argc, char **argv)
     }
     api.port = bound;
     char tok[256], user[256];
-    if (!as_authn_token_for_group(api.authn, "system:masters", tok, sizeof tok, user, sizeof user)) {
+    if (!as_authn_token_for_group(api.authn, "system:masters", tok, sizeof tok, user,
+                                  sizeof user)) {
         fprintf(stderr, "dpm-test-apiserver: no system:masters token in %s\n", path);
         goto out;
     }
@@ -212,8 +222,10 @@ out:
     }
     as_server_stop(srv);
     as_gc_stop();
-    if (api.store) as_persist_stop(&api);
-    if (rc == 0 && as_persist_save(&api, &err) != DPM_OK) rc = fail("--state-dir", &err);
+    if (api.store)
+        as_persist_stop(&api);
+    if (rc == 0 && as_persist_save(&api, &err) != DPM_OK)
+        rc = fail("--state-dir", &err);
     as_faults_free(api.faults);
     as_authn_free(api.authn);
     as_api_release(&api);

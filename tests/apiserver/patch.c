@@ -27,7 +27,7 @@ bool as_json_equal(const json_t *a, const json_t *b)
             return false;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)a, k, v) {
+        json_object_foreach ((json_t *)a, k, v) {
             if (!as_json_equal(v, json_object_get(b, k)))
                 return false;
         }
@@ -44,8 +44,7 @@ bool as_json_equal(const json_t *a, const json_t *b)
     }
     case JSON_STRING:
         return json_string_length(a) == json_string_length(b) &&
-               memcmp(json_string_value(a), json_string_value(b),
-                      json_string_length(a)) == 0;
+               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
     default:
         return true; /* true, false, null: same type is same value */
     }
@@ -53,8 +52,7 @@ bool as_json_equal(const json_t *a, const json_t *b)
 
 /* ---- RFC 7386 ---- */
 
-static json_t *merge_rec(const json_t *target, const json_t *patch, int depth,
-                         dpm_rc *rc)
+static json_t *merge_rec(const json_t *target, const json_t *patch, int depth, dpm_rc *rc)
 {
     if (depth > AS_PATCH_MAX_DEPTH) {
         *rc = DPM_ELIMIT;
@@ -73,7 +71,7 @@ static json_t *merge_rec(const json_t *target, const json_t *patch, int depth,
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)patch, k, v) {
+    json_object_foreach ((json_t *)patch, k, v) {
         if (json_is_null(v)) {
             json_object_del(res, k);
             continue;
@@ -102,8 +100,7 @@ dpm_rc as_merge_patch(const json_t *target, const json_t *patch, json_t **out,
     json_t *res = merge_rec(target, patch, 0, &rc);
     if (!res) {
         if (rc == DPM_ELIMIT)
-            return dpm_error_set(err, rc, NULL,
-                                 "merge patch nests deeper than %d levels",
+            return dpm_error_set(err, rc, NULL, "merge patch nests deeper than %d levels",
                                  AS_PATCH_MAX_DEPTH);
         return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     }
@@ -116,7 +113,7 @@ dpm_rc as_merge_patch(const json_t *target, const json_t *patch, json_t **out,
 #define PTR_MAX_TOKENS 128
 
 struct ptr {
-    char *buf;                 /* decoded tokens, NUL-separated */
+    char *buf; /* decoded tokens, NUL-separated */
     char *tok[PTR_MAX_TOKENS];
     size_t n;
 };
@@ -278,16 +275,13 @@ static bool ptr_is_prefix(const char *from, const char *path)
     return strncmp(from, path, n) == 0 && path[n] == '/';
 }
 
-dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out,
-                     struct dpm_error *err)
+dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out, struct dpm_error *err)
 {
     *out = NULL;
     if (!json_is_array(ops))
-        return dpm_error_set(err, DPM_EINVAL, NULL,
-                             "json patch must be an array of operations");
+        return dpm_error_set(err, DPM_EINVAL, NULL, "json patch must be an array of operations");
     if (json_array_size(ops) > AS_PATCH_MAX_OPS)
-        return dpm_error_set(err, DPM_ELIMIT, NULL,
-                             "json patch has %zu operations, more than %d",
+        return dpm_error_set(err, DPM_ELIMIT, NULL, "json patch has %zu operations, more than %d",
                              json_array_size(ops), AS_PATCH_MAX_OPS);
     json_t *doc = target ? json_deep_copy(target) : json_null();
     if (!doc)
@@ -295,7 +289,7 @@ dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out,
     dpm_rc rc = DPM_OK;
     size_t i;
     json_t *op;
-    json_array_foreach(ops, i, op) {
+    json_array_foreach (ops, i, op) {
         struct ptr p = {0}, f = {0};
         const char *why = NULL;
         const char *name = json_string_value(json_object_get(op, "op"));
@@ -312,41 +306,35 @@ dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out,
             goto out;
         }
         if (!path) {
-            rc = dpm_error_set(err, DPM_EINVAL, NULL,
-                               "op %zu (%s): missing \"path\"", i, name);
+            rc = dpm_error_set(err, DPM_EINVAL, NULL, "op %zu (%s): missing \"path\"", i, name);
             goto out;
         }
         if (!ptr_parse(path, &p, &why)) {
-            rc = dpm_error_set(err, DPM_EINVAL, path,
-                               "op %zu (%s): invalid pointer %s: %s", i, name,
-                               path, why);
+            rc = dpm_error_set(err, DPM_EINVAL, path, "op %zu (%s): invalid pointer %s: %s", i,
+                               name, path, why);
             goto out;
         }
-        bool needs_value = !strcmp(name, "add") || !strcmp(name, "replace") ||
-                           !strcmp(name, "test");
+        bool needs_value =
+            !strcmp(name, "add") || !strcmp(name, "replace") || !strcmp(name, "test");
         bool needs_from = !strcmp(name, "move") || !strcmp(name, "copy");
         if (!needs_value && !needs_from && strcmp(name, "remove") != 0) {
-            rc = dpm_error_set(err, DPM_EINVAL, path,
-                               "op %zu: unknown operation \"%s\"", i, name);
+            rc = dpm_error_set(err, DPM_EINVAL, path, "op %zu: unknown operation \"%s\"", i, name);
             ptr_free(&p);
             goto out;
         }
         if (needs_value && !value) {
-            rc = dpm_error_set(err, DPM_EINVAL, path,
-                               "op %zu (%s): missing \"value\"", i, name);
+            rc = dpm_error_set(err, DPM_EINVAL, path, "op %zu (%s): missing \"value\"", i, name);
             ptr_free(&p);
             goto out;
         }
         if (needs_from) {
             if (!from) {
-                rc = dpm_error_set(err, DPM_EINVAL, path,
-                                   "op %zu (%s): missing \"from\"", i, name);
+                rc = dpm_error_set(err, DPM_EINVAL, path, "op %zu (%s): missing \"from\"", i, name);
                 ptr_free(&p);
                 goto out;
             }
             if (!ptr_parse(from, &f, &why)) {
-                rc = dpm_error_set(err, DPM_EINVAL, from,
-                                   "op %zu (%s): invalid pointer %s: %s", i,
+                rc = dpm_error_set(err, DPM_EINVAL, from, "op %zu (%s): invalid pointer %s: %s", i,
                                    name, from, why);
                 ptr_free(&p);
                 goto out;
@@ -378,9 +366,8 @@ dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out,
         } else { /* move, copy: the source must exist */
             json_t *src = ptr_walk(doc, &f, f.n);
             if (!src) {
-                rc = dpm_error_set(err, DPM_EINVALID, from,
-                                   "op %zu (%s): from %s does not exist", i,
-                                   name, from);
+                rc = dpm_error_set(err, DPM_EINVALID, from, "op %zu (%s): from %s does not exist",
+                                   i, name, from);
                 ptr_free(&p);
                 ptr_free(&f);
                 goto out;
@@ -389,14 +376,13 @@ dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out,
                 json_t *v = NULL;
                 if (ptr_is_prefix(from, path)) {
                     rc = dpm_error_set(err, DPM_EINVAL, path,
-                                       "op %zu (move): from %s is a prefix of path %s",
-                                       i, from, path);
+                                       "op %zu (move): from %s is a prefix of path %s", i, from,
+                                       path);
                     ptr_free(&p);
                     ptr_free(&f);
                     goto out;
                 }
-                if (strcmp(from, path) != 0 &&
-                    (fail = jp_remove(&doc, &f, &v)) == JP_OK)
+                if (strcmp(from, path) != 0 && (fail = jp_remove(&doc, &f, &v)) == JP_OK)
                     fail = jp_add(&doc, &p, v);
             } else {
                 json_t *c = json_deep_copy(src);
@@ -412,13 +398,12 @@ dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out,
             rc = dpm_error_set(err, DPM_ENOMEM, path, "out of memory");
             goto out;
         case JP_TESTFAIL:
-            rc = dpm_error_set(err, DPM_EINVALID, path,
-                               "op %zu (test): testing value %s failed", i, path);
+            rc = dpm_error_set(err, DPM_EINVALID, path, "op %zu (test): testing value %s failed", i,
+                               path);
             goto out;
         case JP_MISSING:
-            rc = dpm_error_set(err, DPM_EINVALID, path,
-                               "op %zu (%s): path %s does not exist", i, name,
-                               path);
+            rc = dpm_error_set(err, DPM_EINVALID, path, "op %zu (%s): path %s does not exist", i,
+                               name, path);
             goto out;
         }
     }

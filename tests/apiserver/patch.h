@@ -32,7 +32,7 @@
 #include "dpm/error.h"
 
 #define AS_PATCH_MAX_DEPTH 100
-#define AS_PATCH_MAX_OPS 10000
+#define AS_PATCH_MAX_OPS   10000
 
 /* RFC 7386: objects merge recursively, null deletes a member, anything else
  * (arrays included) replaces.  A non-object patch replaces the target. */
@@ -46,8 +46,7 @@ dpm_rc as_merge_patch(const json_t *target, const json_t *patch, json_t **out,
  *   op 0 (remove): path /spec/missing does not exist
  * A failed test or a missing path -> DPM_EINVALID (kube: 422); a malformed
  * op (not an object, unknown op, bad pointer, no value) -> DPM_EINVAL. */
-dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out,
-                     struct dpm_error *err);
+dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out, struct dpm_error *err);
 
 /* Strategic merge patch for built-in kinds (for custom resources kube answers
  * 415 "strategic merge patch is not supported"; the core checks that with
@@ -60,9 +59,8 @@ dpm_rc as_json_patch(const json_t *target, const json_t *ops, json_t **out,
  * finalizers as a set of primitives...), otherwise replaced.  Directives:
  * $patch: replace|delete|merge, $deleteFromPrimitiveList/<key>,
  * $setElementOrder/<key>, $retainKeys; null deletes.  group "" is core. */
-dpm_rc as_strategic_merge_patch(const json_t *target, const json_t *patch,
-                                const char *group, const char *version,
-                                const char *kind, json_t **out,
+dpm_rc as_strategic_merge_patch(const json_t *target, const json_t *patch, const char *group,
+                                const char *version, const char *kind, json_t **out,
                                 struct dpm_error *err);
 
 /* True when group/kind is a built-in kind this module knows (strategic
@@ -82,9 +80,8 @@ bool as_strategic_merge_supported(const char *group, const char *kind);
  * before, omits now and no other manager owns are removed.  Server-managed
  * metadata (uid, resourceVersion, creationTimestamp, generation,
  * managedFields) is taken from live and never owned. */
-dpm_rc as_server_side_apply(const json_t *live, const json_t *applied,
-                            const char *manager, bool force,
-                            const char *now_rfc3339, json_t **out,
+dpm_rc as_server_side_apply(const json_t *live, const json_t *applied, const char *manager,
+                            bool force, const char *now_rfc3339, json_t **out,
                             struct dpm_error *err);
 
 /* Records an ordinary write (create, PUT, merge/JSON/strategic patch) by
@@ -99,7 +96,7 @@ dpm_rc as_server_side_apply(const json_t *live, const json_t *applied,
  * (the client cannot forge ownership).  manager NULL or "" is recorded as
  * "unknown" (deriving kube's default from the User-Agent is the caller's
  * job).  On failure (DPM_ENOMEM) new_obj is left unaltered. */
-dpm_rc as_managed_fields_update(const json_t *old, json_t *new_obj,
-                                const char *manager, const char *now_rfc3339);
+dpm_rc as_managed_fields_update(const json_t *old, json_t *new_obj, const char *manager,
+                                const char *now_rfc3339);
 
 #endif

@@ -23,9 +23,17 @@ struct ctx {
 
 /* Metadata the server owns; never part of a field set, never applied. */
 static const char *const server_meta[] = {
-    "name", "namespace", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "managedFields", "deletionTimestamp",
-    "deletionGracePeriodSeconds", "selfLink", "generateName",
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "generateName",
 };
 
 static bool is_server_meta(const char *k)
@@ -36,8 +44,7 @@ static bool is_server_meta(const char *k)
     return false;
 }
 
-static const char *list_key(const struct ctx *c, const char *parent,
-                            const char *field, bool *prim)
+static const char *list_key(const struct ctx *c, const char *parent, const char *field, bool *prim)
 {
     *prim = false;
     if (!c->keyed)
@@ -65,19 +72,17 @@ static char *elem_key(const json_t *e, const char *key, bool prim)
 }
 
 /* Adds to set the fields of v (an object). top: v is the whole object. */
-static int build_set(const struct ctx *c, const json_t *v, const char *parent,
-                     json_t *set, int depth, bool top)
+static int build_set(const struct ctx *c, const json_t *v, const char *parent, json_t *set,
+                     int depth, bool top)
 {
     if (depth > MAXD)
         return -1;
     const char *k;
     json_t *ch;
-    json_object_foreach((json_t *)v, k, ch) {
-        if (top && (!strcmp(k, "apiVersion") || !strcmp(k, "kind") ||
-                    !strcmp(k, "status")))
+    json_object_foreach ((json_t *)v, k, ch) {
+        if (top && (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "status")))
             continue;
-        if (parent && !strcmp(parent, "metadata") && depth == 1 &&
-            is_server_meta(k))
+        if (parent && !strcmp(parent, "metadata") && depth == 1 && is_server_meta(k))
             continue;
         char fk[1024];
         snprintf(fk, sizeof fk, "f:%s", k);
@@ -96,7 +101,7 @@ static int build_set(const struct ctx *c, const json_t *v, const char *parent,
         } else if (key) {
             size_t i;
             json_t *e;
-            json_array_foreach(ch, i, e) {
+            json_array_foreach (ch, i, e) {
                 if (!prim && (!json_is_object(e) || !json_object_get(e, key)))
                     continue;
                 char *ek = elem_key(e, key, prim);
@@ -127,7 +132,7 @@ static json_t *resolve(const json_t *v, const char *sk, size_t *index)
     size_t i;
     json_t *e;
     if (want) {
-        json_array_foreach(v, i, e) {
+        json_array_foreach (v, i, e) {
             bool match;
             if (sk[0] == 'v') {
                 match = as_json_equal(e, want);
@@ -135,7 +140,7 @@ static json_t *resolve(const json_t *v, const char *sk, size_t *index)
                 const char *wk;
                 json_t *wv;
                 match = json_is_object(e);
-                json_object_foreach(want, wk, wv) {
+                json_object_foreach (want, wk, wv) {
                     if (!as_json_equal(json_object_get(e, wk), wv))
                         match = false;
                 }
@@ -194,10 +199,11 @@ static void fmt_path(const char **path, size_t n, char *buf, size_t bn)
             json_t *v;
             bool first = true;
             w += (size_t)snprintf(buf + w, bn - w, "[");
-            json_object_foreach(o, k, v) {
+            json_object_foreach (o, k, v) {
                 char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
                 if (w < bn)
-                    w += (size_t)snprintf(buf + w, bn - w, "%s%s=%s", first ? "" : ",", k, d ? d : "");
+                    w += (size_t)snprintf(buf + w, bn - w, "%s%s=%s", first ? "" : ",", k,
+                                          d ? d : "");
                 free(d);
                 first = false;
             }
@@ -229,14 +235,14 @@ static bool is_self(const json_t *e, const char *manager)
            !strcmp(json_string_value(json_object_get(e, "operation")) ?: "", "Apply");
 }
 
-static int find_conflicts(struct cwalk *w, const json_t *set, const json_t *cfg,
-                          const json_t *live, size_t depth)
+static int find_conflicts(struct cwalk *w, const json_t *set, const json_t *cfg, const json_t *live,
+                          size_t depth)
 {
     if (depth > MAXD)
         return 0;
     const char *k;
     json_t *ch;
-    json_object_foreach((json_t *)set, k, ch) {
+    json_object_foreach ((json_t *)set, k, ch) {
         if (!strcmp(k, "."))
             continue;
         const json_t *lv = resolve(live, k, NULL);
@@ -253,7 +259,7 @@ static int find_conflicts(struct cwalk *w, const json_t *set, const json_t *cfg,
             continue;
         size_t i;
         json_t *e;
-        json_array_foreach(w->entries, i, e) {
+        json_array_foreach (w->entries, i, e) {
             if (is_self(e, w->manager) ||
                 !has_path(json_object_get(e, "fieldsV1"), w->stack, depth + 1))
                 continue;
@@ -276,14 +282,14 @@ static int find_conflicts(struct cwalk *w, const json_t *set, const json_t *cfg,
 }
 
 /* Merges cfg into res (both objects) the way apply does. */
-static int apply_merge(const struct ctx *c, json_t *res, const json_t *cfg,
-                       const char *parent, int depth)
+static int apply_merge(const struct ctx *c, json_t *res, const json_t *cfg, const char *parent,
+                       int depth)
 {
     if (depth > MAXD)
         return -1;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)cfg, k, v) {
+    json_object_foreach ((json_t *)cfg, k, v) {
         if (depth == 1 && parent && !strcmp(parent, "metadata") && is_server_meta(k) &&
             strcmp(k, "name") && strcmp(k, "namespace") && strcmp(k, "generateName"))
             continue;
@@ -298,7 +304,7 @@ static int apply_merge(const struct ctx *c, json_t *res, const json_t *cfg,
         } else if (key && json_is_array(cur)) {
             size_t i;
             json_t *e;
-            json_array_foreach(v, i, e) {
+            json_array_foreach (v, i, e) {
                 if (prim) {
                     size_t at;
                     char *ek = elem_key(e, key, true);
@@ -310,7 +316,8 @@ static int apply_merge(const struct ctx *c, json_t *res, const json_t *cfg,
                 }
                 size_t at = 0;
                 json_t *f = NULL;
-                char *ek = json_is_object(e) && json_object_get(e, key) ? elem_key(e, key, false) : NULL;
+                char *ek =
+                    json_is_object(e) && json_object_get(e, key) ? elem_key(e, key, false) : NULL;
                 if (ek)
                     f = resolve(cur, ek, &at);
                 free(ek);
@@ -332,8 +339,8 @@ static int apply_merge(const struct ctx *c, json_t *res, const json_t *cfg,
 
 /* Deletes from res what old_set owns, new_set does not and no other entry
  * owns. */
-static void remove_stale(struct cwalk *w, const json_t *old_set,
-                         const json_t *new_set, json_t *res, size_t depth)
+static void remove_stale(struct cwalk *w, const json_t *old_set, const json_t *new_set, json_t *res,
+                         size_t depth)
 {
     if (depth > MAXD || !res)
         return;
@@ -358,7 +365,7 @@ static void remove_stale(struct cwalk *w, const json_t *old_set,
         bool owned = false;
         size_t i;
         json_t *e;
-        json_array_foreach(w->entries, i, e) {
+        json_array_foreach (w->entries, i, e) {
             if (!is_self(e, w->manager) &&
                 has_path(json_object_get(e, "fieldsV1"), w->stack, depth + 1))
                 owned = true;
@@ -398,8 +405,10 @@ static const char *mgr_label(const json_t *e, char *buf, size_t n)
 static int cmp_conflict(const void *a, const void *b, void *entries)
 {
     const struct conflict *x = a, *y = b;
-    const char *mx = json_string_value(json_object_get(json_array_get(entries, x->entry), "manager")) ?: "";
-    const char *my = json_string_value(json_object_get(json_array_get(entries, y->entry), "manager")) ?: "";
+    const char *mx =
+        json_string_value(json_object_get(json_array_get(entries, x->entry), "manager")) ?: "";
+    const char *my =
+        json_string_value(json_object_get(json_array_get(entries, y->entry), "manager")) ?: "";
     int r = strcmp(mx, my);
     if (r)
         return r;
@@ -412,10 +421,9 @@ static dpm_rc conflict_error(struct cwalk *w, struct dpm_error *err)
 {
     char lbl[256];
     if (w->nc == 1)
-        return dpm_error_set(err, DPM_ECONFLICT, w->c[0].path,
-                             "Apply failed with 1 conflict: conflict with %s: %s",
-                             mgr_label(json_array_get(w->entries, w->c[0].entry), lbl, sizeof lbl),
-                             w->c[0].path);
+        return dpm_error_set(
+            err, DPM_ECONFLICT, w->c[0].path, "Apply failed with 1 conflict: conflict with %s: %s",
+            mgr_label(json_array_get(w->entries, w->c[0].entry), lbl, sizeof lbl), w->c[0].path);
     /* grouped by manager, managers sorted by name as kube does */
     qsort_r(w->c, w->nc, sizeof *w->c, cmp_conflict, w->entries);
     char msg[DPM_ERROR_MESSAGE_MAX];
@@ -423,8 +431,8 @@ static dpm_rc conflict_error(struct cwalk *w, struct dpm_error *err)
     size_t prev = (size_t)-1;
     for (size_t i = 0; i < w->nc && o >= 0 && (size_t)o < sizeof msg; i++) {
         if (w->c[i].entry != prev) {
-            o += snprintf(msg + o, sizeof msg - (size_t)o, "%sconflicts with %s:",
-                          prev == (size_t)-1 ? "" : "\n",
+            o += snprintf(msg + o, sizeof msg - (size_t)o,
+                          "%sconflicts with %s:", prev == (size_t)-1 ? "" : "\n",
                           mgr_label(json_array_get(w->entries, w->c[i].entry), lbl, sizeof lbl));
             prev = w->c[i].entry;
         }
@@ -436,24 +444,24 @@ static dpm_rc conflict_error(struct cwalk *w, struct dpm_error *err)
 
 /* Drops the fields of `taken` from every entry but `keep` (index or -1) and
  * removes entries left owning nothing. */
-static void take_from_others(json_t *entries, const json_t *taken,
-                             const char **stack, size_t depth, size_t keep)
+static void take_from_others(json_t *entries, const json_t *taken, const char **stack, size_t depth,
+                             size_t keep)
 {
     const char *k;
     json_t *ch;
-    json_object_foreach((json_t *)taken, k, ch) {
+    json_object_foreach ((json_t *)taken, k, ch) {
         if (!strcmp(k, ".") || depth > MAXD)
             continue;
         stack[depth] = k;
-        bool leaf = json_object_size(ch) == 0 ||
-                    (json_object_size(ch) == 1 && json_object_get(ch, "."));
+        bool leaf =
+            json_object_size(ch) == 0 || (json_object_size(ch) == 1 && json_object_get(ch, "."));
         if (!leaf) {
             take_from_others(entries, ch, stack, depth + 1, keep);
             continue;
         }
         size_t i;
         json_t *e;
-        json_array_foreach(entries, i, e) {
+        json_array_foreach (entries, i, e) {
             if (i != keep)
                 del_path(json_object_get(e, "fieldsV1"), stack, depth + 1);
         }
@@ -493,9 +501,8 @@ static int set_managed(json_t *obj, json_t *entries /* stolen */)
     return json_object_set_new(md, "managedFields", entries);
 }
 
-dpm_rc as_server_side_apply(const json_t *live, const json_t *applied,
-                            const char *manager, bool force,
-                            const char *now_rfc3339, json_t **out,
+dpm_rc as_server_side_apply(const json_t *live, const json_t *applied, const char *manager,
+                            bool force, const char *now_rfc3339, json_t **out,
                             struct dpm_error *err)
 {
     *out = NULL;
@@ -532,25 +539,23 @@ dpm_rc as_server_side_apply(const json_t *live, const json_t *applied,
     /* the applier's previous Apply entry */
     size_t self = (size_t)-1, i;
     json_t *e;
-    json_array_foreach(w.entries, i, e) {
+    json_array_foreach (w.entries, i, e) {
         if (is_self(e, manager))
             self = i;
     }
     if (self != (size_t)-1)
-        remove_stale(&w, json_object_get(json_array_get(w.entries, self), "fieldsV1"),
-                     set, res, 0);
+        remove_stale(&w, json_object_get(json_array_get(w.entries, self), "fieldsV1"), set, res, 0);
     if (apply_merge(&c, res, applied, NULL, 0))
         goto nomem;
     if (!json_object_get(res, "apiVersion") || !json_object_get(res, "kind"))
         goto nomem;
     /* forced conflicts move to the applier */
     for (size_t k = 0; k < w.nc; k++)
-        del_path(json_object_get(json_array_get(w.entries, w.c[k].entry), "fieldsV1"),
-                 w.c[k].spath, w.c[k].n);
-    json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "manager", manager,
-                              "operation", "Apply", "apiVersion", av, "time",
-                              now_rfc3339 ? now_rfc3339 : "", "fieldsType", "FieldsV1",
-                              "fieldsV1", set);
+        del_path(json_object_get(json_array_get(w.entries, w.c[k].entry), "fieldsV1"), w.c[k].spath,
+                 w.c[k].n);
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "manager", manager, "operation",
+                              "Apply", "apiVersion", av, "time", now_rfc3339 ? now_rfc3339 : "",
+                              "fieldsType", "FieldsV1", "fieldsV1", set);
     if (!entry)
         goto nomem;
     if (self != (size_t)-1 ? json_array_set_new(w.entries, self, entry)
@@ -579,16 +584,15 @@ out:
 
 /* Adds to set the fields whose value differs between old and cur (both
  * objects); removed is filled with the fields old has and cur lost. */
-static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur,
-                    const char *parent, json_t *set, json_t *removed, int depth,
-                    bool top);
+static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur, const char *parent,
+                    json_t *set, json_t *removed, int depth, bool top);
 
 /* The element of list whose key field equals e's, or NULL. */
 static const json_t *keyed_elem(const json_t *list, const json_t *e, const char *key)
 {
     const json_t *want = json_object_get(e, key), *o;
     size_t i;
-    json_array_foreach((json_t *)list, i, o) {
+    json_array_foreach ((json_t *)list, i, o) {
         if (json_is_object(o) && as_json_equal(json_object_get(o, key), want))
             return o;
     }
@@ -598,12 +602,12 @@ static const json_t *keyed_elem(const json_t *list, const json_t *e, const char 
 /* diff_set for a list of objects merged by key: new elements owned whole,
  * changed ones field by field, dropped ones removed. */
 static int diff_keyed_list(const struct ctx *c, const json_t *old, const json_t *cur,
-                           const char *field, const char *key, json_t *set,
-                           json_t *removed, int depth)
+                           const char *field, const char *key, json_t *set, json_t *removed,
+                           int depth)
 {
     size_t i;
     const json_t *e;
-    json_array_foreach((json_t *)cur, i, e) {
+    json_array_foreach ((json_t *)cur, i, e) {
         if (!json_is_object(e) || !json_object_get(e, key))
             continue;
         const json_t *oe = keyed_elem(old, e, key);
@@ -627,7 +631,7 @@ static int diff_keyed_list(const struct ctx *c, const json_t *old, const json_t 
         if (bad)
             return -1;
     }
-    json_array_foreach((json_t *)old, i, e) {
+    json_array_foreach ((json_t *)old, i, e) {
         if (!json_is_object(e) || !json_object_get(e, key) || keyed_elem(cur, e, key))
             continue;
         char *ek = elem_key(e, key, false);
@@ -640,15 +644,14 @@ static int diff_keyed_list(const struct ctx *c, const json_t *old, const json_t 
     return 0;
 }
 
-static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur,
-                    const char *parent, json_t *set, json_t *removed, int depth,
-                    bool top)
+static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur, const char *parent,
+                    json_t *set, json_t *removed, int depth, bool top)
 {
     if (depth > MAXD)
         return -1;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)old, k, v) {
+    json_object_foreach ((json_t *)old, k, v) {
         if (json_object_get(cur, k))
             continue;
         if (parent && depth == 1 && !strcmp(parent, "metadata") && is_server_meta(k))
@@ -658,7 +661,7 @@ static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur,
         if (json_object_set_new(removed, fk, json_object()))
             return -1;
     }
-    json_object_foreach((json_t *)cur, k, v) {
+    json_object_foreach ((json_t *)cur, k, v) {
         if (top && (!strcmp(k, "apiVersion") || !strcmp(k, "kind")))
             continue;
         if (parent && depth == 1 && !strcmp(parent, "metadata") && is_server_meta(k))
@@ -689,7 +692,8 @@ static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur,
          * not every field of every element (which made a later server-side
          * apply of the others conflict) */
         bool prim = false;
-        const char *key = json_is_array(v) && json_is_array(ov) ? list_key(c, parent, k, &prim) : NULL;
+        const char *key =
+            json_is_array(v) && json_is_array(ov) ? list_key(c, parent, k, &prim) : NULL;
         if (key && !prim) {
             json_t *sub = json_object(), *rsub = json_object();
             if (!sub || !rsub || diff_keyed_list(c, ov, v, k, key, sub, rsub, depth + 1)) {
@@ -727,8 +731,8 @@ static int diff_set(const struct ctx *c, const json_t *old, const json_t *cur,
     return 0;
 }
 
-dpm_rc as_managed_fields_update(const json_t *old, json_t *new_obj,
-                                const char *manager, const char *now_rfc3339)
+dpm_rc as_managed_fields_update(const json_t *old, json_t *new_obj, const char *manager,
+                                const char *now_rfc3339)
 {
     if (!json_is_object(new_obj))
         return DPM_EINVAL;
@@ -751,7 +755,7 @@ dpm_rc as_managed_fields_update(const json_t *old, json_t *new_obj,
         goto out;
     size_t self = (size_t)-1, i;
     json_t *e;
-    json_array_foreach(entries, i, e) {
+    json_array_foreach (entries, i, e) {
         if (!strcmp(json_string_value(json_object_get(e, "manager")) ?: "", manager) &&
             !strcmp(json_string_value(json_object_get(e, "operation")) ?: "", "Update") &&
             !json_object_get(e, "subresource"))
@@ -767,10 +771,10 @@ dpm_rc as_managed_fields_update(const json_t *old, json_t *new_obj,
             json_object_set_new(json_array_get(entries, self), "time",
                                 json_string(now_rfc3339 ? now_rfc3339 : ""));
         } else {
-            json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "manager", manager,
-                                      "operation", "Update", "apiVersion", av, "time",
-                                      now_rfc3339 ? now_rfc3339 : "", "fieldsType",
-                                      "FieldsV1", "fieldsV1", set);
+            json_t *entry =
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "manager", manager, "operation",
+                          "Update", "apiVersion", av, "time", now_rfc3339 ? now_rfc3339 : "",
+                          "fieldsType", "FieldsV1", "fieldsV1", set);
             if (!entry || json_array_append_new(entries, entry))
                 goto out;
         }

@@ -15,7 +15,7 @@ bool as_json_equal(const json_t *a, const json_t *b);
  * parent is the key that holds the object containing the list ("spec" for
  * a Service's ports), kind the top-level kind.  *primitive_set is set when
  * the list is a set of primitives merged by value (finalizers). */
-const char *as_smp_merge_key(const char *kind, const char *parent,
-                             const char *field, bool *primitive_set);
+const char *as_smp_merge_key(const char *kind, const char *parent, const char *field,
+                             bool *primitive_set);
 
 #endif

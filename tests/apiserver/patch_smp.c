@@ -38,20 +38,33 @@ static const struct mk merge_lists[] = {
     {"schedulingGates", "name"},
     {"ownerReferences", "uid"},
     {"finalizers", NULL},
-    {"secrets", "name"},   /* ServiceAccount */
-    {"webhooks", "name"},  /* admission webhook configurations */
+    {"secrets", "name"},  /* ServiceAccount */
+    {"webhooks", "name"}, /* admission webhook configurations */
     {"podIPs", "ip"},
     {"hostIPs", "ip"},
 };
 
 static const char *const smp_groups[] = {
-    "", "apps", "batch", "policy", "rbac.authorization.k8s.io",
-    "admissionregistration.k8s.io", "coordination.k8s.io",
-    "events.k8s.io", "apiextensions.k8s.io", "networking.k8s.io",
-    "autoscaling", "storage.k8s.io", "scheduling.k8s.io",
-    "discovery.k8s.io", "certificates.k8s.io", "node.k8s.io",
-    "authentication.k8s.io", "authorization.k8s.io",
-    "apiregistration.k8s.io", "flowcontrol.apiserver.k8s.io",
+    "",
+    "apps",
+    "batch",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "admissionregistration.k8s.io",
+    "coordination.k8s.io",
+    "events.k8s.io",
+    "apiextensions.k8s.io",
+    "networking.k8s.io",
+    "autoscaling",
+    "storage.k8s.io",
+    "scheduling.k8s.io",
+    "discovery.k8s.io",
+    "certificates.k8s.io",
+    "node.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "apiregistration.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
 };
 
 bool as_strategic_merge_supported(const char *group, const char *kind)
@@ -64,8 +77,8 @@ bool as_strategic_merge_supported(const char *group, const char *kind)
     return false;
 }
 
-const char *as_smp_merge_key(const char *kind, const char *parent,
-                             const char *field, bool *primitive_set)
+const char *as_smp_merge_key(const char *kind, const char *parent, const char *field,
+                             bool *primitive_set)
 {
     *primitive_set = false;
     if (!field)
@@ -73,8 +86,7 @@ const char *as_smp_merge_key(const char *kind, const char *parent,
     if (strcmp(field, "ports") == 0) {
         /* ServiceSpec.ports merges by port; container ports by
          * containerPort.  EndpointSubset ports are atomic. */
-        if (kind && strcmp(kind, "Service") == 0 && parent &&
-            strcmp(parent, "spec") == 0)
+        if (kind && strcmp(kind, "Service") == 0 && parent && strcmp(parent, "spec") == 0)
             return "port";
         if (kind && strcmp(kind, "Endpoints") == 0)
             return NULL;
@@ -98,8 +110,8 @@ struct smp {
     dpm_rc rc;
 };
 
-__attribute__((format(printf, 4, 5)))
-static json_t *fail(struct smp *s, dpm_rc rc, const char *path, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static json_t *fail(struct smp *s, dpm_rc rc,
+                                                          const char *path, const char *fmt, ...)
 {
     if (s->rc == DPM_OK) {
         char msg[DPM_ERROR_MESSAGE_MAX];
@@ -118,13 +130,12 @@ static bool is_directive(const char *k)
     return k[0] == '$';
 }
 
-static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch,
-                         const char *self, int depth);
+static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch, const char *self,
+                         int depth);
 
 /* A copy of v with directives and nulls processed as a merge into nothing
  * (how kube treats a patch value that has no counterpart). */
-static json_t *fresh(struct smp *s, const json_t *v, const char *self,
-                     int depth)
+static json_t *fresh(struct smp *s, const json_t *v, const char *self, int depth)
 {
     if (json_is_object(v))
         return merge_map(s, NULL, v, self, depth + 1);
@@ -138,7 +149,7 @@ static size_t find_keyed(const json_t *list, const char *key, const json_t *val)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(list, i, e) {
+    json_array_foreach (list, i, e) {
         if (json_is_object(e) && as_json_equal(json_object_get(e, key), val))
             return i;
     }
@@ -149,7 +160,7 @@ static bool contains(const json_t *list, const json_t *v)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(list, i, e) {
+    json_array_foreach (list, i, e) {
         if (as_json_equal(e, v))
             return true;
     }
@@ -158,14 +169,14 @@ static bool contains(const json_t *list, const json_t *v)
 
 /* Merges the patch list into a copy of orig by merge key (key "" for a set
  * of primitives). */
-static json_t *merge_list(struct smp *s, const json_t *orig, const json_t *patch,
-                          const char *field, const char *key, int depth)
+static json_t *merge_list(struct smp *s, const json_t *orig, const json_t *patch, const char *field,
+                          const char *key, int depth)
 {
     json_t *res = NULL;
     size_t i;
     json_t *e;
     /* [{"$patch": "replace"}, ...] replaces the whole list. */
-    json_array_foreach(patch, i, e) {
+    json_array_foreach (patch, i, e) {
         const char *d = json_string_value(json_object_get(e, "$patch"));
         if (json_is_object(e) && d && strcmp(d, "replace") == 0) {
             res = json_array();
@@ -173,7 +184,7 @@ static json_t *merge_list(struct smp *s, const json_t *orig, const json_t *patch
                 return fail(s, DPM_ENOMEM, field, "%s", "out of memory");
             size_t j;
             json_t *x;
-            json_array_foreach(patch, j, x) {
+            json_array_foreach (patch, j, x) {
                 if (j == i)
                     continue;
                 json_t *c = fresh(s, x, field, depth);
@@ -188,12 +199,12 @@ static json_t *merge_list(struct smp *s, const json_t *orig, const json_t *patch
     res = json_is_array(orig) ? json_deep_copy(orig) : json_array();
     if (!res)
         return fail(s, DPM_ENOMEM, field, "%s", "out of memory");
-    json_array_foreach(patch, i, e) {
+    json_array_foreach (patch, i, e) {
         if (!*key) { /* set of primitives: union */
             if (json_is_object(e) || json_is_array(e)) {
                 json_decref(res);
-                return fail(s, DPM_EINVAL, field,
-                            "%s: a list of primitives cannot hold objects", field);
+                return fail(s, DPM_EINVAL, field, "%s: a list of primitives cannot hold objects",
+                            field);
             }
             if (!contains(res, e) && json_array_append(res, (json_t *)e) != 0) {
                 json_decref(res);
@@ -203,15 +214,13 @@ static json_t *merge_list(struct smp *s, const json_t *orig, const json_t *patch
         }
         if (!json_is_object(e)) {
             json_decref(res);
-            return fail(s, DPM_EINVAL, field,
-                        "%s: expected a list of objects", field);
+            return fail(s, DPM_EINVAL, field, "%s: expected a list of objects", field);
         }
         json_t *kv = json_object_get(e, key);
         const char *d = json_string_value(json_object_get(e, "$patch"));
         if (!kv) {
             json_decref(res);
-            return fail(s, DPM_EINVAL, field,
-                        "map does not contain declared merge key: %s", key);
+            return fail(s, DPM_EINVAL, field, "map does not contain declared merge key: %s", key);
         }
         size_t at = find_keyed(res, key, kv);
         if (d && strcmp(d, "delete") == 0) {
@@ -219,14 +228,13 @@ static json_t *merge_list(struct smp *s, const json_t *orig, const json_t *patch
                 json_array_remove(res, at);
             continue;
         }
-        json_t *m = merge_map(s, at == (size_t)-1 ? NULL : json_array_get(res, at),
-                              e, field, depth + 1);
+        json_t *m =
+            merge_map(s, at == (size_t)-1 ? NULL : json_array_get(res, at), e, field, depth + 1);
         if (!m) {
             json_decref(res);
             return NULL;
         }
-        int r = at == (size_t)-1 ? json_array_append_new(res, m)
-                                 : json_array_set_new(res, at, m);
+        int r = at == (size_t)-1 ? json_array_append_new(res, m) : json_array_set_new(res, at, m);
         if (r != 0) {
             json_decref(res);
             return fail(s, DPM_ENOMEM, field, "%s", "out of memory");
@@ -249,7 +257,7 @@ static int reorder(json_t *list, const json_t *order, const char *key)
         return -1;
     }
     json_t *o;
-    json_array_foreach(order, i, o) {
+    json_array_foreach (order, i, o) {
         const json_t *want = *key ? json_object_get(o, key) : o;
         for (size_t j = 0; want && j < n; j++) {
             json_t *e = json_array_get(list, j);
@@ -272,12 +280,11 @@ static int reorder(json_t *list, const json_t *order, const char *key)
     return r;
 }
 
-static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch,
-                         const char *self, int depth)
+static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch, const char *self,
+                         int depth)
 {
     if (depth > AS_PATCH_MAX_DEPTH)
-        return fail(s, DPM_ELIMIT, self, "patch nests deeper than %s levels",
-                    "100");
+        return fail(s, DPM_ELIMIT, self, "patch nests deeper than %s levels", "100");
     const char *d = json_string_value(json_object_get(patch, "$patch"));
     if (d && strcmp(d, "replace") == 0) {
         json_t *c = json_deep_copy(patch);
@@ -293,7 +300,7 @@ static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch,
         return fail(s, DPM_ENOMEM, self, "%s", "out of memory");
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)patch, k, v) {
+    json_object_foreach ((json_t *)patch, k, v) {
         if (is_directive(k))
             continue;
         json_t *cur = json_object_get(res, k);
@@ -313,8 +320,7 @@ static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch,
             bool prim;
             const char *key = as_smp_merge_key(s->kind, self, k, &prim);
             if (key)
-                m = merge_list(s, json_is_array(cur) ? cur : NULL, v, k, key,
-                               depth + 1);
+                m = merge_list(s, json_is_array(cur) ? cur : NULL, v, k, key, depth + 1);
             else
                 m = fresh(s, v, k, depth);
         } else {
@@ -328,7 +334,7 @@ static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch,
         }
     }
     /* Directives that act on the merged result. */
-    json_object_foreach((json_t *)patch, k, v) {
+    json_object_foreach ((json_t *)patch, k, v) {
         if (strncmp(k, "$deleteFromPrimitiveList/", 25) == 0) {
             json_t *list = json_object_get(res, k + 25);
             if (!json_is_array(v)) {
@@ -361,7 +367,7 @@ static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch,
                 bool keep = false;
                 size_t i;
                 json_t *e;
-                json_array_foreach(v, i, e) {
+                json_array_foreach (v, i, e) {
                     if (json_is_string(e) && strcmp(json_string_value(e), rk) == 0)
                         keep = true;
                 }
@@ -378,9 +384,8 @@ static json_t *merge_map(struct smp *s, const json_t *orig, const json_t *patch,
     return res;
 }
 
-dpm_rc as_strategic_merge_patch(const json_t *target, const json_t *patch,
-                                const char *group, const char *version,
-                                const char *kind, json_t **out,
+dpm_rc as_strategic_merge_patch(const json_t *target, const json_t *patch, const char *group,
+                                const char *version, const char *kind, json_t **out,
                                 struct dpm_error *err)
 {
     *out = NULL;
@@ -389,13 +394,11 @@ dpm_rc as_strategic_merge_patch(const json_t *target, const json_t *patch,
                              "strategic merge patch is not supported for %s",
                              kind ? kind : "this kind");
     if (!json_is_object(patch))
-        return dpm_error_set(err, DPM_EINVAL, NULL,
-                             "strategic merge patch must be a JSON object");
+        return dpm_error_set(err, DPM_EINVAL, NULL, "strategic merge patch must be a JSON object");
     struct smp s = {kind, err, DPM_OK};
     json_t *res = merge_map(&s, target, patch, "", 0);
     if (!res)
-        return s.rc != DPM_OK ? s.rc
-                              : dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+        return s.rc != DPM_OK ? s.rc : dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     *out = res;
     return DPM_OK;
 }

@@ -31,7 +31,8 @@ static void state_path(const struct as_api *api, char *buf, size_t n)
 
 dpm_rc as_persist_load(struct as_api *api, struct dpm_error *err)
 {
-    if (!api->state_dir) return DPM_OK;
+    if (!api->state_dir)
+        return DPM_OK;
     char path[4096];
     state_path(api, path, sizeof path);
     char *data = NULL;
@@ -41,27 +42,31 @@ dpm_rc as_persist_load(struct as_api *api, struct dpm_error *err)
         dpm_error_clear(err);
         return DPM_OK;
     }
-    if (rc != DPM_OK) return rc;
+    if (rc != DPM_OK)
+        return rc;
     json_error_t je;
     json_t *root = json_loadb(data, len, 0, &je);
     free(data);
-    if (!root) return dpm_error_set(err, DPM_EPARSE, path, "line %d: %s", je.line, je.text);
+    if (!root)
+        return dpm_error_set(err, DPM_EPARSE, path, "line %d: %s", je.line, je.text);
     struct as_store *s = api->store;
     as_store_lock(s);
     json_t *objs = json_object_get(root, "objects");
     size_t i;
     json_t *e;
-    json_array_foreach(objs, i, e) {
+    json_array_foreach (objs, i, e) {
         const char *g = as_jstr(e, "group"), *r = as_jstr(e, "resource");
         json_t *o = json_object_get(e, "object");
         struct as_coll *c = as_store_coll(s, g, r);
-        if (!c || !json_is_object(o)) continue;
+        if (!c || !json_is_object(o))
+            continue;
         as_coll_load(c, as_obj_ns(o), as_obj_name(o), json_incref(o));
         if (strcmp(g, "apiextensions.k8s.io") == 0 && strcmp(r, "customresourcedefinitions") == 0)
             as_store_sync_crd(s, o);
     }
     uint64_t rv = (uint64_t)json_integer_value(json_object_get(root, "resourceVersion"));
-    if (rv > s->rv) s->rv = rv;
+    if (rv > s->rv)
+        s->rv = rv;
     s->snapshot_rv = s->rv;
     as_store_unlock(s);
     json_decref(root);
@@ -70,7 +75,8 @@ dpm_rc as_persist_load(struct as_api *api, struct dpm_error *err)
 
 dpm_rc as_persist_save(struct as_api *api, struct dpm_error *err)
 {
-    if (!api->state_dir) return DPM_OK;
+    if (!api->state_dir)
+        return DPM_OK;
     struct as_store *s = api->store;
     json_t *objs = json_array();
     as_store_lock(s);
@@ -84,7 +90,8 @@ dpm_rc as_persist_save(struct as_api *api, struct dpm_error *err)
     json_t *root = json_pack("{s:I, s:o}", "resourceVersion", (json_int_t)rv, "objects", objs);
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    if (!text) return dpm_error_set(err, DPM_ENOMEM, api->state_dir, "out of memory");
+    if (!text)
+        return dpm_error_set(err, DPM_ENOMEM, api->state_dir, "out of memory");
     char path[4096];
     state_path(api, path, sizeof path);
     dpm_rc rc = as_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -107,7 +114,8 @@ static void *persist_main(void *arg)
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_sec += 1;
         pthread_cond_timedwait(&s->changed, &s->mu, &dl);
-        if (s->stopping || s->rv == s->snapshot_rv) continue;
+        if (s->stopping || s->rv == s->snapshot_rv)
+            continue;
         as_store_unlock(s);
         struct dpm_error err = {0};
         as_persist_save(api, &err); /* retried on the next change when it fails */
@@ -120,8 +128,10 @@ static void *persist_main(void *arg)
 
 dpm_rc as_persist_start(struct as_api *api)
 {
-    if (!api->state_dir) return DPM_OK;
-    if (pthread_create(&persist_thread, NULL, persist_main, api) != 0) return DPM_EINTERNAL;
+    if (!api->state_dir)
+        return DPM_OK;
+    if (pthread_create(&persist_thread, NULL, persist_main, api) != 0)
+        return DPM_EINTERNAL;
     persist_running = true;
     return DPM_OK;
 }

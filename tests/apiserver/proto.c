@@ -11,13 +11,23 @@
 #include <string.h>
 #include <time.h>
 
-
 #define MAX_DEPTH 32
 
 /* F_OPT_INT, F_OPT_BOOL: pointer fields in Go (*int64, *bool), where a
  * zero that is present means something (gracePeriodSeconds: 0,
  * orphanDependents: false), so it is kept */
-enum ftype { F_STR, F_BYTES, F_INT, F_BOOL, F_MSG, F_MAP_SS, F_MAP_SB, F_TIME, F_OPT_INT, F_OPT_BOOL };
+enum ftype {
+    F_STR,
+    F_BYTES,
+    F_INT,
+    F_BOOL,
+    F_MSG,
+    F_MAP_SS,
+    F_MAP_SB,
+    F_TIME,
+    F_OPT_INT,
+    F_OPT_BOOL
+};
 
 struct mdesc;
 struct fdesc {
@@ -32,28 +42,30 @@ struct mdesc {
     size_t n;
 };
 
-#define M(arr) {arr, sizeof arr / sizeof arr[0]}
+#define M(arr)                                                                                     \
+    {                                                                                              \
+        arr, sizeof arr / sizeof arr[0]                                                            \
+    }
 
 static const struct fdesc owner_ref_f[] = {
-    {1, "kind", F_STR, false, NULL},       {3, "name", F_STR, false, NULL},
-    {4, "uid", F_STR, false, NULL},        {5, "apiVersion", F_STR, false, NULL},
+    {1, "kind", F_STR, false, NULL},        {3, "name", F_STR, false, NULL},
+    {4, "uid", F_STR, false, NULL},         {5, "apiVersion", F_STR, false, NULL},
     {6, "controller", F_BOOL, false, NULL}, {7, "blockOwnerDeletion", F_BOOL, false, NULL}};
 static const struct mdesc owner_ref = M(owner_ref_f);
-static const struct fdesc meta_f[] = {
-    {1, "name", F_STR, false, NULL},
-    {2, "generateName", F_STR, false, NULL},
-    {3, "namespace", F_STR, false, NULL},
-    {4, "selfLink", F_STR, false, NULL},
-    {5, "uid", F_STR, false, NULL},
-    {6, "resourceVersion", F_STR, false, NULL},
-    {7, "generation", F_INT, false, NULL},
-    {8, "creationTimestamp", F_TIME, false, NULL},
-    {9, "deletionTimestamp", F_TIME, false, NULL},
-    {10, "deletionGracePeriodSeconds", F_INT, false, NULL},
-    {11, "labels", F_MAP_SS, false, NULL},
-    {12, "annotations", F_MAP_SS, false, NULL},
-    {13, "ownerReferences", F_MSG, true, &owner_ref},
-    {14, "finalizers", F_STR, true, NULL}};
+static const struct fdesc meta_f[] = {{1, "name", F_STR, false, NULL},
+                                      {2, "generateName", F_STR, false, NULL},
+                                      {3, "namespace", F_STR, false, NULL},
+                                      {4, "selfLink", F_STR, false, NULL},
+                                      {5, "uid", F_STR, false, NULL},
+                                      {6, "resourceVersion", F_STR, false, NULL},
+                                      {7, "generation", F_INT, false, NULL},
+                                      {8, "creationTimestamp", F_TIME, false, NULL},
+                                      {9, "deletionTimestamp", F_TIME, false, NULL},
+                                      {10, "deletionGracePeriodSeconds", F_INT, false, NULL},
+                                      {11, "labels", F_MAP_SS, false, NULL},
+                                      {12, "annotations", F_MAP_SS, false, NULL},
+                                      {13, "ownerReferences", F_MSG, true, &owner_ref},
+                                      {14, "finalizers", F_STR, true, NULL}};
 static const struct mdesc meta = M(meta_f);
 
 static const struct fdesc configmap_f[] = {{1, "metadata", F_MSG, false, &meta},
@@ -71,13 +83,11 @@ static const struct fdesc namespace_f[] = {{1, "metadata", F_MSG, false, &meta},
                                            {2, "spec", F_MSG, false, &ns_spec}};
 static const struct fdesc local_ref_f[] = {{1, "name", F_STR, false, NULL}};
 static const struct mdesc local_ref = M(local_ref_f);
-static const struct fdesc obj_ref_f[] = {{1, "kind", F_STR, false, NULL},
-                                         {2, "namespace", F_STR, false, NULL},
-                                         {3, "name", F_STR, false, NULL},
-                                         {4, "uid", F_STR, false, NULL},
-                                         {5, "apiVersion", F_STR, false, NULL},
-                                         {6, "resourceVersion", F_STR, false, NULL},
-                                         {7, "fieldPath", F_STR, false, NULL}};
+static const struct fdesc obj_ref_f[] = {
+    {1, "kind", F_STR, false, NULL},       {2, "namespace", F_STR, false, NULL},
+    {3, "name", F_STR, false, NULL},       {4, "uid", F_STR, false, NULL},
+    {5, "apiVersion", F_STR, false, NULL}, {6, "resourceVersion", F_STR, false, NULL},
+    {7, "fieldPath", F_STR, false, NULL}};
 static const struct mdesc obj_ref = M(obj_ref_f);
 static const struct fdesc sa_f[] = {{1, "metadata", F_MSG, false, &meta},
                                     {2, "secrets", F_MSG, true, &obj_ref},
@@ -92,8 +102,9 @@ static const struct mdesc res_attr = M(res_attr_f);
 static const struct fdesc nonres_attr_f[] = {{1, "path", F_STR, false, NULL},
                                              {2, "verb", F_STR, false, NULL}};
 static const struct mdesc nonres_attr = M(nonres_attr_f);
-static const struct fdesc ssar_spec_f[] = {{1, "resourceAttributes", F_MSG, false, &res_attr},
-                                           {2, "nonResourceAttributes", F_MSG, false, &nonres_attr}};
+static const struct fdesc ssar_spec_f[] = {
+    {1, "resourceAttributes", F_MSG, false, &res_attr},
+    {2, "nonResourceAttributes", F_MSG, false, &nonres_attr}};
 static const struct mdesc ssar_spec = M(ssar_spec_f);
 static const struct fdesc ssar_f[] = {{1, "metadata", F_MSG, false, &meta},
                                       {2, "spec", F_MSG, false, &ssar_spec}};
@@ -180,7 +191,8 @@ static dpm_rc varint(struct rd *r, uint64_t *v, struct dpm_error *err)
                                  r->base + r->off);
         unsigned char b = r->p[r->off++];
         *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) return DPM_OK;
+        if (!(b & 0x80))
+            return DPM_OK;
     }
     return dpm_error_set(err, DPM_EPARSE, NULL, "protobuf: varint too long at byte %zu",
                          r->base + r->off);
@@ -190,7 +202,8 @@ static dpm_rc bytes(struct rd *r, const unsigned char **p, size_t *n, struct dpm
 {
     uint64_t l;
     dpm_rc rc = varint(r, &l, err);
-    if (rc != DPM_OK) return rc;
+    if (rc != DPM_OK)
+        return rc;
     if (l > r->len - r->off)
         return dpm_error_set(err, DPM_EPARSE, NULL,
                              "protobuf: length %llu past the end at byte %zu",
@@ -207,11 +220,22 @@ static dpm_rc skip(struct rd *r, int wt, struct dpm_error *err)
     const unsigned char *p;
     size_t n;
     switch (wt) {
-    case 0: return varint(r, &v, err);
-    case 1: if (r->len - r->off < 8) break; r->off += 8; return DPM_OK;
-    case 2: return bytes(r, &p, &n, err);
-    case 5: if (r->len - r->off < 4) break; r->off += 4; return DPM_OK;
-    default: break;
+    case 0:
+        return varint(r, &v, err);
+    case 1:
+        if (r->len - r->off < 8)
+            break;
+        r->off += 8;
+        return DPM_OK;
+    case 2:
+        return bytes(r, &p, &n, err);
+    case 5:
+        if (r->len - r->off < 4)
+            break;
+        r->off += 4;
+        return DPM_OK;
+    default:
+        break;
     }
     return dpm_error_set(err, DPM_EPARSE, NULL, "protobuf: bad wire type %d at byte %zu", wt,
                          r->base + r->off);
@@ -220,7 +244,8 @@ static dpm_rc skip(struct rd *r, int wt, struct dpm_error *err)
 static json_t *b64(const unsigned char *p, size_t n)
 {
     char *o = dpm_base64_encode(p, n);
-    if (!o) return NULL;
+    if (!o)
+        return NULL;
     json_t *s = json_string(o);
     free(o);
     return s;
@@ -229,7 +254,8 @@ static json_t *b64(const unsigned char *p, size_t n)
 static json_t *str(const unsigned char *p, size_t n, size_t at, struct dpm_error *err)
 {
     json_t *s = json_stringn((const char *)p, n);
-    if (!s) dpm_error_set(err, DPM_EPARSE, NULL, "protobuf: invalid UTF-8 string at byte %zu", at);
+    if (!s)
+        dpm_error_set(err, DPM_EPARSE, NULL, "protobuf: invalid UTF-8 string at byte %zu", at);
     return s;
 }
 
@@ -244,34 +270,44 @@ static dpm_rc field_value(struct rd *r, const struct fdesc *f, int wt, int depth
     const unsigned char *p;
     size_t n;
     dpm_rc rc;
-    bool want_varint = f->type == F_INT || f->type == F_BOOL || f->type == F_OPT_INT ||
-                       f->type == F_OPT_BOOL;
+    bool want_varint =
+        f->type == F_INT || f->type == F_BOOL || f->type == F_OPT_INT || f->type == F_OPT_BOOL;
     if ((want_varint && wt != 0) || (!want_varint && wt != 2))
-        return dpm_error_set(err, DPM_EPARSE, f->name, "protobuf: wire type %d for field %s at byte %zu",
-                             wt, f->name, r->base + r->off);
+        return dpm_error_set(err, DPM_EPARSE, f->name,
+                             "protobuf: wire type %d for field %s at byte %zu", wt, f->name,
+                             r->base + r->off);
     if (want_varint) {
-        if ((rc = varint(r, &v, err)) != DPM_OK) return rc;
+        if ((rc = varint(r, &v, err)) != DPM_OK)
+            return rc;
         *val = f->type == F_BOOL || f->type == F_OPT_BOOL ? json_boolean(v != 0)
                                                           : json_integer((json_int_t)v);
         return *val ? DPM_OK : DPM_ENOMEM;
     }
     size_t at = r->base + r->off;
-    if ((rc = bytes(r, &p, &n, err)) != DPM_OK) return rc;
+    if ((rc = bytes(r, &p, &n, err)) != DPM_OK)
+        return rc;
     switch (f->type) {
-    case F_STR: *val = str(p, n, at, err); return *val ? DPM_OK : DPM_EPARSE;
-    case F_BYTES: *val = b64(p, n); return *val ? DPM_OK : DPM_ENOMEM;
+    case F_STR:
+        *val = str(p, n, at, err);
+        return *val ? DPM_OK : DPM_EPARSE;
+    case F_BYTES:
+        *val = b64(p, n);
+        return *val ? DPM_OK : DPM_ENOMEM;
     case F_MSG:
         *val = json_object();
-        if (!*val) return DPM_ENOMEM;
+        if (!*val)
+            return DPM_ENOMEM;
         return message(p, n, at, f->msg, depth + 1, *val, err);
     case F_TIME: {
         struct rd t = {p, n, 0, at};
         int64_t secs = 0;
         while (t.off < t.len) {
             uint64_t tag;
-            if ((rc = varint(&t, &tag, err)) != DPM_OK) return rc;
+            if ((rc = varint(&t, &tag, err)) != DPM_OK)
+                return rc;
             if ((tag >> 3) == 1 && (tag & 7) == 0) {
-                if ((rc = varint(&t, &v, err)) != DPM_OK) return rc;
+                if ((rc = varint(&t, &v, err)) != DPM_OK)
+                    return rc;
                 secs = (int64_t)v;
             } else if ((rc = skip(&t, (int)(tag & 7), err)) != DPM_OK) {
                 return rc;
@@ -282,7 +318,8 @@ static dpm_rc field_value(struct rd *r, const struct fdesc *f, int wt, int depth
         *val = json_string(buf);
         return *val ? DPM_OK : DPM_ENOMEM;
     }
-    default: break;
+    default:
+        break;
     }
     return DPM_EINTERNAL;
 }
@@ -295,13 +332,15 @@ static dpm_rc map_entry(const unsigned char *p, size_t n, size_t base, bool byte
     dpm_rc rc = DPM_OK;
     while (r.off < r.len && rc == DPM_OK) {
         uint64_t tag;
-        if ((rc = varint(&r, &tag, err)) != DPM_OK) break;
+        if ((rc = varint(&r, &tag, err)) != DPM_OK)
+            break;
         int num = (int)(tag >> 3), wt = (int)(tag & 7);
         if ((num == 1 || num == 2) && wt == 2) {
             const unsigned char *q;
             size_t qn;
             size_t at = r.base + r.off;
-            if ((rc = bytes(&r, &q, &qn, err)) != DPM_OK) break;
+            if ((rc = bytes(&r, &q, &qn, err)) != DPM_OK)
+                break;
             json_t *s = num == 2 && bytes_val ? b64(q, qn) : str(q, qn, at, err);
             if (!s) {
                 rc = DPM_EPARSE;
@@ -318,7 +357,8 @@ static dpm_rc map_entry(const unsigned char *p, size_t n, size_t base, bool byte
             rc = skip(&r, wt, err);
         }
     }
-    if (rc == DPM_OK && k) json_object_set(obj, json_string_value(k), v ? v : json_string(""));
+    if (rc == DPM_OK && k)
+        json_object_set(obj, json_string_value(k), v ? v : json_string(""));
     json_decref(k);
     json_decref(v);
     return rc;
@@ -327,32 +367,39 @@ static dpm_rc map_entry(const unsigned char *p, size_t n, size_t base, bool byte
 static dpm_rc message(const unsigned char *p, size_t len, size_t base, const struct mdesc *m,
                       int depth, json_t *out, struct dpm_error *err)
 {
-    if (depth > MAX_DEPTH) return dpm_error_set(err, DPM_ELIMIT, NULL, "protobuf: nesting too deep");
+    if (depth > MAX_DEPTH)
+        return dpm_error_set(err, DPM_ELIMIT, NULL, "protobuf: nesting too deep");
     struct rd r = {p, len, 0, base};
     while (r.off < r.len) {
         uint64_t tag;
         dpm_rc rc = varint(&r, &tag, err);
-        if (rc != DPM_OK) return rc;
+        if (rc != DPM_OK)
+            return rc;
         int num = (int)(tag >> 3), wt = (int)(tag & 7);
         const struct fdesc *f = NULL;
         for (size_t i = 0; i < m->n; i++)
-            if (m->f[i].num == num) f = &m->f[i];
+            if (m->f[i].num == num)
+                f = &m->f[i];
         if (!f) {
-            if ((rc = skip(&r, wt, err)) != DPM_OK) return rc;
+            if ((rc = skip(&r, wt, err)) != DPM_OK)
+                return rc;
             continue;
         }
         if (f->type == F_MAP_SS || f->type == F_MAP_SB) {
             const unsigned char *q;
             size_t qn;
             size_t at = r.base + r.off;
-            if (wt != 2) return dpm_error_set(err, DPM_EPARSE, f->name, "protobuf: bad map entry");
-            if ((rc = bytes(&r, &q, &qn, err)) != DPM_OK) return rc;
+            if (wt != 2)
+                return dpm_error_set(err, DPM_EPARSE, f->name, "protobuf: bad map entry");
+            if ((rc = bytes(&r, &q, &qn, err)) != DPM_OK)
+                return rc;
             json_t *obj = json_object_get(out, f->name);
             if (!obj) {
                 obj = json_object();
                 json_object_set_new(out, f->name, obj);
             }
-            if ((rc = map_entry(q, qn, at, f->type == F_MAP_SB, obj, err)) != DPM_OK) return rc;
+            if ((rc = map_entry(q, qn, at, f->type == F_MAP_SB, obj, err)) != DPM_OK)
+                return rc;
             continue;
         }
         json_t *v;
@@ -371,7 +418,8 @@ static dpm_rc message(const unsigned char *p, size_t len, size_t base, const str
             json_object_set_new(out, f->name, v);
         } else if ((json_is_string(v) && json_string_length(v) == 0) || json_is_false(v) ||
                    (json_is_integer(v) && json_integer_value(v) == 0) ||
-                   (f->type == F_TIME && strcmp(json_string_value(v), "1970-01-01T00:00:00Z") == 0)) {
+                   (f->type == F_TIME &&
+                    strcmp(json_string_value(v), "1970-01-01T00:00:00Z") == 0)) {
             /* proto2 zero values stand for fields JSON would omit */
             json_decref(v);
         } else {
@@ -396,14 +444,17 @@ dpm_rc as_proto_decode(const unsigned char *data, size_t len, json_t **out, stru
     static const struct mdesc tmd = M(tm_f);
     while (r.off < r.len) {
         uint64_t tag;
-        if ((rc = varint(&r, &tag, err)) != DPM_OK) goto fail;
+        if ((rc = varint(&r, &tag, err)) != DPM_OK)
+            goto fail;
         int num = (int)(tag >> 3), wt = (int)(tag & 7);
         if ((num == 1 || num == 2) && wt == 2) {
             const unsigned char *q;
             size_t qn, at = r.base + r.off;
-            if ((rc = bytes(&r, &q, &qn, err)) != DPM_OK) goto fail;
+            if ((rc = bytes(&r, &q, &qn, err)) != DPM_OK)
+                goto fail;
             if (num == 1) {
-                if ((rc = message(q, qn, at, &tmd, 0, tm, err)) != DPM_OK) goto fail;
+                if ((rc = message(q, qn, at, &tmd, 0, tm, err)) != DPM_OK)
+                    goto fail;
             } else {
                 raw = q;
                 raw_len = qn;
@@ -424,7 +475,8 @@ dpm_rc as_proto_decode(const unsigned char *data, size_t len, json_t **out, stru
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         bool any_group = strcmp(kinds[i].group, ANY_GROUP) == 0;
         if (strcmp(kinds[i].kind, kind) != 0 ||
-            (!any_group && (strlen(kinds[i].group) != glen || strncmp(kinds[i].group, av, glen) != 0)))
+            (!any_group &&
+             (strlen(kinds[i].group) != glen || strncmp(kinds[i].group, av, glen) != 0)))
             continue;
         json_t *o = json_object();
         json_object_set(o, "apiVersion", json_object_get(tm, "apiVersion"));

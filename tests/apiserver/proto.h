@@ -25,7 +25,6 @@
 
 #include "dpm/error.h"
 
-dpm_rc as_proto_decode(const unsigned char *data, size_t len, json_t **out,
-                       struct dpm_error *err);
+dpm_rc as_proto_decode(const unsigned char *data, size_t len, json_t **out, struct dpm_error *err);
 
 #endif

@@ -34,7 +34,7 @@ static bool list_has(const json_t *arr, const char *want, bool star)
 {
     size_t i;
     const json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach (arr, i, v) {
         if (!json_is_string(v))
             continue;
         const char *s = json_string_value(v);
@@ -44,8 +44,7 @@ static bool list_has(const json_t *arr, const char *want, bool star)
     return false;
 }
 
-static bool resource_matches(const json_t *resources, const char *resource,
-                             const char *subresource)
+static bool resource_matches(const json_t *resources, const char *resource, const char *subresource)
 {
     char combined[512];
     size_t i;
@@ -55,7 +54,7 @@ static bool resource_matches(const json_t *resources, const char *resource,
         snprintf(combined, sizeof(combined), "%s/%s", resource, subresource);
     else
         snprintf(combined, sizeof(combined), "%s", resource);
-    json_array_foreach(resources, i, v) {
+    json_array_foreach (resources, i, v) {
         if (!json_is_string(v))
             continue;
         const char *r = json_string_value(v);
@@ -82,7 +81,7 @@ static bool non_resource_url_matches(const json_t *urls, const char *path)
 {
     size_t i;
     const json_t *v;
-    json_array_foreach(urls, i, v) {
+    json_array_foreach (urls, i, v) {
         if (!json_is_string(v))
             continue;
         const char *u = json_string_value(v);
@@ -114,7 +113,7 @@ static bool rules_allow(const json_t *rules, const struct as_attrs *a)
 {
     size_t i;
     const json_t *r;
-    json_array_foreach(rules, i, r) {
+    json_array_foreach (rules, i, r) {
         if (rule_allows(r, a))
             return true;
     }
@@ -156,7 +155,7 @@ static const json_t *find_subject(const json_t *binding, const struct as_user *u
 {
     size_t i;
     const json_t *s;
-    json_array_foreach(json_object_get(binding, "subjects"), i, s) {
+    json_array_foreach (json_object_get(binding, "subjects"), i, s) {
         if (json_is_object(s) && subject_applies(s, u, binding_ns))
             return s;
     }
@@ -167,7 +166,7 @@ static const json_t *find_named(const json_t *objs, const char *name, const char
 {
     size_t i;
     const json_t *o;
-    json_array_foreach(objs, i, o) {
+    json_array_foreach (objs, i, o) {
         if (strcmp(meta_str(o, "name"), name) == 0 &&
             (!ns || strcmp(meta_str(o, "namespace"), ns) == 0))
             return o;
@@ -189,11 +188,11 @@ static bool cluster_role_allows(const json_t *cluster_roles, const json_t *role,
         return false;
     size_t i, j;
     const json_t *other, *sel;
-    json_array_foreach(cluster_roles, i, other) {
+    json_array_foreach (cluster_roles, i, other) {
         if (other == role)
             continue;
         const json_t *labels = json_object_get(json_object_get(other, "metadata"), "labels");
-        json_array_foreach(sels, j, sel) {
+        json_array_foreach (sels, j, sel) {
             bool m = false;
             /* An empty selector would select every role; kube's controller
              * ignores that case too. */
@@ -242,8 +241,8 @@ struct missing {
 static void note_missing(struct missing *m, const char *kind, const char *name)
 {
     if (m->n < 4)
-        snprintf(m->text[m->n++], sizeof(m->text[0]), "%s.rbac.authorization.k8s.io \"%s\" not found",
-                 kind, name);
+        snprintf(m->text[m->n++], sizeof(m->text[0]),
+                 "%s.rbac.authorization.k8s.io \"%s\" not found", kind, name);
 }
 
 bool as_rbac_authorize(const json_t *roles, const json_t *cluster_roles,
@@ -265,7 +264,7 @@ bool as_rbac_authorize(const json_t *roles, const json_t *cluster_roles,
         return true;
     }
 
-    json_array_foreach(cluster_role_bindings, i, b) {
+    json_array_foreach (cluster_role_bindings, i, b) {
         const json_t *ref = json_object_get(b, "roleRef");
         if (strcmp(jstr(ref, "kind"), "ClusterRole") != 0)
             continue;
@@ -287,7 +286,7 @@ bool as_rbac_authorize(const json_t *roles, const json_t *cluster_roles,
      * cluster-scoped or non-resource access. */
     const char *ns = str_or_empty(attrs->namespace_);
     if (attrs->resource_request && ns[0]) {
-        json_array_foreach(role_bindings, i, b) {
+        json_array_foreach (role_bindings, i, b) {
             if (strcmp(meta_str(b, "namespace"), ns) != 0)
                 continue;
             const json_t *s = find_subject(b, user, ns);
@@ -360,8 +359,8 @@ static void escape_html(const char *s, char *out, size_t n)
         out[o < n ? o : n - 1] = '\0';
 }
 
-int as_rbac_forbidden_message(const struct as_user *user, const struct as_attrs *attrs,
-                              char *buf, size_t n)
+int as_rbac_forbidden_message(const struct as_user *user, const struct as_attrs *attrs, char *buf,
+                              size_t n)
 {
     char uname[512], res[512], prefix[600];
     escape_html(user ? str_or_empty(user->name) : "", uname, sizeof(uname));

@@ -60,10 +60,9 @@ struct as_attrs {
  * NUL-terminates reason when reason_len > 0.  Malformed objects (wrong
  * types) are skipped, never a crash: they grant nothing. */
 bool as_rbac_authorize(const json_t *roles, const json_t *cluster_roles,
-                       const json_t *role_bindings,
-                       const json_t *cluster_role_bindings,
-                       const struct as_user *user, const struct as_attrs *attrs,
-                       char *reason, size_t reason_len);
+                       const json_t *role_bindings, const json_t *cluster_role_bindings,
+                       const struct as_user *user, const struct as_attrs *attrs, char *reason,
+                       size_t reason_len);
 
 /* Writes kube-apiserver's 403 message for the request into buf (always
  * NUL-terminated when n > 0) and returns what snprintf returns.  Texts:
@@ -76,8 +75,7 @@ bool as_rbac_authorize(const json_t *roles, const json_t *cluster_roles,
  * missing role: 'RBAC: clusterrole.rbac.authorization.k8s.io "x" not
  * found'), kube's message continues with ": <reason>"; the caller appends
  * it. */
-int as_rbac_forbidden_message(const struct as_user *user,
-                              const struct as_attrs *attrs, char *buf,
+int as_rbac_forbidden_message(const struct as_user *user, const struct as_attrs *attrs, char *buf,
                               size_t n);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define DEPTH_MAX 100
-#define W_CAP (AS_RE2_WEIGHT_MAX + 1)
+#define W_CAP     (AS_RE2_WEIGHT_MAX + 1)
 
 struct tr {
     const char *pat;
@@ -25,7 +25,8 @@ struct tr {
 
 static size_t sat_mul(size_t a, size_t b)
 {
-    if (a && b > W_CAP / a) return W_CAP;
+    if (a && b > W_CAP / a)
+        return W_CAP;
     return a * b > W_CAP ? W_CAP : a * b;
 }
 
@@ -49,7 +50,8 @@ static dpm_rc unsupported(struct tr *t, const char *what)
 static dpm_rc emit(struct tr *t, const char *s)
 {
     dpm_rc rc = dpm_buf_adds(t->out, s);
-    if (rc == DPM_ELIMIT) return unsupported(t, "its POSIX translation is too long");
+    if (rc == DPM_ELIMIT)
+        return unsupported(t, "its POSIX translation is too long");
     return rc == DPM_OK ? DPM_OK : dpm_error_set(t->err, rc, NULL, "out of memory");
 }
 
@@ -70,16 +72,20 @@ static void atom(struct tr *t, size_t w, bool is_anchor)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
 /* A literal byte outside brackets. */
 static dpm_rc emit_literal(struct tr *t, unsigned long c)
 {
-    if (c == 0 || c > 0x7f) return unsupported(t, "a NUL or non-ASCII character code");
+    if (c == 0 || c > 0x7f)
+        return unsupported(t, "a NUL or non-ASCII character code");
     if (strchr(".[]()*+?{}|^$\\", (int)c)) {
         char s[3] = {'\\', (char)c, 0};
         return emit(t, s);
@@ -94,11 +100,14 @@ static dpm_rc char_escape(struct tr *t, const char **pp, unsigned long *c)
 {
     const char *start = *pp - 1, *p = *pp;
     char e = *p++;
-    if (!e) return go_err(t, "trailing backslash at end of expression", "", 0);
-    if (e >= '1' && e <= '7' && !(*p >= '0' && *p <= '7')) goto bad; /* a back-reference */
+    if (!e)
+        return go_err(t, "trailing backslash at end of expression", "", 0);
+    if (e >= '1' && e <= '7' && !(*p >= '0' && *p <= '7'))
+        goto bad; /* a back-reference */
     if (e >= '0' && e <= '7') {
         unsigned long v = (unsigned long)(e - '0');
-        for (int i = 1; i < 3 && *p >= '0' && *p <= '7'; i++) v = v * 8 + (unsigned long)(*p++ - '0');
+        for (int i = 1; i < 3 && *p >= '0' && *p <= '7'; i++)
+            v = v * 8 + (unsigned long)(*p++ - '0');
         *c = v;
         *pp = p;
         return DPM_OK;
@@ -107,11 +116,14 @@ static dpm_rc char_escape(struct tr *t, const char **pp, unsigned long *c)
         unsigned long v = 0;
         if (*p == '{') {
             int n = 0;
-            for (p++; hexval(*p) >= 0 && n < 9; p++, n++) v = v * 16 + (unsigned long)hexval(*p);
-            if (n == 0 || *p != '}') goto bad;
+            for (p++; hexval(*p) >= 0 && n < 9; p++, n++)
+                v = v * 16 + (unsigned long)hexval(*p);
+            if (n == 0 || *p != '}')
+                goto bad;
             p++;
         } else {
-            if (hexval(p[0]) < 0 || hexval(p[1]) < 0) goto bad;
+            if (hexval(p[0]) < 0 || hexval(p[1]) < 0)
+                goto bad;
             v = (unsigned long)(hexval(p[0]) * 16 + hexval(p[1]));
             p += 2;
         }
@@ -142,11 +154,13 @@ static dpm_rc bracket(struct tr *t, const char **pp)
     dpm_rc rc = emit(t, "[");
     if (*p == '^') {
         p++;
-        if (rc == DPM_OK) rc = emit(t, "^");
+        if (rc == DPM_OK)
+            rc = emit(t, "^");
     }
     bool first = true;
     while (rc == DPM_OK && (*p != ']' || first)) {
-        if (!*p) return go_err(t, "missing closing ]", whole, strlen(whole));
+        if (!*p)
+            return go_err(t, "missing closing ]", whole, strlen(whole));
         bool at_first = first;
         first = false;
         if (p[0] == '[' && p[1] == ':') { /* [:alpha:] as POSIX has it */
@@ -158,11 +172,14 @@ static dpm_rc bracket(struct tr *t, const char **pp)
                     return go_err(t, "invalid character class range", p, (size_t)(end + 2 - p));
                 memcpy(name, p + 2, n);
                 name[n] = '\0';
-                static const char *const ok[] = {"alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph",
-                                                 "lower", "print", "punct", "space", "upper", "word", "xdigit"};
+                static const char *const ok[] = {"alnum", "alpha", "ascii", "blank", "cntrl",
+                                                 "digit", "graph", "lower", "print", "punct",
+                                                 "space", "upper", "word",  "xdigit"};
                 bool known = false;
-                for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) known |= strcmp(name, ok[i]) == 0;
-                if (!known) return go_err(t, "invalid character class range", p, (size_t)(end + 2 - p));
+                for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+                    known |= strcmp(name, ok[i]) == 0;
+                if (!known)
+                    return go_err(t, "invalid character class range", p, (size_t)(end + 2 - p));
                 if (!strcmp(name, "ascii") || !strcmp(name, "word"))
                     return unsupported(t, "[:ascii:] or [:word:] inside brackets");
                 rc = dpm_buf_printf(t->out, "[:%s:]", name);
@@ -174,22 +191,27 @@ static dpm_rc bracket(struct tr *t, const char **pp)
         const char *cs = p;
         if (*p == '\\') {
             p++;
-            if (!*p) return go_err(t, "missing closing ]", whole, strlen(whole));
+            if (!*p)
+                return go_err(t, "missing closing ]", whole, strlen(whole));
             if (strchr("dws", *p)) {
                 rc = emit(t, *p == 'd' ? "0-9" : *p == 'w' ? "A-Za-z0-9_" : "\t\n\f\r ");
                 p++;
                 continue;
             }
-            if (strchr("DWSpP", *p)) return unsupported(t, "\\D, \\W, \\S, \\p or \\P inside brackets");
+            if (strchr("DWSpP", *p))
+                return unsupported(t, "\\D, \\W, \\S, \\p or \\P inside brackets");
             rc = char_escape(t, &p, &c);
-            if (rc != DPM_OK) return rc;
+            if (rc != DPM_OK)
+                return rc;
         } else {
             c = (unsigned char)*p++;
         }
         /* POSIX brackets have no escapes: ']' only first, '-' only last,
          * '^' not first; a backslash is itself */
-        if (c == 0 || c > 0x7f) return unsupported(t, "a NUL or non-ASCII character code");
-        if (!*p) return go_err(t, "missing closing ]", whole, strlen(whole));
+        if (c == 0 || c > 0x7f)
+            return unsupported(t, "a NUL or non-ASCII character code");
+        if (!*p)
+            return go_err(t, "missing closing ]", whole, strlen(whole));
         bool range = p[0] == '-' && p[1] && p[1] != ']';
         if ((c == ']' && !at_first) || (c == '^' && at_first) ||
             (c == '-' && !at_first && *p != ']' && !range))
@@ -200,19 +222,25 @@ static dpm_rc bracket(struct tr *t, const char **pp)
             unsigned long hi;
             if (*p == '\\') {
                 p++;
-                if (!*p) return go_err(t, "missing closing ]", whole, strlen(whole));
+                if (!*p)
+                    return go_err(t, "missing closing ]", whole, strlen(whole));
                 rc = char_escape(t, &p, &hi);
-                if (rc != DPM_OK) return rc;
+                if (rc != DPM_OK)
+                    return rc;
             } else {
                 hi = (unsigned char)*p++;
             }
-            if (hi < c) return go_err(t, "invalid character class range", cs, (size_t)(p - cs));
-            if (hi == 0 || hi > 0x7f || hi == ']') return unsupported(t, "a range ending in ], NUL or non-ASCII");
+            if (hi < c)
+                return go_err(t, "invalid character class range", cs, (size_t)(p - cs));
+            if (hi == 0 || hi > 0x7f || hi == ']')
+                return unsupported(t, "a range ending in ], NUL or non-ASCII");
             rc = emitc(t, '-');
-            if (rc == DPM_OK) rc = emitc(t, (char)hi);
+            if (rc == DPM_OK)
+                rc = emitc(t, (char)hi);
         }
     }
-    if (rc == DPM_OK) rc = emit(t, "]");
+    if (rc == DPM_OK)
+        rc = emit(t, "]");
     *pp = p + 1;
     return rc;
 }
@@ -223,21 +251,27 @@ static long number(const char **pp)
 {
     long v = 0;
     for (; isdigit((unsigned char)**pp); (*pp)++)
-        if (v <= 100000000) v = v * 10 + (**pp - '0'); /* past 1000 is refused anyway */
+        if (v <= 100000000)
+            v = v * 10 + (**pp - '0'); /* past 1000 is refused anyway */
     return v;
 }
 
 static bool parse_repeat(const char *p, long *min, long *max, const char **after)
 {
-    if (*p++ != '{' || !isdigit((unsigned char)*p)) return false;
+    if (*p++ != '{' || !isdigit((unsigned char)*p))
+        return false;
     *min = *max = number(&p);
     if (*p == ',') {
         p++;
-        if (*p == '}') *max = -1;
-        else if (isdigit((unsigned char)*p)) *max = number(&p);
-        else return false;
+        if (*p == '}')
+            *max = -1;
+        else if (isdigit((unsigned char)*p))
+            *max = number(&p);
+        else
+            return false;
     }
-    if (*p != '}') return false;
+    if (*p != '}')
+        return false;
     *after = p + 1;
     return true;
 }
@@ -247,15 +281,20 @@ static dpm_rc repetition(struct tr *t, const char *op, const char *end, size_t f
 {
     bool lazy = *end == '?';
     const char *stop = end + lazy;
-    if (t->rep_at) return go_err(t, "invalid nested repetition operator", t->rep_at, (size_t)(stop - t->rep_at));
-    if (!t->have_atom) return go_err(t, "missing argument to repetition operator", op, (size_t)(stop - op));
-    if (t->anchor) return unsupported(t, "a repeated anchor");
+    if (t->rep_at)
+        return go_err(t, "invalid nested repetition operator", t->rep_at,
+                      (size_t)(stop - t->rep_at));
+    if (!t->have_atom)
+        return go_err(t, "missing argument to repetition operator", op, (size_t)(stop - op));
+    if (t->anchor)
+        return unsupported(t, "a repeated anchor");
     size_t d = (size_t)t->d;
     t->sum[d] = sat_add(t->sum[d] - t->last[d], sat_mul(t->last[d], factor));
     t->last[d] = sat_mul(t->last[d], factor);
     char buf[64];
     size_t n = (size_t)(end - op);
-    if (n >= sizeof buf) return unsupported(t, "a repetition count that long");
+    if (n >= sizeof buf)
+        return unsupported(t, "a repetition count that long");
     memcpy(buf, op, n);
     buf[n] = '\0';
     dpm_rc rc = emit(t, buf); /* non-greedy ? dropped: same match/no-match answer */
@@ -272,29 +311,50 @@ static dpm_rc translate(struct tr *t)
         if (c == '\\') {
             p++;
             char e = *p;
-            if (!e) return go_err(t, "trailing backslash at end of expression", "", 0);
+            if (!e)
+                return go_err(t, "trailing backslash at end of expression", "", 0);
             const char *cls = NULL;
             switch (e) {
-            case 'd': cls = "[0-9]"; break;
-            case 'D': cls = "[^0-9]"; break;
-            case 'w': cls = "[A-Za-z0-9_]"; break;
-            case 'W': cls = "[^A-Za-z0-9_]"; break;
-            case 's': cls = "[\t\n\f\r ]"; break;
-            case 'S': cls = "[^\t\n\f\r ]"; break;
-            case 'b': case 'B': /* glibc's word boundaries: anchors */
+            case 'd':
+                cls = "[0-9]";
+                break;
+            case 'D':
+                cls = "[^0-9]";
+                break;
+            case 'w':
+                cls = "[A-Za-z0-9_]";
+                break;
+            case 'W':
+                cls = "[^A-Za-z0-9_]";
+                break;
+            case 's':
+                cls = "[\t\n\f\r ]";
+                break;
+            case 'S':
+                cls = "[^\t\n\f\r ]";
+                break;
+            case 'b':
+            case 'B': /* glibc's word boundaries: anchors */
                 p++;
                 rc = emitc(t, '\\');
-                if (rc == DPM_OK) rc = emitc(t, e);
+                if (rc == DPM_OK)
+                    rc = emitc(t, e);
                 atom(t, 1, true);
                 continue;
-            case 'A': case 'z':
+            case 'A':
+            case 'z':
                 p++;
                 rc = emitc(t, e == 'A' ? '^' : '$');
                 atom(t, 1, true);
                 continue;
-            case 'p': case 'P': return unsupported(t, "Unicode classes (\\p, \\P)");
-            case 'Q': case 'C': return unsupported(t, "\\Q...\\E or \\C");
-            default: break;
+            case 'p':
+            case 'P':
+                return unsupported(t, "Unicode classes (\\p, \\P)");
+            case 'Q':
+            case 'C':
+                return unsupported(t, "\\Q...\\E or \\C");
+            default:
+                break;
             }
             if (cls) {
                 p++;
@@ -304,7 +364,8 @@ static dpm_rc translate(struct tr *t)
             }
             unsigned long ch;
             rc = char_escape(t, &p, &ch);
-            if (rc == DPM_OK) rc = emit_literal(t, ch);
+            if (rc == DPM_OK)
+                rc = emit_literal(t, ch);
             atom(t, 1, false);
         } else if (c == '[') {
             rc = bracket(t, &p);
@@ -316,7 +377,8 @@ static dpm_rc translate(struct tr *t)
                     p += 2;
                 } else if (p[1] == 'P' && p[2] == '<') {
                     const char *n = p + 3;
-                    while (isalnum((unsigned char)*n) || *n == '_') n++;
+                    while (isalnum((unsigned char)*n) || *n == '_')
+                        n++;
                     if (n == p + 3 || *n != '>')
                         return go_err(t, "invalid named capture", s, strlen(s));
                     p = n + 1;
@@ -326,14 +388,16 @@ static dpm_rc translate(struct tr *t)
                     return go_err(t, "invalid or unsupported Perl syntax", s, p[1] ? 3 : 2);
                 }
             }
-            if (t->d == DEPTH_MAX) return unsupported(t, "groups nested deeper than 100");
+            if (t->d == DEPTH_MAX)
+                return unsupported(t, "groups nested deeper than 100");
             t->d++;
             t->sum[t->d] = t->last[t->d] = 0;
             t->have_atom = false;
             t->rep_at = NULL;
             rc = emit(t, "(");
         } else if (c == ')') {
-            if (t->d == 0) return go_err(t, "unexpected )", t->pat, strlen(t->pat));
+            if (t->d == 0)
+                return go_err(t, "unexpected )", t->pat, strlen(t->pat));
             size_t w = t->sum[t->d] ? t->sum[t->d] : 1;
             t->d--;
             p++;
@@ -376,17 +440,22 @@ static dpm_rc translate(struct tr *t)
             rc = emit_literal(t, (unsigned char)c);
             atom(t, 1, false);
         }
-        if (rc == DPM_OK && t->sum[0] >= W_CAP) break;
+        if (rc == DPM_OK && t->sum[0] >= W_CAP)
+            break;
     }
-    if (rc != DPM_OK) return rc;
-    if (t->d > 0 && !*p) return go_err(t, "missing closing )", t->pat, strlen(t->pat));
+    if (rc != DPM_OK)
+        return rc;
+    if (t->d > 0 && !*p)
+        return go_err(t, "missing closing )", t->pat, strlen(t->pat));
     size_t total = t->sum[0];
-    for (int i = 1; i <= t->d; i++) total = sat_add(total, t->sum[i]);
+    for (int i = 1; i <= t->d; i++)
+        total = sat_add(total, t->sum[i]);
     if (total > AS_RE2_WEIGHT_MAX)
-        return dpm_error_set(t->err, DPM_EUNSUPPORTED, NULL,
-                             "the in-tree API server cannot run this pattern: its repetitions expand "
-                             "past %d nodes in the POSIX regex engine",
-                             AS_RE2_WEIGHT_MAX);
+        return dpm_error_set(
+            t->err, DPM_EUNSUPPORTED, NULL,
+            "the in-tree API server cannot run this pattern: its repetitions expand "
+            "past %d nodes in the POSIX regex engine",
+            AS_RE2_WEIGHT_MAX);
     return DPM_OK;
 }
 

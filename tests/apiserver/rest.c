@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "dpm/base64.h"
 #include "dpm/buf.h"
 #include "selector.h"
@@ -19,21 +18,28 @@
 json_t *as_present(const struct as_rtype *t, const char *version, json_t *stored)
 {
     char av[300];
-    if (*t->group) snprintf(av, sizeof av, "%s/%s", t->group, version);
-    else snprintf(av, sizeof av, "%s", version);
-    if (strcmp(as_jstr(stored, "apiVersion"), av) == 0) return json_incref(stored);
+    if (*t->group)
+        snprintf(av, sizeof av, "%s/%s", t->group, version);
+    else
+        snprintf(av, sizeof av, "%s", version);
+    if (strcmp(as_jstr(stored, "apiVersion"), av) == 0)
+        return json_incref(stored);
     json_t *c = json_copy(stored);
-    if (c) json_object_set_new(c, "apiVersion", json_string(av));
+    if (c)
+        json_object_set_new(c, "apiVersion", json_string(av));
     return c;
 }
 
 bool as_obj_matches(const json_t *obj, const char *ns, const struct as_label_selector *ls,
                     const struct as_field_selector *fs)
 {
-    if (ns && *ns && strcmp(as_obj_ns(obj), ns) != 0) return false;
-    if (ls && !as_label_selector_matches(ls, json_object_get(json_object_get(obj, "metadata"), "labels")))
+    if (ns && *ns && strcmp(as_obj_ns(obj), ns) != 0)
         return false;
-    if (fs && !as_field_selector_matches(fs, obj)) return false;
+    if (ls &&
+        !as_label_selector_matches(ls, json_object_get(json_object_get(obj, "metadata"), "labels")))
+        return false;
+    if (fs && !as_field_selector_matches(fs, obj))
+        return false;
     return true;
 }
 
@@ -42,12 +48,15 @@ enum accept_as { AS_JSON, AS_TABLE, AS_PARTIAL };
 static enum accept_as accept_as(struct as_ctx *ctx)
 {
     const char *a = as_req_header(ctx->req, "Accept");
-    if (!a) return AS_JSON;
+    if (!a)
+        return AS_JSON;
     /* the first acceptable type wins, as kube's negotiation */
     const char *t = strstr(a, "as=Table");
     const char *p = strstr(a, "as=PartialObjectMetadata");
-    if (t && (!p || t < p)) return AS_TABLE;
-    if (p) return AS_PARTIAL;
+    if (t && (!p || t < p))
+        return AS_TABLE;
+    if (p)
+        return AS_PARTIAL;
     return AS_JSON;
 }
 
@@ -59,29 +68,37 @@ static json_t *builtin_columns(const struct as_rtype *t)
         const char *group, *resource, *cols;
     } table[] = {
         {"", "namespaces", "Status|string|.status.phase"},
-        {"", "pods", "Status|string|.status.phase;IP|string|.status.podIP;Node|string|.spec.nodeName"},
-        {"", "persistentvolumeclaims", "Status|string|.status.phase;Volume|string|.spec.volumeName;"
-                                       "Capacity|string|.status.capacity.storage;"
-                                       "StorageClass|string|.spec.storageClassName"},
-        {"", "persistentvolumes", "Capacity|string|.spec.capacity.storage;"
-                                  "Reclaim Policy|string|.spec.persistentVolumeReclaimPolicy;"
-                                  "Status|string|.status.phase;StorageClass|string|.spec.storageClassName"},
-        {"storage.k8s.io", "storageclasses", "Provisioner|string|.provisioner;"
-                                             "AllowVolumeExpansion|boolean|.allowVolumeExpansion"},
+        {"", "pods",
+         "Status|string|.status.phase;IP|string|.status.podIP;Node|string|.spec.nodeName"},
+        {"", "persistentvolumeclaims",
+         "Status|string|.status.phase;Volume|string|.spec.volumeName;"
+         "Capacity|string|.status.capacity.storage;"
+         "StorageClass|string|.spec.storageClassName"},
+        {"", "persistentvolumes",
+         "Capacity|string|.spec.capacity.storage;"
+         "Reclaim Policy|string|.spec.persistentVolumeReclaimPolicy;"
+         "Status|string|.status.phase;StorageClass|string|.spec.storageClassName"},
+        {"storage.k8s.io", "storageclasses",
+         "Provisioner|string|.provisioner;"
+         "AllowVolumeExpansion|boolean|.allowVolumeExpansion"},
         {"", "services", "Type|string|.spec.type;Cluster-IP|string|.spec.clusterIP"},
         {"", "secrets", "Type|string|.type"},
-        {"", "events", "Type|string|.type;Reason|string|.reason;Object|string|.involvedObject.name;"
-                       "Message|string|.message"},
-        {"batch", "cronjobs", "Schedule|string|.spec.schedule;Suspend|boolean|.spec.suspend;"
-                              "Last Schedule|date|.status.lastScheduleTime"},
+        {"", "events",
+         "Type|string|.type;Reason|string|.reason;Object|string|.involvedObject.name;"
+         "Message|string|.message"},
+        {"batch", "cronjobs",
+         "Schedule|string|.spec.schedule;Suspend|boolean|.spec.suspend;"
+         "Last Schedule|date|.status.lastScheduleTime"},
         {"batch", "jobs", "Completions|integer|.status.succeeded"},
-        {"apps", "deployments", "Ready|integer|.status.readyReplicas;Up-to-date|integer|.status.updatedReplicas;"
-                                "Available|integer|.status.availableReplicas"},
+        {"apps", "deployments",
+         "Ready|integer|.status.readyReplicas;Up-to-date|integer|.status.updatedReplicas;"
+         "Available|integer|.status.availableReplicas"},
         {"coordination.k8s.io", "leases", "Holder|string|.spec.holderIdentity"},
         {"rbac.authorization.k8s.io", "rolebindings", "Role|string|.roleRef.name"},
         {"rbac.authorization.k8s.io", "clusterrolebindings", "Role|string|.roleRef.name"},
-        {"policy", "poddisruptionbudgets", "Min Available|string|.spec.minAvailable;"
-                                           "Max Unavailable|string|.spec.maxUnavailable"},
+        {"policy", "poddisruptionbudgets",
+         "Min Available|string|.spec.minAvailable;"
+         "Max Unavailable|string|.spec.maxUnavailable"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].group, t->group) != 0 || strcmp(table[i].resource, t->resource) != 0)
@@ -92,8 +109,8 @@ static json_t *builtin_columns(const struct as_rtype *t)
         for (char *save = NULL, *c = strtok_r(buf, ";", &save); c; c = strtok_r(NULL, ";", &save)) {
             char name[64], type[32], path[128];
             if (sscanf(c, "%63[^|]|%31[^|]|%127s", name, type, path) == 3)
-                json_array_append_new(cols, json_pack("{s:s, s:s, s:s}", "name", name, "type",
-                                                      type, "jsonPath", path));
+                json_array_append_new(cols, json_pack("{s:s, s:s, s:s}", "name", name, "type", type,
+                                                      "jsonPath", path));
         }
         json_array_append_new(cols, json_pack("{s:s, s:s, s:s}", "name", "Age", "type", "date",
                                               "jsonPath", ".metadata.creationTimestamp"));
@@ -109,7 +126,8 @@ json_t *as_printer_columns(const struct as_rtype *t, const char *version)
 {
     json_t *v = as_crd_version(t, version);
     json_t *cols = json_object_get(v, "additionalPrinterColumns");
-    if (json_array_size(cols)) return json_deep_copy(cols);
+    if (json_array_size(cols))
+        return json_deep_copy(cols);
     return t->is_crd ? NULL : builtin_columns(t);
 }
 
@@ -160,26 +178,32 @@ static void send_items(struct as_ctx *ctx, json_t *items, json_t *texts, bool si
     /* a list, serialised item by item to keep big lists cheap */
     struct dpm_buf b = DPM_BUF_INIT(LIST_MAX_BYTES);
     char av[300];
-    if (*ctx->group) snprintf(av, sizeof av, "%s/%s", ctx->group, ctx->version);
-    else snprintf(av, sizeof av, "%s", ctx->version);
+    if (*ctx->group)
+        snprintf(av, sizeof av, "%s/%s", ctx->group, ctx->version);
+    else
+        snprintf(av, sizeof av, "%s", ctx->version);
     if (as == AS_PARTIAL)
-        dpm_buf_printf(&b, "{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":\"meta.k8s.io/v1\"");
+        dpm_buf_printf(&b,
+                       "{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":\"meta.k8s.io/v1\"");
     else
         dpm_buf_printf(&b, "{\"kind\":\"%s\",\"apiVersion\":\"%s\"", ctx->type->list_kind, av);
     dpm_buf_printf(&b, ",\"metadata\":{\"resourceVersion\":\"%s\"", list_rv);
-    if (cont && *cont) dpm_buf_printf(&b, ",\"continue\":\"%s\"", cont);
-    if (remaining > 0) dpm_buf_printf(&b, ",\"remainingItemCount\":%lld", remaining);
+    if (cont && *cont)
+        dpm_buf_printf(&b, ",\"continue\":\"%s\"", cont);
+    if (remaining > 0)
+        dpm_buf_printf(&b, ",\"remainingItemCount\":%lld", remaining);
     dpm_buf_adds(&b, "},\"items\":[");
     size_t i;
     json_t *o;
     dpm_rc rc = DPM_OK;
-    json_array_foreach(items, i, o) {
+    json_array_foreach (items, i, o) {
         json_t *t = json_array_get(texts, i);
-        if (as != AS_PARTIAL && json_is_string(t) &&
-            strcmp(as_jstr(o, "apiVersion"), av) == 0) {
-            if (i) dpm_buf_addc(&b, ',');
+        if (as != AS_PARTIAL && json_is_string(t) && strcmp(as_jstr(o, "apiVersion"), av) == 0) {
+            if (i)
+                dpm_buf_addc(&b, ',');
             rc = dpm_buf_add(&b, json_string_value(t), json_string_length(t));
-            if (rc != DPM_OK) break;
+            if (rc != DPM_OK)
+                break;
             continue;
         }
         json_t *x = as == AS_PARTIAL ? partial(o) : json_incref(o);
@@ -189,12 +213,15 @@ static void send_items(struct as_ctx *ctx, json_t *items, json_t *texts, bool si
             rc = DPM_ENOMEM;
             break;
         }
-        if (i) dpm_buf_addc(&b, ',');
+        if (i)
+            dpm_buf_addc(&b, ',');
         rc = dpm_buf_adds(&b, s);
         free(s);
-        if (rc != DPM_OK) break;
+        if (rc != DPM_OK)
+            break;
     }
-    if (rc == DPM_OK) rc = dpm_buf_adds(&b, "]}");
+    if (rc == DPM_OK)
+        rc = dpm_buf_adds(&b, "]}");
     if (rc != DPM_OK) {
         dpm_buf_free(&b);
         as_send_status(ctx, as_status_internal("list too large to serialise"));
@@ -203,7 +230,7 @@ static void send_items(struct as_ctx *ctx, json_t *items, json_t *texts, bool si
     struct dpm_buf h = DPM_BUF_INIT(AS_MAX_HEADER_BYTES);
     size_t wi;
     json_t *w;
-    json_array_foreach(ctx->warnings, wi, w) {
+    json_array_foreach (ctx->warnings, wi, w) {
         dpm_buf_printf(&h, "Warning: 299 - \"%s\"\r\n", json_string_value(w));
     }
     as_respond(ctx->req->conn, 200, "application/json", dpm_buf_str(&h), b.data, b.len);
@@ -233,11 +260,12 @@ static char *encode_continue(uint64_t rv, const char *key)
 {
     char start[700];
     snprintf(start, sizeof start, "%s", key);
-    json_t *j = json_pack("{s:s, s:I, s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rv,
-                          "start", start);
+    json_t *j =
+        json_pack("{s:s, s:I, s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rv, "start", start);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     char *out = dpm_base64_encode(s, strlen(s));
     free(s);
     return out;
@@ -248,10 +276,12 @@ static char *decode_continue(const char *tok)
     unsigned char *raw;
     size_t len;
     char *key = NULL;
-    if (dpm_base64_decode(tok, strlen(tok), 4096, &raw, &len, NULL) != DPM_OK) return NULL;
+    if (dpm_base64_decode(tok, strlen(tok), 4096, &raw, &len, NULL) != DPM_OK)
+        return NULL;
     json_t *j = json_loadb((const char *)raw, len, 0, NULL);
     const char *st = json_string_value(json_object_get(j, "start"));
-    if (st && strcmp(as_jstr(j, "v"), "meta.k8s.io/v1") == 0) key = strdup(st);
+    if (st && strcmp(as_jstr(j, "v"), "meta.k8s.io/v1") == 0)
+        key = strdup(st);
     json_decref(j);
     free(raw);
     return key;
@@ -271,7 +301,8 @@ static bool parse_selectors(struct as_ctx *ctx, struct as_label_selector **ls,
         as_send_status(ctx, as_status_bad_request("unable to parse requirement: %s", err.message));
         ok = false;
     } else if (f && *f &&
-               as_field_selector_parse(f, ctx->type->group, ctx->type->resource, fs, &err) != DPM_OK) {
+               as_field_selector_parse(f, ctx->type->group, ctx->type->resource, fs, &err) !=
+                   DPM_OK) {
         as_send_status(ctx, as_status_bad_request("%s", err.message));
         ok = false;
     }
@@ -296,7 +327,8 @@ static bool parse_selectors(struct as_ctx *ctx, struct as_label_selector **ls,
  * answering. */
 static bool list_options_valid_120(struct as_ctx *ctx)
 {
-    if (!ctx->api->emulate_120) return true;
+    if (!ctx->api->emulate_120)
+        return true;
     char *match = as_req_query(ctx->req, "resourceVersionMatch");
     if (!match || !*match) {
         free(match);
@@ -307,22 +339,27 @@ static bool list_options_valid_120(struct as_ctx *ctx)
     struct dpm_report errs = DPM_REPORT_INIT;
     const char *p = "resourceVersionMatch";
     if (as_req_query_bool(ctx->req, "watch"))
-        dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p, "Forbidden: resourceVersionMatch is forbidden for watch");
-    if (!rv || !*rv)
         dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p,
-                       "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided");
+                       "Forbidden: resourceVersionMatch is forbidden for watch");
+    if (!rv || !*rv)
+        dpm_report_add(
+            &errs, DPM_SEV_VIOLATION, NULL, p,
+            "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided");
     if (cont && *cont)
         dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p,
                        "Forbidden: resourceVersionMatch is forbidden when continue is provided");
     if (strcmp(match, "Exact") != 0 && strcmp(match, "NotOlderThan") != 0)
-        dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p,
-                       "Unsupported value: \"%.100s\": supported values: \"Exact\", \"NotOlderThan\", \"\"",
-                       match);
+        dpm_report_add(
+            &errs, DPM_SEV_VIOLATION, NULL, p,
+            "Unsupported value: \"%.100s\": supported values: \"Exact\", \"NotOlderThan\", \"\"",
+            match);
     if (strcmp(match, "Exact") == 0 && rv && strcmp(rv, "0") == 0)
-        dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, p,
-                       "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"");
+        dpm_report_add(
+            &errs, DPM_SEV_VIOLATION, NULL, p,
+            "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"");
     bool ok = errs.n == 0;
-    if (!ok) as_send_status(ctx, as_status_invalid("meta.k8s.io", "ListOptions", "", &errs));
+    if (!ok)
+        as_send_status(ctx, as_status_invalid("meta.k8s.io", "ListOptions", "", &errs));
     dpm_report_free(&errs);
     free(match);
     free(rv);
@@ -334,7 +371,8 @@ static void rest_list(struct as_ctx *ctx)
 {
     struct as_label_selector *ls;
     struct as_field_selector *fs;
-    if (!parse_selectors(ctx, &ls, &fs)) return;
+    if (!parse_selectors(ctx, &ls, &fs))
+        return;
     char *lim = as_req_query(ctx->req, "limit");
     char *cont = as_req_query(ctx->req, "continue");
     long long limit = lim ? atoll(lim) : 0;
@@ -347,7 +385,8 @@ static void rest_list(struct as_ctx *ctx)
     if (cont && *cont) {
         after = decode_continue(cont);
         if (!after) {
-            as_send_status(ctx, as_status_bad_request("continue key is not valid: invalid continue token"));
+            as_send_status(
+                ctx, as_status_bad_request("continue key is not valid: invalid continue token"));
             goto out;
         }
     }
@@ -357,7 +396,8 @@ static void rest_list(struct as_ctx *ctx)
     struct as_coll *c = as_store_coll(s, ctx->type->group, ctx->type->resource);
     size_t i = 0;
     char prefix[300] = "";
-    if (*ctx->ns) snprintf(prefix, sizeof prefix, "%s/", ctx->ns);
+    if (*ctx->ns)
+        snprintf(prefix, sizeof prefix, "%s/", ctx->ns);
     if (c) {
         i = as_coll_after(c, after ? after : (*prefix ? prefix : NULL));
         if (after && *prefix && strncmp(after, prefix, strlen(prefix)) < 0)
@@ -365,13 +405,16 @@ static void rest_list(struct as_ctx *ctx)
     }
     const char *last = NULL;
     for (; c && i < c->n; i++) {
-        if (*prefix && strncmp(c->items[i].key, prefix, strlen(prefix)) != 0) break;
+        if (*prefix && strncmp(c->items[i].key, prefix, strlen(prefix)) != 0)
+            break;
         json_t *o = c->items[i].obj;
-        if (!as_obj_matches(o, NULL, ls, fs)) continue;
+        if (!as_obj_matches(o, NULL, ls, fs))
+            continue;
         if (limit > 0 && (long long)json_array_size(items) >= limit) {
             /* there is more: count it (kube counts without selectors only) */
             for (size_t j = i; j < c->n; j++) {
-                if (*prefix && strncmp(c->items[j].key, prefix, strlen(prefix)) != 0) break;
+                if (*prefix && strncmp(c->items[j].key, prefix, strlen(prefix)) != 0)
+                    break;
                 remaining++;
             }
             next = encode_continue(s->rv, last);
@@ -383,7 +426,8 @@ static void rest_list(struct as_ctx *ctx)
         last = c->items[i].key;
     }
     as_store_unlock(s);
-    if (ls || fs) remaining = 0;
+    if (ls || fs)
+        remaining = 0;
     send_items(ctx, items, texts, false, rvbuf, next, remaining);
 out:
     json_decref(texts);
@@ -398,8 +442,9 @@ out:
 
 static void method_not_allowed(struct as_ctx *ctx)
 {
-    as_send_status(ctx, as_status(405, "MethodNotAllowed", json_object(),
-                                  "the server does not allow this method on the requested resource"));
+    as_send_status(ctx,
+                   as_status(405, "MethodNotAllowed", json_object(),
+                             "the server does not allow this method on the requested resource"));
 }
 
 void as_rest(struct as_ctx *ctx)
@@ -407,8 +452,10 @@ void as_rest(struct as_ctx *ctx)
     const char *m = ctx->req->method;
     bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     if (ctx->type->create_only) {
-        if (strcmp(m, "POST") == 0 && !*ctx->name) as_rest_review(ctx);
-        else method_not_allowed(ctx);
+        if (strcmp(m, "POST") == 0 && !*ctx->name)
+            as_rest_review(ctx);
+        else
+            method_not_allowed(ctx);
         return;
     }
     if (ctx->type->namespaced && *ctx->name && !*ctx->ns) {
@@ -426,11 +473,15 @@ void as_rest(struct as_ctx *ctx)
             return;
         }
         if (strcmp(ctx->sub, "token") == 0) {
-            if (strcmp(m, "POST") == 0) as_rest_token(ctx);
-            else method_not_allowed(ctx);
+            if (strcmp(m, "POST") == 0)
+                as_rest_token(ctx);
+            else
+                method_not_allowed(ctx);
         } else if (strcmp(ctx->sub, "scale") == 0) {
-            if (get || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0) as_rest_scale(ctx);
-            else method_not_allowed(ctx);
+            if (get || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)
+                as_rest_scale(ctx);
+            else
+                method_not_allowed(ctx);
         } else if (get) {
             rest_get(ctx);
         } else if (strcmp(m, "PUT") == 0 && strcmp(ctx->sub, "status") == 0) {
@@ -443,20 +494,28 @@ void as_rest(struct as_ctx *ctx)
         return;
     }
     if (get) {
-        if (*ctx->name) rest_get(ctx);
-        else if (!list_options_valid_120(ctx)) return;
-        else if (as_req_query_bool(ctx->req, "watch")) as_watch_serve(ctx);
-        else rest_list(ctx);
+        if (*ctx->name)
+            rest_get(ctx);
+        else if (!list_options_valid_120(ctx))
+            return;
+        else if (as_req_query_bool(ctx->req, "watch"))
+            as_watch_serve(ctx);
+        else
+            rest_list(ctx);
     } else if (strcmp(m, "POST") == 0) {
-        if (*ctx->name) method_not_allowed(ctx);
-        else as_rest_create(ctx);
+        if (*ctx->name)
+            method_not_allowed(ctx);
+        else
+            as_rest_create(ctx);
     } else if (strcmp(m, "PUT") == 0 && *ctx->name) {
         as_rest_update(ctx, false);
     } else if (strcmp(m, "PATCH") == 0 && *ctx->name) {
         as_rest_update(ctx, true);
     } else if (strcmp(m, "DELETE") == 0) {
-        if (*ctx->name) as_rest_delete(ctx);
-        else as_rest_delete_collection(ctx);
+        if (*ctx->name)
+            as_rest_delete(ctx);
+        else
+            as_rest_delete_collection(ctx);
     } else {
         method_not_allowed(ctx);
     }

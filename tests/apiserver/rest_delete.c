@@ -36,7 +36,8 @@ static bool delete_options(struct as_ctx *ctx, struct del_opts *o, json_t **body
         json_t *b = NULL;
         if (ct && strstr(ct, "protobuf")) {
             /* client-go sends typed DeleteOptions as protobuf */
-            if (!(b = as_decode_body(ctx))) return false;
+            if (!(b = as_decode_body(ctx)))
+                return false;
         } else {
             json_error_t je;
             b = json_loadb(ctx->req->body, ctx->req->body_len, 0, &je);
@@ -60,16 +61,19 @@ static bool delete_options(struct as_ctx *ctx, struct del_opts *o, json_t **body
         *body_out = b;
     }
     char *q = as_req_query(ctx->req, "propagationPolicy");
-    if (q && *q) snprintf(o->policy, sizeof o->policy, "%s", q);
+    if (q && *q)
+        snprintf(o->policy, sizeof o->policy, "%s", q);
     free(q);
-    if (*o->policy && strcmp(o->policy, "Background") != 0 && strcmp(o->policy, "Foreground") != 0 &&
-        strcmp(o->policy, "Orphan") != 0) {
+    if (*o->policy && strcmp(o->policy, "Background") != 0 &&
+        strcmp(o->policy, "Foreground") != 0 && strcmp(o->policy, "Orphan") != 0) {
         json_decref(*body_out);
         *body_out = NULL;
-        as_send_status(ctx, as_status(422, "Invalid", NULL,
-                                      "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: "
-                                      "Unsupported value: \"%s\": supported values: \"Foreground\", "
-                                      "\"Background\", \"Orphan\", \"nil\"", o->policy));
+        as_send_status(ctx,
+                       as_status(422, "Invalid", NULL,
+                                 "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: "
+                                 "Unsupported value: \"%s\": supported values: \"Foreground\", "
+                                 "\"Background\", \"Orphan\", \"nil\"",
+                                 o->policy));
         return false;
     }
     return true;
@@ -80,8 +84,9 @@ static bool has_finalizer(const json_t *obj, const char *f)
     json_t *fs = json_object_get(json_object_get(obj, "metadata"), "finalizers");
     size_t i;
     json_t *v;
-    json_array_foreach(fs, i, v) {
-        if (strcmp(json_string_value(v), f) == 0) return true;
+    json_array_foreach (fs, i, v) {
+        if (strcmp(json_string_value(v), f) == 0)
+            return true;
     }
     return false;
 }
@@ -93,7 +98,8 @@ static json_t *delete_locked(struct as_ctx *ctx, struct as_coll *c, const char *
 {
     struct as_store *s = ctx->api->store;
     json_t *cur = as_coll_get(c, ns, name);
-    if (!cur) return as_status_not_found(ctx->type->group, ctx->type->resource, name);
+    if (!cur)
+        return as_status_not_found(ctx->type->group, ctx->type->resource, name);
     const char *uid = as_jstr(json_object_get(cur, "metadata"), "uid");
     if (*o->pre_uid && strcmp(o->pre_uid, uid) != 0)
         return as_status(409, "Conflict", NULL,
@@ -107,12 +113,13 @@ static json_t *delete_locked(struct as_ctx *ctx, struct as_coll *c, const char *
                          "ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
                          ctx->type->resource, name, o->pre_rv, rv);
     json_t *obj = json_deep_copy(cur);
-    if (!obj) return as_status_internal("out of memory");
+    if (!obj)
+        return as_status_internal("out of memory");
     json_t *m = as_meta(obj);
     bool is_ns = !*ctx->type->group && strcmp(ctx->type->resource, "namespaces") == 0;
-    const char *add = strcmp(o->policy, "Orphan") == 0 ? "orphan"
+    const char *add = strcmp(o->policy, "Orphan") == 0       ? "orphan"
                       : strcmp(o->policy, "Foreground") == 0 ? "foregroundDeletion"
-                                                               : NULL;
+                                                             : NULL;
     if (add && !has_finalizer(obj, add)) {
         json_t *fs = json_object_get(m, "finalizers");
         if (!json_is_array(fs)) {
@@ -147,7 +154,8 @@ static json_t *delete_locked(struct as_ctx *ctx, struct as_coll *c, const char *
             json_object_set_new(st, "phase", json_string("Terminating"));
         }
         json_object_set_new(m, "resourceVersion", json_string(rvs));
-        if (!ctx->dry_run) as_coll_put(s, c, ns, name, json_incref(obj), nrv);
+        if (!ctx->dry_run)
+            as_coll_put(s, c, ns, name, json_incref(obj), nrv);
         *result = as_present(ctx->type, ctx->version, obj);
         json_decref(obj);
         return NULL;
@@ -166,19 +174,23 @@ static json_t *delete_locked(struct as_ctx *ctx, struct as_coll *c, const char *
                 char *slash = strchr(k, '/');
                 const char *cns = slash ? k : "";
                 const char *cname = slash ? slash + 1 : k;
-                if (slash) *slash = '\0';
+                if (slash)
+                    *slash = '\0';
                 as_coll_remove(s, cc, cns, cname, f, as_store_next_rv(s));
             }
             as_store_unserve_crd(s, name);
         }
         as_coll_remove(s, c, ns, name, json_incref(obj), nrv);
     }
-    if (ctx->type->is_crd || (!*ctx->type->group && (strcmp(ctx->type->resource, "pods") == 0 ||
-                                                     strcmp(ctx->type->resource, "services") == 0))) {
+    if (ctx->type->is_crd ||
+        (!*ctx->type->group && (strcmp(ctx->type->resource, "pods") == 0 ||
+                                strcmp(ctx->type->resource, "services") == 0))) {
         *result = as_present(ctx->type, ctx->version, obj);
     } else {
-        json_t *d = json_pack("{s:s, s:s, s:s}", "name", name, "kind", ctx->type->resource, "uid", uid);
-        if (*ctx->type->group) json_object_set_new(d, "group", json_string(ctx->type->group));
+        json_t *d =
+            json_pack("{s:s, s:s, s:s}", "name", name, "kind", ctx->type->resource, "uid", uid);
+        if (*ctx->type->group)
+            json_object_set_new(d, "group", json_string(ctx->type->group));
         *result = json_pack("{s:s, s:s, s:{}, s:s, s:o}", "kind", "Status", "apiVersion", "v1",
                             "metadata", "status", "Success", "details", d);
     }
@@ -190,7 +202,8 @@ void as_rest_delete(struct as_ctx *ctx)
 {
     struct del_opts o;
     json_t *opts_body = NULL, *result = NULL;
-    if (!delete_options(ctx, &o, &opts_body)) return;
+    if (!delete_options(ctx, &o, &opts_body))
+        return;
     struct as_store *s = ctx->api->store;
     /* validating admission sees the object being deleted */
     as_store_lock(s);
@@ -203,14 +216,17 @@ void as_rest_delete(struct as_ctx *ctx)
         goto out;
     }
     json_t *none = NULL;
-    if (!as_admit(ctx, "DELETE", &none, old, opts_body, false)) goto out;
+    if (!as_admit(ctx, "DELETE", &none, old, opts_body, false))
+        goto out;
     as_store_lock(s);
     c = as_store_coll(s, ctx->type->group, ctx->type->resource);
     json_t *st = c ? delete_locked(ctx, c, ctx->ns, ctx->name, &o, &result)
                    : as_status_internal("out of memory");
     as_store_unlock(s);
-    if (st) as_send_status(ctx, st);
-    else as_send_json(ctx, 200, result);
+    if (st)
+        as_send_status(ctx, st);
+    else
+        as_send_json(ctx, 200, result);
 out:
     json_decref(old);
     json_decref(result);
@@ -221,7 +237,8 @@ void as_rest_delete_collection(struct as_ctx *ctx)
 {
     struct del_opts o;
     json_t *opts_body = NULL;
-    if (!delete_options(ctx, &o, &opts_body)) return;
+    if (!delete_options(ctx, &o, &opts_body))
+        return;
     struct as_label_selector *ls = NULL;
     struct as_field_selector *fs = NULL;
     struct dpm_error err = {0};
@@ -229,7 +246,8 @@ void as_rest_delete_collection(struct as_ctx *ctx)
     char *f = as_req_query(ctx->req, "fieldSelector");
     json_t *items = json_array();
     if ((l && *l && as_label_selector_parse(l, &ls, &err) != DPM_OK) ||
-        (f && *f && as_field_selector_parse(f, ctx->type->group, ctx->type->resource, &fs, &err) != DPM_OK)) {
+        (f && *f &&
+         as_field_selector_parse(f, ctx->type->group, ctx->type->resource, &fs, &err) != DPM_OK)) {
         as_send_status(ctx, as_status_bad_request("%s", err.message));
         goto out;
     }
@@ -242,12 +260,14 @@ void as_rest_delete_collection(struct as_ctx *ctx)
             json_array_append(victims, c->items[i].obj);
     size_t i;
     json_t *v;
-    json_array_foreach(victims, i, v) {
+    json_array_foreach (victims, i, v) {
         json_t *res = NULL;
         json_t *st = delete_locked(ctx, c, as_obj_ns(v), as_obj_name(v), &o, &res);
         json_decref(st);
-        if (res && strcmp(as_jstr(res, "kind"), "Status") != 0) json_array_append(items, res);
-        else if (res) json_array_append_new(items, as_present(ctx->type, ctx->version, v));
+        if (res && strcmp(as_jstr(res, "kind"), "Status") != 0)
+            json_array_append(items, res);
+        else if (res)
+            json_array_append_new(items, as_present(ctx->type, ctx->version, v));
         json_decref(res);
     }
     json_decref(victims);
@@ -272,9 +292,11 @@ out:
 static json_t *user_info(const struct as_principal *u)
 {
     json_t *groups = json_array();
-    for (size_t i = 0; i < u->ngroups; i++) json_array_append_new(groups, json_string(u->groups[i]));
+    for (size_t i = 0; i < u->ngroups; i++)
+        json_array_append_new(groups, json_string(u->groups[i]));
     json_t *ui = json_pack("{s:s, s:o}", "username", u->name, "groups", groups);
-    if (u->uid && *u->uid) json_object_set_new(ui, "uid", json_string(u->uid));
+    if (u->uid && *u->uid)
+        json_object_set_new(ui, "uid", json_string(u->uid));
     return ui;
 }
 
@@ -295,8 +317,10 @@ static void review_access(struct as_ctx *ctx, json_t *body, const struct as_prin
                                 as_jstr(nra, "path"), reason, sizeof reason);
     }
     json_t *st = json_pack("{s:b}", "allowed", allowed);
-    if (*reason) json_object_set_new(st, "reason", json_string(reason));
-    if (!allowed) json_object_set_new(st, "denied", json_false());
+    if (*reason)
+        json_object_set_new(st, "reason", json_string(reason));
+    if (!allowed)
+        json_object_set_new(st, "denied", json_false());
     json_object_set_new(body, "status", st);
     json_object_set_new(as_meta(body), "creationTimestamp", json_null());
     as_send_json(ctx, 201, body);
@@ -305,7 +329,8 @@ static void review_access(struct as_ctx *ctx, json_t *body, const struct as_prin
 void as_rest_review(struct as_ctx *ctx)
 {
     json_t *body = as_decode_body(ctx);
-    if (!body) return;
+    if (!body)
+        return;
     char av[300];
     as_api_version_of(ctx, av, sizeof av);
     json_object_set_new(body, "apiVersion", json_string(av));
@@ -322,8 +347,9 @@ void as_rest_review(struct as_ctx *ctx)
         char *groups[64];
         size_t i;
         json_t *v;
-        json_array_foreach(g, i, v) {
-            if (who.ngroups < 64) groups[who.ngroups++] = (char *)json_string_value(v);
+        json_array_foreach (g, i, v) {
+            if (who.ngroups < 64)
+                groups[who.ngroups++] = (char *)json_string_value(v);
         }
         who.groups = groups;
         review_access(ctx, body, &who);
@@ -335,9 +361,11 @@ void as_rest_review(struct as_ctx *ctx)
         const char *tok = as_jstr(json_object_get(body, "spec"), "token");
         struct as_principal p;
         bool ok = as_authn_token(ctx->api->authn, tok, &p);
-        json_t *st = ok ? json_pack("{s:b, s:o}", "authenticated", true, "user", user_info(&p))
-                        : json_pack("{s:b, s:s}", "authenticated", false, "error", "invalid bearer token");
-        if (ok) as_principal_clear(&p);
+        json_t *st =
+            ok ? json_pack("{s:b, s:o}", "authenticated", true, "user", user_info(&p))
+               : json_pack("{s:b, s:s}", "authenticated", false, "error", "invalid bearer token");
+        if (ok)
+            as_principal_clear(&p);
         json_object_set_new(body, "status", st);
         as_send_json(ctx, 201, body);
     } else if (strcmp(r, "selfsubjectrulesreviews") == 0) {
@@ -346,8 +374,9 @@ void as_rest_review(struct as_ctx *ctx)
                                       "incomplete", true));
         as_send_json(ctx, 201, body);
     } else {
-        as_send_status(ctx, as_status(405, "MethodNotAllowed", NULL,
-                                      "the server does not allow this method on the requested resource"));
+        as_send_status(
+            ctx, as_status(405, "MethodNotAllowed", NULL,
+                           "the server does not allow this method on the requested resource"));
     }
     json_decref(body);
 }
@@ -355,16 +384,19 @@ void as_rest_review(struct as_ctx *ctx)
 void as_rest_token(struct as_ctx *ctx)
 {
     json_t *body = ctx->req->body_len ? as_decode_body(ctx) : json_object();
-    if (!body) return;
+    if (!body)
+        return;
     json_t *spec = json_object_get(body, "spec");
     json_int_t secs = json_integer_value(json_object_get(spec, "expirationSeconds"));
-    if (secs == 0) secs = 3600;
+    if (secs == 0)
+        secs = 3600;
     if (secs < 600) {
-        as_send_status(ctx, as_status(422, "Invalid", NULL,
-                                      "TokenRequest.authentication.k8s.io \"%s\" is invalid: "
-                                      "spec.expirationSeconds: Invalid value: %lld: may not specify "
-                                      "a duration less than 10 minutes",
-                                      ctx->name, (long long)secs));
+        as_send_status(ctx,
+                       as_status(422, "Invalid", NULL,
+                                 "TokenRequest.authentication.k8s.io \"%s\" is invalid: "
+                                 "spec.expirationSeconds: Invalid value: %lld: may not specify "
+                                 "a duration less than 10 minutes",
+                                 ctx->name, (long long)secs));
         json_decref(body);
         return;
     }
@@ -372,7 +404,8 @@ void as_rest_token(struct as_ctx *ctx)
     struct as_coll *c = as_store_coll(ctx->api->store, "", "serviceaccounts");
     json_t *sa = c ? as_coll_get(c, ctx->ns, ctx->name) : NULL;
     char uid[64] = "";
-    if (sa) snprintf(uid, sizeof uid, "%s", as_jstr(json_object_get(sa, "metadata"), "uid"));
+    if (sa)
+        snprintf(uid, sizeof uid, "%s", as_jstr(json_object_get(sa, "metadata"), "uid"));
     as_store_unlock(ctx->api->store);
     if (!sa) {
         as_send_status(ctx, as_status_not_found("", "serviceaccounts", ctx->name));
@@ -400,8 +433,10 @@ void as_rest_token(struct as_ctx *ctx)
     }
     json_object_set_new(spec, "expirationSeconds", json_integer(secs));
     if (!json_object_get(spec, "audiences"))
-        json_object_set_new(spec, "audiences", json_pack("[s]", "https://kubernetes.default.svc.cluster.local"));
-    json_object_set_new(body, "status", json_pack("{s:s, s:s}", "token", tok, "expirationTimestamp", ts));
+        json_object_set_new(spec, "audiences",
+                            json_pack("[s]", "https://kubernetes.default.svc.cluster.local"));
+    json_object_set_new(body, "status",
+                        json_pack("{s:s, s:s}", "token", tok, "expirationTimestamp", ts));
     free(tok);
     as_send_json(ctx, 201, body);
     json_decref(body);

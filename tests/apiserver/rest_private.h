@@ -33,8 +33,7 @@ json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_appl
 /* For custom resources: structural pruning (removed paths appended to
  * unknown), defaulting and validation (findings into errs) against the
  * version's openAPIV3Schema.  No-op for other types. */
-void as_crd_schema_apply(struct as_ctx *ctx, json_t *obj, json_t *unknown,
-                         struct dpm_report *errs);
+void as_crd_schema_apply(struct as_ctx *ctx, json_t *obj, json_t *unknown, struct dpm_report *errs);
 /* A CRD object as kube validates it (names, scope, versions, schemas). */
 void as_crd_validate(const json_t *old, const json_t *crd, struct dpm_report *errs);
 /* Sets status: acceptedNames, storedVersions, NamesAccepted and Established. */

@@ -23,9 +23,11 @@
 json_t *as_parse_yaml_or_json(const char *data, size_t len, struct dpm_error *err)
 {
     json_t *o = json_loadb(data, len, 0, NULL);
-    if (o) return o;
+    if (o)
+        return o;
     struct dpm_docs docs = DPM_DOCS_INIT;
-    if (dpm_yaml_load_buffer(data, len, "body", NULL, &docs, err) != DPM_OK) return NULL;
+    if (dpm_yaml_load_buffer(data, len, "body", NULL, &docs, err) != DPM_OK)
+        return NULL;
     if (docs.n != 1) {
         dpm_docs_free(&docs);
         dpm_error_set(err, DPM_EPARSE, NULL, "expected exactly one YAML document");
@@ -40,13 +42,19 @@ json_t *as_parse_yaml_or_json(const char *data, size_t len, struct dpm_error *er
 static void keep_server_meta(const json_t *old, json_t *obj)
 {
     json_t *om = json_object_get(old, "metadata"), *m = as_meta(obj);
-    static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
-                                       "deletionGracePeriodSeconds", "generation", "namespace",
+    static const char *const keep[] = {"uid",
+                                       "creationTimestamp",
+                                       "deletionTimestamp",
+                                       "deletionGracePeriodSeconds",
+                                       "generation",
+                                       "namespace",
                                        "name"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         json_t *v = json_object_get(om, keep[i]);
-        if (v) json_object_set(m, keep[i], v);
-        else json_object_del(m, keep[i]);
+        if (v)
+            json_object_set(m, keep[i], v);
+        else
+            json_object_del(m, keep[i]);
     }
     json_object_del(m, "selfLink");
 }
@@ -54,7 +62,8 @@ static void keep_server_meta(const json_t *old, json_t *obj)
 static void bump_generation(const struct as_rtype *t, const json_t *old, json_t *obj)
 {
     json_t *m = as_meta(obj);
-    json_int_t g = json_integer_value(json_object_get(json_object_get(old, "metadata"), "generation"));
+    json_int_t g =
+        json_integer_value(json_object_get(json_object_get(old, "metadata"), "generation"));
     if (!t->generation) {
         json_object_del(m, "generation");
         return;
@@ -99,27 +108,33 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
                 bool apply_flag = false;
                 json_t *applied = as_apply_patch_body(ctx, NULL, &apply_flag);
                 ctx->applying = true;
-                if (applied) as_create_object(ctx, applied);
+                if (applied)
+                    as_create_object(ctx, applied);
                 goto out;
             }
-            as_send_status(ctx, as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
+            as_send_status(ctx,
+                           as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
             goto out;
         }
         obj = as_apply_patch_body(ctx, old, &is_apply);
-        if (!obj) goto out;
+        if (!obj)
+            goto out;
         pinned = as_obj_rv(obj) != as_obj_rv(old);
     } else {
         obj = as_decode_body(ctx);
-        if (!obj) goto out;
+        if (!obj)
+            goto out;
         if (!old) {
-            as_send_status(ctx, as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
+            as_send_status(ctx,
+                           as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
             goto out;
         }
         const char *bname = as_obj_name(obj);
         if (strcmp(bname, ctx->name) != 0) {
-            as_send_status(ctx, as_status_bad_request(
-                                    "the name of the object (%s) does not match the name on the URL (%s)",
-                                    bname, ctx->name));
+            as_send_status(
+                ctx, as_status_bad_request(
+                         "the name of the object (%s) does not match the name on the URL (%s)",
+                         bname, ctx->name));
             goto out;
         }
         const char *bns = as_obj_ns(obj);
@@ -134,7 +149,8 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
         if (!pinned && !ctx->type->unconditional_update) {
             dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, "metadata.resourceVersion",
                            "Invalid value: 0x0: must be specified for an update");
-            as_send_status(ctx, as_status_invalid(ctx->type->group, ctx->type->kind, ctx->name, &errs));
+            as_send_status(ctx,
+                           as_status_invalid(ctx->type->group, ctx->type->kind, ctx->name, &errs));
             goto out;
         }
         char av[300];
@@ -142,7 +158,8 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
         if (*as_jstr(obj, "apiVersion") && strcmp(as_jstr(obj, "apiVersion"), av) != 0) {
             as_send_status(ctx, as_status_bad_request(
                                     "the API version in the data (%s) does not match the expected "
-                                    "API version (%s)", as_jstr(obj, "apiVersion"), av));
+                                    "API version (%s)",
+                                    as_jstr(obj, "apiVersion"), av));
             goto out;
         }
         json_object_set_new(obj, "apiVersion", json_string(av));
@@ -150,8 +167,9 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
     }
     char tmsg[300];
     if (as_check_meta_types(obj, tmsg, sizeof tmsg)) {
-        as_send_status(ctx, as_status_bad_request("%s in version \"%s\" cannot be handled as a %s: %s",
-                                                  ctx->type->kind, ctx->version, ctx->type->kind, tmsg));
+        as_send_status(ctx,
+                       as_status_bad_request("%s in version \"%s\" cannot be handled as a %s: %s",
+                                             ctx->type->kind, ctx->version, ctx->type->kind, tmsg));
         goto out;
     }
     if (pinned && as_obj_rv(obj) != as_obj_rv(old)) {
@@ -162,16 +180,21 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
     if (strcmp(ctx->sub, "status") == 0) {
         json_t *st = json_object_get(obj, "status");
         json_t *n = json_deep_copy(old);
-        if (st) json_object_set(n, "status", st);
-        else json_object_del(n, "status");
+        if (st)
+            json_object_set(n, "status", st);
+        else
+            json_object_del(n, "status");
         json_t *mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
-        if (mf) json_object_set(as_meta(n), "managedFields", mf);
+        if (mf)
+            json_object_set(as_meta(n), "managedFields", mf);
         json_decref(obj);
         obj = n;
     } else if (ctx->type->has_status) {
         json_t *st = json_object_get(old, "status");
-        if (st) json_object_set(obj, "status", st);
-        else json_object_del(obj, "status");
+        if (st)
+            json_object_set(obj, "status", st);
+        else
+            json_object_del(obj, "status");
     }
     keep_server_meta(old, obj);
     unknown = json_array();
@@ -181,18 +204,18 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
         char *fv = as_req_query(ctx->req, "fieldValidation");
         const char *mode = fv ? fv : "Warn";
         if (strcmp(mode, "Strict") == 0) {
-            as_send_status(ctx, as_status_bad_request(
-                                    "%s in version \"%s\" cannot be handled as a %s: strict "
-                                    "decoding error: unknown field \"%s\"", ctx->type->kind,
-                                    ctx->version, ctx->type->kind,
-                                    json_string_value(json_array_get(unknown, 0))));
+            as_send_status(
+                ctx, as_status_bad_request("%s in version \"%s\" cannot be handled as a %s: strict "
+                                           "decoding error: unknown field \"%s\"",
+                                           ctx->type->kind, ctx->version, ctx->type->kind,
+                                           json_string_value(json_array_get(unknown, 0))));
             free(fv);
             goto out;
         }
         if (strcmp(mode, "Warn") == 0) {
             size_t i;
             json_t *p;
-            json_array_foreach(unknown, i, p) {
+            json_array_foreach (unknown, i, p) {
                 char w[1200];
                 snprintf(w, sizeof w, "unknown field \"%s\"", json_string_value(p));
                 as_add_warning(ctx, w);
@@ -202,7 +225,8 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
     }
     as_default_port_protocols(ctx->type->group, ctx->type->resource, obj);
     bump_generation(ctx->type, old, obj);
-    if (!as_admit(ctx, "UPDATE", &obj, old, NULL, true)) goto out;
+    if (!as_admit(ctx, "UPDATE", &obj, old, NULL, true))
+        goto out;
     keep_server_meta(old, obj);
     bump_generation(ctx->type, old, obj);
     as_validate_name(ctx->type, as_obj_name(obj), &errs);
@@ -216,16 +240,19 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
                                "Forbidden: field is immutable when `immutable` is set");
         }
     }
-    if (strcmp(ctx->type->group, "apiextensions.k8s.io") == 0) as_crd_validate(old, obj, &errs);
+    if (strcmp(ctx->type->group, "apiextensions.k8s.io") == 0)
+        as_crd_validate(old, obj, &errs);
     if (dpm_report_count(&errs, DPM_SEV_VIOLATION)) {
         as_send_status(ctx, as_status_invalid(ctx->type->group, ctx->type->kind, ctx->name, &errs));
         goto out;
     }
-    if (!as_admit(ctx, "UPDATE", &obj, old, NULL, false)) goto out;
+    if (!as_admit(ctx, "UPDATE", &obj, old, NULL, false))
+        goto out;
     if (!is_apply) {
         char fm[256];
         char *q = as_req_query(ctx->req, "fieldManager");
-        if (q && *q) snprintf(fm, sizeof fm, "%s", q);
+        if (q && *q)
+            snprintf(fm, sizeof fm, "%s", q);
         else {
             const char *ua = as_req_header(ctx->req, "User-Agent");
             size_t l = ua ? strcspn(ua, "/") : 0;
@@ -247,7 +274,8 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
     if (as_obj_rv(cur) != as_obj_rv(old)) {
         as_store_unlock(s);
         if (pinned) {
-            as_send_status(ctx, as_status_conflict(ctx->type->group, ctx->type->resource, ctx->name));
+            as_send_status(ctx,
+                           as_status_conflict(ctx->type->group, ctx->type->resource, ctx->name));
             goto out;
         }
         answered = 0;
@@ -277,7 +305,8 @@ static int update_once(struct as_ctx *ctx, bool is_patch)
                 as_store_unserve_crd(s, ctx->name);
         } else {
             as_coll_put(s, c, ctx->ns, ctx->name, json_incref(obj), rv);
-            if (strcmp(ctx->type->group, "apiextensions.k8s.io") == 0) as_store_sync_crd(s, obj);
+            if (strcmp(ctx->type->group, "apiextensions.k8s.io") == 0)
+                as_store_sync_crd(s, obj);
         }
     }
     as_store_unlock(s);
@@ -293,6 +322,7 @@ out:
 void as_rest_update(struct as_ctx *ctx, bool is_patch)
 {
     for (int i = 0; i < UPDATE_RETRIES; i++)
-        if (update_once(ctx, is_patch)) return;
+        if (update_once(ctx, is_patch))
+            return;
     as_send_status(ctx, as_status_conflict(ctx->type->group, ctx->type->resource, ctx->name));
 }

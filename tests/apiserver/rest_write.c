@@ -26,13 +26,14 @@ json_t *as_decode_body(struct as_ctx *ctx)
     if (ct && strstr(ct, "protobuf")) {
         json_t *o = NULL;
         struct dpm_error err = {0};
-        dpm_rc rc = as_proto_decode((const unsigned char *)ctx->req->body, ctx->req->body_len,
-                                    &o, &err);
+        dpm_rc rc =
+            as_proto_decode((const unsigned char *)ctx->req->body, ctx->req->body_len, &o, &err);
         if (rc == DPM_EUNSUPPORTED)
             as_send_status(ctx, as_status(415, "UnsupportedMediaType", NULL,
                                           "the body of the request was in an unknown format - "
                                           "accepted media types include: application/json, "
-                                          "application/yaml (%s)", err.message));
+                                          "application/yaml (%s)",
+                                          err.message));
         else if (rc != DPM_OK)
             as_send_status(ctx, as_status_bad_request("%s", err.message));
         return o;
@@ -64,8 +65,10 @@ json_t *as_decode_body(struct as_ctx *ctx)
 
 void as_api_version_of(const struct as_ctx *ctx, char *buf, size_t n)
 {
-    if (*ctx->group) snprintf(buf, n, "%s/%s", ctx->group, ctx->version);
-    else snprintf(buf, n, "%s", ctx->version);
+    if (*ctx->group)
+        snprintf(buf, n, "%s/%s", ctx->group, ctx->version);
+    else
+        snprintf(buf, n, "%s", ctx->version);
 }
 
 /* kind/apiVersion of the body against the URL; false after answering. */
@@ -75,12 +78,15 @@ static bool check_gvk(struct as_ctx *ctx, json_t *obj)
     as_api_version_of(ctx, av, sizeof av);
     const char *kind = as_jstr(obj, "kind");
     const char *bav = as_jstr(obj, "apiVersion");
-    if (!*kind) json_object_set_new(obj, "kind", json_string(ctx->type->kind));
-    if (!*bav) json_object_set_new(obj, "apiVersion", json_string(av));
+    if (!*kind)
+        json_object_set_new(obj, "kind", json_string(ctx->type->kind));
+    if (!*bav)
+        json_object_set_new(obj, "apiVersion", json_string(av));
     if (*bav && strcmp(bav, av) != 0) {
         as_send_status(ctx, as_status_bad_request(
                                 "the API version in the data (%s) does not match the expected "
-                                "API version (%s)", bav, av));
+                                "API version (%s)",
+                                bav, av));
         return false;
     }
     if (*kind && strcmp(kind, ctx->type->kind) != 0) {
@@ -96,7 +102,8 @@ static bool check_gvk(struct as_ctx *ctx, json_t *obj)
  * Ignore -> nothing.  unknown: array of field paths.  false after answering. */
 static bool field_validation(struct as_ctx *ctx, json_t *unknown)
 {
-    if (json_array_size(unknown) == 0) return true;
+    if (json_array_size(unknown) == 0)
+        return true;
     char *fv = as_req_query(ctx->req, "fieldValidation");
     const char *mode = fv ? fv : "Warn";
     bool ok = true;
@@ -105,19 +112,21 @@ static bool field_validation(struct as_ctx *ctx, json_t *unknown)
         size_t len = 0;
         size_t i;
         json_t *p;
-        json_array_foreach(unknown, i, p) {
+        json_array_foreach (unknown, i, p) {
             len += (size_t)snprintf(msg + len, len < sizeof msg ? sizeof msg - len : 0,
                                     "%sunknown field \"%s\"", i ? ", " : "", json_string_value(p));
-            if (len >= sizeof msg) break;
+            if (len >= sizeof msg)
+                break;
         }
         as_send_status(ctx, as_status_bad_request(
                                 "%s in version \"%s\" cannot be handled as a %s: strict decoding "
-                                "error: %s", ctx->type->kind, ctx->version, ctx->type->kind, msg));
+                                "error: %s",
+                                ctx->type->kind, ctx->version, ctx->type->kind, msg));
         ok = false;
     } else if (strcmp(mode, "Warn") == 0) {
         size_t i;
         json_t *p;
-        json_array_foreach(unknown, i, p) {
+        json_array_foreach (unknown, i, p) {
             char w[1200];
             snprintf(w, sizeof w, "unknown field \"%s\"", json_string_value(p));
             as_add_warning(ctx, w);
@@ -125,7 +134,8 @@ static bool field_validation(struct as_ctx *ctx, json_t *unknown)
     } else if (strcmp(mode, "Ignore") != 0) {
         as_send_status(ctx, as_status_bad_request(
                                 "fieldValidation: Unsupported value: \"%s\": supported values: "
-                                "\"Ignore\", \"Strict\", \"Warn\"", mode));
+                                "\"Ignore\", \"Strict\", \"Warn\"",
+                                mode));
         ok = false;
     }
     free(fv);
@@ -148,7 +158,8 @@ static bool normalise(struct as_ctx *ctx, json_t *obj, struct dpm_report *errs)
 static void type_defaults(const struct as_rtype *t, json_t *obj, bool create)
 {
     as_default_port_protocols(t->group, t->resource, obj);
-    if (*t->group) return;
+    if (*t->group)
+        return;
     if (strcmp(t->resource, "namespaces") == 0) {
         json_t *spec = json_object_get(obj, "spec");
         if (!json_is_object(spec)) {
@@ -157,7 +168,8 @@ static void type_defaults(const struct as_rtype *t, json_t *obj, bool create)
         }
         if (!json_object_get(spec, "finalizers"))
             json_object_set_new(spec, "finalizers", json_pack("[s]", "kubernetes"));
-        if (create) json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+        if (create)
+            json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
         json_t *labels = json_object_get(as_meta(obj), "labels");
         if (!json_is_object(labels)) {
             labels = json_object();
@@ -174,20 +186,23 @@ static void type_defaults(const struct as_rtype *t, json_t *obj, bool create)
     } else if (strcmp(t->resource, "services") == 0) {
         json_t *spec = json_object_get(obj, "spec");
         if (json_is_object(spec)) {
-            if (!json_object_get(spec, "type")) json_object_set_new(spec, "type", json_string("ClusterIP"));
+            if (!json_object_get(spec, "type"))
+                json_object_set_new(spec, "type", json_string("ClusterIP"));
             if (!json_object_get(spec, "sessionAffinity"))
                 json_object_set_new(spec, "sessionAffinity", json_string("None"));
         }
     } else if (strcmp(t->resource, "secrets") == 0) {
-        if (!json_object_get(obj, "type")) json_object_set_new(obj, "type", json_string("Opaque"));
+        if (!json_object_get(obj, "type"))
+            json_object_set_new(obj, "type", json_string("Opaque"));
     }
 }
 
 static void type_validate(const struct as_rtype *t, const json_t *old, const json_t *obj,
                           struct dpm_report *errs)
 {
-    if (!*t->group && (strcmp(t->resource, "configmaps") == 0 || strcmp(t->resource, "secrets") == 0) &&
-        old && json_is_true(json_object_get(old, "immutable"))) {
+    if (!*t->group &&
+        (strcmp(t->resource, "configmaps") == 0 || strcmp(t->resource, "secrets") == 0) && old &&
+        json_is_true(json_object_get(old, "immutable"))) {
         const char *fields[] = {"data", "binaryData", "stringData"};
         for (size_t i = 0; i < 3; i++) {
             json_t *a = json_object_get(old, fields[i]), *b = json_object_get(obj, fields[i]);
@@ -199,7 +214,8 @@ static void type_validate(const struct as_rtype *t, const json_t *old, const jso
             dpm_report_add(errs, DPM_SEV_VIOLATION, NULL, "immutable",
                            "Forbidden: field is immutable when `immutable` is set");
     }
-    if (strcmp(t->group, "apiextensions.k8s.io") == 0) as_crd_validate(old, obj, errs);
+    if (strcmp(t->group, "apiextensions.k8s.io") == 0)
+        as_crd_validate(old, obj, errs);
 }
 
 /* The namespace object and the webhook configurations, for admission. */
@@ -210,10 +226,13 @@ static void admission_inputs(struct as_ctx *ctx, json_t **ns_obj, json_t **mut, 
     *val = json_array();
     *ns_obj = NULL;
     as_store_lock(s);
-    struct as_coll *c = as_store_coll(s, "admissionregistration.k8s.io", "mutatingwebhookconfigurations");
-    for (size_t i = 0; c && i < c->n; i++) json_array_append(*mut, c->items[i].obj);
+    struct as_coll *c =
+        as_store_coll(s, "admissionregistration.k8s.io", "mutatingwebhookconfigurations");
+    for (size_t i = 0; c && i < c->n; i++)
+        json_array_append(*mut, c->items[i].obj);
     c = as_store_coll(s, "admissionregistration.k8s.io", "validatingwebhookconfigurations");
-    for (size_t i = 0; c && i < c->n; i++) json_array_append(*val, c->items[i].obj);
+    for (size_t i = 0; c && i < c->n; i++)
+        json_array_append(*val, c->items[i].obj);
     if (*ctx->ns) {
         c = as_store_coll(s, "", "namespaces");
         json_t *n = c ? as_coll_get(c, NULL, ctx->ns) : NULL;
@@ -228,16 +247,18 @@ bool as_admit(struct as_ctx *ctx, const char *op, json_t **obj, const json_t *ol
     json_t *ns_obj, *mut, *val;
     admission_inputs(ctx, &ns_obj, &mut, &val);
     bool ok = true;
-    if (json_array_size(mutate ? mut : val) == 0) goto out;
+    if (json_array_size(mutate ? mut : val) == 0)
+        goto out;
     char uid[37];
     as_uuid(uid);
     struct as_user u = {ctx->user.name, ctx->user.uid, (const char *const *)ctx->user.groups,
                         ctx->user.ngroups};
     const json_t *target = obj ? *obj : NULL;
     const char *name = *ctx->name ? ctx->name : target ? as_obj_name(target) : "";
-    struct as_admission_request r = {uid, op, ctx->type->group, ctx->version, ctx->type->kind,
-                                     ctx->type->resource, ctx->sub, name, ctx->ns, &u,
-                                     target, old, options, ctx->dry_run};
+    struct as_admission_request r = {
+        uid,      op,          ctx->type->group, ctx->version, ctx->type->kind, ctx->type->resource,
+        ctx->sub, name,        ctx->ns,          &u,           target,          old,
+        options,  ctx->dry_run};
     struct as_admission_result res;
     memset(&res, 0, sizeof res);
     struct dpm_error err = {0};
@@ -245,14 +266,18 @@ bool as_admit(struct as_ctx *ctx, const char *op, json_t **obj, const json_t *ol
                        : as_admission_validate(val, ns_obj, &r, &ctx->api->svcs, &res, &err);
     size_t i;
     json_t *w;
-    json_array_foreach(res.warnings, i, w) as_add_warning(ctx, json_string_value(w));
+    json_array_foreach (res.warnings, i, w)
+        as_add_warning(ctx, json_string_value(w));
     if (rc != DPM_OK) {
         as_send_status(ctx, as_status_internal("%s", err.message));
         ok = false;
     } else if (!res.allowed) {
         int code = res.code ? res.code : 403;
-        json_t *st = as_status(code, *res.reason ? res.reason : code == 403 ? "Forbidden" :
-                               code == 500 ? "InternalError" : "BadRequest",
+        json_t *st = as_status(code,
+                               *res.reason   ? res.reason
+                               : code == 403 ? "Forbidden"
+                               : code == 500 ? "InternalError"
+                                             : "BadRequest",
                                NULL, "%s", res.message ? res.message : "denied");
         as_send_status(ctx, st);
         ok = false;
@@ -296,7 +321,8 @@ static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out
     if (ctx->type->namespaced) {
         struct as_coll *nc = as_store_coll(s, "", "namespaces");
         json_t *ns = nc ? as_coll_get(nc, NULL, ctx->ns) : NULL;
-        if (!ns) return as_status_not_found("", "namespaces", ctx->ns);
+        if (!ns)
+            return as_status_not_found("", "namespaces", ctx->ns);
         if (json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp")) {
             char why[512];
             snprintf(why, sizeof why,
@@ -309,12 +335,15 @@ static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out
     /* kube's etcd3 storage refuses this before looking for the key (a plain
      * error: 500 without a reason); its dry-run storage does not check */
     if (!ctx->dry_run && *as_jstr(m, "resourceVersion")) {
-        json_t *st = as_status(500, "", NULL, "resourceVersion should not be set on objects to be created");
-        if (st) json_object_del(st, "reason");
+        json_t *st =
+            as_status(500, "", NULL, "resourceVersion should not be set on objects to be created");
+        if (st)
+            json_object_del(st, "reason");
         return st;
     }
     struct as_coll *c = as_store_coll(s, ctx->type->group, ctx->type->resource);
-    if (!c) return as_status_internal("out of memory");
+    if (!c)
+        return as_status_internal("out of memory");
     if (as_coll_get(c, ctx->ns, name))
         return as_status_already_exists(ctx->type->group, ctx->type->resource, name);
     char uid[37], now[64], rv[32];
@@ -325,9 +354,11 @@ static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out
     json_object_set_new(m, "uid", json_string(uid));
     json_object_set_new(m, "creationTimestamp", json_string(now));
     json_object_set_new(m, "resourceVersion", json_string(rv));
-    if (ctx->type->generation) json_object_set_new(m, "generation", json_integer(1));
+    if (ctx->type->generation)
+        json_object_set_new(m, "generation", json_integer(1));
     bool crd = strcmp(ctx->type->group, "apiextensions.k8s.io") == 0;
-    if (crd) as_crd_pending(obj);
+    if (crd)
+        as_crd_pending(obj);
     if (!ctx->dry_run) {
         if (as_coll_put(s, c, ctx->ns, name, json_incref(obj), nrv) != DPM_OK)
             return as_status_internal("out of memory");
@@ -340,7 +371,8 @@ static json_t *store_create_locked(struct as_ctx *ctx, json_t *obj, json_t **out
              * null): here that second write follows at once, so watchers
              * see ADDED then MODIFIED and the response is the first. */
             json_t *est = json_deep_copy(obj);
-            if (!est) return as_status_internal("out of memory");
+            if (!est)
+                return as_status_internal("out of memory");
             as_crd_establish(est, now);
             uint64_t erv = as_store_next_rv(s);
             snprintf(rv, sizeof rv, "%llu", (unsigned long long)erv);
@@ -360,11 +392,13 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
     struct dpm_report errs = DPM_REPORT_INIT;
     json_t *stored = NULL, *text = NULL;
     char fm[256], now[64];
-    if (!check_gvk(ctx, obj)) goto out;
+    if (!check_gvk(ctx, obj))
+        goto out;
     char tmsg[300];
     if (as_check_meta_types(obj, tmsg, sizeof tmsg)) {
-        as_send_status(ctx, as_status_bad_request("%s in version \"%s\" cannot be handled as a %s: %s",
-                                                  ctx->type->kind, ctx->version, ctx->type->kind, tmsg));
+        as_send_status(ctx,
+                       as_status_bad_request("%s in version \"%s\" cannot be handled as a %s: %s",
+                                             ctx->type->kind, ctx->version, ctx->type->kind, tmsg));
         goto out;
     }
     json_t *m = as_meta(obj);
@@ -381,9 +415,9 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
         json_object_del(m, "namespace");
     }
     /* resourceVersion stays: the storage refuses it (store_create_locked) */
-    static const char *const server_fields[] = {"uid", "creationTimestamp",
-                                                "deletionTimestamp", "deletionGracePeriodSeconds",
-                                                "generation", "selfLink"};
+    static const char *const server_fields[] = {
+        "uid",        "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+        "generation", "selfLink"};
     for (size_t i = 0; i < sizeof server_fields / sizeof server_fields[0]; i++)
         json_object_del(m, server_fields[i]);
     if (!*as_obj_name(obj) && *as_jstr(m, "generateName")) {
@@ -391,10 +425,13 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
         as_generate_name(gen, sizeof gen, as_jstr(m, "generateName"));
         json_object_set_new(m, "name", json_string(gen));
     }
-    if (ctx->type->has_status) json_object_del(obj, "status");
-    if (!normalise(ctx, obj, &errs)) goto out;
+    if (ctx->type->has_status)
+        json_object_del(obj, "status");
+    if (!normalise(ctx, obj, &errs))
+        goto out;
     type_defaults(ctx->type, obj, true);
-    if (!as_admit(ctx, "CREATE", &obj, NULL, NULL, true)) goto out;
+    if (!as_admit(ctx, "CREATE", &obj, NULL, NULL, true))
+        goto out;
     m = as_meta(obj);
     if (!*as_obj_name(obj))
         dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, "metadata.name",
@@ -407,9 +444,11 @@ void as_create_object(struct as_ctx *ctx, json_t *obj)
         send_invalid(ctx, as_obj_name(obj), &errs);
         goto out;
     }
-    if (!as_admit(ctx, "CREATE", &obj, NULL, NULL, false)) goto out;
+    if (!as_admit(ctx, "CREATE", &obj, NULL, NULL, false))
+        goto out;
     as_now_rfc3339(now, sizeof now);
-    if (!ctx->applying) as_managed_fields_update(NULL, obj, field_manager(ctx, fm, sizeof fm), now);
+    if (!ctx->applying)
+        as_managed_fields_update(NULL, obj, field_manager(ctx, fm, sizeof fm), now);
     as_store_lock(ctx->api->store);
     json_t *st = store_create_locked(ctx, obj, &stored, &text);
     as_store_unlock(ctx->api->store);
@@ -433,18 +472,21 @@ out:
 void as_rest_create(struct as_ctx *ctx)
 {
     json_t *obj = as_decode_body(ctx);
-    if (obj) as_create_object(ctx, obj);
+    if (obj)
+        as_create_object(ctx, obj);
 }
 
 json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_apply)
 {
     const char *ct = as_req_header(ctx->req, "Content-Type");
     char type[128] = "";
-    if (ct) snprintf(type, sizeof type, "%.*s", (int)strcspn(ct, ";"), ct);
+    if (ct)
+        snprintf(type, sizeof type, "%.*s", (int)strcspn(ct, ";"), ct);
     json_t *out = NULL;
     struct dpm_error err = {0};
     dpm_rc rc = DPM_EINVAL;
-    bool smp_ok = !ctx->type->is_crd && as_strategic_merge_supported(ctx->type->group, ctx->type->kind);
+    bool smp_ok =
+        !ctx->type->is_crd && as_strategic_merge_supported(ctx->type->group, ctx->type->kind);
     *is_apply = false;
     json_t *patch = NULL;
     if (strcmp(type, "application/apply-patch+yaml") == 0) {
@@ -454,20 +496,23 @@ json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_appl
                (strcmp(type, "application/strategic-merge-patch+json") == 0 && smp_ok)) {
         json_error_t je;
         patch = json_loadb(ctx->req->body, ctx->req->body_len, 0, &je);
-        if (!patch) snprintf(err.message, sizeof err.message, "%s", je.text);
+        if (!patch)
+            snprintf(err.message, sizeof err.message, "%s", je.text);
     } else if (ctx->api->emulate_120) {
         /* 1.20 routes PATCH through go-restful with Consumes(patch types):
          * go-restful refuses any other Content-Type with its own text
          * "415: Unsupported Media Type", which kube wraps in a Status
          * (empty details) without listing the accepted types. */
-        as_send_status(ctx, as_status(415, "UnsupportedMediaType", json_object(), "415: Unsupported Media Type"));
+        as_send_status(ctx, as_status(415, "UnsupportedMediaType", json_object(),
+                                      "415: Unsupported Media Type"));
         return NULL;
     } else {
-        as_send_status(ctx, as_status(415, "UnsupportedMediaType", NULL,
-                                      "the body of the request was in an unknown format - "
-                                      "accepted media types include: application/json-patch+json, "
-                                      "application/merge-patch+json, application/apply-patch+yaml%s",
-                                      smp_ok ? ", application/strategic-merge-patch+json" : ""));
+        as_send_status(ctx,
+                       as_status(415, "UnsupportedMediaType", NULL,
+                                 "the body of the request was in an unknown format - "
+                                 "accepted media types include: application/json-patch+json, "
+                                 "application/merge-patch+json, application/apply-patch+yaml%s",
+                                 smp_ok ? ", application/strategic-merge-patch+json" : ""));
         return NULL;
     }
     if (!patch) {
@@ -498,9 +543,10 @@ json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_appl
             as_apply_check_list_keys(ctx->type->group, ctx->type->kind, patch, &err) != DPM_OK) {
             /* 1.20's field manager returns a plain error: kube answers 500
              * with no reason and the error's text */
-            json_t *st = as_status(500, "", NULL, "failed to create typed patch object: %s",
-                                   err.message);
-            if (st) json_object_del(st, "reason");
+            json_t *st =
+                as_status(500, "", NULL, "failed to create typed patch object: %s", err.message);
+            if (st)
+                json_object_del(st, "reason");
             free(fm);
             json_decref(patch);
             as_send_status(ctx, st);
@@ -511,10 +557,11 @@ json_t *as_apply_patch_body(struct as_ctx *ctx, const json_t *cur, bool *is_appl
         free(fm);
     }
     json_decref(patch);
-    if (rc == DPM_OK) return out;
+    if (rc == DPM_OK)
+        return out;
     if (rc == DPM_ECONFLICT)
-        as_send_status(ctx, as_status_conflict_msg(ctx->type->group, ctx->type->resource,
-                                                   ctx->name, err.message));
+        as_send_status(ctx, as_status_conflict_msg(ctx->type->group, ctx->type->resource, ctx->name,
+                                                   err.message));
     else if (rc == DPM_EINVALID)
         as_send_status(ctx, as_status(422, "Invalid", NULL, "%s", err.message));
     else if (rc == DPM_ENOMEM)

@@ -15,25 +15,29 @@
 static json_t *scale_of(const json_t *p)
 {
     json_t *m = json_object_get(p, "metadata");
-    json_t *sel = json_object_get(json_object_get(json_object_get(p, "spec"), "selector"), "matchLabels");
+    json_t *sel =
+        json_object_get(json_object_get(json_object_get(p, "spec"), "selector"), "matchLabels");
     char selector[1024] = "";
     size_t len = 0;
     const char *k;
     json_t *v;
-    json_object_foreach(sel, k, v) {
+    json_object_foreach (sel, k, v) {
         len += (size_t)snprintf(selector + len, len < sizeof selector ? sizeof selector - len : 0,
-                                "%s%s=%s", len ? "," : "", k, json_string_value(v) ? json_string_value(v) : "");
-        if (len >= sizeof selector) break;
+                                "%s%s=%s", len ? "," : "", k,
+                                json_string_value(v) ? json_string_value(v) : "");
+        if (len >= sizeof selector)
+            break;
     }
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:I}, s:{s:I, s:s}}", "kind",
-                     "Scale", "apiVersion", "autoscaling/v1", "metadata", "name", as_jstr(m, "name"),
-                     "namespace", as_jstr(m, "namespace"), "uid", as_jstr(m, "uid"),
-                     "resourceVersion", as_jstr(m, "resourceVersion"), "creationTimestamp",
-                     as_jstr(m, "creationTimestamp"), "spec", "replicas",
-                     (json_int_t)json_integer_value(json_object_get(json_object_get(p, "spec"), "replicas")),
-                     "status", "replicas",
-                     (json_int_t)json_integer_value(json_object_get(json_object_get(p, "status"), "replicas")),
-                     "selector", selector);
+    return json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:I}, s:{s:I, s:s}}", "kind", "Scale",
+        "apiVersion", "autoscaling/v1", "metadata", "name", as_jstr(m, "name"), "namespace",
+        as_jstr(m, "namespace"), "uid", as_jstr(m, "uid"), "resourceVersion",
+        as_jstr(m, "resourceVersion"), "creationTimestamp", as_jstr(m, "creationTimestamp"), "spec",
+        "replicas",
+        (json_int_t)json_integer_value(json_object_get(json_object_get(p, "spec"), "replicas")),
+        "status", "replicas",
+        (json_int_t)json_integer_value(json_object_get(json_object_get(p, "status"), "replicas")),
+        "selector", selector);
 }
 
 void as_rest_scale(struct as_ctx *ctx)
@@ -47,7 +51,8 @@ void as_rest_scale(struct as_ctx *ctx)
         json_t *parent = o ? json_incref(o) : NULL;
         as_store_unlock(s);
         if (!parent) {
-            as_send_status(ctx, as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
+            as_send_status(ctx,
+                           as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
             return;
         }
         json_t *scale = scale_of(parent);
@@ -59,8 +64,10 @@ void as_rest_scale(struct as_ctx *ctx)
         }
         json_t *want = NULL;
         bool is_apply = false;
-        if (strcmp(ctx->req->method, "PUT") == 0) want = as_decode_body(ctx);
-        else want = as_apply_patch_body(ctx, scale, &is_apply);
+        if (strcmp(ctx->req->method, "PUT") == 0)
+            want = as_decode_body(ctx);
+        else
+            want = as_apply_patch_body(ctx, scale, &is_apply);
         if (!want) {
             json_decref(scale);
             json_decref(parent);
@@ -68,20 +75,22 @@ void as_rest_scale(struct as_ctx *ctx)
         }
         const char *wrv = as_jstr(json_object_get(want, "metadata"), "resourceVersion");
         bool pinned = strcmp(ctx->req->method, "PUT") == 0 ? *wrv != '\0'
-                                                            : as_obj_rv(want) != as_obj_rv(scale);
+                                                           : as_obj_rv(want) != as_obj_rv(scale);
         json_t *r = json_object_get(json_object_get(want, "spec"), "replicas");
         json_decref(scale);
         if (pinned && as_obj_rv(want) != as_obj_rv(parent)) {
             json_decref(want);
             json_decref(parent);
-            as_send_status(ctx, as_status_conflict(ctx->type->group, ctx->type->resource, ctx->name));
+            as_send_status(ctx,
+                           as_status_conflict(ctx->type->group, ctx->type->resource, ctx->name));
             return;
         }
         if (!json_is_integer(r) || json_integer_value(r) < 0) {
             struct dpm_report errs = DPM_REPORT_INIT;
             dpm_report_add(&errs, DPM_SEV_VIOLATION, NULL, "spec.replicas",
-                           json_is_integer(r) ? "Invalid value: %lld: must be greater than or equal to 0"
-                                              : "Required value",
+                           json_is_integer(r)
+                               ? "Invalid value: %lld: must be greater than or equal to 0"
+                               : "Required value",
                            (long long)json_integer_value(r));
             as_send_status(ctx, as_status_invalid("autoscaling", "Scale", ctx->name, &errs));
             dpm_report_free(&errs);
@@ -106,8 +115,10 @@ void as_rest_scale(struct as_ctx *ctx)
             json_decref(n);
             json_decref(parent);
             if (pinned || !cur) {
-                as_send_status(ctx, cur ? as_status_conflict(ctx->type->group, ctx->type->resource, ctx->name)
-                                        : as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
+                as_send_status(
+                    ctx,
+                    cur ? as_status_conflict(ctx->type->group, ctx->type->resource, ctx->name)
+                        : as_status_not_found(ctx->type->group, ctx->type->resource, ctx->name));
                 return;
             }
             continue; /* a concurrent write: retry on the newest state */
@@ -119,8 +130,9 @@ void as_rest_scale(struct as_ctx *ctx)
             json_t *m = as_meta(n);
             json_object_set_new(m, "resourceVersion", json_string(rvs));
             if (ctx->type->generation)
-                json_object_set_new(m, "generation",
-                                    json_integer(json_integer_value(json_object_get(m, "generation")) + 1));
+                json_object_set_new(
+                    m, "generation",
+                    json_integer(json_integer_value(json_object_get(m, "generation")) + 1));
             as_coll_put(s, c, ctx->ns, ctx->name, json_incref(n), rv);
         }
         as_store_unlock(s);

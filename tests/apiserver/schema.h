@@ -44,8 +44,7 @@
 
 #define AS_SCHEMA_MAX_DEPTH 64
 
-dpm_rc as_schema_validate(const json_t *schema, const json_t *obj,
-                          struct dpm_report *errs);
+dpm_rc as_schema_validate(const json_t *schema, const json_t *obj, struct dpm_report *errs);
 dpm_rc as_schema_prune(const json_t *schema, json_t *obj);
 dpm_rc as_schema_default(const json_t *schema, json_t *obj);
 dpm_rc as_crd_check(const json_t *crd, struct dpm_report *errs);

@@ -82,9 +82,10 @@ static void check_names(struct cctx *c, const json_t *crd)
     if (!group || !group[0])
         add(c, "spec.group", "Required value");
     else if (!is_dns_subdomain(group))
-        add(c, "spec.group", "Invalid value: \"%s\": a lowercase RFC 1123 subdomain must "
-                             "consist of lower case alphanumeric characters, '-' or '.', and "
-                             "must start and end with an alphanumeric character",
+        add(c, "spec.group",
+            "Invalid value: \"%s\": a lowercase RFC 1123 subdomain must "
+            "consist of lower case alphanumeric characters, '-' or '.', and "
+            "must start and end with an alphanumeric character",
             group);
     else if (!strchr(group, '.'))
         add(c, "spec.group", "Invalid value: \"%s\": should be a domain with at least one dot",
@@ -92,47 +93,53 @@ static void check_names(struct cctx *c, const json_t *crd)
     if (!plural || !plural[0])
         add(c, "spec.names.plural", "Required value");
     else if (!is_dns_label(plural))
-        add(c, "spec.names.plural", "Invalid value: \"%s\": a lowercase RFC 1123 label must "
-                                    "consist of lower case alphanumeric characters or '-', and "
-                                    "must start and end with an alphanumeric character",
+        add(c, "spec.names.plural",
+            "Invalid value: \"%s\": a lowercase RFC 1123 label must "
+            "consist of lower case alphanumeric characters or '-', and "
+            "must start and end with an alphanumeric character",
             plural);
     const char *singular = jstr(names, "singular");
     if (singular && singular[0] && !is_dns_label(singular))
-        add(c, "spec.names.singular", "Invalid value: \"%s\": a lowercase RFC 1123 label must "
-                                      "consist of lower case alphanumeric characters or '-', "
-                                      "and must start and end with an alphanumeric character",
+        add(c, "spec.names.singular",
+            "Invalid value: \"%s\": a lowercase RFC 1123 label must "
+            "consist of lower case alphanumeric characters or '-', "
+            "and must start and end with an alphanumeric character",
             singular);
     const char *kind = jstr(names, "kind");
     if (!kind || !kind[0])
         add(c, "spec.names.kind", "Required value");
     const char *list_kind = jstr(names, "listKind");
     if (kind && list_kind && strcmp(kind, list_kind) == 0)
-        add(c, "spec.names.listKind", "Invalid value: \"%s\": kind and listKind may not be "
-                                      "the same",
+        add(c, "spec.names.listKind",
+            "Invalid value: \"%s\": kind and listKind may not be "
+            "the same",
             list_kind);
     size_t i;
     const json_t *sn;
-    json_array_foreach(json_object_get(names, "shortNames"), i, sn) {
+    json_array_foreach (json_object_get(names, "shortNames"), i, sn) {
         char p[64];
         snprintf(p, sizeof(p), "spec.names.shortNames[%zu]", i);
         if (!json_is_string(sn) || !is_dns_label(json_string_value(sn)))
-            add(c, p, "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower "
-                      "case alphanumeric characters or '-', and must start and end with an "
-                      "alphanumeric character",
+            add(c, p,
+                "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower "
+                "case alphanumeric characters or '-', and must start and end with an "
+                "alphanumeric character",
                 json_is_string(sn) ? json_string_value(sn) : "");
     }
     if (group && plural) {
         snprintf(want, sizeof(want), "%s.%s", plural, group);
         if (!name || strcmp(name, want) != 0)
-            add(c, "metadata.name", "Invalid value: \"%s\": must be spec.names.plural+\".\"+spec.group",
+            add(c, "metadata.name",
+                "Invalid value: \"%s\": must be spec.names.plural+\".\"+spec.group",
                 name ? name : "");
     }
     const char *scope = jstr(spec, "scope");
     if (!scope || !scope[0])
         add(c, "spec.scope", "Required value");
     else if (strcmp(scope, "Cluster") != 0 && strcmp(scope, "Namespaced") != 0)
-        add(c, "spec.scope", "Unsupported value: \"%s\": supported values: \"Cluster\", "
-                             "\"Namespaced\"",
+        add(c, "spec.scope",
+            "Unsupported value: \"%s\": supported values: \"Cluster\", "
+            "\"Namespaced\"",
             scope);
 }
 
@@ -154,7 +161,7 @@ static bool int_or_string_junctor(const json_t *parent, const json_t *junctor)
         return false;
     if (json_array_size(junctor) != 2)
         return false;
-    json_array_foreach(junctor, i, x) {
+    json_array_foreach (junctor, i, x) {
         const char *t = jstr(x, "type");
         if (!t || strcmp(t, i == 0 ? "integer" : "string") != 0 || json_object_size(x) != 1)
             return false;
@@ -171,7 +178,7 @@ static void check_junctors(struct cctx *c, const json_t *s, const char *path, in
     for (int k = 0; k < 3; k++) {
         if (int_or_string_junctor(s, json_object_get(s, J[k])))
             continue;
-        json_array_foreach(json_object_get(s, J[k]), i, x) {
+        json_array_foreach (json_object_get(s, J[k]), i, x) {
             snprintf(p, sizeof(p), "%s.%s[%zu]", path, J[k], i);
             check_schema(c, x, p, false, true, depth + 1);
         }
@@ -189,7 +196,8 @@ static void check_junctors(struct cctx *c, const json_t *s, const char *path, in
 static void check_pattern(struct cctx *c, const json_t *s, const char *path)
 {
     const char *pat = jstr(s, "pattern");
-    if (!pat) return;
+    if (!pat)
+        return;
     struct dpm_buf ere = DPM_BUF_INIT(16384);
     struct dpm_error err = {0};
     if (as_re2_to_ere(pat, &ere, &err) == DPM_EINVAL) {
@@ -197,8 +205,8 @@ static void check_pattern(struct cctx *c, const json_t *s, const char *path)
         json_t *js = json_string(pat);
         char *q = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
         snprintf(p, sizeof p, "%s.pattern", path);
-        add(c, p, "Invalid value: %s: must be a valid regular expression, but isn't: %s", q ? q : "\"\"",
-            err.message);
+        add(c, p, "Invalid value: %s: must be a valid regular expression, but isn't: %s",
+            q ? q : "\"\"", err.message);
         free(q);
         json_decref(js);
     }
@@ -236,8 +244,9 @@ static void check_schema(struct cctx *c, const json_t *s, const char *path, bool
             known = known || strcmp(type, TYPES[i]) == 0;
         snprintf(p, sizeof(p), "%s.type", path);
         if (!known)
-            add(c, p, "Unsupported value: \"%s\": supported values: \"array\", \"boolean\", "
-                      "\"integer\", \"number\", \"object\", \"string\"",
+            add(c, p,
+                "Unsupported value: \"%s\": supported values: \"array\", \"boolean\", "
+                "\"integer\", \"number\", \"object\", \"string\"",
                 type);
         if (in_junctor)
             add(c, p, "Forbidden: must be empty to be structural");
@@ -261,14 +270,16 @@ static void check_schema(struct cctx *c, const json_t *s, const char *path, bool
     }
     if (embedded && type && strcmp(type, "object") != 0) {
         snprintf(p, sizeof(p), "%s.type", path);
-        add(c, p, "Invalid value: \"%s\": must be object if x-kubernetes-embedded-resource is "
-                  "true",
+        add(c, p,
+            "Invalid value: \"%s\": must be object if x-kubernetes-embedded-resource is "
+            "true",
             type);
     }
     if (json_is_true(json_object_get(s, "uniqueItems"))) {
         snprintf(p, sizeof(p), "%s.uniqueItems", path);
-        add(c, p, "Forbidden: uniqueItems cannot be set to true since the runtime complexity "
-                  "becomes quadratic");
+        add(c, p,
+            "Forbidden: uniqueItems cannot be set to true since the runtime complexity "
+            "becomes quadratic");
     }
     if (json_is_false(addl)) {
         snprintf(p, sizeof(p), "%s.additionalProperties", path);
@@ -292,7 +303,8 @@ static void check_schema(struct cctx *c, const json_t *s, const char *path, bool
         if (strcmp(lt, "atomic") != 0 && strcmp(lt, "set") != 0 && strcmp(lt, "map") != 0)
             add(c, p, "Unsupported value: \"%s\": supported values: \"atomic\", \"map\", \"set\"",
                 lt);
-        if (strcmp(lt, "map") == 0 && json_array_size(json_object_get(s, "x-kubernetes-list-map-keys")) == 0) {
+        if (strcmp(lt, "map") == 0 &&
+            json_array_size(json_object_get(s, "x-kubernetes-list-map-keys")) == 0) {
             snprintf(p, sizeof(p), "%s.x-kubernetes-list-map-keys", path);
             add(c, p, "Required value: must not be empty if x-kubernetes-list-type is map");
         }
@@ -310,20 +322,21 @@ static void check_schema(struct cctx *c, const json_t *s, const char *path, bool
         const char *k;
         const json_t *v;
         bool other = false;
-        json_object_foreach((json_t *)mdp, k, v) {
+        json_object_foreach ((json_t *)mdp, k, v) {
             if (strcmp(k, "name") != 0 && strcmp(k, "generateName") != 0)
                 other = true;
         }
         if (md && (other || (jstr(md, "type") && strcmp(jstr(md, "type"), "object") != 0))) {
             snprintf(p, sizeof(p), "%s.properties[metadata]", path);
-            add(c, p, "Forbidden: must not specify anything other than name and generateName, "
-                      "but metadata is implicitly specified");
+            add(c, p,
+                "Forbidden: must not specify anything other than name and generateName, "
+                "but metadata is implicitly specified");
         }
     }
 
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)props, k, v) {
+    json_object_foreach ((json_t *)props, k, v) {
         if (root && strcmp(k, "metadata") == 0 && json_is_object(v)) {
             /* its structure is ObjectMeta's; only the type is checked */
             const char *mtype = jstr(v, "type");
@@ -349,12 +362,12 @@ static void check_schema(struct cctx *c, const json_t *s, const char *path, bool
 static void check_printer_columns(struct cctx *c, const json_t *cols, const char *vpath)
 {
     static const char *const CT[] = {"boolean", "date", "integer", "number", "string"};
-    static const char *const CF[] = {"int32", "int64", "float", "double", "byte",
-                                     "date",  "date-time", "password"};
+    static const char *const CF[] = {"int32", "int64", "float",     "double",
+                                     "byte",  "date",  "date-time", "password"};
     char p[P];
     size_t i;
     const json_t *col;
-    json_array_foreach(cols, i, col) {
+    json_array_foreach (cols, i, col) {
         const char *name = jstr(col, "name");
         const char *type = jstr(col, "type");
         const char *format = jstr(col, "format");
@@ -370,8 +383,9 @@ static void check_printer_columns(struct cctx *c, const json_t *cols, const char
             for (size_t k = 0; k < 5; k++)
                 ok = ok || strcmp(type, CT[k]) == 0;
             if (!ok)
-                add(c, p, "Unsupported value: \"%s\": supported values: \"boolean\", \"date\", "
-                          "\"integer\", \"number\", \"string\"",
+                add(c, p,
+                    "Unsupported value: \"%s\": supported values: \"boolean\", \"date\", "
+                    "\"integer\", \"number\", \"string\"",
                     type);
         }
         if (format && format[0]) {
@@ -380,9 +394,10 @@ static void check_printer_columns(struct cctx *c, const json_t *cols, const char
                 ok = ok || strcmp(format, CF[k]) == 0;
             snprintf(p, sizeof(p), "%s.additionalPrinterColumns[%zu].format", vpath, i);
             if (!ok)
-                add(c, p, "Unsupported value: \"%s\": supported values: \"int32\", \"int64\", "
-                          "\"float\", \"double\", \"byte\", \"date\", \"date-time\", "
-                          "\"password\"",
+                add(c, p,
+                    "Unsupported value: \"%s\": supported values: \"int32\", \"int64\", "
+                    "\"float\", \"double\", \"byte\", \"date\", \"date-time\", "
+                    "\"password\"",
                     format);
         }
         snprintf(p, sizeof(p), "%s.additionalPrinterColumns[%zu].jsonPath", vpath, i);
@@ -429,9 +444,10 @@ dpm_rc as_crd_check(const json_t *crd, struct dpm_report *errs)
     size_t i, j, storage = 0;
     const json_t *v;
     if (json_array_size(versions) == 0)
-        add(&c, "spec.versions", "Invalid value: null: must have exactly one version marked as "
-                                 "storage version");
-    json_array_foreach(versions, i, v) {
+        add(&c, "spec.versions",
+            "Invalid value: null: must have exactly one version marked as "
+            "storage version");
+    json_array_foreach (versions, i, v) {
         char vpath[64];
         snprintf(vpath, sizeof(vpath), "spec.versions[%zu]", i);
         const char *name = jstr(v, "name");
@@ -439,9 +455,10 @@ dpm_rc as_crd_check(const json_t *crd, struct dpm_report *errs)
         if (!name || !name[0])
             add(&c, p, "Required value");
         else if (!is_dns_label(name))
-            add(&c, p, "Invalid value: \"%s\": a DNS-1035 label must consist of lower case "
-                       "alphanumeric characters or '-', start with an alphabetic character, "
-                       "and end with an alphanumeric character",
+            add(&c, p,
+                "Invalid value: \"%s\": a DNS-1035 label must consist of lower case "
+                "alphanumeric characters or '-', start with an alphabetic character, "
+                "and end with an alphanumeric character",
                 name);
         for (j = 0; j < i && name; j++) {
             const char *other = jstr(json_array_get(versions, j), "name");
@@ -466,8 +483,9 @@ dpm_rc as_crd_check(const json_t *crd, struct dpm_report *errs)
         check_subresources(&c, json_object_get(v, "subresources"), vpath);
     }
     if (json_array_size(versions) > 0 && storage != 1)
-        add(&c, "spec.versions", "Invalid value: %zu: must have exactly one version marked as "
-                                 "storage version",
+        add(&c, "spec.versions",
+            "Invalid value: %zu: must have exactly one version marked as "
+            "storage version",
             storage);
     return c.rc;
 }

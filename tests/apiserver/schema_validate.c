@@ -357,7 +357,7 @@ static void validate_enum(struct vctx *c, const json_t *s, const json_t *v, cons
     const json_t *e;
     if (!json_is_array(en) || json_array_size(en) == 0)
         return;
-    json_array_foreach(en, i, e) {
+    json_array_foreach (en, i, e) {
         if (json_equal(e, v))
             return;
     }
@@ -365,7 +365,7 @@ static void validate_enum(struct vctx *c, const json_t *s, const json_t *v, cons
     dpm_buf_adds(&b, "Unsupported value: ");
     fmt_value(v, &b);
     dpm_buf_adds(&b, ": supported values: ");
-    json_array_foreach(en, i, e) {
+    json_array_foreach (en, i, e) {
         if (i)
             dpm_buf_adds(&b, ", ");
         if (json_is_string(e)) {
@@ -390,14 +390,15 @@ static void validate_object(struct vctx *c, const json_t *s, const json_t *v, co
     size_t i;
     const json_t *x;
     const char *key;
-    const json_t *mxp = json_object_get(s, "maxProperties"), *mnp = json_object_get(s, "minProperties");
+    const json_t *mxp = json_object_get(s, "maxProperties"),
+                 *mnp = json_object_get(s, "minProperties");
     if (json_is_integer(mxp) && (json_int_t)json_object_size(v) > json_integer_value(mxp))
         add(c, path, "Too many: %zu: must have at most %lld items", json_object_size(v),
             (long long)json_integer_value(mxp));
     if (json_is_integer(mnp) && (json_int_t)json_object_size(v) < json_integer_value(mnp))
         add(c, path, "Invalid value: %zu: %s in body should have at least %lld properties",
             json_object_size(v), path, (long long)json_integer_value(mnp));
-    json_array_foreach(json_object_get(s, "required"), i, x) {
+    json_array_foreach (json_object_get(s, "required"), i, x) {
         if (json_is_string(x) && !json_object_get(v, json_string_value(x))) {
             child_path(cp, path, json_string_value(x));
             add(c, cp, "Required value");
@@ -405,7 +406,7 @@ static void validate_object(struct vctx *c, const json_t *s, const json_t *v, co
     }
     const json_t *props = json_object_get(s, "properties");
     const json_t *addl = json_object_get(s, "additionalProperties");
-    json_object_foreach((json_t *)v, key, x) {
+    json_object_foreach ((json_t *)v, key, x) {
         const json_t *ps = json_object_get(props, key);
         child_path(cp, path, key);
         if (ps)
@@ -441,7 +442,7 @@ static void validate_array(struct vctx *c, const json_t *s, const json_t *v, con
         add(c, path, "Invalid value: %zu: %s in body should have at least %lld items", n, path,
             (long long)json_integer_value(mn));
     const json_t *items = json_object_get(s, "items");
-    json_array_foreach(v, i, x) {
+    json_array_foreach (v, i, x) {
         snprintf(cp, sizeof(cp), "%s[%zu]", path, i);
         if (json_is_object(items))
             validate_node(c, items, x, cp, depth + 1);
@@ -451,7 +452,7 @@ static void validate_array(struct vctx *c, const json_t *s, const json_t *v, con
     const char *lt = sstr(s, "x-kubernetes-list-type");
     const json_t *keys = json_object_get(s, "x-kubernetes-list-map-keys");
     if (lt && (strcmp(lt, "set") == 0 || strcmp(lt, "map") == 0) && n <= 10000) {
-        json_array_foreach(v, i, x) {
+        json_array_foreach (v, i, x) {
             for (j = 0; j < i; j++) {
                 y = json_array_get(v, j);
                 bool dup;
@@ -461,7 +462,7 @@ static void validate_array(struct vctx *c, const json_t *s, const json_t *v, con
                     size_t k;
                     const json_t *kn;
                     dup = json_array_size(keys) > 0;
-                    json_array_foreach(keys, k, kn) {
+                    json_array_foreach (keys, k, kn) {
                         const json_t *a = json_object_get(x, json_string_value(kn));
                         const json_t *b = json_object_get(y, json_string_value(kn));
                         if (!(a == b || (a && b && json_equal(a, b))))
@@ -496,8 +497,8 @@ static void validate_node(struct vctx *c, const json_t *s, const json_t *v, cons
         if (sbool(s, "nullable"))
             return;
         if (type && type[0])
-            add(c, path, "Invalid value: \"null\": %s in body must be of type %s: \"null\"",
-                path, type);
+            add(c, path, "Invalid value: \"null\": %s in body must be of type %s: \"null\"", path,
+                type);
         return;
     }
     if (sbool(s, "x-kubernetes-int-or-string")) {
@@ -524,33 +525,36 @@ static void validate_node(struct vctx *c, const json_t *s, const json_t *v, cons
     /* value validations combined with allOf/anyOf/oneOf/not */
     size_t i;
     const json_t *sub;
-    json_array_foreach(json_object_get(s, "allOf"), i, sub) {
+    json_array_foreach (json_object_get(s, "allOf"), i, sub) {
         validate_node(c, sub, v, path, depth + 1);
     }
     const json_t *any = json_object_get(s, "anyOf");
     if (json_array_size(any) > 0) {
         bool ok = false;
-        json_array_foreach(any, i, sub) {
+        json_array_foreach (any, i, sub) {
             ok = ok || validates(sub, v, path, depth + 1);
         }
         if (!ok)
-            add(c, path, "Invalid value: \"\": %s in body must validate at least one schema "
-                         "(anyOf)", path);
+            add(c, path,
+                "Invalid value: \"\": %s in body must validate at least one schema "
+                "(anyOf)",
+                path);
     }
     const json_t *one = json_object_get(s, "oneOf");
     if (json_array_size(one) > 0) {
         int n = 0;
-        json_array_foreach(one, i, sub) {
+        json_array_foreach (one, i, sub) {
             n += validates(sub, v, path, depth + 1);
         }
         if (n != 1)
-            add(c, path, "Invalid value: \"\": %s in body must validate one and only one "
-                         "schema (oneOf)", path);
+            add(c, path,
+                "Invalid value: \"\": %s in body must validate one and only one "
+                "schema (oneOf)",
+                path);
     }
     const json_t *not = json_object_get(s, "not");
-    if (json_is_object(not) && validates(not, v, path, depth + 1))
-        add(c, path, "Invalid value: \"\": %s in body should not validate the schema (not)",
-            path);
+    if (json_is_object(not ) && validates(not, v, path, depth + 1))
+        add(c, path, "Invalid value: \"\": %s in body should not validate the schema (not)", path);
 }
 
 dpm_rc as_schema_validate(const json_t *schema, const json_t *obj, struct dpm_report *errs)
@@ -569,11 +573,11 @@ dpm_rc as_schema_validate(const json_t *schema, const json_t *obj, struct dpm_re
     const json_t *props = json_object_get(schema, "properties");
     const json_t *addl = json_object_get(schema, "additionalProperties");
     size_t i;
-    json_array_foreach(json_object_get(schema, "required"), i, v) {
+    json_array_foreach (json_object_get(schema, "required"), i, v) {
         if (json_is_string(v) && !json_object_get(obj, json_string_value(v)))
             add(&c, json_string_value(v), "Required value");
     }
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach ((json_t *)obj, key, v) {
         if (strcmp(key, "metadata") == 0 || strcmp(key, "apiVersion") == 0 ||
             strcmp(key, "kind") == 0)
             continue;
@@ -598,7 +602,7 @@ static void prune_object(const json_t *s, json_t *v, bool root, bool embedded, i
     const char *key;
     json_t *x;
     void *tmp;
-    json_object_foreach_safe(v, tmp, key, x) {
+    json_object_foreach_safe (v, tmp, key, x) {
         const json_t *ps = json_object_get(props, key);
         if ((root || embedded) && (strcmp(key, "apiVersion") == 0 || strcmp(key, "kind") == 0 ||
                                    strcmp(key, "metadata") == 0))
@@ -635,7 +639,7 @@ static void prune_node(const json_t *s, json_t *v, bool root, int depth)
         const json_t *items = json_object_get(s, "items");
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach (v, i, x) {
             prune_node(items, x, false, depth + 1);
         }
     }
@@ -668,7 +672,7 @@ static dpm_rc default_node(const json_t *s, json_t *v, int depth)
         json_t *x;
         const json_t *ps;
         /* first set absent fields (only inside this existing object) */
-        json_object_foreach((json_t *)props, key, ps) {
+        json_object_foreach ((json_t *)props, key, ps) {
             const json_t *def = json_object_get(ps, "default");
             if (!def)
                 continue;
@@ -679,7 +683,7 @@ static dpm_rc default_node(const json_t *s, json_t *v, int depth)
             }
         }
         /* then recurse, defaults included (nested defaults apply to them) */
-        json_object_foreach(v, key, x) {
+        json_object_foreach (v, key, x) {
             ps = json_object_get(props, key);
             if (!ps && json_is_object(addl)) {
                 ps = addl;
@@ -698,7 +702,7 @@ static dpm_rc default_node(const json_t *s, json_t *v, int depth)
         const json_t *def = json_object_get(items, "default");
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach (v, i, x) {
             if (def && non_nullable_null(x, items)) {
                 if (json_array_set_new(v, i, json_deep_copy(def)) != 0)
                     return DPM_ENOMEM;

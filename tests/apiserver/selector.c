@@ -26,8 +26,20 @@ struct as_label_selector {
 };
 
 enum tok {
-    T_END, T_IDENT, T_NOT, T_NE, T_EQ, T_DEQ, T_IN, T_NOTIN, T_OPEN, T_CLOSE,
-    T_COMMA, T_GT, T_LT, T_ERR
+    T_END,
+    T_IDENT,
+    T_NOT,
+    T_NE,
+    T_EQ,
+    T_DEQ,
+    T_IN,
+    T_NOTIN,
+    T_OPEN,
+    T_CLOSE,
+    T_COMMA,
+    T_GT,
+    T_LT,
+    T_ERR
 };
 
 struct lex {
@@ -38,8 +50,7 @@ struct lex {
 
 static bool special(char c)
 {
-    return c == '!' || c == '=' || c == '(' || c == ')' || c == ',' ||
-           c == '>' || c == '<';
+    return c == '!' || c == '=' || c == '(' || c == ')' || c == ',' || c == '>' || c == '<';
 }
 
 /* Scans one token; in "values" mode in/notin are plain identifiers, as in
@@ -68,13 +79,20 @@ static enum tok scan(struct lex *l, bool values)
         l->lit[1] = '\0';
         l->pos++;
         switch (c) {
-        case '!': return T_NOT;
-        case '=': return T_EQ;
-        case '(': return T_OPEN;
-        case ')': return T_CLOSE;
-        case ',': return T_COMMA;
-        case '>': return T_GT;
-        default: return T_LT;
+        case '!':
+            return T_NOT;
+        case '=':
+            return T_EQ;
+        case '(':
+            return T_OPEN;
+        case ')':
+            return T_CLOSE;
+        case ',':
+            return T_COMMA;
+        case '>':
+            return T_GT;
+        default:
+            return T_LT;
         }
     }
     size_t n = 0;
@@ -163,8 +181,7 @@ static bool subdomain_ok(const char *s, size_t n)
     for (size_t i = 0; i <= n; i++) {
         if (i == n || s[i] == '.') {
             size_t len = i - start;
-            if (len == 0 || !isalnum((unsigned char)s[start]) ||
-                !isalnum((unsigned char)s[i - 1]))
+            if (len == 0 || !isalnum((unsigned char)s[start]) || !isalnum((unsigned char)s[i - 1]))
                 return false;
             for (size_t j = start; j < i; j++) {
                 char c = s[j];
@@ -193,7 +210,8 @@ static bool key_check(const char *k, char *why, size_t n)
         if (plen == 0)
             snprintf(why, n, "prefix part must be non-empty");
         else if (!subdomain_ok(k, plen))
-            snprintf(why, n, "%s", plen > 253 ? "prefix part must be no more than 253 characters" : MSG_PREFIX);
+            snprintf(why, n, "%s",
+                     plen > 253 ? "prefix part must be no more than 253 characters" : MSG_PREFIX);
     }
     size_t nl = strlen(name);
     const char *nerr = NULL;
@@ -252,7 +270,11 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
 {
     char la[256]; /* lookahead literal, only quoted in messages */
     char why[2048];
-#define PERR(...) do { snprintf(msg, msgn, __VA_ARGS__); return DPM_EINVAL; } while (0)
+#define PERR(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(msg, msgn, __VA_ARGS__);                                                          \
+        return DPM_EINVAL;                                                                         \
+    } while (0)
     enum tok t = scan(l, true);
     bool negate = false;
     if (t == T_NOT) {
@@ -273,12 +295,25 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
     }
     t = scan(l, false);
     switch (t) {
-    case T_IN: r->op = OP_IN; break;
-    case T_NOTIN: r->op = OP_NOTIN; break;
-    case T_EQ: case T_DEQ: r->op = OP_EQ; break;
-    case T_NE: r->op = OP_NE; break;
-    case T_GT: r->op = OP_GT; break;
-    case T_LT: r->op = OP_LT; break;
+    case T_IN:
+        r->op = OP_IN;
+        break;
+    case T_NOTIN:
+        r->op = OP_NOTIN;
+        break;
+    case T_EQ:
+    case T_DEQ:
+        r->op = OP_EQ;
+        break;
+    case T_NE:
+        r->op = OP_NE;
+        break;
+    case T_GT:
+        r->op = OP_GT;
+        break;
+    case T_LT:
+        r->op = OP_LT;
+        break;
     default:
         PERR("found '%.200s', expected: in, notin, =, ==, !=, gt, lt", l->lit);
     }
@@ -344,27 +379,26 @@ static dpm_rc parse_req(struct lex *l, struct req *r, char *msg, size_t msgn)
         errno = 0;
         (void)strtoll(r->vals[0], &end, 10);
         if (!*r->vals[0] || *end || errno)
-            PERR("values[0]: Invalid value: \"%.300s\": for 'Gt', 'Lt' operators, the value must be an integer",
+            PERR("values[0]: Invalid value: \"%.300s\": for 'Gt', 'Lt' operators, the value must "
+                 "be an integer",
                  r->vals[0]);
     }
     qsort(r->vals, r->nvals, sizeof *r->vals, cmp_str);
     for (size_t i = 0; i < r->nvals; i++)
         if (!value_check(r->vals[i], why, sizeof why))
-            PERR("values[%zu][%.300s]: Invalid value: \"%.300s\": %.2000s", i, r->key,
-                 r->vals[i], why);
+            PERR("values[%zu][%.300s]: Invalid value: \"%.300s\": %.2000s", i, r->key, r->vals[i],
+                 why);
     return DPM_OK;
 }
 
-dpm_rc as_label_selector_parse(const char *s, struct as_label_selector **out,
-                               struct dpm_error *err)
+dpm_rc as_label_selector_parse(const char *s, struct as_label_selector **out, struct dpm_error *err)
 {
     *out = NULL;
     if (!s)
         s = "";
     if (strlen(s) > AS_SELECTOR_MAX_LEN)
         return dpm_error_set(err, DPM_ELIMIT, "labelSelector",
-                             "label selector longer than %d bytes",
-                             AS_SELECTOR_MAX_LEN);
+                             "label selector longer than %d bytes", AS_SELECTOR_MAX_LEN);
     struct as_label_selector *sel = calloc(1, sizeof *sel);
     struct lex *l = malloc(sizeof *l);
     char la[256];
@@ -382,8 +416,7 @@ dpm_rc as_label_selector_parse(const char *s, struct as_label_selector **out,
             break;
         if (t != T_IDENT && t != T_NOT) {
             rc = dpm_error_set(err, DPM_EINVAL, "labelSelector",
-                               "found '%.200s', expected: !, identifier, or 'end of string'",
-                               la);
+                               "found '%.200s', expected: !, identifier, or 'end of string'", la);
             goto out;
         }
         if (sel->n == AS_SELECTOR_MAX_TERMS) {
@@ -406,8 +439,7 @@ dpm_rc as_label_selector_parse(const char *s, struct as_label_selector **out,
             goto out;
         }
         if (rc != DPM_OK) {
-            dpm_error_set(err, rc, "labelSelector",
-                          "unable to parse requirement: %s", msg);
+            dpm_error_set(err, rc, "labelSelector", "unable to parse requirement: %s", msg);
             goto out;
         }
         t = scan(l, true);
@@ -415,8 +447,7 @@ dpm_rc as_label_selector_parse(const char *s, struct as_label_selector **out,
             break;
         if (t != T_COMMA) {
             rc = dpm_error_set(err, DPM_EINVAL, "labelSelector",
-                               "found '%.200s', expected: ',' or 'end of string'",
-                               l->lit);
+                               "found '%.200s', expected: ',' or 'end of string'", l->lit);
             goto out;
         }
         t = peek(l, true, la, sizeof la);
@@ -444,8 +475,7 @@ static bool has_val(const struct req *r, const char *v)
     return false;
 }
 
-bool as_label_selector_matches(const struct as_label_selector *sel,
-                               const json_t *labels)
+bool as_label_selector_matches(const struct as_label_selector *sel, const json_t *labels)
 {
     if (!sel)
         return true;
@@ -454,10 +484,20 @@ bool as_label_selector_matches(const struct as_label_selector *sel,
         const char *v = json_string_value(json_object_get(labels, r->key));
         bool ok;
         switch (r->op) {
-        case OP_EQ: case OP_IN: ok = v && has_val(r, v); break;
-        case OP_NE: case OP_NOTIN: ok = !v || !has_val(r, v); break;
-        case OP_EXISTS: ok = v != NULL; break;
-        case OP_NOTEXISTS: ok = v == NULL; break;
+        case OP_EQ:
+        case OP_IN:
+            ok = v && has_val(r, v);
+            break;
+        case OP_NE:
+        case OP_NOTIN:
+            ok = !v || !has_val(r, v);
+            break;
+        case OP_EXISTS:
+            ok = v != NULL;
+            break;
+        case OP_NOTEXISTS:
+            ok = v == NULL;
+            break;
         default: {
             /* gt/lt: the label must hold an integer */
             char *end;
@@ -551,14 +591,12 @@ static const struct {
     {"certificates.k8s.io", "certificatesigningrequests", "spec.signerName"},
 };
 
-static bool field_supported(const char *group, const char *resource,
-                            const char *field)
+static bool field_supported(const char *group, const char *resource, const char *field)
 {
     if (!strcmp(field, "metadata.name") || !strcmp(field, "metadata.namespace"))
         return true;
     for (size_t i = 0; i < sizeof field_labels / sizeof field_labels[0]; i++)
-        if (!strcmp(group, field_labels[i].group) &&
-            !strcmp(resource, field_labels[i].resource) &&
+        if (!strcmp(group, field_labels[i].group) && !strcmp(resource, field_labels[i].resource) &&
             !strcmp(field, field_labels[i].field))
             return true;
     return false;
@@ -575,9 +613,10 @@ static bool field_supported(const char *group, const char *resource,
 static bool has_own_conversion(const char *group, const char *resource)
 {
     size_t gl = strlen(group);
-    bool builtin = gl == 0 || !strchr(group, '.') ||
-                   (gl > 7 && strcmp(group + gl - 7, ".k8s.io") == 0);
-    if (!builtin) return true;
+    bool builtin =
+        gl == 0 || !strchr(group, '.') || (gl > 7 && strcmp(group + gl - 7, ".k8s.io") == 0);
+    if (!builtin)
+        return true;
     for (size_t i = 0; i < sizeof field_labels / sizeof field_labels[0]; i++)
         if (!strcmp(group, field_labels[i].group) && !strcmp(resource, field_labels[i].resource))
             return true;
@@ -621,10 +660,8 @@ static char *unescape(const char *s, size_t n, char *why, size_t whyn)
     return o;
 }
 
-dpm_rc as_field_selector_parse(const char *s, const char *group,
-                               const char *resource,
-                               struct as_field_selector **out,
-                               struct dpm_error *err)
+dpm_rc as_field_selector_parse(const char *s, const char *group, const char *resource,
+                               struct as_field_selector **out, struct dpm_error *err)
 {
     *out = NULL;
     if (!s)
@@ -636,8 +673,7 @@ dpm_rc as_field_selector_parse(const char *s, const char *group,
     size_t len = strlen(s);
     if (len > AS_SELECTOR_MAX_LEN)
         return dpm_error_set(err, DPM_ELIMIT, "fieldSelector",
-                             "field selector longer than %d bytes",
-                             AS_SELECTOR_MAX_LEN);
+                             "field selector longer than %d bytes", AS_SELECTOR_MAX_LEN);
     struct as_field_selector *sel = calloc(1, sizeof *sel);
     if (!sel)
         return dpm_error_set(err, DPM_ENOMEM, "fieldSelector", "out of memory");
@@ -661,7 +697,9 @@ dpm_rc as_field_selector_parse(const char *s, const char *group,
         bool neq = false;
         for (size_t i = 0; i < tl; i++) {
             if (term[i] == '!' && i + 1 < tl && term[i + 1] == '=') {
-                opat = i; oplen = 2; neq = true;
+                opat = i;
+                oplen = 2;
+                neq = true;
                 break;
             }
             if (term[i] == '=') {
@@ -672,14 +710,13 @@ dpm_rc as_field_selector_parse(const char *s, const char *group,
         }
         if (oplen == 0) {
             rc = dpm_error_set(err, DPM_EINVAL, "fieldSelector",
-                               "invalid selector: '%.200s'; can't understand '%.*s'",
-                               s, (int)(tl > 200 ? 200 : tl), term);
+                               "invalid selector: '%.200s'; can't understand '%.*s'", s,
+                               (int)(tl > 200 ? 200 : tl), term);
             goto out;
         }
         if (sel->n == AS_SELECTOR_MAX_TERMS) {
             rc = dpm_error_set(err, DPM_ELIMIT, "fieldSelector",
-                               "field selector has more than %d terms",
-                               AS_SELECTOR_MAX_TERMS);
+                               "field selector has more than %d terms", AS_SELECTOR_MAX_TERMS);
             goto out;
         }
         char why[128];
@@ -687,8 +724,8 @@ dpm_rc as_field_selector_parse(const char *s, const char *group,
         char *value = unescape(term + opat + oplen, tl - opat - oplen, why, sizeof why);
         if (!field || !value) {
             bool nomem = !field || strcmp(why, "out of memory") == 0;
-            rc = dpm_error_set(err, nomem ? DPM_ENOMEM : DPM_EINVAL,
-                               "fieldSelector", "%s", nomem ? "out of memory" : why);
+            rc = dpm_error_set(err, nomem ? DPM_ENOMEM : DPM_EINVAL, "fieldSelector", "%s",
+                               nomem ? "out of memory" : why);
             free(field);
             free(value);
             goto out;
@@ -700,7 +737,8 @@ dpm_rc as_field_selector_parse(const char *s, const char *group,
             else
                 rc = dpm_error_set(err, DPM_EINVAL, "fieldSelector",
                                    "\"%s\" is not a known field selector: only "
-                                   "\"metadata.name\", \"metadata.namespace\"", field);
+                                   "\"metadata.name\", \"metadata.namespace\"",
+                                   field);
             free(field);
             free(value);
             goto out;
@@ -729,8 +767,7 @@ out:
 
 /* The value of a field label on obj, rendered as kube's field sets do
  * (missing -> "", numbers in decimal, booleans true/false). */
-static void field_value(const json_t *obj, const char *field, char *buf,
-                        size_t n)
+static void field_value(const json_t *obj, const char *field, char *buf, size_t n)
 {
     char path[256];
     buf[0] = '\0';
@@ -739,8 +776,7 @@ static void field_value(const json_t *obj, const char *field, char *buf,
     snprintf(path, sizeof path, "%s", field);
     const json_t *cur = obj;
     char *save = NULL;
-    for (char *seg = strtok_r(path, ".", &save); seg && cur;
-         seg = strtok_r(NULL, ".", &save))
+    for (char *seg = strtok_r(path, ".", &save); seg && cur; seg = strtok_r(NULL, ".", &save))
         cur = json_object_get(cur, seg);
     if (json_is_string(cur))
         snprintf(buf, n, "%s", json_string_value(cur));
@@ -750,8 +786,7 @@ static void field_value(const json_t *obj, const char *field, char *buf,
         snprintf(buf, n, "%s", json_is_true(cur) ? "true" : "false");
 }
 
-bool as_field_selector_matches(const struct as_field_selector *sel,
-                               const json_t *obj)
+bool as_field_selector_matches(const struct as_field_selector *sel, const json_t *obj)
 {
     if (!sel)
         return true;

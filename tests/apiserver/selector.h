@@ -49,7 +49,7 @@
 
 #include "dpm/error.h"
 
-#define AS_SELECTOR_MAX_LEN 65536
+#define AS_SELECTOR_MAX_LEN   65536
 #define AS_SELECTOR_MAX_TERMS 1000
 
 struct as_label_selector;
@@ -61,8 +61,7 @@ dpm_rc as_label_selector_parse(const char *s, struct as_label_selector **out,
                                struct dpm_error *err);
 
 /* labels: the object's metadata.labels (an object of strings) or NULL. */
-bool as_label_selector_matches(const struct as_label_selector *sel,
-                               const json_t *labels);
+bool as_label_selector_matches(const struct as_label_selector *sel, const json_t *labels);
 
 /* True when the selector has no requirements (matches everything). */
 bool as_label_selector_empty(const struct as_label_selector *sel);
@@ -73,15 +72,12 @@ struct as_field_selector;
 
 /* group "" is the core group; resource is the plural lower-case name
  * ("events", "pods").  s NULL or "" matches everything. */
-dpm_rc as_field_selector_parse(const char *s, const char *group,
-                               const char *resource,
-                               struct as_field_selector **out,
-                               struct dpm_error *err);
+dpm_rc as_field_selector_parse(const char *s, const char *group, const char *resource,
+                               struct as_field_selector **out, struct dpm_error *err);
 
 /* obj: the whole stored object.  A field missing from obj has the value ""
  * (as kube's field sets do). */
-bool as_field_selector_matches(const struct as_field_selector *sel,
-                               const json_t *obj);
+bool as_field_selector_matches(const struct as_field_selector *sel, const json_t *obj);
 
 /* If the selector requires metadata.name (resp. metadata.namespace) to equal
  * a value, returns that value (owned by sel); else NULL.  Lets the core

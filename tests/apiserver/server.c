@@ -52,28 +52,50 @@ struct as_server {
 static const char *reason_phrase(int code)
 {
     switch (code) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Request Entity Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Request Entity Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
     }
 }
 
@@ -89,9 +111,12 @@ const char *as_req_header(const struct as_request *r, const char *name)
 
 static int hexval(int c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -99,7 +124,8 @@ static int hexval(int c)
 static char *pct_decode(const char *s, size_t n, bool plus)
 {
     char *o = malloc(n + 1);
-    if (!o) return NULL;
+    if (!o)
+        return NULL;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
@@ -126,7 +152,8 @@ char *as_req_query(const struct as_request *r, const char *key)
         const char *eq = memchr(p, '=', len);
         size_t nlen = eq ? (size_t)(eq - p) : len;
         char *name = pct_decode(p, nlen, true);
-        if (!name) return NULL;
+        if (!name)
+            return NULL;
         bool match = strlen(name) == klen && memcmp(name, key, klen) == 0;
         free(name);
         if (match)
@@ -148,7 +175,8 @@ bool as_req_query_bool(const struct as_request *r, const char *key)
 
 static int conn_write_all(struct as_conn *c, const char *p, size_t n)
 {
-    if (c->broken) return -1;
+    if (c->broken)
+        return -1;
     while (n > 0) {
         int chunk = n > (1u << 30) ? (1 << 30) : (int)n;
         int w = SSL_write(c->ssl, p, chunk);
@@ -171,17 +199,21 @@ static int conn_write_all(struct as_conn *c, const char *p, size_t n)
 /* Reads more bytes into c->in; returns bytes read, 0 on EOF/timeout/error. */
 static size_t conn_fill(struct as_conn *c, size_t limit)
 {
-    if (c->in_len >= limit) return 0;
+    if (c->in_len >= limit)
+        return 0;
     if (c->in_cap - c->in_len < 16384) {
         size_t ncap = c->in_cap ? c->in_cap * 2 : 32768;
-        while (ncap - c->in_len < 16384) ncap *= 2;
+        while (ncap - c->in_len < 16384)
+            ncap *= 2;
         char *n = realloc(c->in, ncap + 1);
-        if (!n) return 0;
+        if (!n)
+            return 0;
         c->in = n;
         c->in_cap = ncap;
     }
     size_t want = c->in_cap - c->in_len;
-    if (want > limit - c->in_len + 16384) want = limit - c->in_len + 16384;
+    if (want > limit - c->in_len + 16384)
+        want = limit - c->in_len + 16384;
     int r = SSL_read(c->ssl, c->in + c->in_len, (int)want);
     if (r <= 0) {
         ERR_clear_error();
@@ -200,7 +232,8 @@ static void conn_consume(struct as_conn *c, size_t n)
         memmove(c->in, c->in + n, c->in_len - n);
         c->in_len -= n;
     }
-    if (c->in) c->in[c->in_len] = '\0';
+    if (c->in)
+        c->in[c->in_len] = '\0';
 }
 
 static const char *find_crlfcrlf(const char *p, size_t n)
@@ -216,9 +249,8 @@ static const char *find_crlfcrlf(const char *p, size_t n)
 /* Writes the status line and headers, and body when it is small: one
  * SSL_write, so one TLS record and one syscall for most responses. */
 #define AS_INLINE_BODY_MAX (64u * 1024u)
-static int send_head(struct as_conn *c, int code, const char *ctype,
-                     const char *extra, const char *len_or_chunked,
-                     const char *body, size_t body_len)
+static int send_head(struct as_conn *c, int code, const char *ctype, const char *extra,
+                     const char *len_or_chunked, const char *body, size_t body_len)
 {
     char date[64];
     time_t now = time(NULL);
@@ -241,8 +273,8 @@ static int send_head(struct as_conn *c, int code, const char *ctype,
     return r;
 }
 
-int as_respond(struct as_conn *c, int code, const char *ctype,
-               const char *extra_headers, const char *body, size_t len)
+int as_respond(struct as_conn *c, int code, const char *ctype, const char *extra_headers,
+               const char *body, size_t len)
 {
     char cl[64];
     c->answered = true;
@@ -250,12 +282,12 @@ int as_respond(struct as_conn *c, int code, const char *ctype,
     bool send_body = len && !c->head;
     if (send_body && len <= AS_INLINE_BODY_MAX)
         return send_head(c, code, ctype, extra_headers, cl, body, len);
-    if (send_head(c, code, ctype, extra_headers, cl, NULL, 0) < 0) return -1;
+    if (send_head(c, code, ctype, extra_headers, cl, NULL, 0) < 0)
+        return -1;
     return send_body ? conn_write_all(c, body, len) : 0;
 }
 
-int as_chunked_begin(struct as_conn *c, int code, const char *ctype,
-                     const char *extra_headers)
+int as_chunked_begin(struct as_conn *c, int code, const char *ctype, const char *extra_headers)
 {
     c->answered = true;
     return send_head(c, code, ctype, extra_headers, "Transfer-Encoding: chunked\r\n", NULL, 0);
@@ -263,10 +295,12 @@ int as_chunked_begin(struct as_conn *c, int code, const char *ctype,
 
 int as_chunk(struct as_conn *c, const char *data, size_t len)
 {
-    if (len == 0) return 0; /* an empty chunk would end the stream */
+    if (len == 0)
+        return 0; /* an empty chunk would end the stream */
     /* one buffer, one TLS record sequence: header, data and CRLF together */
     char *b = malloc(len + 32);
-    if (!b) return -1;
+    if (!b)
+        return -1;
     int n = snprintf(b, 32, "%zx\r\n", len);
     memcpy(b + n, data, len);
     memcpy(b + n + len, "\r\n", 2);
@@ -277,11 +311,13 @@ int as_chunk(struct as_conn *c, const char *data, size_t len)
 
 int as_chunk_framed(struct as_conn *c, struct dpm_buf *b)
 {
-    if (b->len <= AS_CHUNK_HEADROOM) return 0; /* an empty chunk would end the stream */
+    if (b->len <= AS_CHUNK_HEADROOM)
+        return 0; /* an empty chunk would end the stream */
     size_t len = b->len - AS_CHUNK_HEADROOM;
     char line[AS_CHUNK_HEADROOM + 1];
     int n = snprintf(line, sizeof line, "%zx\r\n", len);
-    if (n <= 0 || n > AS_CHUNK_HEADROOM || dpm_buf_add(b, "\r\n", 2) != DPM_OK) return -1;
+    if (n <= 0 || n > AS_CHUNK_HEADROOM || dpm_buf_add(b, "\r\n", 2) != DPM_OK)
+        return -1;
     char *start = b->data + AS_CHUNK_HEADROOM - n;
     memcpy(start, line, (size_t)n);
     return conn_write_all(c, start, (size_t)n + len + 2);
@@ -301,37 +337,45 @@ void as_conn_drop(struct as_conn *c)
 
 bool as_conn_peer_closed(struct as_conn *c)
 {
-    if (c->broken) return true;
+    if (c->broken)
+        return true;
     struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
-    if (poll(&p, 1, 0) <= 0) return false;
-    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+        return true;
     char ch;
     ssize_t r = recv(c->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
     return r == 0;
 }
 
-bool as_conn_client_identity(struct as_conn *c, char **cn, char ***groups,
-                             size_t *ngroups)
+bool as_conn_client_identity(struct as_conn *c, char **cn, char ***groups, size_t *ngroups)
 {
     *cn = NULL;
     *groups = NULL;
     *ngroups = 0;
     X509 *cert = SSL_get1_peer_certificate(c->ssl);
-    if (!cert) return false;
+    if (!cert)
+        return false;
     bool ok = false;
-    if (SSL_get_verify_result(c->ssl) != X509_V_OK) goto out;
+    if (SSL_get_verify_result(c->ssl) != X509_V_OK)
+        goto out;
     X509_NAME *subj = X509_get_subject_name(cert);
     int idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
-    if (idx < 0) goto out;
+    if (idx < 0)
+        goto out;
     ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
     unsigned char *u8 = NULL;
-    if (ASN1_STRING_to_UTF8(&u8, d) < 0) goto out;
+    if (ASN1_STRING_to_UTF8(&u8, d) < 0)
+        goto out;
     *cn = strdup((char *)u8);
     OPENSSL_free(u8);
-    if (!*cn) goto out;
+    if (!*cn)
+        goto out;
     for (idx = -1; (idx = X509_NAME_get_index_by_NID(subj, NID_organizationName, idx)) >= 0;) {
         d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
-        if (ASN1_STRING_to_UTF8(&u8, d) < 0) continue;
+        if (ASN1_STRING_to_UTF8(&u8, d) < 0)
+            continue;
         char **ng = realloc(*groups, (*ngroups + 1) * sizeof *ng);
         if (!ng) {
             OPENSSL_free(u8);
@@ -340,7 +384,8 @@ bool as_conn_client_identity(struct as_conn *c, char **cn, char ***groups,
         *groups = ng;
         ng[*ngroups] = strdup((char *)u8);
         OPENSSL_free(u8);
-        if (ng[*ngroups]) (*ngroups)++;
+        if (ng[*ngroups])
+            (*ngroups)++;
     }
     ok = true;
 out:
@@ -383,22 +428,28 @@ static int read_chunked(struct as_conn *c, struct dpm_buf *out)
     for (;;) {
         char *eol;
         while (!(eol = memchr(c->in, '\n', c->in_len))) {
-            if (c->in_len > 1024) return 400;
-            if (!conn_fill(c, c->in_len + 1024)) return -1;
+            if (c->in_len > 1024)
+                return 400;
+            if (!conn_fill(c, c->in_len + 1024))
+                return -1;
         }
         char *end;
         unsigned long long sz = strtoull(c->in, &end, 16);
-        if (end == c->in) return 400;
+        if (end == c->in)
+            return 400;
         conn_consume(c, (size_t)(eol - c->in) + 1);
-        if (sz > AS_MAX_BODY_BYTES || out->len + sz > AS_MAX_BODY_BYTES) return 413;
+        if (sz > AS_MAX_BODY_BYTES || out->len + sz > AS_MAX_BODY_BYTES)
+            return 413;
         while (c->in_len < sz + 2)
-            if (!conn_fill(c, (size_t)sz + 2)) return -1;
+            if (!conn_fill(c, (size_t)sz + 2))
+                return -1;
         if (sz == 0) {
             /* trailers are not supported: expect the final CRLF */
             conn_consume(c, 2);
             return 0;
         }
-        if (dpm_buf_add(out, c->in, (size_t)sz) != DPM_OK) return 413;
+        if (dpm_buf_add(out, c->in, (size_t)sz) != DPM_OK)
+            return 413;
         conn_consume(c, (size_t)sz + 2);
     }
 }
@@ -413,7 +464,8 @@ static int read_request(struct as_conn *c, struct as_request *r)
             simple_error(c, 431, "request header fields too large");
             return -1;
         }
-        if (!conn_fill(c, AS_MAX_HEADER_BYTES + 4)) return 0;
+        if (!conn_fill(c, AS_MAX_HEADER_BYTES + 4))
+            return 0;
     }
     size_t hlen = (size_t)(hend - c->in) + 4;
     if (hlen > AS_MAX_HEADER_BYTES) {
@@ -433,8 +485,10 @@ static int read_request(struct as_conn *c, struct as_request *r)
     char *q = strchr(target, '?');
     r->query = strdup(q ? q + 1 : "");
     r->path = pct_decode(target, q ? (size_t)(q - target) : strlen(target), false);
-    if (!r->query || !r->path) return 0;
-    if (strcmp(version, "HTTP/1.0") == 0) c->close_after = true;
+    if (!r->query || !r->path)
+        return 0;
+    if (strcmp(version, "HTTP/1.0") == 0)
+        c->close_after = true;
     char *p = eol + 2;
     while (p < c->in + hlen - 2) {
         char *e = strstr(p, "\r\n");
@@ -446,9 +500,11 @@ static int read_request(struct as_conn *c, struct as_request *r)
         }
         *colon = '\0';
         char *v = colon + 1;
-        while (*v == ' ' || *v == '\t') v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
         size_t vl = strlen(v);
-        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) v[--vl] = '\0';
+        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            v[--vl] = '\0';
         r->headers[r->nheaders].name = strdup(p);
         r->headers[r->nheaders].value = strdup(v);
         if (!r->headers[r->nheaders].name || !r->headers[r->nheaders].value) {
@@ -461,7 +517,8 @@ static int read_request(struct as_conn *c, struct as_request *r)
     }
     conn_consume(c, hlen);
     const char *conn_h = as_req_header(r, "Connection");
-    if (conn_h && strcasecmp(conn_h, "close") == 0) c->close_after = true;
+    if (conn_h && strcasecmp(conn_h, "close") == 0)
+        c->close_after = true;
     const char *te = as_req_header(r, "Transfer-Encoding");
     const char *cl = as_req_header(r, "Content-Length");
     struct dpm_buf body = DPM_BUF_INIT(AS_MAX_BODY_BYTES);
@@ -469,8 +526,10 @@ static int read_request(struct as_conn *c, struct as_request *r)
         int st = read_chunked(c, &body);
         if (st != 0) {
             dpm_buf_free(&body);
-            if (st > 0) simple_error(c, st, st == 413 ? "Request entity too large: limit is 3145728"
-                                                      : "malformed chunked body");
+            if (st > 0)
+                simple_error(c, st,
+                             st == 413 ? "Request entity too large: limit is 3145728"
+                                       : "malformed chunked body");
             return st > 0 ? -1 : 0;
         }
     } else if (cl) {
@@ -485,13 +544,16 @@ static int read_request(struct as_conn *c, struct as_request *r)
             return -1;
         }
         while (c->in_len < n)
-            if (!conn_fill(c, (size_t)n)) return 0;
-        if (dpm_buf_add(&body, c->in, (size_t)n) != DPM_OK) return 0;
+            if (!conn_fill(c, (size_t)n))
+                return 0;
+        if (dpm_buf_add(&body, c->in, (size_t)n) != DPM_OK)
+            return 0;
         conn_consume(c, (size_t)n);
     }
     r->body_len = body.len;
     r->body = dpm_buf_steal(&body);
-    if (!r->body) return 0;
+    if (!r->body)
+        return 0;
     return 1;
 }
 
@@ -525,9 +587,12 @@ static void conn_unlink_free(struct as_conn *c)
 {
     struct as_server *s = c->srv;
     pthread_mutex_lock(&s->mu);
-    if (c->prev) c->prev->next = c->next;
-    else s->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     s->nconns--;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -567,11 +632,13 @@ static void *conn_main(void *arg)
             simple_error(c, 500, "no response");
         }
         request_clear(&r);
-        if (c->close_after || c->broken) break;
+        if (c->close_after || c->broken)
+            break;
         pthread_mutex_lock(&s->mu);
         bool stop = s->stopping;
         pthread_mutex_unlock(&s->mu);
-        if (stop) break;
+        if (stop)
+            break;
     }
 out:
     conn_unlink_free(c);
@@ -587,12 +654,14 @@ static void *accept_main(void *arg)
         bool stop = s->stopping;
         pthread_mutex_unlock(&s->mu);
         if (stop) {
-            if (fd >= 0) close(fd);
+            if (fd >= 0)
+                close(fd);
             break;
         }
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE) {
-                if (errno == EMFILE || errno == ENFILE) usleep(10000);
+                if (errno == EMFILE || errno == ENFILE)
+                    usleep(10000);
                 continue;
             }
             break;
@@ -631,7 +700,8 @@ static void *accept_main(void *arg)
             continue;
         }
         c->next = s->conns;
-        if (s->conns) s->conns->prev = c;
+        if (s->conns)
+            s->conns->prev = c;
         s->conns = c;
         s->nconns++;
         pthread_mutex_unlock(&s->mu);
@@ -658,14 +728,14 @@ static int verify_any(int preverify, X509_STORE_CTX *ctx)
     return 1;
 }
 
-dpm_rc as_server_start(const char *cert_file, const char *key_file,
-                       const char *ca_file, int port, as_handler_fn handler,
-                       void *ud, struct as_server **out, int *out_port,
+dpm_rc as_server_start(const char *cert_file, const char *key_file, const char *ca_file, int port,
+                       as_handler_fn handler, void *ud, struct as_server **out, int *out_port,
                        struct dpm_error *err)
 {
     dpm_rc rc = DPM_ETLS;
     struct as_server *s = calloc(1, sizeof *s);
-    if (!s) return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
+    if (!s)
+        return dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
     s->lfd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -693,7 +763,8 @@ dpm_rc as_server_start(const char *cert_file, const char *key_file,
         goto out;
     }
     STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file);
-    if (names) SSL_CTX_set_client_CA_list(s->ctx, names);
+    if (names)
+        SSL_CTX_set_client_CA_list(s->ctx, names);
     SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, verify_any);
     SSL_CTX_set_session_id_context(s->ctx, (const unsigned char *)"dpm-apiserver", 13);
     SSL_CTX_set_mode(s->ctx, SSL_MODE_AUTO_RETRY);
@@ -727,24 +798,31 @@ out:
 
 void as_server_stop(struct as_server *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
-    for (struct as_conn *c = s->conns; c; c = c->next) shutdown(c->fd, SHUT_RDWR);
+    for (struct as_conn *c = s->conns; c; c = c->next)
+        shutdown(c->fd, SHUT_RDWR);
     pthread_mutex_unlock(&s->mu);
-    if (s->lfd >= 0) shutdown(s->lfd, SHUT_RDWR);
-    if (s->accept_started) pthread_join(s->accept_thread, NULL);
-    if (s->lfd >= 0) close(s->lfd);
+    if (s->lfd >= 0)
+        shutdown(s->lfd, SHUT_RDWR);
+    if (s->accept_started)
+        pthread_join(s->accept_thread, NULL);
+    if (s->lfd >= 0)
+        close(s->lfd);
     /* Connection threads are detached: wait (bounded) for them to leave. */
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 5;
     pthread_mutex_lock(&s->mu);
     while (s->nconns > 0)
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0) break;
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0)
+            break;
     bool all_gone = s->nconns == 0;
     pthread_mutex_unlock(&s->mu);
-    if (!all_gone) return; /* a thread is still stuck in I/O: leak rather than free under it */
+    if (!all_gone)
+        return; /* a thread is still stuck in I/O: leak rather than free under it */
     SSL_CTX_free(s->ctx);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -28,10 +28,10 @@
 #include "dpm/error.h"
 
 #define AS_MAX_HEADER_BYTES (64u * 1024u)
-#define AS_MAX_BODY_BYTES (3u * 1024u * 1024u)
-#define AS_MAX_HEADERS 100
-#define AS_MAX_CONNS 1024
-#define AS_READ_TIMEOUT_S 120
+#define AS_MAX_BODY_BYTES   (3u * 1024u * 1024u)
+#define AS_MAX_HEADERS      100
+#define AS_MAX_CONNS        1024
+#define AS_READ_TIMEOUT_S   120
 
 struct as_conn;
 
@@ -63,13 +63,12 @@ bool as_req_query_bool(const struct as_request *r, const char *key);
 
 /* Whole response.  extra_headers: "" or lines each ending in "\r\n".
  * Returns 0, or -1 when the connection is broken (it is then closed). */
-int as_respond(struct as_conn *c, int code, const char *ctype,
-               const char *extra_headers, const char *body, size_t len);
+int as_respond(struct as_conn *c, int code, const char *ctype, const char *extra_headers,
+               const char *body, size_t len);
 
 /* A chunked response (watch streams): begin, any number of chunks, end.
  * Each returns -1 once the peer is gone. */
-int as_chunked_begin(struct as_conn *c, int code, const char *ctype,
-                     const char *extra_headers);
+int as_chunked_begin(struct as_conn *c, int code, const char *ctype, const char *extra_headers);
 int as_chunk(struct as_conn *c, const char *data, size_t len);
 int as_chunked_end(struct as_conn *c);
 
@@ -83,8 +82,7 @@ int as_chunk_framed(struct as_conn *c, struct dpm_buf *b);
 
 /* The verified client certificate's subject (CN -> *cn, every O -> groups,
  * malloc'd strings, caller frees), false when none or not verified. */
-bool as_conn_client_identity(struct as_conn *c, char **cn, char ***groups,
-                             size_t *ngroups);
+bool as_conn_client_identity(struct as_conn *c, char **cn, char ***groups, size_t *ngroups);
 
 /* Makes the connection close after the current response (fault "drop"
  * closes without answering: as_conn_drop). */
@@ -101,9 +99,8 @@ struct as_server;
 /* Listens on 127.0.0.1:port (0 = any free port) with the given PEM files;
  * ca_file verifies client certificates.  *out_port receives the bound port.
  * Connection threads call handler for every request. */
-dpm_rc as_server_start(const char *cert_file, const char *key_file,
-                       const char *ca_file, int port, as_handler_fn handler,
-                       void *ud, struct as_server **out, int *out_port,
+dpm_rc as_server_start(const char *cert_file, const char *key_file, const char *ca_file, int port,
+                       as_handler_fn handler, void *ud, struct as_server **out, int *out_port,
                        struct dpm_error *err);
 
 /* Stops accepting, shuts every connection down and waits (bounded) for the

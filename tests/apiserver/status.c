@@ -7,9 +7,8 @@
 
 #include "dpm/buf.h"
 
-__attribute__((format(printf, 4, 0)))
-static json_t *status_v(int code, const char *reason, json_t *details, const char *fmt,
-                        va_list ap)
+__attribute__((format(printf, 4, 0))) static json_t *
+status_v(int code, const char *reason, json_t *details, const char *fmt, va_list ap)
 {
     char msg[4096];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -19,7 +18,8 @@ static json_t *status_v(int code, const char *reason, json_t *details, const cha
         json_decref(details);
         return NULL;
     }
-    if (details) json_object_set_new(s, "details", details);
+    if (details)
+        json_object_set_new(s, "details", details);
     json_object_set_new(s, "code", json_integer(code));
     return s;
 }
@@ -35,16 +35,21 @@ json_t *as_status(int code, const char *reason, json_t *details, const char *fmt
 
 void as_qualified_resource(char *buf, size_t n, const char *group, const char *resource)
 {
-    if (group && *group) snprintf(buf, n, "%s.%s", resource, group);
-    else snprintf(buf, n, "%s", resource);
+    if (group && *group)
+        snprintf(buf, n, "%s.%s", resource, group);
+    else
+        snprintf(buf, n, "%s", resource);
 }
 
 static json_t *details(const char *group, const char *kind, const char *name)
 {
     json_t *d = json_object();
-    if (!d) return NULL;
-    if (name && *name) json_object_set_new(d, "name", json_string(name));
-    if (group && *group) json_object_set_new(d, "group", json_string(group));
+    if (!d)
+        return NULL;
+    if (name && *name)
+        json_object_set_new(d, "name", json_string(name));
+    if (group && *group)
+        json_object_set_new(d, "group", json_string(group));
     json_object_set_new(d, "kind", json_string(kind));
     return d;
 }
@@ -84,8 +89,8 @@ json_t *as_status_conflict_msg(const char *group, const char *resource, const ch
     json_t *d = details(group, resource, name);
     if (d) {
         json_t *causes = json_array();
-        json_array_append_new(causes, json_pack("{s:s, s:s}", "reason", "FieldManagerConflict",
-                                                "message", msg));
+        json_array_append_new(
+            causes, json_pack("{s:s, s:s}", "reason", "FieldManagerConflict", "message", msg));
         json_object_set_new(d, "causes", causes);
     }
     return as_status(409, "Conflict", d, "%s", msg);
@@ -106,7 +111,9 @@ json_t *as_status_forbidden(const char *group, const char *resource, const char 
 /* kube's field.ErrorType -> cause reason, recognised by the message prefix. */
 static const char *cause_reason(const char *msg)
 {
-    static const struct { const char *prefix, *reason; } map[] = {
+    static const struct {
+        const char *prefix, *reason;
+    } map[] = {
         {"Required value", "FieldValueRequired"},
         {"Invalid value", "FieldValueInvalid"},
         {"Unsupported value", "FieldValueNotSupported"},
@@ -118,7 +125,8 @@ static const char *cause_reason(const char *msg)
         {"Internal error", "InternalError"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strncmp(msg, map[i].prefix, strlen(map[i].prefix)) == 0) return map[i].reason;
+        if (strncmp(msg, map[i].prefix, strlen(map[i].prefix)) == 0)
+            return map[i].reason;
     return "FieldValueInvalid";
 }
 
@@ -132,23 +140,33 @@ json_t *as_status_invalid(const char *group, const char *kind, const char *name,
     json_t *causes = json_array();
     size_t nv = 0;
     for (size_t i = 0; i < errs->n; i++)
-        if (errs->items[i].severity == DPM_SEV_VIOLATION) nv++;
-    if (nv > 1) dpm_buf_addc(&all, '[');
+        if (errs->items[i].severity == DPM_SEV_VIOLATION)
+            nv++;
+    if (nv > 1)
+        dpm_buf_addc(&all, '[');
     size_t k = 0;
     for (size_t i = 0; i < errs->n; i++) {
         const struct dpm_finding *f = &errs->items[i];
-        if (f->severity != DPM_SEV_VIOLATION) continue;
-        if (k++) dpm_buf_adds(&all, ", ");
-        if (*f->path) dpm_buf_printf(&all, "%s: %s", f->path, f->message);
-        else dpm_buf_adds(&all, f->message);
-        json_t *c = json_pack("{s:s, s:s}", "reason", cause_reason(f->message), "message",
-                              f->message);
-        if (c && *f->path) json_object_set_new(c, "field", json_string(f->path));
+        if (f->severity != DPM_SEV_VIOLATION)
+            continue;
+        if (k++)
+            dpm_buf_adds(&all, ", ");
+        if (*f->path)
+            dpm_buf_printf(&all, "%s: %s", f->path, f->message);
+        else
+            dpm_buf_adds(&all, f->message);
+        json_t *c =
+            json_pack("{s:s, s:s}", "reason", cause_reason(f->message), "message", f->message);
+        if (c && *f->path)
+            json_object_set_new(c, "field", json_string(f->path));
         json_array_append_new(causes, c);
     }
-    if (nv > 1) dpm_buf_addc(&all, ']');
-    if (d) json_object_set_new(d, "causes", causes);
-    else json_decref(causes);
+    if (nv > 1)
+        dpm_buf_addc(&all, ']');
+    if (d)
+        json_object_set_new(d, "causes", causes);
+    else
+        json_decref(causes);
     json_t *s = as_status(422, "Invalid", d, "%s \"%s\" is invalid: %s", qk, name ? name : "",
                           dpm_buf_str(&all));
     dpm_buf_free(&all);

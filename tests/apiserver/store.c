@@ -23,41 +23,68 @@ static const struct builtin builtins[] = {
     {"", "v1", "configmaps", "ConfigMap", "configmap", true, false, false, true, "cm", NULL, ""},
     {"", "v1", "secrets", "Secret", "secret", true, false, false, true, NULL, NULL, ""},
     {"", "v1", "services", "Service", "service", true, true, false, true, "svc", "all", ""},
-    {"", "v1", "serviceaccounts", "ServiceAccount", "serviceaccount", true, false, false, true, "sa", NULL, ""},
-    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", "persistentvolumeclaim", true, true, false, true, "pvc", NULL, ""},
-    {"", "v1", "persistentvolumes", "PersistentVolume", "persistentvolume", false, true, false, true, "pv", NULL, ""},
+    {"", "v1", "serviceaccounts", "ServiceAccount", "serviceaccount", true, false, false, true,
+     "sa", NULL, ""},
+    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", "persistentvolumeclaim", true,
+     true, false, true, "pvc", NULL, ""},
+    {"", "v1", "persistentvolumes", "PersistentVolume", "persistentvolume", false, true, false,
+     true, "pv", NULL, ""},
     {"", "v1", "pods", "Pod", "pod", true, true, false, true, "po", "all", ""},
     {"", "v1", "events", "Event", "event", true, false, false, true, "ev", NULL, ""},
     {"", "v1", "endpoints", "Endpoints", "endpoints", true, false, false, true, "ep", NULL, ""},
     {"events.k8s.io", "v1", "events", "Event", "event", true, false, false, true, "ev", NULL, ""},
     {"batch", "v1", "jobs", "Job", "job", true, true, true, true, NULL, "all", ""},
-    {"batch", "v1", "cronjobs", "CronJob", "cronjob", true, true, true, true, "cj", "all", "current"},
-    {"batch", "v1beta1", "cronjobs", "CronJob", "cronjob", true, true, true, true, "cj", "all", "1.20"},
-    {"apps", "v1", "deployments", "Deployment", "deployment", true, true, true, true, "deploy", "all", ""},
-    {"apps", "v1", "statefulsets", "StatefulSet", "statefulset", true, true, true, true, "sts", "all", ""},
+    {"batch", "v1", "cronjobs", "CronJob", "cronjob", true, true, true, true, "cj", "all",
+     "current"},
+    {"batch", "v1beta1", "cronjobs", "CronJob", "cronjob", true, true, true, true, "cj", "all",
+     "1.20"},
+    {"apps", "v1", "deployments", "Deployment", "deployment", true, true, true, true, "deploy",
+     "all", ""},
+    {"apps", "v1", "statefulsets", "StatefulSet", "statefulset", true, true, true, true, "sts",
+     "all", ""},
     {"apps", "v1", "daemonsets", "DaemonSet", "daemonset", true, true, true, true, "ds", "all", ""},
-    {"apps", "v1", "replicasets", "ReplicaSet", "replicaset", true, true, true, true, "rs", "all", ""},
-    {"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", "poddisruptionbudget", true, true, true, true, "pdb", NULL, "current"},
-    {"policy", "v1beta1", "poddisruptionbudgets", "PodDisruptionBudget", "poddisruptionbudget", true, true, true, true, "pdb", NULL, "1.20"},
-    {"rbac.authorization.k8s.io", "v1", "roles", "Role", "role", true, false, false, true, NULL, NULL, ""},
-    {"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", "rolebinding", true, false, false, true, NULL, NULL, ""},
-    {"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", "clusterrole", false, false, false, true, NULL, NULL, ""},
-    {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", "clusterrolebinding", false, false, false, true, NULL, NULL, ""},
-    {"coordination.k8s.io", "v1", "leases", "Lease", "lease", true, false, false, true, NULL, NULL, ""},
-    {"storage.k8s.io", "v1", "storageclasses", "StorageClass", "storageclass", false, false, false, true, "sc", NULL, ""},
-    {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", "customresourcedefinition", false, true, true, true, "crd,crds", "api-extensions", ""},
-    {"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", "validatingwebhookconfiguration", false, false, true, true, NULL, "api-extensions", ""},
-    {"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", "mutatingwebhookconfiguration", false, false, true, true, NULL, "api-extensions", ""},
-    {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", "selfsubjectaccessreview", false, false, false, true, NULL, NULL, "review"},
-    {"authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", "subjectaccessreview", false, false, false, true, NULL, NULL, "review"},
-    {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", "selfsubjectrulesreview", true, false, false, true, NULL, NULL, "review"},
-    {"authentication.k8s.io", "v1", "tokenreviews", "TokenReview", "tokenreview", false, false, false, true, NULL, NULL, "review"},
-    {"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", "selfsubjectreview", false, false, false, true, NULL, NULL, "review-current"},
+    {"apps", "v1", "replicasets", "ReplicaSet", "replicaset", true, true, true, true, "rs", "all",
+     ""},
+    {"policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", "poddisruptionbudget", true,
+     true, true, true, "pdb", NULL, "current"},
+    {"policy", "v1beta1", "poddisruptionbudgets", "PodDisruptionBudget", "poddisruptionbudget",
+     true, true, true, true, "pdb", NULL, "1.20"},
+    {"rbac.authorization.k8s.io", "v1", "roles", "Role", "role", true, false, false, true, NULL,
+     NULL, ""},
+    {"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", "rolebinding", true, false,
+     false, true, NULL, NULL, ""},
+    {"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", "clusterrole", false, false,
+     false, true, NULL, NULL, ""},
+    {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding",
+     "clusterrolebinding", false, false, false, true, NULL, NULL, ""},
+    {"coordination.k8s.io", "v1", "leases", "Lease", "lease", true, false, false, true, NULL, NULL,
+     ""},
+    {"storage.k8s.io", "v1", "storageclasses", "StorageClass", "storageclass", false, false, false,
+     true, "sc", NULL, ""},
+    {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
+     "customresourcedefinition", false, true, true, true, "crd,crds", "api-extensions", ""},
+    {"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+     "ValidatingWebhookConfiguration", "validatingwebhookconfiguration", false, false, true, true,
+     NULL, "api-extensions", ""},
+    {"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+     "MutatingWebhookConfiguration", "mutatingwebhookconfiguration", false, false, true, true, NULL,
+     "api-extensions", ""},
+    {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+     "selfsubjectaccessreview", false, false, false, true, NULL, NULL, "review"},
+    {"authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview",
+     "subjectaccessreview", false, false, false, true, NULL, NULL, "review"},
+    {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
+     "selfsubjectrulesreview", true, false, false, true, NULL, NULL, "review"},
+    {"authentication.k8s.io", "v1", "tokenreviews", "TokenReview", "tokenreview", false, false,
+     false, true, NULL, NULL, "review"},
+    {"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", "selfsubjectreview",
+     false, false, false, true, NULL, NULL, "review-current"},
 };
 
 void as_event_clear(struct as_event *ev)
 {
-    if (!ev) return;
+    if (!ev)
+        return;
     json_decref(ev->obj);
     json_decref(ev->old);
     json_decref(ev->text);
@@ -69,7 +96,8 @@ static dpm_rc add_type(struct as_store *s, struct as_rtype *t)
     if (s->ntypes == s->types_cap) {
         size_t nc = s->types_cap ? s->types_cap * 2 : 64;
         struct as_rtype **n = realloc(s->types, nc * sizeof *n);
-        if (!n) return DPM_ENOMEM;
+        if (!n)
+            return DPM_ENOMEM;
         s->types = n;
         s->types_cap = nc;
     }
@@ -81,7 +109,8 @@ dpm_rc as_store_new(size_t history_cap, size_t watcher_queue_cap, bool emulate_1
                     struct as_store **out)
 {
     struct as_store *s = calloc(1, sizeof *s);
-    if (!s) return DPM_ENOMEM;
+    if (!s)
+        return DPM_ENOMEM;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->changed, NULL);
     s->history_cap = history_cap ? history_cap : 1000;
@@ -89,14 +118,18 @@ dpm_rc as_store_new(size_t history_cap, size_t watcher_queue_cap, bool emulate_1
     s->emulate_120 = emulate_120;
     s->rv = 1;
     s->gcidx = as_gcidx_new();
-    if (!s->gcidx) goto fail;
+    if (!s->gcidx)
+        goto fail;
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
         const struct builtin *b = &builtins[i];
-        if (emulate_120 && (strcmp(b->only, "current") == 0 || strcmp(b->only, "review-current") == 0))
+        if (emulate_120 &&
+            (strcmp(b->only, "current") == 0 || strcmp(b->only, "review-current") == 0))
             continue;
-        if (!emulate_120 && strcmp(b->only, "1.20") == 0) continue;
+        if (!emulate_120 && strcmp(b->only, "1.20") == 0)
+            continue;
         struct as_rtype *t = calloc(1, sizeof *t);
-        if (!t) goto fail;
+        if (!t)
+            goto fail;
         snprintf(t->group, sizeof t->group, "%s", b->group);
         snprintf(t->resource, sizeof t->resource, "%s", b->resource);
         snprintf(t->kind, sizeof t->kind, "%s", b->kind);
@@ -138,7 +171,8 @@ fail:
 
 static void watcher_free(struct as_watcher *w)
 {
-    for (size_t i = 0; i < w->q_len; i++) as_event_clear(&w->q[(w->q_start + i) % w->q_cap]);
+    for (size_t i = 0; i < w->q_len; i++)
+        as_event_clear(&w->q[(w->q_start + i) % w->q_cap]);
     free(w->q);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
@@ -147,7 +181,8 @@ static void watcher_free(struct as_watcher *w)
 
 void as_store_free(struct as_store *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     for (size_t i = 0; i < s->ncolls; i++) {
         struct as_coll *c = s->colls[i];
         for (size_t j = 0; j < c->n; j++) {
@@ -187,7 +222,8 @@ void as_store_unlock(struct as_store *s)
 bool as_rtype_serves_version(const struct as_rtype *t, const char *version)
 {
     for (size_t i = 0; i < t->nversions; i++)
-        if (strcmp(t->versions[i], version) == 0) return true;
+        if (strcmp(t->versions[i], version) == 0)
+            return true;
     return false;
 }
 
@@ -207,7 +243,8 @@ struct as_rtype *as_store_type_by_kind(struct as_store *s, const char *group, co
 {
     for (size_t i = 0; i < s->ntypes; i++) {
         struct as_rtype *t = s->types[i];
-        if (t->served && strcmp(t->group, group) == 0 && strcmp(t->kind, kind) == 0) return t;
+        if (t->served && strcmp(t->group, group) == 0 && strcmp(t->kind, kind) == 0)
+            return t;
     }
     return NULL;
 }
@@ -232,7 +269,8 @@ dpm_rc as_store_sync_crd(struct as_store *s, json_t *crd)
     bool fresh = !t;
     if (fresh) {
         t = calloc(1, sizeof *t);
-        if (!t) return DPM_ENOMEM;
+        if (!t)
+            return DPM_ENOMEM;
     }
     json_decref(t->crd);
     t->crd = json_incref(crd);
@@ -240,8 +278,10 @@ dpm_rc as_store_sync_crd(struct as_store *s, json_t *crd)
     snprintf(t->resource, sizeof t->resource, "%s", plural);
     snprintf(t->kind, sizeof t->kind, "%s", jstr(names, "kind"));
     const char *lk = jstr(names, "listKind");
-    if (*lk) snprintf(t->list_kind, sizeof t->list_kind, "%s", lk);
-    else snprintf(t->list_kind, sizeof t->list_kind, "%sList", t->kind);
+    if (*lk)
+        snprintf(t->list_kind, sizeof t->list_kind, "%s", lk);
+    else
+        snprintf(t->list_kind, sizeof t->list_kind, "%sList", t->kind);
     const char *sing = jstr(names, "singular");
     if (*sing) {
         snprintf(t->singular, sizeof t->singular, "%s", sing);
@@ -249,7 +289,8 @@ dpm_rc as_store_sync_crd(struct as_store *s, json_t *crd)
         /* kube defaults the singular to the lower-cased kind */
         size_t i = 0;
         for (; t->kind[i] && i + 1 < sizeof t->singular; i++)
-            t->singular[i] = (char)(t->kind[i] >= 'A' && t->kind[i] <= 'Z' ? t->kind[i] + 32 : t->kind[i]);
+            t->singular[i] =
+                (char)(t->kind[i] >= 'A' && t->kind[i] <= 'Z' ? t->kind[i] + 32 : t->kind[i]);
         t->singular[i] = '\0';
     }
     t->namespaced = strcmp(jstr(spec, "scope"), "Cluster") != 0;
@@ -259,14 +300,17 @@ dpm_rc as_store_sync_crd(struct as_store *s, json_t *crd)
     json_t *versions = json_object_get(spec, "versions");
     size_t i;
     json_t *v;
-    json_array_foreach(versions, i, v) {
-        if (!json_is_true(json_object_get(v, "served")) || t->nversions >= AS_MAX_VERSIONS) continue;
+    json_array_foreach (versions, i, v) {
+        if (!json_is_true(json_object_get(v, "served")) || t->nversions >= AS_MAX_VERSIONS)
+            continue;
         snprintf(t->versions[t->nversions++], sizeof t->versions[0], "%s", jstr(v, "name"));
         if (json_is_true(json_object_get(v, "storage")))
             snprintf(t->storage_version, sizeof t->storage_version, "%s", jstr(v, "name"));
         json_t *sub = json_object_get(v, "subresources");
-        if (json_object_get(sub, "status")) t->has_status = true;
-        if (json_object_get(sub, "scale")) t->has_scale = true;
+        if (json_object_get(sub, "status"))
+            t->has_status = true;
+        if (json_object_get(sub, "scale"))
+            t->has_scale = true;
     }
     t->generation = true;
     t->unconditional_update = false;
@@ -284,10 +328,12 @@ void as_store_unserve_crd(struct as_store *s, const char *crd_name)
 {
     for (size_t i = 0; i < s->ntypes; i++) {
         struct as_rtype *t = s->types[i];
-        if (!t->is_crd) continue;
+        if (!t->is_crd)
+            continue;
         char n[300];
         snprintf(n, sizeof n, "%s.%s", t->resource, t->group);
-        if (strcmp(n, crd_name) == 0) t->served = false;
+        if (strcmp(n, crd_name) == 0)
+            t->served = false;
     }
 }
 
@@ -301,12 +347,14 @@ struct as_coll *as_store_coll(struct as_store *s, const char *group, const char 
     if (s->ncolls == s->colls_cap) {
         size_t nc = s->colls_cap ? s->colls_cap * 2 : 64;
         struct as_coll **n = realloc(s->colls, nc * sizeof *n);
-        if (!n) return NULL;
+        if (!n)
+            return NULL;
         s->colls = n;
         s->colls_cap = nc;
     }
     struct as_coll *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     c->hist = calloc(s->history_cap, sizeof *c->hist);
     if (!c->hist) {
         free(c);
@@ -322,8 +370,10 @@ struct as_coll *as_store_coll(struct as_store *s, const char *group, const char 
 
 void as_make_key(char *buf, size_t n, const char *ns, const char *name)
 {
-    if (ns && *ns) snprintf(buf, n, "%s/%s", ns, name);
-    else snprintf(buf, n, "%s", name);
+    if (ns && *ns)
+        snprintf(buf, n, "%s/%s", ns, name);
+    else
+        snprintf(buf, n, "%s", name);
 }
 
 /* Binary search: index of key, or insertion point with *found false. */
@@ -337,8 +387,10 @@ static size_t find(const struct as_coll *c, const char *key, bool *found)
             *found = true;
             return mid;
         }
-        if (r < 0) lo = mid + 1;
-        else hi = mid;
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     *found = false;
     return lo;
@@ -355,7 +407,8 @@ json_t *as_coll_get(struct as_coll *c, const char *ns, const char *name)
 
 size_t as_coll_after(struct as_coll *c, const char *after)
 {
-    if (!after) return 0;
+    if (!after)
+        return 0;
     bool found;
     size_t i = find(c, after, &found);
     return found ? i + 1 : i;
@@ -376,7 +429,8 @@ static json_t *serialise(const json_t *obj)
 
 json_t *as_coll_text(struct as_coll *c, size_t i)
 {
-    if (!c->items[i].text) c->items[i].text = serialise(c->items[i].obj);
+    if (!c->items[i].text)
+        c->items[i].text = serialise(c->items[i].obj);
     return c->items[i].text;
 }
 
@@ -423,7 +477,8 @@ static void record(struct as_store *s, struct as_coll *c, const char *type, uint
             q->old = old ? json_incref(old) : NULL;
             q->text = json_incref(text);
             /* a watcher that already has events queued is awake or about to be */
-            if (w->q_len++ == 0) pthread_cond_signal(&w->cv);
+            if (w->q_len++ == 0)
+                pthread_cond_signal(&w->cv);
         }
         pthread_mutex_unlock(&w->mu);
     }
@@ -474,7 +529,8 @@ dpm_rc as_coll_put(struct as_store *s, struct as_coll *c, const char *ns, const 
                    json_t *obj, uint64_t rv)
 {
     json_t *old = as_coll_get(c, ns, name);
-    if (old) json_incref(old);
+    if (old)
+        json_incref(old);
     dpm_rc rc = as_coll_load(c, ns, name, json_incref(obj));
     if (rc == DPM_OK) {
         json_t *text = serialise(obj);
@@ -482,7 +538,8 @@ dpm_rc as_coll_put(struct as_store *s, struct as_coll *c, const char *ns, const 
         as_make_key(key, sizeof key, ns, name);
         bool found;
         size_t i = find(c, key, &found);
-        if (found && text) c->items[i].text = json_incref(text);
+        if (found && text)
+            c->items[i].text = json_incref(text);
         record(s, c, old ? "MODIFIED" : "ADDED", rv, obj, old, text);
         json_decref(text);
     }
@@ -527,9 +584,11 @@ dpm_rc as_watch_open(struct as_store *s, struct as_coll *c, uint64_t from_rv,
         return DPM_EGONE;
     }
     struct as_watcher *w = calloc(1, sizeof *w);
-    if (!w) return DPM_ENOMEM;
+    if (!w)
+        return DPM_ENOMEM;
     w->q_cap = s->watcher_queue_cap;
-    if (w->q_cap < c->hist_len) w->q_cap = c->hist_len;
+    if (w->q_cap < c->hist_len)
+        w->q_cap = c->hist_len;
     w->q = calloc(w->q_cap, sizeof *w->q);
     if (!w->q) {
         free(w);
@@ -540,7 +599,8 @@ dpm_rc as_watch_open(struct as_store *s, struct as_coll *c, uint64_t from_rv,
     w->coll = c;
     for (size_t i = 0; i < c->hist_len; i++) {
         struct as_event *e = &c->hist[(c->hist_start + i) % c->hist_cap];
-        if (e->rv <= from_rv) continue;
+        if (e->rv <= from_rv)
+            continue;
         struct as_event *q = &w->q[w->q_len++];
         q->type = e->type;
         q->rv = e->rv;
@@ -598,10 +658,13 @@ size_t as_watch_drain(struct as_watcher *w, struct as_event *evs, size_t max)
 
 void as_watch_close(struct as_store *s, struct as_watcher *w)
 {
-    if (!w) return;
+    if (!w)
+        return;
     struct as_watcher **pp = &w->coll->watchers;
-    while (*pp && *pp != w) pp = &(*pp)->next;
-    if (*pp) *pp = w->next;
+    while (*pp && *pp != w)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = w->next;
     watcher_free(w);
 }
 

@@ -49,11 +49,11 @@ struct as_rtype {
     size_t nversions;
     char storage_version[32];
     bool namespaced;
-    bool has_status;     /* status subresource */
-    bool has_scale;      /* scale subresource (deployments) */
-    bool has_token;      /* serviceaccounts/token */
-    bool create_only;    /* reviews: only POST, nothing stored */
-    bool generation;     /* metadata.generation maintained */
+    bool has_status;           /* status subresource */
+    bool has_scale;            /* scale subresource (deployments) */
+    bool has_token;            /* serviceaccounts/token */
+    bool create_only;          /* reviews: only POST, nothing stored */
+    bool generation;           /* metadata.generation maintained */
     bool unconditional_update; /* PUT without resourceVersion allowed */
     bool served;
     bool is_crd;
@@ -65,8 +65,8 @@ struct as_rtype {
 struct as_event {
     const char *type; /* "ADDED" "MODIFIED" "DELETED" (static strings) */
     uint64_t rv;
-    json_t *obj; /* owned reference */
-    json_t *old; /* previous state or NULL, owned reference */
+    json_t *obj;  /* owned reference */
+    json_t *old;  /* previous state or NULL, owned reference */
     json_t *text; /* obj serialised (a JSON string holding compact JSON), shared by
                    * every watcher so an event is encoded once; owned reference */
 };
@@ -86,7 +86,7 @@ struct as_coll {
     size_t hist_cap, hist_start, hist_len;
     uint64_t evicted_rv; /* rv of the newest event dropped from the ring, 0 = none */
     struct as_watcher *watchers;
-    uint64_t gen; /* bumped by every change (put, remove, load): caches built
+    uint64_t gen;           /* bumped by every change (put, remove, load): caches built
                    * from the collection compare it to know they are stale */
     struct as_store *store; /* its store (the GC index is told of every change) */
 };
@@ -94,7 +94,7 @@ struct as_coll {
 struct as_watcher {
     struct as_coll *coll; /* the list of watchers: store mutex */
     pthread_mutex_t mu;   /* q, overflow, closed */
-    struct as_event *q; /* ring of owned events */
+    struct as_event *q;   /* ring of owned events */
     size_t q_cap, q_start, q_len;
     bool overflow;
     bool closed; /* closed on demand (fault injection) or at shutdown */
@@ -112,8 +112,8 @@ struct as_store {
     size_t history_cap;
     size_t watcher_queue_cap;
     bool stopping;
-    bool dirty; /* a write happened since the last GC pass / snapshot */
-    uint64_t snapshot_rv; /* rv at the last persisted snapshot */
+    bool dirty;             /* a write happened since the last GC pass / snapshot */
+    uint64_t snapshot_rv;   /* rv at the last persisted snapshot */
     pthread_cond_t changed; /* broadcast on every write (GC, persist) */
     bool emulate_120;
     struct as_gcidx *gcidx; /* garbage collector's index and queue (gcindex.h) */

@@ -71,12 +71,11 @@ char *as_human_duration(long long sec, char *buf, size_t n)
 }
 
 /* RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets allowed). */
-static json_t *coldef(const char *name, const char *type, const char *format,
-                      const char *desc, json_int_t prio)
+static json_t *coldef(const char *name, const char *type, const char *format, const char *desc,
+                      json_int_t prio)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", name, "type", type,
-                     "format", format ? format : "", "description",
-                     desc ? desc : "", "priority", prio);
+    return json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", name, "type", type, "format",
+                     format ? format : "", "description", desc ? desc : "", "priority", prio);
 }
 
 /* One cell of a printer column, as apiextensions' cellForJSONValue. */
@@ -142,32 +141,28 @@ static json_t *row_object(const json_t *item, const char *include)
     if (!strcmp(include, "Object"))
         return json_deep_copy(item);
     json_t *md = json_object_get(item, "metadata");
-    return json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata",
-                     "apiVersion", "meta.k8s.io/v1", "metadata",
-                     md ? md : json_object());
+    return json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
+                     "meta.k8s.io/v1", "metadata", md ? md : json_object());
 }
 
 dpm_rc as_table_render(const json_t *items, const json_t *printer_columns,
-                       const char *include_object, const char *list_rv,
-                       const char *continue_token, time_t now,
-                       json_t **table, struct dpm_error *err)
+                       const char *include_object, const char *list_rv, const char *continue_token,
+                       time_t now, json_t **table, struct dpm_error *err)
 {
     *table = NULL;
     const char *inc = include_object && *include_object ? include_object : "Metadata";
     if (strcmp(inc, "None") && strcmp(inc, "Metadata") && strcmp(inc, "Object"))
-        return dpm_error_set(err, DPM_EINVAL, "includeObject",
-                             "Unsupported value: \"%s\": supported values: \"None\", \"Metadata\", \"Object\"",
-                             inc);
+        return dpm_error_set(
+            err, DPM_EINVAL, "includeObject",
+            "Unsupported value: \"%s\": supported values: \"None\", \"Metadata\", \"Object\"", inc);
     if (!json_is_array(items))
         return dpm_error_set(err, DPM_EINVAL, "items", "items must be an array");
     if (printer_columns && !json_is_array(printer_columns))
-        return dpm_error_set(err, DPM_EINVAL, "additionalPrinterColumns",
-                             "must be an array");
+        return dpm_error_set(err, DPM_EINVAL, "additionalPrinterColumns", "must be an array");
     size_t ncol = json_array_size(printer_columns);
     struct as_jsonpath **paths = calloc(ncol ? ncol : 1, sizeof *paths);
-    json_t *t = json_pack("{s:s, s:s, s:{}, s:[], s:[]}", "kind", "Table",
-                          "apiVersion", "meta.k8s.io/v1", "metadata",
-                          "columnDefinitions", "rows");
+    json_t *t = json_pack("{s:s, s:s, s:{}, s:[], s:[]}", "kind", "Table", "apiVersion",
+                          "meta.k8s.io/v1", "metadata", "columnDefinitions", "rows");
     json_t *results = json_array();
     dpm_rc rc = DPM_OK;
     if (!paths || !t || !results) {
@@ -202,8 +197,7 @@ dpm_rc as_table_render(const json_t *items, const json_t *printer_columns,
             }
             goto out;
         }
-        json_t *d = coldef(name, type,
-                           json_string_value(json_object_get(pc, "format")),
+        json_t *d = coldef(name, type, json_string_value(json_object_get(pc, "format")),
                            json_string_value(json_object_get(pc, "description")),
                            json_integer_value(json_object_get(pc, "priority")));
         if (!d || json_array_append_new(defs, d) != 0) {
@@ -214,7 +208,7 @@ dpm_rc as_table_render(const json_t *items, const json_t *printer_columns,
     json_t *rows = json_object_get(t, "rows");
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item) {
+    json_array_foreach (items, i, item) {
         json_t *cells = json_array();
         json_t *row = json_object();
         if (!cells || !row) {
@@ -229,8 +223,8 @@ dpm_rc as_table_render(const json_t *items, const json_t *printer_columns,
         json_array_append_new(cells, json_string(nm ? nm : ""));
         if (!printer_columns) {
             const json_t *ts = json_object_get(meta, "creationTimestamp");
-            json_array_append_new(cells, json_is_string(ts) ? json_copy((json_t *)ts)
-                                                            : json_null());
+            json_array_append_new(cells,
+                                  json_is_string(ts) ? json_copy((json_t *)ts) : json_null());
         }
         for (size_t c = 0; c < ncol; c++) {
             const char *type =

@@ -46,9 +46,8 @@
 #include "dpm/error.h"
 
 dpm_rc as_table_render(const json_t *items, const json_t *printer_columns,
-                       const char *include_object, const char *list_rv,
-                       const char *continue_token, time_t now,
-                       json_t **table, struct dpm_error *err);
+                       const char *include_object, const char *list_rv, const char *continue_token,
+                       time_t now, json_t **table, struct dpm_error *err);
 
 /* kubectl's duration.HumanDuration (k8s.io/apimachinery/pkg/util/duration):
  * "0s".."119s", "2m".."9m59s" style ("5m3s" under 10 minutes), "3h" or

@@ -24,8 +24,8 @@
 #include "status.h"
 #include "table.h"
 
-#define WATCH_BATCH 64
-#define WATCH_COALESCE_NS (20L * 1000000L)
+#define WATCH_BATCH              64
+#define WATCH_COALESCE_NS        (20L * 1000000L)
 #define AS_WATCH_MAX_EVENT_BYTES (4u * 1024u * 1024u)
 
 /* kubectl get -w asks for Table events: each object then travels as a
@@ -45,7 +45,8 @@ static json_t *table_of(struct as_ctx *ctx, json_t *obj)
     as_store_unlock(ctx->api->store);
     char *inc = as_req_query(ctx->req, "includeObject");
     struct dpm_error err = {0};
-    if (as_table_render(items, cols, inc ? inc : "Metadata", "", "", time(NULL), &table, &err) != DPM_OK)
+    if (as_table_render(items, cols, inc ? inc : "Metadata", "", "", time(NULL), &table, &err) !=
+        DPM_OK)
         table = NULL;
     free(inc);
     json_decref(cols);
@@ -59,8 +60,10 @@ static int append_event(struct as_ctx *ctx, struct dpm_buf *out, const char *typ
                         const json_t *obj, const json_t *text)
 {
     char av[300];
-    if (*ctx->group) snprintf(av, sizeof av, "%s/%s", ctx->group, ctx->version);
-    else snprintf(av, sizeof av, "%s", ctx->version);
+    if (*ctx->group)
+        snprintf(av, sizeof av, "%s/%s", ctx->group, ctx->version);
+    else
+        snprintf(av, sizeof av, "%s", ctx->version);
     bool plain = strcmp(type, "ERROR") != 0 && strcmp(type, "BOOKMARK") != 0;
     if (plain && text && !want_table(ctx) && strcmp(as_jstr(obj, "apiVersion"), av) == 0) {
         if (dpm_buf_printf(out, "{\"type\":\"%s\",\"object\":", type) != DPM_OK ||
@@ -83,7 +86,8 @@ static int append_event(struct as_ctx *ctx, struct dpm_buf *out, const char *typ
     json_t *ev = json_pack("{s:s, s:o}", "type", type, "object", p);
     char *s = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
-    if (!s) return -1;
+    if (!s)
+        return -1;
     int r = dpm_buf_adds(out, s) == DPM_OK && dpm_buf_addc(out, '\n') == DPM_OK ? 0 : -1;
     free(s);
     return r;
@@ -93,7 +97,8 @@ static int send_event(struct as_ctx *ctx, const char *type, const json_t *obj)
 {
     struct dpm_buf b = DPM_BUF_INIT(AS_WATCH_MAX_EVENT_BYTES);
     int r = append_event(ctx, &b, type, obj, NULL);
-    if (r == 0) r = as_chunk(ctx->req->conn, b.data, b.len);
+    if (r == 0)
+        r = as_chunk(ctx->req->conn, b.data, b.len);
     dpm_buf_free(&b);
     return r;
 }
@@ -101,8 +106,10 @@ static int send_event(struct as_ctx *ctx, const char *type, const json_t *obj)
 static int send_bookmark(struct as_ctx *ctx, uint64_t rv, bool initial_end)
 {
     char av[300], rvs[32];
-    if (*ctx->group) snprintf(av, sizeof av, "%s/%s", ctx->group, ctx->version);
-    else snprintf(av, sizeof av, "%s", ctx->version);
+    if (*ctx->group)
+        snprintf(av, sizeof av, "%s/%s", ctx->group, ctx->version);
+    else
+        snprintf(av, sizeof av, "%s", ctx->version);
     snprintf(rvs, sizeof rvs, "%llu", (unsigned long long)rv);
     json_t *o = json_pack("{s:s, s:s, s:{s:s, s:n}}", "kind", ctx->type->kind, "apiVersion", av,
                           "metadata", "resourceVersion", rvs, "creationTimestamp");
@@ -144,7 +151,8 @@ static void coalesce_wait(const struct timespec *last_send)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    if (!before(&now, &until)) return;
+    if (!before(&now, &until))
+        return;
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
     }
 }
@@ -171,7 +179,8 @@ void as_watch_serve(struct as_ctx *ctx)
     struct as_store *s = ctx->api->store;
     struct dpm_buf batch = DPM_BUF_INIT(WATCH_BATCH * AS_WATCH_MAX_EVENT_BYTES);
     if ((l && *l && as_label_selector_parse(l, &ls, &err) != DPM_OK) ||
-        (f && *f && as_field_selector_parse(f, ctx->type->group, ctx->type->resource, &fs, &err) != DPM_OK)) {
+        (f && *f &&
+         as_field_selector_parse(f, ctx->type->group, ctx->type->resource, &fs, &err) != DPM_OK)) {
         as_send_status(ctx, as_status_bad_request("%s", err.message));
         goto out;
     }
@@ -182,7 +191,8 @@ void as_watch_serve(struct as_ctx *ctx)
         goto out;
     }
     long long timeout = tq ? atoll(tq) : 0;
-    if (timeout <= 0) timeout = ctx->api->min_request_timeout_s;
+    if (timeout <= 0)
+        timeout = ctx->api->min_request_timeout_s;
     bool list_first = !rvq || !*rvq || from == 0 || send_initial;
 
     as_store_lock(s);
@@ -194,8 +204,8 @@ void as_watch_serve(struct as_ctx *ctx)
         initial = json_array();
         for (size_t i = 0; i < c->n; i++)
             if (as_obj_matches(c->items[i].obj, ctx->ns, ls, fs))
-                json_array_append_new(initial, json_pack("[O, O*]", c->items[i].obj,
-                                                         as_coll_text(c, i)));
+                json_array_append_new(initial,
+                                      json_pack("[O, O*]", c->items[i].obj, as_coll_text(c, i)));
     }
     as_store_unlock(s);
     if (rc == DPM_EGONE) {
@@ -211,19 +221,23 @@ void as_watch_serve(struct as_ctx *ctx)
         as_send_status(ctx, as_status_internal("cannot open the watch"));
         goto out;
     }
-    if (as_chunked_begin(ctx->req->conn, 200, "application/json", "") < 0) goto out;
+    if (as_chunked_begin(ctx->req->conn, 200, "application/json", "") < 0)
+        goto out;
     size_t i;
     json_t *o;
-    json_array_foreach(initial, i, o) {
+    json_array_foreach (initial, i, o) {
         if (append_event(ctx, &batch, "ADDED", json_array_get(o, 0), json_array_get(o, 1)) < 0)
             goto out;
         if (batch.len > 256 * 1024) {
-            if (as_chunk(ctx->req->conn, batch.data, batch.len) < 0) goto out;
+            if (as_chunk(ctx->req->conn, batch.data, batch.len) < 0)
+                goto out;
             dpm_buf_reset(&batch);
         }
     }
-    if (batch.len && as_chunk(ctx->req->conn, batch.data, batch.len) < 0) goto out;
-    if (send_initial && bookmarks && send_bookmark(ctx, start_rv, true) < 0) goto out;
+    if (batch.len && as_chunk(ctx->req->conn, batch.data, batch.len) < 0)
+        goto out;
+    if (send_initial && bookmarks && send_bookmark(ctx, start_rv, true) < 0)
+        goto out;
     struct timespec deadline;
     add_seconds(&deadline, timeout);
     int bm_every = ctx->api->bookmark_interval_s > 0 ? ctx->api->bookmark_interval_s : 60;
@@ -235,45 +249,56 @@ void as_watch_serve(struct as_ctx *ctx)
         struct timespec wake = before(&next_bm, &deadline) && bookmarks ? next_bm : deadline;
         struct timespec poll_at;
         add_seconds(&poll_at, 1); /* notice vanished clients at least every second */
-        if (before(&poll_at, &wake)) wake = poll_at;
+        if (before(&poll_at, &wake))
+            wake = poll_at;
         struct as_event ev = {0};
         coalesce_wait(&last_send);
         int r = as_watch_next(s, w, &wake, &ev);
         size_t nmore = r == 1 ? as_watch_drain(w, more, WATCH_BATCH - 1) : 0;
-        if (r < 0) break;
+        if (r < 0)
+            break;
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         if (r == 0) {
-            if (!before(&now, &deadline)) break;
-            if (as_conn_peer_closed(ctx->req->conn)) break;
+            if (!before(&now, &deadline))
+                break;
+            if (as_conn_peer_closed(ctx->req->conn))
+                break;
             if (bookmarks && !before(&now, &next_bm)) {
                 as_store_lock(s);
                 uint64_t cur_rv = s->rv;
                 as_store_unlock(s);
-                if (send_bookmark(ctx, cur_rv, false) < 0) break;
+                if (send_bookmark(ctx, cur_rv, false) < 0)
+                    break;
                 add_seconds(&next_bm, bm_every);
             }
             continue;
         }
         /* one chunk for everything that was queued: one TLS write */
         int wr = 0;
-        if (reset_framed(&batch) < 0) break;
+        if (reset_framed(&batch) < 0)
+            break;
         for (size_t k = 0; k <= nmore; k++) {
             struct as_event *e = k == 0 ? &ev : &more[k - 1];
             bool nm = as_obj_matches(e->obj, ctx->ns, ls, fs);
             bool om = e->old && as_obj_matches(e->old, ctx->ns, ls, fs);
             const char *type = NULL;
-            if (strcmp(e->type, "DELETED") == 0) type = (nm || om) ? "DELETED" : NULL;
-            else if (strcmp(e->type, "ADDED") == 0) type = nm ? "ADDED" : NULL;
-            else type = nm && om ? "MODIFIED" : nm ? "ADDED" : om ? "DELETED" : NULL;
-            if (type && wr == 0) wr = append_event(ctx, &batch, type, e->obj, e->text);
+            if (strcmp(e->type, "DELETED") == 0)
+                type = (nm || om) ? "DELETED" : NULL;
+            else if (strcmp(e->type, "ADDED") == 0)
+                type = nm ? "ADDED" : NULL;
+            else
+                type = nm && om ? "MODIFIED" : nm ? "ADDED" : om ? "DELETED" : NULL;
+            if (type && wr == 0)
+                wr = append_event(ctx, &batch, type, e->obj, e->text);
             as_event_clear(e);
         }
         if (wr == 0 && batch.len > AS_CHUNK_HEADROOM) {
             wr = as_chunk_framed(ctx->req->conn, &batch);
             clock_gettime(CLOCK_MONOTONIC, &last_send);
         }
-        if (wr < 0) break;
+        if (wr < 0)
+            break;
     }
     as_chunked_end(ctx->req->conn);
 out:

@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_decref(out);
         if (as_strategic_merge_patch(t, p, "", "v1", "Service", &out, &err) == DPM_OK)
             json_decref(out);
-        if (json_is_object(t) && as_server_side_apply(t, p, "fuzz", false, "t", &out, &err) == DPM_OK) {
+        if (json_is_object(t) &&
+            as_server_side_apply(t, p, "fuzz", false, "t", &out, &err) == DPM_OK) {
             json_t *again = NULL;
             if (as_server_side_apply(out, p, "other", true, "t", &again, &err) == DPM_OK)
                 json_decref(again);

@@ -15,9 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 4096) return 0;
+    if (size > 4096)
+        return 0;
     char *pat = malloc(size + 1);
-    if (!pat) return 0;
+    if (!pat)
+        return 0;
     memcpy(pat, data, size);
     pat[size] = '\0';
     struct dpm_buf ere = DPM_BUF_INIT(16384);

@@ -11,7 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char OBJ[] =
     "{\"metadata\":{\"name\":\"e\",\"namespace\":\"n\",\"labels\":{\"app\":\"web\",\"n\":\"5\","
-    "\"example.com/x\":\"\"}},\"involvedObject\":{\"kind\":\"Pod\"},\"status\":{\"phase\":\"Running\","
+    "\"example.com/"
+    "x\":\"\"}},\"involvedObject\":{\"kind\":\"Pod\"},\"status\":{\"phase\":\"Running\","
     "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]},\"spec\":{\"a\":[1,2,{\"b\":3}]}}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct dpm_error err;
     struct as_label_selector *ls = NULL;
     if (as_label_selector_parse(s, &ls, &err) == DPM_OK)
-        (void)as_label_selector_matches(ls, json_object_get(json_object_get(obj, "metadata"), "labels"));
+        (void)as_label_selector_matches(
+            ls, json_object_get(json_object_get(obj, "metadata"), "labels"));
     as_label_selector_free(ls);
     struct as_field_selector *fs = NULL;
     if (as_field_selector_parse(s, "", "events", &fs, &err) == DPM_OK) {

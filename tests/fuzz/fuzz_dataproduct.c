@@ -27,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (dpm_check_dataproduct(obj, &r) != DPM_OK)
         abort();
     dpm_rc rc = dpm_model_decode(obj, &dp, &err);
-    if (dpm_report_count(&r, DPM_SEV_VIOLATION) == 0 && !r.truncated &&
-        rc != DPM_OK)
+    if (dpm_report_count(&r, DPM_SEV_VIOLATION) == 0 && !r.truncated && rc != DPM_OK)
         abort(); /* accepted by the checks but not decodable */
     if (rc == DPM_OK && dp == NULL)
         abort();

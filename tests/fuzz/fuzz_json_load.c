@@ -27,10 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void report(const char *what, const struct dpm_error *mine, const json_error_t *ref)
 {
-    fprintf(stderr, "fuzz_json_load: %s\n  dpm_json_loadb: %s (line %d, column %d, byte %zu)\n"
-                    "  json_loadb:     %s (line %d, column %d, byte %d)\n",
-            what, mine->message[0] ? mine->message : "accepted", mine->line, mine->column, mine->offset,
-            ref->text[0] ? ref->text : "accepted", ref->line, ref->column, ref->position);
+    fprintf(stderr,
+            "fuzz_json_load: %s\n  dpm_json_loadb: %s (line %d, column %d, byte %zu)\n"
+            "  json_loadb:     %s (line %d, column %d, byte %d)\n",
+            what, mine->message[0] ? mine->message : "accepted", mine->line, mine->column,
+            mine->offset, ref->text[0] ? ref->text : "accepted", ref->line, ref->column,
+            ref->position);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -45,13 +47,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (b)
         memset(&ref, 0, sizeof(ref));
     if (!a != !b) {
-        report(a ? "dpm_json_loadb accepts what jansson rejects" : "dpm_json_loadb rejects what jansson accepts",
+        report(a ? "dpm_json_loadb accepts what jansson rejects"
+                 : "dpm_json_loadb rejects what jansson accepts",
                &mine, &ref);
         abort();
     }
     if (a && !json_equal(a, b)) {
-        char *x = json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT), *y = json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT);
-        fprintf(stderr, "fuzz_json_load: different trees\n  dpm_json_loadb: %.2000s\n  json_loadb:     %.2000s\n",
+        char *x = json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT),
+             *y = json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(stderr,
+                "fuzz_json_load: different trees\n  dpm_json_loadb: %.2000s\n  json_loadb:     "
+                "%.2000s\n",
                 x ? x : "?", y ? y : "?");
         free(x);
         free(y);

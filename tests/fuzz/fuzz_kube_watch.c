@@ -21,8 +21,7 @@ static dpm_rc record(const struct dpm_watch_event *ev, void *ctx)
     dpm_rc erc = dpm_watch_event_error(ev, &err);
     char *s = json_dumps(ev->object, JSON_COMPACT | JSON_SORT_KEYS);
     dpm_buf_printf(out, "%d %d %s %s\n", (int)ev->type, (int)erc,
-                   ev->resource_version ? ev->resource_version : "-",
-                   s ? s : "?");
+                   ev->resource_version ? ev->resource_version : "-", s ? s : "?");
     free(s);
     return DPM_OK;
 }
@@ -54,8 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct dpm_buf b = DPM_BUF_INIT((size_t)64 << 20);
     dpm_rc ra = run(p, n, n ? n : 1, &a);
     dpm_rc rb = run(p, n, chunk, &b);
-    if (ra != rb || a.len != b.len ||
-        (a.len && memcmp(a.data, b.data, a.len) != 0))
+    if (ra != rb || a.len != b.len || (a.len && memcmp(a.data, b.data, a.len) != 0))
         abort();
     dpm_buf_free(&a);
     dpm_buf_free(&b);

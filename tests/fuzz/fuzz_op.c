@@ -32,22 +32,28 @@ static void one(const json_t *dp, const json_t *observed, const json_t *inputs, 
     if (rc == DPM_OK) {
         size_t i, j;
         const json_t *d, *o;
-        json_array_foreach(children, i, d) {
+        json_array_foreach (children, i, d) {
             struct dpm_op_diff df;
-            const char *uid = json_string_value(json_object_get(json_object_get(dp, "metadata"), "uid"));
-            const char *name = json_string_value(json_object_get(json_object_get(dp, "metadata"), "name"));
+            const char *uid =
+                json_string_value(json_object_get(json_object_get(dp, "metadata"), "uid"));
+            const char *name =
+                json_string_value(json_object_get(json_object_get(dp, "metadata"), "name"));
             if (dpm_op_diff(d, d, name, uid, &df, &err) != DPM_OK || df.action != DPM_OP_NOTHING)
                 abort(); /* a child is in sync with itself */
             dpm_op_diff_clear(&df);
-            json_array_foreach(observed, j, o) {
+            json_array_foreach (observed, j, o) {
                 if (dpm_op_diff(d, o, name, uid, &df, &err) == DPM_OK)
                     dpm_op_diff_clear(&df);
                 (void)dpm_op_should_delete(o, children, name, uid);
             }
         }
     }
-    struct dpm_op_status_input in = {.dp = dp, .children = observed, .inputs = inputs,
-                                     .policy = &r, .env = &env, .now = 1767225600};
+    struct dpm_op_status_input in = {.dp = dp,
+                                     .children = observed,
+                                     .inputs = inputs,
+                                     .policy = &r,
+                                     .env = &env,
+                                     .now = 1767225600};
     rc = dpm_op_status(&in, &status, &err);
     if (json_is_object(dp) && rc != DPM_OK && rc != DPM_ENOMEM && rc != DPM_EINTERNAL)
         abort();

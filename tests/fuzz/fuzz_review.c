@@ -37,15 +37,19 @@ static const char *const policy_json[] = {
     "\"spec\":{\"enforcement\":\"Deny\",\"match\":{\"domains\":[\"*\"]},\"rules\":["
     "{\"name\":\"pii-tagged\",\"check\":\"piiTagged\"},"
     "{\"name\":\"pii-classified\",\"check\":\"piiClassified\"},"
-    "{\"name\":\"eu\",\"path\":\"spec.outputPorts[*].region\",\"in\":[\"eu-west-1\",\"eu-central-1\"]},"
+    "{\"name\":\"eu\",\"path\":\"spec.outputPorts[*].region\",\"in\":[\"eu-west-1\",\"eu-central-"
+    "1\"]},"
     "{\"name\":\"retention\",\"path\":\"spec.outputPorts[*].retention\",\"max\":\"730d\"},"
     "{\"name\":\"owner\",\"path\":\"spec.owner\",\"pattern\":\"^[^@]+@company\\\\.com$\"},"
     "{\"name\":\"described\",\"path\":\"spec.description\",\"required\":true}]}}",
-    "{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"ceilings\"},"
+    "{\"apiVersion\":\"mesh.io/"
+    "v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"ceilings\"},"
     "\"spec\":{\"enforcement\":\"Warn\",\"rules\":["
-    "{\"name\":\"driver-memory\",\"path\":\"spec.transformation.resources.memory\",\"max\":\"8Gi\"},"
+    "{\"name\":\"driver-memory\",\"path\":\"spec.transformation.resources.memory\",\"max\":\"8Gi\"}"
+    ","
     "{\"name\":\"executors\",\"path\":\"spec.transformation.executors.instances\",\"max\":10}]}}",
-    "{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"audit\"},"
+    "{\"apiVersion\":\"mesh.io/"
+    "v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"audit\"},"
     "\"spec\":{\"enforcement\":\"Audit\",\"match\":{\"namespaces\":[\"fin*\"]},\"rules\":["
     "{\"name\":\"freshness\",\"path\":\"spec.expectations.freshness\",\"max\":\"1h\"}]}}",
 };
@@ -91,11 +95,13 @@ static void check_accepted_request(enum dpm_review_endpoint ep, const uint8_t *d
         abort(); /* decided, yet not JSON */
     const json_t *req = json_object_get(doc, "request");
     const json_t *op = json_object_get(req, "operation");
-    if (!str_is(op, "CREATE") && !str_is(op, "UPDATE") && !str_is(op, "DELETE") && !str_is(op, "CONNECT"))
+    if (!str_is(op, "CREATE") && !str_is(op, "UPDATE") && !str_is(op, "DELETE") &&
+        !str_is(op, "CONNECT"))
         abort(); /* allowed (or denied) a review without a real operation */
     if (!str_is(json_object_get(json_object_get(req, "kind"), "kind"), served_kind[ep]) ||
         !str_is(json_object_get(json_object_get(req, "kind"), "group"), "mesh.io") ||
-        !str_is(json_object_get(json_object_get(req, "resource"), "resource"), served_resource[ep]) ||
+        !str_is(json_object_get(json_object_get(req, "resource"), "resource"),
+                served_resource[ep]) ||
         !str_is(json_object_get(json_object_get(req, "resource"), "version"), "v1alpha1"))
         abort(); /* decided a review of something the endpoint does not serve */
     if (rv->checked && str_is(op, "UPDATE") && !json_is_object(json_object_get(req, "oldObject")))
@@ -170,7 +176,8 @@ static void check_response(enum dpm_review_endpoint ep, const struct dpm_review 
             abort();
         const unsigned char *t = (const unsigned char *)json_string_value(wi);
         for (size_t k = 0; k < l; k++)
-            if (t[k] < 0x20 || t[k] == 0x7f || (t[k] == 0xc2 && t[k + 1] >= 0x80 && t[k + 1] <= 0x9f))
+            if (t[k] < 0x20 || t[k] == 0x7f ||
+                (t[k] == 0xc2 && t[k + 1] >= 0x80 && t[k + 1] <= 0x9f))
                 abort(); /* kube-apiserver would drop this warning */
         total += l;
     }
@@ -193,13 +200,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct dpm_review rv = {0};
         struct dpm_error err;
         dpm_error_clear(&err);
-        dpm_rc rc = dpm_review_decide(eps[e], (const char *)data, size, policies, NPOLICIES, &rv,
-                                      &err);
+        dpm_rc rc =
+            dpm_review_decide(eps[e], (const char *)data, size, policies, NPOLICIES, &rv, &err);
         if (rc == DPM_OK) {
             check_accepted_request(eps[e], data, size, &rv);
             check_response(eps[e], &rv);
-        }
-        else if (rc != DPM_EPARSE && rc != DPM_EINVAL && rc != DPM_ENOMEM)
+        } else if (rc != DPM_EPARSE && rc != DPM_EINVAL && rc != DPM_ENOMEM)
             abort();
         else if (!err.message[0])
             abort(); /* a 400 must say what is wrong */

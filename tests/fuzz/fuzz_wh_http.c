@@ -26,9 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_request(const struct wh_conn *c, const struct dpm_http_limits *lim)
 {
     const struct dpm_http_request *r = &c->req;
-    if (r->head_len > c->in.len || c->body_len > lim->max_body || r->head_len + c->raw_body_len > c->in.len)
+    if (r->head_len > c->in.len || c->body_len > lim->max_body ||
+        r->head_len + c->raw_body_len > c->in.len)
         abort();
-    if (r->path.off + r->path.len > r->head_len || r->content_type.off + r->content_type.len > r->head_len)
+    if (r->path.off + r->path.len > r->head_len ||
+        r->content_type.off + r->content_type.len > r->head_len)
         abort();
     if (r->path.len && c->in.data[r->path.off] != '/')
         abort();
@@ -61,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct wh_response r = {0};
             char body[64];
             wh_conn_span(&c, c.req.path, body, sizeof(body));
-            if (wh_response_build(&r, 200, "text/plain", NULL, !c.req.keep_alive, c.req.method == DPM_HTTP_HEAD, body,
-                                  strlen(body)) != DPM_OK)
+            if (wh_response_build(&r, 200, "text/plain", NULL, !c.req.keep_alive,
+                                  c.req.method == DPM_HTTP_HEAD, body, strlen(body)) != DPM_OK)
                 abort();
             wh_response_free(&r);
             if (!c.req.keep_alive)
@@ -95,12 +97,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wh_conn_free(&c);
 
     /* The server still answers: a new connection, a pipelined pair. */
-    static const char ok[] = "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                             "Content-Length: 2\r\n\r\n{}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char ok[] =
+        "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2\r\n\r\n{}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     struct dpm_error err;
     wh_conn_init(&c, &lim);
-    if (wh_conn_feed(&c, ok, sizeof(ok) - 1, &err) != DPM_OK || wh_conn_next(&c, &err) != WH_STEP_REQUEST ||
-        c.body_len != 2 || !wh_conn_done(&c) || wh_conn_next(&c, &err) != WH_STEP_REQUEST)
+    if (wh_conn_feed(&c, ok, sizeof(ok) - 1, &err) != DPM_OK ||
+        wh_conn_next(&c, &err) != WH_STEP_REQUEST || c.body_len != 2 || !wh_conn_done(&c) ||
+        wh_conn_next(&c, &err) != WH_STEP_REQUEST)
         abort();
     wh_conn_free(&c);
     return 0;

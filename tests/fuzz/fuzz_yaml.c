@@ -15,8 +15,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Looks up every node's path (bounded), exercising the position map. */
-static void walk(const struct dpm_doc *doc, const json_t *v, struct dpm_buf *path,
-                 int *budget)
+static void walk(const struct dpm_doc *doc, const json_t *v, struct dpm_buf *path, int *budget)
 {
     int line, col;
     if (--*budget < 0)
@@ -26,7 +25,7 @@ static void walk(const struct dpm_doc *doc, const json_t *v, struct dpm_buf *pat
     if (json_is_object(v)) {
         const char *k;
         json_t *c;
-        json_object_foreach((json_t *)v, k, c) {
+        json_object_foreach ((json_t *)v, k, c) {
             if (path->len)
                 dpm_buf_addc(path, '.');
             dpm_buf_adds(path, k);
@@ -38,7 +37,7 @@ static void walk(const struct dpm_doc *doc, const json_t *v, struct dpm_buf *pat
     } else if (json_is_array(v)) {
         size_t i;
         json_t *c;
-        json_array_foreach(v, i, c) {
+        json_array_foreach (v, i, c) {
             dpm_buf_printf(path, "[%zu]", i);
             walk(doc, c, path, budget);
             path->len = keep;

@@ -62,11 +62,11 @@ static void send_file(const char *path)
     size_t cap = 1 << 16, n = 0;
     char *out = malloc(cap);
     int c;
-#define PUT(ch)                                                                                                \
-    do {                                                                                                       \
-        if (n == cap && !(out = realloc(out, cap *= 2)))                                                       \
-            die("out of memory");                                                                              \
-        out[n++] = (char)(ch);                                                                                 \
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        if (n == cap && !(out = realloc(out, cap *= 2)))                                           \
+            die("out of memory");                                                                  \
+        out[n++] = (char)(ch);                                                                     \
     } while (0)
     while ((c = fgetc(f)) != EOF) {
         if (c == '\n')
@@ -77,10 +77,18 @@ static void send_file(const char *path)
         }
         c = fgetc(f);
         switch (c) {
-        case 'r': PUT('\r'); break;
-        case 'n': PUT('\n'); break;
-        case 't': PUT('\t'); break;
-        case '\\': PUT('\\'); break;
+        case 'r':
+            PUT('\r');
+            break;
+        case 'n':
+            PUT('\n');
+            break;
+        case 't':
+            PUT('\t');
+            break;
+        case '\\':
+            PUT('\\');
+            break;
         case 'x': {
             int h = hexv(fgetc(f)), l = hexv(fgetc(f));
             if (h < 0 || l < 0)
@@ -151,7 +159,8 @@ int main(int argc, char **argv)
         die("cannot load the CA");
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[1]))};
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((unsigned short)atoi(argv[1]))};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
         die("cannot connect");

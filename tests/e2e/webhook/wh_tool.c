@@ -27,8 +27,7 @@
 
 #include "dpm/yaml.h"
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void die(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "wh_tool: ");
@@ -151,20 +150,20 @@ static int cmd_review(int argc, char **argv)
     char av[64];
     snprintf(av, sizeof(av), "admission.k8s.io/%s", version);
     int is_policy = kind && !strcmp(kind, "MeshPolicy");
-    json_t *req = json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:{s:s, s:[s]},"
-                            " s:o, s:o, s:b}",
-                            "uid", uid, "kind", "group", "mesh.io", "version", "v1alpha1", "kind",
-                            kind ? kind : "DataProduct", "resource", "group", "mesh.io", "version",
-                            "v1alpha1", "resource", is_policy ? "meshpolicies" : "dataproducts",
-                            "name", name ? name : "", "operation", op, "userInfo", "username", user,
-                            "groups", "system:authenticated", "object", obj, "oldObject", old,
-                            "dryRun", dry_run);
+    json_t *req =
+        json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:{s:s, s:[s]},"
+                  " s:o, s:o, s:b}",
+                  "uid", uid, "kind", "group", "mesh.io", "version", "v1alpha1", "kind",
+                  kind ? kind : "DataProduct", "resource", "group", "mesh.io", "version",
+                  "v1alpha1", "resource", is_policy ? "meshpolicies" : "dataproducts", "name",
+                  name ? name : "", "operation", op, "userInfo", "username", user, "groups",
+                  "system:authenticated", "object", obj, "oldObject", old, "dryRun", dry_run);
     if (!req)
         die("%s", "cannot build the request");
     if (ns && !is_policy)
         json_object_set_new(req, "namespace", json_string(ns));
-    json_t *review = json_pack("{s:s, s:s, s:o}", "apiVersion", av, "kind", "AdmissionReview",
-                               "request", req);
+    json_t *review =
+        json_pack("{s:s, s:s, s:o}", "apiVersion", av, "kind", "AdmissionReview", "request", req);
     char *text = json_dumps(review, JSON_COMPACT);
     puts(text);
     free(text);
@@ -175,8 +174,8 @@ static int cmd_review(int argc, char **argv)
 static json_t *read_json(const char *file)
 {
     json_error_t je;
-    json_t *v = file ? json_load_file(file, JSON_DECODE_ANY, &je)
-                     : json_loadf(stdin, JSON_DECODE_ANY, &je);
+    json_t *v =
+        file ? json_load_file(file, JSON_DECODE_ANY, &je) : json_loadf(stdin, JSON_DECODE_ANY, &je);
     if (!v) {
         fprintf(stderr, "wh_tool: not JSON: %s (byte %d)\n", je.text, je.position);
         exit(1);

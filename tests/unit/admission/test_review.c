@@ -20,22 +20,23 @@
 /* An AdmissionReview request around obj (stolen) and old (stolen, may be NULL). */
 static char *review_body(const char *api, const char *op, json_t *obj, json_t *old)
 {
-    json_t *req = json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s, s:s}, s:b}",
-                            "uid", "705ab4f5-6393-11e8-b7cc-42010a800002", "kind", "group", "mesh.io",
-                            "version", "v1alpha1", "kind", "DataProduct", "resource", "group", "mesh.io",
-                            "version", "v1alpha1", "resource", "dataproducts", "name", "x", "namespace",
-                            "fintech-core", "operation", op, "userInfo", "username", "alice", "uid", "1",
-                            "dryRun", 0);
+    json_t *req = json_pack(
+        "{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s, s:s}, s:b}", "uid",
+        "705ab4f5-6393-11e8-b7cc-42010a800002", "kind", "group", "mesh.io", "version", "v1alpha1",
+        "kind", "DataProduct", "resource", "group", "mesh.io", "version", "v1alpha1", "resource",
+        "dataproducts", "name", "x", "namespace", "fintech-core", "operation", op, "userInfo",
+        "username", "alice", "uid", "1", "dryRun", 0);
     json_object_set_new(req, "object", obj ? obj : json_null());
     json_object_set_new(req, "oldObject", old ? old : json_null());
-    json_t *r = json_pack("{s:s, s:s, s:o}", "apiVersion", api, "kind", "AdmissionReview", "request", req);
+    json_t *r =
+        json_pack("{s:s, s:s, s:o}", "apiVersion", api, "kind", "AdmissionReview", "request", req);
     char *s = json_dumps(r, JSON_COMPACT);
     json_decref(r);
     return s;
 }
 
-static json_t *decide(enum dpm_review_endpoint ep, const char *body, const struct dpm_policy *const *p,
-                      size_t np, struct dpm_review *rv)
+static json_t *decide(enum dpm_review_endpoint ep, const char *body,
+                      const struct dpm_policy *const *p, size_t np, struct dpm_review *rv)
 {
     struct dpm_error e;
     dpm_error_clear(&e);
@@ -59,16 +60,21 @@ static void test_malformed_bodies(void **state)
     } cases[] = {
         {"{\"apiVersion\": ", "", "malformed JSON at byte", DPM_EPARSE},
         {"[]", "", "must be a JSON object", DPM_EINVAL},
-        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Pod\"}", "kind", "must be AdmissionReview", DPM_EINVAL},
-        {"{\"apiVersion\":\"v1\",\"kind\":\"AdmissionReview\"}", "apiVersion", "must be admission.k8s.io/v1", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Pod\"}", "kind",
+         "must be AdmissionReview", DPM_EINVAL},
+        {"{\"apiVersion\":\"v1\",\"kind\":\"AdmissionReview\"}", "apiVersion",
+         "must be admission.k8s.io/v1", DPM_EINVAL},
         {"{\"apiVersion\":\"admission.k8s.io/v2\",\"kind\":\"AdmissionReview\"}", "apiVersion",
          "must be admission.k8s.io/v1 or admission.k8s.io/v1beta1", DPM_EINVAL},
-        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "request", "required", DPM_EINVAL},
-        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{}}", "request.uid",
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "request",
          "required", DPM_EINVAL},
-        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"\"}}",
+        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{}}",
          "request.uid", "required", DPM_EINVAL},
-        {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\"}}",
+        {"{\"apiVersion\":\"admission.k8s.io/"
+         "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"\"}}",
+         "request.uid", "required", DPM_EINVAL},
+        {"{\"apiVersion\":\"admission.k8s.io/"
+         "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\"}}",
          "request.operation", "required (CREATE, UPDATE, DELETE or CONNECT)", DPM_EINVAL},
         {"{\"a\":1,\"a\":2}", "", "duplicate", DPM_EPARSE},
     };
@@ -76,8 +82,8 @@ static void test_malformed_bodies(void **state)
         struct dpm_review rv = {0};
         struct dpm_error e;
         dpm_error_clear(&e);
-        dpm_rc rc = dpm_review_decide(DPM_REVIEW_VALIDATE, cases[i].body, strlen(cases[i].body), NULL, 0,
-                                      &rv, &e);
+        dpm_rc rc = dpm_review_decide(DPM_REVIEW_VALIDATE, cases[i].body, strlen(cases[i].body),
+                                      NULL, 0, &rv, &e);
         assert_int_equal(rc, cases[i].rc);
         assert_string_equal(e.path, cases[i].path);
         if (!strstr(e.message, cases[i].msg))
@@ -89,13 +95,16 @@ static void test_malformed_bodies(void **state)
 static void test_good_product_admitted_v1beta1(void **state)
 {
     (void)state;
-    char *body = review_body("admission.k8s.io/v1beta1", "CREATE",
-                             dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
+    char *body = review_body(
+        "admission.k8s.io/v1beta1", "CREATE",
+        dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
-    assert_string_equal(json_string_value(json_object_get(j, "apiVersion")), "admission.k8s.io/v1beta1");
+    assert_string_equal(json_string_value(json_object_get(j, "apiVersion")),
+                        "admission.k8s.io/v1beta1");
     json_t *resp = json_object_get(j, "response");
-    assert_string_equal(json_string_value(json_object_get(resp, "uid")), "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert_string_equal(json_string_value(json_object_get(resp, "uid")),
+                        "705ab4f5-6393-11e8-b7cc-42010a800002");
     assert_true(json_is_true(json_object_get(resp, "allowed")));
     assert_null(json_object_get(resp, "status"));
     assert_true(rv.checked);
@@ -140,8 +149,8 @@ static void test_broken_contract_denied_with_every_reason(void **state)
 static void test_delete_allowed(void **state)
 {
     (void)state;
-    char *body = review_body("admission.k8s.io/v1", "DELETE",
-                             NULL, dpm_test_load_file("examples/invalid/broken-contract.yaml"));
+    char *body = review_body("admission.k8s.io/v1", "DELETE", NULL,
+                             dpm_test_load_file("examples/invalid/broken-contract.yaml"));
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
@@ -186,7 +195,8 @@ static void test_policies_deny_and_warn(void **state)
     j = decide(DPM_REVIEW_VALIDATE, body, ps, 2, &rv);
     resp = json_object_get(j, "response");
     assert_true(json_is_false(json_object_get(resp, "allowed")));
-    const char *msg = json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
     assert_non_null(strstr(msg, "gdpr-baseline/eu-residency: spec.outputPorts[0].region"));
     assert_non_null(strstr(msg, "gdpr-baseline/pii-tagged"));
     assert_non_null(strstr(msg, "gdpr-baseline/retention-cap"));
@@ -200,23 +210,29 @@ static void test_policies_deny_and_warn(void **state)
 static void test_update_breaking_schema_denied(void **state)
 {
     (void)state;
-    char *body = review_body("admission.k8s.io/v1", "UPDATE",
-                             dpm_test_load_file("examples/update/payment-transactions-enriched-v2-breaking.yaml"),
-                             dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"));
+    char *body = review_body(
+        "admission.k8s.io/v1", "UPDATE",
+        dpm_test_load_file("examples/update/payment-transactions-enriched-v2-breaking.yaml"),
+        dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"));
     struct dpm_review rv;
     json_t *j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     json_t *resp = json_object_get(j, "response");
     assert_true(json_is_false(json_object_get(resp, "allowed")));
-    const char *msg = json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
-    assert_non_null(strstr(msg, "compatibility/BACKWARD_TRANSITIVE: spec.outputPorts[0].contract.schema[merchant_country]"));
-    assert_non_null(strstr(msg, "compatibility/BACKWARD_TRANSITIVE: spec.outputPorts[0].contract.schema[transaction_id]"));
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+    assert_non_null(strstr(msg, "compatibility/BACKWARD_TRANSITIVE: "
+                                "spec.outputPorts[0].contract.schema[merchant_country]"));
+    assert_non_null(strstr(
+        msg,
+        "compatibility/BACKWARD_TRANSITIVE: spec.outputPorts[0].contract.schema[transaction_id]"));
     json_decref(j);
     dpm_review_clear(&rv);
     free(body);
     /* The compatible update is admitted. */
-    body = review_body("admission.k8s.io/v1", "UPDATE",
-                       dpm_test_load_file("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
-                       dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"));
+    body = review_body(
+        "admission.k8s.io/v1", "UPDATE",
+        dpm_test_load_file("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
+        dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"));
     j = decide(DPM_REVIEW_VALIDATE, body, NULL, 0, &rv);
     assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
     json_decref(j);
@@ -260,8 +276,8 @@ static void test_mutate_patch(void **state)
 
 static json_t *kube_dp_review(const char *op, json_t *obj, json_t *old)
 {
-    json_t *r = dpm_test_kube_review("admission.k8s.io/v1", op, "DataProduct", "dataproducts", "fintech-core",
-                                     obj, old);
+    json_t *r = dpm_test_kube_review("admission.k8s.io/v1", op, "DataProduct", "dataproducts",
+                                     "fintech-core", obj, old);
     assert_non_null(r);
     return r;
 }
@@ -278,9 +294,11 @@ static struct dpm_policy *compile_text(const char *text)
     return p;
 }
 
-#define PII_POLICY(name, enforcement)                                                                     \
-    "{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"" name "\"},"   \
-    "\"spec\":{\"enforcement\":\"" enforcement "\",\"rules\":[{\"name\":\"pii-tagged\",\"check\":\"piiTagged\"}]}}"
+#define PII_POLICY(name, enforcement)                                                              \
+    "{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"" name  \
+    "\"},"                                                                                         \
+    "\"spec\":{\"enforcement\":\"" enforcement                                                     \
+    "\",\"rules\":[{\"name\":\"pii-tagged\",\"check\":\"piiTagged\"}]}}"
 
 /* The canonical product with n more schema fields (after its 4) that
  * declare no pii: piiTagged finds exactly n. */
@@ -327,8 +345,8 @@ static void test_denial_with_very_many_findings(void **state)
         struct dpm_review rv;
         json_t *j = decide(DPM_REVIEW_VALIDATE, body, ps, 1, &rv);
         assert_int_equal(dpm_report_total(&rv.report, DPM_SEV_VIOLATION), n);
-        const char *msg = json_string_value(json_object_get(json_object_get(json_object_get(j, "response"), "status"),
-                                                            "message"));
+        const char *msg = json_string_value(
+            json_object_get(json_object_get(json_object_get(j, "response"), "status"), "message"));
         assert_non_null(msg);
         assert_true(strlen(msg) <= DPM_REVIEW_MESSAGE_MAX);
         char *text = strdup(msg);
@@ -343,8 +361,9 @@ static void test_denial_with_very_many_findings(void **state)
             listed--;
             char *end;
             rest = strtoul(lines[nl - 1] + strlen(more), &end, 10);
-            assert_string_equal(end, " more violations not listed here (the message is kept within Kubernetes' "
-                                     "limits); run dpm validate to see them all");
+            assert_string_equal(
+                end, " more violations not listed here (the message is kept within Kubernetes' "
+                     "limits); run dpm validate to see them all");
         }
         if (n <= 100)
             assert_int_equal(listed, n); /* all of them when they fit */
@@ -353,7 +372,8 @@ static void test_denial_with_very_many_findings(void **state)
         assert_int_equal(listed + rest, n);
         for (size_t i = 0; i < listed; i++) {
             snprintf(want, sizeof(want),
-                     "gdpr/pii-tagged: spec.outputPorts[0].contract.schema[%zu].pii: field \"f%zu\" does not declare pii",
+                     "gdpr/pii-tagged: spec.outputPorts[0].contract.schema[%zu].pii: field "
+                     "\"f%zu\" does not declare pii",
                      i + 4, i);
             assert_string_equal(lines[1 + i], want);
         }
@@ -386,14 +406,16 @@ static void test_very_many_warnings(void **state)
         const char *t = json_string_value(json_array_get(w, i));
         char want[160];
         snprintf(want, sizeof(want),
-                 "advice/pii-tagged: spec.outputPorts[0].contract.schema[%zu].pii: field \"f%zu\" does not declare pii",
+                 "advice/pii-tagged: spec.outputPorts[0].contract.schema[%zu].pii: field \"f%zu\" "
+                 "does not declare pii",
                  i + 4, i);
         assert_string_equal(t, want);
         assert_true(strlen(t) <= DPM_REVIEW_WARNING_MAX);
         total += strlen(t);
     }
     char want[128];
-    snprintf(want, sizeof(want), "%zu more warnings not listed; run dpm validate to see them all", 1500 - (nw - 1));
+    snprintf(want, sizeof(want), "%zu more warnings not listed; run dpm validate to see them all",
+             1500 - (nw - 1));
     assert_string_equal(json_string_value(json_array_get(w, nw - 1)), want);
     total += strlen(want);
     assert_true(total <= DPM_REVIEW_WARNINGS_TOTAL);
@@ -405,9 +427,11 @@ static void test_very_many_warnings(void **state)
     j = decide(DPM_REVIEW_VALIDATE, body, ps, 2, &rv);
     json_t *resp = json_object_get(j, "response");
     assert_true(json_is_false(json_object_get(resp, "allowed")));
-    const char *msg = json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
-    assert_non_null(strstr(msg, "1500 violations:\ngdpr/pii-tagged: spec.outputPorts[0].contract.schema[4].pii: "
-                                "field \"f0\" does not declare pii\n"));
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+    assert_non_null(strstr(
+        msg, "1500 violations:\ngdpr/pii-tagged: spec.outputPorts[0].contract.schema[4].pii: "
+             "field \"f0\" does not declare pii\n"));
     assert_int_equal(dpm_report_total(&rv.report, DPM_SEV_WARNING), 1500);
     w = json_object_get(resp, "warnings");
     assert_string_equal(json_string_value(json_array_get(w, json_array_size(w) - 1)),
@@ -425,13 +449,17 @@ static void test_very_many_warnings(void **state)
 static void test_warning_control_characters(void **state)
 {
     (void)state;
-    struct dpm_policy *warn = compile_text(
-        "{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"style\"},"
-        "\"spec\":{\"enforcement\":\"Warn\",\"rules\":[{\"name\":\"short\",\"path\":\"spec.description\","
-        "\"pattern\":\"^[a-z ]*$\"}]}}");
+    struct dpm_policy *warn =
+        compile_text("{\"apiVersion\":\"mesh.io/"
+                     "v1alpha1\",\"kind\":\"MeshPolicy\",\"metadata\":{\"name\":\"style\"},"
+                     "\"spec\":{\"enforcement\":\"Warn\",\"rules\":[{\"name\":\"short\",\"path\":"
+                     "\"spec.description\","
+                     "\"pattern\":\"^[a-z ]*$\"}]}}");
     const struct dpm_policy *ps[] = {warn};
     json_t *dp = dpm_test_load_file(SEED_DP);
-    json_object_set_new(json_object_get(dp, "spec"), "description", json_string("one\xc2\x85two\xc2\x9f\xc2\xa0" "end"));
+    json_object_set_new(json_object_get(dp, "spec"), "description",
+                        json_string("one\xc2\x85two\xc2\x9f\xc2\xa0"
+                                    "end"));
     json_t *r = kube_dp_review("CREATE", dp, NULL);
     char *body = json_dumps(r, JSON_COMPACT);
     struct dpm_review rv;
@@ -440,7 +468,8 @@ static void test_warning_control_characters(void **state)
     assert_int_equal(json_array_size(w), 1);
     const char *t = json_string_value(json_array_get(w, 0));
     assert_non_null(strstr(t, "style/short: spec.description: "));
-    assert_non_null(strstr(t, "one?two?\xc2\xa0" "end")); /* U+00A0 is not a control character */
+    assert_non_null(strstr(t, "one?two?\xc2\xa0"
+                              "end")); /* U+00A0 is not a control character */
     json_decref(j);
     dpm_review_clear(&rv);
     free(body);
@@ -474,9 +503,13 @@ static int owned_anywhere(const struct dpm_arena *a, json_t *j)
     json_t *v;
     size_t i;
     if (json_is_object(j))
-        json_object_foreach(j, k, v) if (owned_anywhere(a, v)) return 1;
+        json_object_foreach (j, k, v)
+            if (owned_anywhere(a, v))
+                return 1;
     if (json_is_array(j))
-        json_array_foreach(j, i, v) if (owned_anywhere(a, v)) return 1;
+        json_array_foreach (j, i, v)
+            if (owned_anywhere(a, v))
+                return 1;
     return 0;
 }
 
@@ -487,11 +520,13 @@ static void test_arena_decide(void **state)
     struct dpm_arena *a = dpm_arena_new(64 * 1024, NULL);
     dpm_arena_thread_set(a);
     for (int round = 0; round < 3; round++) {
-        char *body = review_body("admission.k8s.io/v1", "CREATE",
-                                 dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
+        char *body = review_body(
+            "admission.k8s.io/v1", "CREATE",
+            dpm_test_load_file("examples/dataproducts/payment-transactions-enriched.yaml"), NULL);
         struct dpm_review rv = {0};
         struct dpm_error err;
-        assert_int_equal(dpm_review_decide(DPM_REVIEW_MUTATE, body, strlen(body), NULL, 0, &rv, &err), DPM_OK);
+        assert_int_equal(
+            dpm_review_decide(DPM_REVIEW_MUTATE, body, strlen(body), NULL, 0, &rv, &err), DPM_OK);
         assert_int_equal(dpm_arena_used(a), 0);
         assert_true(dpm_arena_peak(a) > 0);
         assert_non_null(rv.patch);
@@ -504,8 +539,9 @@ static void test_arena_decide(void **state)
         size_t len;
         assert_int_equal(dpm_review_response(&rv, &resp, &len, &err), DPM_OK);
         json_t *r = json_loads(resp, 0, NULL);
-        assert_string_equal(json_string_value(json_object_get(json_object_get(r, "response"), "patchType")),
-                            "JSONPatch");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(r, "response"), "patchType")),
+            "JSONPatch");
         json_decref(r);
         free(resp);
         json_decref(noise);

@@ -20,8 +20,8 @@
 static json_t *kube_dp_review(const char *op, json_t *obj, json_t *old)
 {
     assert_true(obj || old);
-    json_t *r = dpm_test_kube_review("admission.k8s.io/v1", op, "DataProduct", "dataproducts", "fintech-core",
-                                     obj, old);
+    json_t *r = dpm_test_kube_review("admission.k8s.io/v1", op, "DataProduct", "dataproducts",
+                                     "fintech-core", obj, old);
     assert_non_null(r);
     return r;
 }
@@ -51,59 +51,85 @@ static void test_reviews_kube_never_sends(void **state)
     (void)state;
     static const struct {
         enum dpm_review_endpoint ep;
-        const char *op;       /* CREATE or UPDATE (the review is built with oldObject for UPDATE) */
-        const char *field;    /* what is altered */
-        const char *value;    /* JSON text, NULL to remove the field */
+        const char *op;    /* CREATE or UPDATE (the review is built with oldObject for UPDATE) */
+        const char *field; /* what is altered */
+        const char *value; /* JSON text, NULL to remove the field */
         const char *path, *msg;
     } cases[] = {
         {DPM_REVIEW_VALIDATE, "CREATE", "request.operation", NULL, "request.operation", "required"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.operation", "null", "request.operation", "required"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.operation", "null", "request.operation",
+         "required"},
         {DPM_REVIEW_VALIDATE, "CREATE", "request.operation", "\"create\"", "request.operation",
          "must be CREATE, UPDATE, DELETE or CONNECT, not \"create\""},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.operation", "\"PATCH\"", "request.operation", "not \"PATCH\""},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.operation", "\"\"", "request.operation", "not \"\""},
-        {DPM_REVIEW_MUTATE, "CREATE", "request.operation", "1", "request.operation", "not a number"},
-        {DPM_REVIEW_VALIDATE_POLICY, "CREATE", "request.operation", "[\"CREATE\"]", "request.operation",
-         "not an array"},
-        {DPM_REVIEW_VALIDATE, "UPDATE", "request.oldObject", "null", "request.oldObject", "required for UPDATE"},
-        {DPM_REVIEW_VALIDATE, "UPDATE", "request.oldObject", NULL, "request.oldObject", "required for UPDATE"},
-        {DPM_REVIEW_MUTATE, "UPDATE", "request.oldObject", NULL, "request.oldObject", "required for UPDATE"},
-        {DPM_REVIEW_VALIDATE, "UPDATE", "request.object", "null", "request.object", "required for UPDATE"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.object", NULL, "request.object", "required for CREATE"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.object", "[1]", "request.object", "must be an object or null"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.oldObject", "\"x\"", "request.oldObject", "must be an object or null"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.oldObject", "{\"apiVersion\":\"mesh.io/v1alpha1\"}", "request.oldObject",
-         "must be null for CREATE"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind", NULL, "request.kind", "required (an object"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind", "\"DataProduct\"", "request.kind", "required (an object"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind", "{\"group\":\"\",\"version\":\"v1\",\"kind\":\"ConfigMap\"}",
-         "request.kind",
-         "group \"\", version \"v1\", kind \"ConfigMap\" is not served by /validate, which takes group \"mesh.io\", "
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.operation", "\"PATCH\"", "request.operation",
+         "not \"PATCH\""},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.operation", "\"\"", "request.operation",
+         "not \"\""},
+        {DPM_REVIEW_MUTATE, "CREATE", "request.operation", "1", "request.operation",
+         "not a number"},
+        {DPM_REVIEW_VALIDATE_POLICY, "CREATE", "request.operation", "[\"CREATE\"]",
+         "request.operation", "not an array"},
+        {DPM_REVIEW_VALIDATE, "UPDATE", "request.oldObject", "null", "request.oldObject",
+         "required for UPDATE"},
+        {DPM_REVIEW_VALIDATE, "UPDATE", "request.oldObject", NULL, "request.oldObject",
+         "required for UPDATE"},
+        {DPM_REVIEW_MUTATE, "UPDATE", "request.oldObject", NULL, "request.oldObject",
+         "required for UPDATE"},
+        {DPM_REVIEW_VALIDATE, "UPDATE", "request.object", "null", "request.object",
+         "required for UPDATE"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.object", NULL, "request.object",
+         "required for CREATE"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.object", "[1]", "request.object",
+         "must be an object or null"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.oldObject", "\"x\"", "request.oldObject",
+         "must be an object or null"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.oldObject",
+         "{\"apiVersion\":\"mesh.io/v1alpha1\"}", "request.oldObject", "must be null for CREATE"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind", NULL, "request.kind",
+         "required (an object"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind", "\"DataProduct\"", "request.kind",
+         "required (an object"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind",
+         "{\"group\":\"\",\"version\":\"v1\",\"kind\":\"ConfigMap\"}", "request.kind",
+         "group \"\", version \"v1\", kind \"ConfigMap\" is not served by /validate, which takes "
+         "group \"mesh.io\", "
          "version \"v1alpha1\", kind \"DataProduct\""},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind.kind", "\"MeshPolicy\"", "request.kind", "not served by /validate"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind.version", "\"v1\"", "request.kind", "version \"v1\""},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind.group", NULL, "request.kind", "group nothing"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind.kind", "\"MeshPolicy\"", "request.kind",
+         "not served by /validate"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind.version", "\"v1\"", "request.kind",
+         "version \"v1\""},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.kind.group", NULL, "request.kind",
+         "group nothing"},
         {DPM_REVIEW_VALIDATE_POLICY, "CREATE", "request.kind", NULL, "request.kind", "required"},
-        {DPM_REVIEW_MUTATE, "CREATE", "request.kind.kind", "\"DataProducts\"", "request.kind", "not served by /mutate"},
+        {DPM_REVIEW_MUTATE, "CREATE", "request.kind.kind", "\"DataProducts\"", "request.kind",
+         "not served by /mutate"},
         {DPM_REVIEW_VALIDATE, "CREATE", "request.resource", NULL, "request.resource",
          "required (an object with group, version and resource)"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.resource.resource", "\"dataproduct\"", "request.resource",
-         "resource \"dataproduct\" is not served by /validate, which takes group \"mesh.io\", version "
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.resource.resource", "\"dataproduct\"",
+         "request.resource",
+         "resource \"dataproduct\" is not served by /validate, which takes group \"mesh.io\", "
+         "version "
          "\"v1alpha1\", resource \"dataproducts\""},
-        {DPM_REVIEW_MUTATE, "UPDATE", "request.resource.resource", "\"meshpolicies\"", "request.resource",
-         "not served by /mutate"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.dryRun", "\"true\"", "request.dryRun", "must be a boolean"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.dryRun", "1", "request.dryRun", "must be a boolean"},
-        {DPM_REVIEW_VALIDATE, "UPDATE", "request.subResource", "[\"status\"]", "request.subResource", "must be a string"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.object.kind", "\"ConfigMap\"", "request.object.kind",
+        {DPM_REVIEW_MUTATE, "UPDATE", "request.resource.resource", "\"meshpolicies\"",
+         "request.resource", "not served by /mutate"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.dryRun", "\"true\"", "request.dryRun",
+         "must be a boolean"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.dryRun", "1", "request.dryRun",
+         "must be a boolean"},
+        {DPM_REVIEW_VALIDATE, "UPDATE", "request.subResource", "[\"status\"]",
+         "request.subResource", "must be a string"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.object.kind", "\"ConfigMap\"",
+         "request.object.kind",
          "\"ConfigMap\" does not match request.kind (mesh.io/v1alpha1 DataProduct)"},
-        {DPM_REVIEW_MUTATE, "CREATE", "request.object.kind", NULL, "request.object.kind", "nothing does not match"},
-        {DPM_REVIEW_VALIDATE, "CREATE", "request.object.apiVersion", "\"mesh.io/v1\"", "request.object.apiVersion",
+        {DPM_REVIEW_MUTATE, "CREATE", "request.object.kind", NULL, "request.object.kind",
+         "nothing does not match"},
+        {DPM_REVIEW_VALIDATE, "CREATE", "request.object.apiVersion", "\"mesh.io/v1\"",
+         "request.object.apiVersion",
          "\"mesh.io/v1\" does not match request.kind (mesh.io/v1alpha1 DataProduct)"},
-        {DPM_REVIEW_VALIDATE, "UPDATE", "request.oldObject.kind", "\"Secret\"", "request.oldObject.kind",
-         "does not match request.kind"},
-        {DPM_REVIEW_VALIDATE, "UPDATE", "request.oldObject.apiVersion", "\"v1\"", "request.oldObject.apiVersion",
-         "does not match request.kind"},
+        {DPM_REVIEW_VALIDATE, "UPDATE", "request.oldObject.kind", "\"Secret\"",
+         "request.oldObject.kind", "does not match request.kind"},
+        {DPM_REVIEW_VALIDATE, "UPDATE", "request.oldObject.apiVersion", "\"v1\"",
+         "request.oldObject.apiVersion", "does not match request.kind"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bool update = !strcmp(cases[i].op, "UPDATE");
@@ -111,9 +137,10 @@ static void test_reviews_kube_never_sends(void **state)
                                    update ? dpm_test_load_file(SEED_DP) : NULL);
         if (cases[i].ep == DPM_REVIEW_VALIDATE_POLICY) {
             json_decref(r);
-            r = dpm_test_kube_review("admission.k8s.io/v1", cases[i].op, "MeshPolicy", "meshpolicies", NULL,
-                            dpm_test_load_file("examples/policies/gdpr-baseline.yaml"),
-                            update ? dpm_test_load_file("examples/policies/gdpr-baseline.yaml") : NULL);
+            r = dpm_test_kube_review(
+                "admission.k8s.io/v1", cases[i].op, "MeshPolicy", "meshpolicies", NULL,
+                dpm_test_load_file("examples/policies/gdpr-baseline.yaml"),
+                update ? dpm_test_load_file("examples/policies/gdpr-baseline.yaml") : NULL);
         }
         json_t *v = NULL;
         if (cases[i].value) {
@@ -124,10 +151,11 @@ static void test_reviews_kube_never_sends(void **state)
         struct dpm_review rv;
         struct dpm_error e;
         dpm_rc rc = decide_tree(cases[i].ep, r, &rv, &e);
-        if (rc != DPM_EINVAL || strcmp(e.path, cases[i].path) != 0 || !strstr(e.message, cases[i].msg))
+        if (rc != DPM_EINVAL || strcmp(e.path, cases[i].path) != 0 ||
+            !strstr(e.message, cases[i].msg))
             fail_msg("case %zu (%s = %s): rc %d, \"%s: %s\"; want %s: ...%s...", i, cases[i].field,
-                     cases[i].value ? cases[i].value : "(removed)", rc, e.path, e.message, cases[i].path,
-                     cases[i].msg);
+                     cases[i].value ? cases[i].value : "(removed)", rc, e.path, e.message,
+                     cases[i].path, cases[i].msg);
         dpm_review_clear(&rv);
         json_decref(r);
     }
@@ -195,8 +223,10 @@ static void test_reviews_kube_sends(void **state)
     json_decref(r);
 
     /* UPDATE: checked against oldObject. */
-    r = kube_dp_review("UPDATE", dpm_test_load_file("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
-                       dpm_test_load_file(SEED_DP));
+    r = kube_dp_review(
+        "UPDATE",
+        dpm_test_load_file("examples/update/payment-transactions-enriched-v2-compatible.yaml"),
+        dpm_test_load_file(SEED_DP));
     assert_int_equal(decide_tree(DPM_REVIEW_VALIDATE, r, &rv, &e), DPM_OK);
     assert_true(rv.allowed && rv.checked);
     dpm_review_clear(&rv);
@@ -205,7 +235,8 @@ static void test_reviews_kube_sends(void **state)
     /* DELETE, as kube-apiserver 1.20 sends it, at every endpoint. */
     static const enum dpm_review_endpoint eps[] = {DPM_REVIEW_VALIDATE, DPM_REVIEW_MUTATE};
     for (size_t i = 0; i < 2; i++) {
-        r = kube_dp_review("DELETE", NULL, dpm_test_load_file("examples/invalid/broken-contract.yaml"));
+        r = kube_dp_review("DELETE", NULL,
+                           dpm_test_load_file("examples/invalid/broken-contract.yaml"));
         assert_int_equal(decide_tree(eps[i], r, &rv, &e), DPM_OK);
         assert_true(rv.allowed);
         assert_false(rv.checked);
@@ -222,8 +253,8 @@ static void test_reviews_kube_sends(void **state)
         dpm_review_clear(&rv);
         json_decref(r);
     }
-    r = dpm_test_kube_review("admission.k8s.io/v1", "DELETE", "MeshPolicy", "meshpolicies", NULL, NULL,
-                    dpm_test_load_file("tests/e2e/webhook/broken-policy.yaml"));
+    r = dpm_test_kube_review("admission.k8s.io/v1", "DELETE", "MeshPolicy", "meshpolicies", NULL,
+                             NULL, dpm_test_load_file("tests/e2e/webhook/broken-policy.yaml"));
     assert_int_equal(decide_tree(DPM_REVIEW_VALIDATE_POLICY, r, &rv, &e), DPM_OK);
     assert_true(rv.allowed);
     assert_false(rv.checked);
@@ -253,7 +284,7 @@ static void test_reviews_kube_sends(void **state)
 
     /* A cluster-scoped MeshPolicy (no namespace) at /validate-policy. */
     r = dpm_test_kube_review("admission.k8s.io/v1", "CREATE", "MeshPolicy", "meshpolicies", NULL,
-                    dpm_test_load_file("examples/policies/gdpr-baseline.yaml"), NULL);
+                             dpm_test_load_file("examples/policies/gdpr-baseline.yaml"), NULL);
     assert_int_equal(decide_tree(DPM_REVIEW_VALIDATE_POLICY, r, &rv, &e), DPM_OK);
     assert_true(rv.allowed && rv.checked);
     dpm_review_clear(&rv);

@@ -27,11 +27,11 @@
 #include "kube_stub.h"
 #include "support.h"
 
-#define MP_COLL "/apis/mesh.io/v1alpha1/meshpolicies"
+#define MP_COLL     "/apis/mesh.io/v1alpha1/meshpolicies"
 #define SECRET_COLL "/api/v1/namespaces/dpm-system/secrets"
 #define SECRET_PATH SECRET_COLL "/dpm-webhook-tls"
-#define VWC_COLL "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
-#define MWC_COLL "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+#define VWC_COLL    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+#define MWC_COLL    "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
 /* No client-side rate limit and no transport retries: the cache's and the
  * Secret's own retries are under test. */
@@ -57,8 +57,8 @@ static void sink_publish(void *ctx, struct dpm_policy_set *set)
     pthread_mutex_unlock(&s->mu);
 }
 
-static void sink_problem(void *ctx, const char *name, const char *rv, const struct dpm_report *problems,
-                         const struct dpm_error *err)
+static void sink_problem(void *ctx, const char *name, const char *rv,
+                         const struct dpm_report *problems, const struct dpm_error *err)
 {
     struct sink *s = ctx;
     pthread_mutex_lock(&s->mu);
@@ -112,21 +112,24 @@ static json_t *policy(const char *name, int nrules, const char *pattern)
     for (int i = 0; i < nrules; i++) {
         char rn[32];
         snprintf(rn, sizeof(rn), "r%d", i);
-        json_array_append_new(rules, json_pack("{s:s, s:s, s:s}", "name", rn, "path", "spec.owner", "pattern",
-                                               pattern));
+        json_array_append_new(rules, json_pack("{s:s, s:s, s:s}", "name", rn, "path", "spec.owner",
+                                               "pattern", pattern));
     }
-    return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:{s:[s]}, s:o}}", "apiVersion", "mesh.io/v1alpha1", "kind",
-                     "MeshPolicy", "metadata", "name", name, "spec", "enforcement", "Deny", "match", "domains",
-                     "*", "rules", rules);
+    return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:{s:[s]}, s:o}}", "apiVersion",
+                     "mesh.io/v1alpha1", "kind", "MeshPolicy", "metadata", "name", name, "spec",
+                     "enforcement", "Deny", "match", "domains", "*", "rules", rules);
 }
 
 static struct dpm_policy_cache *cache_for(struct sink *s)
 {
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
-    struct dpm_policy_cache_opts o = {.publish = sink_publish, .on_problem = sink_problem,
-                                      .on_error = sink_error, .ctx = s,
-                                      .backoff_base_ns = 20ull * 1000000, .backoff_cap_ns = 100ull * 1000000};
+    struct dpm_policy_cache_opts o = {.publish = sink_publish,
+                                      .on_problem = sink_problem,
+                                      .on_error = sink_error,
+                                      .ctx = s,
+                                      .backoff_base_ns = 20ull * 1000000,
+                                      .backoff_cap_ns = 100ull * 1000000};
     struct dpm_error err;
     struct dpm_policy_cache *c = dpm_policy_cache_new(&o, &err);
     assert_non_null(c);
@@ -163,7 +166,8 @@ static void test_cache_add_update_delete(void **state)
     WAIT_FOR(published_rules(&s, "gdpr") == 3);
     /* deleted: the informer sees the DELETED event from the API */
     json_t *del = NULL;
-    assert_int_equal(dpm_kube_delete(k, &dpm_gvr_meshpolicies, NULL, "gdpr", NULL, &del, &err), DPM_OK);
+    assert_int_equal(dpm_kube_delete(k, &dpm_gvr_meshpolicies, NULL, "gdpr", NULL, &del, &err),
+                     DPM_OK);
     json_decref(del);
     WAIT_FOR(published_rules(&s, "gdpr") == 0);
     assert_int_equal(published_count(&s), 1);
@@ -276,8 +280,12 @@ static const char *const ips[] = {"127.0.0.1"};
 
 static struct dpm_selfsigned_opts ss_opts(void)
 {
-    return (struct dpm_selfsigned_opts){.ns = "dpm-system", .name = "dpm-webhook-tls", .service = "dpm-webhook",
-                                        .ips = ips, .nips = 1, .days = 3};
+    return (struct dpm_selfsigned_opts){.ns = "dpm-system",
+                                        .name = "dpm-webhook-tls",
+                                        .service = "dpm-webhook",
+                                        .ips = ips,
+                                        .nips = 1,
+                                        .days = 3};
 }
 
 static X509 *pem_x509(const char *pem)
@@ -419,9 +427,10 @@ static void test_secret_corrupt_and_wrong_type(void **state)
     enum dpm_selfsigned_action a;
     struct dpm_error err;
     stub_put(st, SECRET_COLL,
-             json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata",
-                       "name", "dpm-webhook-tls", "namespace", "dpm-system", "type", "kubernetes.io/tls", "data",
-                       "tls.crt", "bm90IGEgY2VydA==", "tls.key", "%%%"),
+             json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind",
+                       "Secret", "metadata", "name", "dpm-webhook-tls", "namespace", "dpm-system",
+                       "type", "kubernetes.io/tls", "data", "tls.crt",
+                       "bm90IGEgY2VydA==", "tls.key", "%%%"),
              true);
     assert_int_equal(dpm_selfsigned_ensure(k, &o, time(NULL), &p, &a, &err), DPM_OK);
     assert_int_equal(a, DPM_SELFSIGNED_REISSUED);
@@ -430,8 +439,8 @@ static void test_secret_corrupt_and_wrong_type(void **state)
 
     o.name = "opaque";
     stub_put(st, SECRET_COLL,
-             json_pack("{s:s,s:s,s:{s:s,s:s},s:s}", "apiVersion", "v1", "kind", "Secret", "metadata", "name",
-                       "opaque", "namespace", "dpm-system", "type", "Opaque"),
+             json_pack("{s:s,s:s,s:{s:s,s:s},s:s}", "apiVersion", "v1", "kind", "Secret",
+                       "metadata", "name", "opaque", "namespace", "dpm-system", "type", "Opaque"),
              true);
     assert_int_equal(dpm_selfsigned_ensure(k, &o, time(NULL), &p, &a, &err), DPM_EINVALID);
     assert_non_null(strstr(err.message, "Opaque"));
@@ -549,15 +558,16 @@ static void test_secret_replicas_converge(void **state)
 
 /* ---- caBundle ------------------------------------------------------------ */
 
-static json_t *webhook_config(const char *kind, const char *name, const char *label, const char *bundle)
+static json_t *webhook_config(const char *kind, const char *name, const char *label,
+                              const char *bundle)
 {
     json_t *cc = json_pack("{s:s}", "url", "https://127.0.0.1:8443/validate");
     if (bundle)
         json_object_set_new(cc, "caBundle", json_string(bundle));
     json_t *o = json_pack("{s:s,s:s,s:{s:s},s:[{s:s,s:o},{s:s,s:{s:s}}]}", "apiVersion",
-                          "admissionregistration.k8s.io/v1", "kind", kind, "metadata", "name", name, "webhooks",
-                          "name", "a.mesh.io", "clientConfig", cc, "name", "b.mesh.io", "clientConfig", "url",
-                          "https://127.0.0.1:8443/mutate");
+                          "admissionregistration.k8s.io/v1", "kind", kind, "metadata", "name", name,
+                          "webhooks", "name", "a.mesh.io", "clientConfig", cc, "name", "b.mesh.io",
+                          "clientConfig", "url", "https://127.0.0.1:8443/mutate");
     if (label)
         json_object_set_new(json_object_get(o, "metadata"), "labels",
                             json_pack("{s:s}", "app.kubernetes.io/name", label));
@@ -570,8 +580,9 @@ static int bundles_equal(struct stub *st, const char *path, const char *want)
     int ok = o != NULL;
     size_t i;
     json_t *wh;
-    json_array_foreach(json_object_get(o, "webhooks"), i, wh) {
-        const char *have = json_string_value(json_object_get(json_object_get(wh, "clientConfig"), "caBundle"));
+    json_array_foreach (json_object_get(o, "webhooks"), i, wh) {
+        const char *have =
+            json_string_value(json_object_get(json_object_get(wh, "clientConfig"), "caBundle"));
         ok = ok && have && strcmp(have, want) == 0;
     }
     json_decref(o);
@@ -589,10 +600,14 @@ static void test_ca_bundle_patched(void **state)
     size_t n = 99;
     assert_int_equal(dpm_selfsigned_ensure(k, &o, time(NULL), &p, NULL, &err), DPM_OK);
     char *want = b64(p.ca_pem);
-    stub_put(st, VWC_COLL, webhook_config("ValidatingWebhookConfiguration", "dpm", "dpm", NULL), true);
-    stub_put(st, MWC_COLL, webhook_config("MutatingWebhookConfiguration", "dpm", "dpm", "c3RhbGU="), true);
-    stub_put(st, VWC_COLL, webhook_config("ValidatingWebhookConfiguration", "other", "someone-else", NULL), true);
-    stub_put(st, VWC_COLL, webhook_config("ValidatingWebhookConfiguration", "named", NULL, NULL), true);
+    stub_put(st, VWC_COLL, webhook_config("ValidatingWebhookConfiguration", "dpm", "dpm", NULL),
+             true);
+    stub_put(st, MWC_COLL, webhook_config("MutatingWebhookConfiguration", "dpm", "dpm", "c3RhbGU="),
+             true);
+    stub_put(st, VWC_COLL,
+             webhook_config("ValidatingWebhookConfiguration", "other", "someone-else", NULL), true);
+    stub_put(st, VWC_COLL, webhook_config("ValidatingWebhookConfiguration", "named", NULL, NULL),
+             true);
 
     assert_int_equal(dpm_selfsigned_patch_ca_bundles(k, &o, p.ca_pem, &n, &err), DPM_OK);
     assert_int_equal(n, 2);
@@ -618,7 +633,8 @@ static void test_ca_bundle_patched(void **state)
 
     /* someone edits a configuration between our read and write: 409, re-read, patched */
     o.nconfigs = 1;
-    stub_put(st, VWC_COLL, webhook_config("ValidatingWebhookConfiguration", "dpm", "dpm", "b2xk"), false);
+    stub_put(st, VWC_COLL, webhook_config("ValidatingWebhookConfiguration", "dpm", "dpm", "b2xk"),
+             false);
     stub_fail_next(st, 0, 0, 0);
     assert_int_equal(dpm_selfsigned_patch_ca_bundles(k, &o, p.ca_pem, &n, &err), DPM_OK);
     assert_true(bundles_equal(st, VWC_COLL "/dpm", want));

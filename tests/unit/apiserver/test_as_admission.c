@@ -26,8 +26,7 @@
 
 /* ---- throwaway PKI --------------------------------------------------------- */
 
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-                       bool ca)
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, bool ca)
 {
     X509 *x = X509_new();
     assert_non_null(x);
@@ -80,9 +79,9 @@ struct server {
     pthread_t th;
     volatile int stop;
     pthread_mutex_t mu;
-    int calls;          /* requests answered */
-    char path[256];     /* of the last request */
-    json_t *last;       /* last AdmissionReview received */
+    int calls;      /* requests answered */
+    char path[256]; /* of the last request */
+    json_t *last;   /* last AdmissionReview received */
 };
 
 static struct server S;
@@ -104,16 +103,16 @@ static json_t *answer(const char *path, const json_t *review)
     json_t *resp = json_pack("{s:s, s:b}", "uid", uid ? uid : "", "allowed", 1);
     if (strcmp(path, "/deny") == 0) {
         json_object_set_new(resp, "allowed", json_false());
-        json_object_set_new(resp, "status", json_pack("{s:i, s:s, s:s}", "code", 403, "reason",
-                                                      "Forbidden", "message",
-                                                      "spec.owner: must be an e-mail"));
+        json_object_set_new(resp, "status",
+                            json_pack("{s:i, s:s, s:s}", "code", 403, "reason", "Forbidden",
+                                      "message", "spec.owner: must be an e-mail"));
     } else if (strcmp(path, "/deny-nocode") == 0) {
         json_object_set_new(resp, "allowed", json_false());
         json_object_set_new(resp, "status", json_pack("{s:s}", "message", "no thanks"));
     } else if (strcmp(path, "/deny-422") == 0) {
         json_object_set_new(resp, "allowed", json_false());
-        json_object_set_new(resp, "status", json_pack("{s:i, s:s}", "code", 422, "reason",
-                                                      "Invalid"));
+        json_object_set_new(resp, "status",
+                            json_pack("{s:i, s:s}", "code", 422, "reason", "Invalid"));
     } else if (strcmp(path, "/deny-bare") == 0) {
         json_object_set_new(resp, "allowed", json_false());
     } else if (strcmp(path, "/warn") == 0) {
@@ -122,18 +121,20 @@ static json_t *answer(const char *path, const json_t *review)
     } else if (strncmp(path, "/patch", 6) == 0) {
         char p[512], enc[1024];
         if (strcmp(path, "/patch2") == 0)
-            snprintf(p, sizeof(p), "[{\"op\":\"add\",\"path\":\"/metadata/labels/second\","
-                                   "\"value\":\"%s\"}]",
+            snprintf(p, sizeof(p),
+                     "[{\"op\":\"add\",\"path\":\"/metadata/labels/second\","
+                     "\"value\":\"%s\"}]",
                      json_string_value(json_object_get(
-                         json_object_get(
-                             json_object_get(json_object_get(rq, "object"), "metadata"),
-                             "labels"),
-                         "first")) ?: "missing");
+                         json_object_get(json_object_get(json_object_get(rq, "object"), "metadata"),
+                                         "labels"),
+                         "first"))
+                         ?: "missing");
         else if (strcmp(path, "/patch-bad") == 0)
             snprintf(p, sizeof(p), "[{\"op\":\"remove\",\"path\":\"/nope/x\"}]");
         else
-            snprintf(p, sizeof(p),
-                     "[{\"op\":\"add\",\"path\":\"/metadata/labels\",\"value\":{\"first\":\"yes\"}}]");
+            snprintf(
+                p, sizeof(p),
+                "[{\"op\":\"add\",\"path\":\"/metadata/labels\",\"value\":{\"first\":\"yes\"}}]");
         b64(p, enc);
         json_object_set_new(resp, "patch", json_string(enc));
         json_object_set_new(resp, "patchType", json_string("JSONPatch"));
@@ -292,13 +293,14 @@ static json_t *config(const char *cfg_name, const char *hook_name, const char *p
                       const char *bundle, const char *extra)
 {
     char *text = NULL;
-    int n = asprintf(&text,
-                     "{\"metadata\":{\"name\":\"%s\"},\"webhooks\":[{\"name\":\"%s\","
-                     "\"clientConfig\":{\"url\":\"https://127.0.0.1:%d%s\",\"caBundle\":\"%s\"},"
-                     "\"rules\":[{\"operations\":[\"CREATE\",\"UPDATE\"],\"apiGroups\":[\"mesh.io\"],"
-                     "\"apiVersions\":[\"v1alpha1\"],\"resources\":[\"dataproducts\"]}],"
-                     "\"admissionReviewVersions\":[\"v1\"],\"sideEffects\":\"None\"%s}]}",
-                     cfg_name, hook_name, S.port, path, bundle, extra ? extra : "");
+    int n =
+        asprintf(&text,
+                 "{\"metadata\":{\"name\":\"%s\"},\"webhooks\":[{\"name\":\"%s\","
+                 "\"clientConfig\":{\"url\":\"https://127.0.0.1:%d%s\",\"caBundle\":\"%s\"},"
+                 "\"rules\":[{\"operations\":[\"CREATE\",\"UPDATE\"],\"apiGroups\":[\"mesh.io\"],"
+                 "\"apiVersions\":[\"v1alpha1\"],\"resources\":[\"dataproducts\"]}],"
+                 "\"admissionReviewVersions\":[\"v1\"],\"sideEffects\":\"None\"%s}]}",
+                 cfg_name, hook_name, S.port, path, bundle, extra ? extra : "");
     assert_true(n > 0);
     json_error_t je;
     json_t *c = json_loads(text, 0, &je);
@@ -336,15 +338,14 @@ static struct as_admission_request dp_request(json_t *obj)
 
 static json_t *dp_object(void)
 {
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion",
-                     "mesh.io/v1alpha1", "kind", "DataProduct", "metadata", "name", "orders",
-                     "namespace", "team-a", "labels", "tier", "gold", "spec", "domain", "sales");
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "mesh.io/v1alpha1",
+                     "kind", "DataProduct", "metadata", "name", "orders", "namespace", "team-a",
+                     "labels", "tier", "gold", "spec", "domain", "sales");
 }
 
 static json_t *ns_object(const char *name, const char *label_value)
 {
-    return json_pack("{s:{s:s, s:{s:s}}}", "metadata", "name", name, "labels", "env",
-                     label_value);
+    return json_pack("{s:{s:s, s:{s:s}}}", "metadata", "name", name, "labels", "env", label_value);
 }
 
 /* Runs validation with one webhook at path; returns the result. */
@@ -365,8 +366,7 @@ static void test_allow_sends_full_review(void **state)
     (void)state;
     json_t *obj = dp_object();
     json_t *old = dp_object();
-    json_t *opts = json_pack("{s:s, s:s}", "kind", "UpdateOptions", "apiVersion",
-                             "meta.k8s.io/v1");
+    json_t *opts = json_pack("{s:s, s:s}", "kind", "UpdateOptions", "apiVersion", "meta.k8s.io/v1");
     json_t *cfg = one(config("a", "allow.mesh.io", "/allow", good_bundle, NULL));
     struct as_admission_request r = dp_request(obj);
     r.operation = "UPDATE";
@@ -432,7 +432,8 @@ static void test_deny_message_formats(void **state)
         /* no code: kube raises it to 400 */
         {"/deny-nocode", 400, "", "admission webhook \"dp.mesh.io\" denied the request: no thanks"},
         /* only a reason: it stands in for the message */
-        {"/deny-422", 422, "Invalid", "admission webhook \"dp.mesh.io\" denied the request: Invalid"},
+        {"/deny-422", 422, "Invalid",
+         "admission webhook \"dp.mesh.io\" denied the request: Invalid"},
         {"/deny-bare", 400, "",
          "admission webhook \"dp.mesh.io\" denied the request without explanation"},
     };
@@ -502,8 +503,8 @@ static void test_mutating_json_patch_chain(void **state)
     json_decref(cfgs);
 
     /* a patch that does not apply: 500, even under failurePolicy Ignore */
-    cfgs = one(config("m", "bad.mesh.io", "/patch-bad", good_bundle,
-                      ",\"failurePolicy\":\"Ignore\""));
+    cfgs =
+        one(config("m", "bad.mesh.io", "/patch-bad", good_bundle, ",\"failurePolicy\":\"Ignore\""));
     cur = json_incref(obj);
     assert_int_equal(as_admission_mutate(cfgs, NULL, &r, NULL, &cur, &res, &err), DPM_OK);
     assert_false(res.allowed);
@@ -564,12 +565,15 @@ static void test_call_failures(void **state)
     struct {
         const char *path, *bundle, *why;
     } F[] = {
-        {"/allow", NULL, "tls: failed to verify certificate: x509: certificate signed by unknown "
-                         "authority"},
-        {"/bad-uid", NULL, "received invalid webhook response: expected response.uid="
-                           "\"0df28fbd-5f5f-11e8-bc74-36e6bb280816\", got \"other\""},
-        {"/error500", NULL, "failed to call webhook: an error on the server (\"boom\") has "
-                            "prevented the request from succeeding"},
+        {"/allow", NULL,
+         "tls: failed to verify certificate: x509: certificate signed by unknown "
+         "authority"},
+        {"/bad-uid", NULL,
+         "received invalid webhook response: expected response.uid="
+         "\"0df28fbd-5f5f-11e8-bc74-36e6bb280816\", got \"other\""},
+        {"/error500", NULL,
+         "failed to call webhook: an error on the server (\"boom\") has "
+         "prevented the request from succeeding"},
     };
     F[0].bundle = other_bundle;
     F[1].bundle = good_bundle;
@@ -591,7 +595,8 @@ static void test_call_failures(void **state)
         as_admission_result_clear(&res);
         json_decref(cfg);
         /* the same failure under Ignore admits */
-        cfg = one(config("f", "f.mesh.io", F[i].path, F[i].bundle, ",\"failurePolicy\":\"Ignore\""));
+        cfg =
+            one(config("f", "f.mesh.io", F[i].path, F[i].bundle, ",\"failurePolicy\":\"Ignore\""));
         res = validate_with(cfg, NULL, &r);
         assert_true(res.allowed);
         as_admission_result_clear(&res);
@@ -701,8 +706,12 @@ static void test_service_map_parse_errors(void **state)
     assert_string_equal(e->host, "127.0.0.1");
     assert_int_equal(e->local_port, 9443);
     assert_null(as_service_map_find(&map, "dpm-system", "dpm-webhook", 444));
-    const char *bad[] = {"x", "ns/name=127.0.0.1:1", "ns/name:0=127.0.0.1:1",
-                         "ns/name:443=127.0.0.1:99999", "ns/name:443=:1", "/n:1=h:1",
+    const char *bad[] = {"x",
+                         "ns/name=127.0.0.1:1",
+                         "ns/name:0=127.0.0.1:1",
+                         "ns/name:443=127.0.0.1:99999",
+                         "ns/name:443=:1",
+                         "/n:1=h:1",
                          "ns/name:44a=h:1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         dpm_error_clear(&err);
@@ -728,20 +737,48 @@ static void test_rules_and_selectors(void **state)
         {NULL, NULL, "CREATE", NULL, true},
         {NULL, NULL, "DELETE", NULL, false},
         {NULL, NULL, "CREATE", "status", false},
-        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*\"]}]", NULL, "DELETE", NULL, true},
-        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*\"]}]", NULL, "UPDATE", "status", false},
-        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*/*\"]}]", NULL, "UPDATE", "status", true},
-        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"mesh.io\"],\"apiVersions\":[\"*\"],\"resources\":[\"dataproducts/status\"]}]", NULL, "UPDATE", "status", true},
-        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"mesh.io\"],\"apiVersions\":[\"v1\"],\"resources\":[\"*\"]}]", NULL, "CREATE", NULL, false},
-        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"apps\"],\"apiVersions\":[\"*\"],\"resources\":[\"*\"]}]", NULL, "CREATE", NULL, false},
-        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*\"],\"scope\":\"Cluster\"}]", NULL, "CREATE", NULL, false},
-        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*\"],\"scope\":\"Namespaced\"}]", NULL, "CREATE", NULL, true},
+        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*"
+         "\"]}]",
+         NULL, "DELETE", NULL, true},
+        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*"
+         "\"]}]",
+         NULL, "UPDATE", "status", false},
+        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*"
+         "/*\"]}]",
+         NULL, "UPDATE", "status", true},
+        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"mesh.io\"],\"apiVersions\":[\"*\"],"
+         "\"resources\":[\"dataproducts/status\"]}]",
+         NULL, "UPDATE", "status", true},
+        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"mesh.io\"],\"apiVersions\":[\"v1\"],"
+         "\"resources\":[\"*\"]}]",
+         NULL, "CREATE", NULL, false},
+        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"apps\"],\"apiVersions\":[\"*\"],\"resources\":["
+         "\"*\"]}]",
+         NULL, "CREATE", NULL, false},
+        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*"
+         "\"],\"scope\":\"Cluster\"}]",
+         NULL, "CREATE", NULL, false},
+        {"[{\"operations\":[\"*\"],\"apiGroups\":[\"*\"],\"apiVersions\":[\"*\"],\"resources\":[\"*"
+         "\"],\"scope\":\"Namespaced\"}]",
+         NULL, "CREATE", NULL, true},
         {NULL, ",\"namespaceSelector\":{\"matchLabels\":{\"env\":\"prod\"}}", "CREATE", NULL, true},
-        {NULL, ",\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"NotIn\",\"values\":[\"prod\"]}]}", "CREATE", NULL, false},
-        {NULL, ",\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"Exists\"}]}", "CREATE", NULL, true},
+        {NULL,
+         ",\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"NotIn\","
+         "\"values\":[\"prod\"]}]}",
+         "CREATE", NULL, false},
+        {NULL,
+         ",\"namespaceSelector\":{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"Exists\"}]"
+         "}",
+         "CREATE", NULL, true},
         {NULL, ",\"objectSelector\":{\"matchLabels\":{\"tier\":\"gold\"}}", "CREATE", NULL, true},
-        {NULL, ",\"objectSelector\":{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"silver\",\"bronze\"]}]}", "CREATE", NULL, false},
-        {NULL, ",\"objectSelector\":{\"matchExpressions\":[{\"key\":\"skip\",\"operator\":\"DoesNotExist\"}]}", "CREATE", NULL, true},
+        {NULL,
+         ",\"objectSelector\":{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\","
+         "\"values\":[\"silver\",\"bronze\"]}]}",
+         "CREATE", NULL, false},
+        {NULL,
+         ",\"objectSelector\":{\"matchExpressions\":[{\"key\":\"skip\",\"operator\":"
+         "\"DoesNotExist\"}]}",
+         "CREATE", NULL, true},
     };
     for (size_t i = 0; i < sizeof(C) / sizeof(C[0]); i++) {
         json_t *c = config("r", "r.mesh.io", "/allow", good_bundle, C[i].extra);
@@ -812,12 +849,18 @@ static void test_label_selector_objects(void **state)
         {"{}", DPM_OK, true, NULL},
         {"{\"matchLabels\":{\"app\":\"web\",\"env\":\"prod\"}}", DPM_OK, true, NULL},
         {"{\"matchLabels\":{\"app\":\"db\"}}", DPM_OK, false, NULL},
-        {"{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"In\",\"values\":[\"db\",\"web\"]}]}", DPM_OK, true, NULL},
-        {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"NotIn\",\"values\":[\"a\"]}]}", DPM_OK, true, NULL},
+        {"{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"In\",\"values\":[\"db\",\"web\"]}]"
+         "}",
+         DPM_OK, true, NULL},
+        {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"NotIn\",\"values\":[\"a\"]}]}",
+         DPM_OK, true, NULL},
         {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"Exists\"}]}", DPM_OK, false, NULL},
-        {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"In\"}]}", DPM_EINVALID, false, "matchExpressions[0]"},
-        {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"Exists\",\"values\":[\"a\"]}]}", DPM_EINVALID, false, "matchExpressions[0]"},
-        {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"Gt\",\"values\":[\"1\"]}]}", DPM_EINVALID, false, "matchExpressions[0]"},
+        {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"In\"}]}", DPM_EINVALID, false,
+         "matchExpressions[0]"},
+        {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"Exists\",\"values\":[\"a\"]}]}",
+         DPM_EINVALID, false, "matchExpressions[0]"},
+        {"{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"Gt\",\"values\":[\"1\"]}]}",
+         DPM_EINVALID, false, "matchExpressions[0]"},
         {"{\"matchLabels\":{\"a\":1}}", DPM_EINVALID, false, "matchLabels.a"},
         {"[]", DPM_EINVALID, false, ""},
     };

@@ -28,7 +28,8 @@ static size_t count(const struct dpm_report *r, const char *path, const char *te
 {
     size_t n = 0;
     for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->items[i].path, path) == 0 && strstr(r->items[i].message, text)) n++;
+        if (strcmp(r->items[i].path, path) == 0 && strstr(r->items[i].message, text))
+            n++;
     return n;
 }
 
@@ -49,9 +50,10 @@ static void test_misnamed_crd_reported_once(void **state)
     json_t *c = crd("dp.mesh.io", "mesh.io", "Namespaced");
     struct dpm_report r = DPM_REPORT_INIT;
     as_crd_validate(NULL, c, &r);
-    assert_int_equal(count(&r, "metadata.name",
-                           "Invalid value: \"dp.mesh.io\": must be spec.names.plural+\".\"+spec.group"),
-                     1);
+    assert_int_equal(
+        count(&r, "metadata.name",
+              "Invalid value: \"dp.mesh.io\": must be spec.names.plural+\".\"+spec.group"),
+        1);
     assert_int_equal(r.n, 1);
     dpm_report_free(&r);
     json_decref(c);

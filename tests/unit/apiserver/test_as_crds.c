@@ -19,9 +19,10 @@
 
 static const json_t *schema_of(const json_t *crd)
 {
-    return json_object_get(json_object_get(json_array_get(json_object_get(json_object_get(crd, "spec"), "versions"), 0),
-                                           "schema"),
-                           "openAPIV3Schema");
+    return json_object_get(
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(crd, "spec"), "versions"), 0), "schema"),
+        "openAPIV3Schema");
 }
 
 static void print_report(const char *what, const struct dpm_report *r)
@@ -36,13 +37,12 @@ static void print_report(const char *what, const struct dpm_report *r)
 /* Fails on any key that only newer API servers understand. */
 static void assert_no_new_features(const json_t *j, const char *file)
 {
-    static const char *const too_new[] = {"x-kubernetes-validations", "x-kubernetes-map-type", "messageExpression",
-                                          "selectableFields", NULL};
+    static const char *const too_new[] = {"x-kubernetes-validations", "x-kubernetes-map-type",
+                                          "messageExpression", "selectableFields", NULL};
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)j, k, v)
-        {
+        json_object_foreach ((json_t *)j, k, v) {
             for (int i = 0; too_new[i]; i++)
                 if (strcmp(k, too_new[i]) == 0)
                     fail_msg("%s uses %s, which Kubernetes 1.20 does not accept", file, k);
@@ -51,21 +51,24 @@ static void assert_no_new_features(const json_t *j, const char *file)
     } else if (json_is_array(j)) {
         size_t i;
         json_t *v;
-        json_array_foreach(j, i, v) assert_no_new_features(v, file);
+        json_array_foreach (j, i, v)
+            assert_no_new_features(v, file);
     }
 }
 
 static void test_crds_pass_apiserver_checks(void **state)
 {
     (void)state;
-    static const char *const files[] = {"crds/mesh.io_dataproducts.yaml", "crds/mesh.io_meshpolicies.yaml"};
+    static const char *const files[] = {"crds/mesh.io_dataproducts.yaml",
+                                        "crds/mesh.io_meshpolicies.yaml"};
     for (size_t i = 0; i < 2; i++) {
         json_t *crd = dpm_test_load_file(files[i]);
         struct dpm_report r = DPM_REPORT_INIT;
         assert_int_equal(as_crd_check(crd, &r), DPM_OK);
         print_report(files[i], &r);
         assert_int_equal(r.n, 0);
-        assert_string_equal(json_string_value(json_object_get(crd, "apiVersion")), "apiextensions.k8s.io/v1");
+        assert_string_equal(json_string_value(json_object_get(crd, "apiVersion")),
+                            "apiextensions.k8s.io/v1");
         assert_no_new_features(crd, files[i]);
         dpm_report_free(&r);
         json_decref(crd);
@@ -79,8 +82,10 @@ static void test_dataproduct_crd_contract(void **state)
     const json_t *spec = json_object_get(crd, "spec");
     assert_string_equal(json_string_value(json_object_get(spec, "scope")), "Namespaced");
     const json_t *names = json_object_get(spec, "names");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(names, "shortNames"), 0)), "dp");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(names, "categories"), 0)), "mesh");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(names, "shortNames"), 0)),
+                        "dp");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(names, "categories"), 0)),
+                        "mesh");
     const json_t *v = json_array_get(json_object_get(spec, "versions"), 0);
     assert_string_equal(json_string_value(json_object_get(v, "name")), "v1alpha1");
     assert_true(json_is_object(json_object_get(json_object_get(v, "subresources"), "status")));
@@ -88,13 +93,15 @@ static void test_dataproduct_crd_contract(void **state)
     const json_t *pc = json_object_get(v, "additionalPrinterColumns");
     assert_int_equal(json_array_size(pc), 5);
     for (size_t i = 0; i < 5; i++)
-        assert_string_equal(json_string_value(json_object_get(json_array_get(pc, i), "name")), cols[i]);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(pc, i), "name")),
+                            cols[i]);
     json_decref(crd);
 
     crd = dpm_test_load_file("crds/mesh.io_meshpolicies.yaml");
     spec = json_object_get(crd, "spec");
     assert_string_equal(json_string_value(json_object_get(spec, "scope")), "Cluster");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(spec, "names"), "shortNames"), 0)),
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(spec, "names"), "shortNames"), 0)),
                         "mp");
     json_decref(crd);
 }

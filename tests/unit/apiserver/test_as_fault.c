@@ -25,8 +25,9 @@ static void test_status_rule_consumed_by_count(void **state)
     struct dpm_error err;
     struct as_fault_action a;
     assert_int_equal(as_faults_new(&f), DPM_OK);
-    assert_int_equal(add(f, "{\"verb\":\"get\",\"resource\":\"dataproducts\",\"name\":\"x\","
-                            "\"count\":2,\"action\":\"status\",\"code\":503}",
+    assert_int_equal(add(f,
+                         "{\"verb\":\"get\",\"resource\":\"dataproducts\",\"name\":\"x\","
+                         "\"count\":2,\"action\":\"status\",\"code\":503}",
                          &err),
                      DPM_OK);
     /* other verb, resource, name: no match */
@@ -79,8 +80,9 @@ static void test_delay_drop_order_and_subresource(void **state)
     struct dpm_error err;
     struct as_fault_action a;
     assert_int_equal(as_faults_new(&f), DPM_OK);
-    assert_int_equal(add(f, "{\"resource\":\"dataproducts/status\",\"verb\":\"update\","
-                            "\"action\":\"drop\"}",
+    assert_int_equal(add(f,
+                         "{\"resource\":\"dataproducts/status\",\"verb\":\"update\","
+                         "\"action\":\"drop\"}",
                          &err),
                      DPM_OK);
     assert_int_equal(add(f, "{\"action\":\"delay\",\"delayMs\":250}", &err), DPM_OK);

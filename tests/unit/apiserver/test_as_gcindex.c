@@ -29,16 +29,20 @@ static json_t *obj(const char *ns, const char *name, const char *uid, const char
     for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
         json_array_append_new(refs, json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind",
                                               "ConfigMap", "name", p, "uid", p));
-    if (json_array_size(refs)) json_object_set_new(m, "ownerReferences", refs);
-    else json_decref(refs);
-    if (deleting) json_object_set_new(m, "deletionTimestamp", json_string("2026-01-01T00:00:00Z"));
+    if (json_array_size(refs))
+        json_object_set_new(m, "ownerReferences", refs);
+    else
+        json_decref(refs);
+    if (deleting)
+        json_object_set_new(m, "deletionTimestamp", json_string("2026-01-01T00:00:00Z"));
     return o;
 }
 
 static void put(struct as_store *s, struct as_coll *c, json_t *o)
 {
     uint64_t rv = as_store_next_rv(s);
-    const char *ns = json_string_value(json_object_get(json_object_get(o, "metadata"), "namespace"));
+    const char *ns =
+        json_string_value(json_object_get(json_object_get(o, "metadata"), "namespace"));
     const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
     char rvs[32];
     snprintf(rvs, sizeof rvs, "%llu", (unsigned long long)rv);
@@ -50,7 +54,8 @@ static void del(struct as_store *s, struct as_coll *c, const char *ns, const cha
 {
     json_t *cur = as_coll_get(c, ns, name);
     assert_non_null(cur);
-    assert_int_equal(as_coll_remove(s, c, ns, name, json_deep_copy(cur), as_store_next_rv(s)), DPM_OK);
+    assert_int_equal(as_coll_remove(s, c, ns, name, json_deep_copy(cur), as_store_next_rv(s)),
+                     DPM_OK);
 }
 
 /* The queued uids (or namespaces), sorted and comma-joined. */
@@ -62,8 +67,9 @@ static void queued(struct as_gcidx *x, bool namespaces, char *out, size_t n)
     size_t k = 0;
     const char *key;
     json_t *v;
-    json_object_foreach(q, key, v) {
-        if (k < 64) keys[k++] = key;
+    json_object_foreach (q, key, v) {
+        if (k < 64)
+            keys[k++] = key;
     }
     for (size_t i = 1; i < k; i++)
         for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
@@ -74,7 +80,8 @@ static void queued(struct as_gcidx *x, bool namespaces, char *out, size_t n)
     out[0] = '\0';
     for (size_t i = 0; i < k; i++) {
         strncat(out, keys[i], n - strlen(out) - 1);
-        if (i + 1 < k) strncat(out, ",", n - strlen(out) - 1);
+        if (i + 1 < k)
+            strncat(out, ",", n - strlen(out) - 1);
     }
     json_decref(q);
 }
@@ -206,7 +213,7 @@ static void test_random_consistency(void **state)
                                                "ownerReferences");
                 size_t r;
                 json_t *ref;
-                json_array_foreach(refs, r, ref) {
+                json_array_foreach (refs, r, ref) {
                     if (strcmp(json_string_value(json_object_get(ref, "uid")), uid) == 0) {
                         want++;
                         break;

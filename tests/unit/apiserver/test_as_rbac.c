@@ -12,15 +12,23 @@
 #include "support.h"
 
 /* The store every case runs against. */
-static const char *ROLES = "["
+static const char *ROLES =
+    "["
     "{\"metadata\":{\"name\":\"dp-reader\",\"namespace\":\"team-a\"},\"rules\":["
-    "  {\"apiGroups\":[\"mesh.io\"],\"resources\":[\"dataproducts\"],\"verbs\":[\"get\",\"list\",\"watch\"]}]},"
+    "  "
+    "{\"apiGroups\":[\"mesh.io\"],\"resources\":[\"dataproducts\"],\"verbs\":[\"get\",\"list\","
+    "\"watch\"]}]},"
     "{\"metadata\":{\"name\":\"one-cm\",\"namespace\":\"team-a\"},\"rules\":["
-    "  {\"apiGroups\":[\"\"],\"resources\":[\"configmaps\"],\"verbs\":[\"get\",\"update\"],\"resourceNames\":[\"settings\"]}]},"
+    "  "
+    "{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\"],\"verbs\":[\"get\",\"update\"],"
+    "\"resourceNames\":[\"settings\"]}]},"
     "{\"metadata\":{\"name\":\"status-writer\",\"namespace\":\"team-a\"},\"rules\":["
-    "  {\"apiGroups\":[\"mesh.io\"],\"resources\":[\"dataproducts/status\"],\"verbs\":[\"update\",\"patch\"]}]}"
+    "  "
+    "{\"apiGroups\":[\"mesh.io\"],\"resources\":[\"dataproducts/"
+    "status\"],\"verbs\":[\"update\",\"patch\"]}]}"
     "]";
-static const char *CLUSTER_ROLES = "["
+static const char *CLUSTER_ROLES =
+    "["
     "{\"metadata\":{\"name\":\"everything-status\"},\"rules\":["
     "  {\"apiGroups\":[\"*\"],\"resources\":[\"*/status\"],\"verbs\":[\"get\"]}]},"
     "{\"metadata\":{\"name\":\"health\"},\"rules\":["
@@ -32,14 +40,19 @@ static const char *CLUSTER_ROLES = "["
     "{\"metadata\":{\"name\":\"piece\",\"labels\":{\"agg\":\"yes\"}},\"rules\":["
     "  {\"apiGroups\":[\"batch\"],\"resources\":[\"jobs\"],\"verbs\":[\"create\"]}]},"
     "{\"metadata\":{\"name\":\"leases\"},\"rules\":["
-    "  {\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[\"get\",\"update\"]}]}"
+    "  "
+    "{\"apiGroups\":[\"coordination.k8s.io\"],\"resources\":[\"leases\"],\"verbs\":[\"get\","
+    "\"update\"]}]}"
     "]";
-static const char *ROLE_BINDINGS = "["
+static const char *ROLE_BINDINGS =
+    "["
     "{\"metadata\":{\"name\":\"bob-reads\",\"namespace\":\"team-a\"},"
-    " \"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"dp-reader\"},"
+    " \"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"dp-"
+    "reader\"},"
     " \"subjects\":[{\"kind\":\"User\",\"name\":\"bob\"}]},"
     "{\"metadata\":{\"name\":\"bob-cm\",\"namespace\":\"team-a\"},"
-    " \"roleRef\":{\"kind\":\"Role\",\"name\":\"one-cm\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"bob\"}]},"
+    " \"roleRef\":{\"kind\":\"Role\",\"name\":\"one-cm\"},\"subjects\":[{\"kind\":\"User\","
+    "\"name\":\"bob\"}]},"
     "{\"metadata\":{\"name\":\"op-status\",\"namespace\":\"team-a\"},"
     " \"roleRef\":{\"kind\":\"Role\",\"name\":\"status-writer\"},"
     " \"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"dpm\",\"namespace\":\"dpm-system\"}]},"
@@ -50,16 +63,22 @@ static const char *ROLE_BINDINGS = "["
     " \"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"leases\"},"
     " \"subjects\":[{\"kind\":\"Group\",\"name\":\"system:serviceaccounts:team-c\"}]},"
     "{\"metadata\":{\"name\":\"dangling\",\"namespace\":\"team-d\"},"
-    " \"roleRef\":{\"kind\":\"Role\",\"name\":\"gone\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"dave\"}]}"
+    " \"roleRef\":{\"kind\":\"Role\",\"name\":\"gone\"},\"subjects\":[{\"kind\":\"User\",\"name\":"
+    "\"dave\"}]}"
     "]";
-static const char *CLUSTER_ROLE_BINDINGS = "["
-    "{\"metadata\":{\"name\":\"auth-health\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"health\"},"
+static const char *CLUSTER_ROLE_BINDINGS =
+    "["
+    "{\"metadata\":{\"name\":\"auth-health\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":"
+    "\"health\"},"
     " \"subjects\":[{\"kind\":\"Group\",\"name\":\"system:authenticated\"}]},"
-    "{\"metadata\":{\"name\":\"carol-status\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"everything-status\"},"
+    "{\"metadata\":{\"name\":\"carol-status\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":"
+    "\"everything-status\"},"
     " \"subjects\":[{\"kind\":\"User\",\"name\":\"carol\"}]},"
-    "{\"metadata\":{\"name\":\"agg\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"aggregate\"},"
+    "{\"metadata\":{\"name\":\"agg\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"aggregate\"}"
+    ","
     " \"subjects\":[{\"kind\":\"Group\",\"name\":\"builders\"}]},"
-    "{\"metadata\":{\"name\":\"all-sa\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"health\"},"
+    "{\"metadata\":{\"name\":\"all-sa\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":\"health\"}"
+    ","
     " \"subjects\":[{\"kind\":\"Group\",\"name\":\"system:serviceaccounts\"}]}"
     "]";
 
@@ -73,11 +92,61 @@ struct rcase {
 
 static const struct rcase CASES[] = {
     /* Role via RoleBinding, only in its namespace */
-    {"bob", {"system:authenticated"}, true, "get", "mesh.io", "dataproducts", NULL, "team-a", "x", NULL, true},
-    {"bob", {"system:authenticated"}, true, "list", "mesh.io", "dataproducts", NULL, "team-a", NULL, NULL, true},
-    {"bob", {"system:authenticated"}, true, "delete", "mesh.io", "dataproducts", NULL, "team-a", "x", NULL, false},
-    {"bob", {"system:authenticated"}, true, "get", "mesh.io", "dataproducts", NULL, "team-b", "x", NULL, false},
-    {"bob", {"system:authenticated"}, true, "list", "mesh.io", "dataproducts", NULL, NULL, NULL, NULL, false},
+    {"bob",
+     {"system:authenticated"},
+     true,
+     "get",
+     "mesh.io",
+     "dataproducts",
+     NULL,
+     "team-a",
+     "x",
+     NULL,
+     true},
+    {"bob",
+     {"system:authenticated"},
+     true,
+     "list",
+     "mesh.io",
+     "dataproducts",
+     NULL,
+     "team-a",
+     NULL,
+     NULL,
+     true},
+    {"bob",
+     {"system:authenticated"},
+     true,
+     "delete",
+     "mesh.io",
+     "dataproducts",
+     NULL,
+     "team-a",
+     "x",
+     NULL,
+     false},
+    {"bob",
+     {"system:authenticated"},
+     true,
+     "get",
+     "mesh.io",
+     "dataproducts",
+     NULL,
+     "team-b",
+     "x",
+     NULL,
+     false},
+    {"bob",
+     {"system:authenticated"},
+     true,
+     "list",
+     "mesh.io",
+     "dataproducts",
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     false},
     /* the main resource does not grant its status subresource */
     {"bob", {NULL}, true, "get", "mesh.io", "dataproducts", "status", "team-a", "x", NULL, false},
     {"bob", {NULL}, true, "get", "other.io", "dataproducts", NULL, "team-a", "x", NULL, false},
@@ -88,18 +157,107 @@ static const struct rcase CASES[] = {
     {"bob", {NULL}, true, "list", "", "configmaps", NULL, "team-a", NULL, NULL, false},
     {"bob", {NULL}, true, "create", "", "configmaps", NULL, "team-a", NULL, NULL, false},
     /* status subresource only, for a ServiceAccount of another namespace */
-    {"system:serviceaccount:dpm-system:dpm", {"system:serviceaccounts", "system:serviceaccounts:dpm-system", "system:authenticated"},
-     true, "update", "mesh.io", "dataproducts", "status", "team-a", "x", NULL, true},
-    {"system:serviceaccount:dpm-system:dpm", {"system:serviceaccounts"}, true, "update", "mesh.io", "dataproducts", NULL, "team-a", "x", NULL, false},
-    {"system:serviceaccount:team-a:dpm", {"system:serviceaccounts"}, true, "update", "mesh.io", "dataproducts", "status", "team-a", "x", NULL, false},
+    {"system:serviceaccount:dpm-system:dpm",
+     {"system:serviceaccounts", "system:serviceaccounts:dpm-system", "system:authenticated"},
+     true,
+     "update",
+     "mesh.io",
+     "dataproducts",
+     "status",
+     "team-a",
+     "x",
+     NULL,
+     true},
+    {"system:serviceaccount:dpm-system:dpm",
+     {"system:serviceaccounts"},
+     true,
+     "update",
+     "mesh.io",
+     "dataproducts",
+     NULL,
+     "team-a",
+     "x",
+     NULL,
+     false},
+    {"system:serviceaccount:team-a:dpm",
+     {"system:serviceaccounts"},
+     true,
+     "update",
+     "mesh.io",
+     "dataproducts",
+     "status",
+     "team-a",
+     "x",
+     NULL,
+     false},
     /* ServiceAccount subject without namespace: the binding's namespace */
-    {"system:serviceaccount:team-b:spark", {NULL}, true, "create", "", "pods", NULL, "team-b", NULL, NULL, true},
-    {"system:serviceaccount:team-b:spark", {NULL}, true, "get", "", "pods", "log", "team-b", "p", NULL, true},
-    {"system:serviceaccount:team-b:spark", {NULL}, true, "create", "apps", "deployments", NULL, "team-b", NULL, NULL, false},
-    {"system:serviceaccount:team-a:spark", {NULL}, true, "create", "", "pods", NULL, "team-b", NULL, NULL, false},
+    {"system:serviceaccount:team-b:spark",
+     {NULL},
+     true,
+     "create",
+     "",
+     "pods",
+     NULL,
+     "team-b",
+     NULL,
+     NULL,
+     true},
+    {"system:serviceaccount:team-b:spark",
+     {NULL},
+     true,
+     "get",
+     "",
+     "pods",
+     "log",
+     "team-b",
+     "p",
+     NULL,
+     true},
+    {"system:serviceaccount:team-b:spark",
+     {NULL},
+     true,
+     "create",
+     "apps",
+     "deployments",
+     NULL,
+     "team-b",
+     NULL,
+     NULL,
+     false},
+    {"system:serviceaccount:team-a:spark",
+     {NULL},
+     true,
+     "create",
+     "",
+     "pods",
+     NULL,
+     "team-b",
+     NULL,
+     NULL,
+     false},
     /* Group system:serviceaccounts:NS */
-    {"system:serviceaccount:team-c:any", {"system:serviceaccounts", "system:serviceaccounts:team-c"}, true, "update", "coordination.k8s.io", "leases", NULL, "team-c", "l", NULL, true},
-    {"system:serviceaccount:team-x:any", {"system:serviceaccounts", "system:serviceaccounts:team-x"}, true, "update", "coordination.k8s.io", "leases", NULL, "team-c", "l", NULL, false},
+    {"system:serviceaccount:team-c:any",
+     {"system:serviceaccounts", "system:serviceaccounts:team-c"},
+     true,
+     "update",
+     "coordination.k8s.io",
+     "leases",
+     NULL,
+     "team-c",
+     "l",
+     NULL,
+     true},
+    {"system:serviceaccount:team-x:any",
+     {"system:serviceaccounts", "system:serviceaccounts:team-x"},
+     true,
+     "update",
+     "coordination.k8s.io",
+     "leases",
+     NULL,
+     "team-c",
+     "l",
+     NULL,
+     false},
     /* "*" + "/status" in a ClusterRole via ClusterRoleBinding: everywhere */
     {"carol", {NULL}, true, "get", "mesh.io", "dataproducts", "status", "team-z", "x", NULL, true},
     {"carol", {NULL}, true, "get", "apps", "deployments", "status", NULL, "d", NULL, true},
@@ -107,18 +265,88 @@ static const struct rcase CASES[] = {
     {"carol", {NULL}, true, "get", "apps", "deployments", "scale", "team-z", "d", NULL, false},
     /* nonResourceURLs, exact and prefix */
     {"eve", {"system:authenticated"}, false, "get", NULL, NULL, NULL, NULL, NULL, "/healthz", true},
-    {"eve", {"system:authenticated"}, false, "get", NULL, NULL, NULL, NULL, NULL, "/apis/mesh.io/v1alpha1", true},
-    {"eve", {"system:authenticated"}, false, "post", NULL, NULL, NULL, NULL, NULL, "/healthz", false},
-    {"eve", {"system:authenticated"}, false, "get", NULL, NULL, NULL, NULL, NULL, "/metrics", false},
-    {"eve", {"system:unauthenticated"}, false, "get", NULL, NULL, NULL, NULL, NULL, "/healthz", false},
-    {"system:serviceaccount:a:b", {"system:serviceaccounts"}, false, "get", NULL, NULL, NULL, NULL, NULL, "/healthz", true},
+    {"eve",
+     {"system:authenticated"},
+     false,
+     "get",
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     "/apis/mesh.io/v1alpha1",
+     true},
+    {"eve",
+     {"system:authenticated"},
+     false,
+     "post",
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     "/healthz",
+     false},
+    {"eve",
+     {"system:authenticated"},
+     false,
+     "get",
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     "/metrics",
+     false},
+    {"eve",
+     {"system:unauthenticated"},
+     false,
+     "get",
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     "/healthz",
+     false},
+    {"system:serviceaccount:a:b",
+     {"system:serviceaccounts"},
+     false,
+     "get",
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     "/healthz",
+     true},
     /* a RoleBinding never grants non-resource URLs */
-    {"system:serviceaccount:team-b:spark", {NULL}, false, "get", NULL, NULL, NULL, NULL, NULL, "/healthz", false},
+    {"system:serviceaccount:team-b:spark",
+     {NULL},
+     false,
+     "get",
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     NULL,
+     "/healthz",
+     false},
     /* aggregated ClusterRole */
     {"fred", {"builders"}, true, "create", "batch", "jobs", NULL, "any", NULL, NULL, true},
     {"fred", {"builders"}, true, "delete", "batch", "jobs", NULL, "any", "j", NULL, false},
     /* system:masters bypasses everything */
-    {"admin", {"system:masters"}, true, "deletecollection", "x.io", "things", NULL, "ns", NULL, NULL, true},
+    {"admin",
+     {"system:masters"},
+     true,
+     "deletecollection",
+     "x.io",
+     "things",
+     NULL,
+     "ns",
+     NULL,
+     NULL,
+     true},
     {"admin", {"system:masters"}, false, "get", NULL, NULL, NULL, NULL, NULL, "/metrics", true},
     /* dangling RoleBinding grants nothing */
     {"dave", {NULL}, true, "get", "", "configmaps", NULL, "team-d", "x", NULL, false},
@@ -135,8 +363,8 @@ static void test_rbac_table(void **state)
         while (ng < 4 && c->groups[ng])
             ng++;
         struct as_user u = {c->user, NULL, c->groups, ng};
-        struct as_attrs a = {c->resource, c->verb, c->group, c->resource_, c->sub,
-                             c->ns,       c->name, c->path};
+        struct as_attrs a = {c->resource, c->verb, c->group, c->resource_,
+                             c->sub,      c->ns,   c->name,  c->path};
         char reason[512];
         bool got = as_rbac_authorize(r, cr, rb, crb, &u, &a, reason, sizeof(reason));
         if (got != c->want)
@@ -187,7 +415,8 @@ static void test_allow_and_deny_reasons(void **state)
     /* NULL store and malformed objects grant nothing and do not crash */
     assert_false(as_rbac_authorize(NULL, NULL, NULL, NULL, &bob, &a, reason, sizeof(reason)));
     json_t *junk = J("[1, \"x\", {\"metadata\":7,\"subjects\":{},\"roleRef\":[]}, "
-                     "{\"subjects\":[{\"kind\":\"User\",\"name\":\"bob\"}],\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":7}}]");
+                     "{\"subjects\":[{\"kind\":\"User\",\"name\":\"bob\"}],\"roleRef\":{\"kind\":"
+                     "\"ClusterRole\",\"name\":7}}]");
     assert_false(as_rbac_authorize(junk, junk, junk, junk, &bob, &a, NULL, 0));
     json_decref(junk);
     json_decref(r);
@@ -206,13 +435,16 @@ static void test_forbidden_messages(void **state)
 {
     (void)state;
     static const struct mcase M[] = {
-        {{true, "get", "mesh.io", "dataproducts", NULL, "default", "x", NULL}, "bob",
+        {{true, "get", "mesh.io", "dataproducts", NULL, "default", "x", NULL},
+         "bob",
          "dataproducts.mesh.io \"x\" is forbidden: User \"bob\" cannot get resource "
          "\"dataproducts\" in API group \"mesh.io\" in the namespace \"default\""},
-        {{true, "list", "", "configmaps", NULL, NULL, NULL, NULL}, "bob",
+        {{true, "list", "", "configmaps", NULL, NULL, NULL, NULL},
+         "bob",
          "configmaps is forbidden: User \"bob\" cannot list resource \"configmaps\" in API "
          "group \"\" at the cluster scope"},
-        {{true, "list", "", "configmaps", NULL, "team-a", NULL, NULL}, "bob",
+        {{true, "list", "", "configmaps", NULL, "team-a", NULL, NULL},
+         "bob",
          "configmaps is forbidden: User \"bob\" cannot list resource \"configmaps\" in API "
          "group \"\" in the namespace \"team-a\""},
         {{true, "update", "mesh.io", "dataproducts", "status", "ns", "x", NULL},
@@ -220,18 +452,23 @@ static void test_forbidden_messages(void **state)
          "dataproducts.mesh.io \"x\" is forbidden: User "
          "\"system:serviceaccount:dpm-system:dpm\" cannot update resource "
          "\"dataproducts/status\" in API group \"mesh.io\" in the namespace \"ns\""},
-        {{true, "delete", "", "namespaces", NULL, NULL, "team-a", NULL}, "bob",
+        {{true, "delete", "", "namespaces", NULL, NULL, "team-a", NULL},
+         "bob",
          "namespaces \"team-a\" is forbidden: User \"bob\" cannot delete resource "
          "\"namespaces\" in API group \"\" at the cluster scope"},
-        {{true, "create", "authentication.k8s.io", "serviceaccounts", "token", "ns", "sa", NULL}, "bob",
+        {{true, "create", "authentication.k8s.io", "serviceaccounts", "token", "ns", "sa", NULL},
+         "bob",
          "serviceaccounts.authentication.k8s.io \"sa\" is forbidden: User \"bob\" cannot "
          "create resource \"serviceaccounts/token\" in API group \"authentication.k8s.io\" in "
          "the namespace \"ns\""},
-        {{false, "get", NULL, NULL, NULL, NULL, NULL, "/metrics"}, "bob",
+        {{false, "get", NULL, NULL, NULL, NULL, NULL, "/metrics"},
+         "bob",
          "forbidden: User \"bob\" cannot get path \"/metrics\""},
-        {{false, "get", NULL, NULL, NULL, NULL, NULL, "/"}, "system:anonymous",
+        {{false, "get", NULL, NULL, NULL, NULL, NULL, "/"},
+         "system:anonymous",
          "forbidden: User \"system:anonymous\" cannot get path \"/\""},
-        {{false, "get", NULL, NULL, NULL, NULL, NULL, "/x"}, "<script>&",
+        {{false, "get", NULL, NULL, NULL, NULL, NULL, "/x"},
+         "<script>&",
          "forbidden: User \"&lt;script&gt;&amp;\" cannot get path \"/x\""},
     };
     for (size_t i = 0; i < sizeof(M) / sizeof(M[0]); i++) {

@@ -17,7 +17,8 @@ static int matches(const char *pattern, const char *s)
 {
     struct dpm_buf ere = DPM_BUF_INIT(16384);
     struct dpm_error err = {0};
-    if (as_re2_to_ere(pattern, &ere, &err) != DPM_OK) fail_msg("%s refused: %s", pattern, err.message);
+    if (as_re2_to_ere(pattern, &ere, &err) != DPM_OK)
+        fail_msg("%s refused: %s", pattern, err.message);
     regex_t re;
     if (regcomp(&re, dpm_buf_str(&ere), REG_EXTENDED | REG_NOSUB) != 0)
         fail_msg("%s -> %s does not compile", pattern, dpm_buf_str(&ere));
@@ -47,10 +48,10 @@ static void test_re2_syntax_runs(void **state)
     assert_false(matches("^\\S+$", "a b"));
     assert_true(matches("^[\\d.]+$", "1.25"));
     assert_false(matches("^[\\d.]+$", "1,25"));
-    assert_true(matches("^(?:ab)+?c$", "ababc"));           /* non-capturing, non-greedy */
+    assert_true(matches("^(?:ab)+?c$", "ababc")); /* non-capturing, non-greedy */
     assert_true(matches("^(?P<n>x{2,3})$", "xxx"));
     assert_false(matches("^(?P<n>x{2,3})$", "xxxx"));
-    assert_true(matches("^a{,2}$", "a{,2}"));               /* `{` starting no repetition: literal */
+    assert_true(matches("^a{,2}$", "a{,2}")); /* `{` starting no repetition: literal */
     assert_true(matches("^\\x41\\x{42}\\103$", "ABC"));
     assert_true(matches("\\Aab\\z", "ab"));
     assert_true(matches("^[-a]+$", "-a-"));
@@ -102,8 +103,9 @@ static void test_guard_and_unsupported(void **state)
     char m[512];
     /* valid RE2, but glibc's regcomp would copy the tree 51^3 times */
     assert_int_equal(refused("((a{50}){50}){50}", m, sizeof m), DPM_EUNSUPPORTED);
-    assert_string_equal(m, "the in-tree API server cannot run this pattern: its repetitions expand past 5000 nodes "
-                           "in the POSIX regex engine");
+    assert_string_equal(
+        m, "the in-tree API server cannot run this pattern: its repetitions expand past 5000 nodes "
+           "in the POSIX regex engine");
     /* the fuzzer's find: a run of `+` after an anchor */
     char p[300] = "^(a|b)+$";
     memset(p + 8, '+', 250);
@@ -114,7 +116,8 @@ static void test_guard_and_unsupported(void **state)
     assert_int_equal(refused("[a\\]]", m, sizeof m), DPM_EUNSUPPORTED);
     /* a long but linear pattern is fine */
     char big[2100];
-    for (int i = 0; i < 2000; i++) big[i] = (char)('a' + i % 26);
+    for (int i = 0; i < 2000; i++)
+        big[i] = (char)('a' + i % 26);
     big[2000] = '\0';
     assert_true(matches(big, big));
 }

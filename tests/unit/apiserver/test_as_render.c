@@ -25,8 +25,8 @@
 static const json_t *schema_of(const json_t *crd)
 {
     return json_object_get(
-        json_object_get(json_array_get(json_object_get(json_object_get(crd, "spec"), "versions"), 0),
-                        "schema"),
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(crd, "spec"), "versions"), 0), "schema"),
         "openAPIV3Schema");
 }
 
@@ -69,9 +69,10 @@ static json_t *spark_child(const json_t *dp)
 
 static json_t *crd_for(const char *kind)
 {
-    return dpm_test_load_file(strcmp(kind, "SparkApplication") == 0
-                        ? SPARK_CRDS "sparkoperator.k8s.io_sparkapplications.yaml"
-                        : SPARK_CRDS "sparkoperator.k8s.io_scheduledsparkapplications.yaml");
+    return dpm_test_load_file(strcmp(kind, "SparkApplication") == 0 ? SPARK_CRDS
+                                  "sparkoperator.k8s.io_sparkapplications.yaml"
+                                                                    : SPARK_CRDS
+                                  "sparkoperator.k8s.io_scheduledsparkapplications.yaml");
 }
 
 static void check_product(json_t *dp, const char *what)
@@ -81,7 +82,8 @@ static void check_product(json_t *dp, const char *what)
     json_t *crd = crd_for(kind);
     assert_string_equal(json_string_value(json_object_get(t, "apiVersion")),
                         "sparkoperator.k8s.io/v1beta2");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(crd, "spec"), "names"), "kind")),
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(crd, "spec"), "names"), "kind")),
                         kind);
     if (schema_problems(schema_of(crd), t, what) != 0)
         fail_msg("%s: the %s does not satisfy the Spark operator's CRD", what, kind);
@@ -99,7 +101,8 @@ static void test_examples_validate_against_spark_operator_crds(void **state)
     for (size_t i = 0; i < g.gl_pathc; i++) {
         json_t *dp = dpm_test_load_file(g.gl_pathv[i]);
         json_t *t = spark_child(dp);
-        kinds |= strcmp(json_string_value(json_object_get(t, "kind")), "SparkApplication") == 0 ? 1 : 2;
+        kinds |=
+            strcmp(json_string_value(json_object_get(t, "kind")), "SparkApplication") == 0 ? 1 : 2;
         check_product(dp, g.gl_pathv[i]);
         json_decref(t);
         json_decref(dp);
@@ -141,7 +144,8 @@ static void test_misspelled_field_is_caught(void **state)
     json_t *dp = dpm_test_load_file("examples/dataproducts/merchants.yaml");
     json_t *t = spark_child(dp);
     json_t *crd = crd_for(json_string_value(json_object_get(t, "kind")));
-    json_t *drv = json_object_get(json_object_get(json_object_get(t, "spec"), "template"), "driver");
+    json_t *drv =
+        json_object_get(json_object_get(json_object_get(t, "spec"), "template"), "driver");
     assert_non_null(drv);
     json_object_set_new(drv, "serviceAcount", json_string("x"));
     assert_true(schema_problems(schema_of(crd), t, "misspelled") > 0);
@@ -167,7 +171,8 @@ static void test_status_satisfies_the_dataproduct_crd(void **state)
     json_object_set_new(json_object_get(dp, "metadata"), "creationTimestamp",
                         json_string("2026-01-01T00:00:00Z"));
     assert_int_equal(dpm_op_desired(dp, &env, &children, &err), DPM_OK);
-    struct dpm_op_status_input in = {.dp = dp, .children = children, .env = &env, .now = 1767229200};
+    struct dpm_op_status_input in = {
+        .dp = dp, .children = children, .env = &env, .now = 1767229200};
     assert_int_equal(dpm_op_status(&in, &status, &err), DPM_OK);
     json_object_set_new(dp, "status", status);
     if (schema_problems(schema_of(crd), dp, "status") != 0)

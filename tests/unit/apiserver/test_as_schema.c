@@ -16,34 +16,53 @@
 
 #define SPARK_DIR "../shared/thirdparty/spark-operator/"
 
-static const char *SCHEMA = "{\"type\":\"object\",\"properties\":{"
+static const char *SCHEMA =
+    "{\"type\":\"object\",\"properties\":{"
     "\"apiVersion\":{\"type\":\"string\"},\"kind\":{\"type\":\"string\"},"
     "\"metadata\":{\"type\":\"object\"},"
     "\"spec\":{\"type\":\"object\",\"required\":[\"domain\",\"owner\"],\"properties\":{"
-    "  \"domain\":{\"type\":\"string\",\"pattern\":\"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$\",\"maxLength\":10},"
+    "  "
+    "\"domain\":{\"type\":\"string\",\"pattern\":\"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$\",\"maxLength\":"
+    "10},"
     "  \"owner\":{\"type\":\"string\",\"minLength\":3},"
     "  \"replicas\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10,\"default\":1},"
-    "  \"ratio\":{\"type\":\"number\",\"exclusiveMaximum\":true,\"maximum\":1.5,\"multipleOf\":0.25},"
+    "  "
+    "\"ratio\":{\"type\":\"number\",\"exclusiveMaximum\":true,\"maximum\":1.5,\"multipleOf\":0.25},"
     "  \"mode\":{\"type\":\"string\",\"enum\":[\"batch\",\"streaming\"],\"default\":\"batch\"},"
     "  \"level\":{\"type\":\"integer\",\"enum\":[1,2]},"
     "  \"port\":{\"x-kubernetes-int-or-string\":true},"
     "  \"when\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "  \"code\":{\"type\":\"string\",\"pattern\":\"^\\\\d{3}-\\\\w+$\"},"
     "  \"note\":{\"type\":\"string\",\"nullable\":true},"
-    "  \"tags\":{\"type\":\"array\",\"maxItems\":2,\"minItems\":1,\"items\":{\"type\":\"string\"},\"x-kubernetes-list-type\":\"set\"},"
-    "  \"ports\":{\"type\":\"array\",\"x-kubernetes-list-type\":\"map\",\"x-kubernetes-list-map-keys\":[\"name\"],"
+    "  "
+    "\"tags\":{\"type\":\"array\",\"maxItems\":2,\"minItems\":1,\"items\":{\"type\":\"string\"},"
+    "\"x-kubernetes-list-type\":\"set\"},"
+    "  "
+    "\"ports\":{\"type\":\"array\",\"x-kubernetes-list-type\":\"map\",\"x-kubernetes-list-map-"
+    "keys\":[\"name\"],"
     "     \"items\":{\"type\":\"object\",\"required\":[\"name\"],\"properties\":{"
     "        \"name\":{\"type\":\"string\"},\"size\":{\"type\":\"string\",\"default\":\"10Gi\"},"
-    "        \"opts\":{\"type\":\"object\",\"properties\":{\"ro\":{\"type\":\"boolean\",\"default\":false}}}}}},"
-    "  \"labels\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"},\"maxProperties\":2},"
-    "  \"resources\":{\"type\":\"object\",\"properties\":{\"memory\":{\"type\":\"string\",\"default\":\"1Gi\"}}},"
-    "  \"free\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true,\"properties\":{\"n\":{\"type\":\"integer\"}}},"
-    "  \"template\":{\"type\":\"object\",\"x-kubernetes-embedded-resource\":true,\"properties\":{\"spec\":{\"type\":\"object\"}}},"
+    "        "
+    "\"opts\":{\"type\":\"object\",\"properties\":{\"ro\":{\"type\":\"boolean\",\"default\":false}}"
+    "}}}},"
+    "  "
+    "\"labels\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"},"
+    "\"maxProperties\":2},"
+    "  "
+    "\"resources\":{\"type\":\"object\",\"properties\":{\"memory\":{\"type\":\"string\","
+    "\"default\":\"1Gi\"}}},"
+    "  "
+    "\"free\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true,\"properties\":{"
+    "\"n\":{\"type\":\"integer\"}}},"
+    "  "
+    "\"template\":{\"type\":\"object\",\"x-kubernetes-embedded-resource\":true,\"properties\":{"
+    "\"spec\":{\"type\":\"object\"}}},"
     "  \"either\":{\"type\":\"string\",\"anyOf\":[{\"pattern\":\"^a\"},{\"pattern\":\"^b\"}]}"
     "}},"
     "\"status\":{\"type\":\"object\",\"properties\":{\"phase\":{\"type\":\"string\"}}}}}";
 
-static const char *VALID = "{\"apiVersion\":\"mesh.io/v1\",\"kind\":\"X\",\"metadata\":{\"name\":\"a\"},"
+static const char *VALID =
+    "{\"apiVersion\":\"mesh.io/v1\",\"kind\":\"X\",\"metadata\":{\"name\":\"a\"},"
     "\"spec\":{\"domain\":\"sales\",\"owner\":\"bob@x.io\"}}";
 
 /* Validates obj_text and checks the findings, in order, "path: message". */
@@ -73,20 +92,23 @@ static void expect(const char *obj_text, const char *const *want, size_t nwant)
 }
 
 #define SPEC(x) "{\"spec\":{\"domain\":\"sales\",\"owner\":\"bob\"," x "}}"
-#define EXPECT(obj, ...)                                                  \
-    do {                                                                  \
-        static const char *const w_[] = {__VA_ARGS__};                    \
-        expect(obj, w_, sizeof(w_) / sizeof(w_[0]));                      \
+#define EXPECT(obj, ...)                                                                           \
+    do {                                                                                           \
+        static const char *const w_[] = {__VA_ARGS__};                                             \
+        expect(obj, w_, sizeof(w_) / sizeof(w_[0]));                                               \
     } while (0)
 
 static void test_valid_object(void **state)
 {
     (void)state;
     expect(VALID, NULL, 0);
-    expect(SPEC("\"note\":null,\"port\":8080,\"when\":\"2024-01-02T03:04:05Z\",\"code\":\"123-ab_c\","
-                "\"ratio\":1.25,\"tags\":[\"a\",\"b\"],\"labels\":{\"a\":\"b\"},\"free\":{\"n\":1,\"x\":[1]},"
-                "\"template\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\"},\"either\":\"bee\",\"level\":2"),
-           NULL, 0);
+    expect(
+        SPEC(
+            "\"note\":null,\"port\":8080,\"when\":\"2024-01-02T03:04:05Z\",\"code\":\"123-ab_c\","
+            "\"ratio\":1.25,\"tags\":[\"a\",\"b\"],\"labels\":{\"a\":\"b\"},\"free\":{\"n\":1,"
+            "\"x\":[1]},"
+            "\"template\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\"},\"either\":\"bee\",\"level\":2"),
+        NULL, 0);
     expect(SPEC("\"port\":\"http\""), NULL, 0);
 }
 
@@ -110,8 +132,7 @@ static void test_kube_messages(void **state)
            "spec.ratio: Invalid value: 0.3: spec.ratio in body should be a multiple of 0.25");
     EXPECT(SPEC("\"mode\":\"weekly\""),
            "spec.mode: Unsupported value: \"weekly\": supported values: \"batch\", \"streaming\"");
-    EXPECT(SPEC("\"level\":3"),
-           "spec.level: Unsupported value: 3: supported values: \"1\", \"2\"");
+    EXPECT(SPEC("\"level\":3"), "spec.level: Unsupported value: 3: supported values: \"1\", \"2\"");
     EXPECT("{\"spec\":{\"domain\":\"Sales_1\",\"owner\":\"bo\"}}",
            "spec.domain: Invalid value: \"Sales_1\": spec.domain in body should match "
            "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'",
@@ -119,7 +140,8 @@ static void test_kube_messages(void **state)
            "long");
     EXPECT("{\"spec\":{\"domain\":\"abcdefghijk\",\"owner\":\"bob\"}}",
            "spec.domain: Too long: may not be longer than 10");
-    EXPECT(SPEC("\"tags\":[\"a\",\"b\",\"c\"]"), "spec.tags: Too many: 3: must have at most 2 items");
+    EXPECT(SPEC("\"tags\":[\"a\",\"b\",\"c\"]"),
+           "spec.tags: Too many: 3: must have at most 2 items");
     EXPECT(SPEC("\"tags\":[]"),
            "spec.tags: Invalid value: 0: spec.tags in body should have at least 1 items");
     EXPECT(SPEC("\"tags\":[\"a\",\"a\"]"), "spec.tags[1]: Duplicate value: \"a\"");
@@ -145,7 +167,7 @@ static void test_kube_messages(void **state)
            "spec.mode: Invalid value: \"null\": spec.mode in body must be of type string: "
            "\"null\"");
     EXPECT(SPEC("\"template\":{\"kind\":\"Pod\"}"), "spec.template.apiVersion: Required value: "
-                                                   "must not be empty");
+                                                    "must not be empty");
     EXPECT(SPEC("\"either\":\"cat\""),
            "spec.either: Invalid value: \"\": spec.either in body must validate at least one "
            "schema (anyOf)");
@@ -160,21 +182,23 @@ static void test_prune(void **state)
 {
     (void)state;
     json_t *s = J(SCHEMA);
-    json_t *o = J("{\"apiVersion\":\"mesh.io/v1\",\"kind\":\"X\",\"metadata\":{\"name\":\"a\",\"x\":1},"
-                  "\"junk\":1,\"spec\":{\"domain\":\"d\",\"owner\":\"o\",\"extra\":{\"a\":1},"
-                  "\"mode\":null,\"note\":null,"
-                  "\"ports\":[{\"name\":\"p\",\"bogus\":true,\"opts\":{\"ro\":true,\"rw\":true}}],"
-                  "\"labels\":{\"k\":\"v\"},\"free\":{\"n\":1,\"keep\":{\"deep\":1}},"
-                  "\"template\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"t\"},"
-                  "\"spec\":{\"anything\":1},\"other\":2}},"
-                  "\"status\":{\"phase\":\"Ready\",\"old\":1}}");
-    json_t *want = J("{\"apiVersion\":\"mesh.io/v1\",\"kind\":\"X\",\"metadata\":{\"name\":\"a\",\"x\":1},"
-                     "\"spec\":{\"domain\":\"d\",\"owner\":\"o\",\"note\":null,"
-                     "\"ports\":[{\"name\":\"p\",\"opts\":{\"ro\":true}}],"
-                     "\"labels\":{\"k\":\"v\"},\"free\":{\"n\":1,\"keep\":{\"deep\":1}},"
-                     "\"template\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"t\"},"
-                     "\"spec\":{}}},"
-                     "\"status\":{\"phase\":\"Ready\"}}");
+    json_t *o =
+        J("{\"apiVersion\":\"mesh.io/v1\",\"kind\":\"X\",\"metadata\":{\"name\":\"a\",\"x\":1},"
+          "\"junk\":1,\"spec\":{\"domain\":\"d\",\"owner\":\"o\",\"extra\":{\"a\":1},"
+          "\"mode\":null,\"note\":null,"
+          "\"ports\":[{\"name\":\"p\",\"bogus\":true,\"opts\":{\"ro\":true,\"rw\":true}}],"
+          "\"labels\":{\"k\":\"v\"},\"free\":{\"n\":1,\"keep\":{\"deep\":1}},"
+          "\"template\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"t\"},"
+          "\"spec\":{\"anything\":1},\"other\":2}},"
+          "\"status\":{\"phase\":\"Ready\",\"old\":1}}");
+    json_t *want =
+        J("{\"apiVersion\":\"mesh.io/v1\",\"kind\":\"X\",\"metadata\":{\"name\":\"a\",\"x\":1},"
+          "\"spec\":{\"domain\":\"d\",\"owner\":\"o\",\"note\":null,"
+          "\"ports\":[{\"name\":\"p\",\"opts\":{\"ro\":true}}],"
+          "\"labels\":{\"k\":\"v\"},\"free\":{\"n\":1,\"keep\":{\"deep\":1}},"
+          "\"template\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"t\"},"
+          "\"spec\":{}}},"
+          "\"status\":{\"phase\":\"Ready\"}}");
     assert_int_equal(as_schema_prune(s, o), DPM_OK);
     if (!json_equal(o, want)) {
         char *g = json_dumps(o, JSON_SORT_KEYS);
@@ -193,9 +217,10 @@ static void test_default(void **state)
      * memory default; ports get size and, where opts exists, opts.ro */
     json_t *o = J("{\"spec\":{\"domain\":\"d\",\"owner\":\"o\",\"mode\":null,"
                   "\"ports\":[{\"name\":\"a\"},{\"name\":\"b\",\"size\":\"5Gi\",\"opts\":{}}]}}");
-    json_t *want = J("{\"spec\":{\"domain\":\"d\",\"owner\":\"o\",\"mode\":\"batch\",\"replicas\":1,"
-                     "\"ports\":[{\"name\":\"a\",\"size\":\"10Gi\"},"
-                     "{\"name\":\"b\",\"size\":\"5Gi\",\"opts\":{\"ro\":false}}]}}");
+    json_t *want =
+        J("{\"spec\":{\"domain\":\"d\",\"owner\":\"o\",\"mode\":\"batch\",\"replicas\":1,"
+          "\"ports\":[{\"name\":\"a\",\"size\":\"10Gi\"},"
+          "{\"name\":\"b\",\"size\":\"5Gi\",\"opts\":{\"ro\":false}}]}}");
     assert_int_equal(as_schema_default(s, o), DPM_OK);
     if (!json_equal(o, want)) {
         char *g = json_dumps(o, JSON_SORT_KEYS);
@@ -209,8 +234,9 @@ static void test_default(void **state)
     assert_null(json_object_get(o, "spec"));
     json_decref(o);
     /* a default that is itself an object gets its nested defaults */
-    json_t *s2 = J("{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"default\":{},"
-                   "\"properties\":{\"a\":{\"type\":\"integer\",\"default\":3}}}}}");
+    json_t *s2 =
+        J("{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"default\":{},"
+          "\"properties\":{\"a\":{\"type\":\"integer\",\"default\":3}}}}}");
     o = J("{}");
     assert_int_equal(as_schema_default(s2, o), DPM_OK);
     json_t *w2 = J("{\"spec\":{\"a\":3}}");
@@ -223,13 +249,17 @@ static void test_default(void **state)
 }
 
 /* A CRD with the schema as its one %s (a literal, so formats are checked). */
-#define CRD "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\"," \
-    "\"metadata\":{\"name\":\"dataproducts.mesh.io\"},\"spec\":{\"group\":\"mesh.io\",\"scope\":\"Namespaced\"," \
-    "\"names\":{\"plural\":\"dataproducts\",\"singular\":\"dataproduct\",\"kind\":\"DataProduct\"," \
-    "\"listKind\":\"DataProductList\",\"shortNames\":[\"dp\"]}," \
-    "\"versions\":[{\"name\":\"v1alpha1\",\"served\":true,\"storage\":true," \
-    "\"subresources\":{\"status\":{}}," \
-    "\"additionalPrinterColumns\":[{\"name\":\"Domain\",\"type\":\"string\",\"jsonPath\":\".spec.domain\"}]," \
+#define CRD                                                                                        \
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","           \
+    "\"metadata\":{\"name\":\"dataproducts.mesh.io\"},\"spec\":{\"group\":\"mesh.io\",\"scope\":"  \
+    "\"Namespaced\","                                                                              \
+    "\"names\":{\"plural\":\"dataproducts\",\"singular\":\"dataproduct\",\"kind\":"                \
+    "\"DataProduct\","                                                                             \
+    "\"listKind\":\"DataProductList\",\"shortNames\":[\"dp\"]},"                                   \
+    "\"versions\":[{\"name\":\"v1alpha1\",\"served\":true,\"storage\":true,"                       \
+    "\"subresources\":{\"status\":{}},"                                                            \
+    "\"additionalPrinterColumns\":[{\"name\":\"Domain\",\"type\":\"string\",\"jsonPath\":\".spec." \
+    "domain\"}],"                                                                                  \
     "\"schema\":{\"openAPIV3Schema\":%s}}]}}"
 
 static void expect_crd(const char *crd_text, const char *want_path, const char *want_msg)
@@ -269,44 +299,54 @@ static void test_crd_check(void **state)
     struct {
         const char *schema, *sub, *msg;
     } C[] = {
-        {"{\"type\":\"object\",\"properties\":{\"spec\":{\"properties\":{\"a\":{\"type\":\"string\"}}}}}",
+        {"{\"type\":\"object\",\"properties\":{\"spec\":{\"properties\":{\"a\":{\"type\":"
+         "\"string\"}}}}}",
          ".properties[spec].type", "Required value: must not be empty for specified object fields"},
         {"{\"type\":\"string\"}", ".type", "Invalid value: \"string\": must be object at the root"},
         /* kube compiles the pattern with Go's regexp (RE2) when the CRD is written */
         {"{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"properties\":"
          "{\"a\":{\"type\":\"string\",\"pattern\":\"^(a|b)++$\"}}}}}",
          ".properties[spec].properties[a].pattern",
-         "Invalid value: \"^(a|b)++$\": must be a valid regular expression, but isn't: error parsing regexp: "
+         "Invalid value: \"^(a|b)++$\": must be a valid regular expression, but isn't: error "
+         "parsing regexp: "
          "invalid nested repetition operator: `++`"},
-        {"{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},"
+        {"{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\",\"properties\":{\"a\":"
+         "{\"type\":\"string\"}},"
          "\"additionalProperties\":{\"type\":\"string\"}}}}",
          ".properties[spec].additionalProperties",
          "Forbidden: additionalProperties and properties are mutual exclusive"},
-        {"{\"type\":\"object\",\"properties\":{\"metadata\":{\"type\":\"object\",\"properties\":{\"labels\":{\"type\":\"object\"}}}}}",
+        {"{\"type\":\"object\",\"properties\":{\"metadata\":{\"type\":\"object\",\"properties\":{"
+         "\"labels\":{\"type\":\"object\"}}}}}",
          ".properties[metadata]",
          "Forbidden: must not specify anything other than name and generateName, but metadata "
          "is implicitly specified"},
-        {"{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\",\"uniqueItems\":true,\"items\":{\"type\":\"string\"}}}}",
+        {"{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\",\"uniqueItems\":true,"
+         "\"items\":{\"type\":\"string\"}}}}",
          ".properties[l].uniqueItems",
          "Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes "
          "quadratic"},
-        {"{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\"}}}", ".properties[l].items",
-         "Required value: must be specified"},
+        {"{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\"}}}",
+         ".properties[l].items", "Required value: must be specified"},
         {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"map\"}}}", ".properties[x].type",
          "Unsupported value: \"map\": supported values: \"array\", \"boolean\", \"integer\", "
          "\"number\", \"object\", \"string\""},
-        {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"object\",\"additionalProperties\":false}}}",
+        {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"object\",\"additionalProperties\":"
+         "false}}}",
          ".properties[x].additionalProperties",
          "Forbidden: additionalProperties cannot be set to false"},
-        {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":false}}}",
+        {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"object\",\"x-kubernetes-preserve-"
+         "unknown-fields\":false}}}",
          ".properties[x].x-kubernetes-preserve-unknown-fields",
          "Invalid value: false: must be true or undefined"},
-        {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"string\",\"x-kubernetes-int-or-string\":true}}}",
+        {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"string\",\"x-kubernetes-int-or-"
+         "string\":true}}}",
          ".properties[x].type",
          "Invalid value: \"string\": must be empty if x-kubernetes-int-or-string is true"},
-        {"{\"type\":\"object\",\"properties\":{\"x\":{\"$ref\":\"#/definitions/a\",\"type\":\"object\"}}}",
+        {"{\"type\":\"object\",\"properties\":{\"x\":{\"$ref\":\"#/definitions/"
+         "a\",\"type\":\"object\"}}}",
          ".properties[x].$ref", "Forbidden: $ref is not supported"},
-        {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"string\",\"anyOf\":[{\"type\":\"string\"}]}}}",
+        {"{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"string\",\"anyOf\":[{\"type\":"
+         "\"string\"}]}}}",
          ".properties[x].anyOf[0].type", "Forbidden: must be empty to be structural"},
     };
     for (size_t i = 0; i < sizeof(C) / sizeof(C[0]); i++) {
@@ -352,11 +392,13 @@ static void test_crd_check(void **state)
     json_t *v2 = json_deep_copy(json_array_get(vers, 0));
     json_object_set_new(v2, "name", json_string("v1alpha1"));
     json_array_append_new(vers, v2);
-    json_object_set_new(json_array_get(json_object_get(json_array_get(vers, 0), "additionalPrinterColumns"), 0),
-                        "type", json_string("text"));
+    json_object_set_new(
+        json_array_get(json_object_get(json_array_get(vers, 0), "additionalPrinterColumns"), 0),
+        "type", json_string("text"));
     char *text = json_dumps(crd, 0);
     expect_crd(text, "spec.versions[1].name", "Duplicate value: \"v1alpha1\"");
-    expect_crd(text, "spec.versions", "Invalid value: 2: must have exactly one version marked as storage version");
+    expect_crd(text, "spec.versions",
+               "Invalid value: 2: must have exactly one version marked as storage version");
     expect_crd(text, "spec.versions[0].additionalPrinterColumns[0].type",
                "Unsupported value: \"text\": supported values: \"boolean\", \"date\", "
                "\"integer\", \"number\", \"string\"");
@@ -401,7 +443,8 @@ static const char *SPARK_APP =
     "\"spec\":{\"type\":\"Python\",\"mode\":\"cluster\",\"image\":\"apache/spark:3.5.0\","
     "\"mainApplicationFile\":\"local:///opt/dataproduct/transform.py\",\"sparkVersion\":\"3.5.0\","
     "\"restartPolicy\":{\"type\":\"OnFailure\",\"onFailureRetries\":3},"
-    "\"driver\":{\"cores\":1,\"memory\":\"4g\",\"serviceAccount\":\"spark\",\"unknownDriverField\":1,"
+    "\"driver\":{\"cores\":1,\"memory\":\"4g\",\"serviceAccount\":\"spark\",\"unknownDriverField\":"
+    "1,"
     "  \"labels\":{\"mesh.io/data-product\":\"orders\"},"
     "  \"env\":[{\"name\":\"A\",\"value\":\"1\"}],"
     "  \"volumeMounts\":[{\"name\":\"contract\",\"mountPath\":\"/etc/contract\"}]},"
@@ -420,9 +463,10 @@ static void test_spark_application_validates_and_prunes(void **state)
     json_t *spec = json_object_get(app, "spec");
     assert_null(json_object_get(spec, "notAField"));
     assert_null(json_object_get(json_object_get(spec, "driver"), "unknownDriverField"));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(spec, "driver"), "memory")), "4g");
-    assert_non_null(json_object_get(json_object_get(json_array_get(json_object_get(spec, "volumes"), 0),
-                                                    "configMap"), "name"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(spec, "driver"), "memory")), "4g");
+    assert_non_null(json_object_get(
+        json_object_get(json_array_get(json_object_get(spec, "volumes"), 0), "configMap"), "name"));
     assert_int_equal(as_schema_default(schema, app), DPM_OK);
     struct dpm_report r = DPM_REPORT_INIT;
     assert_int_equal(as_schema_validate(schema, app, &r), DPM_OK);

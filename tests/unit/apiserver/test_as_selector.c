@@ -65,15 +65,18 @@ static void test_label_errors(void **state)
     lerr("(", "found '(', expected: !, identifier, or 'end of string'");
     lerr("app in web", "unable to parse requirement: found 'web' expected: '('");
     lerr("app in (a b)", "unable to parse requirement: found 'b', expected: ',' or ')'");
-    lerr("app ~ x", "unable to parse requirement: found '~', expected: in, notin, =, ==, !=, gt, lt");
+    lerr("app ~ x",
+         "unable to parse requirement: found '~', expected: in, notin, =, ==, !=, gt, lt");
     lerr("app=a=b", "found '=', expected: ',' or 'end of string'");
     lerr("a b", "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt");
     lerr("!a=b", "found '=', expected: ',' or 'end of string'");
-    lerr("app=-x",
-         "unable to parse requirement: values[0][app]: Invalid value: \"-x\": a valid label must be an "
-         "empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-         "with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
-         "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+    lerr("app=-x", "unable to parse requirement: values[0][app]: Invalid value: \"-x\": a valid "
+                   "label must be an "
+                   "empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+                   "start and end "
+                   "with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+                   "regex used for "
+                   "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
     lerr("-bad=x",
          "unable to parse requirement: key: Invalid value: \"-bad\": name part must consist of "
          "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
@@ -99,10 +102,12 @@ static bool fmatch(const char *sel, const char *group, const char *res, const ch
 static void test_field_selectors(void **state)
 {
     (void)state;
-    const char *ev = "{\"metadata\":{\"name\":\"e1\",\"namespace\":\"ns\"},\"involvedObject\":{\"kind\":"
-                     "\"DataProduct\",\"name\":\"dp,1\",\"uid\":\"u\"},\"reason\":\"Created\","
-                     "\"source\":{\"component\":\"dpm\"},\"type\":\"Normal\"}";
-    assert_true(fmatch("involvedObject.kind=DataProduct,involvedObject.name=dp\\,1", "", "events", ev));
+    const char *ev =
+        "{\"metadata\":{\"name\":\"e1\",\"namespace\":\"ns\"},\"involvedObject\":{\"kind\":"
+        "\"DataProduct\",\"name\":\"dp,1\",\"uid\":\"u\"},\"reason\":\"Created\","
+        "\"source\":{\"component\":\"dpm\"},\"type\":\"Normal\"}";
+    assert_true(
+        fmatch("involvedObject.kind=DataProduct,involvedObject.name=dp\\,1", "", "events", ev));
     assert_true(fmatch("metadata.name==e1,metadata.namespace=ns", "", "events", ev));
     assert_true(fmatch("reason!=Failed,source=dpm,type=Normal", "", "events", ev));
     assert_false(fmatch("involvedObject.uid=v", "", "events", ev));
@@ -112,28 +117,37 @@ static void test_field_selectors(void **state)
 
     struct as_field_selector *s = NULL;
     struct dpm_error err;
-    assert_int_equal(as_field_selector_parse("spec.domain=x", "mesh.io", "dataproducts", &s, &err), DPM_EINVAL);
+    assert_int_equal(as_field_selector_parse("spec.domain=x", "mesh.io", "dataproducts", &s, &err),
+                     DPM_EINVAL);
     assert_string_equal(err.message, "field label not supported: spec.domain");
     assert_int_equal(as_field_selector_parse("reason=x", "", "pods", &s, &err), DPM_EINVAL);
     assert_string_equal(err.message, "field label not supported: reason");
     /* configmaps have no conversion of their own: runtime's default text */
     assert_int_equal(as_field_selector_parse("data.x=y", "", "configmaps", &s, &err), DPM_EINVAL);
-    assert_string_equal(err.message,
-                        "\"data.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
-    assert_int_equal(as_field_selector_parse("spec.replicas=1", "apps", "deployments", &s, &err), DPM_EINVAL);
-    assert_string_equal(err.message,
-                        "\"spec.replicas\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
-    assert_int_equal(as_field_selector_parse("spec.x=1", "networking.k8s.io", "ingresses", &s, &err), DPM_EINVAL);
-    assert_string_equal(err.message,
-                        "\"spec.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
+    assert_string_equal(
+        err.message,
+        "\"data.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
+    assert_int_equal(as_field_selector_parse("spec.replicas=1", "apps", "deployments", &s, &err),
+                     DPM_EINVAL);
+    assert_string_equal(err.message, "\"spec.replicas\" is not a known field selector: only "
+                                     "\"metadata.name\", \"metadata.namespace\"");
+    assert_int_equal(
+        as_field_selector_parse("spec.x=1", "networking.k8s.io", "ingresses", &s, &err),
+        DPM_EINVAL);
+    assert_string_equal(
+        err.message,
+        "\"spec.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
     assert_int_equal(as_field_selector_parse("metadata.name", "", "pods", &s, &err), DPM_EINVAL);
-    assert_string_equal(err.message, "invalid selector: 'metadata.name'; can't understand 'metadata.name'");
-    assert_int_equal(as_field_selector_parse("metadata.name=a\\q", "", "pods", &s, &err), DPM_EINVAL);
+    assert_string_equal(err.message,
+                        "invalid selector: 'metadata.name'; can't understand 'metadata.name'");
+    assert_int_equal(as_field_selector_parse("metadata.name=a\\q", "", "pods", &s, &err),
+                     DPM_EINVAL);
     assert_string_equal(err.message, "invalid field selector: invalid escape sequence: \\q");
     assert_null(s);
 
-    assert_int_equal(as_field_selector_parse("metadata.name=web,metadata.namespace!=x", "", "pods", &s, &err),
-                     DPM_OK);
+    assert_int_equal(
+        as_field_selector_parse("metadata.name=web,metadata.namespace!=x", "", "pods", &s, &err),
+        DPM_OK);
     assert_string_equal(as_field_selector_name(s), "web");
     assert_null(as_field_selector_namespace(s));
     as_field_selector_free(s);

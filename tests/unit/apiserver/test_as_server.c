@@ -41,7 +41,8 @@ static void handler(struct as_request *r, void *ud)
     char out[512];
     int n = snprintf(out, sizeof out, "%s %s q=%s len=%zu cn=%s groups=%zu", r->method, r->path,
                      q ? q : "-", r->body_len, cn ? cn : "-", ng);
-    for (size_t i = 0; i < ng; i++) free(groups[i]);
+    for (size_t i = 0; i < ng; i++)
+        free(groups[i]);
     free(groups);
     free(cn);
     free(q);
@@ -52,14 +53,17 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/test_as_serverXXXXXX");
-    if (!mkdtemp(g_dir)) return -1;
+    if (!mkdtemp(g_dir))
+        return -1;
     struct dpm_error err = {0};
-    if (as_certs_ensure(g_dir, &err) != DPM_OK) return -1;
+    if (as_certs_ensure(g_dir, &err) != DPM_OK)
+        return -1;
     char cert[128], key[128], ca[128];
     snprintf(cert, sizeof cert, "%s/server.crt", g_dir);
     snprintf(key, sizeof key, "%s/server.key", g_dir);
     snprintf(ca, sizeof ca, "%s/ca.crt", g_dir);
-    if (as_server_start(cert, key, ca, 0, handler, NULL, &g_srv, &g_port, &err) != DPM_OK) return -1;
+    if (as_server_start(cert, key, ca, 0, handler, NULL, &g_srv, &g_port, &err) != DPM_OK)
+        return -1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return 0;
 }
@@ -70,7 +74,8 @@ static int teardown(void **state)
     as_server_stop(g_srv);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) return -1;
+    if (system(cmd) != 0)
+        return -1;
     curl_global_cleanup();
     return 0;
 }
@@ -104,7 +109,8 @@ static long req(CURL *c, const char *method, const char *path, const char *body,
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
     long code = 0;
-    if (curl_easy_perform(c) != CURLE_OK) return -1;
+    if (curl_easy_perform(c) != CURLE_OK)
+        return -1;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     return code;
 }

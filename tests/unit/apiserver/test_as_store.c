@@ -63,10 +63,12 @@ static void test_store_order_get_remove(void **state)
     /* built-in types and CRD types */
     assert_non_null(as_store_type(s, "batch", "v1", "cronjobs"));
     assert_null(as_store_type(s, "batch", "v1beta1", "cronjobs"));
-    json_t *crd = json_loads("{\"metadata\":{\"name\":\"things.ex.com\"},\"spec\":{\"group\":\"ex.com\","
-                             "\"scope\":\"Cluster\",\"names\":{\"plural\":\"things\",\"kind\":\"Thing\"},"
-                             "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
-                             "\"subresources\":{\"status\":{}}}]}}", 0, NULL);
+    json_t *crd =
+        json_loads("{\"metadata\":{\"name\":\"things.ex.com\"},\"spec\":{\"group\":\"ex.com\","
+                   "\"scope\":\"Cluster\",\"names\":{\"plural\":\"things\",\"kind\":\"Thing\"},"
+                   "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
+                   "\"subresources\":{\"status\":{}}}]}}",
+                   0, NULL);
     assert_int_equal(as_store_sync_crd(s, crd), DPM_OK);
     struct as_rtype *t = as_store_type(s, "ex.com", "v1", "things");
     assert_non_null(t);
@@ -148,7 +150,8 @@ static void test_watch_history_and_expiry(void **state)
     as_event_clear(&ev);
     /* a watcher that falls behind its queue (3, grown to the 5 events of
      * history it started with) is closed once the queued events drain */
-    for (int i = 0; i < 6; i++) put(s, c, "ns", "o2");
+    for (int i = 0; i < 6; i++)
+        put(s, c, "ns", "o2");
     assert_true(w->overflow);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(as_watch_next(s, w, &now, &ev), 1);
@@ -157,7 +160,8 @@ static void test_watch_history_and_expiry(void **state)
     assert_int_equal(as_watch_next(s, w, &now, &ev), -1);
     as_watch_close(s, w);
     /* 10 events of history: 10 writes, the first ones are gone */
-    for (int i = 0; i < 10; i++) put(s, c, "ns", "o3");
+    for (int i = 0; i < 10; i++)
+        put(s, c, "ns", "o3");
     assert_int_equal(as_watch_open(s, c, start, &w, &oldest), DPM_EGONE);
     assert_true(oldest > start);
     assert_int_equal(as_watch_open(s, c, oldest, &w, &oldest), DPM_OK);
@@ -212,11 +216,18 @@ static void test_names(void **state)
     struct as_rtype t;
     memset(&t, 0, sizeof t);
     strcpy(t.resource, "configmaps");
-    static const struct { const char *group, *resource, *name; bool ok; } c[] = {
-        {"", "configmaps", "a.b-c", true},   {"", "configmaps", "Bad_Name", false},
-        {"", "configmaps", "-a", false},     {"", "configmaps", "a..b", false},
-        {"", "namespaces", "a.b", false},    {"", "namespaces", "ab-1", true},
-        {"", "services", "1abc", false},     {"", "services", "abc", true},
+    static const struct {
+        const char *group, *resource, *name;
+        bool ok;
+    } c[] = {
+        {"", "configmaps", "a.b-c", true},
+        {"", "configmaps", "Bad_Name", false},
+        {"", "configmaps", "-a", false},
+        {"", "configmaps", "a..b", false},
+        {"", "namespaces", "a.b", false},
+        {"", "namespaces", "ab-1", true},
+        {"", "services", "1abc", false},
+        {"", "services", "abc", true},
         {"rbac.authorization.k8s.io", "roles", "system:x", true},
         {"rbac.authorization.k8s.io", "roles", "a/b", false},
     };
@@ -226,7 +237,8 @@ static void test_names(void **state)
         struct dpm_report r = DPM_REPORT_INIT;
         as_validate_name(&t, c[i].name, &r);
         assert_int_equal(r.n == 0, c[i].ok);
-        if (r.n) assert_string_equal(r.items[0].path, "metadata.name");
+        if (r.n)
+            assert_string_equal(r.items[0].path, "metadata.name");
         dpm_report_free(&r);
     }
     char long_name[300];
@@ -324,7 +336,8 @@ static void test_proto_delete_options(void **state)
     char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
     assert_string_equal(s, "{\"apiVersion\":\"apps/v1\",\"dryRun\":[\"All\"],"
                            "\"gracePeriodSeconds\":0,\"kind\":\"DeleteOptions\","
-                           "\"orphanDependents\":false,\"preconditions\":{\"uid\":\"u-1\"},\"propagationPolicy\":\"Foreground\"}");
+                           "\"orphanDependents\":false,\"preconditions\":{\"uid\":\"u-1\"},"
+                           "\"propagationPolicy\":\"Foreground\"}");
     free(s);
     json_decref(o);
 }

@@ -14,12 +14,31 @@
 static void test_human_duration(void **state)
 {
     (void)state;
-    static const struct { long long s; const char *want; } c[] = {
-        {-5, "<invalid>"}, {-1, "0s"}, {0, "0s"}, {59, "59s"}, {119, "119s"},
-        {120, "2m"}, {150, "2m30s"}, {599, "9m59s"}, {600, "10m"}, {179 * 60 + 59, "179m"},
-        {3 * 3600, "3h"}, {3 * 3600 + 5 * 60, "3h5m"}, {8 * 3600, "8h"}, {47 * 3600, "47h"},
-        {48 * 3600, "2d"}, {51 * 3600, "2d3h"}, {8 * 86400, "8d"}, {400 * 86400, "400d"},
-        {730LL * 86400, "2y"}, {(730LL + 100) * 86400, "2y100d"}, {3000LL * 86400, "8y"},
+    static const struct {
+        long long s;
+        const char *want;
+    } c[] = {
+        {-5, "<invalid>"},
+        {-1, "0s"},
+        {0, "0s"},
+        {59, "59s"},
+        {119, "119s"},
+        {120, "2m"},
+        {150, "2m30s"},
+        {599, "9m59s"},
+        {600, "10m"},
+        {179 * 60 + 59, "179m"},
+        {3 * 3600, "3h"},
+        {3 * 3600 + 5 * 60, "3h5m"},
+        {8 * 3600, "8h"},
+        {47 * 3600, "47h"},
+        {48 * 3600, "2d"},
+        {51 * 3600, "2d3h"},
+        {8 * 86400, "8d"},
+        {400 * 86400, "400d"},
+        {730LL * 86400, "2y"},
+        {(730LL + 100) * 86400, "2y100d"},
+        {3000LL * 86400, "8y"},
     };
     char buf[32];
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
@@ -28,16 +47,21 @@ static void test_human_duration(void **state)
 
 static const char DP[] =
     "[{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"DataProduct\",\"metadata\":{\"name\":\"pay\","
-    "\"namespace\":\"fin\",\"creationTimestamp\":\"2024-01-01T00:00:00Z\"},\"spec\":{\"domain\":\"fin\","
-    "\"owner\":\"a@b.c\",\"replicas\":3},\"status\":{\"phase\":\"Ready\",\"conditions\":[{\"type\":\"Valid\","
+    "\"namespace\":\"fin\",\"creationTimestamp\":\"2024-01-01T00:00:00Z\"},\"spec\":{\"domain\":"
+    "\"fin\","
+    "\"owner\":\"a@b.c\",\"replicas\":3},\"status\":{\"phase\":\"Ready\",\"conditions\":[{\"type\":"
+    "\"Valid\","
     "\"status\":\"True\"},{\"type\":\"Ready\",\"status\":\"False\"}]}},"
-    "{\"metadata\":{\"name\":\"bare\",\"creationTimestamp\":\"2023-12-31T22:00:00+01:00\"},\"spec\":{}}]";
+    "{\"metadata\":{\"name\":\"bare\",\"creationTimestamp\":\"2023-12-31T22:00:00+01:00\"},"
+    "\"spec\":{}}]";
 
 static const char COLS[] =
     "[{\"name\":\"Domain\",\"type\":\"string\",\"jsonPath\":\".spec.domain\"},"
-    "{\"name\":\"Owner\",\"type\":\"string\",\"jsonPath\":\".spec.owner\",\"priority\":1,\"description\":\"who\"},"
+    "{\"name\":\"Owner\",\"type\":\"string\",\"jsonPath\":\".spec.owner\",\"priority\":1,"
+    "\"description\":\"who\"},"
     "{\"name\":\"Phase\",\"type\":\"string\",\"jsonPath\":\".status.phase\"},"
-    "{\"name\":\"Ready\",\"type\":\"string\",\"jsonPath\":\".status.conditions[?(@.type==\\\"Ready\\\")].status\"},"
+    "{\"name\":\"Ready\",\"type\":\"string\",\"jsonPath\":\".status.conditions[?(@.type=="
+    "\\\"Ready\\\")].status\"},"
     "{\"name\":\"Replicas\",\"type\":\"integer\",\"jsonPath\":\".spec.replicas\"},"
     "{\"name\":\"Age\",\"type\":\"date\",\"jsonPath\":\".metadata.creationTimestamp\"}]";
 
@@ -50,14 +74,19 @@ static void test_printer_columns(void **state)
     assert_int_equal(as_table_render(items, cols, NULL, "42", "tok", now, &t, &err), DPM_OK);
     assert_string_equal(json_string_value(json_object_get(t, "kind")), "Table");
     assert_string_equal(json_string_value(json_object_get(t, "apiVersion")), "meta.k8s.io/v1");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(t, "metadata"), "resourceVersion")), "42");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(t, "metadata"), "continue")), "tok");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(t, "metadata"), "resourceVersion")),
+        "42");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(t, "metadata"), "continue")), "tok");
     json_t *defs = json_object_get(t, "columnDefinitions");
     assert_int_equal(json_array_size(defs), 7);
     char *d = json_dumps(json_array_get(defs, 2), JSON_COMPACT);
-    assert_string_equal(d, "{\"name\":\"Owner\",\"type\":\"string\",\"format\":\"\",\"description\":\"who\",\"priority\":1}");
+    assert_string_equal(d, "{\"name\":\"Owner\",\"type\":\"string\",\"format\":\"\","
+                           "\"description\":\"who\",\"priority\":1}");
     free(d);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(defs, 0), "format")), "name");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(defs, 0), "format")),
+                        "name");
     json_t *rows = json_object_get(t, "rows");
     d = json_dumps(json_object_get(json_array_get(rows, 0), "cells"), JSON_COMPACT);
     assert_string_equal(d, "[\"pay\",\"fin\",\"a@b.c\",\"Ready\",\"False\",3,\"3h5m\"]");
@@ -71,19 +100,25 @@ static void test_printer_columns(void **state)
     json_decref(t);
 
     assert_int_equal(as_table_render(items, NULL, "None", NULL, NULL, now, &t, &err), DPM_OK);
-    d = json_dumps(json_object_get(json_array_get(json_object_get(t, "rows"), 0), "cells"), JSON_COMPACT);
+    d = json_dumps(json_object_get(json_array_get(json_object_get(t, "rows"), 0), "cells"),
+                   JSON_COMPACT);
     assert_string_equal(d, "[\"pay\",\"2024-01-01T00:00:00Z\"]");
     free(d);
     assert_null(json_object_get(json_array_get(json_object_get(t, "rows"), 0), "object"));
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(t, "columnDefinitions"), 1), "name")),
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(t, "columnDefinitions"), 1), "name")),
                         "Created At");
     assert_null(json_object_get(json_object_get(t, "metadata"), "resourceVersion"));
     json_decref(t);
 
-    assert_int_equal(as_table_render(items, NULL, "Everything", NULL, NULL, now, &t, &err), DPM_EINVAL);
-    assert_string_equal(err.message, "Unsupported value: \"Everything\": supported values: \"None\", \"Metadata\", \"Object\"");
+    assert_int_equal(as_table_render(items, NULL, "Everything", NULL, NULL, now, &t, &err),
+                     DPM_EINVAL);
+    assert_string_equal(
+        err.message,
+        "Unsupported value: \"Everything\": supported values: \"None\", \"Metadata\", \"Object\"");
     assert_null(t);
-    json_t *bad = json_loads("[{\"name\":\"X\",\"type\":\"string\",\"jsonPath\":\".a[?(@.b==\"}]", 0, NULL);
+    json_t *bad =
+        json_loads("[{\"name\":\"X\",\"type\":\"string\",\"jsonPath\":\".a[?(@.b==\"}]", 0, NULL);
     assert_int_equal(as_table_render(items, bad, NULL, NULL, NULL, now, &t, &err), DPM_EINVAL);
     assert_string_equal(err.path, "additionalPrinterColumns[0].jsonPath");
     json_decref(bad);
@@ -95,10 +130,14 @@ static void test_jsonpath(void **state)
 {
     (void)state;
     json_t *doc = json_loads("{\"a\":{\"b\":[{\"c\":1},{\"c\":2}]},\"x-y\":\"z\"}", 0, NULL);
-    static const struct { const char *p; const char *want; } c[] = {
-        {".a.b[0].c", "[1]"}, {".a.b[-1].c", "[2]"}, {".a.b[*].c", "[1,2]"},
-        {"{.a.b[?(@.c==2)].c}", "[2]"}, {".a.b[?(@.c!=2)].c", "[1]"}, {".x-y", "[\"z\"]"},
-        {"$.a.b[5]", "[]"}, {".a['b'][1].c", "[2]"},
+    static const struct {
+        const char *p;
+        const char *want;
+    } c[] = {
+        {".a.b[0].c", "[1]"},         {".a.b[-1].c", "[2]"},
+        {".a.b[*].c", "[1,2]"},       {"{.a.b[?(@.c==2)].c}", "[2]"},
+        {".a.b[?(@.c!=2)].c", "[1]"}, {".x-y", "[\"z\"]"},
+        {"$.a.b[5]", "[]"},           {".a['b'][1].c", "[2]"},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         struct as_jsonpath *p = NULL;

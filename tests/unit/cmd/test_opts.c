@@ -18,7 +18,8 @@ static const struct dpm_opt table[] = {
     {O_POLICY, "-p", "--policy", "FILE", "apply the MeshPolicies in FILE (repeatable)"},
     {O_OLD, NULL, "--old", "FILE", "the stored versions"},
     {O_JSON, NULL, "--json", NULL, "print JSON"},
-    {O_CHECK_INTERVAL, NULL, "--cert-check-interval", "SECONDS", "how often\nthe Secret is checked"},
+    {O_CHECK_INTERVAL, NULL, "--cert-check-interval", "SECONDS",
+     "how often\nthe Secret is checked"},
     {O_CERT, NULL, "--cert", "FILE", "the serving certificate"},
     {0},
 };
@@ -56,21 +57,25 @@ static void test_spellings(void **state)
     (void)state;
     struct dpm_opts p;
     /* "-p VALUE", "--policy VALUE", "--policy=VALUE", an argument, "-" */
-    assert_string_equal(PARSE(true, &p, "-p", "a.yaml", "--policy", "b.yaml", "--policy=c.yaml", "x.yaml", "-"),
-                        "1=a.yaml 1=b.yaml 1=c.yaml -1=x.yaml -1=-");
+    assert_string_equal(
+        PARSE(true, &p, "-p", "a.yaml", "--policy", "b.yaml", "--policy=c.yaml", "x.yaml", "-"),
+        "1=a.yaml 1=b.yaml 1=c.yaml -1=x.yaml -1=-");
     /* a value may look like an option or be empty */
     assert_string_equal(PARSE(true, &p, "--old", "--json", "--old="), "2=--json 2=");
     /* names match whole: --cert is not a prefix of --cert-check-interval,
      * whatever the table's order */
-    assert_string_equal(PARSE(true, &p, "--cert-check-interval=5", "--cert", "c.pem"), "4=5 5=c.pem");
+    assert_string_equal(PARSE(true, &p, "--cert-check-interval=5", "--cert", "c.pem"),
+                        "4=5 5=c.pem");
 }
 
 static void test_flags(void **state)
 {
     (void)state;
     struct dpm_opts p;
-    assert_string_equal(PARSE(true, &p, "--json", "--json=false", "--json=true"), "3=true 3=false 3=true");
-    assert_string_equal(PARSE(true, &p, "--json=maybe"), "error: --json takes true or false, not \"maybe\"");
+    assert_string_equal(PARSE(true, &p, "--json", "--json=false", "--json=true"),
+                        "3=true 3=false 3=true");
+    assert_string_equal(PARSE(true, &p, "--json=maybe"),
+                        "error: --json takes true or false, not \"maybe\"");
 }
 
 static void test_missing_value(void **state)
@@ -85,15 +90,19 @@ static void test_unknown(void **state)
 {
     (void)state;
     struct dpm_opts p;
-    assert_string_equal(PARSE(true, &p, "--bogus", "x.yaml"), "error: unknown option \"--bogus\" (see dpm cmd --help)");
+    assert_string_equal(PARSE(true, &p, "--bogus", "x.yaml"),
+                        "error: unknown option \"--bogus\" (see dpm cmd --help)");
     /* a typo away from a known name: suggested */
-    assert_string_equal(PARSE(true, &p, "--polcy", "x.yaml"),
-                        "error: unknown option \"--polcy\": did you mean --policy? (see dpm cmd --help)");
-    assert_string_equal(PARSE(true, &p, "--jsno=true"),
-                        "error: unknown option \"--jsno=true\": did you mean --json? (see dpm cmd --help)");
+    assert_string_equal(
+        PARSE(true, &p, "--polcy", "x.yaml"),
+        "error: unknown option \"--polcy\": did you mean --policy? (see dpm cmd --help)");
+    assert_string_equal(
+        PARSE(true, &p, "--jsno=true"),
+        "error: unknown option \"--jsno=true\": did you mean --json? (see dpm cmd --help)");
     /* short options are not guessed, nor attached values */
     assert_string_equal(PARSE(true, &p, "-x"), "error: unknown option \"-x\" (see dpm cmd --help)");
-    assert_string_equal(PARSE(true, &p, "-p=a"), "error: unknown option \"-p=a\" (see dpm cmd --help)");
+    assert_string_equal(PARSE(true, &p, "-p=a"),
+                        "error: unknown option \"-p=a\" (see dpm cmd --help)");
     /* a command without arguments refuses them */
     assert_string_equal(PARSE(false, &p, "--old", "o.yaml", "stray"),
                         "2=o.yaml error: unexpected argument \"stray\" (see dpm cmd --help)");
@@ -169,12 +178,9 @@ static void test_help_lists_every_option(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spellings),
-        cmocka_unit_test(test_flags),
-        cmocka_unit_test(test_missing_value),
-        cmocka_unit_test(test_unknown),
-        cmocka_unit_test(test_help_option),
-        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_spellings),     cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_missing_value), cmocka_unit_test(test_unknown),
+        cmocka_unit_test(test_help_option),   cmocka_unit_test(test_help_lists_every_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,8 +37,7 @@ static void set(json_t *o, const char *ptr, json_t *value)
     snprintf(buf, sizeof buf, "%s", ptr + 1);
     tok = strtok_r(buf, "/", &save);
     while ((next = strtok_r(NULL, "/", &save)) != NULL) {
-        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok))
-                             : json_object_get(o, tok);
+        o = json_is_array(o) ? json_array_get(o, (size_t)atoi(tok)) : json_object_get(o, tok);
         if (o == NULL)
             fail_msg("no parent for %s at %s", ptr, tok);
         tok = next;
@@ -80,28 +79,27 @@ static void expect_(json_t *obj, const char *const *want, int line)
                 fprintf(stderr, "  got[%zu] %c %s\n", j,
                         r.items[j].severity == DPM_SEV_WARNING ? 'W' : 'V', buf);
             }
-            fail_msg("line %d: finding %zu: want \"%s\"", line, i,
-                     i < n ? want[i] : "(nothing)");
+            fail_msg("line %d: finding %zu: want \"%s\"", line, i, i < n ? want[i] : "(nothing)");
         }
     }
     dpm_report_free(&r);
     json_decref(obj);
 }
-#define EXPECT(obj, ...)                                                      \
-    do {                                                                      \
-        const char *const want_[] = {__VA_ARGS__, NULL};                      \
-        expect_((obj), want_, __LINE__);                                      \
+#define EXPECT(obj, ...)                                                                           \
+    do {                                                                                           \
+        const char *const want_[] = {__VA_ARGS__, NULL};                                           \
+        expect_((obj), want_, __LINE__);                                                           \
     } while (0)
-#define EXPECT_CLEAN(obj)                                                     \
-    do {                                                                      \
-        const char *const want_[] = {NULL};                                   \
-        expect_((obj), want_, __LINE__);                                      \
+#define EXPECT_CLEAN(obj)                                                                          \
+    do {                                                                                           \
+        const char *const want_[] = {NULL};                                                        \
+        expect_((obj), want_, __LINE__);                                                           \
     } while (0)
 
-#define LABEL_MSG                                                             \
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric "    \
-    "characters or '-', and must start and end with an alphanumeric "        \
-    "character (e.g. 'my-name',  or '123-abc', regex used for validation "   \
+#define LABEL_MSG                                                                                  \
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric "                          \
+    "characters or '-', and must start and end with an alphanumeric "                              \
+    "character (e.g. 'my-name',  or '123-abc', regex used for validation "                         \
     "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 
 static void test_valid(void **state)
@@ -140,12 +138,13 @@ static void test_envelope(void **state)
     set(o, "/metadata/namespace", json_string("fintech_core"));
     set(o, "/metadata/labels", J("{\"team\": \"payments\", \"tier\": 1}"));
     EXPECT(o, "V apiVersion: must be mesh.io/v1alpha1 (got \"mesh.io/v1\")",
-           "V kind: required (DataProduct)",
-           "V metadata.name: " LABEL_MSG, "V metadata.namespace: " LABEL_MSG,
+           "V kind: required (DataProduct)", "V metadata.name: " LABEL_MSG,
+           "V metadata.namespace: " LABEL_MSG,
            "V metadata.labels.tier: must be a string (quote it: \"1\")");
 
     o = base();
-    set(o, "/metadata/name", json_string("abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij"));
+    set(o, "/metadata/name",
+        json_string("abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij"));
     set(o, "/kind", json_string("MeshPolicy"));
     EXPECT(o, "V kind: must be DataProduct (got \"MeshPolicy\")",
            "V metadata.name: must be no more than 63 characters");
@@ -163,8 +162,7 @@ static void test_envelope(void **state)
     o = base();
     set(o, "/metadata", NULL);
     set(o, "/apiVersion", json_real(1.5));
-    EXPECT(o, "V apiVersion: must be a string (quote it: \"1.5\")",
-           "V metadata: required");
+    EXPECT(o, "V apiVersion: must be a string (quote it: \"1.5\")", "V metadata: required");
     o = base();
     set(o, "/metadata", J("[]"));
     EXPECT(o, "V metadata: must be an object");
@@ -196,25 +194,21 @@ static void test_required(void **state)
     EXPECT(o, "V spec: required");
     o = base();
     set(o, "/spec", J("{}"));
-    EXPECT(o, "V spec.domain: required", "V spec.owner: required",
-           "V spec.inputPorts: required", "V spec.transformation: required",
-           "V spec.outputPorts: required");
+    EXPECT(o, "V spec.domain: required", "V spec.owner: required", "V spec.inputPorts: required",
+           "V spec.transformation: required", "V spec.outputPorts: required");
     o = base();
     set(o, "/spec/inputPorts", J("[]"));
     set(o, "/spec/outputPorts", J("[]"));
     set(o, "/spec/transformation", J("{}"));
     EXPECT(o, "V spec.inputPorts: at least one input port is required",
-           "V spec.transformation.engine: required",
-           "V spec.transformation.version: required",
+           "V spec.transformation.engine: required", "V spec.transformation.version: required",
            "V spec.outputPorts: at least one output port is required");
     o = base();
     set(o, "/spec/inputPorts/0", J("{}"));
     set(o, "/spec/outputPorts/0", J("{}"));
     set(o, "/spec/outputPorts/0/contract", J("{}"));
-    EXPECT(o, "V spec.inputPorts[0].name: required",
-           "V spec.inputPorts[0].type: required",
-           "V spec.outputPorts[0].name: required",
-           "V spec.outputPorts[0].type: required",
+    EXPECT(o, "V spec.inputPorts[0].name: required", "V spec.inputPorts[0].type: required",
+           "V spec.outputPorts[0].name: required", "V spec.outputPorts[0].type: required",
            "V spec.outputPorts[0].contract.format: required");
 }
 
@@ -330,8 +324,9 @@ static void test_unique(void **state)
 {
     (void)state;
     json_t *o = base();
-    set(o, "/spec/inputPorts/-", J("{\"name\": \"merchants\", \"type\": "
-                                    "\"s3-prefix\", \"connection\": \"s3://b/p\"}"));
+    set(o, "/spec/inputPorts/-",
+        J("{\"name\": \"merchants\", \"type\": "
+          "\"s3-prefix\", \"connection\": \"s3://b/p\"}"));
     set(o, "/spec/outputPorts/1/name", json_string("enriched-transactions-historical"));
     set(o, "/spec/outputPorts/0/contract/schema/3/name", json_string("transaction_id"));
     set(o, "/spec/outputPorts/0/contract/partitioning/-", json_string("transaction_date"));
@@ -354,18 +349,19 @@ static void test_port_types(void **state)
 {
     (void)state;
     json_t *o = base();
-    set(o, "/spec/inputPorts/0/dataProductRef",
-        J("{\"name\": \"a\", \"outputPort\": \"b\"}"));
+    set(o, "/spec/inputPorts/0/dataProductRef", J("{\"name\": \"a\", \"outputPort\": \"b\"}"));
     set(o, "/spec/inputPorts/1/connection", json_string("x"));
     set(o, "/spec/inputPorts/1/dataProductRef", NULL);
     set(o, "/spec/inputPorts/-", J("{\"name\": \"jdbc\", \"type\": \"jdbc-table\"}"));
-    set(o, "/spec/inputPorts/-", J("{\"name\": \"up\", \"type\": \"data-product\", "
-                                    "\"dataProductRef\": {\"namespace\": \"x\"}}"));
+    set(o, "/spec/inputPorts/-",
+        J("{\"name\": \"up\", \"type\": \"data-product\", "
+          "\"dataProductRef\": {\"namespace\": \"x\"}}"));
     set(o, "/spec/outputPorts/1/storage", J("{\"size\": \"1Gi\"}"));
     set(o, "/spec/outputPorts/1/port", NULL);
     set(o, "/spec/outputPorts/0/port", json_integer(8080));
-    set(o, "/spec/outputPorts/-", J("{\"name\": \"g2\", \"type\": \"grpc\", "
-                                     "\"port\": 70000}"));
+    set(o, "/spec/outputPorts/-",
+        J("{\"name\": \"g2\", \"type\": \"grpc\", "
+          "\"port\": 70000}"));
     EXPECT(o,
            "V spec.inputPorts[0].dataProductRef: only allowed for type "
            "data-product",
@@ -415,8 +411,9 @@ static void test_quantities(void **state)
     o = base();
     set(o, "/spec/transformation/executors/instances", json_integer(1001));
     set(o, "/spec/transformation/resources/memory", json_string("1.5e3Mi"));
-    EXPECT(o, "V spec.transformation.resources.memory: invalid quantity "
-              "\"1.5e3Mi\": unexpected 'M' at position 6",
+    EXPECT(o,
+           "V spec.transformation.resources.memory: invalid quantity "
+           "\"1.5e3Mi\": unexpected 'M' at position 6",
            "V spec.transformation.executors.instances: must be an integer "
            "from 1 to 1000");
     o = base();
@@ -487,8 +484,7 @@ static void test_contract(void **state)
     set(o, "/spec/outputPorts/0/contract/schema/1/name", json_string(""));
     set(o, "/spec/outputPorts/0/contract/schema/2/name", json_string("1st"));
     set(o, "/spec/outputPorts/0/contract/partitioning/0", json_string(""));
-    EXPECT(o,
-           "V spec.outputPorts[0].contract.partitioning[0]: must not be empty",
+    EXPECT(o, "V spec.outputPorts[0].contract.partitioning[0]: must not be empty",
            "V spec.outputPorts[0].contract.schema[0].name: \"transaction-id\" "
            "is not a valid field name (a letter or '_' followed by letters, "
            "digits or '_')",
@@ -525,8 +521,7 @@ static void test_unknown_fields(void **state)
     set(o, "/spec/outputPorts/0/contract/schema/0/PII", json_true());
     set(o, "/spec/expectations/sla", json_string("x"));
     set(o, "/spec/x\ny", json_string("x"));
-    EXPECT(o,
-           "V spec.domian: unknown field (did you mean \"domain\"?)",
+    EXPECT(o, "V spec.domian: unknown field (did you mean \"domain\"?)",
            "V spec.x\\x0ay: unknown field",
            "V spec.inputPorts[1].dataProductRef.outputport: unknown field "
            "(did you mean \"outputPort\"?)",
@@ -548,19 +543,18 @@ static void test_unknown_fields(void **state)
 static void test_all_together(void **state)
 {
     (void)state;
-    json_t *o = J(
-        "{\"apiVersion\": \"mesh.io/v1alpha1\", \"kind\": \"DataProduct\","
-        " \"metadata\": {\"name\": \"card-auth\", \"domain\": \"payments\"},"
-        " \"spec\": {\"domain\": \"Payments\", \"owner\": \"payments\","
-        "  \"inputPorts\": [{\"name\": \"raw\", \"type\": \"kafka\"}],"
-        "  \"transformation\": {\"engine\": \"spark-k8s\", \"version\": 3.2,"
-        "    \"resources\": {\"memory\": \"4GB\"}},"
-        "  \"outputPorts\": [{\"name\": \"auth\", \"type\": \"iceberg-table\","
-        "    \"contract\": {\"format\": \"parquet\", \"partitioning\": [\"day\"],"
-        "      \"schema\": [{\"name\": \"id\", \"type\": \"string\"}]}},"
-        "    {\"name\": \"auth\", \"type\": \"grpc\"}],"
-        "  \"expectations\": {\"freshness\": \"15 minutes\", \"completeness\": "
-        "\"120%\"}}}");
+    json_t *o = J("{\"apiVersion\": \"mesh.io/v1alpha1\", \"kind\": \"DataProduct\","
+                  " \"metadata\": {\"name\": \"card-auth\", \"domain\": \"payments\"},"
+                  " \"spec\": {\"domain\": \"Payments\", \"owner\": \"payments\","
+                  "  \"inputPorts\": [{\"name\": \"raw\", \"type\": \"kafka\"}],"
+                  "  \"transformation\": {\"engine\": \"spark-k8s\", \"version\": 3.2,"
+                  "    \"resources\": {\"memory\": \"4GB\"}},"
+                  "  \"outputPorts\": [{\"name\": \"auth\", \"type\": \"iceberg-table\","
+                  "    \"contract\": {\"format\": \"parquet\", \"partitioning\": [\"day\"],"
+                  "      \"schema\": [{\"name\": \"id\", \"type\": \"string\"}]}},"
+                  "    {\"name\": \"auth\", \"type\": \"grpc\"}],"
+                  "  \"expectations\": {\"freshness\": \"15 minutes\", \"completeness\": "
+                  "\"120%\"}}}");
     EXPECT(o,
            "V metadata.domain: not allowed in metadata (Kubernetes rejects "
            "unknown metadata fields): move it to spec.domain (`dpm convert` "
@@ -593,8 +587,8 @@ static void test_big_input_linear(void **state)
     char name[32];
     for (int i = 0; i < 20000; i++) {
         snprintf(name, sizeof name, "f%d", i);
-        json_array_append_new(schema, json_pack("{s:s, s:s, s:b}", "name", name,
-                                                "type", "long", "pii", 0));
+        json_array_append_new(schema,
+                              json_pack("{s:s, s:s, s:b}", "name", name, "type", "long", "pii", 0));
         json_array_append_new(part, json_string(name));
     }
     set(o, "/spec/outputPorts/0/contract/schema", schema);

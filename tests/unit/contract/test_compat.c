@@ -18,9 +18,9 @@
 static json_t *product(const char *domain, const char *mode, const char *schema,
                        const char *history)
 {
-    json_t *o = json_pack("{s:{s:s, s:[{s:s, s:{s:o}}], s:{}}}", "spec", "domain", domain,
-                          "outputPorts", "name", "tx", "contract", "schema", J(schema),
-                          "expectations");
+    json_t *o =
+        json_pack("{s:{s:s, s:[{s:s, s:{s:o}}], s:{}}}", "spec", "domain", domain, "outputPorts",
+                  "name", "tx", "contract", "schema", J(schema), "expectations");
     assert_non_null(o);
     if (mode)
         json_object_set_new(json_object_get(json_object_get(o, "spec"), "expectations"),
@@ -63,7 +63,7 @@ static void expect(const char *mode, const char *old_schema, const char *new_sch
 }
 
 #define F(n, t, req) "{\"name\":\"" n "\",\"type\":\"" t "\",\"required\":" #req "}"
-#define P "spec.outputPorts[0].contract.schema"
+#define P            "spec.outputPorts[0].contract.schema"
 
 /* One row of DESIGN.md's table: a change and, per mode, the message it
  * gets ("" = allowed).  Without history the version is 1. */
@@ -113,8 +113,9 @@ static void line_of(char *buf, size_t n, const char *mode, const char *msg)
 static void test_table_every_mode(void **state)
 {
     (void)state;
-    static const char *modes[] = {"BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD",
-                                  "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"};
+    static const char *modes[] = {
+        "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
+        "FULL",     "FULL_TRANSITIVE",     "NONE"};
     for (size_t r = 0; r < sizeof(ROWS) / sizeof(ROWS[0]); r++) {
         for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
             const char *mode = modes[m];
@@ -136,7 +137,8 @@ static void test_default_mode_is_backward(void **state)
 {
     (void)state;
     expect(NULL, "[" F("id", "int", true) "]", "[" F("id", "int", true) "," F("x", "int", true) "]",
-           NULL, "compatibility/BACKWARD: " P "[x]: new required field breaks readers of version 1\n");
+           NULL,
+           "compatibility/BACKWARD: " P "[x]: new required field breaks readers of version 1\n");
     /* An unknown mode is reported by the built-in checks, not here. */
     expect("SIDEWAYS", "[" F("id", "int", true) "]", "[" F("id", "string", true) "]", NULL, "");
 }
@@ -148,10 +150,10 @@ static void test_promotions(void **state)
         const char *from, *to;
         bool ok;
     } rows[] = {
-        {"int", "long", true},      {"int", "float", true},     {"int", "double", true},
-        {"long", "float", true},    {"long", "double", true},   {"float", "double", true},
-        {"string", "bytes", true},  {"bytes", "string", true},  {"long", "int", false},
-        {"double", "float", false}, {"double", "int", false},   {"float", "long", false},
+        {"int", "long", true},        {"int", "float", true},    {"int", "double", true},
+        {"long", "float", true},      {"long", "double", true},  {"float", "double", true},
+        {"string", "bytes", true},    {"bytes", "string", true}, {"long", "int", false},
+        {"double", "float", false},   {"double", "int", false},  {"float", "long", false},
         {"date", "timestamp", false}, {"int", "decimal", false}, {"boolean", "int", false},
         {"string", "int", false},
     };
@@ -178,13 +180,18 @@ static void test_promotions(void **state)
 /* History: v1 {id:int!}, v2 {id:long!, name?}; the old spec holds v3
  * {id:long!, name?, amount: double!} (not yet recorded). */
 static const char *HISTORY =
-    "[{\"port\":\"tx\",\"version\":2,\"schema\":[" F("id", "long", true) "," F("name", "string", false) "]},"
-    "{\"port\":\"other\",\"version\":7,\"schema\":[" F("zzz", "int", true) "]},"
-    "{\"port\":\"tx\",\"version\":1,\"schema\":[" F("id", "int", true) "]},"
-    "{\"port\":\"tx\",\"version\":\"3\",\"schema\":[]},"
-    "{\"version\":4},\"junk\"]";
-static const char *V3 = "[" F("id", "long", true) "," F("name", "string", false) ","
-                        F("amount", "double", true) "]";
+    "[{\"port\":\"tx\",\"version\":2,\"schema\":[" F("id", "long", true) "," F(
+        "name", "string",
+        false) "]},"
+               "{\"port\":\"other\",\"version\":7,\"schema\":[" F(
+                   "zzz", "int",
+                   true) "]},"
+                         "{\"port\":\"tx\",\"version\":1,\"schema\":[" F(
+                             "id", "int", true) "]},"
+                                                "{\"port\":\"tx\",\"version\":\"3\",\"schema\":[]},"
+                                                "{\"version\":4},\"junk\"]";
+static const char *V3 =
+    "[" F("id", "long", true) "," F("name", "string", false) "," F("amount", "double", true) "]";
 
 static void test_transitive(void **state)
 {
@@ -230,10 +237,13 @@ static void test_history_names_current_version(void **state)
 {
     (void)state;
     /* The newest recorded entry is the old spec's schema: it is version 2. */
-    const char *hist = "[{\"port\":\"tx\",\"version\":1,\"schema\":[" F("id", "int", true) "]},"
-                       "{\"port\":\"tx\",\"version\":2,\"schema\":[" F("id", "long", true) "]}]";
-    expect("BACKWARD", "[" F("id", "long", true) "]", "[" F("id", "long", true) "," F("c", "int", true) "]",
-           hist, "compatibility/BACKWARD: " P "[c]: new required field breaks readers of version 2\n");
+    const char *hist = "[{\"port\":\"tx\",\"version\":1,\"schema\":[" F(
+        "id", "int", true) "]},"
+                           "{\"port\":\"tx\",\"version\":2,\"schema\":[" F("id", "long",
+                                                                           true) "]}]";
+    expect("BACKWARD", "[" F("id", "long", true) "]",
+           "[" F("id", "long", true) "," F("c", "int", true) "]", hist,
+           "compatibility/BACKWARD: " P "[c]: new required field breaks readers of version 2\n");
     expect("BACKWARD_TRANSITIVE", "[" F("id", "long", true) "]",
            "[" F("id", "long", true) "," F("c", "int", true) "]", hist,
            "compatibility/BACKWARD_TRANSITIVE: " P "[c]: new required field breaks readers of "
@@ -244,12 +254,17 @@ static void test_ports_by_name(void **state)
 {
     (void)state;
     json_t *old = J("{\"spec\":{\"domain\":\"d\",\"outputPorts\":["
-                       "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "int", true) "]}},"
-                       "{\"name\":\"gone\",\"contract\":{\"schema\":[" F("y", "int", true) "]}}]}}");
-    json_t *nw = J("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
-                      "\"outputPorts\":["
-                      "{\"name\":\"fresh\",\"contract\":{\"schema\":[" F("z", "int", true) "]}},"
-                      "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "string", true) "]}}]}}");
+                    "{\"name\":\"a\",\"contract\":{\"schema\":[" F(
+                        "x", "int", true) "]}},"
+                                          "{\"name\":\"gone\",\"contract\":{\"schema\":[" F(
+                                              "y", "int", true) "]}}]}}");
+    json_t *nw =
+        J("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
+          "\"outputPorts\":["
+          "{\"name\":\"fresh\",\"contract\":{\"schema\":[" F(
+              "z", "int", true) "]}},"
+                                "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "string",
+                                                                               true) "]}}]}}");
     char *got = run(old, nw);
     assert_string_equal(got, "compatibility/FULL: spec.outputPorts[1].contract.schema[x]: type "
                              "changed from int to string breaks readers of version 1\n");
@@ -264,10 +279,11 @@ static void test_null_schema_is_no_schema(void **state)
     /* the stored version said "schema: null" (no schema yet): the first
      * real one breaks nobody, in the webhook as offline */
     json_t *old = J("{\"spec\":{\"domain\":\"d\",\"outputPorts\":["
-                       "{\"name\":\"a\",\"contract\":{\"format\":\"parquet\",\"schema\":null}}]}}");
-    json_t *nw = J("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
-                      "\"outputPorts\":["
-                      "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "int", true) "]}}]}}");
+                    "{\"name\":\"a\",\"contract\":{\"format\":\"parquet\",\"schema\":null}}]}}");
+    json_t *nw =
+        J("{\"spec\":{\"domain\":\"d\",\"expectations\":{\"schemaCompatibility\":\"FULL\"},"
+          "\"outputPorts\":["
+          "{\"name\":\"a\",\"contract\":{\"schema\":[" F("x", "int", true) "]}}]}}");
     char *got = run(old, nw);
     assert_string_equal(got, "");
     free(got);
@@ -298,7 +314,10 @@ static void test_malformed_input_is_not_a_crash(void **state)
 {
     (void)state;
     const char *docs[] = {
-        "null", "[]", "{\"spec\":5}", "{\"spec\":{\"outputPorts\":{}}}",
+        "null",
+        "[]",
+        "{\"spec\":5}",
+        "{\"spec\":{\"outputPorts\":{}}}",
         "{\"spec\":{\"outputPorts\":[5,{\"name\":1},{\"name\":\"tx\",\"contract\":[]}]}}",
         "{\"spec\":{\"outputPorts\":[{\"name\":\"tx\",\"contract\":{\"schema\":[1,{},"
         "{\"name\":\"a\",\"type\":5},{\"name\":\"a\",\"type\":\"int\",\"required\":true}]}}]},"

@@ -98,8 +98,7 @@ static void test_decode_full(void **state)
     assert_string_equal(dp->expectations.freshness, "15m");
     assert_true(dp->expectations.completeness_percent > 99.98 &&
                 dp->expectations.completeness_percent < 100);
-    assert_int_equal(dp->expectations.schema_compatibility,
-                     DPM_COMPAT_BACKWARD_TRANSITIVE);
+    assert_int_equal(dp->expectations.schema_compatibility, DPM_COMPAT_BACKWARD_TRANSITIVE);
     assert_int_equal(dp->deletion_policy, DPM_DELETION_RETAIN);
     assert_false(dp->suspend);
     dpm_dataproduct_free(dp);
@@ -168,15 +167,14 @@ static void test_decode_errors(void **state)
         {"{\"domain\": 7}", "spec.domain", "must be a string"},
         {"{\"inputPorts\": {}}", "spec.inputPorts", "must be an array"},
         {"{\"inputPorts\": [[]]}", "spec.inputPorts[0]", "must be an object"},
-        {"{\"inputPorts\": [{\"name\": \"a\", \"type\": \"kafka\"}]}",
-         "spec.inputPorts[0].type", "unknown value"},
+        {"{\"inputPorts\": [{\"name\": \"a\", \"type\": \"kafka\"}]}", "spec.inputPorts[0].type",
+         "unknown value"},
         {"{\"transformation\": {\"engine\": \"spark-k8s\", \"version\": 3.2}}",
          "spec.transformation.version", "must be a string"},
         {"{\"transformation\": {\"engine\": \"spark-k8s\", \"version\": \"3.2\", "
          "\"executors\": {\"instances\": 0}}}",
          "spec.transformation.executors.instances", "must be an integer in range"},
-        {"{\"expectations\": {\"freshness\": \"soon\"}}",
-         "spec.expectations.freshness", NULL},
+        {"{\"expectations\": {\"freshness\": \"soon\"}}", "spec.expectations.freshness", NULL},
         {"{\"outputPorts\": [{\"name\": \"a\", \"type\": \"grpc\", \"contract\": "
          "{\"schema\": [{\"name\": \"x\", \"type\": \"int\", \"pii\": \"no\"}]}}]}",
          "spec.outputPorts[0].contract.schema[0].pii", "must be a boolean"},
@@ -217,14 +215,18 @@ static void test_defaults_patch(void **state)
     json_t *o = J(MINIMAL), *ops = NULL;
     assert_int_equal(dpm_model_defaults_patch(o, &ops), DPM_OK);
     json_t *want = J(
-        "[{\"op\":\"add\",\"path\":\"/metadata/labels\",\"value\":{\"mesh.io/domain\":\"fintech-core\"}},"
+        "[{\"op\":\"add\",\"path\":\"/metadata/labels\",\"value\":{\"mesh.io/"
+        "domain\":\"fintech-core\"}},"
         "{\"op\":\"add\",\"path\":\"/spec/transformation/image\",\"value\":\"apache/spark:3.2.1\"},"
-        "{\"op\":\"add\",\"path\":\"/spec/transformation/mainApplicationFile\",\"value\":\"local:///opt/dataproduct/transform.py\"},"
+        "{\"op\":\"add\",\"path\":\"/spec/transformation/mainApplicationFile\",\"value\":\"local://"
+        "/opt/dataproduct/transform.py\"},"
         "{\"op\":\"add\",\"path\":\"/spec/transformation/mode\",\"value\":\"batch\"},"
         "{\"op\":\"add\",\"path\":\"/spec/transformation/schedule\",\"value\":\"*/15 * * * *\"},"
-        "{\"op\":\"add\",\"path\":\"/spec/transformation/executors\",\"value\":{\"instances\":1,\"memory\":\"4Gi\",\"cpu\":\"2\"}},"
+        "{\"op\":\"add\",\"path\":\"/spec/transformation/"
+        "executors\",\"value\":{\"instances\":1,\"memory\":\"4Gi\",\"cpu\":\"2\"}},"
         "{\"op\":\"add\",\"path\":\"/spec/outputPorts/0/storage\",\"value\":{\"size\":\"10Gi\"}},"
-        "{\"op\":\"add\",\"path\":\"/spec/expectations/schemaCompatibility\",\"value\":\"BACKWARD\"},"
+        "{\"op\":\"add\",\"path\":\"/spec/expectations/"
+        "schemaCompatibility\",\"value\":\"BACKWARD\"},"
         "{\"op\":\"add\",\"path\":\"/spec/deletionPolicy\",\"value\":\"Retain\"},"
         "{\"op\":\"add\",\"path\":\"/spec/suspend\",\"value\":false}]");
     if (!json_equal(ops, want)) {
@@ -240,9 +242,10 @@ static void test_defaults_patch(void **state)
     assert_int_equal(dpm_model_defaults_patch(o, &ops), DPM_OK);
     assert_int_equal(json_array_size(ops), 0);
     json_decref(ops);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(
-                            json_object_get(o, "metadata"), "labels"), "mesh.io/domain")),
-                        "fintech-core");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(o, "metadata"), "labels"),
+                                          "mesh.io/domain")),
+        "fintech-core");
     /* defaults never make the checks complain */
     struct dpm_report r = DPM_REPORT_INIT;
     assert_int_equal(dpm_check_dataproduct(o, &r), DPM_OK);
@@ -256,11 +259,14 @@ static void test_defaults_patch(void **state)
     json_object_set_new(json_object_get(o, "metadata"), "labels",
                         J("{\"mesh.io/domain\": \"other\", \"team\": \"x\"}"));
     assert_int_equal(dpm_model_defaults_patch(o, &ops), DPM_OK);
-    want = J(
-        "[{\"op\":\"replace\",\"path\":\"/metadata/labels/mesh.io~1domain\",\"value\":\"fintech-core\"},"
-        "{\"op\":\"replace\",\"path\":\"/spec/transformation/image\",\"value\":\"apache/spark:3.2.1\"},"
-        "{\"op\":\"replace\",\"path\":\"/spec/transformation/mainApplicationFile\",\"value\":\"local:///opt/dataproduct/transform.py\"},"
-        "{\"op\":\"replace\",\"path\":\"/spec/transformation/schedule\",\"value\":\"*/15 * * * *\"}]");
+    want = J("[{\"op\":\"replace\",\"path\":\"/metadata/labels/"
+             "mesh.io~1domain\",\"value\":\"fintech-core\"},"
+             "{\"op\":\"replace\",\"path\":\"/spec/transformation/image\",\"value\":\"apache/"
+             "spark:3.2.1\"},"
+             "{\"op\":\"replace\",\"path\":\"/spec/transformation/"
+             "mainApplicationFile\",\"value\":\"local:///opt/dataproduct/transform.py\"},"
+             "{\"op\":\"replace\",\"path\":\"/spec/transformation/schedule\",\"value\":\"*/15 * * "
+             "* *\"}]");
     if (!json_equal(ops, want)) {
         char *s = json_dumps(ops, JSON_INDENT(1));
         fail_msg("patch: %s", s);

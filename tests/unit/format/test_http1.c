@@ -41,8 +41,9 @@ static void test_valid_requests(void **state)
     (void)state;
     struct dpm_http_request r;
     struct dpm_error err;
-    const char *t = "POST /validate?timeout=10s HTTP/1.1\r\nHost: dpm-webhook.dpm-system.svc:443\r\n"
-                    "Content-Type: application/json\r\nContent-Length: 1234\r\nAccept-Encoding: gzip\r\n\r\n";
+    const char *t =
+        "POST /validate?timeout=10s HTTP/1.1\r\nHost: dpm-webhook.dpm-system.svc:443\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1234\r\nAccept-Encoding: gzip\r\n\r\n";
     assert_int_equal(parse(t, &r, &err), DPM_OK);
     assert_int_equal(r.method, DPM_HTTP_POST);
     assert_span(t, r.path, "/validate");
@@ -58,10 +59,12 @@ static void test_valid_requests(void **state)
     /* HTTP/1.0: no Host needed, closes unless keep-alive is asked. */
     assert_int_equal(parse("GET /healthz HTTP/1.0\r\n\r\n", &r, &err), DPM_OK);
     assert_false(r.keep_alive);
-    assert_int_equal(parse("GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r, &err), DPM_OK);
+    assert_int_equal(parse("GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r, &err),
+                     DPM_OK);
     assert_true(r.keep_alive);
     /* HTTP/1.1 with Connection: close among other tokens. */
-    assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, close\r\n\r\n", &r, &err), DPM_OK);
+    assert_int_equal(
+        parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade, close\r\n\r\n", &r, &err), DPM_OK);
     assert_false(r.keep_alive);
     /* absolute-form (a server must accept it), asterisk-form for OPTIONS */
     t = "GET https://dpm-webhook:8443/metrics HTTP/1.1\r\nHost: dpm-webhook\r\n\r\n";
@@ -72,20 +75,27 @@ static void test_valid_requests(void **state)
     assert_int_equal(parse("\r\n\nGET /x HTTP/1.1\nHost: x\n\n", &r, &err), DPM_OK);
     assert_int_equal(r.method, DPM_HTTP_GET);
     /* chunked, with a parameter and in another case */
-    assert_int_equal(parse("POST /v HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n", &r, &err), DPM_OK);
+    assert_int_equal(
+        parse("POST /v HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n", &r, &err),
+        DPM_OK);
     assert_true(r.chunked);
     /* the same Content-Length twice, or as a list of equal values */
-    assert_int_equal(parse("POST /v HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n", &r, &err),
-                     DPM_OK);
+    assert_int_equal(
+        parse("POST /v HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n",
+              &r, &err),
+        DPM_OK);
     assert_int_equal(r.content_length, 5);
     /* Expect: 100-continue; a minor version past 1 is read as 1.1 */
-    assert_int_equal(parse("POST /v HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n", &r, &err),
-                     DPM_OK);
+    assert_int_equal(
+        parse("POST /v HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n",
+              &r, &err),
+        DPM_OK);
     assert_true(r.expect_continue);
     assert_int_equal(parse("GET / HTTP/1.9\r\nHost: x\r\n\r\n", &r, &err), DPM_OK);
     assert_int_equal(r.minor, 1);
     /* field values may carry obs-text and tabs; OWS is trimmed */
-    assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\nX-A: \t caf\xc3\xa9\tok \t\r\n\r\n", &r, &err), DPM_OK);
+    assert_int_equal(
+        parse("GET / HTTP/1.1\r\nHost: x\r\nX-A: \t caf\xc3\xa9\tok \t\r\n\r\n", &r, &err), DPM_OK);
 }
 
 static void test_refusals(void **state)
@@ -97,7 +107,8 @@ static void test_refusals(void **state)
         const char *msg;
     } rows[] = {
         {"GARBAGE\r\n\r\n", 400, "has no request target and version"},
-        {"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "byte 0x20 at column 5 is not allowed in a request target"},
+        {"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+         "byte 0x20 at column 5 is not allowed in a request target"},
         {"GET / HTTP/1.1 \r\nHost: x\r\n\r\n", 400, "is not an HTTP version"},
         {"G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "byte \"(\" at column 2"},
         {"GET x HTTP/1.1\r\nHost: x\r\n\r\n", 400, "must start with \"/\""},
@@ -111,25 +122,34 @@ static void test_refusals(void **state)
         {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, "whitespace between the name and the colon"},
         {"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, "obsolete line folding"},
         {"GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n", 400, "bare CR"},
-        {"GET / HTTP/1.1\r\nHost: x\r\nX: a\x01" "b\r\n\r\n", 400, "byte 0x01 is not allowed in a value"},
+        {"GET / HTTP/1.1\r\nHost: x\r\nX: a\x01"
+         "b\r\n\r\n",
+         400, "byte 0x01 is not allowed in a value"},
         {"GET / HTTP/1.1\r\nHost: x\r\nX-A\r\n\r\n", 400, "not allowed in a field name"},
         {"GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n", 400, "empty name"},
-        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
-         "both Transfer-Encoding and Content-Length"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+         400, "both Transfer-Encoding and Content-Length"},
         {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400,
          "two different Content-Length values (3 and 4)"},
         {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, "\"-1\" is not a number"},
         {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", 400, "is not a number"},
         {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", 400, "Content-Length is empty"},
-        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3145729\r\n\r\n", 413, "over the limit of 3145728"},
-        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413, "over the limit"},
-        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "\"gzip\" is not implemented"},
-        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400, "chunked twice"},
-        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400, "must be the last"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3145729\r\n\r\n", 413,
+         "over the limit of 3145728"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413,
+         "over the limit"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+         "\"gzip\" is not implemented"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400,
+         "chunked twice"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400,
+         "must be the last"},
         {"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n\r\n", 400, "without a coding"},
         {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "HTTP/1.0 request"},
-        {"POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 417, "\"200-ok\" is not supported"},
-        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n", 400, "two different Content-Type"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 417,
+         "\"200-ok\" is not supported"},
+        {"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n", 400,
+         "two different Content-Type"},
         {"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", 501, "method \"BREW\" is not implemented"},
         {"get / HTTP/1.1\r\nHost: x\r\n\r\n", 501, "method \"get\""},
     };
@@ -138,8 +158,8 @@ static void test_refusals(void **state)
         struct dpm_error err;
         dpm_rc rc = parse(rows[i].req, &r, &err);
         if (rc == DPM_OK || err.http_status != rows[i].status || !strstr(err.message, rows[i].msg))
-            fail_msg("row %zu: rc %d status %d \"%s\", want %d \"%s\"", i, rc, err.http_status, err.message,
-                     rows[i].status, rows[i].msg);
+            fail_msg("row %zu: rc %d status %d \"%s\", want %d \"%s\"", i, rc, err.http_status,
+                     err.message, rows[i].status, rows[i].msg);
     }
 }
 
@@ -208,8 +228,8 @@ static void test_head_limits(void **state)
 
 /* Decodes text fed in pieces of `step` bytes; returns the decoded body or
  * NULL with err set. */
-static char *decode(const char *text, size_t step, const struct dpm_http_limits *l, struct dpm_http_chunked *st,
-                    struct dpm_error *err)
+static char *decode(const char *text, size_t step, const struct dpm_http_limits *l,
+                    struct dpm_http_chunked *st, struct dpm_error *err)
 {
     size_t n = strlen(text);
     char *buf = malloc(n + 1);
@@ -230,7 +250,8 @@ static char *decode(const char *text, size_t step, const struct dpm_http_limits 
 static void test_chunked(void **state)
 {
     (void)state;
-    const char *t = "4\r\nWiki\r\n7;name=\"x y\"\r\npedia i\r\nB\r\nn \r\nchunks.\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next";
+    const char *t = "4\r\nWiki\r\n7;name=\"x y\"\r\npedia i\r\nB\r\nn "
+                    "\r\nchunks.\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next";
     size_t raw = strlen(t) - strlen("GET /next");
     struct dpm_http_chunked st;
     struct dpm_error err;
@@ -276,8 +297,8 @@ static void test_chunked_refusals(void **state)
         dpm_error_clear(&err);
         char *body = decode(rows[i].text, 1, &l, &st, &err);
         if (body || err.http_status != rows[i].status || !strstr(err.message, rows[i].msg))
-            fail_msg("row %zu: status %d \"%s\", want %d \"%s\"", i, err.http_status, err.message, rows[i].status,
-                     rows[i].msg);
+            fail_msg("row %zu: status %d \"%s\", want %d \"%s\"", i, err.http_status, err.message,
+                     rows[i].status, rows[i].msg);
         free(body);
     }
     /* a size line without end is bounded */
@@ -305,9 +326,12 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_requests),   cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_head_end_incremental), cmocka_unit_test(test_head_limits),
-        cmocka_unit_test(test_chunked),          cmocka_unit_test(test_chunked_refusals),
+        cmocka_unit_test(test_valid_requests),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_head_end_incremental),
+        cmocka_unit_test(test_head_limits),
+        cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_chunked_refusals),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,13 +23,14 @@ static void same_as_jansson(const char *text, size_t len)
     json_t *a = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     json_t *b = dpm_json_loadb(text, len, &de);
     if (!a != !b)
-        fail_msg("disagree on %.*s: jansson %s (%s), dpm %s (%s)", (int)(len > 200 ? 200 : len), text,
-                 a ? "ok" : "error", a ? "" : je.text, b ? "ok" : "error", b ? "" : de.message);
+        fail_msg("disagree on %.*s: jansson %s (%s), dpm %s (%s)", (int)(len > 200 ? 200 : len),
+                 text, a ? "ok" : "error", a ? "" : je.text, b ? "ok" : "error",
+                 b ? "" : de.message);
     if (a && !json_equal(a, b))
         fail_msg("different trees for %.*s", (int)(len > 200 ? 200 : len), text);
     if (!b)
-        assert_true(de.code == DPM_EPARSE && de.message[0] != 0 && de.offset <= len && de.line >= 1 &&
-                    de.column >= 1);
+        assert_true(de.code == DPM_EPARSE && de.message[0] != 0 && de.offset <= len &&
+                    de.line >= 1 && de.column >= 1);
     json_decref(a);
     json_decref(b);
 }
@@ -38,21 +39,86 @@ static void test_agrees_with_jansson(void **state)
 {
     (void)state;
     static const char *const cases[] = {
-        "{}", "[]", " \n\t{ } \r\n", "{\"a\":1}", "[1,2,3]", "[true,false,null]", "{\"a\":{\"b\":[{}]}}",
-        "[\"\"]", "[\"plain ascii\"]", "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[\"\\u00e9\\u20AC\"]",
-        "[\"\\ud83d\\ude00\"]", "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]", "{\"k\\u00e9y\":\"v\"}",
-        "{\"a\\nb\":{\"c\\td\":\"e\\\"f\"}}", "[0]", "[-0]", "[9223372036854775807]",
-        "[-9223372036854775808]", "[9223372036854775808]", "[-9223372036854775809]",
-        "[1.5]", "[-1.5e10]", "[1E+2]", "[1e-2]", "[0.1]", "[1e400]", "[-1e400]", "[1e-400]",
+        "{}",
+        "[]",
+        " \n\t{ } \r\n",
+        "{\"a\":1}",
+        "[1,2,3]",
+        "[true,false,null]",
+        "{\"a\":{\"b\":[{}]}}",
+        "[\"\"]",
+        "[\"plain ascii\"]",
+        "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+        "[\"\\u00e9\\u20AC\"]",
+        "[\"\\ud83d\\ude00\"]",
+        "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]",
+        "{\"k\\u00e9y\":\"v\"}",
+        "{\"a\\nb\":{\"c\\td\":\"e\\\"f\"}}",
+        "[0]",
+        "[-0]",
+        "[9223372036854775807]",
+        "[-9223372036854775808]",
+        "[9223372036854775808]",
+        "[-9223372036854775809]",
+        "[1.5]",
+        "[-1.5e10]",
+        "[1E+2]",
+        "[1e-2]",
+        "[0.1]",
+        "[1e400]",
+        "[-1e400]",
+        "[1e-400]",
         "[123456789012345678901234567890.5]",
         /* errors */
-        "", " ", "1", "\"s\"", "null", "{", "[", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[,1]",
-        "{a:1}", "{'a':1}", "[01]", "[1.]", "[.5]", "[1e]", "[1e+]", "[-]", "[+1]", "[tru]",
-        "[truex]", "[nul]", "[\"unterminated]", "[\"bad \\x escape\"]", "[\"\\u12\"]", "[\"\\u12G4\"]",
-        "[\"\\ud83d\"]", "[\"\\ude00\"]", "[\"\\ud83d\\u0041\"]", "[\"\\u0000\"]", "{\"\\u0000\":1}",
-        "[\"tab\there\"]", "[\"\xc3\"]", "[\"\xc3\x28\"]", "[\"\xe0\x80\x80\"]", "[\"\xed\xa0\x80\"]",
-        "[\"\xf4\x90\x80\x80\"]", "[\"\xff\"]", "[\"\xc0\xaf\"]", "{\"a\":1,\"a\":2}",
-        "{\"a\":1} x", "[] []", "[1 2]", "{\"a\" 1}", "[NaN]", "[Infinity]", "\xef\xbb\xbf{}",
+        "",
+        " ",
+        "1",
+        "\"s\"",
+        "null",
+        "{",
+        "[",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "[1,]",
+        "[,1]",
+        "{a:1}",
+        "{'a':1}",
+        "[01]",
+        "[1.]",
+        "[.5]",
+        "[1e]",
+        "[1e+]",
+        "[-]",
+        "[+1]",
+        "[tru]",
+        "[truex]",
+        "[nul]",
+        "[\"unterminated]",
+        "[\"bad \\x escape\"]",
+        "[\"\\u12\"]",
+        "[\"\\u12G4\"]",
+        "[\"\\ud83d\"]",
+        "[\"\\ude00\"]",
+        "[\"\\ud83d\\u0041\"]",
+        "[\"\\u0000\"]",
+        "{\"\\u0000\":1}",
+        "[\"tab\there\"]",
+        "[\"\xc3\"]",
+        "[\"\xc3\x28\"]",
+        "[\"\xe0\x80\x80\"]",
+        "[\"\xed\xa0\x80\"]",
+        "[\"\xf4\x90\x80\x80\"]",
+        "[\"\xff\"]",
+        "[\"\xc0\xaf\"]",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1} x",
+        "[] []",
+        "[1 2]",
+        "{\"a\" 1}",
+        "[NaN]",
+        "[Infinity]",
+        "\xef\xbb\xbf{}",
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         same_as_jansson(cases[i], strlen(cases[i]));
@@ -66,8 +132,8 @@ static void test_agrees_with_jansson(void **state)
         size_t len;
         int ok;
     } nul[] = {
-        {"[2\0]", 4, 1},          {"[1\0\0]", 5, 0},    {"[true\0]", 7, 1}, {"{\"a\":null\0 }", 12, 1},
-        {"[1.5e3\0,2]", 10, 1},   {"[\0 1]", 5, 0},      {"[\"s\"\0]", 6, 0}, {"[1]\0", 4, 0},
+        {"[2\0]", 4, 1},        {"[1\0\0]", 5, 0}, {"[true\0]", 7, 1},  {"{\"a\":null\0 }", 12, 1},
+        {"[1.5e3\0,2]", 10, 1}, {"[\0 1]", 5, 0},  {"[\"s\"\0]", 6, 0}, {"[1]\0", 4, 0},
         {"[false\0\0]", 9, 0},
     };
     for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++) {
@@ -83,8 +149,9 @@ static void test_agrees_with_jansson(void **state)
 static void test_agrees_on_corpus(void **state)
 {
     (void)state;
-    static const char *const dirs[] = {"tests/fuzz/corpus/fuzz_review", "tests/fuzz/corpus/fuzz_kube_watch",
-                                       "tests/fuzz/corpus/fuzz_as_patch", "tests/fuzz/corpus/fuzz_as_schema"};
+    static const char *const dirs[] = {
+        "tests/fuzz/corpus/fuzz_review", "tests/fuzz/corpus/fuzz_kube_watch",
+        "tests/fuzz/corpus/fuzz_as_patch", "tests/fuzz/corpus/fuzz_as_schema"};
     size_t files = 0;
     for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
         DIR *dir = opendir(dirs[d]);

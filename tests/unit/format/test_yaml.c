@@ -17,8 +17,8 @@
 
 /* ---- helpers ---- */
 
-static dpm_rc load(const char *text, const struct dpm_load_opts *o,
-                   struct dpm_docs *docs, struct dpm_error *err)
+static dpm_rc load(const char *text, const struct dpm_load_opts *o, struct dpm_docs *docs,
+                   struct dpm_error *err)
 {
     dpm_error_clear(err);
     return dpm_yaml_load_buffer(text, strlen(text), "t.yaml", o, docs, err);
@@ -39,16 +39,15 @@ static json_t *load1(const char *text)
 }
 
 /* Loads text expecting failure; returns the formatted error. */
-static char *load_err(const char *text, const struct dpm_load_opts *o,
-                      dpm_rc want)
+static char *load_err(const char *text, const struct dpm_load_opts *o, dpm_rc want)
 {
     static char buf[1024];
     struct dpm_docs d = DPM_DOCS_INIT;
     struct dpm_error e;
     dpm_rc rc = load(text, o, &d, &e);
     if (rc != want)
-        fail_msg("<<%.80s>>: got %s (%s), want %s", text, dpm_rc_name(rc),
-                 e.message, dpm_rc_name(want));
+        fail_msg("<<%.80s>>: got %s (%s), want %s", text, dpm_rc_name(rc), e.message,
+                 dpm_rc_name(want));
     assert_int_equal(d.n, 0);
     dpm_error_format(&e, buf, sizeof(buf));
     dpm_docs_free(&d);
@@ -83,7 +82,7 @@ static json_t *kube_numbers(const json_t *v)
         json_t *a = json_array();
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x)
+        json_array_foreach (v, i, x)
             json_array_append_new(a, kube_numbers(x));
         return a;
     }
@@ -91,7 +90,7 @@ static json_t *kube_numbers(const json_t *v)
         json_t *o = json_object();
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x)
+        json_object_foreach ((json_t *)v, k, x)
             json_object_set_new(o, k, kube_numbers(x));
         return o;
     }
@@ -113,8 +112,8 @@ static void assert_roundtrip(const json_t *v_in)
     if (rc || d.n != 1 || !json_equal(d.items[0].root, (json_t *)v)) {
         char *want = json_dumps(v, JSON_ENCODE_ANY);
         char *got = d.n ? json_dumps(d.items[0].root, JSON_ENCODE_ANY) : NULL;
-        fail_msg("round trip failed\nwant %s\ngot  %s\nerror %s\nyaml:\n%s", want,
-                 got ? got : "-", rc ? e.message : "-", b.data);
+        fail_msg("round trip failed\nwant %s\ngot  %s\nerror %s\nyaml:\n%s", want, got ? got : "-",
+                 rc ? e.message : "-", b.data);
     }
     dpm_docs_free(&d);
     json_decref(kv);
@@ -132,22 +131,63 @@ static char *dump_str(const json_t *v)
 
 static void test_plain_scalar_typing(void **state)
 {
-    static const struct { const char *yaml, *json; } t[] = {
-        {"~", "null"}, {"null", "null"}, {"Null", "null"}, {"NULL", "null"},
-        {"", "null"}, {"nULL", "\"nULL\""},
+    static const struct {
+        const char *yaml, *json;
+    } t[] = {
+        {"~", "null"},
+        {"null", "null"},
+        {"Null", "null"},
+        {"NULL", "null"},
+        {"", "null"},
+        {"nULL", "\"nULL\""},
         /* YAML 1.1 booleans, exactly go-yaml v2's list */
-        {"true", "true"}, {"True", "true"}, {"TRUE", "true"}, {"false", "false"},
-        {"False", "false"}, {"FALSE", "false"}, {"yes", "true"}, {"Yes", "true"},
-        {"YES", "true"}, {"y", "true"}, {"Y", "true"}, {"on", "true"}, {"On", "true"},
-        {"ON", "true"}, {"no", "false"}, {"No", "false"}, {"NO", "false"},
-        {"n", "false"}, {"N", "false"}, {"off", "false"}, {"Off", "false"},
-        {"OFF", "false"}, {"yES", "\"yES\""}, {"oN", "\"oN\""}, {"tRUE", "\"tRUE\""},
-        {"o", "\"o\""}, {"yess", "\"yess\""}, {"t", "\"t\""}, {"f", "\"f\""},
+        {"true", "true"},
+        {"True", "true"},
+        {"TRUE", "true"},
+        {"false", "false"},
+        {"False", "false"},
+        {"FALSE", "false"},
+        {"yes", "true"},
+        {"Yes", "true"},
+        {"YES", "true"},
+        {"y", "true"},
+        {"Y", "true"},
+        {"on", "true"},
+        {"On", "true"},
+        {"ON", "true"},
+        {"no", "false"},
+        {"No", "false"},
+        {"NO", "false"},
+        {"n", "false"},
+        {"N", "false"},
+        {"off", "false"},
+        {"Off", "false"},
+        {"OFF", "false"},
+        {"yES", "\"yES\""},
+        {"oN", "\"oN\""},
+        {"tRUE", "\"tRUE\""},
+        {"o", "\"o\""},
+        {"yess", "\"yess\""},
+        {"t", "\"t\""},
+        {"f", "\"f\""},
         /* Go's integer syntax, underscores dropped */
-        {"0", "0"}, {"-12", "-12"}, {"+5", "5"}, {"0123", "83"}, {"-017", "-15"},
-        {"0o17", "15"}, {"0x1F", "31"}, {"0xff", "255"}, {"0b101", "5"},
-        {"-0x1F", "-31"}, {"+0x10", "16"}, {"1_000", "1000"}, {"0o8", "\"0o8\""},
-        {"0x", "\"0x\""}, {"08", "8"}, {"09.5", "9.5"}, {"_1", "\"_1\""},
+        {"0", "0"},
+        {"-12", "-12"},
+        {"+5", "5"},
+        {"0123", "83"},
+        {"-017", "-15"},
+        {"0o17", "15"},
+        {"0x1F", "31"},
+        {"0xff", "255"},
+        {"0b101", "5"},
+        {"-0x1F", "-31"},
+        {"+0x10", "16"},
+        {"1_000", "1000"},
+        {"0o8", "\"0o8\""},
+        {"0x", "\"0x\""},
+        {"08", "8"},
+        {"09.5", "9.5"},
+        {"_1", "\"_1\""},
         {"9223372036854775807", "9223372036854775807"},
         {"-9223372036854775808", "-9223372036854775808"},
         {"9223372036854775808", "9223372036854775808.0"},
@@ -155,14 +195,33 @@ static void test_plain_scalar_typing(void **state)
         {"0xFFFFFFFFFFFFFFFF", "18446744073709551615.0"},
         {"0x1FFFFFFFFFFFFFFFF", "\"0x1FFFFFFFFFFFFFFFF\""},
         /* floats; integral ones arrive as integers */
-        {"1.5", "1.5"}, {"3.2", "3.2"}, {"1e3", "1000"}, {"1E-2", "0.01"},
-        {".5", "0.5"}, {"1.", "1"}, {"1.0", "1"}, {"-0.0", "0"}, {"-.5e+1", "-5"},
-        {"+1.25", "1.25"}, {"1e20", "1e20"}, {"1e300", "1e300"},
-        {"1e999", "\"1e999\""}, {"1_0.5", "10.5"},
-        {".", "\".\""}, {"1e", "\"1e\""}, {"e3", "\"e3\""}, {"3.2.1", "\"3.2.1\""},
-        {"1.5.", "\"1.5.\""}, {"0x1.8p1", "\"0x1.8p1\""}, {"inf", "\"inf\""},
-        {"nan", "\"nan\""}, {"1,000", "\"1,000\""}, {"15m", "\"15m\""},
-        {"4Gi", "\"4Gi\""}, {"99.99%", "\"99.99%\""}, {"2024-01-02", "\"2024-01-02\""},
+        {"1.5", "1.5"},
+        {"3.2", "3.2"},
+        {"1e3", "1000"},
+        {"1E-2", "0.01"},
+        {".5", "0.5"},
+        {"1.", "1"},
+        {"1.0", "1"},
+        {"-0.0", "0"},
+        {"-.5e+1", "-5"},
+        {"+1.25", "1.25"},
+        {"1e20", "1e20"},
+        {"1e300", "1e300"},
+        {"1e999", "\"1e999\""},
+        {"1_0.5", "10.5"},
+        {".", "\".\""},
+        {"1e", "\"1e\""},
+        {"e3", "\"e3\""},
+        {"3.2.1", "\"3.2.1\""},
+        {"1.5.", "\"1.5.\""},
+        {"0x1.8p1", "\"0x1.8p1\""},
+        {"inf", "\"inf\""},
+        {"nan", "\"nan\""},
+        {"1,000", "\"1,000\""},
+        {"15m", "\"15m\""},
+        {"4Gi", "\"4Gi\""},
+        {"99.99%", "\"99.99%\""},
+        {"2024-01-02", "\"2024-01-02\""},
         {"+.nan", "\"+.nan\""},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -186,9 +245,8 @@ static void test_quoted_and_block_scalars_stay_strings(void **state)
 {
     json_t *r = load1("a: \"3.2.1\"\nb: '3.2'\nc: \"true\"\nd: 'null'\ne: \"\"\n"
                       "f: |\n  12\ng: >-\n  1.5\n  x\nh: \"0x1F\"\n");
-    json_t *w = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "a", "3.2.1", "b",
-                          "3.2", "c", "true", "d", "null", "e", "", "f", "12\n",
-                          "g", "1.5 x", "h", "0x1F");
+    json_t *w = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "a", "3.2.1", "b", "3.2", "c",
+                          "true", "d", "null", "e", "", "f", "12\n", "g", "1.5 x", "h", "0x1F");
     assert_true(json_equal(r, w));
     json_decref(r);
     json_decref(w);
@@ -200,9 +258,9 @@ static void test_explicit_tags(void **state)
     json_t *r = load1("a: !!str 12\nb: !!int \"12\"\nc: !!float 3\nd: !!bool 'true'\n"
                       "e: !!null ''\nf: ! 12\ng: !!str\nh: !!map {x: 1}\ni: !!seq [1]\n"
                       "j: !!float 0x10\n");
-    json_t *w = json_pack("{s:s,s:i,s:f,s:b,s:n,s:s,s:s,s:{s:i},s:[i],s:f}", "a", "12",
-                          "b", 12, "c", 3.0, "d", 1, "e", "f", "12", "g", "", "h",
-                          "x", 1, "i", 1, "j", 16.0);
+    json_t *w =
+        json_pack("{s:s,s:i,s:f,s:b,s:n,s:s,s:s,s:{s:i},s:[i],s:f}", "a", "12", "b", 12, "c", 3.0,
+                  "d", 1, "e", "f", "12", "g", "", "h", "x", 1, "i", 1, "j", 16.0);
     json_t *kw = kube_numbers(w);
     /* !!float 3 is 3.0, which kubectl sends as 3 */
     assert_true(json_equal(r, kw));
@@ -213,16 +271,14 @@ static void test_explicit_tags(void **state)
 
     assert_contains(load_err("a: !foo 1\n", NULL, DPM_EPARSE),
                     "t.yaml:1:4: a: unsupported tag !foo");
-    assert_contains(load_err("a: !!binary aGk=\n", NULL, DPM_EPARSE),
-                    "unsupported tag !!binary");
+    assert_contains(load_err("a: !!binary aGk=\n", NULL, DPM_EPARSE), "unsupported tag !!binary");
     assert_contains(load_err("a: !<tag:example.com:x> [1]\n", NULL, DPM_EPARSE),
                     "unsupported tag tag:example.com:x");
     assert_contains(load_err("a: !!int abc\n", NULL, DPM_EPARSE),
                     "a: \"abc\" is not a valid !!int");
     assert_contains(load_err("a: !!bool maybe\n", NULL, DPM_EPARSE),
                     "\"maybe\" is not a valid !!bool");
-    assert_contains(load_err("a: !!seq {}\n", NULL, DPM_EPARSE),
-                    "tag !!seq on a mapping");
+    assert_contains(load_err("a: !!seq {}\n", NULL, DPM_EPARSE), "tag !!seq on a mapping");
     assert_contains(load_err("a: !!map x\n", NULL, DPM_EPARSE), "tag !!map on a scalar");
     (void)state;
 }
@@ -235,8 +291,7 @@ static void test_out_of_range_numbers(void **state)
                     "1:4: z: .nan/.inf is not representable in JSON");
     assert_contains(load_err("z: [.INF]\n", NULL, DPM_EPARSE),
                     "z[0]: .nan/.inf is not representable in JSON");
-    assert_contains(load_err("z: !!float .nan\n", NULL, DPM_EPARSE),
-                    "not representable in JSON");
+    assert_contains(load_err("z: !!float .nan\n", NULL, DPM_EPARSE), "not representable in JSON");
     /* go-yaml v2 leaves what overflows as a string; past int64 a number
      * is a real, as Kubernetes reads it */
     json_t *r = load1("z: 1e400\nw: 0x8000000000000000\n");
@@ -320,8 +375,7 @@ static void test_aliases_expand(void **state)
     json_t *b = json_object_get(r, "base");
     assert_true(json_equal(json_object_get(r, "x"), b));
     assert_true(json_object_get(r, "x") != b); /* a copy, not a shared node */
-    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "z"), 0)),
-                        "hello");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "z"), 0)), "hello");
     json_decref(r);
 
     assert_contains(load_err("a: *nope\n", NULL, DPM_EPARSE), "1:4: undefined alias *nope");
@@ -404,9 +458,9 @@ static void test_keys(void **state)
                     "complex mapping keys are not supported");
     assert_contains(load_err("x: {[a]: 1}\n", NULL, DPM_EPARSE),
                     "complex mapping keys are not supported");
-    assert_contains(load_err("metadata:\n  name: a\n  labels: {}\n  name: b\n", NULL,
-                             DPM_EPARSE),
-                    "t.yaml:4:3: metadata: duplicate key \"name\" (first at line 2, again at line 4)");
+    assert_contains(
+        load_err("metadata:\n  name: a\n  labels: {}\n  name: b\n", NULL, DPM_EPARSE),
+        "t.yaml:4:3: metadata: duplicate key \"name\" (first at line 2, again at line 4)");
     /* duplicates in nested maps do not confuse the line bookkeeping */
     assert_contains(load_err("a: 1\nb:\n  x: 1\n  y: 2\nc: 3\nb: 4\n", NULL, DPM_EPARSE),
                     "duplicate key \"b\" (first at line 2, again at line 6)");
@@ -431,9 +485,9 @@ static void test_keys(void **state)
      * (sigs.k8s.io/yaml); quoted keys stay as written */
     json_t *r = load1("1: a\nyes: b\n0x10: c\n\"q\": d\n1e6: f\n0.1: g\n"
                       "'on': h\nOff: i\n1.5e10: j\n2.0: e\n");
-    json_t *w = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "1", "a", "true",
-                          "b", "16", "c", "q", "d", "2", "e", "1e+06", "f", "0.1", "g",
-                          "on", "h", "false", "i", "1.5e+10", "j");
+    json_t *w = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "1", "a", "true", "b", "16",
+                          "c", "q", "d", "2", "e", "1e+06", "f", "0.1", "g", "on", "h", "false",
+                          "i", "1.5e+10", "j");
     assert_true(json_equal(r, w));
     json_decref(r);
     json_decref(w);
@@ -455,8 +509,9 @@ static void test_merge_keys(void **state)
     assert_true(json_equal(r, w));
     json_decref(r);
     json_decref(w);
-    assert_contains(load_err("x:\n  <<: 1\n", NULL, DPM_EPARSE),
-                    "x: the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
+    assert_contains(
+        load_err("x:\n  <<: 1\n", NULL, DPM_EPARSE),
+        "x: the value of a merge key \"<<\" must be a mapping or a sequence of mappings");
     assert_contains(load_err("x:\n  <<: [{a: 1}, 2]\n", NULL, DPM_EPARSE),
                     "must be a mapping or a sequence of mappings");
     (void)state;
@@ -474,9 +529,11 @@ static void test_syntax_errors_have_positions(void **state)
     assert_contains(load_err("a: b\n\xff\n", NULL, DPM_EPARSE),
                     "t.yaml:2:1: invalid UTF-8: invalid leading UTF-8 octet 0xff at byte 5");
     assert_contains(load_err("a: \"unterminated\n", NULL, DPM_EPARSE),
-                    "t.yaml:2:1: found unexpected end of stream (while scanning a quoted scalar at line 1, column 4)");
-    assert_contains(load_err("a: [1, 2\n", NULL, DPM_EPARSE),
-                    "did not find expected ',' or ']' (while parsing a flow sequence at line 1, column 4)");
+                    "t.yaml:2:1: found unexpected end of stream (while scanning a quoted scalar at "
+                    "line 1, column 4)");
+    assert_contains(
+        load_err("a: [1, 2\n", NULL, DPM_EPARSE),
+        "did not find expected ',' or ']' (while parsing a flow sequence at line 1, column 4)");
     assert_contains(load_err("a: 1\n b: 2\n", NULL, DPM_EPARSE),
                     "t.yaml:2:3: mapping values are not allowed in this context");
     assert_contains(load_err("a:\n  - b\n c: 1\n", NULL, DPM_EPARSE), "t.yaml:3:");
@@ -529,8 +586,10 @@ static void test_streaming_file(void **state)
     FILE *f = fdopen(fd, "w");
     fputs("\xef\xbb\xbf# with a byte-order mark\n", f);
     for (int i = 0; i < 3000; i++)
-        fprintf(f, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n"
-                   "data: {k: \"\xc3\xa9t\xc3\xa9 %d\", yes: on, n: 1.0}\n", i, i);
+        fprintf(f,
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n"
+                "data: {k: \"\xc3\xa9t\xc3\xa9 %d\", yes: on, n: 1.0}\n",
+                i, i);
     fclose(f);
     struct collected c = {DPM_DOCS_INIT, 0};
     struct dpm_load_opts o = {.keep_positions = true};
@@ -603,8 +662,7 @@ static void test_split_lists(void **state)
     for (int i = 0; i < 2000; i++)
         dpm_buf_printf(&b, "- i: %d\n  spec:\n    x: [1, 2]\n    y: \"%0100d\"\n", i, i);
     dpm_buf_adds(&b, "kind: List\nmetadata: {resourceVersion: \"\"}\n");
-    struct dpm_load_opts o = {.keep_positions = true, .max_doc_bytes = 8192,
-                              .split_lists = true};
+    struct dpm_load_opts o = {.keep_positions = true, .max_doc_bytes = 8192, .split_lists = true};
     struct dpm_error e;
     size_t n[2] = {0, 0};
     assert_int_equal(dpm_yaml_load_buffer_each(b.data, b.len, "l", &o, count_items, n, &e), DPM_OK);
@@ -634,7 +692,9 @@ static void test_notes(void **state)
     struct dpm_docs d = DPM_DOCS_INIT;
     struct dpm_error e;
     assert_int_equal(load("a: yes\nb: 0123\nc: 1.0\nd: 1_000\ne: true\nf: 08\non: x\n"
-                          "g: \"yes\"\nh: 12\ni: 1.5\nj: 0x1F\n", NULL, &d, &e), DPM_OK);
+                          "g: \"yes\"\nh: 12\ni: 1.5\nj: 0x1F\n",
+                          NULL, &d, &e),
+                     DPM_OK);
     const json_t *n = d.items[0].notes;
     assert_int_equal(json_array_size(n), 6);
     static const char *const want[][2] = {
@@ -655,14 +715,16 @@ static void test_notes(void **state)
     dpm_docs_free(&d);
     /* in a split List, an item's notes are its own, paths relative to it */
     struct dpm_load_opts o = {.split_lists = true};
-    assert_int_equal(load("kind: List\nmetadata: {x: on}\nitems:\n- {a: 1}\n- spec: {b: off}\n",
-                          &o, &d, &e), DPM_OK);
+    assert_int_equal(
+        load("kind: List\nmetadata: {x: on}\nitems:\n- {a: 1}\n- spec: {b: off}\n", &o, &d, &e),
+        DPM_OK);
     assert_int_equal(d.n, 3);
     assert_null(d.items[0].notes);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(d.items[1].notes, 0),
-                                                          "path")), "spec.b");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(d.items[2].notes, 0),
-                                                          "path")), "metadata.x");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(d.items[1].notes, 0), "path")), "spec.b");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(d.items[2].notes, 0), "path")),
+        "metadata.x");
     dpm_docs_free(&d);
     (void)state;
 }
@@ -670,16 +732,22 @@ static void test_notes(void **state)
 static void test_bom(void **state)
 {
     /* kubectl accepts a UTF-8 byte-order mark: not content, not a column */
-    json_t *r = load1("\xef\xbb\xbf" "a: 1\n");
+    json_t *r = load1("\xef\xbb\xbf"
+                      "a: 1\n");
     assert_int_equal(json_integer_value(json_object_get(r, "a")), 1);
     json_decref(r);
     r = load1("\xef\xbb\xbf{\"a\": 1}");
     assert_int_equal(json_integer_value(json_object_get(r, "a")), 1);
     json_decref(r);
     /* positions after it are the file's: byte offsets count it */
-    assert_contains(load_err("\xef\xbb\xbf" "a: 1\nb: \"\xff\"\n", NULL, DPM_EPARSE),
+    assert_contains(load_err("\xef\xbb\xbf"
+                             "a: 1\nb: \"\xff\"\n",
+                             NULL, DPM_EPARSE),
                     "t.yaml:2:5: invalid UTF-8: invalid leading UTF-8 octet 0xff at byte 12");
-    assert_contains(load_err("\xef\xbb\xbf" "a: [\n", NULL, DPM_EPARSE), "t.yaml:2:1:");
+    assert_contains(load_err("\xef\xbb\xbf"
+                             "a: [\n",
+                             NULL, DPM_EPARSE),
+                    "t.yaml:2:1:");
     (void)state;
 }
 
@@ -691,7 +759,8 @@ static void test_size_limits(void **state)
     strcpy(big, "a: 1\n---\nb: \"");
     memset(big + strlen(big), 'x', 150);
     strcat(big, "\"\n");
-    assert_contains(load_err(big, &o, DPM_ELIMIT), "t.yaml:2:1: document 2 is larger than 100 bytes");
+    assert_contains(load_err(big, &o, DPM_ELIMIT),
+                    "t.yaml:2:1: document 2 is larger than 100 bytes");
 
     /* the whole input is capped at 64 x max_doc_bytes */
     o.max_doc_bytes = 4;
@@ -751,8 +820,7 @@ static void test_json_input(void **state)
     assert_int_equal(c, 38);
     dpm_docs_free(&d);
 
-    assert_contains(load_err("{\n  \"a\": 1,\n  \"a\": 2\n}\n", NULL, DPM_EPARSE),
-                    "t.yaml:3:");
+    assert_contains(load_err("{\n  \"a\": 1,\n  \"a\": 2\n}\n", NULL, DPM_EPARSE), "t.yaml:3:");
     assert_contains(load_err("{\n  \"a\": 1,\n  \"a\": 2\n}\n", NULL, DPM_EPARSE),
                     "duplicate object key");
     assert_contains(load_err("{\"a\": 1} trailing", NULL, DPM_EPARSE), "t.yaml:1:");
@@ -771,29 +839,33 @@ static void test_json_input(void **state)
 
 static void test_positions(void **state)
 {
-    const char *s = "apiVersion: mesh.io/v1alpha1\n"           /* 1 */
-                    "metadata:\n"                              /* 2 */
-                    "  name: p\n"                              /* 3 */
-                    "  labels:\n"                              /* 4 */
-                    "    app.kubernetes.io/name: x\n"          /* 5 */
-                    "    'say \"hi\"': y\n"                    /* 6 */
-                    "spec:\n"                                  /* 7 */
-                    "  outputPorts:\n"                         /* 8 */
-                    "    - name: first\n"                      /* 9 */
-                    "    - name: second\n"                     /* 10 */
-                    "      contract:\n"                        /* 11 */
-                    "        partitioning: [a,\n"              /* 12 */
-                    "          b]\n"                           /* 13 */
-                    "        schema:\n"                        /* 14 */
-                    "          - {name: id, type: string}\n"   /* 15 */
-                    "          - name: card_number\n"          /* 16 */
-                    "            pii: true\n";                 /* 17 */
+    const char *s = "apiVersion: mesh.io/v1alpha1\n"         /* 1 */
+                    "metadata:\n"                            /* 2 */
+                    "  name: p\n"                            /* 3 */
+                    "  labels:\n"                            /* 4 */
+                    "    app.kubernetes.io/name: x\n"        /* 5 */
+                    "    'say \"hi\"': y\n"                  /* 6 */
+                    "spec:\n"                                /* 7 */
+                    "  outputPorts:\n"                       /* 8 */
+                    "    - name: first\n"                    /* 9 */
+                    "    - name: second\n"                   /* 10 */
+                    "      contract:\n"                      /* 11 */
+                    "        partitioning: [a,\n"            /* 12 */
+                    "          b]\n"                         /* 13 */
+                    "        schema:\n"                      /* 14 */
+                    "          - {name: id, type: string}\n" /* 15 */
+                    "          - name: card_number\n"        /* 16 */
+                    "            pii: true\n";               /* 17 */
     struct dpm_docs d = DPM_DOCS_INIT;
     struct dpm_error e;
     struct dpm_load_opts o = {.keep_positions = true};
     assert_int_equal(load(s, &o, &d, &e), DPM_OK);
     const struct dpm_doc *doc = &d.items[0];
-    static const struct { const char *path; bool exact; int line, col; } t[] = {
+    static const struct {
+        const char *path;
+        bool exact;
+        int line, col;
+    } t[] = {
         {"", true, 1, 1},
         {"metadata.name", true, 3, 3},
         {"metadata", true, 2, 1},
@@ -898,23 +970,62 @@ static void test_load_file(void **state)
 
 static void test_dump_quoting(void **state)
 {
-    static const struct { const char *s, *yaml; } t[] = {
-        {"plain", "plain"}, {"3.2.1", "3.2.1"}, {"mesh.io/v1alpha1", "mesh.io/v1alpha1"},
-        {"a b", "a b"}, {"a:b", "a:b"}, {"15m", "15m"}, {"é", "é"},
-        {"", "\"\""}, {"true", "\"true\""}, {"False", "\"False\""}, {"1", "\"1\""},
-        {"3.2", "\"3.2\""}, {"null", "\"null\""}, {"~", "\"~\""}, {"0x1F", "\"0x1F\""},
-        {".inf", "\".inf\""}, {"1e3", "\"1e3\""}, {" lead", "\" lead\""},
-        {"trail ", "\"trail \""}, {"a: b", "\"a: b\""}, {"a #b", "\"a #b\""},
-        {"-x", "\"-x\""}, {"- x", "\"- x\""}, {"?x", "\"?x\""}, {":x", "\":x\""},
-        {"[x", "\"[x\""}, {"{x", "\"{x\""}, {"!x", "\"!x\""}, {"&x", "\"&x\""},
-        {"*x", "\"*x\""}, {">x", "\">x\""}, {"|x", "\"|x\""}, {"%x", "\"%x\""},
-        {"@x", "\"@x\""}, {"`x", "\"`x\""}, {"'x", "\"'x\""}, {"\"x", "\"\\\"x\""},
-        {"#x", "\"#x\""}, {"x:", "\"x:\""}, {"<<", "\"<<\""}, {"...", "\"...\""},
-        {"a\tb", "\"a\\tb\""}, {"back\\slash", "back\\slash"}, {"\x01", "\"\\x01\""},
-        {"a\r\nb", "\"a\\r\\nb\""}, {"\xe2\x80\xa8", "\"\\u2028\""},
-        {"\xef\xbb\xbf", "\"\\ufeff\""}, {"\xc2\x85", "\"\\x85\""},
-        {"two\nlines", "|-\n  two\n  lines"}, {"one\n", "|\n  one\n"},
-        {"x\n\n", "|+\n  x\n\n"}, {" a\nb", "\" a\\nb\""}, {"a\n b", "\"a\\n b\""},
+    static const struct {
+        const char *s, *yaml;
+    } t[] = {
+        {"plain", "plain"},
+        {"3.2.1", "3.2.1"},
+        {"mesh.io/v1alpha1", "mesh.io/v1alpha1"},
+        {"a b", "a b"},
+        {"a:b", "a:b"},
+        {"15m", "15m"},
+        {"é", "é"},
+        {"", "\"\""},
+        {"true", "\"true\""},
+        {"False", "\"False\""},
+        {"1", "\"1\""},
+        {"3.2", "\"3.2\""},
+        {"null", "\"null\""},
+        {"~", "\"~\""},
+        {"0x1F", "\"0x1F\""},
+        {".inf", "\".inf\""},
+        {"1e3", "\"1e3\""},
+        {" lead", "\" lead\""},
+        {"trail ", "\"trail \""},
+        {"a: b", "\"a: b\""},
+        {"a #b", "\"a #b\""},
+        {"-x", "\"-x\""},
+        {"- x", "\"- x\""},
+        {"?x", "\"?x\""},
+        {":x", "\":x\""},
+        {"[x", "\"[x\""},
+        {"{x", "\"{x\""},
+        {"!x", "\"!x\""},
+        {"&x", "\"&x\""},
+        {"*x", "\"*x\""},
+        {">x", "\">x\""},
+        {"|x", "\"|x\""},
+        {"%x", "\"%x\""},
+        {"@x", "\"@x\""},
+        {"`x", "\"`x\""},
+        {"'x", "\"'x\""},
+        {"\"x", "\"\\\"x\""},
+        {"#x", "\"#x\""},
+        {"x:", "\"x:\""},
+        {"<<", "\"<<\""},
+        {"...", "\"...\""},
+        {"a\tb", "\"a\\tb\""},
+        {"back\\slash", "back\\slash"},
+        {"\x01", "\"\\x01\""},
+        {"a\r\nb", "\"a\\r\\nb\""},
+        {"\xe2\x80\xa8", "\"\\u2028\""},
+        {"\xef\xbb\xbf", "\"\\ufeff\""},
+        {"\xc2\x85", "\"\\x85\""},
+        {"two\nlines", "|-\n  two\n  lines"},
+        {"one\n", "|\n  one\n"},
+        {"x\n\n", "|+\n  x\n\n"},
+        {" a\nb", "\" a\\nb\""},
+        {"a\n b", "\"a\\n b\""},
         {"\nx", "\"\\nx\""},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -922,8 +1033,7 @@ static void test_dump_quoting(void **state)
         char *got = dump_str(v);
         char want[256];
         size_t yl = strlen(t[i].yaml);
-        snprintf(want, sizeof(want), "k: %s%s", t[i].yaml,
-                 t[i].yaml[yl - 1] == '\n' ? "" : "\n");
+        snprintf(want, sizeof(want), "k: %s%s", t[i].yaml, t[i].yaml[yl - 1] == '\n' ? "" : "\n");
         if (strcmp(got, want) != 0)
             fail_msg("dump of \"%s\": got <<%s>> want <<%s>>", t[i].s, got, want);
         assert_roundtrip(v);
@@ -935,10 +1045,11 @@ static void test_dump_quoting(void **state)
 
 static void test_dump_layout(void **state)
 {
-    json_t *v = json_loads("{\"apiVersion\":\"v1\",\"spec\":{\"ports\":[{\"name\":\"a\",\"port\":9090},"
-                           "{\"name\":\"b\",\"tags\":[]}],\"m\":{},\"n\":null,\"r\":0.1,"
-                           "\"big\":1e300,\"i\":-7,\"nested\":[[1,2],[]],\"t\":true}}",
-                           0, NULL);
+    json_t *v =
+        json_loads("{\"apiVersion\":\"v1\",\"spec\":{\"ports\":[{\"name\":\"a\",\"port\":9090},"
+                   "{\"name\":\"b\",\"tags\":[]}],\"m\":{},\"n\":null,\"r\":0.1,"
+                   "\"big\":1e300,\"i\":-7,\"nested\":[[1,2],[]],\"t\":true}}",
+                   0, NULL);
     char *got = dump_str(v);
     assert_string_equal(got, "apiVersion: v1\n"
                              "spec:\n"
@@ -962,8 +1073,8 @@ static void test_dump_layout(void **state)
     json_decref(v);
 
     /* roots of every kind */
-    json_t *roots[] = {json_string("x"), json_integer(5), json_real(2.0), json_null(),
-                       json_true(), json_object(), json_array(), json_string("a\nb"),
+    json_t *roots[] = {json_string("x"),   json_integer(5),    json_real(2.0), json_null(),
+                       json_true(),        json_object(),      json_array(),   json_string("a\nb"),
                        json_string("..."), json_string("---"), json_string("")};
     for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
         assert_roundtrip(roots[i]);
@@ -1004,11 +1115,62 @@ static uint64_t rnd(void)
 static json_t *rand_string(void)
 {
     static const char *pieces[] = {
-        "", " ", "a", "true", "1", "3.2", "null", "-", "?", ":", "#", "\n", "\t",
-        "\"", "'", "\xc3\xa9", "\xe2\x80\xa8", "\x01", "<<", "...", "---", "|", ">",
-        "0x1F", ".inf", "~", "a: b", "a #b", "{", "[", "]", "}", ",", "&", "*", "!",
-        "%", "@", "`", "\\", "\r", "0o7", "1e3", "-1", "+", ".", "x y", "\xf0\x9f\x98\x80",
-        "\xc2\xa0", "\xef\xbb\xbf", "\n\n", "  ", "=", "<", "Yes", "NO",
+        "",
+        " ",
+        "a",
+        "true",
+        "1",
+        "3.2",
+        "null",
+        "-",
+        "?",
+        ":",
+        "#",
+        "\n",
+        "\t",
+        "\"",
+        "'",
+        "\xc3\xa9",
+        "\xe2\x80\xa8",
+        "\x01",
+        "<<",
+        "...",
+        "---",
+        "|",
+        ">",
+        "0x1F",
+        ".inf",
+        "~",
+        "a: b",
+        "a #b",
+        "{",
+        "[",
+        "]",
+        "}",
+        ",",
+        "&",
+        "*",
+        "!",
+        "%",
+        "@",
+        "`",
+        "\\",
+        "\r",
+        "0o7",
+        "1e3",
+        "-1",
+        "+",
+        ".",
+        "x y",
+        "\xf0\x9f\x98\x80",
+        "\xc2\xa0",
+        "\xef\xbb\xbf",
+        "\n\n",
+        "  ",
+        "=",
+        "<",
+        "Yes",
+        "NO",
     };
     char buf[256];
     size_t n = 0;
@@ -1028,19 +1190,23 @@ static json_t *rand_tree(int depth)
 {
     int kind = (int)(rnd() % (depth > 3 ? 6 : 8));
     switch (kind) {
-    case 0: return rand_string();
+    case 0:
+        return rand_string();
     case 1: {
         static const json_int_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN, 1000000007};
         return json_integer(ints[rnd() % 7]);
     }
     case 2: {
-        static const double reals[] = {0.0, -0.0, 0.1, 1.5, 1e300, -2.5e-300, 5e-324,
-                                       1.0 / 3.0, 123456789.125, 1e21};
+        static const double reals[] = {0.0,       -0.0,   0.1,       1.5,           1e300,
+                                       -2.5e-300, 5e-324, 1.0 / 3.0, 123456789.125, 1e21};
         return json_real(reals[rnd() % 10]);
     }
-    case 3: return json_boolean(rnd() % 2);
-    case 4: return json_null();
-    case 5: return rand_string();
+    case 3:
+        return json_boolean(rnd() % 2);
+    case 4:
+        return json_null();
+    case 5:
+        return rand_string();
     case 6: {
         json_t *o = json_object();
         int n = (int)(rnd() % 5);
@@ -1094,7 +1260,8 @@ static const char seed_product[] =
     "      connection: \"arn:aws:kafka:us-east-1:123456789012:topic/raw-payments\"\n"
     "    - name: merchants\n"
     "      type: data-product\n"
-    "      dataProductRef: {namespace: merchant-core, name: merchants, outputPort: merchants-current}\n"
+    "      dataProductRef: {namespace: merchant-core, name: merchants, outputPort: "
+    "merchants-current}\n"
     "  transformation:\n"
     "    engine: spark-k8s\n"
     "    version: \"3.2.1\"\n"

@@ -37,7 +37,7 @@
 #include "dpm/yaml.h"
 #include "kube_it.h"
 
-#define MS DPM_NS_PER_MS
+#define MS  DPM_NS_PER_MS
 #define SEC DPM_NS_PER_SEC
 
 static const struct dpm_gvr CM = {"", "v1", "configmaps", true};
@@ -130,15 +130,16 @@ static void test_verbs_list_continue(void **state)
     struct kit *f = kit_start(state);
     struct dpm_kube *k = f->k;
     struct dpm_error err;
-    json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata",
-                           "name", "paging");
+    json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                           "metadata", "name", "paging");
     kit_must(dpm_kube_create(k, &NS, NULL, ns, NULL, NULL, &err), &err, "namespace");
     json_decref(ns);
     /* The root-CA publisher adds kube-root-ca.crt to every new namespace
      * in the background (as kube-controller-manager does): wait for it, so
      * the count below does not depend on when it lands. */
     json_t *root = NULL;
-    for (int t = 0; t < 100 && dpm_kube_get(k, &CM, "paging", "kube-root-ca.crt", &root, &err) != DPM_OK; t++)
+    for (int t = 0;
+         t < 100 && dpm_kube_get(k, &CM, "paging", "kube-root-ca.crt", &root, &err) != DPM_OK; t++)
         usleep(50 * 1000);
     assert_non_null(root);
     json_decref(root);
@@ -164,12 +165,13 @@ static void test_verbs_list_continue(void **state)
     char *rv = NULL;
     kit_must(dpm_kube_list(k, &CM, "paging", &o, &items, &rv, &err), &err, "list");
     dpm_kube_get_stats(k, &s1);
-    assert_int_equal(s1.requests - s0.requests, 5); /* 23 objects (22 and kube-root-ca.crt), 5 a page */
+    assert_int_equal(s1.requests - s0.requests,
+                     5); /* 23 objects (22 and kube-root-ca.crt), 5 a page */
     assert_int_equal(json_array_size(items), 23);
     json_t *seen = json_object();
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach (items, i, it) {
         assert_string_equal(json_string_value(json_object_get(it, "kind")), "ConfigMap");
         assert_null(json_object_get(seen, kit_meta(it, "name")));
         json_object_set_new(seen, kit_meta(it, "name"), json_true());
@@ -205,20 +207,22 @@ static void test_verbs_patch(void **state)
 
     /* merge patch: adds a key, null deletes one */
     json_t *mp = json_pack("{s:{s:s, s:n}}", "data", "m", "merged", "k");
-    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_MERGE, mp, NULL, &out, &err), &err, "merge");
+    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_MERGE, mp, NULL, &out, &err), &err,
+             "merge");
     assert_string_equal(kit_data(out, "m"), "merged");
     assert_null(kit_data(out, "k"));
     json_decref(out);
     json_decref(mp);
 
     /* JSON patch: test + replace; a failing test op changes nothing */
-    json_t *jp = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "op", "test", "path", "/data/m", "value",
-                           "merged", "op", "replace", "path", "/data/m", "value", "json");
-    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_JSON, jp, NULL, &out, &err), &err, "json patch");
+    json_t *jp = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "op", "test", "path", "/data/m",
+                           "value", "merged", "op", "replace", "path", "/data/m", "value", "json");
+    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_JSON, jp, NULL, &out, &err), &err,
+             "json patch");
     assert_string_equal(kit_data(out, "m"), "json");
     json_decref(out);
-    assert_int_not_equal(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_JSON, jp, NULL, &out, &err),
-                         DPM_OK);
+    assert_int_not_equal(
+        dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_JSON, jp, NULL, &out, &err), DPM_OK);
     assert_null(out);
     assert_true(err.http_status == 422 || err.http_status == 409 || err.http_status == 400);
     assert_true(err.message[0] != '\0');
@@ -227,13 +231,14 @@ static void test_verbs_patch(void **state)
     /* server-side apply: manager "one" owns data.owned ... */
     struct dpm_kube_write_opts one = {.field_manager = "one"};
     json_t *a1 = kit_configmap("pt", NULL, "owned", "by-one");
-    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_APPLY, a1, &one, &out, &err), &err, "apply one");
+    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_APPLY, a1, &one, &out, &err), &err,
+             "apply one");
     assert_string_equal(kit_data(out, "owned"), "by-one");
     assert_string_equal(kit_data(out, "m"), "json"); /* fields of others untouched */
     bool found = false;
     size_t i;
     json_t *mf;
-    json_array_foreach(json_object_get(json_object_get(out, "metadata"), "managedFields"), i, mf) {
+    json_array_foreach (json_object_get(json_object_get(out, "metadata"), "managedFields"), i, mf) {
         if (strcmp(kit_str(json_object_get(mf, "manager")), "one") == 0 &&
             strcmp(kit_str(json_object_get(mf, "operation")), "Apply") == 0)
             found = true;
@@ -251,7 +256,8 @@ static void test_verbs_patch(void **state)
     assert_non_null(strstr(err.message, ".data.owned"));
     /* ... and with force takes it over */
     two.force = true;
-    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_APPLY, a2, &two, &out, &err), &err, "force");
+    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_APPLY, a2, &two, &out, &err), &err,
+             "force");
     assert_string_equal(kit_data(out, "owned"), "by-two");
     json_decref(out);
     /* apply without a field manager is refused before anything is sent */
@@ -260,27 +266,30 @@ static void test_verbs_patch(void **state)
     /* dry-run patch leaves the object alone */
     struct dpm_kube_write_opts dry = {.dry_run = true};
     mp = json_pack("{s:{s:s}}", "data", "owned", "dry");
-    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_MERGE, mp, &dry, &out, &err), &err, "dry");
+    kit_must(dpm_kube_patch(k, &CM, "default", "pt", DPM_PATCH_MERGE, mp, &dry, &out, &err), &err,
+             "dry");
     assert_string_equal(kit_data(out, "owned"), "dry");
     json_decref(out);
     kit_must(dpm_kube_get(k, &CM, "default", "pt", &out, &err), &err, "get");
     assert_string_equal(kit_data(out, "owned"), "by-two");
     json_decref(out);
     /* patching what does not exist */
-    assert_int_equal(dpm_kube_patch(k, &CM, "default", "ghost", DPM_PATCH_MERGE, mp, NULL, &out, &err),
-                     DPM_ENOTFOUND);
+    assert_int_equal(
+        dpm_kube_patch(k, &CM, "default", "ghost", DPM_PATCH_MERGE, mp, NULL, &out, &err),
+        DPM_ENOTFOUND);
     json_decref(mp);
     json_decref(a1);
     json_decref(a2);
 }
 
-static void create_owned(struct dpm_kube *k, const char *name, const char *owner_name, const char *owner_uid)
+static void create_owned(struct dpm_kube *k, const char *name, const char *owner_name,
+                         const char *owner_uid)
 {
     struct dpm_error err;
     json_t *cm = kit_configmap(name, NULL, "k", "v");
     json_object_set_new(json_object_get(cm, "metadata"), "ownerReferences",
-                        json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "ConfigMap", "name",
-                                  owner_name, "uid", owner_uid));
+                        json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "ConfigMap",
+                                  "name", owner_name, "uid", owner_uid));
     dpm_rc rc = dpm_kube_create(k, &CM, "default", cm, NULL, NULL, &err);
     json_decref(cm);
     kit_must(rc, &err, name);
@@ -309,7 +318,8 @@ static void test_verbs_delete(void **state)
     assert_non_null(strstr(err.message, uid));
     /* dryRun: nothing deleted */
     struct dpm_kube_delete_opts dry = {.dry_run = true};
-    kit_must(dpm_kube_delete(k, &CM, "default", "parent", &dry, NULL, &err), &err, "dry-run delete");
+    kit_must(dpm_kube_delete(k, &CM, "default", "parent", &dry, NULL, &err), &err,
+             "dry-run delete");
     kit_must(dpm_kube_get(k, &CM, "default", "parent", &out, &err), &err, "still there");
     json_decref(out);
 
@@ -322,7 +332,8 @@ static void test_verbs_delete(void **state)
     bool orphaned = false;
     while (!orphaned && dpm_monotonic_ns() < end) {
         kit_must(dpm_kube_get(k, &CM, "default", "child", &out, &err), &err, "orphaned child");
-        orphaned = json_array_size(json_object_get(json_object_get(out, "metadata"), "ownerReferences")) == 0;
+        orphaned = json_array_size(
+                       json_object_get(json_object_get(out, "metadata"), "ownerReferences")) == 0;
         json_decref(out);
         if (!orphaned)
             dpm_sleep_ns(50 * MS);
@@ -338,21 +349,24 @@ static void test_verbs_delete(void **state)
     json_decref(cm);
     create_owned(k, "child2", "parent2", uid);
     struct dpm_kube_delete_opts bg = {.propagation = DPM_PROPAGATION_BACKGROUND};
-    kit_must(dpm_kube_delete(k, &CM, "default", "parent2", &bg, NULL, &err), &err, "background delete");
+    kit_must(dpm_kube_delete(k, &CM, "default", "parent2", &bg, NULL, &err), &err,
+             "background delete");
     assert_true(kit_wait_get(k, &CM, "default", "child2", DPM_ENOTFOUND, 10 * SEC));
     /* deleting again: 404 */
-    assert_int_equal(dpm_kube_delete(k, &CM, "default", "parent2", NULL, NULL, &err), DPM_ENOTFOUND);
+    assert_int_equal(dpm_kube_delete(k, &CM, "default", "parent2", NULL, NULL, &err),
+                     DPM_ENOTFOUND);
     assert_int_equal(err.http_status, 404);
     free(uid);
 }
 
 static json_t *dataproduct(const char *name)
 {
-    return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:[{s:s, s:s, s:s}], s:{s:s, s:s}, s:[{s:s, s:s, s:i}]}}",
-                     "apiVersion", "mesh.io/v1alpha1", "kind", "DataProduct", "metadata", "name", name, "spec",
-                     "domain", "fintech-core", "owner", "team@company.com", "inputPorts", "name", "raw", "type",
-                     "kafka-topic", "connection", "topic/raw", "transformation", "engine", "spark-k8s",
-                     "version", "3.2.1", "outputPorts", "name", "live", "type", "grpc", "port", 9090);
+    return json_pack(
+        "{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:[{s:s, s:s, s:s}], s:{s:s, s:s}, s:[{s:s, s:s, s:i}]}}",
+        "apiVersion", "mesh.io/v1alpha1", "kind", "DataProduct", "metadata", "name", name, "spec",
+        "domain", "fintech-core", "owner", "team@company.com", "inputPorts", "name", "raw", "type",
+        "kafka-topic", "connection", "topic/raw", "transformation", "engine", "spark-k8s",
+        "version", "3.2.1", "outputPorts", "name", "live", "type", "grpc", "port", 9090);
 }
 
 static void test_update_status_crd(void **state)
@@ -365,32 +379,40 @@ static void test_update_status_crd(void **state)
     assert_non_null(d);
     assert_true(kit_wait_served(d, "mesh.io", "v1alpha1", "dataproducts", 10 * SEC));
     struct dpm_gvr r;
-    kit_must(dpm_kube_discovery_resolve(d, "mesh.io/v1alpha1", "DataProduct", &r, &err), &err, "resolve");
+    kit_must(dpm_kube_discovery_resolve(d, "mesh.io/v1alpha1", "DataProduct", &r, &err), &err,
+             "resolve");
     assert_string_equal(r.resource, "dataproducts");
     assert_true(r.namespaced);
     dpm_kube_discovery_free(d);
 
     json_t *dp = dataproduct("dp1"), *out = NULL, *st = NULL;
     kit_must(dpm_kube_create(k, &DP, "default", dp, NULL, &out, &err), &err, "create DataProduct");
-    json_int_t gen = json_integer_value(json_object_get(json_object_get(out, "metadata"), "generation"));
+    json_int_t gen =
+        json_integer_value(json_object_get(json_object_get(out, "metadata"), "generation"));
     assert_true(gen >= 1);
     /* through the status subresource: status changes, the spec change in
      * the same body is ignored, generation stays */
-    json_object_set_new(out, "status", json_pack("{s:s, s:I}", "phase", "Ready", "observedGeneration", gen));
+    json_object_set_new(out, "status",
+                        json_pack("{s:s, s:I}", "phase", "Ready", "observedGeneration", gen));
     json_object_set_new(json_object_get(out, "spec"), "owner", json_string("changed@company.com"));
-    kit_must(dpm_kube_update_status(k, &DP, "default", out, NULL, &st, &err), &err, "update status");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "status"), "phase")), "Ready");
+    kit_must(dpm_kube_update_status(k, &DP, "default", out, NULL, &st, &err), &err,
+             "update status");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "status"), "phase")),
+                        "Ready");
     assert_string_equal(json_string_value(json_object_get(json_object_get(st, "spec"), "owner")),
                         "team@company.com");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "metadata"), "generation")), gen);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(st, "metadata"), "generation")), gen);
     /* a stale status write is a conflict like any other */
     json_object_set_new(json_object_get(out, "status"), "phase", json_string("Failed"));
-    assert_int_equal(dpm_kube_update_status(k, &DP, "default", out, NULL, NULL, &err), DPM_ECONFLICT);
+    assert_int_equal(dpm_kube_update_status(k, &DP, "default", out, NULL, NULL, &err),
+                     DPM_ECONFLICT);
     /* the main resource ignores status */
     json_object_set_new(st, "status", json_pack("{s:s}", "phase", "Degraded"));
     json_t *o2 = NULL;
     kit_must(dpm_kube_update(k, &DP, "default", st, NULL, &o2, &err), &err, "update");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(o2, "status"), "phase")), "Ready");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o2, "status"), "phase")),
+                        "Ready");
     /* a status value outside the schema: 422 naming the field */
     json_object_set_new(o2, "status", json_pack("{s:s}", "phase", "Sleeping"));
     assert_int_equal(dpm_kube_update_status(k, &DP, "default", o2, NULL, NULL, &err), DPM_EINVALID);
@@ -408,15 +430,16 @@ static void test_update_status_builtin(void **state)
     struct kit *f = kit_start(state);
     struct dpm_error err;
     json_t *out = NULL, *st = NULL;
-    json_t *job = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:{s:s, s:[{s:s, s:s}]}}}}", "apiVersion",
-                            "batch/v1", "kind", "Job", "metadata", "name", "j1", "spec", "template",
-                            "spec", "restartPolicy", "Never", "containers", "name", "c", "image",
-                            "busybox");
+    json_t *job =
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:{s:s, s:[{s:s, s:s}]}}}}", "apiVersion", "batch/v1",
+                  "kind", "Job", "metadata", "name", "j1", "spec", "template", "spec",
+                  "restartPolicy", "Never", "containers", "name", "c", "image", "busybox");
     kit_must(dpm_kube_create(f->k, &JOBS, "default", job, NULL, &out, &err), &err, "create Job");
     json_object_set_new(out, "status", json_pack("{s:i}", "succeeded", 1));
     kit_must(dpm_kube_update_status(f->k, &JOBS, "default", out, NULL, &st, &err), &err,
              "update Job status");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "status"), "succeeded")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(st, "status"), "succeeded")), 1);
     json_decref(st);
     json_decref(out);
     json_decref(job);
@@ -438,14 +461,17 @@ static void test_discovery_served(void **state)
     struct dpm_error err;
     struct dpm_kube_discovery *d = dpm_kube_discovery_new(k, 0, NULL);
     bool served = true;
-    kit_must(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err), &err, "served");
+    kit_must(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err), &err,
+             "served");
     assert_true(served);
-    kit_must(dpm_kube_discovery_served(d, "sparkoperator.k8s.io", "v1beta2", "sparkapplications", &served, &err),
-         &err, "served");
+    kit_must(dpm_kube_discovery_served(d, "sparkoperator.k8s.io", "v1beta2", "sparkapplications",
+                                       &served, &err),
+             &err, "served");
     assert_false(served);
     struct dpm_gvr r;
-    assert_int_equal(dpm_kube_discovery_resolve(d, "sparkoperator.k8s.io/v1beta2", "SparkApplication", &r, &err),
-                     DPM_ENOTFOUND);
+    assert_int_equal(
+        dpm_kube_discovery_resolve(d, "sparkoperator.k8s.io/v1beta2", "SparkApplication", &r, &err),
+        DPM_ENOTFOUND);
     assert_non_null(strstr(err.message, "SparkApplication"));
     unsigned before = dpm_kube_discovery_refreshes(d);
 
@@ -453,10 +479,12 @@ static void test_discovery_served(void **state)
     spark_crd_path(path, sizeof path);
     kit_create_crds(k, path);
     /* the miss refreshes the cache: now served */
-    assert_true(kit_wait_served(d, "sparkoperator.k8s.io", "v1beta2", "sparkapplications", 10 * SEC));
+    assert_true(
+        kit_wait_served(d, "sparkoperator.k8s.io", "v1beta2", "sparkapplications", 10 * SEC));
     assert_true(dpm_kube_discovery_refreshes(d) > before);
-    kit_must(dpm_kube_discovery_resolve(d, "sparkoperator.k8s.io/v1beta2", "SparkApplication", &r, &err), &err,
-         "resolve");
+    kit_must(
+        dpm_kube_discovery_resolve(d, "sparkoperator.k8s.io/v1beta2", "SparkApplication", &r, &err),
+        &err, "resolve");
     assert_string_equal(r.resource, "sparkapplications");
     assert_true(r.namespaced);
     dpm_kube_discovery_free(d);
@@ -467,21 +495,26 @@ static void test_discovery_served(void **state)
  * fail on a real 1.20), and the CRD is Established by a second write. */
 static void test_crd_established_after_create(void **state)
 {
-    static const struct dpm_gvr crds = {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
+    static const struct dpm_gvr crds = {"apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                                        false};
     struct kit *f = kit_start(state);
     struct dpm_error err;
     struct dpm_docs docs = DPM_DOCS_INIT;
     json_t *out = NULL, *got = NULL;
-    kit_must(dpm_yaml_load_file("crds/mesh.io_meshpolicies.yaml", NULL, &docs, &err), &err, "load the CRD");
-    kit_must(dpm_kube_create(f->k, &crds, NULL, docs.items[0].root, NULL, &out, &err), &err, "create");
+    kit_must(dpm_yaml_load_file("crds/mesh.io_meshpolicies.yaml", NULL, &docs, &err), &err,
+             "load the CRD");
+    kit_must(dpm_kube_create(f->k, &crds, NULL, docs.items[0].root, NULL, &out, &err), &err,
+             "create");
     const json_t *st = json_object_get(out, "status");
     assert_non_null(json_object_get(st, "conditions"));
     assert_true(json_is_null(json_object_get(st, "conditions")));
     assert_string_equal(kit_str(json_object_get(json_object_get(st, "acceptedNames"), "kind")), "");
-    assert_string_equal(kit_str(json_array_get(json_object_get(st, "storedVersions"), 0)), "v1alpha1");
+    assert_string_equal(kit_str(json_array_get(json_object_get(st, "storedVersions"), 0)),
+                        "v1alpha1");
     kit_must(dpm_kube_get(f->k, &crds, NULL, "meshpolicies.mesh.io", &got, &err), &err, "get");
     st = json_object_get(got, "status");
-    assert_string_equal(kit_str(json_object_get(json_object_get(st, "acceptedNames"), "kind")), "MeshPolicy");
+    assert_string_equal(kit_str(json_object_get(json_object_get(st, "acceptedNames"), "kind")),
+                        "MeshPolicy");
     const json_t *c = json_array_get(json_object_get(st, "conditions"), 1);
     assert_string_equal(kit_str(json_object_get(c, "type")), "Established");
     assert_string_equal(kit_str(json_object_get(c, "status")), "True");
@@ -500,9 +533,11 @@ static void test_discovery_emulated_120(void **state)
     struct dpm_error err;
     struct dpm_kube_discovery *d = dpm_kube_discovery_new(f->k, 0, NULL);
     bool served = true;
-    kit_must(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err), &err, "served");
+    kit_must(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err), &err,
+             "served");
     assert_false(served);
-    kit_must(dpm_kube_discovery_served(d, "batch", "v1beta1", "cronjobs", &served, &err), &err, "served");
+    kit_must(dpm_kube_discovery_served(d, "batch", "v1beta1", "cronjobs", &served, &err), &err,
+             "served");
     assert_true(served);
     struct dpm_gvr r;
     kit_must(dpm_kube_discovery_resolve(d, "batch/v1beta1", "CronJob", &r, &err), &err, "resolve");
@@ -531,7 +566,8 @@ static void test_rbac_forbidden(void **state)
     char kc[1024];
     snprintf(kc, sizeof kc,
              "apiVersion: v1\nkind: Config\ncurrent-context: bob\n"
-             "clusters:\n- {name: c, cluster: {server: 'https://127.0.0.1:%d', certificate-authority: srv/ca.crt}}\n"
+             "clusters:\n- {name: c, cluster: {server: 'https://127.0.0.1:%d', "
+             "certificate-authority: srv/ca.crt}}\n"
              "contexts:\n- {name: bob, context: {cluster: c, user: bob, namespace: default}}\n"
              "users:\n- {name: bob, user: {token: %s}}\n",
              f->srv.port, tok);
@@ -551,12 +587,14 @@ static void test_rbac_forbidden(void **state)
     assert_null(out);
     assert_int_equal(err.http_status, 403);
     assert_string_equal(err.reason, "Forbidden");
-    assert_string_equal(err.message, "configmaps \"secret-ish\" is forbidden: User \"bob\" cannot get resource "
-                                     "\"configmaps\" in API group \"\" in the namespace \"default\"");
+    assert_string_equal(err.message,
+                        "configmaps \"secret-ish\" is forbidden: User \"bob\" cannot get resource "
+                        "\"configmaps\" in API group \"\" in the namespace \"default\"");
     assert_int_equal(lrc, DPM_EFORBIDDEN);
     assert_null(items);
-    assert_string_equal(lerr.message, "configmaps is forbidden: User \"bob\" cannot list resource "
-                                      "\"configmaps\" in API group \"\" in the namespace \"default\"");
+    assert_string_equal(lerr.message,
+                        "configmaps is forbidden: User \"bob\" cannot list resource "
+                        "\"configmaps\" in API group \"\" in the namespace \"default\"");
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -573,8 +611,9 @@ static void test_events_aggregate(void **state)
     struct dpm_recorder *r = dpm_recorder_new(k, &ro, &err);
     assert_non_null(r);
     for (int i = 0; i < 4; i++)
-        kit_must(dpm_record_event(r, obj, "Warning", "SyncFailed", &err, "sync failed: %s", "quota exceeded"),
-             &err, "record");
+        kit_must(dpm_record_event(r, obj, "Warning", "SyncFailed", &err, "sync failed: %s",
+                                  "quota exceeded"),
+                 &err, "record");
     kit_must(dpm_record_event(r, obj, "Normal", "Synced", &err, "synced"), &err, "record other");
     dpm_recorder_free(r);
 
@@ -582,19 +621,21 @@ static void test_events_aggregate(void **state)
     kit_must(dpm_kube_list(k, &EVENTS, "default", NULL, &items, NULL, &err), &err, "list events");
     size_t i, n_fail = 0, n_ok = 0;
     json_t *ev;
-    json_array_foreach(items, i, ev) {
+    json_array_foreach (items, i, ev) {
         json_t *io = json_object_get(ev, "involvedObject");
         if (strcmp(kit_str(json_object_get(io, "uid")), kit_meta(obj, "uid")) != 0)
             continue;
         assert_string_equal(json_string_value(json_object_get(io, "kind")), "ConfigMap");
         assert_string_equal(json_string_value(json_object_get(io, "name")), "evented");
-        assert_string_equal(json_string_value(json_object_get(ev, "reportingComponent")), "mesh.io/dpm-test");
+        assert_string_equal(json_string_value(json_object_get(ev, "reportingComponent")),
+                            "mesh.io/dpm-test");
         assert_string_equal(json_string_value(json_object_get(ev, "reportingInstance")), "it-1");
         const char *reason = json_string_value(json_object_get(ev, "reason"));
         if (strcmp(reason, "SyncFailed") == 0) {
             n_fail++;
             assert_string_equal(json_string_value(json_object_get(ev, "type")), "Warning");
-            assert_string_equal(json_string_value(json_object_get(ev, "message")), "sync failed: quota exceeded");
+            assert_string_equal(json_string_value(json_object_get(ev, "message")),
+                                "sync failed: quota exceeded");
             assert_int_equal(json_integer_value(json_object_get(ev, "count")), 4);
             const char *first = json_string_value(json_object_get(ev, "firstTimestamp"));
             const char *last = json_string_value(json_object_get(ev, "lastTimestamp"));

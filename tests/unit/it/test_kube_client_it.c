@@ -28,7 +28,7 @@
 #include "dpm/ratelimit.h"
 #include "kube_it.h"
 
-#define MS DPM_NS_PER_MS
+#define MS  DPM_NS_PER_MS
 #define SEC DPM_NS_PER_SEC
 
 static const struct dpm_gvr CM = {"", "v1", "configmaps", true};
@@ -42,8 +42,9 @@ static void test_it_request_faults(void **state)
     kit_create_cm(k, "default", "f1", NULL);
 
     /* 429 with Retry-After: 1 -> waited, retried, served */
-    kit_add_fault(k, "{\"verb\":\"get\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":429,"
-                     "\"retryAfterSeconds\":1}");
+    kit_add_fault(
+        k, "{\"verb\":\"get\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":429,"
+           "\"retryAfterSeconds\":1}");
     struct dpm_kube_stats s0, s1;
     dpm_kube_get_stats(k, &s0);
     uint64_t t0 = dpm_monotonic_ns();
@@ -72,12 +73,14 @@ static void test_it_request_faults(void **state)
     assert_string_equal(err.source, "POST /api/v1/namespaces/default/configmaps");
     assert_int_equal(kit_faults_left(k), 0);
     /* 500 without Retry-After comes back typed */
-    kit_add_fault(k, "{\"verb\":\"get\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":500}");
+    kit_add_fault(
+        k, "{\"verb\":\"get\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":500}");
     assert_int_equal(dpm_kube_get(k, &CM, "default", "f1", &out, &err), DPM_EAPI);
     assert_null(out);
     assert_int_equal(err.http_status, 500);
     /* 503 without Retry-After too */
-    kit_add_fault(k, "{\"verb\":\"get\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":503}");
+    kit_add_fault(
+        k, "{\"verb\":\"get\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":503}");
     assert_int_equal(dpm_kube_get(k, &CM, "default", "f1", &out, &err), DPM_EUNAVAILABLE);
     assert_int_equal(err.http_status, 503);
 }
@@ -89,7 +92,8 @@ static void test_it_client_cert_and_discovery(void **state)
     char y[1024], path[PATH_MAX + 32];
     snprintf(y, sizeof y,
              "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-             "clusters:\n- {name: k, cluster: {server: 'https://127.0.0.1:%d', certificate-authority: ca.crt}}\n"
+             "clusters:\n- {name: k, cluster: {server: 'https://127.0.0.1:%d', "
+             "certificate-authority: ca.crt}}\n"
              "contexts:\n- {name: c, context: {cluster: k, user: u}}\n"
              "users:\n- {name: u, user: {client-certificate: admin.crt, client-key: admin.key}}\n",
              f->srv.port);
@@ -111,7 +115,8 @@ static void test_it_client_cert_and_discovery(void **state)
     }
     assert_string_equal(r.resource, "configmaps");
     assert_true(r.namespaced);
-    kit_must(dpm_kube_discovery_resolve(d, "coordination.k8s.io/v1", "Lease", &r, &err), &err, "Lease");
+    kit_must(dpm_kube_discovery_resolve(d, "coordination.k8s.io/v1", "Lease", &r, &err), &err,
+             "Lease");
     assert_string_equal(r.resource, "leases");
     assert_string_equal(r.group, "coordination.k8s.io");
     kit_must(dpm_kube_discovery_resolve(d, "v1", "Namespace", &r, &err), &err, "Namespace");

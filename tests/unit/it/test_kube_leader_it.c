@@ -30,7 +30,7 @@
 #include "dpm/ratelimit.h"
 #include "kube_it.h"
 
-#define MS DPM_NS_PER_MS
+#define MS  DPM_NS_PER_MS
 #define SEC DPM_NS_PER_SEC
 
 static const struct dpm_gvr LEASES = {"coordination.k8s.io", "v1", "leases", true};
@@ -83,13 +83,18 @@ static int leader_candidate_main(int argc, char **argv)
     struct dpm_error err;
     if (dpm_kube_config_load(&co, &cfg, &err) != DPM_OK)
         return 1;
-    struct dpm_kube_options ko = {.config = cfg, .qps = -1, .timeout_ms = 2000, .retry_base_ms = 50};
+    struct dpm_kube_options ko = {
+        .config = cfg, .qps = -1, .timeout_ms = 2000, .retry_base_ms = 50};
     struct dpm_kube *k = dpm_kube_new(&ko, &err);
     if (!k)
         return 1;
-    struct dpm_leader_opts lo = {.ns = "default", .name = "it-lease", .identity = cand_id,
-                                 .lease_ns = LEASE_NS, .renew_deadline_ns = RENEW_NS,
-                                 .retry_ns = RETRY_NS, .on_started = cand_started,
+    struct dpm_leader_opts lo = {.ns = "default",
+                                 .name = "it-lease",
+                                 .identity = cand_id,
+                                 .lease_ns = LEASE_NS,
+                                 .renew_deadline_ns = RENEW_NS,
+                                 .retry_ns = RETRY_NS,
+                                 .on_started = cand_started,
                                  .on_stopped = cand_stopped};
     struct dpm_leader *l = dpm_leader_new(k, &lo, &err);
     if (!l || dpm_leader_start(l, &err) != DPM_OK)
@@ -137,8 +142,9 @@ static void spawn_candidate(struct kit *f, int i)
 
 /* Reads candidate lines until one matching (what, id) arrives (id NULL:
  * any) or timeout; appends everything read to ev/nev. */
-static bool read_until(struct kit *f, struct cand_event *ev, size_t *nev, size_t cap, const char *what,
-                       const char *id, uint64_t timeout_ns, struct cand_event *hit)
+static bool read_until(struct kit *f, struct cand_event *ev, size_t *nev, size_t cap,
+                       const char *what, const char *id, uint64_t timeout_ns,
+                       struct cand_event *hit)
 {
     static char bufs[KIT_MAX_KIDS][512];
     static size_t lens[KIT_MAX_KIDS];
@@ -232,8 +238,9 @@ static void test_leader_election_processes(void **state)
     assert_true(read_until(f, ev, &nev, 64, "start", fid, LEASE_NS + 5 * SEC, &hit));
     uint64_t gap = hit.ns - t_kill;
     if (gap < LEASE_NS - 2 * RETRY_NS || gap > LEASE_NS + 4 * RETRY_NS + 1 * SEC)
-        fail_msg("took over %.3f s after the leader was killed; want about the lease duration (%.1f s)",
-                 (double)gap / 1e9, (double)LEASE_NS / 1e9);
+        fail_msg(
+            "took over %.3f s after the leader was killed; want about the lease duration (%.1f s)",
+            (double)gap / 1e9, (double)LEASE_NS / 1e9);
     print_message("takeover %.3f s after SIGKILL of the leader (lease %.1f s)\n", (double)gap / 1e9,
                   (double)LEASE_NS / 1e9);
     assert_string_equal(lease_holder(f->k, holder, sizeof holder, &tr1), fid);

@@ -26,7 +26,7 @@
 #include "dpm/ratelimit.h"
 #include "kube_it.h"
 
-#define MS DPM_NS_PER_MS
+#define MS  DPM_NS_PER_MS
 #define SEC DPM_NS_PER_SEC
 
 static const struct dpm_gvr CM = {"", "v1", "configmaps", true};
@@ -73,7 +73,8 @@ static void bump(struct tally *t, json_t *map, const char *name)
 {
     if (!name)
         return;
-    json_object_set_new(map, name, json_integer(json_integer_value(json_object_get(map, name)) + 1));
+    json_object_set_new(map, name,
+                        json_integer(json_integer_value(json_object_get(map, name)) + 1));
     if (!json_object_get(t->seen_at, name))
         json_object_set_new(t->seen_at, name, json_integer((json_int_t)dpm_monotonic_ns()));
 }
@@ -134,7 +135,8 @@ static dpm_rc tally_relist(void *ctx, char **rv, struct dpm_error *err)
     t->relists++;
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) bump(t, t->listed, kit_meta(it, "name"));
+    json_array_foreach (items, i, it)
+        bump(t, t->listed, kit_meta(it, "name"));
     pthread_mutex_unlock(&t->mu);
     json_decref(items);
     return DPM_OK;
@@ -183,7 +185,8 @@ static void *watcher_main(void *arg)
     return NULL;
 }
 
-static void watcher_start(struct watcher *w, struct dpm_kube *k, const char *label, const char *from_rv)
+static void watcher_start(struct watcher *w, struct dpm_kube *k, const char *label,
+                          const char *from_rv)
 {
     memset(w, 0, sizeof *w);
     tally_init(&w->t, k, label);
@@ -269,7 +272,8 @@ static void test_watch_resume_after_close(void **state)
     assert_true(wait_count(&w->t, w->t.added, "w15", 1, 10 * SEC));
     json_t *p = json_pack("{s:{s:s}}", "data", "k", "changed");
     struct dpm_error err;
-    kit_must(dpm_kube_patch(f->k, &CM, "default", "w3", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err, "patch");
+    kit_must(dpm_kube_patch(f->k, &CM, "default", "w3", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err,
+             "patch");
     json_decref(p);
     assert_true(wait_count(&w->t, w->t.modified, "w3", 1, 10 * SEC));
     kit_create_cm(f->k, "default", "unlabelled", NULL);
@@ -299,7 +303,9 @@ static void test_watch_gone_relists(void **state)
     assert_true(wait_count(&w->t, w->t.added, "g1", 1, 10 * SEC));
 
     /* HTTP 410 on the next watch request: relist, then watch again */
-    kit_add_fault(f->k, "{\"verb\":\"watch\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":410}");
+    kit_add_fault(
+        f->k,
+        "{\"verb\":\"watch\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":410}");
     kit_close_watches(f->k);
     kit_create_cm(f->k, "default", "g2", "it=gone");
     wait_relists(&w->t, 2);
@@ -363,7 +369,8 @@ static void test_watch_retry_after(void **state)
     if (waited < 950 * MS || waited > 6 * SEC)
         fail_msg("t2 arrived %.3f s after the watch was closed; want 1 s (Retry-After) to 6 s",
                  (double)waited / 1e9);
-    print_message("re-watch after 429 + Retry-After: 1 delivered %.3f s later\n", (double)waited / 1e9);
+    print_message("re-watch after 429 + Retry-After: 1 delivered %.3f s later\n",
+                  (double)waited / 1e9);
     assert_true(s1.retries - s0.retries >= 1);
     assert_added_once(&w->t, "t", 1, 2);
     assert_int_equal(relists(&w->t), 1);
@@ -380,7 +387,8 @@ static void test_watch_dropped_connections(void **state)
     kit_create_cm(f->k, "default", "d1", "it=drop");
     assert_true(wait_count(&w->t, w->t.added, "d1", 1, 10 * SEC));
     /* the next three watch requests are cut without an answer */
-    kit_add_fault(f->k, "{\"verb\":\"watch\",\"resource\":\"configmaps\",\"action\":\"drop\",\"count\":3}");
+    kit_add_fault(
+        f->k, "{\"verb\":\"watch\",\"resource\":\"configmaps\",\"action\":\"drop\",\"count\":3}");
     kit_close_watches(f->k);
     for (int i = 2; i <= 6; i++) {
         char name[16];
@@ -390,7 +398,9 @@ static void test_watch_dropped_connections(void **state)
     assert_true(wait_count(&w->t, w->t.added, "d6", 1, 15 * SEC));
     assert_int_equal(kit_faults_left(f->k), 0);
     /* a watch that the server drops mid-stream */
-    kit_add_fault(f->k, "{\"verb\":\"watch\",\"resource\":\"configmaps\",\"action\":\"delay\",\"delayMs\":300}");
+    kit_add_fault(
+        f->k,
+        "{\"verb\":\"watch\",\"resource\":\"configmaps\",\"action\":\"delay\",\"delayMs\":300}");
     kit_close_watches(f->k);
     kit_create_cm(f->k, "default", "d7", "it=drop");
     assert_true(wait_count(&w->t, w->t.added, "d7", 1, 10 * SEC));
@@ -458,12 +468,15 @@ static struct dpm_informer *informer(struct dpm_kube *k, struct tally *t, const 
 static bool cached_is(struct dpm_informer *inf, const char *name, const char *want)
 {
     json_t *o = dpm_store_get(dpm_informer_store(inf), "default", name);
-    bool ok = want ? o && strcmp(kit_str(json_object_get(json_object_get(o, "data"), "k")), want) == 0 : !o;
+    bool ok =
+        want ? o && strcmp(kit_str(json_object_get(json_object_get(o, "data"), "k")), want) == 0
+             : !o;
     json_decref(o);
     return ok;
 }
 
-static bool wait_cached(struct dpm_informer *inf, const char *name, const char *want, uint64_t timeout_ns)
+static bool wait_cached(struct dpm_informer *inf, const char *name, const char *want,
+                        uint64_t timeout_ns)
 {
     uint64_t end = dpm_monotonic_ns() + timeout_ns;
     while (!cached_is(inf, name, want)) {
@@ -490,11 +503,13 @@ static void test_informer_label_selector(void **state)
     assert_true(wait_count(&t, t.added, "a", 1, 10 * SEC));
     kit_create_cm(f->k, "default", "b", NULL); /* not selected */
     json_t *p = json_pack("{s:{s:s}}", "data", "k", "v2");
-    kit_must(dpm_kube_patch(f->k, &CM, "default", "a", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err, "patch a");
+    kit_must(dpm_kube_patch(f->k, &CM, "default", "a", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err,
+             "patch a");
     json_decref(p);
     assert_true(wait_count(&t, t.modified, "a", 1, 10 * SEC));
     assert_true(wait_cached(inf, "a", "v2", 5 * SEC));
-    assert_int_equal(count(&t, t.added, "b"), 0); /* events are ordered: b's would have come first */
+    assert_int_equal(count(&t, t.added, "b"),
+                     0); /* events are ordered: b's would have come first */
     assert_true(cached_is(inf, "b", NULL));
     json_t *byl = dpm_store_by_index(dpm_informer_store(inf), DPM_INDEX_LABEL, "app=sel");
     assert_int_equal(json_array_size(byl), 2);
@@ -502,11 +517,13 @@ static void test_informer_label_selector(void **state)
 
     /* b starts matching: added; a stops matching: deleted */
     p = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "app", "sel");
-    kit_must(dpm_kube_patch(f->k, &CM, "default", "b", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err, "label b");
+    kit_must(dpm_kube_patch(f->k, &CM, "default", "b", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err,
+             "label b");
     json_decref(p);
     assert_true(wait_count(&t, t.added, "b", 1, 10 * SEC));
     p = json_pack("{s:{s:{s:n}}}", "metadata", "labels", "app");
-    kit_must(dpm_kube_patch(f->k, &CM, "default", "a", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err, "unlabel a");
+    kit_must(dpm_kube_patch(f->k, &CM, "default", "a", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err,
+             "unlabel a");
     json_decref(p);
     assert_true(wait_count(&t, t.deleted, "a", 1, 10 * SEC));
     assert_true(cached_is(inf, "a", NULL));
@@ -541,12 +558,17 @@ static void test_informer_relist_after_410(void **state)
     kit_must(dpm_informer_wait_synced(inf, 10 * SEC, &err), &err, "synced");
     assert_int_equal(dpm_store_len(dpm_informer_store(inf)), 5);
 
-    kit_add_fault(f->k, "{\"verb\":\"watch\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":410}");
-    kit_add_fault(f->k, "{\"verb\":\"list\",\"resource\":\"configmaps\",\"action\":\"delay\",\"delayMs\":800}");
+    kit_add_fault(
+        f->k,
+        "{\"verb\":\"watch\",\"resource\":\"configmaps\",\"action\":\"status\",\"code\":410}");
+    kit_add_fault(
+        f->k,
+        "{\"verb\":\"list\",\"resource\":\"configmaps\",\"action\":\"delay\",\"delayMs\":800}");
     kit_close_watches(f->k);
     kit_must(dpm_kube_delete(f->k, &CM, "default", "l1", NULL, NULL, &err), &err, "delete l1");
     json_t *p = json_pack("{s:{s:s}}", "data", "k", "during-relist");
-    kit_must(dpm_kube_patch(f->k, &CM, "default", "l2", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err, "patch l2");
+    kit_must(dpm_kube_patch(f->k, &CM, "default", "l2", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err,
+             "patch l2");
     json_decref(p);
     kit_create_cm(f->k, "default", "l6", "app=rl");
 
@@ -614,7 +636,8 @@ static void test_informer_server_restart(void **state)
     assert_int_equal(f->srv.port, port);
     kit_create_cm(f->k, "default", "r4", "app=rs");
     json_t *p = json_pack("{s:{s:s}}", "data", "k", "after-restart");
-    kit_must(dpm_kube_patch(f->k, &CM, "default", "r2", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err, "patch r2");
+    kit_must(dpm_kube_patch(f->k, &CM, "default", "r2", DPM_PATCH_MERGE, p, NULL, NULL, &err), &err,
+             "patch r2");
     json_decref(p);
     kit_must(dpm_kube_delete(f->k, &CM, "default", "r1", NULL, NULL, &err), &err, "delete r1");
 
@@ -640,12 +663,9 @@ int main(void)
     kit_init();
 #define T(fn) cmocka_unit_test_setup_teardown(fn, kit_setup, kit_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_watch_resume_after_close),
-        T(test_watch_gone_relists),
-        T(test_watch_retry_after),
-        T(test_watch_dropped_connections),
-        T(test_informer_label_selector),
-        T(test_informer_relist_after_410),
+        T(test_watch_resume_after_close), T(test_watch_gone_relists),
+        T(test_watch_retry_after),        T(test_watch_dropped_connections),
+        T(test_informer_label_selector),  T(test_informer_relist_after_410),
         T(test_informer_server_restart),
     };
 #undef T

@@ -82,7 +82,7 @@ static json_t *create_all(struct kit *f, struct dpm_kube_discovery *d, const jso
 {
     json_t *observed = json_array(), *c;
     size_t i;
-    json_array_foreach(desired, i, c) {
+    json_array_foreach (desired, i, c) {
         struct dpm_gvr r = resolve(d, c);
         struct dpm_error err;
         json_t *out = NULL;
@@ -118,17 +118,18 @@ static void roundtrip(void **state, bool spark)
     kit_must(dpm_op_desired(stored, &env, &desired, &err), &err, "desired");
     observed = create_all(f, d, desired);
     /* Read back with every default the server adds: nothing to do. */
-    json_array_foreach(desired, i, c) {
+    json_array_foreach (desired, i, c) {
         json_t *o = get_back(f, d, c);
         struct dpm_op_diff df;
         kit_must(dpm_op_diff(c, o, name, uid, &df, &err), &err, "diff");
         if (df.action != DPM_OP_NOTHING)
             fail_msg("%s %s: drift at %s right after creation",
                      json_string_value(json_object_get(c, "kind")), md_str(c, "name"), df.field);
-        assert_int_equal(dpm_op_ownership(o, name, uid, NULL, 0),
-                         strcmp(json_string_value(json_object_get(c, "kind")), "PersistentVolumeClaim") == 0
-                             ? DPM_OP_OWNER_ADOPTABLE /* Retain: no owner */
-                             : DPM_OP_OWNER_OURS);
+        assert_int_equal(
+            dpm_op_ownership(o, name, uid, NULL, 0),
+            strcmp(json_string_value(json_object_get(c, "kind")), "PersistentVolumeClaim") == 0
+                ? DPM_OP_OWNER_ADOPTABLE /* Retain: no owner */
+                : DPM_OP_OWNER_OURS);
         json_decref(o);
     }
 
@@ -136,12 +137,13 @@ static void roundtrip(void **state, bool spark)
      * changed, a label of their own added. */
     json_t *t = json_array_get(desired, json_array_size(desired) - 1);
     struct dpm_gvr tr = resolve(d, t);
-    json_t *edit = spark ? json_pack("{s:{s:{s:n, s:s}}, s:{s:s}}", "metadata", "labels", "mesh.io/domain",
-                                     "team", "payments", "spec", "concurrencyPolicy", "Allow")
-                         : json_pack("{s:{s:{s:n, s:s}}, s:{s:s}}", "metadata", "labels", "mesh.io/domain",
-                                     "team", "payments", "spec", "schedule", "0 * * * *");
-    kit_must(dpm_kube_patch(f->k, &tr, md_str(t, "namespace"), md_str(t, "name"), DPM_PATCH_MERGE, edit,
-                            NULL, NULL, &err),
+    json_t *edit =
+        spark ? json_pack("{s:{s:{s:n, s:s}}, s:{s:s}}", "metadata", "labels", "mesh.io/domain",
+                          "team", "payments", "spec", "concurrencyPolicy", "Allow")
+              : json_pack("{s:{s:{s:n, s:s}}, s:{s:s}}", "metadata", "labels", "mesh.io/domain",
+                          "team", "payments", "spec", "schedule", "0 * * * *");
+    kit_must(dpm_kube_patch(f->k, &tr, md_str(t, "namespace"), md_str(t, "name"), DPM_PATCH_MERGE,
+                            edit, NULL, NULL, &err),
              &err, "edit");
     json_decref(edit);
     json_t *o = get_back(f, d, t);
@@ -149,28 +151,32 @@ static void roundtrip(void **state, bool spark)
     kit_must(dpm_op_diff(t, o, name, uid, &df, &err), &err, "diff after edit");
     assert_int_equal(df.action, DPM_OP_PATCH);
     json_decref(o);
-    kit_must(dpm_kube_patch(f->k, &tr, md_str(t, "namespace"), md_str(t, "name"), DPM_PATCH_MERGE, df.patch,
-                            NULL, &o, &err),
+    kit_must(dpm_kube_patch(f->k, &tr, md_str(t, "namespace"), md_str(t, "name"), DPM_PATCH_MERGE,
+                            df.patch, NULL, &o, &err),
              &err, "repair");
     dpm_op_diff_clear(&df);
     kit_must(dpm_op_diff(t, o, name, uid, &df, &err), &err, "diff after repair");
     assert_int_equal(df.action, DPM_OP_NOTHING);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(o, "metadata"), "labels"),
-                                                          "team")),
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(o, "metadata"), "labels"), "team")),
                         "payments");
     json_decref(o);
 
     /* The status: written through the subresource, then no second write. */
     json_decref(observed);
     observed = json_array();
-    json_array_foreach(desired, i, c) json_array_append_new(observed, get_back(f, d, c));
-    struct dpm_op_status_input in = {.dp = stored, .children = observed, .env = &env, .now = time(NULL)};
+    json_array_foreach (desired, i, c)
+        json_array_append_new(observed, get_back(f, d, c));
+    struct dpm_op_status_input in = {
+        .dp = stored, .children = observed, .env = &env, .now = time(NULL)};
     json_t *status = NULL, *written = NULL, *again = NULL;
     kit_must(dpm_op_status(&in, &status, &err), &err, "status");
     json_object_set(stored, "status", status);
-    kit_must(dpm_kube_update_status(f->k, &DP, NULL, stored, NULL, &written, &err), &err, "write status");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(written, "status"), "phase")),
-                        json_string_value(json_object_get(status, "phase")));
+    kit_must(dpm_kube_update_status(f->k, &DP, NULL, stored, NULL, &written, &err), &err,
+             "write status");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(written, "status"), "phase")),
+        json_string_value(json_object_get(status, "phase")));
     assert_false(dpm_op_status_changed(json_object_get(written, "status"), status));
     in.dp = written;
     kit_must(dpm_op_status(&in, &again, &err), &err, "status again");

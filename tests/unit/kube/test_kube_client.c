@@ -63,9 +63,11 @@ static struct srv *srv_start(handler_fn h, void *ud, bool want_client_cert)
     assert_non_null(s);
     s->h = h;
     s->ud = ud;
-    struct stub_server_opts o = {.cert = TLS "server.crt", .key = TLS "server.key",
+    struct stub_server_opts o = {.cert = TLS "server.crt",
+                                 .key = TLS "server.key",
                                  .client_ca = want_client_cert ? TLS "ca.crt" : NULL,
-                                 .handler = scripted, .ud = s};
+                                 .handler = scripted,
+                                 .ud = s};
     s->srv = stub_server_start(&o);
     assert_non_null(s->srv);
     s->port = stub_server_port(s->srv);
@@ -95,9 +97,8 @@ static const struct stub_request *srv_req(struct srv *s, int i)
 
 /* ---- client helpers ------------------------------------------------------- */
 
-static struct dpm_kube *client_for(int port, const char *user_yaml,
-                                   const char *cluster_extra, double qps,
-                                   int max_retries)
+static struct dpm_kube *client_for(int port, const char *user_yaml, const char *cluster_extra,
+                                   double qps, int max_retries)
 {
     char y[4096];
     snprintf(y, sizeof(y),
@@ -108,8 +109,8 @@ static struct dpm_kube *client_for(int port, const char *user_yaml,
              "users:\n- name: u\n  user:\n%s",
              port, cluster_extra ? cluster_extra : "",
              user_yaml ? user_yaml : "    token: tok-1\n");
-    struct dpm_kube_options o = {.qps = qps, .max_retries = max_retries, .retry_base_ms = 20,
-                                 .timeout_ms = 10000};
+    struct dpm_kube_options o = {
+        .qps = qps, .max_retries = max_retries, .retry_base_ms = 20, .timeout_ms = 10000};
     /* read as a file of tests/unit/fixtures/: tls/ca.crt is beside it */
     return dpm_test_kube_client(y, "tests/unit/fixtures/client.yaml", &o);
 }
@@ -184,10 +185,11 @@ static void test_tls_failures_and_client_certs(void **state)
     assert_string_equal(srv_req(s, 0)->auth, "");
     dpm_kube_free(k);
     /* an exec plugin returning a client certificate */
-    k = client_for(s->port,
-                   "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./exec-plugin.sh,"
-                   " args: [--mode, cert], interactiveMode: Never}\n",
-                   NULL, 0, 0);
+    k = client_for(
+        s->port,
+        "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./exec-plugin.sh,"
+        " args: [--mode, cert], interactiveMode: Never}\n",
+        NULL, 0, 0);
     assert_int_equal(dpm_kube_get(k, &NS, NULL, "b", &obj, &err), DPM_OK);
     json_decref(obj);
     assert_string_equal(srv_req(s, 1)->peer_cn, "alice");
@@ -197,14 +199,15 @@ static void test_tls_failures_and_client_certs(void **state)
     /* a server whose certificate the configured CA did not sign */
     s = srv_start(h_echo, NULL, false);
     char y[512];
-    snprintf(y, sizeof(y),
-             "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://127.0.0.1:%d', "
-             "certificate-authority: tls/client.crt}}\ncontexts:\n- {name: c, context: {cluster: k}}\n",
-             s->port);
+    snprintf(
+        y, sizeof(y),
+        "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://127.0.0.1:%d', "
+        "certificate-authority: tls/client.crt}}\ncontexts:\n- {name: c, context: {cluster: k}}\n",
+        s->port);
     struct dpm_kube_config *cfg = NULL;
-    assert_int_equal(dpm_kube_config_from_buffer(y, strlen(y), "tests/unit/fixtures/x.yaml", NULL,
-                                                 &cfg, &err),
-                     DPM_OK);
+    assert_int_equal(
+        dpm_kube_config_from_buffer(y, strlen(y), "tests/unit/fixtures/x.yaml", NULL, &cfg, &err),
+        DPM_OK);
     struct dpm_kube_options o;
     memset(&o, 0, sizeof(o));
     o.config = cfg;
@@ -225,9 +228,12 @@ static void h_errors(struct srv *s, const struct stub_request *rq, struct stub_r
         const char *name;
         int st;
         const char *reason;
-    } t[] = {{"nf", 404, "NotFound"},     {"exists", 409, "AlreadyExists"},
-             {"conflict", 409, "Conflict"}, {"gone", 410, "Expired"},
-             {"invalid", 422, "Invalid"},  {"forbidden", 403, "Forbidden"},
+    } t[] = {{"nf", 404, "NotFound"},
+             {"exists", 409, "AlreadyExists"},
+             {"conflict", 409, "Conflict"},
+             {"gone", 410, "Expired"},
+             {"invalid", 422, "Invalid"},
+             {"forbidden", 403, "Forbidden"},
              {"unavail", 503, "ServiceUnavailable"}};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         if (strcmp(name, t[i].name) == 0) {
@@ -315,7 +321,8 @@ static void h_always429(struct srv *s, const struct stub_request *rq, struct stu
     rs->status = 429;
     snprintf(rs->headers, sizeof(rs->headers), "Retry-After: 0\r\n");
     snprintf(rs->body, sizeof(rs->body),
-             "{\"kind\":\"Status\",\"message\":\"slow down\",\"reason\":\"TooManyRequests\",\"code\":429}");
+             "{\"kind\":\"Status\",\"message\":\"slow "
+             "down\",\"reason\":\"TooManyRequests\",\"code\":429}");
 }
 
 static void test_retry_after(void **state)
@@ -330,8 +337,8 @@ static void test_retry_after(void **state)
     double dt = now_s() - t0;
     assert_true(dt >= 0.95);
     assert_true(dt < 10);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")),
-                        "made");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")), "made");
     json_decref(obj);
     assert_int_equal(srv_calls(s), 3);
     struct dpm_kube_stats st;
@@ -488,7 +495,8 @@ static void h_auth(struct srv *s, const struct stub_request *rq, struct stub_rep
     }
     rs->status = 401;
     snprintf(rs->body, sizeof(rs->body),
-             "{\"kind\":\"Status\",\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\",\"code\":401}");
+             "{\"kind\":\"Status\",\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\","
+             "\"code\":401}");
 }
 
 static void test_401_refresh(void **state)
@@ -518,10 +526,11 @@ static void test_401_refresh(void **state)
     char counter[160];
     snprintf(counter, sizeof(counter), "%s/count", dir);
     s = srv_start(h_auth, NULL, false);
-    snprintf(user, sizeof(user),
-             "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./exec-plugin.sh,"
-             " env: [{name: PLUGIN_TOKEN, value: secret}, {name: PLUGIN_COUNTER, value: '%s'}]}\n",
-             counter);
+    snprintf(
+        user, sizeof(user),
+        "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./exec-plugin.sh,"
+        " env: [{name: PLUGIN_TOKEN, value: secret}, {name: PLUGIN_COUNTER, value: '%s'}]}\n",
+        counter);
     k = client_for(s->port, user, NULL, 0, 0);
     assert_int_equal(dpm_kube_get(k, &NS, NULL, "a", &obj, &err), DPM_OK);
     json_decref(obj);
@@ -661,7 +670,10 @@ static void h_pages(struct srv *s, const struct stub_request *rq, struct stub_re
              "{\"kind\":\"DataProductList\",\"apiVersion\":\"mesh.io/v1alpha1\","
              "\"metadata\":{\"resourceVersion\":\"%d\"%s%s%s},"
              "\"items\":[{\"metadata\":{\"name\":\"i%d\"}},{\"metadata\":{\"name\":\"i%d\"}}]}",
-             100 + page, page < 2 ? ",\"continue\":\"p" : "", page == 0 ? "1" : page == 1 ? "2" : "",
+             100 + page, page < 2 ? ",\"continue\":\"p" : "",
+             page == 0   ? "1"
+             : page == 1 ? "2"
+                         : "",
              page < 2 ? "\"" : "", page * 2, page * 2 + 1);
 }
 
@@ -680,8 +692,8 @@ static void test_list_paging(void **state)
     assert_int_equal(json_array_size(items), 6);
     assert_string_equal(rv, "102");
     json_t *last = json_array_get(items, 5);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(last, "metadata"), "name")),
-                        "i5");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(last, "metadata"), "name")), "i5");
     assert_string_equal(json_string_value(json_object_get(last, "kind")), "DataProduct");
     assert_string_equal(json_string_value(json_object_get(last, "apiVersion")), "mesh.io/v1alpha1");
     assert_int_equal(srv_calls(s), 3);
@@ -712,14 +724,16 @@ static void test_verbs(void **state)
     assert_int_equal(dpm_kube_create(k, &DP, NULL, obj, &w, &out, &err), DPM_OK);
     json_decref(out);
     assert_string_equal(srv_req(s, 0)->method, "POST");
-    assert_string_equal(srv_req(s, 0)->target,
-                        "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts?dryRun=All&fieldManager=dpm-operator");
+    assert_string_equal(
+        srv_req(s, 0)->target,
+        "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts?dryRun=All&fieldManager=dpm-operator");
     assert_string_equal(srv_req(s, 0)->content_type, "application/json");
     assert_non_null(strstr(srv_req(s, 0)->body, "\"resourceVersion\":\"7\""));
 
     assert_int_equal(dpm_kube_update(k, &DP, NULL, obj, NULL, NULL, &err), DPM_OK);
     assert_string_equal(srv_req(s, 1)->method, "PUT");
-    assert_string_equal(srv_req(s, 1)->target, "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p");
+    assert_string_equal(srv_req(s, 1)->target,
+                        "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p");
     assert_int_equal(dpm_kube_update_status(k, &DP, NULL, obj, NULL, NULL, &err), DPM_OK);
     assert_string_equal(srv_req(s, 2)->target,
                         "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p/status");
@@ -727,19 +741,24 @@ static void test_verbs(void **state)
     json_t *mp = json_pack("{s:{s:s}}", "status", "phase", "Ready");
     w.dry_run = false;
     w.subresource = "status";
-    assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_MERGE, mp, &w, NULL, &err), DPM_OK);
+    assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_MERGE, mp, &w, NULL, &err),
+                     DPM_OK);
     assert_string_equal(srv_req(s, 3)->method, "PATCH");
     assert_string_equal(srv_req(s, 3)->content_type, "application/merge-patch+json");
-    assert_string_equal(srv_req(s, 3)->target,
-                        "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p/status?fieldManager=dpm-operator");
+    assert_string_equal(
+        srv_req(s, 3)->target,
+        "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p/status?fieldManager=dpm-operator");
     w.subresource = NULL;
     w.force = true;
-    assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_APPLY, obj, &w, NULL, &err), DPM_OK);
+    assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_APPLY, obj, &w, NULL, &err),
+                     DPM_OK);
     assert_string_equal(srv_req(s, 4)->content_type, "application/apply-patch+yaml");
-    assert_string_equal(srv_req(s, 4)->target,
-                        "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/p?fieldManager=dpm-operator&force=true");
-    json_t *jp = json_pack("[{s:s, s:s, s:s}]", "op", "replace", "path", "/spec/owner", "value", "x");
-    assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_JSON, jp, NULL, NULL, &err), DPM_OK);
+    assert_string_equal(srv_req(s, 4)->target, "/apis/mesh.io/v1alpha1/namespaces/ns2/dataproducts/"
+                                               "p?fieldManager=dpm-operator&force=true");
+    json_t *jp =
+        json_pack("[{s:s, s:s, s:s}]", "op", "replace", "path", "/spec/owner", "value", "x");
+    assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_JSON, jp, NULL, NULL, &err),
+                     DPM_OK);
     assert_string_equal(srv_req(s, 5)->content_type, "application/json-patch+json");
     /* misuse is refused before anything is sent */
     assert_int_equal(dpm_kube_patch(k, &DP, "ns2", "p", DPM_PATCH_APPLY, obj, NULL, NULL, &err),
@@ -761,11 +780,13 @@ static void test_verbs(void **state)
     assert_string_equal(srv_req(s, 6)->method, "DELETE");
     json_t *body = json_loads(srv_req(s, 6)->body, 0, NULL);
     assert_non_null(body);
-    assert_string_equal(json_string_value(json_object_get(body, "propagationPolicy")), "Foreground");
+    assert_string_equal(json_string_value(json_object_get(body, "propagationPolicy")),
+                        "Foreground");
     json_t *pre = json_object_get(body, "preconditions");
     assert_string_equal(json_string_value(json_object_get(pre, "uid")), "uid-1");
     assert_string_equal(json_string_value(json_object_get(pre, "resourceVersion")), "7");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(body, "dryRun"), 0)), "All");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(body, "dryRun"), 0)),
+                        "All");
     json_decref(body);
     json_decref(obj);
     json_decref(mp);
@@ -805,9 +826,12 @@ static void h_discovery(struct srv *s, const struct stub_request *rq, struct stu
     } else if (strcmp(p, "/apis") == 0) {
         snprintf(rs->body, sizeof(rs->body),
                  "{\"kind\":\"APIGroupList\",\"groups\":["
-                 "{\"name\":\"batch\",\"versions\":[%s{\"groupVersion\":\"batch/v1beta1\",\"version\":\"v1beta1\"}]},"
-                 "{\"name\":\"metrics.k8s.io\",\"versions\":[{\"groupVersion\":\"metrics.k8s.io/v1beta1\",\"version\":\"v1beta1\"}]},"
-                 "{\"name\":\"mesh.io\",\"versions\":[{\"groupVersion\":\"mesh.io/v1alpha1\",\"version\":\"v1alpha1\"}]}]}",
+                 "{\"name\":\"batch\",\"versions\":[%s{\"groupVersion\":\"batch/"
+                 "v1beta1\",\"version\":\"v1beta1\"}]},"
+                 "{\"name\":\"metrics.k8s.io\",\"versions\":[{\"groupVersion\":\"metrics.k8s.io/"
+                 "v1beta1\",\"version\":\"v1beta1\"}]},"
+                 "{\"name\":\"mesh.io\",\"versions\":[{\"groupVersion\":\"mesh.io/"
+                 "v1alpha1\",\"version\":\"v1alpha1\"}]}]}",
                  new_batch ? "{\"groupVersion\":\"batch/v1\",\"version\":\"v1\"}," : "");
     } else if (strcmp(p, "/api/v1") == 0) {
         snprintf(rs->body, sizeof(rs->body),
@@ -815,7 +839,8 @@ static void h_discovery(struct srv *s, const struct stub_request *rq, struct stu
                  "{\"name\":\"pods\",\"kind\":\"Pod\",\"namespaced\":true},"
                  "{\"name\":\"pods/status\",\"kind\":\"Pod\",\"namespaced\":true},"
                  "{\"name\":\"namespaces\",\"kind\":\"Namespace\",\"namespaced\":false}]}");
-    } else if (strcmp(p, "/apis/batch/v1beta1") == 0 || (new_batch && strcmp(p, "/apis/batch/v1") == 0)) {
+    } else if (strcmp(p, "/apis/batch/v1beta1") == 0 ||
+               (new_batch && strcmp(p, "/apis/batch/v1") == 0)) {
         snprintf(rs->body, sizeof(rs->body),
                  "{\"kind\":\"APIResourceList\",\"resources\":["
                  "{\"name\":\"cronjobs\",\"kind\":\"CronJob\",\"namespaced\":true}]}");
@@ -838,23 +863,28 @@ static void test_discovery(void **state)
     struct dpm_error err;
     struct dpm_gvr r;
     bool served = true;
-    assert_int_equal(dpm_kube_discovery_resolve(d, "mesh.io/v1alpha1", "DataProduct", &r, &err), DPM_OK);
+    assert_int_equal(dpm_kube_discovery_resolve(d, "mesh.io/v1alpha1", "DataProduct", &r, &err),
+                     DPM_OK);
     assert_string_equal(r.group, "mesh.io");
     assert_string_equal(r.resource, "dataproducts");
     assert_true(r.namespaced);
-    assert_int_equal(dpm_kube_discovery_resolve(d, "mesh.io/v1alpha1", "MeshPolicy", &r, &err), DPM_OK);
+    assert_int_equal(dpm_kube_discovery_resolve(d, "mesh.io/v1alpha1", "MeshPolicy", &r, &err),
+                     DPM_OK);
     assert_false(r.namespaced);
     assert_int_equal(dpm_kube_discovery_resolve(d, "v1", "Namespace", &r, &err), DPM_OK);
     assert_string_equal(r.group, "");
     assert_string_equal(r.resource, "namespaces");
     assert_int_equal(dpm_kube_discovery_refreshes(d), 1); /* hits come from the cache */
     /* the operator's choice: CronJob batch/v1 where served, else v1beta1 */
-    assert_int_equal(dpm_kube_discovery_served(d, "batch", "v1beta1", "cronjobs", &served, &err), DPM_OK);
+    assert_int_equal(dpm_kube_discovery_served(d, "batch", "v1beta1", "cronjobs", &served, &err),
+                     DPM_OK);
     assert_true(served);
-    assert_int_equal(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err), DPM_OK);
+    assert_int_equal(dpm_kube_discovery_served(d, "batch", "v1", "cronjobs", &served, &err),
+                     DPM_OK);
     assert_false(served);
     assert_int_equal(dpm_kube_discovery_served(d, "sparkoperator.k8s.io", "v1beta2",
-                                               "sparkapplications", &served, &err), DPM_OK);
+                                               "sparkapplications", &served, &err),
+                     DPM_OK);
     assert_false(served);
     assert_int_equal(dpm_kube_discovery_resolve(d, "v1", "Nope", &r, &err), DPM_ENOTFOUND);
     assert_non_null(strstr(err.message, "kind Nope in v1"));

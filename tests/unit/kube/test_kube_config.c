@@ -19,8 +19,7 @@
 
 #define FX "tests/unit/fixtures/kubeconfig/"
 
-static struct dpm_kube_config *load(const char *file, const char *ctx,
-                                    struct dpm_error *err)
+static struct dpm_kube_config *load(const char *file, const char *ctx, struct dpm_error *err)
 {
     struct dpm_kube_config_options o;
     struct dpm_kube_config *c = NULL;
@@ -245,9 +244,10 @@ static void test_default_path_and_nothing_found(void **state)
     char d[128], p[160];
     snprintf(d, sizeof(d), "%s/.kube", home);
     mkdir(d, 0700);
-    write_file(d, "config",
-               "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://home.example'}}\n"
-               "contexts:\n- {name: c, context: {cluster: k}}\n");
+    write_file(
+        d, "config",
+        "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://home.example'}}\n"
+        "contexts:\n- {name: c, context: {cluster: k}}\n");
     assert_int_equal(dpm_kube_config_load(NULL, &c, &err), DPM_OK);
     assert_string_equal(c->server, "https://home.example");
     assert_null(c->user_name);
@@ -262,23 +262,22 @@ static void test_default_path_and_nothing_found(void **state)
     }
 }
 
-static void expect_bad(const char *file, dpm_rc code, const char *path,
-                       const char *msg_part)
+static void expect_bad(const char *file, dpm_rc code, const char *path, const char *msg_part)
 {
     struct dpm_error err;
     struct dpm_kube_config *c = load(file, NULL, &err);
     assert_null(c);
     if (err.code != code || (path && strcmp(err.path, path) != 0) ||
         !strstr(err.message, msg_part) || strcmp(err.source, file) != 0)
-        fail_msg("%s: got %s source=%s path=%s msg=%s", file, dpm_rc_name(err.code),
-                 err.source, err.path, err.message);
+        fail_msg("%s: got %s source=%s path=%s msg=%s", file, dpm_rc_name(err.code), err.source,
+                 err.path, err.message);
 }
 
 static void test_bad_files(void **state)
 {
     expect_bad(FX "bad_noserver.yaml", DPM_ECONFIG, "clusters[k].cluster.server", "is required");
-    expect_bad(FX "bad_base64.yaml", DPM_ECONFIG,
-               "clusters[k].cluster.certificate-authority-data", "offset 3");
+    expect_bad(FX "bad_base64.yaml", DPM_ECONFIG, "clusters[k].cluster.certificate-authority-data",
+               "offset 3");
     expect_bad(FX "bad_missingkey.yaml", DPM_ECONFIG, "users[u].user.client-key",
                "no-such.key: No such file");
     expect_bad(FX "bad_types.yaml", DPM_ECONFIG, "users[u].user.token", "must be a string");
@@ -310,29 +309,34 @@ static void test_bad_files(void **state)
     assert_int_equal(dpm_kube_config_from_buffer(nocur, strlen(nocur), "x.yaml", NULL, &c, &err),
                      DPM_ECONFIG);
     assert_string_equal(err.path, "current-context");
-    const char *cert_only = "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://h'}}\n"
-                            "contexts:\n- {name: c, context: {cluster: k, user: u}}\n"
-                            "users:\n- {name: u, user: {client-certificate-data: QUJD}}\n";
-    assert_int_equal(dpm_kube_config_from_buffer(cert_only, strlen(cert_only), "y.yaml", NULL,
-                                                 &c, &err),
-                     DPM_ECONFIG);
+    const char *cert_only =
+        "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://h'}}\n"
+        "contexts:\n- {name: c, context: {cluster: k, user: u}}\n"
+        "users:\n- {name: u, user: {client-certificate-data: QUJD}}\n";
+    assert_int_equal(
+        dpm_kube_config_from_buffer(cert_only, strlen(cert_only), "y.yaml", NULL, &c, &err),
+        DPM_ECONFIG);
     assert_string_equal(err.path, "users[u].user.client-key");
-    const char *badscheme = "current-context: c\nclusters:\n- {name: k, cluster: {server: 'ftp://h'}}\n"
-                            "contexts:\n- {name: c, context: {cluster: k}}\n";
-    assert_int_equal(dpm_kube_config_from_buffer(badscheme, strlen(badscheme), "z.yaml", NULL,
-                                                 &c, &err),
-                     DPM_ECONFIG);
+    const char *badscheme =
+        "current-context: c\nclusters:\n- {name: k, cluster: {server: 'ftp://h'}}\n"
+        "contexts:\n- {name: c, context: {cluster: k}}\n";
+    assert_int_equal(
+        dpm_kube_config_from_buffer(badscheme, strlen(badscheme), "z.yaml", NULL, &c, &err),
+        DPM_ECONFIG);
     assert_string_equal(err.path, "clusters[k].cluster.server");
-    const char *badmode = "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://h'}}\n"
-                          "contexts:\n- {name: c, context: {cluster: k, user: u}}\n"
-                          "users:\n- {name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: x, interactiveMode: Sometimes}}}\n";
-    assert_int_equal(dpm_kube_config_from_buffer(badmode, strlen(badmode), "m.yaml", NULL,
-                                                 &c, &err),
-                     DPM_ECONFIG);
+    const char *badmode =
+        "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://h'}}\n"
+        "contexts:\n- {name: c, context: {cluster: k, user: u}}\n"
+        "users:\n- {name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, "
+        "command: x, interactiveMode: Sometimes}}}\n";
+    assert_int_equal(
+        dpm_kube_config_from_buffer(badmode, strlen(badmode), "m.yaml", NULL, &c, &err),
+        DPM_ECONFIG);
     assert_string_equal(err.path, "users[u].user.exec.interactiveMode");
-    const char *authp = "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://h'}}\n"
-                        "contexts:\n- {name: c, context: {cluster: k, user: u}}\n"
-                        "users:\n- {name: u, user: {auth-provider: {name: gcp}}}\n";
+    const char *authp =
+        "current-context: c\nclusters:\n- {name: k, cluster: {server: 'https://h'}}\n"
+        "contexts:\n- {name: c, context: {cluster: k, user: u}}\n"
+        "users:\n- {name: u, user: {auth-provider: {name: gcp}}}\n";
     assert_int_equal(dpm_kube_config_from_buffer(authp, strlen(authp), "a.yaml", NULL, &c, &err),
                      DPM_ECONFIG);
     assert_string_equal(err.path, "users[u].user.auth-provider");

@@ -17,8 +17,7 @@
 
 #define SRC "tests/unit/fixtures/kubeconfig.yaml"
 
-static struct dpm_kube_config *cfg_with(const char *api, const char *mode,
-                                        const char *extra_env)
+static struct dpm_kube_config *cfg_with(const char *api, const char *mode, const char *extra_env)
 {
     char y[2048];
     snprintf(y, sizeof(y),
@@ -55,8 +54,7 @@ static void test_v1_token_and_exec_info(void **state)
     struct dpm_kube_config *c = cfg_with("v1", "token", env);
     struct dpm_kube_credential cred;
     struct dpm_error err;
-    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err),
-                     DPM_OK);
+    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err), DPM_OK);
     assert_string_equal(cred.token, "secret-1");
     assert_int_equal(cred.expires, 0);
     dpm_kube_credential_clear(&cred);
@@ -81,8 +79,7 @@ static void test_v1beta1_and_cert(void **state)
     struct dpm_kube_config *c = cfg_with("v1beta1", "cert", NULL);
     struct dpm_kube_credential cred;
     struct dpm_error err;
-    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err),
-                     DPM_OK);
+    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err), DPM_OK);
     assert_null(cred.token);
     assert_non_null(cred.cert_pem);
     assert_non_null(strstr((char *)cred.cert_pem, "BEGIN CERTIFICATE"));
@@ -92,8 +89,8 @@ static void test_v1beta1_and_cert(void **state)
     dpm_kube_config_free(c);
 }
 
-static void expect_fail(const char *api, const char *mode, const char *env,
-                        unsigned timeout, const char *path, const char *msg)
+static void expect_fail(const char *api, const char *mode, const char *env, unsigned timeout,
+                        const char *path, const char *msg)
 {
     struct dpm_kube_config *c = cfg_with(api, mode, env);
     struct dpm_kube_credential cred;
@@ -118,7 +115,8 @@ static void test_failures(void **state)
                 "neither status.token nor a client certificate");
     expect_fail("v1", "token", ", {name: PLUGIN_API, value: client.authentication.k8s.io/v1beta1}",
                 0, "users[me].user.exec",
-                "apiVersion \"client.authentication.k8s.io/v1beta1\", want client.authentication.k8s.io/v1");
+                "apiVersion \"client.authentication.k8s.io/v1beta1\", want "
+                "client.authentication.k8s.io/v1");
     expect_fail("v1", "token", ", {name: PLUGIN_EXPIRY, value: yesterday}", 0,
                 "users[me].user.exec", "expirationTimestamp \"yesterday\" is not RFC 3339");
     expect_fail("v1", "interactive", NULL, 0, "users[me].user.exec.interactiveMode",
@@ -130,17 +128,17 @@ static void test_failures(void **state)
 
 static void test_missing_command(void **state)
 {
-    const char *y = "current-context: c\n"
-                    "clusters:\n- {name: k, cluster: {server: 'https://h'}}\n"
-                    "contexts:\n- {name: c, context: {cluster: k, user: me}}\n"
-                    "users:\n- {name: me, user: {exec: {apiVersion: client.authentication.k8s.io/v1, "
-                    "command: dpm-no-such-plugin, interactiveMode: Never, installHint: 'apt install it'}}}\n";
+    const char *y =
+        "current-context: c\n"
+        "clusters:\n- {name: k, cluster: {server: 'https://h'}}\n"
+        "contexts:\n- {name: c, context: {cluster: k, user: me}}\n"
+        "users:\n- {name: me, user: {exec: {apiVersion: client.authentication.k8s.io/v1, "
+        "command: dpm-no-such-plugin, interactiveMode: Never, installHint: 'apt install it'}}}\n";
     struct dpm_kube_config *c = NULL;
     struct dpm_error err;
     assert_int_equal(dpm_kube_config_from_buffer(y, strlen(y), "k.yaml", NULL, &c, &err), DPM_OK);
     struct dpm_kube_credential cred;
-    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err),
-                     DPM_EEXEC);
+    assert_int_equal(dpm_kube_exec_run(c, 0, &cred, &err), DPM_EEXEC);
     assert_non_null(strstr(err.message, "dpm-no-such-plugin"));
     assert_non_null(strstr(err.message, "apt install it"));
     dpm_kube_config_free(c);
@@ -166,8 +164,8 @@ static void test_expiry_caching(void **state)
     /* valid for an hour: the plugin runs once, however often asked */
     rfc3339(time(NULL) + 3600, ts, sizeof(ts));
     snprintf(env, sizeof(env),
-             ", {name: PLUGIN_COUNTER, value: '%s'}, {name: PLUGIN_EXPIRY, value: '%s'}",
-             counter, ts);
+             ", {name: PLUGIN_COUNTER, value: '%s'}, {name: PLUGIN_EXPIRY, value: '%s'}", counter,
+             ts);
     struct dpm_kube_config *c = cfg_with("v1", "token", env);
     struct dpm_kube_creds *cr = NULL;
     assert_non_null(cr = dpm_kube_creds_new(c, &err));
@@ -189,8 +187,8 @@ static void test_expiry_caching(void **state)
     unlink(counter);
     rfc3339(time(NULL) - 10, ts, sizeof(ts));
     snprintf(env, sizeof(env),
-             ", {name: PLUGIN_COUNTER, value: '%s'}, {name: PLUGIN_EXPIRY, value: '%s'}",
-             counter, ts);
+             ", {name: PLUGIN_COUNTER, value: '%s'}, {name: PLUGIN_EXPIRY, value: '%s'}", counter,
+             ts);
     c = cfg_with("v1", "token", env);
     assert_non_null(cr = dpm_kube_creds_new(c, &err));
     assert_int_equal(dpm_kube_creds_get(cr, false, &cred, &err), DPM_OK);

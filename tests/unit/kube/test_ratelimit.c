@@ -17,7 +17,7 @@ static uint64_t fake_clock(void *ctx)
 }
 static const struct dpm_clock FAKE = {fake_clock, NULL};
 
-#define MS DPM_NS_PER_MS
+#define MS  DPM_NS_PER_MS
 #define SEC DPM_NS_PER_SEC
 
 static void test_bucket_burst_then_rate(void **state)

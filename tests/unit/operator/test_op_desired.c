@@ -60,7 +60,7 @@ static const json_t *child(const json_t *children, const char *kind)
 {
     size_t i;
     const json_t *c;
-    json_array_foreach(children, i, c) {
+    json_array_foreach (children, i, c) {
         if (strcmp(s(c, "kind"), kind) == 0)
             return c;
     }
@@ -71,7 +71,7 @@ static bool has_string(const json_t *arr, const char *want)
 {
     size_t i;
     const json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach (arr, i, v) {
         if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
             return true;
     }
@@ -88,11 +88,14 @@ static void test_children_in_order_with_labels(void **state)
 {
     (void)state;
     json_t *dp = canonical(), *c = desired(dp, &SUBMIT);
-    static const char *const kinds[] = {"ServiceAccount", "Role", "RoleBinding", "ConfigMap",
-                                        "PersistentVolumeClaim", "Service", "CronJob"};
+    static const char *const kinds[] = {
+        "ServiceAccount",        "Role",    "RoleBinding", "ConfigMap",
+        "PersistentVolumeClaim", "Service", "CronJob"};
     static const char *const names[] = {
-        "payment-transactions-enriched-transform", "payment-transactions-enriched-transform",
-        "payment-transactions-enriched-transform", "payment-transactions-enriched-contract",
+        "payment-transactions-enriched-transform",
+        "payment-transactions-enriched-transform",
+        "payment-transactions-enriched-transform",
+        "payment-transactions-enriched-contract",
         "payment-transactions-enriched-enriched-transactions-historical",
         "payment-transactions-enriched-enriched-transactions-live",
         "payment-transactions-enriched-transform"};
@@ -124,10 +127,12 @@ static void test_claim_service_configmap(void **state)
     assert_null(get(pvc, "spec.storageClassName")); /* "" = the default class */
     assert_string_equal(label(pvc, "mesh.io/output-port"), "enriched-transactions-historical");
     assert_string_equal(s(svc, "spec.type"), "ClusterIP");
-    assert_string_equal(json_string_value(json_object_get(get(svc, "spec.selector"), "mesh.io/output-port")),
-                        "enriched-transactions-live");
-    assert_string_equal(json_string_value(json_object_get(get(svc, "spec.selector"), "mesh.io/data-product")),
-                        "payment-transactions-enriched");
+    assert_string_equal(
+        json_string_value(json_object_get(get(svc, "spec.selector"), "mesh.io/output-port")),
+        "enriched-transactions-live");
+    assert_string_equal(
+        json_string_value(json_object_get(get(svc, "spec.selector"), "mesh.io/data-product")),
+        "payment-transactions-enriched");
     assert_int_equal(json_integer_value(get(svc, "spec.ports.0.port")), 9090);
     assert_string_equal(s(get(svc, "spec.ports.0"), "protocol"), "TCP");
     assert_string_equal(s(get(svc, "spec.ports.0"), "name"), "grpc");
@@ -138,9 +143,9 @@ static void test_claim_service_configmap(void **state)
     assert_int_equal(json_array_size(get(doc, "outputPorts")), 2);
     assert_int_equal(json_array_size(get(doc, "inputPorts")), 2);
     assert_string_equal(s(get(doc, "outputPorts.0"), "contract.format"), "parquet");
-    assert_string_equal(json_string_value(json_object_get(get(doc, "mounts"),
-                                                          "enriched-transactions-historical")),
-                        "/data/enriched-transactions-historical");
+    assert_string_equal(
+        json_string_value(json_object_get(get(doc, "mounts"), "enriched-transactions-historical")),
+        "/data/enriched-transactions-historical");
     json_decref(doc);
     json_decref(c);
     json_decref(dp);
@@ -160,7 +165,7 @@ static void test_ownership_retain_and_delete(void **state)
     const json_t *o;
     set_uid(dp, "Retain");
     c = desired(dp, &SUBMIT);
-    json_array_foreach(c, i, o) {
+    json_array_foreach (c, i, o) {
         const json_t *ref = get(o, "metadata.ownerReferences.0");
         if (strcmp(s(o, "kind"), "PersistentVolumeClaim") == 0) {
             /* Retain: labelled, never owned. */
@@ -176,8 +181,8 @@ static void test_ownership_retain_and_delete(void **state)
     json_decref(c);
     set_uid(dp, "Delete");
     c = desired(dp, &SUBMIT);
-    assert_string_equal(s(get(child(c, "PersistentVolumeClaim"), "metadata.ownerReferences.0"), "uid"),
-                        "uid-1");
+    assert_string_equal(
+        s(get(child(c, "PersistentVolumeClaim"), "metadata.ownerReferences.0"), "uid"), "uid-1");
     json_decref(c);
     json_decref(dp);
 }
@@ -241,7 +246,7 @@ static void check_keys(const json_t *v, const char *parent)
     const char *k;
     const json_t *x;
     if (json_is_array(v)) {
-        json_array_foreach(v, i, x) {
+        json_array_foreach (v, i, x) {
             if (!json_is_object(x))
                 continue;
             if (strcmp(parent, "containers") == 0 || strcmp(parent, "volumes") == 0 ||
@@ -252,7 +257,8 @@ static void check_keys(const json_t *v, const char *parent)
             check_keys(x, parent);
         }
     } else if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, x) check_keys(x, k);
+        json_object_foreach ((json_t *)v, k, x)
+            check_keys(x, k);
     }
 }
 

@@ -17,7 +17,7 @@
 #include "dpm/op_diff.h"
 
 #define UID "uid-1"
-#define DP "payment-transactions-enriched"
+#define DP  "payment-transactions-enriched"
 
 static const struct dpm_op_env SUBMIT = {.spark_operator = false, .cronjob_v1 = true};
 
@@ -29,7 +29,8 @@ static json_t *children_for(const char *policy, bool streaming)
     json_object_set_new(json_object_get(dp, "metadata"), "uid", json_string(UID));
     json_object_set_new(spec, "deletionPolicy", json_string(policy));
     if (streaming) {
-        json_object_set_new(json_object_get(spec, "transformation"), "mode", json_string("streaming"));
+        json_object_set_new(json_object_get(spec, "transformation"), "mode",
+                            json_string("streaming"));
         json_object_del(json_object_get(spec, "transformation"), "schedule");
     }
     if (dpm_op_desired(dp, &SUBMIT, &c, &err) != DPM_OK)
@@ -42,7 +43,7 @@ static json_t *kind(const json_t *children, const char *k)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(children, i, c) {
+    json_array_foreach (children, i, c) {
         if (strcmp(json_string_value(json_object_get(c, "kind")), k) == 0)
             return c;
     }
@@ -78,7 +79,7 @@ static void test_in_sync_despite_server_defaults(void **state)
     json_t *c = children_for("Retain", false);
     size_t i;
     json_t *d;
-    json_array_foreach(c, i, d) {
+    json_array_foreach (c, i, d) {
         json_t *o = as_stored(d);
         if (strcmp(json_string_value(json_object_get(d, "kind")), "Service") == 0) {
             json_object_set_new(json_object_get(o, "spec"), "clusterIP", json_string("10.0.0.7"));
@@ -86,13 +87,18 @@ static void test_in_sync_despite_server_defaults(void **state)
         }
         struct dpm_op_diff r = diff(d, o);
         if (r.action != DPM_OP_NOTHING)
-            fail_msg("%s: drift reported at %s", json_string_value(json_object_get(d, "kind")), r.field);
+            fail_msg("%s: drift reported at %s", json_string_value(json_object_get(d, "kind")),
+                     r.field);
         dpm_op_diff_clear(&r);
         json_decref(o);
     }
     /* Container defaults added by the server are not drift either. */
     json_t *cj = kind(c, "CronJob"), *o = as_stored(cj);
-    json_t *pod = json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(o, "spec"), "jobTemplate"), "spec"), "template"), "spec");
+    json_t *pod = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(o, "spec"), "jobTemplate"), "spec"),
+            "template"),
+        "spec");
     json_t *ctr = json_array_get(json_object_get(pod, "containers"), 0);
     json_object_set_new(ctr, "imagePullPolicy", json_string("IfNotPresent"));
     json_object_set_new(ctr, "terminationMessagePath", json_string("/dev/termination-log"));
@@ -138,10 +144,12 @@ static void test_drift_patch_touches_only_dpm_fields(void **state)
     r = diff(svc, o);
     assert_int_equal(r.action, DPM_OP_PATCH);
     assert_string_equal(r.field, "spec.selector");
-    assert_true(json_is_null(json_object_get(json_object_get(json_object_get(r.patch, "spec"), "selector"), "extra")));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(r.patch, "spec"), "selector"),
-                                                          "mesh.io/output-port")),
-                        "enriched-transactions-live");
+    assert_true(json_is_null(
+        json_object_get(json_object_get(json_object_get(r.patch, "spec"), "selector"), "extra")));
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(r.patch, "spec"), "selector"), "mesh.io/output-port")),
+        "enriched-transactions-live");
     dpm_op_diff_clear(&r);
     json_decref(o);
     json_decref(c);
@@ -150,8 +158,9 @@ static void test_drift_patch_touches_only_dpm_fields(void **state)
 static json_t *pvc_with_size(const json_t *pvc, const char *size)
 {
     json_t *o = as_stored(pvc);
-    json_object_set_new(json_object_get(json_object_get(json_object_get(o, "spec"), "resources"), "requests"),
-                        "storage", json_string(size));
+    json_object_set_new(
+        json_object_get(json_object_get(json_object_get(o, "spec"), "resources"), "requests"),
+        "storage", json_string(size));
     return o;
 }
 
@@ -182,7 +191,8 @@ static void test_claims_grow_never_shrink(void **state)
 
     /* An immutable claim field is reported, never "repaired". */
     o = as_stored(pvc);
-    json_object_set_new(json_object_get(o, "spec"), "accessModes", json_pack("[s]", "ReadWriteOnce"));
+    json_object_set_new(json_object_get(o, "spec"), "accessModes",
+                        json_pack("[s]", "ReadWriteOnce"));
     r = diff(pvc, o);
     assert_int_equal(r.action, DPM_OP_NOTHING);
     assert_non_null(strstr(r.reason, "spec.accessModes"));
@@ -202,23 +212,23 @@ static void test_foreign_objects_left_alone(void **state)
     json_t *c = children_for("Retain", false), *cm = kind(c, "ConfigMap");
     char who[200];
     /* Controlled by someone else. */
-    json_t *o = with_refs(as_stored(cm), json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1",
-                                                  "kind", "Deployment", "name", "web", "uid", "d-1",
-                                                  "controller", 1));
+    json_t *o = with_refs(as_stored(cm),
+                          json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1", "kind",
+                                    "Deployment", "name", "web", "uid", "d-1", "controller", 1));
     struct dpm_op_diff r = diff(cm, o);
     assert_int_equal(r.action, DPM_OP_FOREIGN);
     assert_null(r.patch);
     assert_string_equal(r.reason, "controlled by Deployment web");
     json_decref(o);
     /* A DataProduct of the same name but another uid (an earlier one). */
-    o = with_refs(as_stored(cm), json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "mesh.io/v1alpha1",
-                                           "kind", "DataProduct", "name", DP, "uid", "old-uid",
-                                           "controller", 1));
+    o = with_refs(as_stored(cm),
+                  json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "mesh.io/v1alpha1", "kind",
+                            "DataProduct", "name", DP, "uid", "old-uid", "controller", 1));
     assert_int_equal(dpm_op_ownership(o, DP, UID, who, sizeof who), DPM_OP_OWNER_FOREIGN);
     json_decref(o);
     /* Created by hand: no owner, no dpm labels. */
-    o = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
-                  "name", "payment-transactions-enriched-contract", "data", "x", "y");
+    o = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                  "metadata", "name", "payment-transactions-enriched-contract", "data", "x", "y");
     r = diff(cm, o);
     assert_int_equal(r.action, DPM_OP_FOREIGN);
     assert_non_null(strstr(r.reason, "not created by dpm"));
@@ -248,7 +258,8 @@ static void test_retain_delete_switch(void **state)
     o = as_stored(pd);
     r = diff(pr, o);
     assert_int_equal(r.action, DPM_OP_PATCH);
-    assert_true(json_is_null(json_object_get(json_object_get(r.patch, "metadata"), "ownerReferences")));
+    assert_true(
+        json_is_null(json_object_get(json_object_get(r.patch, "metadata"), "ownerReferences")));
     dpm_op_diff_clear(&r);
     json_decref(o);
     /* Retain -> Delete: the retained (adoptable) claim gets the reference. */
@@ -270,7 +281,11 @@ static void test_immutable_fields_recreate(void **state)
     (void)state;
     json_t *c = children_for("Retain", true), *job = kind(c, "Job");
     json_t *o = as_stored(job);
-    json_t *ctr = json_array_get(json_object_get(json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "spec"), "containers"), 0);
+    json_t *ctr = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(o, "spec"), "template"), "spec"),
+            "containers"),
+        0);
     json_object_set_new(ctr, "image", json_string("apache/spark:3.1.0"));
     struct dpm_op_diff r = diff(job, o);
     assert_int_equal(r.action, DPM_OP_RECREATE);
@@ -299,7 +314,8 @@ static void test_what_is_deleted(void **state)
     json_t *c = children_for("Delete", false);
     json_t *old_svc = as_stored(kind(c, "Service"));
     json_t *cronv1b1 = as_stored(kind(c, "CronJob"));
-    json_object_set_new(json_object_get(old_svc, "metadata"), "name", json_string("payment-transactions-enriched-gone"));
+    json_object_set_new(json_object_get(old_svc, "metadata"), "name",
+                        json_string("payment-transactions-enriched-gone"));
     /* A child the spec no longer asks for, owned by us: deleted. */
     assert_true(dpm_op_should_delete(old_svc, c, DP, UID));
     /* The same CronJob read as batch/v1beta1 is the same child. */
@@ -308,14 +324,16 @@ static void test_what_is_deleted(void **state)
     assert_false(dpm_op_should_delete(cronv1b1, c, DP, UID));
     /* A retained claim of a removed port is never deleted. */
     json_t *claim = as_stored(kind(c, "PersistentVolumeClaim"));
-    json_object_set_new(json_object_get(claim, "metadata"), "name", json_string("payment-transactions-enriched-old"));
+    json_object_set_new(json_object_get(claim, "metadata"), "name",
+                        json_string("payment-transactions-enriched-old"));
     json_object_del(json_object_get(claim, "metadata"), "ownerReferences");
     assert_false(dpm_op_should_delete(claim, c, DP, UID));
     /* A run of the CronJob (owned by it) is not ours to delete. */
-    json_t *run = json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s, s:s, s:s, s:b}]}}", "apiVersion", "batch/v1",
-                            "kind", "Job", "metadata", "name", "payment-transactions-enriched-transform-290",
-                            "ownerReferences", "apiVersion", "batch/v1", "kind", "CronJob", "name",
-                            "payment-transactions-enriched-transform", "uid", "cj-1", "controller", 1);
+    json_t *run =
+        json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s, s:s, s:s, s:b}]}}", "apiVersion", "batch/v1",
+                  "kind", "Job", "metadata", "name", "payment-transactions-enriched-transform-290",
+                  "ownerReferences", "apiVersion", "batch/v1", "kind", "CronJob", "name",
+                  "payment-transactions-enriched-transform", "uid", "cj-1", "controller", 1);
     assert_false(dpm_op_should_delete(run, c, DP, UID));
     /* Different groups are different children. */
     json_object_set_new(cronv1b1, "apiVersion", json_string("example.com/v1"));

@@ -41,7 +41,8 @@ static void test_requests_by_verb_and_code(void **state)
     dpm_op_metrics_observe_request(&m, "POST", "/api/v1/namespaces/a/configmaps", 201, 2000000);
     dpm_op_metrics_observe_request(&m, "POST", "/api/v1/namespaces/a/configmaps", 201, 3000000);
     dpm_op_metrics_observe_request(&m, "PUT", "/api/v1/namespaces/a/configmaps/x", 409, 1000000);
-    dpm_op_metrics_observe_request(&m, "GET", "/api/v1/namespaces/a/configmaps?limit=500", 200, 4000000);
+    dpm_op_metrics_observe_request(&m, "GET", "/api/v1/namespaces/a/configmaps?limit=500", 200,
+                                   4000000);
     /* a watch: counted as WATCH, its 30 s stream not in the histogram */
     dpm_op_metrics_observe_request(&m, "GET", "/api/v1/configmaps?watch=1&resourceVersion=5", 200,
                                    30000000000ull);
@@ -55,9 +56,14 @@ static void test_requests_by_verb_and_code(void **state)
     assert_true(sample(t, "dpm_operator_api_requests_total{verb=\"WATCH\",code=\"200\"}") == 2);
     assert_true(sample(t, "dpm_operator_api_requests_total{verb=\"GET\",code=\"<error>\"}") == 1);
     assert_true(sample(t, "dpm_operator_api_request_duration_seconds_count{verb=\"POST\"}") == 2);
-    assert_true(sample(t, "dpm_operator_api_request_duration_seconds_sum{verb=\"POST\"}") > 0.00499);
-    assert_true(sample(t, "dpm_operator_api_request_duration_seconds_sum{verb=\"POST\"}") < 0.00501);
-    assert_true(sample(t, "dpm_operator_api_request_duration_seconds_bucket{verb=\"POST\",le=\"0.0025\"}") == 1);
+    assert_true(sample(t, "dpm_operator_api_request_duration_seconds_sum{verb=\"POST\"}") >
+                0.00499);
+    assert_true(sample(t, "dpm_operator_api_request_duration_seconds_sum{verb=\"POST\"}") <
+                0.00501);
+    assert_true(
+        sample(t,
+               "dpm_operator_api_request_duration_seconds_bucket{verb=\"POST\",le=\"0.0025\"}") ==
+        1);
     assert_true(sample(t, "dpm_operator_api_request_duration_seconds_count{verb=\"GET\"}") == 2);
     assert_true(sample(t, "dpm_operator_api_request_duration_seconds_count{verb=\"WATCH\"}") == -1);
     assert_non_null(strstr(t, "# TYPE dpm_operator_api_requests_total counter"));
@@ -82,11 +88,13 @@ static void test_queue_duration(void **state)
     dpm_metric_observe(m.queue_duration, NULL, 400);
     dpm_metric_set(m.delayed, NULL, 3);
     char *t = render(&m);
-    assert_true(sample(t, "dpm_operator_workqueue_queue_duration_seconds_bucket{le=\"0.001\"}") == 1);
+    assert_true(sample(t, "dpm_operator_workqueue_queue_duration_seconds_bucket{le=\"0.001\"}") ==
+                1);
     assert_true(sample(t, "dpm_operator_workqueue_queue_duration_seconds_bucket{le=\"30\"}") == 1);
     assert_true(sample(t, "dpm_operator_workqueue_queue_duration_seconds_bucket{le=\"60\"}") == 2);
     assert_true(sample(t, "dpm_operator_workqueue_queue_duration_seconds_bucket{le=\"300\"}") == 2);
-    assert_true(sample(t, "dpm_operator_workqueue_queue_duration_seconds_bucket{le=\"+Inf\"}") == 3);
+    assert_true(sample(t, "dpm_operator_workqueue_queue_duration_seconds_bucket{le=\"+Inf\"}") ==
+                3);
     assert_true(sample(t, "dpm_operator_workqueue_queue_duration_seconds_count") == 3);
     assert_true(sample(t, "dpm_operator_workqueue_delayed") == 3);
     /* the families that existed before stay as they were */

@@ -18,7 +18,7 @@
 #include "dpm/op_status.h"
 #include "dpm/timefmt.h"
 
-#define T0 ((time_t)1767225600) /* 2026-01-01T00:00:00Z */
+#define T0  ((time_t)1767225600) /* 2026-01-01T00:00:00Z */
 #define MIN 60
 
 struct world {
@@ -41,7 +41,7 @@ static json_t *find_kind(const json_t *arr, const char *kind)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(arr, i, c) {
+    json_array_foreach (arr, i, c) {
         if (strcmp(json_string_value(json_object_get(c, "kind")), kind) == 0)
             return c;
     }
@@ -56,7 +56,7 @@ static void store_children(struct world *w)
     size_t i;
     json_t *c;
     assert_int_equal(dpm_op_desired(w->dp, &w->env, &d, &err), DPM_OK);
-    json_array_foreach(d, i, c) {
+    json_array_foreach (d, i, c) {
         if (strcmp(json_string_value(json_object_get(c, "kind")), "PersistentVolumeClaim") == 0)
             json_object_set_new(c, "status", json_pack("{s:s}", "phase", "Bound"));
         json_object_set_new(json_object_get(c, "metadata"), "creationTimestamp",
@@ -111,19 +111,23 @@ static void add_job(struct world *w, const char *name, time_t at, const char *ho
                            "message", "Job has reached the specified backoff limit");
     else
         status = json_pack("{s:s, s:i}", "startTime", ts(at), "active", 1);
-    json_array_append_new(
-        w->children,
-        json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:b}]}, s:o}", "apiVersion",
-                  "batch/v1", "kind", "Job", "metadata", "name", name, "creationTimestamp", ts(at),
-                  "ownerReferences", "apiVersion", "batch/v1", "kind", "CronJob", "name",
-                  "payment-transactions-enriched-transform", "uid", "cj", "controller", 1, "status",
-                  status));
+    json_array_append_new(w->children,
+                          json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:b}]}, s:o}",
+                                    "apiVersion", "batch/v1", "kind", "Job", "metadata", "name",
+                                    name, "creationTimestamp", ts(at), "ownerReferences",
+                                    "apiVersion", "batch/v1", "kind", "CronJob", "name",
+                                    "payment-transactions-enriched-transform", "uid", "cj",
+                                    "controller", 1, "status", status));
 }
 
 static json_t *compute(struct world *w)
 {
-    struct dpm_op_status_input in = {.dp = w->dp, .children = w->children, .inputs = w->inputs,
-                                     .policy = &w->policy, .env = &w->env, .now = w->now};
+    struct dpm_op_status_input in = {.dp = w->dp,
+                                     .children = w->children,
+                                     .inputs = w->inputs,
+                                     .policy = &w->policy,
+                                     .env = &w->env,
+                                     .now = w->now};
     json_t *st = NULL;
     struct dpm_error err;
     assert_int_equal(dpm_op_status(&in, &st, &err), DPM_OK);
@@ -173,8 +177,9 @@ static void test_ready_path(void **state)
                         json_pack("{s:s}", "lastScheduleTime", ts(T0 + 45 * MIN)));
     add_job(&w, "payment-transactions-enriched-transform-1", T0 + 45 * MIN, "ok");
     json_t *st = compute(&w);
-    static const char *const types[] = {"Valid", "InputsReady", "StorageReady",
-                                        "TransformationReady", "FreshnessMet", "Compliant", "Ready"};
+    static const char *const types[] = {
+        "Valid",        "InputsReady", "StorageReady", "TransformationReady",
+        "FreshnessMet", "Compliant",   "Ready"};
     assert_int_equal(json_array_size(json_object_get(st, "conditions")), 7);
     for (size_t i = 0; i < 7; i++) {
         const json_t *c = json_array_get(json_object_get(st, "conditions"), i);
@@ -188,18 +193,23 @@ static void test_ready_path(void **state)
     assert_cond(st, "FreshnessMet", "True", "Fresh");
     const json_t *tx = json_object_get(st, "transformation");
     assert_string_equal(json_string_value(json_object_get(tx, "kind")), "CronJob");
-    assert_string_equal(json_string_value(json_object_get(tx, "name")), "payment-transactions-enriched-transform");
+    assert_string_equal(json_string_value(json_object_get(tx, "name")),
+                        "payment-transactions-enriched-transform");
     assert_string_equal(json_string_value(json_object_get(tx, "state")), "Succeeded");
-    assert_string_equal(json_string_value(json_object_get(tx, "lastScheduleTime")), ts(T0 + 45 * MIN));
-    assert_string_equal(json_string_value(json_object_get(tx, "lastSuccessfulTime")), ts(T0 + 50 * MIN));
+    assert_string_equal(json_string_value(json_object_get(tx, "lastScheduleTime")),
+                        ts(T0 + 45 * MIN));
+    assert_string_equal(json_string_value(json_object_get(tx, "lastSuccessfulTime")),
+                        ts(T0 + 50 * MIN));
     const json_t *ports = json_object_get(st, "outputPorts");
     assert_int_equal(json_array_size(ports), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(ports, 0), "claim")),
                         "payment-transactions-enriched-enriched-transactions-historical");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(ports, 0), "phase")), "Bound");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ports, 0), "phase")),
+                        "Bound");
     assert_string_equal(json_string_value(json_object_get(json_array_get(ports, 1), "service")),
                         "payment-transactions-enriched-enriched-transactions-live");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(ports, 1), "phase")), "Ready");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ports, 1), "phase")),
+                        "Ready");
     /* The accepted schema, recorded without pii/classification. */
     const json_t *h = json_object_get(st, "schemaHistory");
     assert_int_equal(json_array_size(h), 1);
@@ -227,8 +237,12 @@ static void test_desired_from_caller(void **state)
     json_t *own = compute(&w), *desired = NULL;
     struct dpm_error err;
     assert_int_equal(dpm_op_desired(w.dp, &w.env, &desired, &err), DPM_OK);
-    struct dpm_op_status_input in = {.dp = w.dp, .children = w.children, .inputs = w.inputs,
-                                     .policy = &w.policy, .env = &w.env, .desired = desired,
+    struct dpm_op_status_input in = {.dp = w.dp,
+                                     .children = w.children,
+                                     .inputs = w.inputs,
+                                     .policy = &w.policy,
+                                     .env = &w.env,
+                                     .desired = desired,
                                      .now = w.now};
     json_t *given = NULL;
     assert_int_equal(dpm_op_status(&in, &given, &err), DPM_OK);
@@ -238,7 +252,7 @@ static void test_desired_from_caller(void **state)
     json_t *fewer = json_array();
     size_t i;
     json_t *d;
-    json_array_foreach(desired, i, d) {
+    json_array_foreach (desired, i, d) {
         if (strcmp(json_string_value(json_object_get(d, "kind")), "PersistentVolumeClaim") != 0)
             json_array_append(fewer, d);
     }
@@ -299,8 +313,9 @@ static void test_inputs(void **state)
     json_decref(st);
     json_array_clear(w.inputs);
     json_t *up = upstream("True");
-    json_object_set_new(json_array_get(json_object_get(json_object_get(up, "spec"), "outputPorts"), 0),
-                        "name", json_string("other"));
+    json_object_set_new(
+        json_array_get(json_object_get(json_object_get(up, "spec"), "outputPorts"), 0), "name",
+        json_string("other"));
     json_array_append_new(w.inputs, up);
     st = compute(&w);
     assert_cond(st, "InputsReady", "False", "InputPortNotFound");
@@ -320,7 +335,8 @@ static void test_provisioning_and_conflicts(void **state)
     assert_cond(st, "StorageReady", "False", "ClaimMissing");
     assert_cond(st, "TransformationReady", "False", "Creating");
     assert_cond(st, "Ready", "False", "Provisioning");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(st, "outputPorts"), 1), "phase")),
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(st, "outputPorts"), 1), "phase")),
                         "Missing");
     json_decref(st);
     /* Claim Pending. */
@@ -362,15 +378,20 @@ static void test_failed_then_recovered_runs(void **state)
     assert_string_equal(phase(st), "Degraded");
     assert_cond(st, "TransformationReady", "False", "RunFailed");
     assert_non_null(strstr(cs(st, "TransformationReady", "message"), "backoff limit"));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "transformation"), "state")), "Failed");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(st, "transformation"), "state")),
+        "Failed");
     /* The success before the failure is still the last success. */
-    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "transformation"), "lastSuccessfulTime")),
+    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "transformation"),
+                                                          "lastSuccessfulTime")),
                         ts(T0 + 20 * MIN));
     add_job(&w, "run-3", T0 + 45 * MIN, "run");
     w.now = T0 + 46 * MIN;
     st = compute_store(&w);
     assert_cond(st, "TransformationReady", "True", "Scheduled");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "transformation"), "state")), "Running");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(st, "transformation"), "state")),
+        "Running");
     assert_string_equal(cs(st, "TransformationReady", "lastTransitionTime"), ts(w.now));
     world_free(&w);
 }
@@ -381,7 +402,7 @@ static void test_stalled_schedule(void **state)
     struct world w;
     world_init(&w, false);
     add_job(&w, "run-1", T0, "ok"); /* success at T0+5m */
-    w.now = T0 + 36 * MIN;         /* 31 minutes later: two 15m periods passed */
+    w.now = T0 + 36 * MIN;          /* 31 minutes later: two 15m periods passed */
     json_t *st = compute_store(&w);
     assert_cond(st, "FreshnessMet", "False", "Stalled");
     assert_cond(st, "Ready", "False", "Stalled");
@@ -389,7 +410,8 @@ static void test_stalled_schedule(void **state)
     /* The runs are cleaned up (history limit): the success stays known. */
     json_array_remove(w.children, json_array_size(w.children) - 1);
     st = compute(&w);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "transformation"), "lastSuccessfulTime")),
+    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "transformation"),
+                                                          "lastSuccessfulTime")),
                         ts(T0 + 5 * MIN));
     json_decref(st);
     /* No success ever: measured from the product's creation. */
@@ -416,19 +438,22 @@ static void test_suspended(void **state)
     json_t *st = compute(&w);
     assert_string_equal(phase(st), "Suspended");
     assert_cond(st, "TransformationReady", "False", "Suspended");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "transformation"), "state")), "Suspended");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(st, "transformation"), "state")),
+        "Suspended");
     json_decref(st);
     world_free(&w);
 }
 
-static void add_app(struct world *w, const char *name, const char *owner, time_t at, const char *state)
+static void add_app(struct world *w, const char *name, const char *owner, time_t at,
+                    const char *state)
 {
-    json_t *app = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:s}, s:s, s:s}}", "apiVersion",
-                            "sparkoperator.k8s.io/v1beta2", "kind", "SparkApplication", "metadata",
-                            "name", name, "creationTimestamp", ts(at), "labels",
-                            "sparkoperator.k8s.io/scheduled-app-name", owner, "status",
-                            "applicationState", "state", state, "terminationTime", ts(at + 4 * MIN),
-                            "lastSubmissionAttemptTime", ts(at));
+    json_t *app = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:s}, s:s, s:s}}",
+                            "apiVersion", "sparkoperator.k8s.io/v1beta2", "kind",
+                            "SparkApplication", "metadata", "name", name, "creationTimestamp",
+                            ts(at), "labels", "sparkoperator.k8s.io/scheduled-app-name", owner,
+                            "status", "applicationState", "state", state, "terminationTime",
+                            ts(at + 4 * MIN), "lastSubmissionAttemptTime", ts(at));
     json_array_append_new(w->children, app);
 }
 
@@ -439,22 +464,32 @@ static void test_spark_operator_states(void **state)
     world_init(&w, true);
     json_t *ssa = find_kind(w.children, "ScheduledSparkApplication");
     assert_non_null(ssa);
-    json_object_set_new(ssa, "status", json_pack("{s:s, s:s}", "scheduleState", "Scheduled", "lastRun", ts(T0 + 45 * MIN)));
-    add_app(&w, "payment-transactions-enriched-transform-1", "payment-transactions-enriched-transform", T0 + 30 * MIN, "COMPLETED");
-    add_app(&w, "payment-transactions-enriched-transform-2", "payment-transactions-enriched-transform", T0 + 45 * MIN, "RUNNING");
+    json_object_set_new(
+        ssa, "status",
+        json_pack("{s:s, s:s}", "scheduleState", "Scheduled", "lastRun", ts(T0 + 45 * MIN)));
+    add_app(&w, "payment-transactions-enriched-transform-1",
+            "payment-transactions-enriched-transform", T0 + 30 * MIN, "COMPLETED");
+    add_app(&w, "payment-transactions-enriched-transform-2",
+            "payment-transactions-enriched-transform", T0 + 45 * MIN, "RUNNING");
     json_t *st = compute(&w);
     assert_string_equal(phase(st), "Ready");
     const json_t *tx = json_object_get(st, "transformation");
-    assert_string_equal(json_string_value(json_object_get(tx, "kind")), "ScheduledSparkApplication");
+    assert_string_equal(json_string_value(json_object_get(tx, "kind")),
+                        "ScheduledSparkApplication");
     assert_string_equal(json_string_value(json_object_get(tx, "state")), "RUNNING");
-    assert_string_equal(json_string_value(json_object_get(tx, "lastSuccessfulTime")), ts(T0 + 34 * MIN));
-    assert_string_equal(json_string_value(json_object_get(tx, "lastScheduleTime")), ts(T0 + 45 * MIN));
+    assert_string_equal(json_string_value(json_object_get(tx, "lastSuccessfulTime")),
+                        ts(T0 + 34 * MIN));
+    assert_string_equal(json_string_value(json_object_get(tx, "lastScheduleTime")),
+                        ts(T0 + 45 * MIN));
     json_decref(st);
-    add_app(&w, "payment-transactions-enriched-transform-3", "payment-transactions-enriched-transform", T0 + 50 * MIN, "FAILED");
+    add_app(&w, "payment-transactions-enriched-transform-3",
+            "payment-transactions-enriched-transform", T0 + 50 * MIN, "FAILED");
     st = compute(&w);
     assert_cond(st, "TransformationReady", "False", "RunFailed");
     json_decref(st);
-    json_object_set_new(ssa, "status", json_pack("{s:s, s:s}", "scheduleState", "FailedValidation", "reason", "bad cron"));
+    json_object_set_new(
+        ssa, "status",
+        json_pack("{s:s, s:s}", "scheduleState", "FailedValidation", "reason", "bad cron"));
     st = compute(&w);
     assert_cond(st, "TransformationReady", "False", "InvalidSchedule");
     assert_non_null(strstr(cs(st, "TransformationReady", "message"), "bad cron"));
@@ -468,18 +503,21 @@ static void test_spark_operator_states(void **state)
     json_object_del(tr, "schedule");
     store_children(&w);
     json_t *app = find_kind(w.children, "SparkApplication");
-    json_object_set_new(app, "status", json_pack("{s:{s:s}}", "applicationState", "state", "RUNNING"));
+    json_object_set_new(app, "status",
+                        json_pack("{s:{s:s}}", "applicationState", "state", "RUNNING"));
     st = compute(&w);
     assert_string_equal(phase(st), "Ready");
     assert_cond(st, "FreshnessMet", "True", "Streaming");
     json_decref(st);
-    json_object_set_new(app, "status", json_pack("{s:{s:s}}", "applicationState", "state", "COMPLETED"));
+    json_object_set_new(app, "status",
+                        json_pack("{s:{s:s}}", "applicationState", "state", "COMPLETED"));
     st = compute(&w);
     assert_cond(st, "TransformationReady", "False", "StreamEnded");
     assert_cond(st, "FreshnessMet", "False", "NotStreaming");
     assert_string_equal(phase(st), "Degraded");
     json_decref(st);
-    json_object_set_new(app, "status", json_pack("{s:{s:s}}", "applicationState", "state", "SUBMITTED"));
+    json_object_set_new(app, "status",
+                        json_pack("{s:{s:s}}", "applicationState", "state", "SUBMITTED"));
     st = compute(&w);
     assert_string_equal(phase(st), "Provisioning");
     json_decref(st);
@@ -501,10 +539,12 @@ static void test_invalid_and_compliance(void **state)
     json_object_set_new(json_object_get(w.dp, "spec"), "owner", json_string("team@company.com"));
     add_job(&w, "run-1", T0 + 45 * MIN, "ok");
     for (int i = 0; i < 7; i++)
-        dpm_report_add(&w.policy, DPM_SEV_AUDIT, "gdpr/eu", "spec.outputPorts[0].region", "finding %d", i);
+        dpm_report_add(&w.policy, DPM_SEV_AUDIT, "gdpr/eu", "spec.outputPorts[0].region",
+                       "finding %d", i);
     st = compute(&w);
     assert_cond(st, "Compliant", "False", "PolicyFindings");
-    assert_non_null(strstr(cs(st, "Compliant", "message"), "gdpr/eu: spec.outputPorts[0].region: finding 0"));
+    assert_non_null(
+        strstr(cs(st, "Compliant", "message"), "gdpr/eu: spec.outputPorts[0].region: finding 0"));
     assert_non_null(strstr(cs(st, "Compliant", "message"), "and 2 more"));
     assert_string_equal(phase(st), "Ready"); /* an audit finding does not stop the product */
     json_decref(st);
@@ -517,9 +557,11 @@ static void test_schema_history(void **state)
     struct world w;
     world_init(&w, false);
     compute_store(&w);
-    json_t *schema = json_object_get(json_object_get(json_array_get(json_object_get(json_object_get(w.dp, "spec"), "outputPorts"), 0),
-                                                     "contract"),
-                                     "schema");
+    json_t *schema = json_object_get(
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(w.dp, "spec"), "outputPorts"), 0),
+            "contract"),
+        "schema");
     /* Unchanged (pii changes do not count): no new version. */
     json_object_set_new(json_array_get(schema, 0), "pii", json_true());
     json_t *st = compute_store(&w);
@@ -547,21 +589,23 @@ static void test_schema_history_bounds(void **state)
      * version 11 and keeps ten, p10 gets version 1, and the whole stays at
      * 100 entries. */
     json_t *old = json_array(), *out = NULL;
-    json_t *spec = json_pack("{s:[{s:s, s:{s:[{s:s, s:s}]}}, {s:s, s:{s:[{s:s, s:s}]}}]}",
-                             "outputPorts", "name", "p0", "contract", "schema", "name", "a", "type",
-                             "int", "name", "p10", "contract", "schema", "name", "b", "type", "long");
+    json_t *spec =
+        json_pack("{s:[{s:s, s:{s:[{s:s, s:s}]}}, {s:s, s:{s:[{s:s, s:s}]}}]}", "outputPorts",
+                  "name", "p0", "contract", "schema", "name", "a", "type", "int", "name", "p10",
+                  "contract", "schema", "name", "b", "type", "long");
     json_array_append_new(old, json_pack("{s:s}", "port", "bad"));
     for (int p = 0; p < 10; p++)
         for (int v = 1; v <= 10; v++) {
             char port[16];
             snprintf(port, sizeof port, "p%d", p);
-            json_array_append_new(old, json_pack("{s:s, s:i, s:[]}", "port", port, "version", v, "schema"));
+            json_array_append_new(
+                old, json_pack("{s:s, s:i, s:[]}", "port", port, "version", v, "schema"));
         }
     assert_int_equal(dpm_op_schema_history(old, spec, &out), DPM_OK);
     assert_int_equal(json_array_size(out), DPM_SCHEMA_HISTORY_MAX);
     size_t i, n0 = 0, n10 = 0;
     const json_t *e;
-    json_array_foreach(out, i, e) {
+    json_array_foreach (out, i, e) {
         const char *port = json_string_value(json_object_get(e, "port"));
         json_int_t v = json_integer_value(json_object_get(e, "version"));
         assert_non_null(port);
@@ -586,11 +630,11 @@ static void test_lead_time(void **state)
     (void)state;
     struct world w;
     world_init(&w, false);
-    json_object_set_new(json_object_get(w.dp, "metadata"), "managedFields",
-                        json_pack("[{s:s, s:s, s:s, s:{s:{}}}, {s:s, s:s, s:s, s:{s:{}}}]",
-                                  "manager", "kubectl", "operation", "Update", "time", ts(T0 + 50 * MIN),
-                                  "fieldsV1", "f:spec", "manager", "dpm", "operation", "Update", "time",
-                                  ts(T0 + 59 * MIN), "fieldsV1", "f:status"));
+    json_object_set_new(
+        json_object_get(w.dp, "metadata"), "managedFields",
+        json_pack("[{s:s, s:s, s:s, s:{s:{}}}, {s:s, s:s, s:s, s:{s:{}}}]", "manager", "kubectl",
+                  "operation", "Update", "time", ts(T0 + 50 * MIN), "fieldsV1", "f:spec", "manager",
+                  "dpm", "operation", "Update", "time", ts(T0 + 59 * MIN), "fieldsV1", "f:status"));
     add_job(&w, "run-1", T0 + 45 * MIN, "ok");
     json_t *st = compute_store(&w);
     assert_string_equal(phase(st), "Ready");
@@ -622,7 +666,8 @@ static void test_lead_time(void **state)
                         json_pack("{s:s}", "phase", "Bound"));
     w.now += MIN;
     st = compute(&w);
-    assert_int_equal(json_integer_value(json_object_get(st, "leadTimeSeconds")), (T0 + 64 * MIN) - (T0 + 50 * MIN));
+    assert_int_equal(json_integer_value(json_object_get(st, "leadTimeSeconds")),
+                     (T0 + 64 * MIN) - (T0 + 50 * MIN));
     json_decref(st);
     world_free(&w);
 }
@@ -630,9 +675,12 @@ static void test_lead_time(void **state)
 static void test_changed_compares_by_value(void **state)
 {
     (void)state;
-    json_t *a = json_loads("{\"phase\":\"Ready\",\"leadTimeSeconds\":5,\"x\":{\"a\":1,\"b\":2}}", 0, NULL);
-    json_t *b = json_loads("{\"x\":{\"b\":2,\"a\":1},\"leadTimeSeconds\":5.0,\"phase\":\"Ready\"}", 0, NULL);
-    json_t *c = json_loads("{\"x\":{\"b\":2,\"a\":1},\"leadTimeSeconds\":5.0,\"phase\":\"Degraded\"}", 0, NULL);
+    json_t *a =
+        json_loads("{\"phase\":\"Ready\",\"leadTimeSeconds\":5,\"x\":{\"a\":1,\"b\":2}}", 0, NULL);
+    json_t *b = json_loads("{\"x\":{\"b\":2,\"a\":1},\"leadTimeSeconds\":5.0,\"phase\":\"Ready\"}",
+                           0, NULL);
+    json_t *c = json_loads(
+        "{\"x\":{\"b\":2,\"a\":1},\"leadTimeSeconds\":5.0,\"phase\":\"Degraded\"}", 0, NULL);
     assert_false(dpm_op_status_changed(a, b));
     assert_true(dpm_op_status_changed(a, c));
     json_decref(a);

@@ -195,8 +195,8 @@ static void test_enforcement_severity(void **state)
     free(p);
     /* Absent enforcement is Deny. */
     json_t *pj = J("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
-                      "\"metadata\":{\"name\":\"x\"},\"spec\":{\"rules\":[{\"name\":\"r\","
-                      "\"check\":\"piiTagged\"}]}}");
+                   "\"metadata\":{\"name\":\"x\"},\"spec\":{\"rules\":[{\"name\":\"r\","
+                   "\"check\":\"piiTagged\"}]}}");
     struct dpm_policy *pol = NULL;
     assert_int_equal(dpm_policy_compile(pj, &pol, NULL, NULL), DPM_OK);
     assert_int_equal(dpm_policy_severity(pol), DPM_SEV_VIOLATION);
@@ -282,16 +282,17 @@ static void test_min_max(void **state)
 {
     (void)state;
     /* Quantities by value. */
-    rule_case("{\"name\":\"r\",\"path\":\"spec.m[*]\",\"min\":\"1Gi\",\"max\":\"16Gi\"}",
-              "{\"spec\":{\"m\":[\"16Gi\",\"17179869184\",\"17179869185\",\"16.5Gi\","
-              "\"1073741823\",\"500m\",1073741824,\"4GB\",true]}}",
-              "V p/r: spec.m[2]: 17179869185 exceeds the maximum 16Gi\n"
-              "V p/r: spec.m[3]: 16.5Gi exceeds the maximum 16Gi\n"
-              "V p/r: spec.m[4]: 1073741823 is below the minimum 1Gi\n"
-              "V p/r: spec.m[5]: 500m is below the minimum 1Gi\n"
-              "V p/r: spec.m[7]: \"4GB\" is not a quantity, cannot compare it with the maximum "
-              "16Gi\n"
-              "V p/r: spec.m[8]: true is not a quantity, cannot compare it with the maximum 16Gi\n");
+    rule_case(
+        "{\"name\":\"r\",\"path\":\"spec.m[*]\",\"min\":\"1Gi\",\"max\":\"16Gi\"}",
+        "{\"spec\":{\"m\":[\"16Gi\",\"17179869184\",\"17179869185\",\"16.5Gi\","
+        "\"1073741823\",\"500m\",1073741824,\"4GB\",true]}}",
+        "V p/r: spec.m[2]: 17179869185 exceeds the maximum 16Gi\n"
+        "V p/r: spec.m[3]: 16.5Gi exceeds the maximum 16Gi\n"
+        "V p/r: spec.m[4]: 1073741823 is below the minimum 1Gi\n"
+        "V p/r: spec.m[5]: 500m is below the minimum 1Gi\n"
+        "V p/r: spec.m[7]: \"4GB\" is not a quantity, cannot compare it with the maximum "
+        "16Gi\n"
+        "V p/r: spec.m[8]: true is not a quantity, cannot compare it with the maximum 16Gi\n");
     /* Durations. */
     rule_case("{\"name\":\"r\",\"path\":\"spec.d[*]\",\"min\":\"1h\",\"max\":\"730d\"}",
               "{\"spec\":{\"d\":[\"730d\",\"731d\",\"59m\",\"1h\",\"17520h\",\"17521h\"]}}",
@@ -327,23 +328,24 @@ static void test_min_max(void **state)
 static void test_compile_header_errors(void **state)
 {
     (void)state;
-    expect_problems("{\"apiVersion\":\"v1\",\"kind\":\"Policy\",\"metadata\":{\"name\":\"Bad_Name\"},"
-                    "\"spec\":{\"enforcement\":\"Block\",\"match\":{\"domains\":\"*\","
-                    "\"namespaces\":[1],\"labels\":[]},\"rules\":[],\"extra\":1},\"oops\":true}",
-                    "V apiVersion: must be mesh.io/v1alpha1, found \"v1\"\n"
-                    "V kind: must be MeshPolicy, found \"Policy\"\n"
-                    "V metadata.name: a lowercase RFC 1123 subdomain must consist of lower case "
-                    "alphanumeric characters, '-' or '.', and must start and end with an "
-                    "alphanumeric character (e.g. 'example.com', regex used for validation is "
-                    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')\n"
-                    "V oops: unknown field\n"
-                    "V spec.enforcement: unsupported value \"Block\" (supported: Deny, Warn, "
-                    "Audit)\n"
-                    "V spec.match.domains: must be a list of globs, found a string\n"
-                    "V spec.match.namespaces[0]: must be a string, found a number\n"
-                    "V spec.match.labels: unknown field\n"
-                    "V spec.rules: must have at least one rule\n"
-                    "V spec.extra: unknown field\n");
+    expect_problems(
+        "{\"apiVersion\":\"v1\",\"kind\":\"Policy\",\"metadata\":{\"name\":\"Bad_Name\"},"
+        "\"spec\":{\"enforcement\":\"Block\",\"match\":{\"domains\":\"*\","
+        "\"namespaces\":[1],\"labels\":[]},\"rules\":[],\"extra\":1},\"oops\":true}",
+        "V apiVersion: must be mesh.io/v1alpha1, found \"v1\"\n"
+        "V kind: must be MeshPolicy, found \"Policy\"\n"
+        "V metadata.name: a lowercase RFC 1123 subdomain must consist of lower case "
+        "alphanumeric characters, '-' or '.', and must start and end with an "
+        "alphanumeric character (e.g. 'example.com', regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')\n"
+        "V oops: unknown field\n"
+        "V spec.enforcement: unsupported value \"Block\" (supported: Deny, Warn, "
+        "Audit)\n"
+        "V spec.match.domains: must be a list of globs, found a string\n"
+        "V spec.match.namespaces[0]: must be a string, found a number\n"
+        "V spec.match.labels: unknown field\n"
+        "V spec.rules: must have at least one rule\n"
+        "V spec.extra: unknown field\n");
     expect_problems("{}", "V apiVersion: is required\nV kind: is required\n"
                           "V metadata.name: is required\nV spec: is required\n");
     expect_problems("[1]", "V a MeshPolicy must be an object, found a list\n");
@@ -356,58 +358,56 @@ static void test_compile_rule_errors(void **state)
 {
     (void)state;
     char *p = policy1(
-        "Deny",
-        "{\"name\":\"ok\",\"check\":\"piiTagged\"},"
-        "{\"check\":\"piiTagged\"},"
-        "{\"name\":\"ok\",\"check\":\"piiTagged\"},"
-        "{\"name\":\"Bad\",\"check\":\"piiTagged\"},"
-        "{\"name\":\"unknown-check\",\"check\":\"encrypted\"},"
-        "{\"name\":\"both\",\"check\":\"piiTagged\",\"path\":\"spec.a\"},"
-        "{\"name\":\"neither\"},"
-        "{\"name\":\"ops-on-check\",\"check\":\"piiClassified\",\"max\":1},"
-        "{\"name\":\"no-op\",\"path\":\"spec.a\"},"
-        "{\"name\":\"only-false\",\"path\":\"spec.a\",\"required\":false},"
-        "{\"name\":\"bad-regex\",\"path\":\"spec.a\",\"pattern\":\"(a\"},"
-        "{\"name\":\"bad-lists\",\"path\":\"spec.a\",\"in\":[],\"notIn\":[true,\"x\",{}]},"
-        "{\"name\":\"min-gt-max\",\"path\":\"spec.a\",\"min\":\"2Gi\",\"max\":\"1Gi\"},"
-        "{\"name\":\"kinds\",\"path\":\"spec.a\",\"min\":\"1%\",\"max\":\"1Gi\"},"
-        "{\"name\":\"bad-bound\",\"path\":\"spec.a\",\"min\":\"lots\",\"max\":[1]},"
-        "{\"name\":\"bad-path\",\"path\":\"spec..a\",\"required\":true},"
-        "{\"name\":\"bad-path2\",\"path\":\"spec.a[x]\",\"required\":\"yes\"},"
-        "{\"name\":\"typo\",\"path\":\"spec.a\",\"requird\":true,\"max\":1},"
-        "7");
+        "Deny", "{\"name\":\"ok\",\"check\":\"piiTagged\"},"
+                "{\"check\":\"piiTagged\"},"
+                "{\"name\":\"ok\",\"check\":\"piiTagged\"},"
+                "{\"name\":\"Bad\",\"check\":\"piiTagged\"},"
+                "{\"name\":\"unknown-check\",\"check\":\"encrypted\"},"
+                "{\"name\":\"both\",\"check\":\"piiTagged\",\"path\":\"spec.a\"},"
+                "{\"name\":\"neither\"},"
+                "{\"name\":\"ops-on-check\",\"check\":\"piiClassified\",\"max\":1},"
+                "{\"name\":\"no-op\",\"path\":\"spec.a\"},"
+                "{\"name\":\"only-false\",\"path\":\"spec.a\",\"required\":false},"
+                "{\"name\":\"bad-regex\",\"path\":\"spec.a\",\"pattern\":\"(a\"},"
+                "{\"name\":\"bad-lists\",\"path\":\"spec.a\",\"in\":[],\"notIn\":[true,\"x\",{}]},"
+                "{\"name\":\"min-gt-max\",\"path\":\"spec.a\",\"min\":\"2Gi\",\"max\":\"1Gi\"},"
+                "{\"name\":\"kinds\",\"path\":\"spec.a\",\"min\":\"1%\",\"max\":\"1Gi\"},"
+                "{\"name\":\"bad-bound\",\"path\":\"spec.a\",\"min\":\"lots\",\"max\":[1]},"
+                "{\"name\":\"bad-path\",\"path\":\"spec..a\",\"required\":true},"
+                "{\"name\":\"bad-path2\",\"path\":\"spec.a[x]\",\"required\":\"yes\"},"
+                "{\"name\":\"typo\",\"path\":\"spec.a\",\"requird\":true,\"max\":1},"
+                "7");
     expect_problems(
-        p,
-        "V spec.rules[1].name: is required\n"
-        "V spec.rules[2].name: duplicate rule name \"ok\" (also spec.rules[0].name)\n"
-        "V spec.rules[3].name: a lowercase RFC 1123 label must consist of lower case "
-        "alphanumeric characters or '-', and must start and end with an alphanumeric character "
-        "(e.g. 'my-name',  or '123-abc', regex used for validation is "
-        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')\n"
-        "V spec.rules[4].check: unknown check \"encrypted\" (known: piiTagged, piiClassified)\n"
-        "V spec.rules[5]: must have exactly one of check or path\n"
-        "V spec.rules[6]: must have exactly one of check or path\n"
-        "V spec.rules[7].max: not allowed in a check rule (operators need a path)\n"
-        "V spec.rules[8]: a path rule needs at least one of required: true, pattern, in, "
-        "notIn, min, max\n"
-        "V spec.rules[9]: a path rule needs at least one of required: true, pattern, in, "
-        "notIn, min, max\n"
-        "V spec.rules[10].pattern: invalid regular expression \"(a\": Unmatched ( or \\(\n"
-        "V spec.rules[11].in: must be a non-empty list of strings or numbers\n"
-        "V spec.rules[11].notIn[0]: must be a string or a number, found a boolean\n"
-        "V spec.rules[11].notIn[2]: must be a string or a number, found an object\n"
-        "V spec.rules[12].min: min 2Gi is greater than max 1Gi\n"
-        "V spec.rules[13]: min 1% and max 1Gi are not of one kind (a percentage; a quantity)\n"
-        "V spec.rules[14].min: \"lots\" is not a number, quantity, duration or percentage\n"
-        "V spec.rules[14].max: must be a number, quantity, duration or percentage, found a "
-        "list\n"
-        "V spec.rules[15].path: malformed path \"spec..a\": expected a field name at position "
-        "6, found '.'\n"
-        "V spec.rules[16].path: malformed path \"spec.a[x]\": expected '*' or an index at "
-        "position 8, found 'x'\n"
-        "V spec.rules[16].required: must be true or false, found a string\n"
-        "V spec.rules[17].requird: unknown field\n"
-        "V spec.rules[18]: must be an object, found a number\n");
+        p, "V spec.rules[1].name: is required\n"
+           "V spec.rules[2].name: duplicate rule name \"ok\" (also spec.rules[0].name)\n"
+           "V spec.rules[3].name: a lowercase RFC 1123 label must consist of lower case "
+           "alphanumeric characters or '-', and must start and end with an alphanumeric character "
+           "(e.g. 'my-name',  or '123-abc', regex used for validation is "
+           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')\n"
+           "V spec.rules[4].check: unknown check \"encrypted\" (known: piiTagged, piiClassified)\n"
+           "V spec.rules[5]: must have exactly one of check or path\n"
+           "V spec.rules[6]: must have exactly one of check or path\n"
+           "V spec.rules[7].max: not allowed in a check rule (operators need a path)\n"
+           "V spec.rules[8]: a path rule needs at least one of required: true, pattern, in, "
+           "notIn, min, max\n"
+           "V spec.rules[9]: a path rule needs at least one of required: true, pattern, in, "
+           "notIn, min, max\n"
+           "V spec.rules[10].pattern: invalid regular expression \"(a\": Unmatched ( or \\(\n"
+           "V spec.rules[11].in: must be a non-empty list of strings or numbers\n"
+           "V spec.rules[11].notIn[0]: must be a string or a number, found a boolean\n"
+           "V spec.rules[11].notIn[2]: must be a string or a number, found an object\n"
+           "V spec.rules[12].min: min 2Gi is greater than max 1Gi\n"
+           "V spec.rules[13]: min 1% and max 1Gi are not of one kind (a percentage; a quantity)\n"
+           "V spec.rules[14].min: \"lots\" is not a number, quantity, duration or percentage\n"
+           "V spec.rules[14].max: must be a number, quantity, duration or percentage, found a "
+           "list\n"
+           "V spec.rules[15].path: malformed path \"spec..a\": expected a field name at position "
+           "6, found '.'\n"
+           "V spec.rules[16].path: malformed path \"spec.a[x]\": expected '*' or an index at "
+           "position 8, found 'x'\n"
+           "V spec.rules[16].required: must be true or false, found a string\n"
+           "V spec.rules[17].requird: unknown field\n"
+           "V spec.rules[18]: must be an object, found a number\n");
     free(p);
 }
 
@@ -488,7 +488,8 @@ static void test_regex_limits(void **state)
         {"a++++++++++++++++++++++++++++++++++++++++", "too complex"},
         {"((a{50}){50}){50}", "too complex"},
         {"(ab)\\\\1", "back-references are not supported"},
-        {"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))", "nested too deeply"},
+        {"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))",
+         "nested too deeply"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char rule[512], *p;
@@ -546,9 +547,9 @@ static void test_match_globs(void **state)
 {
     (void)state;
     json_t *pj = J("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
-                      "\"metadata\":{\"name\":\"m\"},\"spec\":{\"match\":{\"domains\":"
-                      "[\"fintech-*\",\"risk\"],\"namespaces\":[\"prod-?\",\"[ab]*\"]},"
-                      "\"rules\":[{\"name\":\"r\",\"check\":\"piiTagged\"}]}}");
+                   "\"metadata\":{\"name\":\"m\"},\"spec\":{\"match\":{\"domains\":"
+                   "[\"fintech-*\",\"risk\"],\"namespaces\":[\"prod-?\",\"[ab]*\"]},"
+                   "\"rules\":[{\"name\":\"r\",\"check\":\"piiTagged\"}]}}");
     struct dpm_policy *p = NULL;
     assert_int_equal(dpm_policy_compile(pj, &p, NULL, NULL), DPM_OK);
     assert_true(dpm_policy_matches(p, "fintech-core", "prod-1"));
@@ -562,8 +563,8 @@ static void test_match_globs(void **state)
     json_decref(pj);
     /* Empty and absent lists match everything. */
     pj = J("{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"MeshPolicy\","
-              "\"metadata\":{\"name\":\"m\"},\"spec\":{\"match\":{\"domains\":[]},"
-              "\"rules\":[{\"name\":\"r\",\"check\":\"piiTagged\"}]}}");
+           "\"metadata\":{\"name\":\"m\"},\"spec\":{\"match\":{\"domains\":[]},"
+           "\"rules\":[{\"name\":\"r\",\"check\":\"piiTagged\"}]}}");
     assert_int_equal(dpm_policy_compile(pj, &p, NULL, NULL), DPM_OK);
     assert_true(dpm_policy_matches(p, "anything", "anywhere"));
     assert_true(dpm_policy_matches(p, "", ""));
@@ -660,7 +661,7 @@ static void test_concurrent_evaluation(void **state)
     (void)state;
     json_t *pj = J(GDPR);
     json_t *dp = J("{\"spec\":{\"owner\":\"x@gmail.com\",\"outputPorts\":"
-                      "[{\"region\":\"us-east-1\"}],\"description\":\"d\"}}");
+                   "[{\"region\":\"us-east-1\"}],\"description\":\"d\"}}");
     struct dpm_policy *p = NULL;
     assert_int_equal(dpm_policy_compile(pj, &p, NULL, NULL), DPM_OK);
     pthread_t th[4];

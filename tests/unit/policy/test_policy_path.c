@@ -15,9 +15,10 @@
 /* The message of the path problem of a one-rule MeshPolicy. */
 static char *path_problem(json_t *path)
 {
-    json_t *pol = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:o, s:b}]}}", "apiVersion", "mesh.io/v1alpha1",
-                            "kind", "MeshPolicy", "metadata", "name", "p", "spec", "enforcement", "Deny", "rules",
-                            "name", "r", "path", path, "required", 1);
+    json_t *pol =
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:[{s:s, s:o, s:b}]}}", "apiVersion",
+                  "mesh.io/v1alpha1", "kind", "MeshPolicy", "metadata", "name", "p", "spec",
+                  "enforcement", "Deny", "rules", "name", "r", "path", path, "required", 1);
     assert_non_null(pol);
     struct dpm_report r = DPM_REPORT_INIT;
     struct dpm_policy *p = NULL;

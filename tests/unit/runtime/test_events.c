@@ -28,9 +28,8 @@ static const struct dpm_kube_options TUNING = {.qps = -1};
 
 static json_t *the_dp(void)
 {
-    return json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "apiVersion",
-                     "mesh.io/v1alpha1", "kind", "DataProduct", "metadata",
-                     "name", "payments", "namespace", "a", "uid", "u-42",
+    return json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "apiVersion", "mesh.io/v1alpha1", "kind",
+                     "DataProduct", "metadata", "name", "payments", "namespace", "a", "uid", "u-42",
                      "resourceVersion", "7");
 }
 
@@ -48,7 +47,7 @@ static json_t *find_event(struct stub *s, const char *reason, int *n_events)
     size_t i;
     json_t *e;
     *n_events = (int)json_array_size(items);
-    json_array_foreach(items, i, e) {
+    json_array_foreach (items, i, e) {
         if (strcmp(json_string_value(json_object_get(e, "reason")), reason) == 0)
             found = json_incref(e);
     }
@@ -71,9 +70,9 @@ static void test_event_shape_and_aggregation(void **state)
     struct dpm_recorder *r = dpm_recorder_new(k, &o, &err);
     assert_non_null(r);
     json_t *obj = the_dp();
-    assert_int_equal(dpm_record_event(r, obj, "Normal", "Created", &err,
-                                      "created claim %s", "payments-out"),
-                     DPM_OK);
+    assert_int_equal(
+        dpm_record_event(r, obj, "Normal", "Created", &err, "created claim %s", "payments-out"),
+        DPM_OK);
     int n;
     json_t *ev = find_event(s, "Created", &n);
     assert_int_equal(n, 1);
@@ -88,11 +87,10 @@ static void test_event_shape_and_aggregation(void **state)
     assert_string_equal(json_string_value(json_object_get(ev, "type")), "Normal");
     assert_string_equal(json_string_value(json_object_get(ev, "reportingComponent")),
                         "mesh.io/dpm-operator");
-    assert_string_equal(json_string_value(json_object_get(ev, "reportingInstance")),
-                        "dpm-0");
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(ev, "source"), "component")),
-                        "mesh.io/dpm-operator");
+    assert_string_equal(json_string_value(json_object_get(ev, "reportingInstance")), "dpm-0");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(ev, "source"), "component")),
+        "mesh.io/dpm-operator");
     assert_int_equal(json_integer_value(json_object_get(ev, "count")), 1);
     assert_int_equal(strlen(json_string_value(json_object_get(ev, "firstTimestamp"))), 20);
     json_decref(ev);
@@ -110,8 +108,7 @@ static void test_event_shape_and_aggregation(void **state)
     assert_int_equal(stub_requests(s, "PATCH"), 2);
 
     /* a different message is a different Event */
-    assert_int_equal(dpm_record_event(r, obj, "Warning", "Failed", &err,
-                                      "quota exceeded"), DPM_OK);
+    assert_int_equal(dpm_record_event(r, obj, "Warning", "Failed", &err, "quota exceeded"), DPM_OK);
     json_decref(find_event(s, "Created", &n));
     assert_int_equal(n, 2);
 
@@ -148,21 +145,19 @@ static void test_budget_per_object(void **state)
     (void)state;
     struct stub *s = stub_start();
     struct dpm_kube *k = stub_client(s, &TUNING);
-    struct dpm_recorder_opts o = {.component = "c", .burst = 3, .qps = 1.0,
-                                  .clock = {fake_clock, NULL}};
+    struct dpm_recorder_opts o = {
+        .component = "c", .burst = 3, .qps = 1.0, .clock = {fake_clock, NULL}};
     fake_now = 1;
     struct dpm_error err;
     struct dpm_recorder *r = dpm_recorder_new(k, &o, &err);
     json_t *obj = the_dp();
     for (int i = 0; i < 3; i++)
-        assert_int_equal(dpm_record_event(r, obj, "Normal", "Step", &err, "step %d", i),
-                         DPM_OK);
-    assert_int_equal(dpm_record_event(r, obj, "Normal", "Step", &err, "step 3"),
-                     DPM_ETHROTTLED);
+        assert_int_equal(dpm_record_event(r, obj, "Normal", "Step", &err, "step %d", i), DPM_OK);
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "Step", &err, "step 3"), DPM_ETHROTTLED);
     assert_non_null(strstr(err.message, "a/payments"));
     /* another object has its own budget */
-    json_t *other = json_pack("{s:{s:s,s:s,s:s}}", "metadata", "name", "o",
-                              "namespace", "a", "uid", "u-9");
+    json_t *other =
+        json_pack("{s:{s:s,s:s,s:s}}", "metadata", "name", "o", "namespace", "a", "uid", "u-9");
     assert_int_equal(dpm_record_event(r, other, "Normal", "Step", &err, "s"), DPM_OK);
     /* one token per second comes back */
     fake_now += 1100 * DPM_NS_PER_MS;

@@ -21,7 +21,7 @@
 #include "kube_stub.h"
 #include "support.h"
 
-#define MS DPM_NS_PER_MS
+#define MS     DPM_NS_PER_MS
 #define COLL_A "/apis/mesh.io/v1alpha1/namespaces/a/dataproducts"
 #define COLL_B "/apis/mesh.io/v1alpha1/namespaces/b/dataproducts"
 
@@ -29,19 +29,17 @@ static const struct dpm_gvr DP = {"mesh.io", "v1alpha1", "dataproducts", true};
 
 static json_t *dp(const char *name, const char *owner_uid, const char *team)
 {
-    json_t *o = json_pack(
-        "{s:s,s:s,s:{s:s,s:{s:s},s:{s:s},s:[{s:s,s:s}]},s:{s:s,s:s}}",
-        "apiVersion", "mesh.io/v1alpha1", "kind", "DataProduct", "metadata",
-        "name", name, "labels", "team", team, "annotations",
-        "kubectl.kubernetes.io/last-applied-configuration", "{\"big\":1}",
-        "managedFields", "manager", "kubectl", "operation", "Apply", "spec",
-        "domain", "fintech", "owner", "x@company.com");
+    json_t *o =
+        json_pack("{s:s,s:s,s:{s:s,s:{s:s},s:{s:s},s:[{s:s,s:s}]},s:{s:s,s:s}}", "apiVersion",
+                  "mesh.io/v1alpha1", "kind", "DataProduct", "metadata", "name", name, "labels",
+                  "team", team, "annotations", "kubectl.kubernetes.io/last-applied-configuration",
+                  "{\"big\":1}", "managedFields", "manager", "kubectl", "operation", "Apply",
+                  "spec", "domain", "fintech", "owner", "x@company.com");
     if (owner_uid) {
         json_t *md = json_object_get(o, "metadata");
         json_object_set_new(md, "ownerReferences",
-                            json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1",
-                                      "kind", "X", "name", "owner", "uid",
-                                      owner_uid));
+                            json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1", "kind", "X",
+                                      "name", "owner", "uid", owner_uid));
     }
     return o;
 }
@@ -77,8 +75,7 @@ static void on_delete(void *ctx, const json_t *o)
     struct counts *c = ctx;
     pthread_mutex_lock(&c->mu);
     snprintf(c->last_deleted, sizeof c->last_deleted, "%s",
-             json_string_value(json_object_get(json_object_get(o, "metadata"),
-                                               "name")));
+             json_string_value(json_object_get(json_object_get(o, "metadata"), "name")));
     pthread_mutex_unlock(&c->mu);
     atomic_fetch_add(&c->deletes, 1);
 }
@@ -90,9 +87,7 @@ static void on_err(void *ctx, const struct dpm_error *e)
     atomic_fetch_add(&c->errors, 1);
 }
 
-static struct dpm_informer *start_informer(struct dpm_kube *k,
-                                           struct counts *c,
-                                           uint64_t resync_ns,
+static struct dpm_informer *start_informer(struct dpm_kube *k, struct counts *c, uint64_t resync_ns,
                                            long idle_s)
 {
     struct dpm_informer_opts o = {
@@ -170,8 +165,8 @@ static void test_list_watch_indexes_handlers(void **state)
 
     /* relabel: update handler, and the label index moves */
     json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "team", "pay");
-    assert_int_equal(dpm_kube_patch(k, &DP, "a", "a3", DPM_PATCH_MERGE, patch,
-                                    NULL, NULL, &err), DPM_OK);
+    assert_int_equal(dpm_kube_patch(k, &DP, "a", "a3", DPM_PATCH_MERGE, patch, NULL, NULL, &err),
+                     DPM_OK);
     json_decref(patch);
     WAIT_FOR(atomic_load(&c.updates) == 1);
     assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "team=pay")), 4);
@@ -323,9 +318,8 @@ static json_t *keep_spec_domain(json_t *obj, void *ctx)
 {
     (void)ctx;
     json_t *md = json_object_get(obj, "metadata");
-    return json_pack("{s:{s:O,s:O,s:O},s:{s:O}}", "metadata", "name",
-                     json_object_get(md, "name"), "namespace",
-                     json_object_get(md, "namespace"), "uid",
+    return json_pack("{s:{s:O,s:O,s:O},s:{s:O}}", "metadata", "name", json_object_get(md, "name"),
+                     "namespace", json_object_get(md, "namespace"), "uid",
                      json_object_get(md, "uid"), "spec", "domain",
                      json_object_get(json_object_get(obj, "spec"), "domain"));
 }
@@ -336,8 +330,8 @@ static void test_custom_transform(void **state)
     struct stub *s = stub_start();
     seed(s);
     struct dpm_kube *k = stub_client(s, &TUNING);
-    struct dpm_informer_opts o = {.resource = DP, .transform = keep_spec_domain,
-                                  .label_selector = "team=pay"};
+    struct dpm_informer_opts o = {
+        .resource = DP, .transform = keep_spec_domain, .label_selector = "team=pay"};
     struct dpm_error err;
     struct dpm_informer *inf = dpm_informer_new(k, &o, &err);
     assert_int_equal(dpm_informer_start(inf, &err), DPM_OK);
@@ -348,8 +342,7 @@ static void test_custom_transform(void **state)
     assert_non_null(a1);
     assert_null(json_object_get(a1, "apiVersion"));
     assert_null(json_object_get(json_object_get(a1, "spec"), "owner"));
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(a1, "spec"), "domain")),
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a1, "spec"), "domain")),
                         "fintech");
     json_decref(a1);
     dpm_informer_free(inf);
@@ -363,14 +356,12 @@ static void test_store_alone(void **state)
     struct dpm_store *st = dpm_store_new(NULL);
     struct dpm_error err;
     json_t *old = (json_t *)1;
-    assert_int_equal(dpm_store_put(st, json_pack("{s:{s:s}}", "metadata",
-                                                 "namespace", "x"),
-                                   &old, &err),
-                     DPM_EINVAL);
+    assert_int_equal(
+        dpm_store_put(st, json_pack("{s:{s:s}}", "metadata", "namespace", "x"), &old, &err),
+        DPM_EINVAL);
     assert_string_equal(err.path, "metadata.name");
     assert_null(old);
-    json_t *ns = json_pack("{s:{s:s,s:{s:s}}}", "metadata", "name", "n1",
-                           "labels", "k", "v");
+    json_t *ns = json_pack("{s:{s:s,s:{s:s}}}", "metadata", "name", "n1", "labels", "k", "v");
     assert_int_equal(dpm_store_put(st, ns, &old, &err), DPM_OK);
     assert_null(old);
     json_t *got = dpm_store_get(st, NULL, "n1");
@@ -378,10 +369,8 @@ static void test_store_alone(void **state)
     json_decref(got);
     assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_NAMESPACE, "")), 1);
     /* replacing drops the old index entries */
-    assert_int_equal(dpm_store_put(st, json_pack("{s:{s:s}}", "metadata",
-                                                 "name", "n1"),
-                                   &old, &err),
-                     DPM_OK);
+    assert_int_equal(
+        dpm_store_put(st, json_pack("{s:{s:s}}", "metadata", "name", "n1"), &old, &err), DPM_OK);
     assert_non_null(old);
     json_decref(old);
     assert_int_equal(arr_len_free(dpm_store_by_index(st, DPM_INDEX_LABEL, "k=v")), 0);
@@ -544,7 +533,7 @@ static dpm_rc count_page(void *ctx, json_t *items, bool restart, struct dpm_erro
     /* kind and apiVersion are filled in from the list */
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach (items, i, it) {
         assert_string_equal(json_string_value(json_object_get(it, "kind")), "DataProduct");
         assert_string_equal(json_string_value(json_object_get(it, "apiVersion")),
                             "mesh.io/v1alpha1");
@@ -565,8 +554,7 @@ static void test_list_each_pages(void **state)
     memset(&p, 0, sizeof p);
     char *rv = NULL;
     struct dpm_error err;
-    assert_int_equal(dpm_kube_list_each(k, &DP, NULL, &lo, count_page, &p, &rv, &err),
-                     DPM_OK);
+    assert_int_equal(dpm_kube_list_each(k, &DP, NULL, &lo, count_page, &p, &rv, &err), DPM_OK);
     assert_int_equal(p.calls, 3);
     assert_int_equal(p.sizes[0], 2);
     assert_int_equal(p.sizes[1], 2);
@@ -578,8 +566,7 @@ static void test_list_each_pages(void **state)
     p.fail_at = 2;
     unsigned long lists = stub_requests(s, "list");
     rv = (char *)"unchanged";
-    assert_int_equal(dpm_kube_list_each(k, &DP, NULL, &lo, count_page, &p, &rv, &err),
-                     DPM_ELIMIT);
+    assert_int_equal(dpm_kube_list_each(k, &DP, NULL, &lo, count_page, &p, &rv, &err), DPM_ELIMIT);
     assert_string_equal(err.message, "page 2 refused");
     assert_null(rv);
     assert_int_equal(p.calls, 2);
@@ -590,8 +577,8 @@ static void test_list_each_pages(void **state)
 
 static json_t *labelled(const char *name, const char *team, const char *tier)
 {
-    return json_pack("{s:{s:s,s:s,s:{s:s,s:s}}}", "metadata", "name", name,
-                     "namespace", "a", "labels", "team", team, "tier", tier);
+    return json_pack("{s:{s:s,s:s,s:{s:s,s:s}}}", "metadata", "name", name, "namespace", "a",
+                     "labels", "team", team, "tier", tier);
 }
 
 /* Each store compresses against its own first object: objects read back
@@ -606,9 +593,10 @@ static void test_store_compressed_roundtrip(void **state)
     for (size_t i = 0; i < sizeof big - 1; i++)
         big[i] = (char)('a' + (i * 7919) % 26);
     big[sizeof big - 1] = 0;
-    json_t *oa = json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", "first", "namespace", "n1", "data", "k", "v");
-    json_t *ob = json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "metadata", "name", "other", "namespace", "n2", "data",
-                           "big", big, "small", "x");
+    json_t *oa = json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", "first", "namespace", "n1",
+                           "data", "k", "v");
+    json_t *ob = json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "metadata", "name", "other", "namespace",
+                           "n2", "data", "big", big, "small", "x");
     assert_int_equal(dpm_store_put(a, json_deep_copy(oa), NULL, &err), DPM_OK);
     assert_int_equal(dpm_store_put(a, json_deep_copy(ob), NULL, &err), DPM_OK);
     assert_int_equal(dpm_store_put(b, json_deep_copy(ob), NULL, &err), DPM_OK);
@@ -653,7 +641,7 @@ static void test_store_label_keys_and_swap(void **state)
     json_t *gold = dpm_store_by_index(st, DPM_INDEX_LABEL, "tier=gold");
     size_t i;
     json_t *o;
-    json_array_foreach(gold, i, o) {
+    json_array_foreach (gold, i, o) {
         const char *n = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
         assert_true(strcmp(n, "x1") == 0 || strcmp(n, "x3") == 0);
     }

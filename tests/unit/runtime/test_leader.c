@@ -18,15 +18,21 @@
 #include "kube_stub.h"
 #include "support.h"
 
-#define MS DPM_NS_PER_MS
+#define MS         DPM_NS_PER_MS
 #define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/sys/leases/dpm"
 
 struct cand {
     atomic_int started, stopped;
     char new_leader[64];
 };
-static void started(void *ctx) { atomic_fetch_add(&((struct cand *)ctx)->started, 1); }
-static void stopped(void *ctx) { atomic_fetch_add(&((struct cand *)ctx)->stopped, 1); }
+static void started(void *ctx)
+{
+    atomic_fetch_add(&((struct cand *)ctx)->started, 1);
+}
+static void stopped(void *ctx)
+{
+    atomic_fetch_add(&((struct cand *)ctx)->stopped, 1);
+}
 static void new_leader(void *ctx, const char *id)
 {
     snprintf(((struct cand *)ctx)->new_leader, 64, "%s", id);
@@ -35,15 +41,19 @@ static void new_leader(void *ctx, const char *id)
 /* No transport retries: the elector's own policy is under test. */
 static const struct dpm_kube_options TUNING = {.qps = -1, .max_retries = -1, .timeout_ms = 500};
 
-static struct dpm_leader *candidate(struct dpm_kube *k, const char *id,
-                                    struct cand *c)
+static struct dpm_leader *candidate(struct dpm_kube *k, const char *id, struct cand *c)
 {
     struct dpm_leader_opts o = {
-        .ns = "sys", .name = "dpm", .identity = id,
-        .lease_ns = 2000 * MS, .renew_deadline_ns = 1000 * MS,
+        .ns = "sys",
+        .name = "dpm",
+        .identity = id,
+        .lease_ns = 2000 * MS,
+        .renew_deadline_ns = 1000 * MS,
         .retry_ns = 100 * MS,
-        .on_started = started, .on_stopped = stopped,
-        .on_new_leader = new_leader, .ctx = c,
+        .on_started = started,
+        .on_stopped = stopped,
+        .on_new_leader = new_leader,
+        .ctx = c,
     };
     struct dpm_error err;
     struct dpm_leader *l = dpm_leader_new(k, &o, &err);
@@ -90,8 +100,9 @@ static void test_two_candidates_handover(void **state)
     assert_string_equal(b.new_leader, "pod-a");
     json_t *lease = stub_get(s, LEASE_PATH);
     assert_string_equal(spec_str(lease, "holderIdentity"), "pod-a");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(lease, "spec"),
-                                                        "leaseDurationSeconds")), 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(lease, "spec"), "leaseDurationSeconds")),
+        2);
     /* RFC 3339 with microseconds */
     assert_int_equal(strlen(spec_str(lease, "renewTime")), 27);
     assert_int_equal(spec_str(lease, "renewTime")[19], '.');
@@ -107,8 +118,8 @@ static void test_two_candidates_handover(void **state)
     assert_true(dpm_monotonic_ns() - t0 < 1800 * MS);
     lease = stub_get(s, LEASE_PATH);
     assert_string_equal(spec_str(lease, "holderIdentity"), "pod-b");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(lease, "spec"),
-                                                        "leaseTransitions")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(lease, "spec"), "leaseTransitions")), 1);
     json_decref(lease);
     dpm_leader_free(la);
     dpm_leader_free(lb);

@@ -63,7 +63,7 @@ static void test_readd_while_processing(void **state)
     dpm_workqueue_free(q);
 }
 
-#define NKEYS 40
+#define NKEYS    40
 #define NWORKERS 4
 struct stress {
     struct dpm_workqueue *q;

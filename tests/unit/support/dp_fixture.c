@@ -2,7 +2,7 @@
 #include "dp_fixture.h"
 
 const char dpm_test_canonical_dp[] =
-"{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"DataProduct\",\"metadata\":{\"nam"
+    "{\"apiVersion\":\"mesh.io/v1alpha1\",\"kind\":\"DataProduct\",\"metadata\":{\"nam"
     "e\":\"payment-transactions-enriched\",\"namespace\":\"fintech-core\"},\"spec\":"
     "{\"domain\":\"fintech-core\",\"owner\":\"team-payments@company.com\",\"descript"
     "ion\":\"Card payments joined with merchant and FX data\",\"inputPorts\":[{\""

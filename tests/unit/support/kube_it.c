@@ -23,10 +23,11 @@
 #include "dpm/yaml.h"
 #include "kube_it.h"
 
-#define MS DPM_NS_PER_MS
+#define MS  DPM_NS_PER_MS
 #define SEC DPM_NS_PER_SEC
 
-static const struct dpm_gvr CRDS = {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
+static const struct dpm_gvr CRDS = {"apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                                    false};
 
 static char server_bin[PATH_MAX];
 
@@ -64,7 +65,8 @@ void kit_init(void)
     const char *bd = getenv("DPM_BUILD_DIR");
     snprintf(server_bin, sizeof server_bin, "%s/dpm-test-apiserver", bd && *bd ? bd : "build");
     if (access(server_bin, X_OK) != 0)
-        fprintf(stderr, "kube integration tests: %s: %s (set DPM_BUILD_DIR to the build directory)\n",
+        fprintf(stderr,
+                "kube integration tests: %s: %s (set DPM_BUILD_DIR to the build directory)\n",
                 server_bin, strerror(errno));
     atexit(kill_live_at_exit);
     signal(SIGPIPE, SIG_IGN);
@@ -111,7 +113,8 @@ void kit_server_start(struct kit *f, struct kit_server *s, const char *sub, int 
 {
     if (access(server_bin, X_OK) != 0)
         fail_msg("dpm-test-apiserver not found at %s: build it (make) and set DPM_BUILD_DIR to "
-                 "its build directory", server_bin);
+                 "its build directory",
+                 server_bin);
     char logp[PATH_MAX + 16], portstr[16];
     if ((size_t)snprintf(s->dir, sizeof s->dir, "%s/%s", f->dir, sub) >= sizeof s->dir)
         fail_msg("server directory name too long: %s/%s", f->dir, sub);
@@ -279,7 +282,8 @@ json_t *kit_configmap(const char *name, const char *label, const char *k, const 
     if (cm && eq) {
         char key[64];
         snprintf(key, sizeof key, "%.*s", (int)(eq - label), label);
-        json_object_set_new(json_object_get(cm, "metadata"), "labels", json_pack("{s:s}", key, eq + 1));
+        json_object_set_new(json_object_get(cm, "metadata"), "labels",
+                            json_pack("{s:s}", key, eq + 1));
     }
     return cm;
 }
@@ -287,15 +291,16 @@ json_t *kit_configmap(const char *name, const char *label, const char *k, const 
 void kit_must(dpm_rc rc, const struct dpm_error *err, const char *what)
 {
     if (rc != DPM_OK)
-        fail_msg("%s: %s (%s): %s: %s", what, dpm_rc_name(rc), err->source, err->path, err->message);
+        fail_msg("%s: %s (%s): %s: %s", what, dpm_rc_name(rc), err->source, err->path,
+                 err->message);
 }
 
 void kit_create_cm(struct dpm_kube *k, const char *ns, const char *name, const char *label)
 {
     struct dpm_error err;
     json_t *cm = kit_configmap(name, label, "k", "v");
-    dpm_rc rc = dpm_kube_create(k, &(struct dpm_gvr){"", "v1", "configmaps", true}, ns, cm, NULL, NULL,
-                                &err);
+    dpm_rc rc = dpm_kube_create(k, &(struct dpm_gvr){"", "v1", "configmaps", true}, ns, cm, NULL,
+                                NULL, &err);
     json_decref(cm);
     kit_must(rc, &err, name);
 }
@@ -315,7 +320,8 @@ void kit_close_watches(struct dpm_kube *k)
 {
     struct dpm_error err;
     json_t *body = json_object();
-    dpm_rc rc = dpm_kube_request_json(k, "POST", "/debug/faults/close-watches", NULL, body, NULL, &err);
+    dpm_rc rc =
+        dpm_kube_request_json(k, "POST", "/debug/faults/close-watches", NULL, body, NULL, &err);
     json_decref(body);
     kit_must(rc, &err, "POST /debug/faults/close-watches");
 }

@@ -31,8 +31,8 @@
 #include "dpm/kube_discovery.h"
 
 struct kit_server {
-    pid_t pid;      /* 0 when not running */
-    int port;       /* what it listens on (kept across a stop, for a restart) */
+    pid_t pid; /* 0 when not running */
+    int port;  /* what it listens on (kept across a stop, for a restart) */
     char dir[PATH_MAX];
     char kubeconfig[PATH_MAX + 32]; /* DIR/admin.kubeconfig (system:masters token) */
 };
@@ -46,8 +46,8 @@ struct kit {
     struct kit_server srv;
     struct kit_server other;
     pid_t kids[KIT_MAX_KIDS];
-    int kid_fds[KIT_MAX_KIDS];  /* read ends of the kids' stdout, -1 when none */
-    struct dpm_kube *k;         /* a client of srv (set by kit_start) */
+    int kid_fds[KIT_MAX_KIDS]; /* read ends of the kids' stdout, -1 when none */
+    struct dpm_kube *k;        /* a client of srv (set by kit_start) */
 };
 
 /* Finds the server binary and installs the atexit safety net; call once
@@ -82,9 +82,9 @@ struct dpm_kube *kit_client(const char *kubeconfig, double qps);
 
 /* ---- objects and API helpers (fail the test on error) ------------------ */
 
-const char *kit_meta(const json_t *obj, const char *key);   /* metadata.KEY string */
-const char *kit_data(const json_t *obj, const char *key);   /* data.KEY string */
-const char *kit_str(const json_t *s);                       /* string value or "" */
+const char *kit_meta(const json_t *obj, const char *key); /* metadata.KEY string */
+const char *kit_data(const json_t *obj, const char *key); /* data.KEY string */
+const char *kit_str(const json_t *s);                     /* string value or "" */
 /* A ConfigMap NAME with data {k: v} and, when label is "key=value", that label. */
 json_t *kit_configmap(const char *name, const char *label, const char *k, const char *v);
 void kit_must(dpm_rc rc, const struct dpm_error *err, const char *what);

@@ -18,8 +18,8 @@ struct stub {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stopping;
-    json_t *objs;    /* key -> {"p","ns","r","o"} */
-    json_t *events;  /* [{"rv","type","p","ns","r","o"}] */
+    json_t *objs;   /* key -> {"p","ns","r","o"} */
+    json_t *events; /* [{"rv","type","p","ns","r","o"}] */
     long long rv;
     long long compacted;
     int fail_n, fail_status, fail_retry;
@@ -27,7 +27,7 @@ struct stub {
     bool silent;
     int bookmark_ms;
     int open_watches;
-    json_t *counts;  /* kind -> count */
+    json_t *counts; /* kind -> count */
 };
 
 /* parsed resource path */
@@ -42,8 +42,7 @@ struct rpath {
 static void count(struct stub *s, const char *kind)
 {
     json_t *c = json_object_get(s->counts, kind);
-    json_object_set_new(s->counts, kind,
-                        json_integer(json_integer_value(c) + 1));
+    json_object_set_new(s->counts, kind, json_integer(json_integer_value(c) + 1));
 }
 
 static int respond(struct stub_conn *c, int status, const char *extra_hdr, json_t *body)
@@ -56,13 +55,12 @@ static int respond(struct stub_conn *c, int status, const char *extra_hdr, json_
 
 static json_t *status_obj(int code, const char *reason, const char *msg)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "kind", "Status",
-                     "apiVersion", "v1", "status", "Failure", "reason",
-                     reason, "message", msg, "code", code);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1", "status",
+                     "Failure", "reason", reason, "message", msg, "code", code);
 }
 
-static int respond_status(struct stub_conn *c, int code, const char *reason,
-                          const char *msg, const char *hdr)
+static int respond_status(struct stub_conn *c, int code, const char *reason, const char *msg,
+                          const char *hdr)
 {
     json_t *st = status_obj(code, reason, msg);
     int rc = respond(c, code, hdr, st);
@@ -104,12 +102,10 @@ static int parse_rpath(const char *path, struct rpath *rp)
     return 0;
 }
 
-static void obj_key(const struct rpath *rp, const char *name, char *out,
-                    size_t n)
+static void obj_key(const struct rpath *rp, const char *name, char *out, size_t n)
 {
     if (rp->ns[0])
-        snprintf(out, n, "/%s/namespaces/%s/%s/%s", rp->prefix, rp->ns,
-                 rp->res, name);
+        snprintf(out, n, "/%s/namespaces/%s/%s/%s", rp->prefix, rp->ns, rp->res, name);
     else
         snprintf(out, n, "/%s/%s/%s", rp->prefix, rp->res, name);
 }
@@ -119,12 +115,10 @@ static bool selector_match(const json_t *obj, const char *sel)
 {
     if (!sel || !sel[0])
         return true;
-    json_t *labels = json_object_get(json_object_get(obj, "metadata"),
-                                     "labels");
+    json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
     char buf[512];
     snprintf(buf, sizeof buf, "%s", sel);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
-         t = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(t, '=');
         if (!eq)
             return false;
@@ -140,31 +134,27 @@ static bool entry_match(const json_t *e, const struct rpath *rp)
 {
     return strcmp(json_string_value(json_object_get(e, "p")), rp->prefix) == 0 &&
            strcmp(json_string_value(json_object_get(e, "r")), rp->res) == 0 &&
-           (!rp->ns[0] ||
-            strcmp(json_string_value(json_object_get(e, "ns")), rp->ns) == 0);
+           (!rp->ns[0] || strcmp(json_string_value(json_object_get(e, "ns")), rp->ns) == 0);
 }
 
 static void set_rv(json_t *obj, long long rv)
 {
     char b[32];
     snprintf(b, sizeof b, "%lld", rv);
-    json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
-                        json_string(b));
+    json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion", json_string(b));
 }
 
 /* Caller holds mu.  Steals obj. */
-static void record(struct stub *s, const char *type, const struct rpath *rp,
-                   json_t *obj)
+static void record(struct stub *s, const char *type, const struct rpath *rp, json_t *obj)
 {
-    json_array_append_new(
-        s->events, json_pack("{s:I,s:s,s:s,s:s,s:s,s:o}", "rv", (json_int_t)s->rv,
-                             "type", type, "p", rp->prefix, "ns", rp->ns,
-                             "r", rp->res, "o", obj));
+    json_array_append_new(s->events,
+                          json_pack("{s:I,s:s,s:s,s:s,s:s,s:o}", "rv", (json_int_t)s->rv, "type",
+                                    type, "p", rp->prefix, "ns", rp->ns, "r", rp->res, "o", obj));
     pthread_cond_broadcast(&s->cond);
 }
 
-static void store_put_locked(struct stub *s, const struct rpath *rp,
-                             json_t *obj, const char *type, bool quiet)
+static void store_put_locked(struct stub *s, const struct rpath *rp, json_t *obj, const char *type,
+                             bool quiet)
 {
     json_t *md = json_object_get(obj, "metadata");
     if (!md) {
@@ -183,9 +173,9 @@ static void store_put_locked(struct stub *s, const struct rpath *rp,
     set_rv(obj, s->rv);
     char key[1024];
     obj_key(rp, name, key, sizeof key);
-    json_object_set_new(s->objs, key,
-                        json_pack("{s:s,s:s,s:s,s:O}", "p", rp->prefix, "ns",
-                                  rp->ns, "r", rp->res, "o", obj));
+    json_object_set_new(
+        s->objs, key,
+        json_pack("{s:s,s:s,s:s,s:O}", "p", rp->prefix, "ns", rp->ns, "r", rp->res, "o", obj));
     if (!quiet)
         record(s, type, rp, json_deep_copy(obj));
     json_decref(obj);
@@ -221,7 +211,7 @@ int stub_count_objects(struct stub *s, const char *prefix)
     const char *k;
     json_t *v;
     pthread_mutex_lock(&s->mu);
-    json_object_foreach(s->objs, k, v) {
+    json_object_foreach (s->objs, k, v) {
         if (strncmp(k, prefix, strlen(prefix)) == 0)
             n++;
     }
@@ -233,7 +223,7 @@ static void merge_patch(json_t *target, const json_t *patch)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)patch, k, v) {
+    json_object_foreach ((json_t *)patch, k, v) {
         if (json_is_null(v)) {
             json_object_del(target, k);
         } else if (json_is_object(v)) {
@@ -265,7 +255,7 @@ static int handle_list(struct stub *s, struct stub_conn *c, const struct stub_re
     const char **keys = calloc(n ? n : 1, sizeof(*keys));
     const char *k;
     json_t *v;
-    json_object_foreach(s->objs, k, v) {
+    json_object_foreach (s->objs, k, v) {
         if (entry_match(v, rp) && selector_match(json_object_get(v, "o"), sel))
             keys[m++] = k;
     }
@@ -273,17 +263,16 @@ static int handle_list(struct stub *s, struct stub_conn *c, const struct stub_re
     json_t *items = json_array();
     size_t end = limit > 0 && (size_t)(start + limit) < m ? (size_t)(start + limit) : m;
     for (size_t i = (size_t)start; i < end; i++)
-        json_array_append_new(items, json_deep_copy(json_object_get(
-                                         json_object_get(s->objs, keys[i]), "o")));
+        json_array_append_new(
+            items, json_deep_copy(json_object_get(json_object_get(s->objs, keys[i]), "o")));
     char rv[32], cont[32] = "";
     snprintf(rv, sizeof rv, "%lld", s->rv);
     if (end < m)
         snprintf(cont, sizeof cont, "%zu", end);
     free(keys);
     pthread_mutex_unlock(&s->mu);
-    json_t *list = json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "kind", "List",
-                             "apiVersion", "v1", "metadata", "resourceVersion",
-                             rv, "continue", cont, "items", items);
+    json_t *list = json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "kind", "List", "apiVersion", "v1",
+                             "metadata", "resourceVersion", rv, "continue", cont, "items", items);
     int rc = respond(c, 200, NULL, list);
     json_decref(list);
     return rc;
@@ -313,8 +302,8 @@ static int handle_watch(struct stub *s, struct stub_conn *c, const struct stub_r
     bool bookmarks = json_object_get(r->query, "allowWatchBookmarks") != NULL;
     if (stub_chunked_head(c, 200, NULL))
         return -1;
-    uint64_t deadline = dpm_monotonic_ns() +
-                        (uint64_t)(timeout > 0 ? timeout : 1800) * DPM_NS_PER_SEC;
+    uint64_t deadline =
+        dpm_monotonic_ns() + (uint64_t)(timeout > 0 ? timeout : 1800) * DPM_NS_PER_SEC;
     uint64_t next_bm = 0;
     int rc = 0;
     pthread_mutex_lock(&s->mu);
@@ -341,29 +330,27 @@ static int handle_watch(struct stub *s, struct stub_conn *c, const struct stub_r
             size_t i;
             json_t *e;
             json_t *batch = json_array();
-            json_array_foreach(s->events, i, e) {
+            json_array_foreach (s->events, i, e) {
                 long long erv = json_integer_value(json_object_get(e, "rv"));
                 if (erv <= last)
                     continue;
                 last = erv;
-                if (entry_match(e, rp) &&
-                    selector_match(json_object_get(e, "o"), sel))
+                if (entry_match(e, rp) && selector_match(json_object_get(e, "o"), sel))
                     json_array_append(batch, e);
             }
             if (bookmarks && s->bookmark_ms && now >= next_bm) {
                 if (next_bm) {
-                    json_t *bm = json_pack("{s:s,s:{}}", "kind", "Bookmark",
-                                           "metadata");
+                    json_t *bm = json_pack("{s:s,s:{}}", "kind", "Bookmark", "metadata");
                     set_rv(bm, s->rv);
-                    json_array_append_new(batch, json_pack("{s:s,s:o}", "type",
-                                                           "BOOKMARK", "o", bm));
+                    json_array_append_new(batch,
+                                          json_pack("{s:s,s:o}", "type", "BOOKMARK", "o", bm));
                     if (s->rv > last)
                         last = s->rv;
                 }
                 next_bm = now + (uint64_t)s->bookmark_ms * (uint64_t)DPM_NS_PER_MS;
             }
             pthread_mutex_unlock(&s->mu);
-            json_array_foreach(batch, i, e) {
+            json_array_foreach (batch, i, e) {
                 if (rc == 0)
                     rc = send_event(c, json_string_value(json_object_get(e, "type")),
                                     json_object_get(e, "o"));
@@ -374,8 +361,7 @@ static int handle_watch(struct stub *s, struct stub_conn *c, const struct stub_r
                 break;
         }
         uint64_t at = dpm_monotonic_ns() + 20 * DPM_NS_PER_MS;
-        struct timespec ts = {(time_t)(at / DPM_NS_PER_SEC),
-                              (long)(at % DPM_NS_PER_SEC)};
+        struct timespec ts = {(time_t)(at / DPM_NS_PER_SEC), (long)(at % DPM_NS_PER_SEC)};
         pthread_cond_timedwait(&s->cond, &s->mu, &ts);
     }
 end:
@@ -409,7 +395,9 @@ static int handle(void *ud, struct stub_conn *c, const struct stub_request *r)
     bool is_watch = json_object_get(r->query, "watch") != NULL;
     pthread_mutex_lock(&s->mu);
     count(s, strcmp(r->method, "GET") ? r->method
-             : is_watch ? "watch" : rp.name[0] ? "get" : "list");
+             : is_watch               ? "watch"
+             : rp.name[0]             ? "get"
+                                      : "list");
     pthread_mutex_unlock(&s->mu);
     if (strcmp(r->method, "GET") == 0 && !rp.name[0])
         return is_watch ? handle_watch(s, c, r, &rp) : handle_list(s, c, r, &rp);
@@ -422,8 +410,8 @@ static int handle(void *ud, struct stub_conn *c, const struct stub_request *r)
     int rc;
     pthread_mutex_lock(&s->mu);
     if (strcmp(r->method, "POST") == 0) {
-        const char *name = json_string_value(json_object_get(
-            json_object_get(body, "metadata"), "name"));
+        const char *name =
+            json_string_value(json_object_get(json_object_get(body, "metadata"), "name"));
         obj_key(&rp, name ? name : "", key, sizeof key);
         if (!name || json_object_get(s->objs, key)) {
             pthread_mutex_unlock(&s->mu);
@@ -457,16 +445,15 @@ static int handle(void *ud, struct stub_conn *c, const struct stub_request *r)
     } else if (strcmp(r->method, "PUT") == 0 || strcmp(r->method, "PATCH") == 0) {
         json_t *next = json_deep_copy(cur);
         if (strcmp(r->method, "PUT") == 0) {
-            const char *want = json_string_value(json_object_get(
-                json_object_get(body, "metadata"), "resourceVersion"));
-            const char *have = json_string_value(json_object_get(
-                json_object_get(cur, "metadata"), "resourceVersion"));
+            const char *want = json_string_value(
+                json_object_get(json_object_get(body, "metadata"), "resourceVersion"));
+            const char *have = json_string_value(
+                json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
             if (want && want[0] && strcmp(want, have) != 0) {
                 pthread_mutex_unlock(&s->mu);
                 json_decref(next);
                 json_decref(body);
-                return respond_status(c, 409, "Conflict",
-                                      "the object has been modified", NULL);
+                return respond_status(c, 409, "Conflict", "the object has been modified", NULL);
             }
             if (strcmp(rp.sub, "status") == 0) {
                 json_object_set(next, "status", json_object_get(body, "status"));
@@ -485,8 +472,7 @@ static int handle(void *ud, struct stub_conn *c, const struct stub_request *r)
                 pthread_mutex_unlock(&s->mu);
                 json_decref(next);
                 json_decref(body);
-                return respond_status(c, 415, "UnsupportedMediaType",
-                                      "merge patch only", NULL);
+                return respond_status(c, 415, "UnsupportedMediaType", "merge patch only", NULL);
             }
             merge_patch(next, body);
         }
@@ -554,8 +540,14 @@ void stub_stop(struct stub *s)
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
-const char *stub_url(struct stub *s) { return s->url; }
-const char *stub_kubeconfig(struct stub *s) { return s->kubeconfig; }
+const char *stub_url(struct stub *s)
+{
+    return s->url;
+}
+const char *stub_kubeconfig(struct stub *s)
+{
+    return s->kubeconfig;
+}
 
 struct dpm_kube *stub_client(struct stub *s, const struct dpm_kube_options *tuning)
 {

@@ -14,8 +14,8 @@
  * namespace only when ns is not NULL, no subResource.  api is the review's
  * apiVersion.  obj and old are stolen (NULL: null).  A new reference; NULL
  * only when out of memory. */
-json_t *dpm_test_kube_review(const char *api, const char *op, const char *kind, const char *resource,
-                             const char *ns, json_t *obj, json_t *old);
+json_t *dpm_test_kube_review(const char *api, const char *op, const char *kind,
+                             const char *resource, const char *ns, json_t *obj, json_t *old);
 
 /* Sets (v not NULL; stolen) or removes (v NULL) the member at a dotted path
  * of objects ("request.kind.group").  0, or -1 when a parent is missing. */

@@ -52,7 +52,7 @@ static void test_json_scope(void **state)
 {
     (void)state;
     dpm_arena_json_install();
-    dpm_arena_json_install(); /* idempotent */
+    dpm_arena_json_install();             /* idempotent */
     assert_false(dpm_arena_json_begin()); /* no thread arena */
     json_t *before = json_pack("{s:s}", "made", "before");
     struct dpm_arena *a = dpm_arena_new(4096, NULL);
@@ -115,7 +115,8 @@ static void *work(void *arg)
     w->ok = 1;
     for (int i = 0; i < 2000 && w->ok; i++) {
         char text[128];
-        int n = snprintf(text, sizeof(text), "{\"thread\": %d, \"i\": %d, \"s\": \"x%d\"}", w->id, i, i);
+        int n = snprintf(text, sizeof(text), "{\"thread\": %d, \"i\": %d, \"s\": \"x%d\"}", w->id,
+                         i, i);
         if (!dpm_arena_json_begin()) {
             w->ok = 0;
             break;
@@ -124,7 +125,8 @@ static void *work(void *arg)
         dpm_arena_json_end();
         char expect[32];
         snprintf(expect, sizeof(expect), "x%d", i);
-        if (!j || !dpm_arena_owns(a, j) || json_integer_value(json_object_get(j, "thread")) != w->id ||
+        if (!j || !dpm_arena_owns(a, j) ||
+            json_integer_value(json_object_get(j, "thread")) != w->id ||
             json_integer_value(json_object_get(j, "i")) != i ||
             strcmp(json_string_value(json_object_get(j, "s")), expect) != 0)
             w->ok = 0;

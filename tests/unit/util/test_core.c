@@ -38,8 +38,9 @@ static void test_error_format(void **state)
     struct dpm_error e;
     char buf[512];
     dpm_error_clear(&e);
-    assert_int_equal(dpm_error_set(&e, DPM_EPARSE, "spec.owner", "must be an e-mail, not \"%s\"", "x"),
-                     DPM_EPARSE);
+    assert_int_equal(
+        dpm_error_set(&e, DPM_EPARSE, "spec.owner", "must be an e-mail, not \"%s\"", "x"),
+        DPM_EPARSE);
     dpm_error_format(&e, buf, sizeof(buf));
     assert_string_equal(buf, "spec.owner: must be an e-mail, not \"x\"");
     dpm_error_at(&e, "dp.yaml", 7, 10);
@@ -102,8 +103,8 @@ static void test_report_order_and_format(void **state)
     (void)state;
     struct dpm_report r = DPM_REPORT_INIT;
     dpm_report_add(&r, DPM_SEV_VIOLATION, NULL, "spec.owner", "must be an e-mail");
-    dpm_report_add(&r, DPM_SEV_WARNING, "gdpr/eu", "spec.outputPorts[0].region", "\"%s\" is not allowed",
-                   "us-east-1");
+    dpm_report_add(&r, DPM_SEV_WARNING, "gdpr/eu", "spec.outputPorts[0].region",
+                   "\"%s\" is not allowed", "us-east-1");
     dpm_report_add(&r, DPM_SEV_AUDIT, "x/y", "", "whole object");
     assert_int_equal(r.n, 3);
     assert_int_equal(dpm_report_count(&r, DPM_SEV_VIOLATION), 1);
@@ -257,12 +258,15 @@ static void test_metrics_render(void **state)
     struct dpm_metric *c = dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_requests_total",
                                                 "Admission requests.", lbl, NULL, 0, &e);
     assert_non_null(c);
-    assert_null(dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_requests_total", "dup", NULL, NULL, 0, &e));
+    assert_null(dpm_metrics_register(m, DPM_COUNTER, "dpm_webhook_requests_total", "dup", NULL,
+                                     NULL, 0, &e));
     assert_int_equal(e.code, DPM_EEXIST);
     assert_null(dpm_metrics_register(m, DPM_COUNTER, "bad-name", "x", NULL, NULL, 0, &e));
     static const double b[] = {0.001, 0.01};
-    struct dpm_metric *h = dpm_metrics_register(m, DPM_HISTOGRAM, "dpm_x_seconds", "Latency.", NULL, b, 2, &e);
-    struct dpm_metric *g = dpm_metrics_register(m, DPM_GAUGE, "dpm_inflight", "In flight.", NULL, NULL, 0, &e);
+    struct dpm_metric *h =
+        dpm_metrics_register(m, DPM_HISTOGRAM, "dpm_x_seconds", "Latency.", NULL, b, 2, &e);
+    struct dpm_metric *g =
+        dpm_metrics_register(m, DPM_GAUGE, "dpm_inflight", "In flight.", NULL, NULL, 0, &e);
     const char *v1[] = {"/validate", "allowed"};
     const char *v2[] = {"/validate", "de\"nied\n"};
     dpm_metric_add(c, v1, 1);
@@ -280,10 +284,11 @@ static void test_metrics_render(void **state)
     struct dpm_buf out = DPM_BUF_INIT(1 << 20);
     assert_int_equal(dpm_metrics_render(m, &out), DPM_OK);
     const char *t = dpm_buf_str(&out);
-    assert_non_null(strstr(t, "# HELP dpm_webhook_requests_total Admission requests.\n"
-                              "# TYPE dpm_webhook_requests_total counter\n"
-                              "dpm_webhook_requests_total{endpoint=\"/validate\",decision=\"allowed\"} 3\n"
-                              "dpm_webhook_requests_total{endpoint=\"/validate\",decision=\"de\\\"nied\\n\"} 1\n"));
+    assert_non_null(strstr(
+        t, "# HELP dpm_webhook_requests_total Admission requests.\n"
+           "# TYPE dpm_webhook_requests_total counter\n"
+           "dpm_webhook_requests_total{endpoint=\"/validate\",decision=\"allowed\"} 3\n"
+           "dpm_webhook_requests_total{endpoint=\"/validate\",decision=\"de\\\"nied\\n\"} 1\n"));
     assert_non_null(strstr(t, "dpm_x_seconds_bucket{le=\"0.001\"} 1\n"
                               "dpm_x_seconds_bucket{le=\"0.01\"} 2\n"
                               "dpm_x_seconds_bucket{le=\"+Inf\"} 3\n"
@@ -304,7 +309,8 @@ static void test_metrics_series_cap(void **state)
     (void)state;
     struct dpm_metrics *m = dpm_metrics_new(NULL);
     static const char *const lbl[] = {"user", NULL};
-    struct dpm_metric *c = dpm_metrics_register(m, DPM_COUNTER, "dpm_t_total", "t", lbl, NULL, 0, NULL);
+    struct dpm_metric *c =
+        dpm_metrics_register(m, DPM_COUNTER, "dpm_t_total", "t", lbl, NULL, 0, NULL);
     char name[32];
     for (int i = 0; i < DPM_METRICS_MAX_SERIES + 10; i++) {
         snprintf(name, sizeof(name), "u%d", i);
@@ -313,7 +319,8 @@ static void test_metrics_series_cap(void **state)
     }
     struct dpm_buf out = DPM_BUF_INIT(64u << 20);
     assert_int_equal(dpm_metrics_render(m, &out), DPM_OK);
-    assert_non_null(strstr(dpm_buf_str(&out), "dpm_metrics_dropped_series_total{metric=\"dpm_t_total\"} 10\n"));
+    assert_non_null(
+        strstr(dpm_buf_str(&out), "dpm_metrics_dropped_series_total{metric=\"dpm_t_total\"} 10\n"));
     dpm_buf_free(&out);
     dpm_metrics_free(m);
 }
@@ -323,8 +330,13 @@ static void test_base64(void **state)
     (void)state;
     static const struct {
         const char *plain, *enc;
-    } v[] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-             {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+    } v[] = {{"", ""},
+             {"f", "Zg=="},
+             {"fo", "Zm8="},
+             {"foo", "Zm9v"},
+             {"foob", "Zm9vYg=="},
+             {"fooba", "Zm9vYmE="},
+             {"foobar", "Zm9vYmFy"}};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         char *e = dpm_base64_encode(v[i].plain, strlen(v[i].plain));
         assert_string_equal(e, v[i].enc);
@@ -372,9 +384,14 @@ static void test_timefmt(void **state)
     assert_int_equal(t, 1795605290);
     assert_true(dpm_time_parse("2026-11-25T10:44:50-00:30", &t));
     assert_int_equal(t, 1795605290);
-    static const char *const bad[] = {"", "2026-11-25", "2026-11-25T11:14:50", "2026-13-25T11:14:50Z",
-                                      "2026-11-25T11:14:50.Z", "2026-11-25T11:14:50+0100",
-                                      "2026-11-25T11:14:50Zjunk", "2026-11-25T24:14:50Z"};
+    static const char *const bad[] = {"",
+                                      "2026-11-25",
+                                      "2026-11-25T11:14:50",
+                                      "2026-13-25T11:14:50Z",
+                                      "2026-11-25T11:14:50.Z",
+                                      "2026-11-25T11:14:50+0100",
+                                      "2026-11-25T11:14:50Zjunk",
+                                      "2026-11-25T24:14:50Z"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         t = 42;
         if (dpm_time_parse(bad[i], &t))

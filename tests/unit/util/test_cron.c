@@ -54,8 +54,8 @@ static void test_valid_fields(void **state)
     c = parse_ok("*/15 * * * *");
     assert_int_equal(c.minutes, (1ULL << 0) | (1ULL << 15) | (1ULL << 30) | (1ULL << 45));
     c = parse_ok("1-30/5 * * * *");
-    assert_int_equal(c.minutes, (1ULL << 1) | (1ULL << 6) | (1ULL << 11) |
-                                    (1ULL << 16) | (1ULL << 21) | (1ULL << 26));
+    assert_int_equal(c.minutes, (1ULL << 1) | (1ULL << 6) | (1ULL << 11) | (1ULL << 16) |
+                                    (1ULL << 21) | (1ULL << 26));
     c = parse_ok("5/20 * * * *"); /* a/step: a through the end */
     assert_int_equal(c.minutes, (1ULL << 5) | (1ULL << 25) | (1ULL << 45));
     c = parse_ok("0,15,59 1,2-4 * * *");
@@ -84,10 +84,9 @@ static void test_macros(void **state)
     static const struct {
         const char *macro, *expr;
     } t[] = {
-        {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
-        {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
-        {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
-        {"@hourly", "0 * * * *"},  {"@HOURLY", "0 * * * *"},
+        {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+        {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+        {"@hourly", "0 * * * *"}, {"@HOURLY", "0 * * * *"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         struct dpm_cron a = parse_ok(t[i].macro), b = parse_ok(t[i].expr);
@@ -115,15 +114,13 @@ static void test_invalid(void **state)
         {"* * * * 8", "day-of-week field \"8\": value 8 out of range 0-7"},
         {"*/0 * * * *", "minute field \"*/0\": step must be at least 1"},
         {"*/ * * * *", "minute field \"*/\": expected a step after '/'"},
-        {"30-10 * * * *",
-         "minute field \"30-10\": range start 30 is after range end 10"},
+        {"30-10 * * * *", "minute field \"30-10\": range start 30 is after range end 10"},
         {"1,,2 * * * *", "minute field \"\": empty list element"},
         {"a * * * *", "minute field \"a\": expected a number"},
         {"* * * FOO *", "month field \"FOO\": expected a number or a month "
                         "name (JAN-DEC)"},
         {"* * * * MONDAY", "day-of-week field \"MONDAY\": unexpected character"},
-        {"1- * * * *",
-         "minute field \"1-\": expected the end of the range after '-'"},
+        {"1- * * * *", "minute field \"1-\": expected the end of the range after '-'"},
         {"*-5 * * * *", "minute field \"*-5\": unexpected character"},
         {"@every 5m", "unknown macro \"@every\" (expected @yearly, @annually, "
                       "@monthly, @weekly, @daily, @midnight or @hourly)"},
@@ -149,14 +146,14 @@ static void check_next(const char *expr, time_t after, time_t want)
     struct dpm_cron c = parse_ok(expr);
     time_t got = dpm_cron_next(&c, after);
     if (got != want)
-        fail_msg("%s after %lld: got %lld, want %lld", expr, (long long)after,
-                 (long long)got, (long long)want);
+        fail_msg("%s after %lld: got %lld, want %lld", expr, (long long)after, (long long)got,
+                 (long long)want);
 }
 
 static void test_next(void **state)
 {
     (void)state;
-    check_next("* * * * *", T2024, T2024 + 60);           /* strictly after */
+    check_next("* * * * *", T2024, T2024 + 60); /* strictly after */
     check_next("* * * * *", T2024 + 59, T2024 + 60);
     check_next("*/15 * * * *", utc(2024, 1, 1, 10, 7), utc(2024, 1, 1, 10, 15));
     check_next("*/15 * * * *", utc(2024, 1, 1, 23, 50), utc(2024, 1, 2, 0, 0));
@@ -208,7 +205,7 @@ static void test_max_interval(void **state)
     check_gap("0 0 * * 0", 7 * 86400);
     check_gap("0 0 1 * *", 31 * 86400);
     check_gap("0 0 31 * *", 61 * 86400); /* Aug 31 -> Oct 31 */
-    check_gap("@yearly", 366 * 86400);    /* 2024 is a leap year */
+    check_gap("@yearly", 366 * 86400);   /* 2024 is a leap year */
     check_gap("0 0 29 2 *", 1461 * 86400);
     check_gap("0 0 31 2 *", -1);
     struct dpm_cron none;
@@ -224,15 +221,12 @@ static void test_for_freshness(void **state)
         double seconds;
         const char *want;
     } t[] = {
-        {0, "* * * * *"},           {30, "* * * * *"},
-        {60, "* * * * *"},          {119, "* * * * *"},
-        {120, "*/2 * * * *"},       {300, "*/5 * * * *"},
-        {900, "*/15 * * * *"},      {1000, "*/15 * * * *"},
-        {2700, "*/30 * * * *"},     {3600, "0 * * * *"},
-        {5400, "0 * * * *"},        {7200, "0 */2 * * *"},
-        {5 * 3600, "0 */4 * * *"},  {6 * 3600, "0 */6 * * *"},
-        {12 * 3600, "0 */12 * * *"}, {86399, "0 */12 * * *"},
-        {86400, "0 0 * * *"},       {400 * 86400.0, "0 0 * * *"},
+        {0, "* * * * *"},          {30, "* * * * *"},         {60, "* * * * *"},
+        {119, "* * * * *"},        {120, "*/2 * * * *"},      {300, "*/5 * * * *"},
+        {900, "*/15 * * * *"},     {1000, "*/15 * * * *"},    {2700, "*/30 * * * *"},
+        {3600, "0 * * * *"},       {5400, "0 * * * *"},       {7200, "0 */2 * * *"},
+        {5 * 3600, "0 */4 * * *"}, {6 * 3600, "0 */6 * * *"}, {12 * 3600, "0 */12 * * *"},
+        {86399, "0 */12 * * *"},   {86400, "0 0 * * *"},      {400 * 86400.0, "0 0 * * *"},
     };
     char buf[32];
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {

@@ -135,12 +135,24 @@ static const struct {
     const char *a, *b;
     int cmp;
 } quantity_cmp_rows[] = {
-    {"1Gi", "1073741824", 0},   {"1.5Gi", "1Gi", 1},      {"500m", "1", -1},
-    {"1500m", "1.5", 0},        {"1k", "1000", 0},        {"1e3", "1k", 0},
-    {"1E", "1e18", 0},          {"1Ki", "1k", 1},         {"16Gi", "17179869184", 0},
-    {"16Gi", "17179869185", -1}, {"0.1", "100m", 0},      {"1n", "0.000000001", 0},
-    {"-1", "0", -1},            {"1Ei", "1E", 1},         {"2000Mi", "2Gi", -1},
-    {"4Gi", "4096Mi", 0},       {"0.5Gi", "512Mi", 0},    {"1.000000000000000001", "1", 1},
+    {"1Gi", "1073741824", 0},
+    {"1.5Gi", "1Gi", 1},
+    {"500m", "1", -1},
+    {"1500m", "1.5", 0},
+    {"1k", "1000", 0},
+    {"1e3", "1k", 0},
+    {"1E", "1e18", 0},
+    {"1Ki", "1k", 1},
+    {"16Gi", "17179869184", 0},
+    {"16Gi", "17179869185", -1},
+    {"0.1", "100m", 0},
+    {"1n", "0.000000001", 0},
+    {"-1", "0", -1},
+    {"1Ei", "1E", 1},
+    {"2000Mi", "2Gi", -1},
+    {"4Gi", "4096Mi", 0},
+    {"0.5Gi", "512Mi", 0},
+    {"1.000000000000000001", "1", 1},
 };
 
 static void test_quantity_cmp(void **state)
@@ -176,11 +188,21 @@ static const struct {
     double seconds;
     const char *canonical;
 } duration_ok[] = {
-    {"15m", 900, "15m"},        {"1h30m", 5400, "1h30m"},   {"90m", 5400, "1h30m"},
-    {"400d", 34560000, "400d"}, {"730d", 63072000, "730d"}, {"1.5h", 5400, "1h30m"},
-    {"30s", 30, "30s"},         {"0s", 0, "0s"},            {"1d12h", 129600, "1d12h"},
-    {"2h", 7200, "2h"},         {".5m", 30, "30s"},         {"1.25s", 1.25, "1.25s"},
-    {"1m1h", 3660, "1h1m"},     {"24h", 86400, "1d"},       {"1d1h1m1s", 90061, "1d1h1m1s"},
+    {"15m", 900, "15m"},
+    {"1h30m", 5400, "1h30m"},
+    {"90m", 5400, "1h30m"},
+    {"400d", 34560000, "400d"},
+    {"730d", 63072000, "730d"},
+    {"1.5h", 5400, "1h30m"},
+    {"30s", 30, "30s"},
+    {"0s", 0, "0s"},
+    {"1d12h", 129600, "1d12h"},
+    {"2h", 7200, "2h"},
+    {".5m", 30, "30s"},
+    {"1.25s", 1.25, "1.25s"},
+    {"1m1h", 3660, "1h1m"},
+    {"24h", 86400, "1d"},
+    {"1d1h1m1s", 90061, "1d1h1m1s"},
 };
 
 static void test_duration_valid(void **state)
@@ -217,7 +239,8 @@ static const struct {
     {"1.5.3h", "unexpected '.' at position 4"},
     {".h", "expected a number at position 1"},
     {"+5m", "unexpected '+' at position 1"},
-    {"1h\xe2\x82\xac", "invalid duration \"1h\xe2\x82\xac\": unexpected '\xe2\x82\xac' at position 3"},
+    {"1h\xe2\x82\xac",
+     "invalid duration \"1h\xe2\x82\xac\": unexpected '\xe2\x82\xac' at position 3"},
     {"5\xc3\xa9", "invalid duration \"5\xc3\xa9\": unexpected '\xc3\xa9' at position 2"},
     {"5m\t", "unexpected byte 0x09 at position 3"},
     {"5\xc3", "unexpected byte 0xC3 at position 2"}, /* cut inside a character */
@@ -263,8 +286,8 @@ static void test_percent(void **state)
     static const struct {
         const char *in;
         double v;
-    } ok[] = {{"99.99%", 99.99}, {"0%", 0}, {"100%", 100}, {"100.0%", 100}, {"50%", 50},
-              {"0.001%", 0.001}};
+    } ok[] = {{"99.99%", 99.99}, {"0%", 0},   {"100%", 100},
+              {"100.0%", 100},   {"50%", 50}, {"0.001%", 0.001}};
     for (size_t i = 0; i < N(ok); i++) {
         double v = -1;
         struct dpm_error err;
@@ -285,7 +308,8 @@ static void test_percent(void **state)
         {"abc%", "expected a number at position 1"},
         {"5%%", "unexpected '%' at position 3"},
         {"5 %", "unexpected ' ' at position 2"},
-        {"5\xef\xbc\x85", "invalid percentage \"5\xef\xbc\x85\": unexpected '\xef\xbc\x85' at position 2"},
+        {"5\xef\xbc\x85",
+         "invalid percentage \"5\xef\xbc\x85\": unexpected '\xef\xbc\x85' at position 2"},
         {"5%\xe2\x80\xb0", "unexpected '\xe2\x80\xb0' at position 3"},
         {"5%\x7f", "unexpected byte 0x7F at position 3"},
         {"5.%", "expected a digit at position 3"},
@@ -304,20 +328,25 @@ static void test_percent(void **state)
 
 /* ---- DNS-1123 ---- */
 
-#define LABEL_MSG                                                                            \
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', " \
-    "and must start and end with an alphanumeric character (e.g. 'my-name',  or "          \
+#define LABEL_MSG                                                                                  \
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "       \
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or "                  \
     "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-#define SUBDOMAIN_MSG                                                                         \
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' " \
-    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "   \
-    "regex used for validation is "                                                          \
+#define SUBDOMAIN_MSG                                                                              \
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "      \
+    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "          \
+    "regex used for validation is "                                                                \
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 
 static void test_dns_label(void **state)
 {
     (void)state;
-    const char *ok[] = {"a", "0", "fintech-core", "123-abc", "a-b-c", "x1",
+    const char *ok[] = {"a",
+                        "0",
+                        "fintech-core",
+                        "123-abc",
+                        "a-b-c",
+                        "x1",
                         "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123"};
     for (size_t i = 0; i < N(ok); i++)
         if (dpm_check_dns1123_label(ok[i], NULL) != DPM_OK)
@@ -346,7 +375,7 @@ static void test_dns_label(void **state)
 static void test_dns_subdomain(void **state)
 {
     (void)state;
-    const char *ok[] = {"gdpr-baseline", "example.com", "a.b.c", "a", "1.2.3",
+    const char *ok[] = {"gdpr-baseline",           "example.com", "a.b.c", "a", "1.2.3",
                         "resource-ceiling.mesh.io"};
     for (size_t i = 0; i < N(ok); i++)
         if (dpm_check_dns1123_subdomain(ok[i], NULL) != DPM_OK)
@@ -377,8 +406,9 @@ static void test_dns_subdomain(void **state)
 static void test_email(void **state)
 {
     (void)state;
-    const char *ok[] = {"team-payments@company.com", "a@b.io", "first.last@Example.COM",
-                        "x+tag@mail.company.co.uk", "o'brien@company.com", "a_b@x-y.org"};
+    const char *ok[] = {"team-payments@company.com", "a@b.io",
+                        "first.last@Example.COM",    "x+tag@mail.company.co.uk",
+                        "o'brien@company.com",       "a_b@x-y.org"};
     for (size_t i = 0; i < N(ok); i++)
         if (dpm_check_email(ok[i], NULL) != DPM_OK)
             fail_row("dpm_check_email", ok[i], "rejected");

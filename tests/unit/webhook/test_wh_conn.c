@@ -79,14 +79,16 @@ static void test_expect_continue(void **state)
     struct wh_conn c;
     struct dpm_error err;
     wh_conn_init(&c, &lim);
-    feed(&c, "POST /validate HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    feed(&c,
+         "POST /validate HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
     assert_int_equal(wh_conn_next(&c, &err), WH_STEP_CONTINUE);
     assert_int_equal(wh_conn_next(&c, &err), WH_STEP_MORE); /* once */
     feed(&c, "{}");
     assert_int_equal(wh_conn_next(&c, &err), WH_STEP_REQUEST);
     wh_conn_done(&c);
     /* the body already there: no interim answer */
-    feed(&c, "POST /validate HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}");
+    feed(&c, "POST /validate HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
+             "2\r\n\r\n{}");
     assert_int_equal(wh_conn_next(&c, &err), WH_STEP_REQUEST);
     wh_conn_free(&c);
 }
@@ -129,7 +131,8 @@ static void test_refusal_breaks_the_connection(void **state)
     struct wh_conn c;
     struct dpm_error err;
     wh_conn_init(&c, &lim);
-    feed(&c, "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n");
+    feed(&c, "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: "
+             "chunked\r\n\r\n");
     dpm_error_clear(&err);
     assert_int_equal(wh_conn_next(&c, &err), WH_STEP_ERROR);
     assert_int_equal(err.http_status, 400);
@@ -166,7 +169,8 @@ static void test_response(void **state)
 {
     (void)state;
     struct wh_response r = {0};
-    assert_int_equal(wh_response_build(&r, 405, "text/plain", "GET, HEAD", true, false, "no\n", 3), DPM_OK);
+    assert_int_equal(wh_response_build(&r, 405, "text/plain", "GET, HEAD", true, false, "no\n", 3),
+                     DPM_OK);
     char text[512];
     snprintf(text, sizeof(text), "%.*s", (int)r.len, (const char *)r.mem + WH_PRE);
     assert_true(strncmp(text, "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
@@ -177,7 +181,8 @@ static void test_response(void **state)
     assert_true(strcmp(text + strlen(text) - 7, "\r\n\r\nno\n") == 0);
     assert_true(r.close);
     /* HEAD: the GET's fields, no body */
-    assert_int_equal(wh_response_build(&r, 200, "text/plain", NULL, false, true, "ok\n", 3), DPM_OK);
+    assert_int_equal(wh_response_build(&r, 200, "text/plain", NULL, false, true, "ok\n", 3),
+                     DPM_OK);
     snprintf(text, sizeof(text), "%.*s", (int)r.len, (const char *)r.mem + WH_PRE);
     assert_non_null(strstr(text, "\r\ncontent-length: 3\r\n"));
     assert_null(strstr(text, "connection:"));
@@ -190,9 +195,12 @@ static void test_response(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipelined_in_order), cmocka_unit_test(test_body_in_pieces),
-        cmocka_unit_test(test_expect_continue),    cmocka_unit_test(test_chunked_compacts),
-        cmocka_unit_test(test_refusal_breaks_the_connection), cmocka_unit_test(test_buffer_cap),
+        cmocka_unit_test(test_pipelined_in_order),
+        cmocka_unit_test(test_body_in_pieces),
+        cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_chunked_compacts),
+        cmocka_unit_test(test_refusal_breaks_the_connection),
+        cmocka_unit_test(test_buffer_cap),
         cmocka_unit_test(test_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
