@@ -159,9 +159,11 @@ scenario_operator_rbac() {
     local ns tok
     ns=$(new_ns oprbac)
     k apply -f "$E2E_ROOT/charts/dpm/files/operator-clusterrole.yaml" >/dev/null || fail "apply the ClusterRole"
+    cluster_object clusterrole/dpm-operator # the chart's scenarios install their own
     k create serviceaccount dpm-operator -n "$ns" >/dev/null
     k create clusterrolebinding "e2e-dpm-operator-$ns" --clusterrole=dpm-operator \
         --serviceaccount="$ns:dpm-operator" >/dev/null || fail "bind the ClusterRole"
+    cluster_object "clusterrolebinding/e2e-dpm-operator-$ns"
     tok=$(k create token dpm-operator -n "$ns" --duration=10m) || fail "no token"
     cp "$KUBECONFIG" "$E2E_TMP/sa.kubeconfig"
     local user
