@@ -115,12 +115,17 @@ def dpm_options(cmd):
         return []
     found = []
     sub = None
+    at_cmd = True  # dpm counts as the command word only ("helm install dpm ..." names a release)
     for t in toks:
         if t in ("|", "&&", "||", ";") or t.endswith(";"):
             sub = None
+            at_cmd = True
             continue
-        if sub is None and (t == "dpm" or t.endswith("/dpm")):
-            sub = ""
+        if sub is None:
+            if at_cmd and (t == "dpm" or t.endswith("/dpm")):
+                sub = ""
+            elif not (at_cmd and (t in ("sudo", "exec", "time", "env") or ("=" in t and not t.startswith("-")))):
+                at_cmd = False
             continue
         if sub == "":
             sub = t if not t.startswith("-") else "--"
