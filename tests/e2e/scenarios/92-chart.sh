@@ -136,6 +136,10 @@ chart_lifecycle() { # MAJOR
     else
         local_only "the API server calls the webhook on this machine's loopback"
         set=(--set "webhook.url=https://127.0.0.1:$port" --set "webhook.selfSignedIPs={127.0.0.1}")
+        # a shared cluster: a release an earlier failed scenario left goes first
+        if helm status dpm --namespace dpm-system >/dev/null 2>&1; then
+            helm uninstall dpm --namespace dpm-system >/dev/null 2>&1 || fail "a leftover release could not be uninstalled"
+        fi
     fi
     app=$(new_ns "chartapp$major")
 
@@ -190,7 +194,9 @@ chart_lifecycle() { # MAJOR
         fail "caBundle not written: $(grep -i error "$E2E_TMP/wh.err" | head -2)"
     assert_eq "$(k get validatingwebhookconfiguration "$rel-validate" -o jsonpath='{.webhooks[1].clientConfig.caBundle}')" \
         "$(k get secret "$rel-webhook-tls" -n "$ns" -o jsonpath='{.data.ca\.crt}')" "caBundle is the Secret's CA"
-    assert_eq "$(k get lease dpm-operator -n "$ns" -o jsonpath='{.spec.holderIdentity}' | grep -c .)" "1" "operator holds the Lease"
+    # "ready" is printed once the caches are synced; the Lease follows
+    wait_for 20 bash -c "[ -n \"\$(timeout 10 kubectl get lease dpm-operator -n $ns -o jsonpath='{.spec.holderIdentity}')\" ]" ||
+        fail "operator holds the Lease: none after 20 s: $(tail -3 "$E2E_TMP/op.err")"
 
     # ---- admission under the chart's webhook configurations ----
     k apply -f "$E2E_ROOT/examples/policies/gdpr-baseline.yaml" >/dev/null || fail "a MeshPolicy through /validate-policy"
