@@ -25,7 +25,7 @@ mkdir -p "$HOME"
 for f in "$BUILD/dpm" "$BUILD/dpm-test-apiserver"; do [ -x "$f" ] || { fail setup "$f is not built"; finish; }; done
 # The demo's daemons run under the sanitizers in the e2e suites; here the
 # walk-through of the build a newcomer runs (CI time).
-if ldd "$BUILD/dpm" | grep -q 'libasan\|libubsan'; then
+if sanitizer_build "$BUILD"; then
     echo "skip demo: $BUILD is a sanitizer build; the demo runs the optimised build (make demo)"
     finish
 fi

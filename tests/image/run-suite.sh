@@ -20,7 +20,7 @@ skip() { echo "skip image: $*"; echo "0 passed, 0 failed"; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (chroot into the image's root filesystem)"
 for t in mmdebstrap umoci; do command -v $t >/dev/null || skip "$t is not installed (apt-get install mmdebstrap umoci)"; done
 [ -x "$BUILD/dpm" ] || { fail "setup" "$BUILD/dpm is not built"; finish; }
-ldd "$BUILD/dpm" | grep -q 'libasan\|libubsan' && skip "$BUILD is a sanitizer build; the image ships the optimised build (run with build/)"
+sanitizer_build "$BUILD" && skip "$BUILD is a sanitizer build; the image ships the optimised build (run with build/)"
 
 version=$(cat VERSION)
 out=$W/build

@@ -28,6 +28,8 @@ check() {
     shift
     if "$@" >"$W/check.out" 2>&1; then ok "$name"; else fail "$name" "$(head -c 2000 "$W/check.out")"; fi
 }
+# sanitizer_build BUILD: true when BUILD/dpm is linked with ASan or UBSan.
+sanitizer_build() { ldd "$1/dpm" | grep -q 'libasan\|libubsan'; }
 finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
