@@ -160,8 +160,8 @@ static void test_list_watch_indexes_handlers(void **state)
     json_t *obj = dp("a4", NULL, "risk");
     assert_int_equal(dpm_kube_create(k, &DP, "a", obj, NULL, NULL, &err), DPM_OK);
     json_decref(obj);
-    WAIT_FOR(dpm_store_len(st) == 6);
-    assert_int_equal(atomic_load(&c.adds), 6);
+    /* the store takes the object before the handler runs: wait for both */
+    WAIT_FOR(dpm_store_len(st) == 6 && atomic_load(&c.adds) == 6);
 
     /* relabel: update handler, and the label index moves */
     json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "team", "pay");
@@ -215,7 +215,7 @@ static void test_resume_relist_throttle(void **state)
     /* reconnected (by the loop, or by the transport's own retry of a GET
      * that had not received anything yet) */
     assert_true(stub_requests(s, "watch") >= 2);
-    assert_int_equal(atomic_load(&c.adds), 6);
+    WAIT_FOR(atomic_load(&c.adds) == 6);
 
     /* history compacted and the watch dropped: 410 -> relist; a deletion
      * that happened while no watch saw it is caught by the relist */
