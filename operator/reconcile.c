@@ -102,7 +102,12 @@ static dpm_rc apply_child(struct op_ctrl *c, const json_t *dp, const json_t *wan
         case DPM_OP_NOTHING:
             break;
         case DPM_OP_CREATE:
-            rc = dpm_kube_create(c->k, &k->gvr, ns, want, NULL, &out, err);
+            /* The reply is not parsed: what this pass reads of a child it
+             * just created (ownership, an absent status) is what it sent,
+             * and the watch brings the server's copy to the cache.  Six
+             * creates per new product: their trees were a tenth of the
+             * operator's CPU (bench/operator). */
+            rc = dpm_kube_create(c->k, &k->gvr, ns, want, NULL, NULL, err);
             if (rc == DPM_EEXIST && attempt == 0) {
                 /* Not in our cache: someone else's object (no dpm label) or
                  * one the watch has not delivered yet.  Read it and decide
@@ -152,10 +157,12 @@ static dpm_rc apply_child(struct op_ctrl *c, const json_t *dp, const json_t *wan
     if (d.reason[0] && d.action == DPM_OP_NOTHING)
         dpm_log(DPM_LOG_DEBUG, "operator", cname, NULL, "left alone: %s", d.reason);
     {
-        json_t *keep = out ? out : observed;
+        const json_t *keep = out                                         ? out
+                             : d.action == DPM_OP_CREATE && rc == DPM_OK ? want
+                                                                         : observed;
         if (keep) {
             child_id(keep, id, sizeof id);
-            json_object_set(seen, id, keep);
+            json_object_set(seen, id, (json_t *)keep);
         }
     }
 out:

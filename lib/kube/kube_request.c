@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpm/json_load.h"
 #include "kube_private.h"
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -200,11 +201,13 @@ dpm_rc dpm_kube_request_json(struct dpm_kube *k, const char *method, const char 
     }
     rc = dpm_kube_do(k, &req, &resp, err);
     if (rc == DPM_OK && out) {
-        json_error_t je;
-        *out = json_loadb(dpm_buf_str(&resp.body), resp.body.len, 0, &je);
+        struct dpm_error je;
+        dpm_error_clear(&je);
+        *out = dpm_json_loadb(dpm_buf_str(&resp.body), resp.body.len, &je);
         if (!*out) {
-            rc = dpm_error_set(err, DPM_EPARSE, NULL, "invalid JSON in the response: %s at byte %d",
-                               je.text, je.position);
+            rc = dpm_error_set(err, je.code == DPM_ENOMEM ? DPM_ENOMEM : DPM_EPARSE, NULL,
+                               "invalid JSON in the response: %s at byte %zu", je.message,
+                               je.offset);
             if (err) {
                 char src[DPM_ERROR_SOURCE_MAX];
                 snprintf(src, sizeof(src), "%s %s", method, path);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dpm/buf.h"
+#include "dpm/json_load.h"
 #include "dpm/kube_client.h"
 #include "dpm/ratelimit.h"
 
@@ -108,16 +109,17 @@ static dpm_rc decode_line(struct dpm_watch_decoder *dec, const char *line, size_
     dec->bytes += n + 1;
     if (all_space(line, n))
         return DPM_OK; /* blank keep-alive lines carry nothing */
-    json_error_t jerr;
-    json_t *root = json_loadb(line, n, 0, &jerr);
-    /* jansson's position is just past the offending byte */
-    uint64_t bad = offset + (jerr.position > 0 ? (uint64_t)jerr.position - 1 : 0);
+    /* dpm_json_loadb: the same tree as jansson's parser at a fraction of
+     * its cost (the watch decoders were a fifth of the operator's CPU) */
+    struct dpm_error jerr;
+    dpm_error_clear(&jerr);
+    json_t *root = dpm_json_loadb(line, n, &jerr);
     if (!root)
-        return dpm_error_set(err, DPM_EPARSE, "watch",
+        return dpm_error_set(err, jerr.code == DPM_ENOMEM ? DPM_ENOMEM : DPM_EPARSE, "watch",
                              "watch event %llu (stream byte %llu): invalid "
                              "JSON at column %d: %s",
-                             (unsigned long long)dec->events, (unsigned long long)bad, jerr.column,
-                             jerr.text);
+                             (unsigned long long)dec->events,
+                             (unsigned long long)(offset + jerr.offset), jerr.column, jerr.message);
     dpm_rc rc = DPM_OK;
     if (!json_is_object(root)) {
         rc = dpm_error_set(err, DPM_EPARSE, "watch",

@@ -13,8 +13,8 @@
  * ~115 MB of text to a fraction of it).  Each stored string is a 4-byte
  * little-endian length of the text, then its raw deflate stream.
  *
- * Layout: `objects` maps key -> JSON string holding the text; each index maps a value to a set
- * (json object of key -> true).  The index values an object contributes are
+ * Layout: `objects` maps key -> JSON string holding the text; each index maps a value to the
+ * one key that has it (a string) or to a set (json object of key -> true).  The index values an object contributes are
  * recomputed from the old and new object on every put/remove, so indexes
  * never hold stale keys.  Empty sets are deleted so an index does not grow
  * with values that no longer occur.
@@ -24,6 +24,7 @@
  * only the label keys it names (`label_keys`, a set), and label lookups of
  * other keys scan the objects instead. */
 #include "dpm/informer.h"
+#include "dpm/json_load.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -179,7 +180,7 @@ static json_t *thaw(const struct dpm_store *s, const json_t *stored)
         z.next_out = (Bytef *)text;
         z.avail_out = (uInt)len;
         if (inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == len)
-            o = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+            o = dpm_json_loadb(text, len, NULL); /* our text: cannot fail but on ENOMEM */
     }
     inflateEnd(&z);
     free(text);
@@ -231,24 +232,47 @@ static int index_each(struct dpm_store *s, const json_t *obj, const char *key, i
     return rc;
 }
 
+/* An index value held by one object (a child's owner uid, its product's
+ * label) maps straight to that key, as a string: a set costs a jansson
+ * object with its own hashtable, ~400 bytes, per such value (the operator
+ * caches 60,000 children at 10,000 products, bench/operator).  A second key
+ * turns it into a set (key -> true); a set back to one key turns back. */
 static int index_add(struct dpm_store *s, int idx, const char *value, const char *key)
 {
-    json_t *set = json_object_get(s->index[idx], value);
-    if (!set) {
-        set = json_object();
-        if (!set || json_object_set_new(s->index[idx], value, set) != 0)
+    json_t *e = json_object_get(s->index[idx], value);
+    if (!e)
+        return json_object_set_new(s->index[idx], value, json_string(key));
+    if (json_is_string(e)) {
+        if (strcmp(json_string_value(e), key) == 0)
+            return 0;
+        json_t *set = json_object();
+        if (!set || json_object_set_new(set, json_string_value(e), json_true()) != 0 ||
+            json_object_set_new(set, key, json_true()) != 0) {
+            json_decref(set);
             return -1;
+        }
+        return json_object_set_new(s->index[idx], value, set);
     }
-    return json_object_set_new(set, key, json_true());
+    return json_object_set_new(e, key, json_true());
 }
 
 static int index_del(struct dpm_store *s, int idx, const char *value, const char *key)
 {
-    json_t *set = json_object_get(s->index[idx], value);
-    if (set) {
-        json_object_del(set, key);
-        if (json_object_size(set) == 0)
+    json_t *e = json_object_get(s->index[idx], value);
+    if (json_is_string(e)) {
+        if (strcmp(json_string_value(e), key) == 0)
             json_object_del(s->index[idx], value);
+    } else if (e) {
+        json_object_del(e, key);
+        if (json_object_size(e) == 0) {
+            json_object_del(s->index[idx], value);
+        } else if (json_object_size(e) == 1) {
+            void *it = json_object_iter(e);
+            json_t *one = json_string(json_object_iter_key(it));
+            /* out of memory: it stays a set, which is as correct */
+            if (one)
+                json_object_set_new(s->index[idx], value, one);
+        }
     }
     return 0;
 }
@@ -440,8 +464,15 @@ json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx, const char *
         return NULL;
     }
     const char *k;
-    json_t *v;
-    json_object_foreach (json_object_get(s->index[idx], value), k, v) {
+    json_t *v, *e = json_object_get(s->index[idx], value);
+    if (json_is_string(e)) {
+        json_t *o = json_object_get(s->objects, json_string_value(e));
+        if (o && json_array_append_new(arr, thaw(s, o)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    json_object_foreach (json_is_object(e) ? e : NULL, k, v) {
         json_t *o = json_object_get(s->objects, k);
         if (o && json_array_append_new(arr, thaw(s, o)) != 0) {
             json_decref(arr);

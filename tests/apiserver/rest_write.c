@@ -17,6 +17,7 @@
 #include "apply_keys.h"
 #include "patch.h"
 #include "proto.h"
+#include "dpm/json_load.h"
 #include "rest_private.h"
 #include "status.h"
 
@@ -48,10 +49,13 @@ json_t *as_decode_body(struct as_ctx *ctx)
         }
         return o;
     }
-    json_error_t je;
-    json_t *o = json_loadb(ctx->req->body, ctx->req->body_len, JSON_REJECT_DUPLICATES, &je);
+    /* dpm_json_loadb accepts what json_loadb(JSON_REJECT_DUPLICATES) does,
+     * several times faster (bench/operator: request bodies) */
+    struct dpm_error je;
+    dpm_error_clear(&je);
+    json_t *o = dpm_json_loadb(ctx->req->body, ctx->req->body_len, &je);
     if (!o) {
-        as_send_status(ctx, as_status_bad_request("json: %s at line %d, column %d", je.text,
+        as_send_status(ctx, as_status_bad_request("json: %s at line %d, column %d", je.message,
                                                   je.line, je.column));
         return NULL;
     }

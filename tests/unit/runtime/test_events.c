@@ -170,6 +170,114 @@ static void test_budget_per_object(void **state)
     stub_stop(s);
 }
 
+struct sent_errors {
+    int n;
+    dpm_rc code;
+};
+
+static void on_send_error(void *ctx, const struct dpm_error *err)
+{
+    struct sent_errors *e = ctx;
+    e->n++;
+    e->code = err->code;
+}
+
+/* Async: the caller queues, the sender writes in order (so repeats still
+ * aggregate), a full queue drops with DPM_ELIMIT, a failed write reaches
+ * on_error, flush waits for what was recorded, free drains the rest. */
+static void test_async_sender(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    struct dpm_kube *k = stub_client(s, &TUNING);
+    struct sent_errors se = {0};
+    struct dpm_recorder_opts o = {.component = "c",
+                                  .async = true,
+                                  .senders = 3,
+                                  .queue_max = 2,
+                                  .on_error = on_send_error,
+                                  .error_ctx = &se};
+    struct dpm_error err;
+    struct dpm_recorder *r = dpm_recorder_new(k, &o, &err);
+    assert_non_null(r);
+    json_t *obj = the_dp();
+    /* the first write meets a 429 with Retry-After 1: the sender waits, the
+     * callers do not */
+    stub_fail_next(s, 1, 429, 1);
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "One", &err, "1"), DPM_OK);
+    WAIT_FOR(stub_failures_left(s) == 0); /* the sender now waits out Retry-After */
+    uint64_t t0 = dpm_monotonic_ns();
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "Two", &err, "2"), DPM_OK);
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "Two", &err, "2"), DPM_OK);
+    assert_true(dpm_monotonic_ns() - t0 < 500 * DPM_NS_PER_MS);
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "Three", &err, "3"), DPM_ELIMIT);
+    assert_non_null(strstr(err.message, "2 events already waiting"));
+    assert_int_equal(dpm_recorder_flush(r, 5000 * DPM_NS_PER_MS, &err), DPM_OK);
+    int n;
+    json_t *two = find_event(s, "Two", &n);
+    assert_int_equal(n, 2); /* One and Two; Three was dropped */
+    assert_int_equal(json_integer_value(json_object_get(two, "count")), 2);
+    json_decref(two);
+    assert_int_equal(se.n, 0);
+
+    /* a write refused: reported to on_error, nothing else fails */
+    stub_fail_next(s, 1, 403, 0);
+    assert_int_equal(dpm_record_event(r, obj, "Warning", "Refused", &err, "r"), DPM_OK);
+    assert_int_equal(dpm_recorder_flush(r, 5000 * DPM_NS_PER_MS, &err), DPM_OK);
+    assert_int_equal(se.n, 1);
+    assert_int_equal(se.code, DPM_EFORBIDDEN);
+
+    /* free writes what is still queued */
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "Last", &err, "l"), DPM_OK);
+    dpm_recorder_free(r);
+    json_t *last = find_event(s, "Last", &n);
+    assert_non_null(last);
+    json_decref(last);
+    json_decref(obj);
+    dpm_kube_free(k);
+    stub_stop(s);
+}
+
+/* A full queue with block_ns: the caller waits for room instead of
+ * dropping; events of several objects over several senders all arrive. */
+static void test_async_back_pressure(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start();
+    struct dpm_kube *k = stub_client(s, &TUNING);
+    struct dpm_recorder_opts o = {.component = "c",
+                                  .async = true,
+                                  .senders = 2,
+                                  .queue_max = 1,
+                                  .block_ns = 10 * DPM_NS_PER_SEC};
+    struct dpm_error err;
+    struct dpm_recorder *r = dpm_recorder_new(k, &o, &err);
+    assert_non_null(r);
+    json_t *obj = the_dp();
+    stub_fail_next(s, 1, 429, 1);
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "One", &err, "1"), DPM_OK);
+    WAIT_FOR(stub_failures_left(s) == 0);
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "Two", &err, "2"), DPM_OK);
+    /* the queue holds Two: this one waits until the sender takes it */
+    assert_int_equal(dpm_record_event(r, obj, "Normal", "Three", &err, "3"), DPM_OK);
+    char name[16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "o%d", i);
+        json_t *other =
+            json_pack("{s:{s:s,s:s,s:s}}", "metadata", "name", name, "namespace", "a", "uid", name);
+        assert_int_equal(dpm_record_event(r, other, "Normal", "Other", &err, "x"), DPM_OK);
+        json_decref(other);
+    }
+    assert_int_equal(dpm_recorder_flush(r, 10000 * DPM_NS_PER_MS, &err), DPM_OK);
+    int n;
+    json_decref(find_event(s, "Three", &n));
+    assert_int_equal(n, 11);
+    json_decref(obj);
+    dpm_recorder_free(r);
+    dpm_kube_free(k);
+    stub_stop(s);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -196,6 +304,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_shape_and_aggregation),
         cmocka_unit_test(test_budget_per_object),
+        cmocka_unit_test(test_async_sender),
+        cmocka_unit_test(test_async_back_pressure),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -385,6 +385,72 @@ static void test_store_alone(void **state)
     dpm_informer_free(NULL);
 }
 
+/* The names an index lookup returns, sorted, comma-separated. */
+static void index_names(struct dpm_store *st, enum dpm_index idx, const char *value, char *out,
+                        size_t n)
+{
+    json_t *arr = dpm_store_by_index(st, idx, value), *o;
+    size_t i;
+    char names[8][32];
+    size_t cnt = 0;
+    json_array_foreach (arr, i, o)
+        if (cnt < 8)
+            snprintf(names[cnt++], 32, "%s",
+                     json_string_value(json_object_get(json_object_get(o, "metadata"), "name")));
+    json_decref(arr);
+    qsort(names, cnt, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    out[0] = 0;
+    for (i = 0; i < cnt; i++)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? "," : "", names[i]);
+}
+
+static json_t *owned(const char *name, const char *owner)
+{
+    return json_pack("{s:{s:s,s:s,s:[{s:s}]}}", "metadata", "name", name, "namespace", "n",
+                     "ownerReferences", "uid", owner);
+}
+
+/* An index value held by one object, then two, then one again, then none:
+ * lookups answer the same whichever form the store keeps it in. */
+static void test_store_index_one_many_one(void **state)
+{
+    (void)state;
+    struct dpm_store *st = dpm_store_new(NULL);
+    struct dpm_error err;
+    char got[256];
+    assert_int_equal(dpm_store_put(st, owned("c1", "u"), NULL, &err), DPM_OK);
+    index_names(st, DPM_INDEX_OWNER, "u", got, sizeof got);
+    assert_string_equal(got, "c1");
+    /* the same object again: still one */
+    assert_int_equal(dpm_store_put(st, owned("c1", "u"), NULL, &err), DPM_OK);
+    index_names(st, DPM_INDEX_OWNER, "u", got, sizeof got);
+    assert_string_equal(got, "c1");
+    assert_int_equal(dpm_store_put(st, owned("c2", "u"), NULL, &err), DPM_OK);
+    assert_int_equal(dpm_store_put(st, owned("c3", "u"), NULL, &err), DPM_OK);
+    index_names(st, DPM_INDEX_OWNER, "u", got, sizeof got);
+    assert_string_equal(got, "c1,c2,c3");
+    assert_int_equal(dpm_store_remove(st, "n/c1", NULL), DPM_OK);
+    assert_int_equal(dpm_store_remove(st, "n/c3", NULL), DPM_OK);
+    index_names(st, DPM_INDEX_OWNER, "u", got, sizeof got);
+    assert_string_equal(got, "c2");
+    /* re-owned: leaves u, joins v */
+    assert_int_equal(dpm_store_put(st, owned("c2", "v"), NULL, &err), DPM_OK);
+    index_names(st, DPM_INDEX_OWNER, "u", got, sizeof got);
+    assert_string_equal(got, "");
+    index_names(st, DPM_INDEX_OWNER, "v", got, sizeof got);
+    assert_string_equal(got, "c2");
+    assert_int_equal(dpm_store_put(st, owned("c4", "v"), NULL, &err), DPM_OK);
+    index_names(st, DPM_INDEX_NAMESPACE, "n", got, sizeof got);
+    assert_string_equal(got, "c2,c4");
+    assert_int_equal(dpm_store_remove(st, "n/c2", NULL), DPM_OK);
+    assert_int_equal(dpm_store_remove(st, "n/c4", NULL), DPM_OK);
+    index_names(st, DPM_INDEX_OWNER, "v", got, sizeof got);
+    assert_string_equal(got, "");
+    index_names(st, DPM_INDEX_NAMESPACE, "n", got, sizeof got);
+    assert_string_equal(got, "");
+    dpm_store_free(st);
+}
+
 /* ---- the list stored page by page, replacing the cache in one step ----- */
 
 #define COLL_C "/apis/mesh.io/v1alpha1/namespaces/c/dataproducts"
@@ -676,6 +742,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_alone),
+        cmocka_unit_test(test_store_index_one_many_one),
         cmocka_unit_test(test_list_watch_indexes_handlers),
         cmocka_unit_test(test_resume_relist_throttle),
         cmocka_unit_test(test_silent_connection_and_bookmarks),

@@ -595,6 +595,14 @@ void stub_set_bookmark_ms(struct stub *s, int ms)
     pthread_mutex_unlock(&s->mu);
 }
 
+int stub_failures_left(struct stub *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->fail_n;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 unsigned long stub_requests(struct stub *s, const char *kind)
 {
     pthread_mutex_lock(&s->mu);

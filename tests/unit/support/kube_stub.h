@@ -36,6 +36,8 @@ struct dpm_kube *stub_client(struct stub *s, const struct dpm_kube_options *tuni
 /* The next n requests (any) fail with HTTP status; retry_after_s > 0 adds a
  * Retry-After header. */
 void stub_fail_next(struct stub *s, int n, int status, int retry_after_s);
+/* How many of the injected failures have not been answered yet. */
+int stub_failures_left(struct stub *s);
 /* Closes every open watch connection without ending the stream. */
 void stub_drop_watches(struct stub *s);
 /* Forgets the event history: watches from an older resourceVersion get an
