@@ -250,7 +250,7 @@ static double store_cost(const char *label, int n, dpm_transform_fn tf, bool chi
     size_t wire_bytes = 0;
     for (int i = 0; i < n; i++)
         wire_bytes += strlen(wire[i]);
-    struct dpm_store *st = dpm_store_new_indexed(label_keys, NULL);
+    struct dpm_store *st = dpm_store_new_indexed(label_keys, 0, NULL);
     size_t before = heap_used();
     for (int i = 0; i < n; i++) {
         json_t *o = json_loads(wire[i], 0, NULL);

@@ -63,12 +63,17 @@ struct dpm_store;
 /* A store indexing every label (NULL, err filled, on ENOMEM). */
 struct dpm_store *dpm_store_new(struct dpm_error *err);
 
+#define DPM_INDEX_BIT(i) (1u << (i))
+
 /* A store whose label index covers only the label keys listed
- * (NULL-terminated, copied; NULL: every label, as dpm_store_new).  Each
- * indexed label costs about 100 bytes per object; a DPM_INDEX_LABEL lookup
- * of a key not listed still answers correctly, by parsing every object.
- * NULL (err filled) on ENOMEM. */
-struct dpm_store *dpm_store_new_indexed(const char *const *label_keys, struct dpm_error *err);
+ * (NULL-terminated, copied; NULL: every label, as dpm_store_new), and that
+ * keeps none of the indexes in skip_indexes (DPM_INDEX_BIT(DPM_INDEX_...)
+ * ored; 0: all three).  An index entry costs about 100 to 170 bytes per
+ * object and value; a lookup in an index not kept, or of a label key not
+ * listed, still answers correctly, by parsing every object.  NULL (err
+ * filled) on ENOMEM. */
+struct dpm_store *dpm_store_new_indexed(const char *const *label_keys, unsigned skip_indexes,
+                                        struct dpm_error *err);
 
 void dpm_store_free(struct dpm_store *s);
 
@@ -146,6 +151,9 @@ struct dpm_informer_opts {
     /* The label keys the store's label index covers (NULL-terminated,
      * borrowed until dpm_informer_new returns); NULL: every label. */
     const char *const *index_label_keys;
+    /* Indexes the store does not keep (DPM_INDEX_BIT()s; 0: all kept):
+     * lookups in them scan the cache instead. */
+    unsigned skip_indexes;
 };
 
 struct dpm_informer;

@@ -76,7 +76,7 @@ struct dpm_informer *dpm_informer_new(struct dpm_kube *k, const struct dpm_infor
     }
     struct dpm_informer *inf = calloc(1, sizeof(*inf));
     if (!inf || !copy_keys(opts->index_label_keys, &inf->label_keys) ||
-        !(inf->store = dpm_store_new_indexed(opts->index_label_keys, NULL))) {
+        !(inf->store = dpm_store_new_indexed(opts->index_label_keys, opts->skip_indexes, NULL))) {
         if (inf)
             free_keys(inf->label_keys);
         free(inf);
@@ -149,7 +149,7 @@ static dpm_rc stage_page(void *ctx, json_t *items, bool restart, struct dpm_erro
     if (restart || !sg->next) {
         /* the list started over: what was staged is from an older snapshot */
         dpm_store_free(sg->next);
-        if (!(sg->next = dpm_store_new_indexed(inf->o.index_label_keys, NULL)))
+        if (!(sg->next = dpm_store_new_indexed(inf->o.index_label_keys, inf->o.skip_indexes, NULL)))
             return dpm_error_set(err, DPM_ENOMEM, "informer", "out of memory");
     }
     size_t i;
@@ -220,7 +220,8 @@ static dpm_rc informer_relist(void *ctx, char **resource_version, struct dpm_err
                                    resource_version, err);
     if (rc != DPM_OK)
         goto out; /* the cache stays as it was */
-    if (!sg.next && !(sg.next = dpm_store_new_indexed(inf->o.index_label_keys, NULL))) {
+    if (!sg.next &&
+        !(sg.next = dpm_store_new_indexed(inf->o.index_label_keys, inf->o.skip_indexes, NULL))) {
         rc = dpm_error_set(err, DPM_ENOMEM, "informer", "out of memory");
         goto out;
     }

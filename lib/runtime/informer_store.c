@@ -42,6 +42,7 @@ struct dpm_store {
     json_t *index[NINDEX];
     json_t *label_keys; /* label key -> true; NULL: every label is indexed */
     json_t *dict;       /* the compression dictionary (a string); NULL until the first put */
+    unsigned skip;      /* DPM_INDEX_BIT()s of the indexes not kept */
 };
 
 /* An 8 KiB window: the dictionary's last 8 KiB count, and deflate's state
@@ -49,7 +50,8 @@ struct dpm_store {
 #define ZBITS    13
 #define DICT_MAX (1u << ZBITS)
 
-struct dpm_store *dpm_store_new_indexed(const char *const *label_keys, struct dpm_error *err)
+struct dpm_store *dpm_store_new_indexed(const char *const *label_keys, unsigned skip_indexes,
+                                        struct dpm_error *err)
 {
     struct dpm_store *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -76,13 +78,14 @@ struct dpm_store *dpm_store_new_indexed(const char *const *label_keys, struct dp
         dpm_error_set(err, DPM_ENOMEM, NULL, "out of memory");
         return NULL;
     }
+    s->skip = skip_indexes;
     pthread_rwlock_init(&s->lock, NULL);
     return s;
 }
 
 struct dpm_store *dpm_store_new(struct dpm_error *err)
 {
-    return dpm_store_new_indexed(NULL, err);
+    return dpm_store_new_indexed(NULL, 0, err);
 }
 
 void dpm_store_free(struct dpm_store *s)
@@ -121,6 +124,9 @@ void dpm_store_swap(struct dpm_store *a, struct dpm_store *b)
     t = a->dict; /* the objects travel with the dictionary they need */
     a->dict = b->dict;
     b->dict = t;
+    unsigned sk = a->skip; /* and the indexes with what they cover */
+    a->skip = b->skip;
+    b->skip = sk;
     pthread_rwlock_unlock(&second->lock);
     pthread_rwlock_unlock(&first->lock);
 }
@@ -208,10 +214,14 @@ static int index_each(struct dpm_store *s, const json_t *obj, const char *key, i
 {
     json_t *md = json_object_get(obj, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
-    int rc = fn(s, DPM_INDEX_NAMESPACE, ns ? ns : "", key);
+    int rc = 0;
+    if (!(s->skip & DPM_INDEX_BIT(DPM_INDEX_NAMESPACE)))
+        rc |= fn(s, DPM_INDEX_NAMESPACE, ns ? ns : "", key);
     size_t i;
     json_t *ref;
-    json_array_foreach (json_object_get(md, "ownerReferences"), i, ref) {
+    json_array_foreach (
+        s->skip &DPM_INDEX_BIT(DPM_INDEX_OWNER) ? NULL : json_object_get(md, "ownerReferences"), i,
+        ref) {
         const char *uid = json_string_value(json_object_get(ref, "uid"));
         if (uid && uid[0])
             rc |= fn(s, DPM_INDEX_OWNER, uid, key);
@@ -219,7 +229,8 @@ static int index_each(struct dpm_store *s, const json_t *obj, const char *key, i
     const char *lk;
     json_t *lv;
     char buf[1024];
-    json_object_foreach (json_object_get(md, "labels"), lk, lv) {
+    json_object_foreach (
+        s->skip &DPM_INDEX_BIT(DPM_INDEX_LABEL) ? NULL : json_object_get(md, "labels"), lk, lv) {
         if (s->label_keys && !json_object_get(s->label_keys, lk))
             continue;
         const char *v = json_string_value(lv);
@@ -409,21 +420,50 @@ json_t *dpm_store_keys(struct dpm_store *s)
     return arr;
 }
 
-/* True when value ("key=value") names a label key the store does not
- * index; *klen receives the key's length. */
-static bool label_unindexed(const struct dpm_store *s, const char *value, size_t *klen)
+/* True when a lookup of value in index idx has no index to use: the index
+ * is not kept, or value ("key=value") names a label key it does not
+ * cover. */
+static bool unindexed(const struct dpm_store *s, enum dpm_index idx, const char *value)
 {
+    if (s->skip & DPM_INDEX_BIT(idx))
+        return true;
+    if (idx != DPM_INDEX_LABEL || !s->label_keys)
+        return false;
     const char *eq = strchr(value, '=');
-    *klen = eq ? (size_t)(eq - value) : strlen(value);
-    return s->label_keys && !json_object_getn(s->label_keys, value, *klen);
+    return !json_object_getn(s->label_keys, value, eq ? (size_t)(eq - value) : strlen(value));
 }
 
-/* The label lookup of a key that is not indexed: every object is parsed
- * and its labels compared.  Called with the read lock held. */
-static json_t *scan_label(struct dpm_store *s, const char *value, size_t klen)
+/* Whether obj has value in index idx (what index_each would file it
+ * under). */
+static bool has_value(const json_t *obj, enum dpm_index idx, const char *value)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    if (idx == DPM_INDEX_NAMESPACE) {
+        const char *ns = json_string_value(json_object_get(md, "namespace"));
+        return strcmp(ns ? ns : "", value) == 0;
+    }
+    if (idx == DPM_INDEX_OWNER) {
+        size_t i;
+        json_t *ref;
+        json_array_foreach (json_object_get(md, "ownerReferences"), i, ref) {
+            const char *uid = json_string_value(json_object_get(ref, "uid"));
+            if (uid && strcmp(uid, value) == 0)
+                return true;
+        }
+        return false;
+    }
+    const char *eq = strchr(value, '=');
+    size_t klen = eq ? (size_t)(eq - value) : strlen(value);
+    const char *lv =
+        json_string_value(json_object_getn(json_object_get(md, "labels"), value, klen));
+    return lv && strcmp(lv, eq ? eq + 1 : "") == 0;
+}
+
+/* A lookup without an index: every object is parsed and compared.
+ * Called with the read lock held. */
+static json_t *scan(struct dpm_store *s, enum dpm_index idx, const char *value)
 {
     json_t *arr = json_array();
-    const char *want = value[klen] == '=' ? value + klen + 1 : "";
     const char *k;
     json_t *v;
     json_object_foreach (s->objects, k, v) {
@@ -433,9 +473,7 @@ static json_t *scan_label(struct dpm_store *s, const char *value, size_t klen)
             json_decref(arr);
             return NULL;
         }
-        json_t *labels = json_object_get(json_object_get(o, "metadata"), "labels");
-        const char *lv = json_string_value(json_object_getn(labels, value, klen));
-        if (lv && strcmp(lv, want) == 0) {
+        if (has_value(o, idx, value)) {
             if (json_array_append_new(arr, o) != 0) {
                 json_decref(arr);
                 return NULL;
@@ -451,10 +489,9 @@ json_t *dpm_store_by_index(struct dpm_store *s, enum dpm_index idx, const char *
 {
     if ((int)idx < 0 || idx >= NINDEX || !value)
         return json_array();
-    size_t klen;
     pthread_rwlock_rdlock(&s->lock);
-    if (idx == DPM_INDEX_LABEL && label_unindexed(s, value, &klen)) {
-        json_t *found = scan_label(s, value, klen);
+    if (unindexed(s, idx, value)) {
+        json_t *found = scan(s, idx, value);
         pthread_rwlock_unlock(&s->lock);
         return found;
     }

@@ -451,6 +451,47 @@ static void test_store_index_one_many_one(void **state)
     dpm_store_free(st);
 }
 
+/* A store keeping no namespace or owner index answers those lookups by
+ * scanning, the same as an indexed one; swapping carries the choice. */
+static void test_store_skip_indexes(void **state)
+{
+    (void)state;
+    const char *const team_only[] = {"team", NULL};
+    struct dpm_store *lean = dpm_store_new_indexed(
+        team_only, DPM_INDEX_BIT(DPM_INDEX_NAMESPACE) | DPM_INDEX_BIT(DPM_INDEX_OWNER), NULL);
+    struct dpm_store *full = dpm_store_new(NULL);
+    struct dpm_error err;
+    char a[256], b[256];
+    struct dpm_store *both[] = {lean, full};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(dpm_store_put(both[i], owned("c1", "u"), NULL, &err), DPM_OK);
+        assert_int_equal(dpm_store_put(both[i], owned("c2", "u"), NULL, &err), DPM_OK);
+        assert_int_equal(dpm_store_put(both[i], owned("c3", "v"), NULL, &err), DPM_OK);
+        assert_int_equal(dpm_store_put(both[i], dp("x1", "u", "pay"), NULL, &err), DPM_OK);
+    }
+    const struct {
+        enum dpm_index idx;
+        const char *value, *want;
+    } q[] = {{DPM_INDEX_OWNER, "u", "c1,c2,x1"},
+             {DPM_INDEX_OWNER, "v", "c3"},
+             {DPM_INDEX_OWNER, "w", ""},
+             {DPM_INDEX_NAMESPACE, "n", "c1,c2,c3"},
+             {DPM_INDEX_LABEL, "team=pay", "x1"}};
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        index_names(lean, q[i].idx, q[i].value, a, sizeof a);
+        index_names(full, q[i].idx, q[i].value, b, sizeof b);
+        assert_string_equal(a, q[i].want);
+        assert_string_equal(b, q[i].want);
+    }
+    /* the contents travel with what they are indexed by */
+    dpm_store_swap(lean, full);
+    assert_int_equal(dpm_store_remove(full, "n/c1", NULL), DPM_OK);
+    index_names(full, DPM_INDEX_OWNER, "u", a, sizeof a);
+    assert_string_equal(a, "c2,x1");
+    dpm_store_free(lean);
+    dpm_store_free(full);
+}
+
 /* ---- the list stored page by page, replacing the cache in one step ----- */
 
 #define COLL_C "/apis/mesh.io/v1alpha1/namespaces/c/dataproducts"
@@ -691,8 +732,8 @@ static void test_store_label_keys_and_swap(void **state)
     (void)state;
     static const char *const team_only[] = {"team", NULL};
     static const char *const none[] = {NULL};
-    struct dpm_store *st = dpm_store_new_indexed(team_only, NULL);
-    struct dpm_store *bare = dpm_store_new_indexed(none, NULL);
+    struct dpm_store *st = dpm_store_new_indexed(team_only, 0, NULL);
+    struct dpm_store *bare = dpm_store_new_indexed(none, 0, NULL);
     struct dpm_error err;
     assert_non_null(st);
     assert_non_null(bare);
@@ -743,6 +784,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_alone),
         cmocka_unit_test(test_store_index_one_many_one),
+        cmocka_unit_test(test_store_skip_indexes),
         cmocka_unit_test(test_list_watch_indexes_handlers),
         cmocka_unit_test(test_resume_relist_throttle),
         cmocka_unit_test(test_silent_connection_and_bookmarks),
