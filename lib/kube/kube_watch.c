@@ -509,8 +509,15 @@ static enum next failed(struct loop *l, dpm_rc *rc, struct dpm_error *e)
         o->stats->failures++;
     if (o->on_error)
         o->on_error(o->ctx, e);
-    if (o->max_failures && l->failures >= o->max_failures)
+    if (o->max_failures && l->failures >= o->max_failures) {
+        /* giving up: the last failure is the answer, even one the
+         * transport did not see as an error (a stream ended at once) */
+        if (e->code != DPM_OK)
+            *rc = e->code;
+        else if (*rc == DPM_OK)
+            *rc = dpm_error_set(e, DPM_EINTERNAL, "watch", "watch failed");
         return NEXT_STOP;
+    }
     if (dpm_kube_sleep(dpm_backoff_next(&l->bo), o->cancel) != DPM_OK) {
         *rc = dpm_error_set(e, DPM_ECANCELED, "watch", "watch cancelled");
         return NEXT_STOP;

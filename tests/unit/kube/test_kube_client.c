@@ -22,6 +22,7 @@
 
 #include "dpm/kube_client.h"
 #include "dpm/kube_discovery.h"
+#include "dpm/kube_watch.h"
 #include "dpm/ratelimit.h"
 #include "stub_server.h"
 #include "support.h"
@@ -967,6 +968,56 @@ static void test_config_errors(void **state)
     json_decref(st);
 }
 
+/* ---- the watch loop giving up ------------------------------------------ */
+
+/* Every watch ends at once with 200 and no event. */
+static void h_empty_stream(struct srv *s, const struct stub_request *rq, struct stub_reply *rs)
+{
+    (void)s;
+    (void)rq;
+    rs->status = 200;
+}
+
+static dpm_rc no_event(const struct dpm_watch_event *ev, void *ctx)
+{
+    (void)ev;
+    (void)ctx;
+    return DPM_OK;
+}
+
+static dpm_rc fixed_relist(void *ctx, char **rv, struct dpm_error *err)
+{
+    (void)ctx;
+    (void)err;
+    *rv = strdup("7");
+    return *rv ? DPM_OK : DPM_ENOMEM;
+}
+
+/* max_failures reached on streams the server ends at once: the loop gives
+ * up with that error as its return code, not DPM_OK with err filled. */
+static void test_watch_gives_up_with_the_error(void **state)
+{
+    (void)state;
+    struct srv *s = srv_start(h_empty_stream, NULL, false);
+    struct dpm_kube *k = client_for(s->port, NULL, NULL, -1, -1);
+    assert_non_null(k);
+    struct dpm_watch_opts o = {.resource = &DP,
+                               .ns = "a",
+                               .backoff_base_ns = 10 * DPM_NS_PER_MS,
+                               .backoff_cap_ns = 20 * DPM_NS_PER_MS,
+                               .max_failures = 3,
+                               .on_event = no_event,
+                               .relist = fixed_relist};
+    struct dpm_error err;
+    dpm_error_clear(&err);
+    assert_int_equal(dpm_watch_run(k, &o, &err), DPM_EHTTP);
+    assert_int_equal(err.code, DPM_EHTTP);
+    assert_non_null(strstr(err.message, "ended the watch at once"));
+    assert_int_equal(srv_calls(s), 3);
+    dpm_kube_free(k);
+    srv_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -985,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_discovery),
         cmocka_unit_test(test_threads_share_client),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_watch_gives_up_with_the_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
