@@ -409,14 +409,16 @@ if start_webhook b --cert-dir "$W/ecdsa" --read-timeout 2 --idle-timeout 3 --max
         else fail "$s client cut off after --read-timeout 2" "lived ${ms} ms"; fi
     done
     # The cap is exact whatever the threads: of 10 clients connecting at
-    # once and then idling for 3 s, 4 complete their TLS handshake and 6 are
+    # once and then idling for 5 s, 4 complete their TLS handshake and 6 are
     # closed at once; a new client is served once the idle ones are gone.
+    # (The check waits for the 4 handshakes rather than a fixed second: on a
+    # loaded machine ten openssl processes take a while to start.)
     idle=()
     for i in $(seq 1 10); do
-        (timeout 12 openssl s_client -connect "127.0.0.1:$B_PORT" < <(sleep 3) >"$W/idle$i" 2>&1) &
+        (timeout 14 openssl s_client -connect "127.0.0.1:$B_PORT" < <(sleep 5) >"$W/idle$i" 2>&1) &
         idle+=($!)
     done
-    sleep 1
+    wait_for 4 bash -c "[ \$(grep -l '^New, TLSv1' $W/idle* 2>/dev/null | wc -l) -ge 4 ]"
     if handshake "$B_PORT"; then fail "--max-connections 4: a new connection past the cap is refused"
     else ok "--max-connections 4: a new connection past the cap is refused"; fi
     wait "${idle[@]}" 2>/dev/null
