@@ -4,29 +4,9 @@
 #include <string.h>
 
 #include "check_private.h"
+#include "enums_private.h"
 #include "dpm/model.h"
 #include "dpm/units.h"
-
-static int p_output(const char *s)
-{
-    return (int)dpm_output_type_parse(s);
-}
-static int p_format(const char *s)
-{
-    return (int)dpm_format_parse(s);
-}
-static int p_ftype(const char *s)
-{
-    return (int)dpm_field_type_parse(s);
-}
-static int p_class(const char *s)
-{
-    return (int)dpm_classification_parse(s);
-}
-static int p_compat(const char *s)
-{
-    return (int)dpm_compat_mode_parse(s);
-}
 
 /* Column names as Avro, Parquet and Spark SQL all accept them unquoted. */
 static bool identifier_ok(const char *s)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enums_private.h"
 #include "fieldpath_private.h"
 #include "dpm/units.h"
 
@@ -205,39 +206,6 @@ static dpm_rc dec_enum(struct dec *d, const json_t *o, const char *key, bool req
     }
     dpm_cpath_pop(&d->p, mark);
     return DPM_OK;
-}
-
-static int p_input(const char *s)
-{
-    return (int)dpm_input_type_parse(s);
-}
-static int p_output(const char *s)
-{
-    return (int)dpm_output_type_parse(s);
-}
-static int p_mode(const char *s)
-{
-    return (int)dpm_mode_parse(s);
-}
-static int p_format(const char *s)
-{
-    return (int)dpm_format_parse(s);
-}
-static int p_ftype(const char *s)
-{
-    return (int)dpm_field_type_parse(s);
-}
-static int p_class(const char *s)
-{
-    return (int)dpm_classification_parse(s);
-}
-static int p_compat(const char *s)
-{
-    return (int)dpm_compat_mode_parse(s);
-}
-static int p_deletion(const char *s)
-{
-    return (int)dpm_deletion_policy_parse(s);
 }
 
 static dpm_rc dec_bool(struct dec *d, const json_t *o, const char *key, enum dpm_tristate *out)
