@@ -22,22 +22,29 @@ mkdir -p "$(dirname "$state")"
 state=$(cd "$(dirname "$state")" && pwd)/$(basename "$state")
 
 # Stops every process the pids file names, if it is still ours (its command
-# line names this state directory or a dpm binary: a pid may have been reused).
+# line names this state directory or a dpm binary: a pid may have been
+# reused).
+ours() {
+    local cmd
+    { cmd=$(tr '\0' ' ' <"/proc/$1/cmdline"); } 2>/dev/null || return 1
+    case $cmd in *"$state"*|*dpm*) return 0 ;; *) return 1 ;; esac
+}
 stop_all() {
-    local pid name cmd
+    local pid name
     [ -f "$state/pids" ] || return 0
     while read -r pid name; do
-        { cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline"); } 2>/dev/null || continue
-        case $cmd in *"$state"*|*dpm*) ;; *) continue ;; esac
+        ours "$pid" || continue
         kill -TERM "$pid" 2>/dev/null && echo "stopping $name (pid $pid)"
     done <"$state/pids"
     for _ in $(seq 50); do
         local alive=0
+        # kill -0: an exited one counts until it is reaped
         while read -r pid name; do kill -0 "$pid" 2>/dev/null && alive=1; done <"$state/pids"
         [ $alive -eq 0 ] && break
         sleep 0.1
     done
-    while read -r pid name; do kill -KILL "$pid" 2>/dev/null; done <"$state/pids"
+    # pids are reused (pid_max may be 32768): only ours are killed
+    while read -r pid name; do ours "$pid" && kill -KILL "$pid" 2>/dev/null; done <"$state/pids"
     rm -f "$state/pids"
 }
 
