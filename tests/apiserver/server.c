@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "dpm/buf.h"
+#include "dpm/http1.h"
 
 struct as_conn {
     struct as_server *srv;
@@ -48,56 +49,6 @@ struct as_server {
     as_handler_fn handler;
     void *ud;
 };
-
-static const char *reason_phrase(int code)
-{
-    switch (code) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Request Entity Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Entity";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Status";
-    }
-}
 
 /* ---- request helpers ---------------------------------------------------- */
 
@@ -261,9 +212,9 @@ static int send_head(struct as_conn *c, int code, const char *ctype, const char 
     dpm_rc rc = dpm_buf_printf(&b,
                                "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n"
                                "Cache-Control: no-cache, private\r\n%s%s%s\r\n",
-                               code, reason_phrase(code), date, ctype ? ctype : "application/json",
-                               extra ? extra : "", len_or_chunked,
-                               c->close_after ? "Connection: close\r\n" : "");
+                               code, dpm_http_reason(code), date,
+                               ctype ? ctype : "application/json", extra ? extra : "",
+                               len_or_chunked, c->close_after ? "Connection: close\r\n" : "");
     if (rc == DPM_OK && body_len) {
         b.max += body_len;
         rc = dpm_buf_add(&b, body, body_len);

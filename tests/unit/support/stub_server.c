@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "dpm/buf.h"
+#include "dpm/http1.h"
 
 /* A request head or body larger than this ends the connection. */
 #define STUB_MAX_REQUEST (4u << 20)
@@ -222,51 +223,13 @@ int stub_send(struct stub_conn *c, const void *p, size_t n)
     return 0;
 }
 
-static const char *reason_of(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Entity";
-    case 429:
-        return "Too Many Requests";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Status";
-    }
-}
-
 int stub_respond(struct stub_conn *c, int status, const char *headers, const char *body, size_t len)
 {
     char head[1024];
     int hl = snprintf(
         head, sizeof(head),
         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n", status,
-        reason_of(status), len, headers ? headers : "");
+        dpm_http_reason(status), len, headers ? headers : "");
     if (hl < 0 || (size_t)hl >= sizeof(head))
         return -1;
     if (stub_send(c, head, (size_t)hl) != 0)
@@ -280,7 +243,7 @@ int stub_chunked_head(struct stub_conn *c, int status, const char *headers)
     int hl = snprintf(
         head, sizeof(head),
         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n%s\r\n",
-        status, reason_of(status), headers ? headers : "");
+        status, dpm_http_reason(status), headers ? headers : "");
     if (hl < 0 || (size_t)hl >= sizeof(head))
         return -1;
     return stub_send(c, head, (size_t)hl);
