@@ -207,49 +207,61 @@ dpm_rc dpm_store_key(const json_t *obj, char *buf, size_t n, struct dpm_error *e
     return DPM_OK;
 }
 
-/* Calls fn for every index value obj contributes. */
-typedef int (*index_fn)(struct dpm_store *s, int idx, const char *value, const char *key);
+/* Calls fn(ctx, idx, value) for every value obj has in the indexes not in
+ * skip (labels: only the keys listed in only_keys, when not NULL).  The one
+ * definition of an object's index values: filing (index_each) and scanning
+ * (has_value) both use it. */
+typedef int (*value_fn)(void *ctx, int idx, const char *value);
 
-static int index_each(struct dpm_store *s, const json_t *obj, const char *key, index_fn fn)
+static int values_of(const json_t *obj, unsigned skip, const json_t *only_keys, value_fn fn,
+                     void *ctx)
 {
     json_t *md = json_object_get(obj, "metadata");
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     int rc = 0;
-    if (!(s->skip & DPM_INDEX_BIT(DPM_INDEX_NAMESPACE)))
-        rc |= fn(s, DPM_INDEX_NAMESPACE, ns ? ns : "", key);
+    if (!(skip & DPM_INDEX_BIT(DPM_INDEX_NAMESPACE)))
+        rc |= fn(ctx, DPM_INDEX_NAMESPACE, ns ? ns : "");
     size_t i;
     json_t *ref;
     json_array_foreach (
-        s->skip &DPM_INDEX_BIT(DPM_INDEX_OWNER) ? NULL : json_object_get(md, "ownerReferences"), i,
+        skip &DPM_INDEX_BIT(DPM_INDEX_OWNER) ? NULL : json_object_get(md, "ownerReferences"), i,
         ref) {
         const char *uid = json_string_value(json_object_get(ref, "uid"));
         if (uid && uid[0])
-            rc |= fn(s, DPM_INDEX_OWNER, uid, key);
+            rc |= fn(ctx, DPM_INDEX_OWNER, uid);
     }
     const char *lk;
     json_t *lv;
     char buf[1024];
     json_object_foreach (
-        s->skip &DPM_INDEX_BIT(DPM_INDEX_LABEL) ? NULL : json_object_get(md, "labels"), lk, lv) {
-        if (s->label_keys && !json_object_get(s->label_keys, lk))
+        skip &DPM_INDEX_BIT(DPM_INDEX_LABEL) ? NULL : json_object_get(md, "labels"), lk, lv) {
+        if (only_keys && !json_object_get(only_keys, lk))
             continue;
         const char *v = json_string_value(lv);
         int w = snprintf(buf, sizeof buf, "%s=%s", lk, v ? v : "");
         /* label keys are <= 317 bytes and values <= 63 in Kubernetes; a
          * longer pair cannot be valid and is simply not indexed */
         if (w > 0 && (size_t)w < sizeof buf)
-            rc |= fn(s, DPM_INDEX_LABEL, buf, key);
+            rc |= fn(ctx, DPM_INDEX_LABEL, buf);
     }
     return rc;
 }
+
+/* What index_add/index_del file: the key of the object, in s. */
+struct filing {
+    struct dpm_store *s;
+    const char *key;
+};
 
 /* An index value held by one object (a child's owner uid, its product's
  * label) maps straight to that key, as a string: a set costs a jansson
  * object with its own hashtable, ~400 bytes, per such value (the operator
  * caches 60,000 children at 10,000 products, bench/operator).  A second key
  * turns it into a set (key -> true); a set back to one key turns back. */
-static int index_add(struct dpm_store *s, int idx, const char *value, const char *key)
+static int index_add(void *ctx, int idx, const char *value)
 {
+    struct dpm_store *s = ((struct filing *)ctx)->s;
+    const char *key = ((struct filing *)ctx)->key;
     json_t *e = json_object_get(s->index[idx], value);
     if (!e)
         return json_object_set_new(s->index[idx], value, json_string(key));
@@ -267,8 +279,10 @@ static int index_add(struct dpm_store *s, int idx, const char *value, const char
     return json_object_set_new(e, key, json_true());
 }
 
-static int index_del(struct dpm_store *s, int idx, const char *value, const char *key)
+static int index_del(void *ctx, int idx, const char *value)
 {
+    struct dpm_store *s = ((struct filing *)ctx)->s;
+    const char *key = ((struct filing *)ctx)->key;
     json_t *e = json_object_get(s->index[idx], value);
     if (json_is_string(e)) {
         if (strcmp(json_string_value(e), key) == 0)
@@ -286,6 +300,13 @@ static int index_del(struct dpm_store *s, int idx, const char *value, const char
         }
     }
     return 0;
+}
+
+/* Calls fn for every index value obj contributes to s's indexes. */
+static int index_each(struct dpm_store *s, const json_t *obj, const char *key, value_fn fn)
+{
+    struct filing f = {s, key};
+    return values_of(obj, s->skip, s->label_keys, fn, &f);
 }
 
 dpm_rc dpm_store_put(struct dpm_store *s, json_t *obj, json_t **old, struct dpm_error *err)
@@ -433,30 +454,35 @@ static bool unindexed(const struct dpm_store *s, enum dpm_index idx, const char 
     return !json_object_getn(s->label_keys, value, eq ? (size_t)(eq - value) : strlen(value));
 }
 
-/* Whether obj has value in index idx (what index_each would file it
- * under). */
+struct wanted {
+    int idx;
+    const char *value;
+    bool found;
+};
+
+static int match(void *ctx, int idx, const char *value)
+{
+    struct wanted *w = ctx;
+    if (idx == w->idx && strcmp(value, w->value) == 0)
+        w->found = true;
+    return 0;
+}
+
+/* Whether obj has value in index idx, as a store keeping every index would
+ * file it.  A label query without '=' asks for the key with an empty
+ * value, as it always has. */
 static bool has_value(const json_t *obj, enum dpm_index idx, const char *value)
 {
-    json_t *md = json_object_get(obj, "metadata");
-    if (idx == DPM_INDEX_NAMESPACE) {
-        const char *ns = json_string_value(json_object_get(md, "namespace"));
-        return strcmp(ns ? ns : "", value) == 0;
+    char buf[1024];
+    if (idx == DPM_INDEX_LABEL && !strchr(value, '=')) {
+        int w = snprintf(buf, sizeof buf, "%s=", value);
+        if (w < 0 || (size_t)w >= sizeof buf)
+            return false;
+        value = buf;
     }
-    if (idx == DPM_INDEX_OWNER) {
-        size_t i;
-        json_t *ref;
-        json_array_foreach (json_object_get(md, "ownerReferences"), i, ref) {
-            const char *uid = json_string_value(json_object_get(ref, "uid"));
-            if (uid && strcmp(uid, value) == 0)
-                return true;
-        }
-        return false;
-    }
-    const char *eq = strchr(value, '=');
-    size_t klen = eq ? (size_t)(eq - value) : strlen(value);
-    const char *lv =
-        json_string_value(json_object_getn(json_object_get(md, "labels"), value, klen));
-    return lv && strcmp(lv, eq ? eq + 1 : "") == 0;
+    struct wanted w = {(int)idx, value, false};
+    values_of(obj, 0, NULL, match, &w);
+    return w.found;
 }
 
 /* A lookup without an index: every object is parsed and compared.
